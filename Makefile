@@ -1,0 +1,84 @@
+# subsidy: build, test, demo, install. See README.md.
+#   make            build/subsidy
+#   make check      every test (unit + integration, then again under ASan+UBSan)
+#   make demo       the whole nightly job on fixtures against a private PostgreSQL
+#   make bench      benchmarks (scripts/bench), apart from the tests
+#   make install PREFIX=/usr/local
+
+.DEFAULT_GOAL := all
+PREFIX  ?= /usr/local
+CC      ?= cc
+PKGS    := glib-2.0 gio-2.0 libpq xlsxwriter
+BASE_CFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Wall -Wextra -Werror \
+               -Wno-unused-parameter -g $(shell pkg-config --cflags $(PKGS))
+OPT     ?= -O2
+LIBS    := $(shell pkg-config --libs $(PKGS)) -lcsv -lm
+TESTLIBS := $(shell pkg-config --libs criterion)
+SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+
+SRC      := $(sort $(wildcard src/*.c))
+LIBSRC   := $(filter-out src/main.c,$(SRC))
+UNIT     := $(sort $(wildcard tests/unit/*.c))
+INTEG    := $(sort $(wildcard tests/integration/*.c))
+HARNESS  := tests/harness.c
+RESOURCES := $(sort $(wildcard sql/*.sql profiles/*.profile))
+
+# Two build flavours share one set of rules: build/ (plain) and build/asan/ (sanitizers).
+define flavour
+$(1)/obj/%.o: src/%.c $$(wildcard src/*.h) | $(1)/obj
+	@echo "  CC      $$@"
+	@$$(CC) $$(BASE_CFLAGS) $(2) -Isrc -I$(1) -c $$< -o $$@
+$(1)/obj/resources.o: $(1)/resources.c | $(1)/obj
+	@echo "  CC      $$@"
+	@$$(CC) $$(BASE_CFLAGS) $(2) -Wno-overlength-strings -c $$< -o $$@
+$(1)/resources.c: $$(RESOURCES) scripts/resources | $(1)/obj
+	@echo "  GEN     $$@"
+	@scripts/resources $(1) $$(RESOURCES)
+$(1)/libsubsidy.a: $$(patsubst src/%.c,$(1)/obj/%.o,$$(LIBSRC)) $(1)/obj/resources.o
+	@echo "  AR      $$@"
+	@rm -f $$@ && ar rcs $$@ $$^
+$(1)/subsidy: $(1)/obj/main.o $(1)/libsubsidy.a
+	@echo "  LINK    $$@"
+	@$$(CC) $(2) -o $$@ $$^ $$(LIBS)
+$(1)/test-unit: $$(UNIT) $(1)/libsubsidy.a $$(wildcard src/*.h tests/*.h)
+	@echo "  LINK    $$@"
+	@$$(CC) $$(BASE_CFLAGS) $(2) -Isrc -Itests -o $$@ $$(UNIT) $(1)/libsubsidy.a $$(LIBS) $$(TESTLIBS)
+$(1)/test-integration: $$(INTEG) $$(HARNESS) $(1)/libsubsidy.a $$(wildcard src/*.h tests/*.h)
+	@echo "  LINK    $$@"
+	@$$(CC) $$(BASE_CFLAGS) $(2) -Isrc -Itests -o $$@ $$(INTEG) $$(HARNESS) $(1)/libsubsidy.a $$(LIBS) $$(TESTLIBS)
+$(1)/obj:
+	@mkdir -p $$@
+endef
+
+$(eval $(call flavour,build,$(OPT)))
+$(eval $(call flavour,build/asan,-O1 $(SAN)))
+
+.PHONY: all deps check test demo bench install clean asan
+all: build/subsidy
+
+deps:
+	scripts/deps
+
+tests: build/subsidy build/test-unit build/test-integration
+asan: build/asan/subsidy build/asan/test-unit build/asan/test-integration
+
+check: deps
+	$(MAKE) tests asan
+	scripts/check
+
+demo: deps
+	$(MAKE) all
+	scripts/demo
+
+bench: deps
+	$(MAKE) all
+	scripts/bench
+
+install: build/subsidy
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/subsidy/profiles
+	install -m 0755 build/subsidy $(DESTDIR)$(PREFIX)/bin/subsidy
+	install -m 0644 man/subsidy.1 $(DESTDIR)$(PREFIX)/share/man/man1/subsidy.1
+	install -m 0644 profiles/*.profile $(DESTDIR)$(PREFIX)/share/subsidy/profiles/
+
+clean:
+	rm -rf build

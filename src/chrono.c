@@ -1,0 +1,151 @@
+/* chrono.c: China-time days and times; see chrono.h. Civil-date arithmetic after Howard
+ * Hinnant's days_from_civil, validity by GLib's g_date_valid_dmy. */
+#include "chrono.h"
+
+#include "status.h"
+
+#include <string.h>
+
+G_DEFINE_QUARK(subsidy-chrono-error-quark, chrono_error)
+
+/* Years outside this range are typing errors, not manifests of a 2016-2018 programme. */
+#define CHRONO_YEAR_MIN 1900
+#define CHRONO_YEAR_MAX 9999
+
+gboolean chrono_day_from_ymd(int year, int month, int day, chrono_day *out)
+{
+	if (year < CHRONO_YEAR_MIN || year > CHRONO_YEAR_MAX || month < 1 || month > 12 || day < 1 || day > 31 ||
+	    !g_date_valid_dmy((GDateDay)day, (GDateMonth)month, (GDateYear)year))
+		return FALSE;
+	int y = year - (month <= 2);
+	int era = y / 400;
+	int yoe = y - era * 400;
+	int doy = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1;
+	int doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	*out = era * 146097 + doe - 719468;
+	return TRUE;
+}
+
+void chrono_day_to_ymd(chrono_day d, int *year, int *month, int *day)
+{
+	int z = d + 719468;
+	int era = (z >= 0 ? z : z - 146096) / 146097;
+	int doe = z - era * 146097;
+	int yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	int doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	int mp = (5 * doy + 2) / 153;
+	*day = doy - (153 * mp + 2) / 5 + 1;
+	*month = mp + (mp < 10 ? 3 : -9);
+	*year = yoe + era * 400 + (*month <= 2);
+}
+
+/* Reads 1..max digits at *p. */
+static gboolean digits(const char **p, int min, int max, int *out)
+{
+	int n = 0, v = 0;
+	while (n < max && **p >= '0' && **p <= '9') {
+		v = v * 10 + (**p - '0');
+		(*p)++;
+		n++;
+	}
+	*out = v;
+	return n >= min;
+}
+
+gboolean chrono_parse(const char *text, const char *pattern, chrono_time *out, gboolean *has_seconds,
+		      GError **error)
+{
+	int year = 1970, month = 1, day = 1, hour = 0, minute = 0, second = 0;
+	gboolean seen_s = FALSE;
+	const char *p = text;
+	while (*p == ' ')
+		p++;
+	for (const char *f = pattern; *f; f++) {
+		gboolean ok = TRUE;
+		if (*f == '%' && f[1]) {
+			f++;
+			switch (*f) {
+			case 'Y': ok = digits(&p, 4, 4, &year); break;
+			case 'm': ok = digits(&p, 1, 2, &month); break;
+			case 'd': ok = digits(&p, 1, 2, &day); break;
+			case 'H': ok = digits(&p, 1, 2, &hour); break;
+			case 'M': ok = digits(&p, 1, 2, &minute); break;
+			case 'S': ok = digits(&p, 1, 2, &second); seen_s = TRUE; break;
+			default: g_assert_not_reached();
+			}
+		} else {
+			ok = *p == *f;
+			if (ok)
+				p++;
+		}
+		if (!ok) {
+			g_set_error(error, CHRONO_ERROR, STATUS_DATAERR, "'%s' does not match the format '%s'", text,
+				    pattern);
+			return FALSE;
+		}
+	}
+	while (*p == ' ')
+		p++;
+	if (*p) {
+		g_set_error(error, CHRONO_ERROR, STATUS_DATAERR, "'%s' does not match the format '%s'", text, pattern);
+		return FALSE;
+	}
+	chrono_day d;
+	if (!chrono_day_from_ymd(year, month, day, &d)) {
+		g_set_error(error, CHRONO_ERROR, STATUS_DATAERR, "'%s' is not a date that exists", text);
+		return FALSE;
+	}
+	if (hour > 23 || minute > 59 || second > 59) {
+		g_set_error(error, CHRONO_ERROR, STATUS_DATAERR, "'%s' is not a time of day (00:00:00 to 23:59:59)",
+			    text);
+		return FALSE;
+	}
+	*out = chrono_time_of_day(d) + hour * 3600 + minute * 60 + second;
+	if (has_seconds)
+		*has_seconds = seen_s;
+	return TRUE;
+}
+
+gboolean chrono_parse_day(const char *text, chrono_day *out, GError **error)
+{
+	chrono_time t;
+	if (strlen(text) != 10) {
+		g_set_error(error, CHRONO_ERROR, STATUS_DATAERR, "'%s' is not a date like 2018-06-18", text);
+		return FALSE;
+	}
+	if (!chrono_parse(text, "%Y-%m-%d", &t, NULL, error))
+		return FALSE;
+	*out = chrono_day_of(t);
+	return TRUE;
+}
+
+gboolean chrono_parse_time(const char *text, chrono_time *out, GError **error)
+{
+	if (strlen(text) != 19) {
+		g_set_error(error, CHRONO_ERROR, STATUS_DATAERR, "'%s' is not a time like 2018-06-18 00:00:00", text);
+		return FALSE;
+	}
+	return chrono_parse(text, "%Y-%m-%d %H:%M:%S", out, NULL, error);
+}
+
+void chrono_format_day(chrono_day d, char buf[CHRONO_DAY_TEXT_MAX])
+{
+	int y, m, dd;
+	chrono_day_to_ymd(d, &y, &m, &dd);
+	g_snprintf(buf, CHRONO_DAY_TEXT_MAX, "%04d-%02d-%02d", y, m, dd);
+}
+
+void chrono_format_time(chrono_time t, char buf[CHRONO_TIME_TEXT_MAX])
+{
+	chrono_day d = chrono_day_of(t);
+	int64_t s = t - chrono_time_of_day(d);
+	int y, m, dd;
+	chrono_day_to_ymd(d, &y, &m, &dd);
+	g_snprintf(buf, CHRONO_TIME_TEXT_MAX, "%04d-%02d-%02d %02d:%02d:%02d", y, m, dd, (int)(s / 3600),
+		   (int)(s / 60 % 60), (int)(s % 60));
+}
+
+chrono_time chrono_now(void)
+{
+	return g_get_real_time() / G_USEC_PER_SEC + CHRONO_CHINA_OFFSET_S;
+}

@@ -1,0 +1,117 @@
+/* cli.c: what every command shares; see cli.h. */
+#include "cli.h"
+
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#define CLI_CONFIG_GROUP "subsidy"
+
+static char *opt_db, *opt_config;
+static gboolean opt_json;
+
+static const GOptionEntry common_entries[] = {
+	{ "db", 0, 0, G_OPTION_ARG_STRING, &opt_db, "database (libpq connection string or URI)", "CONNINFO" },
+	{ "config", 0, 0, G_OPTION_ARG_FILENAME, &opt_config, "settings key file", "FILE" },
+	{ NULL }
+};
+
+static const GOptionEntry json_entries[] = {
+	{ "json", 0, 0, G_OPTION_ARG_NONE, &opt_json, "one JSON object on stdout", NULL },
+	{ NULL }
+};
+
+static gboolean load_config(cli_context *ctx, GError **error)
+{
+	ctx->programme = g_strdup(CLI_PROGRAMME_DEFAULT);
+	if (!ctx->config)
+		return TRUE;
+	g_autoptr(GKeyFile) kf = g_key_file_new();
+	if (!g_key_file_load_from_file(kf, ctx->config, G_KEY_FILE_NONE, error)) {
+		g_prefix_error(error, "cannot read config '%s': ", ctx->config);
+		return FALSE;
+	}
+	if (g_key_file_has_key(kf, CLI_CONFIG_GROUP, "programme", NULL)) {
+		g_free(ctx->programme);
+		ctx->programme = g_key_file_get_string(kf, CLI_CONFIG_GROUP, "programme", NULL);
+	}
+	if (!ctx->db && g_key_file_has_key(kf, CLI_CONFIG_GROUP, "db", NULL))
+		ctx->db = g_key_file_get_string(kf, CLI_CONFIG_GROUP, "db", NULL);
+	if (g_key_file_has_key(kf, CLI_CONFIG_GROUP, "profiles", NULL))
+		ctx->profile_dirs = g_key_file_get_string_list(kf, CLI_CONFIG_GROUP, "profiles", NULL, NULL);
+	if (g_key_file_has_key(kf, CLI_CONFIG_GROUP, "export_dir", NULL))
+		ctx->export_dir = g_key_file_get_string(kf, CLI_CONFIG_GROUP, "export_dir", NULL);
+	return TRUE;
+}
+
+gboolean cli_parse(cli_context *ctx, const cli_command *cmd, const GOptionEntry *entries,
+		   gboolean takes_json, int *argc, char ***argv)
+{
+	g_autofree char *param = g_strdup_printf("%s", cmd->args);
+	g_autoptr(GOptionContext) oc = g_option_context_new(param);
+	g_option_context_set_summary(oc, cmd->summary);
+	if (entries)
+		g_option_context_add_main_entries(oc, entries, NULL);
+	if (takes_json)
+		g_option_context_add_main_entries(oc, json_entries, NULL);
+	g_option_context_add_main_entries(oc, common_entries, NULL);
+	g_autoptr(GError) error = NULL;
+	if (!g_option_context_parse_strv(oc, argv, &error)) {
+		cli_usage_error(cmd, "%s", error->message);
+		return FALSE;
+	}
+	*argc = (int)g_strv_length(*argv);
+	ctx->db = opt_db ? opt_db : g_strdup(g_getenv("SUBSIDY_DB"));
+	ctx->config = opt_config;
+	ctx->json = opt_json;
+	opt_db = opt_config = NULL;
+	if (!load_config(ctx, &error)) {
+		fprintf(stderr, "subsidy: %s\n", error->message);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+int cli_usage_error(const cli_command *cmd, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	g_autofree char *msg = g_strdup_vprintf(fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "subsidy %s: %s\nusage: subsidy %s %s\n", cmd->name, msg, cmd->name, cmd->args);
+	return STATUS_USAGE;
+}
+
+db *cli_connect(cli_context *ctx, GError **error)
+{
+	return db_connect(ctx->db, ctx->programme, error);
+}
+
+int cli_fail(GError *error)
+{
+	g_assert(error != NULL);
+	int code = error->code;
+	if (code != STATUS_FINDINGS && code != STATUS_USAGE && code != STATUS_DATAERR && code != STATUS_NOINPUT &&
+	    code != STATUS_UNAVAILABLE && code != STATUS_TEMPFAIL)
+		code = STATUS_SOFTWARE;
+	fprintf(stderr, "subsidy: %s\n", error->message);
+	g_error_free(error);
+	return code;
+}
+
+void cli_print(const char *text)
+{
+	fputs(text, stdout);
+}
+
+const char *cli_os_user(void)
+{
+	static char name[256];
+	if (name[0])
+		return name;
+	struct passwd *pw = getpwuid(geteuid());
+	g_strlcpy(name, pw ? pw->pw_name : g_get_user_name(), sizeof name);
+	return name;
+}

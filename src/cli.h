@@ -1,0 +1,56 @@
+/* cli.h: the command table and what every command shares: options common to all commands
+ * (--db, --config, --json), the optional configuration key file, connecting, and turning a
+ * GError into a message and an exit status. */
+#ifndef SUBSIDY_CLI_H
+#define SUBSIDY_CLI_H
+
+#include "db.h"
+#include "status.h"
+
+#include <glib.h>
+
+#define SUBSIDY_VERSION "0.1.0"
+#define CLI_PROGRAMME_DEFAULT "default"
+
+typedef struct {
+	/* From the command line, the environment or the configuration file. */
+	char *db;            /* --db, else $SUBSIDY_DB, else NULL (libpq defaults) */
+	char *config;        /* --config FILE */
+	gboolean json;       /* --json */
+	char *programme;     /* the county programme this run works on */
+	char **profile_dirs; /* extra profile directories, searched before the built-in ones */
+	char *export_dir;    /* default export directory of nightly */
+	gboolean progress;   /* show progress on stderr (stderr is a terminal) */
+} cli_context;
+
+typedef struct cli_command {
+	const char *name;
+	const char *args;    /* what follows the name in the usage line */
+	const char *summary; /* one line for `subsidy --help` */
+	int (*run)(cli_context *ctx, const struct cli_command *cmd, int argc, char **argv);
+} cli_command;
+
+/* Parses a command's options (its entries plus the common ones) and the configuration file.
+ * On bad usage prints the message and the usage line and returns FALSE: exit STATUS_USAGE. */
+gboolean cli_parse(cli_context *ctx, const cli_command *cmd, const GOptionEntry *entries,
+		   gboolean takes_json, int *argc, char ***argv);
+
+/* Prints the usage line of cmd to stderr with a message; returns STATUS_USAGE. */
+int cli_usage_error(const cli_command *cmd, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+
+/* Connects to the configured database. */
+db *cli_connect(cli_context *ctx, GError **error);
+
+/* Prints "subsidy: MESSAGE" for error and returns its exit status (consumes error). */
+int cli_fail(GError *error);
+
+/* Writes text to stdout, exactly. */
+void cli_print(const char *text);
+
+/* The user running this process, for the records of who did what. */
+const char *cli_os_user(void);
+
+/* Commands, one file each (cmd_NAME.c). */
+int cmd_init(cli_context *ctx, const cli_command *cmd, int argc, char **argv);
+
+#endif

@@ -1,0 +1,135 @@
+/* cmd_init.c: `subsidy init [--roles]`: create or upgrade the schema from the numbered
+ * migrations in sql/ (compiled into the binary), one transaction each, recorded in
+ * schema_version. Roles are cluster-wide, so migrations only grant to them; `--roles` creates
+ * them first (a superuser's step, once per cluster, safe to repeat). */
+#include "assets.h"
+#include "cli.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#define INIT_ERROR init_error_quark()
+G_DEFINE_QUARK(subsidy-init-error-quark, init_error)
+
+/* Serialises concurrent `init` runs on one database (class of db.c's lock, another key). */
+#define INIT_LOCK_KEY "SELECT pg_advisory_lock(23221, 1)"
+
+static const char *const role_names[] = { "subsidy_engine", "subsidy_finance", "subsidy_auditor" };
+
+static gboolean create_roles(db *d, GError **error)
+{
+	for (size_t i = 0; i < G_N_ELEMENTS(role_names); i++) {
+		g_autofree char *sql = g_strdup_printf(
+			"DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '%s') THEN "
+			"CREATE ROLE %s LOGIN; END IF; END $$",
+			role_names[i], role_names[i]);
+		if (!db_exec(d, sql, error)) {
+			g_prefix_error(error, "cannot create role %s (init --roles needs a superuser): ", role_names[i]);
+			return FALSE;
+		}
+	}
+	return TRUE;
+}
+
+static gboolean roles_exist(db *d, GError **error)
+{
+	char *n = NULL;
+	if (!db_scalar(d,
+		       "SELECT count(*) FROM pg_roles WHERE rolname IN ('subsidy_engine', 'subsidy_finance', 'subsidy_auditor')",
+		       0, NULL, &n, error))
+		return FALSE;
+	gboolean all = n && atoi(n) == (int)G_N_ELEMENTS(role_names);
+	g_free(n);
+	if (!all)
+		g_set_error(error, INIT_ERROR, STATUS_USAGE,
+			    "the roles subsidy_engine, subsidy_finance and subsidy_auditor do not exist in this cluster\n"
+			    "run 'subsidy init --roles' once, as a superuser");
+	return all;
+}
+
+/* Applies every migration newer than the database's version; *applied counts them. */
+static gboolean migrate(db *d, int *applied, GError **error)
+{
+	*applied = 0;
+	if (!db_exec(d, "CREATE TABLE IF NOT EXISTS schema_version (version integer PRIMARY KEY, name text NOT NULL,"
+			" applied_at timestamptz NOT NULL DEFAULT now(), applied_by text NOT NULL DEFAULT current_user)",
+		     error))
+		return FALSE;
+	char *cur = NULL;
+	if (!db_scalar(d, "SELECT coalesce(max(version), 0) FROM schema_version", 0, NULL, &cur, error))
+		return FALSE;
+	int current = atoi(cur);
+	g_free(cur);
+
+	g_auto(GStrv) names = assets_list("sql");
+	g_assert(names[0] != NULL);
+	int known = 0;
+	for (char **n = names; *n; n++)
+		known = MAX(known, atoi(*n));
+	if (current > known) {
+		g_set_error(error, INIT_ERROR, STATUS_SOFTWARE,
+			    "the database's schema version %d is newer than this subsidy knows (%d): upgrade subsidy",
+			    current, known);
+		return FALSE;
+	}
+	for (char **n = names; *n; n++) {
+		int version = atoi(*n);
+		g_assert(version > 0);
+		if (version <= current)
+			continue;
+		g_autoptr(GBytes) sql = assets_get("sql", *n);
+		g_assert(sql != NULL);
+		/* The resource is NUL-terminated by glib-compile-resources. */
+		const char *text = g_bytes_get_data(sql, NULL);
+		char vbuf[16];
+		g_snprintf(vbuf, sizeof vbuf, "%d", version);
+		const char *params[] = { vbuf, *n };
+		PGresult *res = NULL;
+		if (!db_begin(d, error))
+			return FALSE;
+		if (!db_exec(d, text, error)) {
+			g_prefix_error(error, "migration %s: ", *n);
+			goto fail;
+		}
+		res = db_query(d, "INSERT INTO schema_version (version, name) VALUES ($1::int, $2)", 2, params, error);
+		if (!res)
+			goto fail;
+		PQclear(res);
+		if (!db_commit(d, error))
+			goto fail;
+		(*applied)++;
+	}
+	return TRUE;
+fail:
+	db_rollback(d);
+	return FALSE;
+}
+
+int cmd_init(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
+{
+	gboolean roles = FALSE;
+	const GOptionEntry entries[] = {
+		{ "roles", 0, 0, G_OPTION_ARG_NONE, &roles, "first create the engine, finance and auditor roles", NULL },
+		{ NULL }
+	};
+	if (!cli_parse(ctx, cmd, entries, FALSE, &argc, &argv))
+		return STATUS_USAGE;
+	if (argc != 1)
+		return cli_usage_error(cmd, "unexpected argument '%s'", argv[1]);
+
+	GError *error = NULL;
+	db *d = cli_connect(ctx, &error);
+	if (!d)
+		return cli_fail(error);
+	int applied = 0;
+	gboolean ok = db_exec(d, INIT_LOCK_KEY, &error) && (!roles || create_roles(d, &error)) &&
+		      roles_exist(d, &error) && migrate(d, &applied, &error);
+	db_close(d);
+	if (!ok)
+		return cli_fail(error);
+	if (applied > 0)
+		printf("init: applied %d migration%s\n", applied, applied == 1 ? "" : "s");
+	else
+		printf("init: schema is up to date\n");
+	return STATUS_OK;
+}

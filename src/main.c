@@ -1,0 +1,80 @@
+/* main.c: the `subsidy` program: global options, then one command from the table. */
+#include "cli.h"
+
+#include <locale.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+static const cli_command commands[] = {
+	{ "init", "[--roles]", "create or upgrade the schema (with --roles: first create the roles)", cmd_init },
+};
+
+static void print_help(FILE *out)
+{
+	fprintf(out, "usage: subsidy [--db CONNINFO] [--config FILE] COMMAND [OPTIONS] [ARGS]\n\n"
+		     "Pays the rural e-commerce logistics subsidy, to the fen, and proves it.\n\n"
+		     "Commands:\n");
+	for (size_t i = 0; i < G_N_ELEMENTS(commands); i++)
+		fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+	fprintf(out, "\nRun 'subsidy COMMAND --help' for a command's options; 'man subsidy' for the whole.\n"
+		     "The database is --db, else $SUBSIDY_DB, else libpq's defaults (PGHOST, PGDATABASE...).\n");
+}
+
+/* Global options that take a value, which may stand before the command name. */
+static gboolean takes_value(const char *arg)
+{
+	return strcmp(arg, "--db") == 0 || strcmp(arg, "--config") == 0;
+}
+
+int main(int argc, char **argv)
+{
+	setlocale(LC_ALL, "C.UTF-8");
+	int first = 1;
+	while (first < argc && argv[first][0] == '-') {
+		const char *a = argv[first];
+		if (strcmp(a, "--version") == 0) {
+			printf("subsidy %s\n", SUBSIDY_VERSION);
+			return STATUS_OK;
+		}
+		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+			print_help(stdout);
+			return STATUS_OK;
+		}
+		if (strcmp(a, "--") == 0)
+			break;
+		first += takes_value(a) ? 2 : 1;
+	}
+	if (first >= argc) {
+		print_help(stderr);
+		return STATUS_USAGE;
+	}
+	const cli_command *cmd = NULL;
+	for (size_t i = 0; i < G_N_ELEMENTS(commands); i++)
+		if (strcmp(commands[i].name, argv[first]) == 0)
+			cmd = &commands[i];
+	if (!cmd) {
+		fprintf(stderr, "subsidy: unknown command '%s'\n", argv[first]);
+		print_help(stderr);
+		return STATUS_USAGE;
+	}
+	/* The command sees its own name first, then every other argument in order, so the global
+	 * options given before the name are parsed with the command's own. */
+	char **cargv = g_new0(char *, argc + 1);
+	int cargc = 0;
+	cargv[cargc++] = g_strdup_printf("subsidy %s", cmd->name);
+	for (int i = 1; i < argc; i++)
+		if (i != first)
+			cargv[cargc++] = g_strdup(argv[i]);
+	cli_context ctx = { 0 };
+	ctx.progress = isatty(STDERR_FILENO);
+	int status = cmd->run(&ctx, cmd, cargc, cargv);
+	g_strfreev(cargv);
+	g_free(ctx.db);
+	g_free(ctx.config);
+	g_free(ctx.programme);
+	g_strfreev(ctx.profile_dirs);
+	g_free(ctx.export_dir);
+	fflush(stdout);
+	return status;
+}

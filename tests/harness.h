@@ -1,0 +1,50 @@
+/* harness.h: what integration tests share: a fresh database per test (cloned from the migrated
+ * template that scripts/check prepares), running the built binary, and asking the database.
+ *
+ * Environment (set by scripts/check): SUBSIDY_TEST_ADMIN, a superuser's connection string
+ * without dbname; SUBSIDY_TEMPLATE, the migrated template database; SUBSIDY_BIN, the binary. */
+#ifndef SUBSIDY_HARNESS_H
+#define SUBSIDY_HARNESS_H
+
+#include <glib.h>
+#include <stdint.h>
+
+typedef struct {
+	int status;  /* exit status, or 128+signal */
+	char *out;
+	char *err;
+} h_result;
+
+/* A new database cloned from the template, dropped when the test process exits; returns its
+ * connection string (owned by the harness). */
+const char *h_fresh_db(void);
+
+/* The connection string of db as another role (e.g. "subsidy_auditor"); caller frees. */
+char *h_as_role(const char *db, const char *role);
+
+/* Runs the binary with --db db (NULL: no --db) and the NULL-terminated arguments. */
+h_result h_run(const char *db, ...) G_GNUC_NULL_TERMINATED;
+h_result h_runv(const char *db, const char *const *args);
+void h_result_clear(h_result *r);
+
+/* A single value from a query (NULL for SQL NULL); the test fails on a database error. */
+char *h_sql(const char *db, const char *sql);
+int64_t h_sql_int(const char *db, const char *sql);
+/* Runs a statement; returns FALSE with the message in *error_text (may be NULL) on failure. */
+gboolean h_exec(const char *db, const char *sql, char **error_text);
+
+/* A temporary directory removed when the test process exits. */
+const char *h_tmpdir(void);
+/* Writes bytes to dir/name; returns the path (caller frees). */
+char *h_write(const char *dir, const char *name, const char *bytes, gssize len);
+/* Reads a whole file; caller frees. */
+char *h_read(const char *path, gsize *len);
+
+/* The repository root (tests run from there) joined with a relative path; caller frees. */
+char *h_path(const char *relative);
+
+/* Loads every fixture registry file of dir (policies, shops, senders, households, campaigns,
+ * budgets, those present) into db; asserts each load exits 0. */
+void h_load_registry(const char *db, const char *dir);
+
+#endif

@@ -1,0 +1,99 @@
+/* test_cli.c: the command line's contract (CLI.md): init, usage errors, exit statuses. */
+#include "harness.h"
+
+#include <criterion/criterion.h>
+#include <string.h>
+
+Test(cli, init_twice_both_exit_0_and_the_second_changes_nothing)
+{
+	const char *db = h_fresh_db();
+	/* The template is migrated already: init finds nothing to do, twice. */
+	int64_t before = h_sql_int(db, "SELECT count(*) FROM schema_version");
+	for (int i = 0; i < 2; i++) {
+		h_result r = h_run(db, "init", NULL);
+		cr_assert_eq(r.status, 0, "init: exit %d: %s", r.status, r.err);
+		cr_assert(strstr(r.out, "up to date"), "%s", r.out);
+		h_result_clear(&r);
+	}
+	cr_assert_eq(h_sql_int(db, "SELECT count(*) FROM schema_version"), before);
+}
+
+Test(cli, init_on_an_empty_database_applies_every_migration)
+{
+	const char *db = h_fresh_db();
+	/* An empty database: make one from template0 beside the fresh one. */
+	g_autofree char *name = h_sql(db, "SELECT current_database() || '_empty'");
+	g_autofree char *create = g_strdup_printf("CREATE DATABASE %s TEMPLATE template0", name);
+	cr_assert(h_exec(db, create, NULL));
+	g_autofree char *empty = g_strdup_printf("%s dbname=%s", g_getenv("SUBSIDY_TEST_ADMIN"), name);
+	h_result r = h_run(empty, "init", NULL);
+	cr_assert_eq(r.status, 0, "init: exit %d: %s", r.status, r.err);
+	cr_assert(strstr(r.out, "applied"), "%s", r.out);
+	h_result_clear(&r);
+	r = h_run(empty, "init", NULL);
+	cr_assert_eq(r.status, 0);
+	cr_assert(strstr(r.out, "up to date"), "%s", r.out);
+	h_result_clear(&r);
+	cr_assert_eq(h_sql_int(empty, "SELECT count(*) FROM schema_version"),
+		     h_sql_int(db, "SELECT count(*) FROM schema_version"));
+	g_autofree char *drop = g_strdup_printf("DROP DATABASE %s", name);
+	cr_assert(h_exec(db, drop, NULL));
+}
+
+Test(cli, a_database_newer_than_the_binary_is_refused)
+{
+	const char *db = h_fresh_db();
+	cr_assert(h_exec(db, "INSERT INTO schema_version (version, name) VALUES (9999, 'from the future')", NULL));
+	h_result r = h_run(db, "init", NULL);
+	cr_assert_neq(r.status, 0);
+	cr_assert(strstr(r.err, "newer"), "%s", r.err);
+	h_result_clear(&r);
+}
+
+Test(cli, a_database_that_does_not_answer_exits_69_naming_the_target)
+{
+	h_result r = h_run("host=/nonexistent-dir dbname=nowhere connect_timeout=3", "init", NULL);
+	cr_assert_eq(r.status, 69, "exit %d: %s", r.status, r.err);
+	cr_assert(strstr(r.err, "nowhere") && strstr(r.err, "/nonexistent-dir"), "%s", r.err);
+	cr_assert_eq(strchr(r.err, '\n'), r.err + strlen(r.err) - 1, "one line: %s", r.err);
+	h_result_clear(&r);
+}
+
+Test(cli, an_unknown_command_exits_64_with_the_usage)
+{
+	h_result r = h_run(NULL, "no-such-command", NULL);
+	cr_assert_eq(r.status, 64);
+	cr_assert(strstr(r.err, "usage:"), "%s", r.err);
+	h_result_clear(&r);
+}
+
+Test(cli, an_extra_argument_exits_64_with_the_usage)
+{
+	h_result r = h_run(NULL, "init", "surplus", NULL);
+	cr_assert_eq(r.status, 64);
+	cr_assert(strstr(r.err, "usage: subsidy init"), "%s", r.err);
+	h_result_clear(&r);
+}
+
+Test(cli, an_unknown_option_exits_64)
+{
+	h_result r = h_run(NULL, "init", "--no-such-option", NULL);
+	cr_assert_eq(r.status, 64);
+	h_result_clear(&r);
+}
+
+Test(cli, version_and_help_exit_0)
+{
+	h_result r = h_run(NULL, "--version", NULL);
+	cr_assert_eq(r.status, 0);
+	cr_assert(strstr(r.out, "subsidy "));
+	h_result_clear(&r);
+	r = h_run(NULL, "--help", NULL);
+	cr_assert_eq(r.status, 0);
+	cr_assert(strstr(r.out, "init"));
+	h_result_clear(&r);
+	r = h_run(NULL, "init", "--help", NULL);
+	cr_assert_eq(r.status, 0);
+	cr_assert(strstr(r.out, "--roles"));
+	h_result_clear(&r);
+}
