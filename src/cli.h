@@ -50,7 +50,17 @@ void cli_print(const char *text);
 /* The user running this process, for the records of who did what. */
 const char *cli_os_user(void);
 
+/* The courier profiles of a run: the built-in ones, extra_dirs (--profiles) and the
+ * configuration's directories. */
+struct profile_set;
+struct profile_set *cli_profiles(cli_context *ctx, char **extra_dirs, GError **error);
+
 /* Commands, one file each (cmd_NAME.c). */
 int cmd_init(cli_context *ctx, const cli_command *cmd, int argc, char **argv);
+int cmd_registry(cli_context *ctx, const cli_command *cmd, int argc, char **argv);
+int cmd_ingest(cli_context *ctx, const cli_command *cmd, int argc, char **argv);
+int cmd_why(cli_context *ctx, const cli_command *cmd, int argc, char **argv);
+int cmd_settle(cli_context *ctx, const cli_command *cmd, int argc, char **argv);
+int cmd_status(cli_context *ctx, const cli_command *cmd, int argc, char **argv);
 
 #endif

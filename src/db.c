@@ -64,6 +64,8 @@ db *db_connect(const char *conninfo, const char *programme, GError **error)
 	PGresult *res = PQexecParams(conn,
 				     "SELECT set_config('TimeZone', 'Asia/Shanghai', false),"
 				     " set_config('client_min_messages', 'warning', false),"
+				     " set_config('DateStyle', 'ISO, YMD', false),"
+				     " set_config('IntervalStyle', 'postgres', false),"
 				     " set_config('subsidy.programme', $1, false)",
 				     1, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {

@@ -8,6 +8,12 @@
 
 static const cli_command commands[] = {
 	{ "init", "[--roles]", "create or upgrade the schema (with --roles: first create the roles)", cmd_init },
+	{ "registry", "load KIND FILE", "load policies, shops, senders, households, campaigns or budgets", cmd_registry },
+	{ "ingest", "[--profile NAME] [--set FIELD=VALUE] [--json] FILE...",
+	  "store courier manifests, classify every line, print counts per outcome", cmd_ingest },
+	{ "settle", "[--json]", "post the differences of every changed or unfunded order as one batch", cmd_settle },
+	{ "status", "[--json]", "budget left per pool, outcome counts, last batch", cmd_status },
+	{ "why", "[--json] WAYBILL", "every line, outcome, order and posting that touched one waybill", cmd_why },
 };
 
 static void print_help(FILE *out)

@@ -9,8 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
-static char *fresh_name;
-static char *fresh_conninfo;
+static GPtrArray *fresh_names;     /* databases this test process made */
+static GPtrArray *fresh_conninfos;
 static char *tmpdir;
 
 static const char *env(const char *name)
@@ -29,14 +29,17 @@ static PGconn *connect_or_fail(const char *conninfo)
 
 static void cleanup(void)
 {
-	if (fresh_name) {
-		g_autofree char *sql = g_strdup_printf("DROP DATABASE IF EXISTS %s WITH (FORCE)", fresh_name);
+	if (fresh_names) {
 		g_autofree char *ci = g_strdup_printf("%s dbname=postgres", g_getenv("SUBSIDY_TEST_ADMIN"));
 		PGconn *c = PQconnectdb(ci);
-		PQclear(PQexec(c, sql));
+		for (guint i = 0; i < fresh_names->len; i++) {
+			g_autofree char *sql = g_strdup_printf("DROP DATABASE IF EXISTS %s WITH (FORCE)",
+							       (char *)fresh_names->pdata[i]);
+			PQclear(PQexec(c, sql));
+		}
 		PQfinish(c);
-		g_clear_pointer(&fresh_name, g_free);
-		g_clear_pointer(&fresh_conninfo, g_free);
+		g_clear_pointer(&fresh_names, g_ptr_array_unref);
+		g_clear_pointer(&fresh_conninfos, g_ptr_array_unref);
 	}
 	if (tmpdir) {
 		g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", tmpdir);
@@ -49,8 +52,13 @@ static void cleanup(void)
 const char *h_fresh_db(void)
 {
 	static int counter;
-	cr_assert(fresh_name == NULL, "one fresh database per test");
-	fresh_name = g_strdup_printf("t_%d_%d", (int)getpid(), counter++);
+	if (!fresh_names) {
+		fresh_names = g_ptr_array_new_with_free_func(g_free);
+		fresh_conninfos = g_ptr_array_new_with_free_func(g_free);
+		atexit(cleanup);
+	}
+	char *fresh_name = g_strdup_printf("t_%d_%d", (int)getpid(), counter++);
+	g_ptr_array_add(fresh_names, fresh_name);
 	g_autofree char *sql = g_strdup_printf("CREATE DATABASE %s TEMPLATE %s", fresh_name, env("SUBSIDY_TEMPLATE"));
 	/* The template may be busy for a moment while another test clones it. */
 	for (int attempt = 0;; attempt++) {
@@ -66,9 +74,9 @@ const char *h_fresh_db(void)
 		cr_assert(attempt < 200 && strstr(msg, "being accessed by other users"), "%s: %s", sql, msg);
 		g_usleep(50 * 1000);
 	}
-	atexit(cleanup);
-	fresh_conninfo = g_strdup_printf("%s dbname=%s", env("SUBSIDY_TEST_ADMIN"), fresh_name);
-	return fresh_conninfo;
+	char *conninfo = g_strdup_printf("%s dbname=%s", env("SUBSIDY_TEST_ADMIN"), fresh_name);
+	g_ptr_array_add(fresh_conninfos, conninfo);
+	return conninfo;
 }
 
 char *h_as_role(const char *db, const char *role)
@@ -161,7 +169,8 @@ const char *h_tmpdir(void)
 		GError *error = NULL;
 		tmpdir = g_dir_make_tmp("subsidy-test-XXXXXX", &error);
 		cr_assert(tmpdir != NULL, "cannot make a temporary directory: %s", error->message);
-		atexit(cleanup);
+		if (!fresh_names)
+			atexit(cleanup);
 	}
 	return tmpdir;
 }
@@ -202,4 +211,58 @@ void h_load_registry(const char *db, const char *dir)
 		cr_assert_eq(r.status, 0, "registry load %s %s: exit %d\n%s%s", kinds[i], path, r.status, r.out, r.err);
 		h_result_clear(&r);
 	}
+}
+
+char *h_ledger_dump(const char *db)
+{
+	static const char *const parts[] = {
+		/* files_upto as the number of files up to it: file ids come from a sequence, and a
+		 * transaction killed or rolled back burns its values. */
+		"SELECT coalesce(string_agg(format('batch %s files_upto #%s %s %s %s %s', batch_id,"
+		" (SELECT count(*) FROM files f WHERE f.programme = b.programme AND f.file_id <= b.files_upto),"
+		" orders, postings, posted_fen, unfunded_fen), E'\\n' ORDER BY batch_id), '') FROM batches b",
+		"SELECT coalesce(string_agg(format('posting %s', (p.*)::text), E'\\n' ORDER BY batch_id, seq), '')"
+		" FROM postings p",
+		"SELECT coalesce(string_agg(format('entry %s', (e.*)::text), E'\\n' ORDER BY txn COLLATE \"C\","
+		" entry_seq), '') FROM entries e",
+		"SELECT coalesce(string_agg(format('shop %s', (b.*)::text), E'\\n' ORDER BY batch_id, shop_id"
+		" COLLATE \"C\"), '') FROM batch_shops b",
+		"SELECT coalesce(string_agg(format('order %s', (o.*)::text), E'\\n' ORDER BY shop_id COLLATE \"C\","
+		" order_key COLLATE \"C\"), '') FROM orders o",
+		"SELECT coalesce(string_agg(format('pool %s', (b.*)::text), E'\\n' ORDER BY pool_id COLLATE \"C\"), '')"
+		" FROM pool_balances b",
+		/* Files by their rank in ingest order (#1, #2...) and name, never by their id. */
+		"WITH f AS (SELECT *, row_number() OVER (ORDER BY file_id) AS n FROM files)"
+		" SELECT coalesce(string_agg(format('file #%s %s %s %s %s %s %s %s %s %s %s %s %s', n, name, sha256,"
+		" profile, encoding, size_bytes, lines, eligible, ineligible, duplicate, conflict, rejected, totals_fen),"
+		" E'\\n' ORDER BY n), '') FROM f",
+		"WITH f AS (SELECT file_id, name, row_number() OVER (ORDER BY file_id) AS n FROM files)"
+		" SELECT coalesce(string_agg(format('line #%s %s %s %s %s %s', f.n, f.name, l.line_no, l.outcome, l.reason,"
+		" l.order_key), E'\\n' ORDER BY f.n, l.line_no), '') FROM lines l JOIN f USING (file_id)",
+	};
+	GString *dump = g_string_new(NULL);
+	for (size_t i = 0; i < G_N_ELEMENTS(parts); i++) {
+		g_autofree char *v = h_sql(db, parts[i]);
+		g_string_append(dump, v ? v : "");
+		g_string_append_c(dump, '\n');
+	}
+	return g_string_free(dump, FALSE);
+}
+
+void h_ingest_text(const char *db, const char *name, const char *text, int want_status)
+{
+	g_autofree char *path = h_write(h_tmpdir(), name, text, -1);
+	h_result r = h_run(db, "ingest", path, NULL);
+	cr_assert_eq(r.status, want_status, "ingest %s: exit %d, wanted %d\n%s%s", name, r.status, want_status, r.out,
+		     r.err);
+	h_result_clear(&r);
+}
+
+char *h_settle(const char *db)
+{
+	h_result r = h_run(db, "settle", "--json", NULL);
+	cr_assert_eq(r.status, 0, "settle: exit %d\n%s%s", r.status, r.out, r.err);
+	char *out = g_strstrip(r.out);
+	g_free(r.err);
+	return out;
 }

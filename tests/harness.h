@@ -16,7 +16,7 @@ typedef struct {
 } h_result;
 
 /* A new database cloned from the template, dropped when the test process exits; returns its
- * connection string (owned by the harness). */
+ * connection string (owned by the harness). A test may make several. */
 const char *h_fresh_db(void);
 
 /* The connection string of db as another role (e.g. "subsidy_auditor"); caller frees. */
@@ -42,6 +42,19 @@ char *h_read(const char *path, gsize *len);
 
 /* The repository root (tests run from there) joined with a relative path; caller frees. */
 char *h_path(const char *relative);
+
+/* A dump of the ledger's content (postings, entries, what batches pay, orders, pool balances,
+ * payments) and of the files and lines ingested, every column but the times and digests of record,
+ * one line per row in a fixed order: two databases with the same dump hold the same ledger entry
+ * for entry. Files appear by name and rank in ingest order, never by file_id (a sequence: a killed
+ * transaction burns values), so a run interrupted and finished dumps as an uninterrupted one. */
+char *h_ledger_dump(const char *db);
+
+/* Writes text to a file in the test's temporary directory and ingests it; asserts the exit. */
+void h_ingest_text(const char *db, const char *name, const char *text, int want_status);
+
+/* Runs settle --json; asserts exit 0; returns stdout, trimmed (caller frees). */
+char *h_settle(const char *db);
 
 /* Loads every fixture registry file of dir (policies, shops, senders, households, campaigns,
  * budgets, those present) into db; asserts each load exits 0. */

@@ -1,0 +1,116 @@
+/* cmd_ingest.c: `subsidy ingest [--profile NAME] [--set FIELD=VALUE] FILE...`: store manifests in
+ * the order given, classify every line, print the counts per outcome. A file refused as a whole
+ * does not stop the others; the exit is then 65 (66 when a file could not be opened). */
+#include "cli.h"
+#include "ingest.h"
+#include "json.h"
+#include "profile.h"
+#include "registry.h"
+
+#include <stdio.h>
+
+/* The profile set of a run: --profiles directories first, then the configuration's. */
+profile_set *cli_profiles(cli_context *ctx, char **extra_dirs, GError **error)
+{
+	g_autoptr(GPtrArray) dirs = g_ptr_array_new();
+	for (char **d = extra_dirs; d && *d; d++)
+		g_ptr_array_add(dirs, *d);
+	for (char **d = ctx->profile_dirs; d && *d; d++)
+		g_ptr_array_add(dirs, *d);
+	g_ptr_array_add(dirs, NULL);
+	return profile_set_load((const char *const *)dirs->pdata, error);
+}
+
+int cmd_ingest(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
+{
+	char *profile_name = NULL;
+	char **overrides = NULL, **profile_dirs = NULL;
+	const GOptionEntry entries[] = {
+		{ "profile", 0, 0, G_OPTION_ARG_STRING, &profile_name, "the files' profile (default: detected from the header)",
+		  "NAME" },
+		{ "set", 0, 0, G_OPTION_ARG_STRING_ARRAY, &overrides, "fix a canonical field for every line (repeatable)",
+		  "FIELD=VALUE" },
+		{ "profiles", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &profile_dirs, "a directory of extra profiles (repeatable)",
+		  "DIR" },
+		{ NULL }
+	};
+	int status = STATUS_OK;
+	profile_set *profiles = NULL;
+	if (!cli_parse(ctx, cmd, entries, TRUE, &argc, &argv)) {
+		status = STATUS_USAGE;
+		goto done;
+	}
+	if (argc < 2) {
+		status = cli_usage_error(cmd, "no FILE given");
+		goto done;
+	}
+	GError *error = NULL;
+	if (!profile_check_overrides((const char *const *)overrides, &error)) {
+		status = cli_usage_error(cmd, "%s", error->message);
+		g_error_free(error);
+		goto done;
+	}
+	profiles = cli_profiles(ctx, profile_dirs, &error);
+	if (!profiles) {
+		status = cli_fail(error);
+		goto done;
+	}
+	if (profile_name && !profile_set_find(profiles, profile_name)) {
+		status = cli_usage_error(cmd, "unknown profile '%s'", profile_name);
+		goto done;
+	}
+	db *d = cli_connect(ctx, &error);
+	if (!d) {
+		status = cli_fail(error);
+		goto done;
+	}
+	ingest_options o = { 0 };
+	o.profiles = profiles;
+	o.profile_name = profile_name;
+	o.overrides = (const char *const *)overrides;
+	o.now = chrono_now();
+	o.progress = ctx->progress;
+	registry *reg = NULL;
+	if (!ingest_begin_run(d, "ingest", cli_os_user(), &o.run_id, &error) ||
+	    !(reg = registry_snapshot(d, NULL, &error))) {
+		db_close(d);
+		status = cli_fail(error);
+		goto done;
+	}
+	int n = argc - 1;
+	ingest_file_result *results = g_new0(ingest_file_result, n);
+	int done_files = 0;
+	for (int i = 0; i < n; i++, done_files++) {
+		if (!ingest_file(d, reg, argv[i + 1], &o, &results[i], &error))
+			break;
+		if (results[i].status == INGEST_REFUSED) {
+			fprintf(stderr, "subsidy: refused '%s': %s\n", argv[i + 1], results[i].reason);
+			status = MAX(status, results[i].exit_status);
+		}
+	}
+	registry_free(reg);
+	db_close(d);
+	if (ctx->json) {
+		json_writer w;
+		json_init(&w);
+		json_object_begin(&w);
+		ingest_json(&w, results, done_files);
+		json_object_end(&w);
+		g_autofree char *text = json_finish(&w);
+		printf("%s\n", text);
+	} else {
+		ingest_print_text(results, done_files);
+	}
+	for (int i = 0; i < n; i++)
+		ingest_file_result_clear(&results[i]);
+	g_free(results);
+	if (error)
+		status = cli_fail(error);
+done:
+	if (profiles)
+		profile_set_free(profiles);
+	g_free(profile_name);
+	g_strfreev(overrides);
+	g_strfreev(profile_dirs);
+	return status;
+}

@@ -1,0 +1,665 @@
+/* ingest.c: storing manifests; see ingest.h. */
+#include "ingest.h"
+
+#include "fault.h"
+#include "manifest.h"
+#include "money.h"
+#include "settle.h"
+#include "status.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define INGEST_ERROR ingest_error_quark()
+G_DEFINE_QUARK(subsidy-ingest-error-quark, ingest_error)
+
+/* Lines classified and stored per round trip: the memory bound of an ingest. */
+#define INGEST_CHUNK_LINES 10000
+/* The file's raw bytes are stored in pieces of about this size. */
+#define INGEST_RAW_PIECE_BYTES (1024 * 1024)
+G_STATIC_ASSERT(INGEST_RAW_PIECE_BYTES >= MANIFEST_CHUNK_BYTES);
+
+/* One line of the chunk being classified; strings live in the chunk's string arena. */
+typedef struct {
+	uint64_t line_no, byte_offset, byte_len;
+	const char *field[PROFILE_FIELD_COUNT];
+	int64_t fee_fen;
+	chrono_time pickup;
+	gboolean pickup_has_seconds;
+	gboolean typed; /* the reader parsed its fee and pickup */
+	gboolean valid; /* passed check 1 */
+	policy_outcome outcome;
+	const char *reason;
+	const char *shop_id;
+	const char *campaign_id;
+	const char *order_key;
+} chunk_line;
+
+/* What duplicate detection compares: the first line of a waybill. */
+typedef struct {
+	const char *order_no, *sender_code, *sender_phone, *category;
+	chrono_time pickup;
+	gboolean pickup_has_seconds;
+	int64_t fee_fen;
+	const char *where; /* "file.csv:12" */
+} first_line;
+
+typedef struct {
+	db *d;
+	const registry *reg;
+	const ingest_options *o;
+	const char *path;
+	const char *base;    /* the file's base name, for reasons */
+	int64_t file_id;
+	GArray *lines;       /* chunk_line */
+	GStringChunk *arena; /* the chunk's strings */
+	GHashTable *firsts;  /* "courier\x1fwaybill" -> first_line * (owned), this chunk's view */
+	GString *raw;        /* raw bytes not yet stored */
+	int64_t raw_offset;  /* file offset of raw's first byte */
+	int raw_seq;
+	GString *copy;
+	int64_t outcomes[OUTCOME_COUNT];
+	int64_t lines_total; /* lines given an outcome */
+	uint64_t lines_read; /* lines the reader returned */
+} ingest_ctx;
+
+void ingest_file_result_clear(ingest_file_result *r)
+{
+	g_free(r->name);
+	g_free(r->sha256);
+	g_free(r->profile);
+	g_free(r->reason);
+	memset(r, 0, sizeof *r);
+}
+
+const char *ingest_status_name(ingest_status s)
+{
+	switch (s) {
+	case INGEST_STORED: return "stored";
+	case INGEST_SKIPPED: return "skipped";
+	case INGEST_REFUSED: return "refused";
+	}
+	g_assert_not_reached();
+}
+
+gboolean ingest_begin_run(db *d, const char *kind, const char *os_user, int64_t *run_id, GError **error)
+{
+	const char *params[] = { db_programme(d), kind, os_user };
+	char *v = NULL;
+	if (!db_scalar(d, "INSERT INTO runs (programme, kind, os_user) VALUES ($1, $2, $3) RETURNING run_id", 3,
+		       params, &v, error))
+		return FALSE;
+	*run_id = g_ascii_strtoll(v, NULL, 10);
+	g_free(v);
+	return TRUE;
+}
+
+static gboolean copy_rows(db *d, const char *copy_sql, GString *rows, GError **error)
+{
+	if (rows->len == 0)
+		return TRUE;
+	gboolean ok = db_copy_begin(d, copy_sql, error) && db_copy_put(d, rows->str, rows->len, error) &&
+		      db_copy_end(d, error);
+	g_string_truncate(rows, 0);
+	return ok;
+}
+
+static gboolean store_raw(ingest_ctx *c, gboolean final, GError **error)
+{
+	if (c->raw->len == 0 || (!final && c->raw->len < INGEST_RAW_PIECE_BYTES))
+		return TRUE;
+	g_autoptr(GString) row = g_string_sized_new(c->raw->len * 2 + 64);
+	db_copy_int(row, c->file_id);
+	db_copy_int(row, c->raw_seq++);
+	db_copy_int(row, c->raw_offset);
+	db_copy_bytea(row, (const guchar *)c->raw->str, c->raw->len);
+	db_copy_row_end(row);
+	c->raw_offset += (int64_t)c->raw->len;
+	g_string_truncate(c->raw, 0);
+	return copy_rows(c->d, "COPY file_chunks (file_id, seq, offset_bytes, bytes) FROM STDIN", row, error);
+}
+
+/* The manifest reader hands us the file's bytes; they are stored in pieces. COPY cannot run
+ * while another COPY is open, and the reader calls this only between lines, so it is safe. */
+static gboolean on_raw(const guint8 *bytes, gsize len, gpointer user_data, GError **error)
+{
+	ingest_ctx *c = user_data;
+	g_string_append_len(c->raw, (const char *)bytes, (gssize)len);
+	return TRUE;
+}
+
+static char *waybill_key(const char *courier, const char *waybill_no)
+{
+	return g_strconcat(courier, "\x1f", waybill_no, NULL);
+}
+
+static gboolean same_text(const char *a, const char *b)
+{
+	return g_strcmp0(a && *a ? a : NULL, b && *b ? b : NULL) == 0;
+}
+
+/* POLICY.md check 2: which fields of a later line differ from the first line of its waybill
+ * ("" when none: a duplicate). */
+static char *differences(const chunk_line *l, const first_line *f)
+{
+	GString *d = g_string_new(NULL);
+	if (!same_text(l->field[PROFILE_ORDER_NO], f->order_no))
+		g_string_append(d, ", order_no");
+	chrono_time a = l->pickup, b = f->pickup;
+	if (!l->pickup_has_seconds || !f->pickup_has_seconds) {
+		a -= a % 60;
+		b -= b % 60;
+	}
+	if (a != b)
+		g_string_append(d, ", pickup_time");
+	if (l->fee_fen != f->fee_fen)
+		g_string_append(d, ", fee");
+	if (!same_text(l->field[PROFILE_SENDER_CODE], f->sender_code))
+		g_string_append(d, ", sender_code");
+	g_autofree char *p1 = registry_normalise_phone(l->field[PROFILE_SENDER_PHONE]);
+	g_autofree char *p2 = registry_normalise_phone(f->sender_phone);
+	if (strcmp(p1, p2) != 0)
+		g_string_append(d, ", sender_phone");
+	if (!same_text(l->field[PROFILE_CATEGORY], f->category))
+		g_string_append(d, ", category");
+	return g_string_free(d, FALSE);
+}
+
+/* Checks of POLICY.md check 1 that need the registry or the clock: fee_max, a pickup later than
+ * the moment of ingest. */
+static void validate_more(ingest_ctx *c, chunk_line *l)
+{
+	char when[CHRONO_TIME_TEXT_MAX];
+	if (l->pickup > c->o->now) {
+		chrono_format_time(l->pickup, when);
+		g_autofree char *why = g_strdup_printf("pickup_time %s is later than the moment of ingest", when);
+		l->valid = FALSE;
+		l->reason = g_string_chunk_insert(c->arena, why);
+		return;
+	}
+	const policy_version *pv = registry_policy_on(c->reg, chrono_day_of(l->pickup));
+	int64_t fee_max = pv ? pv->fee_max_fen : POLICY_FEE_MAX_DEFAULT_FEN;
+	if (l->fee_fen > fee_max) {
+		char max[MONEY_TEXT_MAX];
+		g_autofree char *why = g_strdup_printf("fee '%s' is above the policy's fee_max %s",
+						       l->field[PROFILE_FEE], money_format(fee_max, max));
+		l->valid = FALSE;
+		l->reason = g_string_chunk_insert(c->arena, why);
+	}
+}
+
+/* Checks 3-7 for a new waybill. */
+static void classify(ingest_ctx *c, chunk_line *l)
+{
+	chrono_day day = chrono_day_of(l->pickup);
+	const registry_shop *shop = NULL;
+	policy_line_facts facts = { 0 };
+	facts.shop_match = registry_find_shop(c->reg, l->field[PROFILE_COURIER], l->field[PROFILE_SENDER_CODE],
+					      l->field[PROFILE_SENDER_PHONE], day, &shop);
+	if (shop) {
+		facts.registered_from = shop->registered_from;
+		facts.registered_to = shop->registered_to;
+		l->shop_id = shop->shop_id;
+	}
+	facts.policy = registry_policy_on(c->reg, day);
+	facts.campaign_id = registry_campaign_at(c->reg, l->pickup);
+	facts.category = l->field[PROFILE_CATEGORY];
+	facts.pickup = l->pickup;
+	l->campaign_id = facts.campaign_id;
+	char *reason = NULL;
+	l->outcome = policy_classify(&facts, &reason);
+	if (reason) {
+		l->reason = g_string_chunk_insert(c->arena, reason);
+		g_free(reason);
+	}
+	if (l->outcome == OUTCOME_ELIGIBLE) {
+		g_autofree char *key = settle_order_key(l->field[PROFILE_ORDER_NO], l->field[PROFILE_COURIER],
+							l->field[PROFILE_WAYBILL_NO]);
+		l->order_key = g_string_chunk_insert(c->arena, key);
+	}
+}
+
+/* Records the chunk's new waybills and learns which of its waybills are not new, in one
+ * statement: the keys go to a temporary table by COPY, and INSERT ... ON CONFLICT DO NOTHING
+ * RETURNING names the ones that were new (each with its first line in the chunk). Only the others,
+ * seen in an earlier chunk or file (few, in real manifests), are then looked up for comparison.
+ * *fresh gets the new keys. */
+static gboolean claim_waybills(ingest_ctx *c, GHashTable *fresh, GError **error)
+{
+	g_autoptr(GString) keys = g_string_new(NULL);
+	for (guint i = 0; i < c->lines->len; i++) {
+		chunk_line *l = &g_array_index(c->lines, chunk_line, i);
+		if (!l->valid)
+			continue;
+		db_copy_text(keys, l->field[PROFILE_COURIER]);
+		db_copy_text(keys, l->field[PROFILE_WAYBILL_NO]);
+		db_copy_int(keys, (int64_t)l->line_no);
+		db_copy_row_end(keys);
+	}
+	if (keys->len == 0)
+		return TRUE;
+	char file_id[24];
+	g_snprintf(file_id, sizeof file_id, "%" G_GINT64_FORMAT, (gint64)c->file_id);
+	const char *p2[] = { db_programme(c->d), file_id };
+	if (!db_exec(c->d, "TRUNCATE ingest_keys", error) ||
+	    !copy_rows(c->d, "COPY ingest_keys (courier, waybill_no, line_no) FROM STDIN", keys, error))
+		return FALSE;
+	PGresult *res = db_query(c->d,
+				 "INSERT INTO waybills (programme, courier, waybill_no, file_id, line_no)"
+				 " SELECT DISTINCT ON (courier, waybill_no) $1, courier, waybill_no, $2::bigint, line_no"
+				 " FROM ingest_keys ORDER BY courier, waybill_no, line_no"
+				 " ON CONFLICT DO NOTHING RETURNING courier, waybill_no",
+				 2, p2, error);
+	if (!res)
+		return FALSE;
+	int n_fresh = PQntuples(res);
+	for (int i = 0; i < n_fresh; i++)
+		g_hash_table_add(fresh, waybill_key(PQgetvalue(res, i, 0), PQgetvalue(res, i, 1)));
+	PQclear(res);
+
+	/* The rest were claimed before this chunk: what did their first line say? */
+	g_string_truncate(keys, 0);
+	for (guint i = 0; i < c->lines->len; i++) {
+		chunk_line *l = &g_array_index(c->lines, chunk_line, i);
+		if (!l->valid)
+			continue;
+		g_autofree char *key = waybill_key(l->field[PROFILE_COURIER], l->field[PROFILE_WAYBILL_NO]);
+		if (g_hash_table_contains(fresh, key))
+			continue;
+		db_copy_text(keys, l->field[PROFILE_COURIER]);
+		db_copy_text(keys, l->field[PROFILE_WAYBILL_NO]);
+		db_copy_int(keys, (int64_t)l->line_no);
+		db_copy_row_end(keys);
+	}
+	if (keys->len == 0)
+		return TRUE;
+	if (!db_exec(c->d, "TRUNCATE ingest_keys", error) ||
+	    !copy_rows(c->d, "COPY ingest_keys (courier, waybill_no, line_no) FROM STDIN", keys, error))
+		return FALSE;
+	res = db_query(c->d,
+		       "SELECT k.courier, k.waybill_no, l.order_no, l.pickup_time, l.pickup_has_seconds,"
+		       " l.fee_fen, l.sender_code, l.sender_phone, l.category, coalesce(f.name, ''), l.line_no"
+		       " FROM (SELECT DISTINCT courier, waybill_no FROM ingest_keys) k"
+		       " JOIN waybills w ON w.programme = $1 AND w.courier = k.courier AND w.waybill_no = k.waybill_no"
+		       " JOIN lines l ON l.file_id = w.file_id AND l.line_no = w.line_no"
+		       " LEFT JOIN files f ON f.file_id = w.file_id",
+		       1, p2, error);
+	if (!res)
+		return FALSE;
+	for (int i = 0; i < PQntuples(res); i++) {
+		first_line *f = g_new0(first_line, 1);
+#define TEXT(col) (PQgetisnull(res, i, col) ? NULL : g_string_chunk_insert(c->arena, PQgetvalue(res, i, col)))
+		f->order_no = TEXT(2);
+		gboolean ok = chrono_parse_time(PQgetvalue(res, i, 3), &f->pickup, NULL);
+		g_assert(ok);
+		f->pickup_has_seconds = strcmp(PQgetvalue(res, i, 4), "t") == 0;
+		f->fee_fen = g_ascii_strtoll(PQgetvalue(res, i, 5), NULL, 10);
+		f->sender_code = TEXT(6);
+		f->sender_phone = TEXT(7);
+		f->category = TEXT(8);
+#undef TEXT
+		const char *fname = *PQgetvalue(res, i, 9) ? PQgetvalue(res, i, 9) : c->base;
+		g_autofree char *where = g_strdup_printf("%s:%s", fname, PQgetvalue(res, i, 10));
+		f->where = g_string_chunk_insert(c->arena, where);
+		g_hash_table_insert(c->firsts, waybill_key(PQgetvalue(res, i, 0), PQgetvalue(res, i, 1)), f);
+	}
+	PQclear(res);
+	return TRUE;
+}
+
+static const char copy_lines[] =
+	"COPY lines (file_id, line_no, programme, byte_offset, byte_len, courier, waybill_no, order_no, pickup_time,"
+	" pickup_has_seconds, sender_code, sender_phone, weight_kg, fee_fen, category, destination, outcome, reason,"
+	" shop_id, campaign_id, order_key) FROM STDIN";
+
+/* Classifies the chunk's lines in order and stores them. */
+static gboolean flush_chunk(ingest_ctx *c, GError **error)
+{
+	if (!store_raw(c, TRUE, error))
+		return FALSE;
+	if (c->lines->len == 0)
+		return TRUE;
+	for (guint i = 0; i < c->lines->len; i++) {
+		chunk_line *l = &g_array_index(c->lines, chunk_line, i);
+		if (l->valid)
+			validate_more(c, l);
+	}
+	g_autoptr(GHashTable) fresh = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	if (!claim_waybills(c, fresh, error))
+		return FALSE;
+	const char *programme = db_programme(c->d);
+	for (guint i = 0; i < c->lines->len; i++) {
+		chunk_line *l = &g_array_index(c->lines, chunk_line, i);
+		if (!l->valid) {
+			l->outcome = OUTCOME_REJECTED;
+		} else {
+			g_autofree char *key = waybill_key(l->field[PROFILE_COURIER], l->field[PROFILE_WAYBILL_NO]);
+			first_line *f = g_hash_table_lookup(c->firsts, key);
+			if (f) {
+				g_autofree char *diff = differences(l, f);
+				g_autofree char *why =
+					*diff ? g_strdup_printf("waybill first seen at %s; differs in %s", f->where,
+								diff + 2)
+					      : g_strdup_printf("waybill first seen at %s", f->where);
+				l->outcome = *diff ? OUTCOME_CONFLICT : OUTCOME_DUPLICATE;
+				l->reason = g_string_chunk_insert(c->arena, why);
+			} else {
+				first_line *n = g_new0(first_line, 1);
+				n->order_no = l->field[PROFILE_ORDER_NO];
+				n->sender_code = l->field[PROFILE_SENDER_CODE];
+				n->sender_phone = l->field[PROFILE_SENDER_PHONE];
+				n->category = l->field[PROFILE_CATEGORY];
+				n->pickup = l->pickup;
+				n->pickup_has_seconds = l->pickup_has_seconds;
+				n->fee_fen = l->fee_fen;
+				g_autofree char *where = g_strdup_printf("%s:%" G_GUINT64_FORMAT, c->base, l->line_no);
+				n->where = g_string_chunk_insert(c->arena, where);
+				g_assert(g_hash_table_contains(fresh, key));
+				g_hash_table_insert(c->firsts, g_steal_pointer(&key), n);
+				classify(c, l);
+			}
+		}
+		c->outcomes[l->outcome]++;
+		c->lines_total++;
+		GString *r = c->copy;
+		db_copy_int(r, c->file_id);
+		db_copy_int(r, (int64_t)l->line_no);
+		db_copy_text(r, programme);
+		db_copy_int(r, (int64_t)l->byte_offset);
+		db_copy_int(r, (int64_t)l->byte_len);
+		for (int f = PROFILE_COURIER; f <= PROFILE_ORDER_NO; f++)
+			db_copy_text(r, l->field[f]);
+		if (!l->typed) {
+			db_copy_null(r);
+			db_copy_null(r);
+		} else {
+			char when[CHRONO_TIME_TEXT_MAX];
+			chrono_format_time(l->pickup, when);
+			db_copy_text(r, when);
+			db_copy_bool(r, l->pickup_has_seconds);
+		}
+		db_copy_text(r, l->field[PROFILE_SENDER_CODE]);
+		db_copy_text(r, l->field[PROFILE_SENDER_PHONE]);
+		db_copy_text(r, l->field[PROFILE_WEIGHT_KG]);
+		if (l->typed)
+			db_copy_int(r, l->fee_fen);
+		else
+			db_copy_null(r);
+		db_copy_text(r, l->field[PROFILE_CATEGORY]);
+		db_copy_text(r, l->field[PROFILE_DESTINATION]);
+		db_copy_text(r, policy_outcome_name(l->outcome));
+		db_copy_text(r, l->outcome == OUTCOME_ELIGIBLE ? NULL : l->reason ? l->reason : "");
+		db_copy_text(r, l->shop_id);
+		db_copy_text(r, l->campaign_id);
+		db_copy_text(r, l->outcome == OUTCOME_ELIGIBLE ? l->order_key : NULL);
+		db_copy_row_end(r);
+	}
+	if (!copy_rows(c->d, copy_lines, c->copy, error))
+		return FALSE;
+	g_array_set_size(c->lines, 0);
+	g_hash_table_remove_all(c->firsts);
+	g_string_chunk_clear(c->arena);
+	fault_point("ingest:chunk");
+	if (c->o->progress)
+		fprintf(stderr, "\ringest: %s: %" G_GINT64_FORMAT " lines", c->base, (gint64)c->lines_total);
+	return TRUE;
+}
+
+static void take_line(ingest_ctx *c, const manifest_line *m)
+{
+	chunk_line l = { 0 };
+	l.line_no = m->line_no;
+	l.byte_offset = m->byte_offset;
+	l.byte_len = m->byte_len;
+	for (int f = 0; f < PROFILE_FIELD_COUNT; f++)
+		l.field[f] = m->field[f] ? g_string_chunk_insert(c->arena, m->field[f]) : NULL;
+	l.valid = l.typed = !m->rejected;
+	if (l.valid) {
+		l.fee_fen = m->fee_fen;
+		l.pickup = m->pickup;
+		l.pickup_has_seconds = m->pickup_has_seconds;
+	} else {
+		/* A line the reader rejected keeps its text fields, no typed value. */
+		l.reason = g_string_chunk_insert(c->arena, m->reason);
+	}
+	g_array_append_val(c->lines, l);
+}
+
+/* The engine's own check before it commits: every line it read has exactly one outcome, and the
+ * outcomes add up to the lines. (The files row's trigger then checks the stored lines against
+ * these counts, outcome by outcome: see sql/001, files_counts_match.) */
+static gboolean check_counts(ingest_ctx *c, GError **error)
+{
+	int64_t sum = 0;
+	for (int o = 0; o < OUTCOME_COUNT; o++)
+		sum += c->outcomes[o];
+	if (sum != c->lines_total || c->lines_total != (int64_t)c->lines_read) {
+		g_set_error(error, INGEST_ERROR, STATUS_SOFTWARE,
+			    "'%s': %" G_GINT64_FORMAT " lines read but %" G_GINT64_FORMAT " outcomes: nothing committed",
+			    c->path, (gint64)c->lines_read, (gint64)sum);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+static gboolean record_file(ingest_ctx *c, manifest_reader *m, GError **error)
+{
+	int64_t ineligible = c->outcomes[OUTCOME_UNREGISTERED_SHOP] + c->outcomes[OUTCOME_AMBIGUOUS_SHOP] +
+			     c->outcomes[OUTCOME_NOT_REGISTERED_ON_DATE] + c->outcomes[OUTCOME_OUTSIDE_POLICY_PERIOD] +
+			     c->outcomes[OUTCOME_NOT_IN_CAMPAIGN] + c->outcomes[OUTCOME_INELIGIBLE_PRODUCT];
+	int64_t totals = 0, sum = 0;
+	gboolean has_totals = manifest_totals(m, &totals, &sum);
+	char v[10][24];
+	const int64_t nums[] = { c->file_id, c->o->run_id, (int64_t)manifest_size_bytes(m), c->lines_total,
+				 c->outcomes[OUTCOME_ELIGIBLE], ineligible, c->outcomes[OUTCOME_DUPLICATE],
+				 c->outcomes[OUTCOME_CONFLICT], c->outcomes[OUTCOME_REJECTED], totals };
+	for (int i = 0; i < 10; i++)
+		g_snprintf(v[i], sizeof v[i], "%" G_GINT64_FORMAT, (gint64)nums[i]);
+	const char *params[] = { v[0], db_programme(c->d), v[1], c->path, manifest_sha256(m), manifest_profile_name(m),
+				 manifest_encoding(m), v[2], v[3], v[4], v[5], v[6], v[7], v[8],
+				 has_totals ? v[9] : NULL };
+	PGresult *res = db_query(c->d,
+				 "WITH f AS (INSERT INTO files (file_id, programme, run_id, name, sha256, profile, encoding,"
+				 " size_bytes, lines, eligible, ineligible, duplicate, conflict, rejected, totals_fen)"
+				 " VALUES ($1::bigint, $2, $3::bigint, $4, $5, $6, $7, $8::bigint, $9::int, $10::int,"
+				 " $11::int, $12::int, $13::int, $14::int, $15::bigint) RETURNING file_id, programme, sha256)"
+				 " INSERT INTO file_digests (programme, sha256, file_id) SELECT programme, sha256, file_id FROM f",
+				 G_N_ELEMENTS(params), params, error);
+	if (!res)
+		return FALSE;
+	PQclear(res);
+	return TRUE;
+}
+
+static void refuse(ingest_file_result *out, GError *why)
+{
+	out->status = INGEST_REFUSED;
+	out->exit_status = why->code == STATUS_NOINPUT ? STATUS_NOINPUT : STATUS_DATAERR;
+	out->reason = g_strdup(why->message);
+	out->lines = 0;
+	memset(out->outcomes, 0, sizeof out->outcomes);
+	g_error_free(why);
+}
+
+/* Is the error one that refuses the file (its data), rather than one of the engine? */
+static gboolean is_refusal(const GError *e)
+{
+	return e->domain != DB_ERROR && (e->code == STATUS_DATAERR || e->code == STATUS_NOINPUT);
+}
+
+gboolean ingest_file(db *d, const registry *reg, const char *path, const ingest_options *o,
+		     ingest_file_result *out, GError **error)
+{
+	memset(out, 0, sizeof *out);
+	out->name = g_strdup(path);
+	char sha[MANIFEST_SHA256_HEX_MAX];
+	uint64_t size = 0;
+	GError *why = NULL;
+	if (!manifest_file_sha256(path, sha, &size, &why)) {
+		refuse(out, why);
+		return TRUE;
+	}
+	out->sha256 = g_strdup(sha);
+
+	ingest_ctx c = { 0 };
+	c.d = d;
+	c.reg = reg;
+	c.o = o;
+	c.path = path;
+	g_autofree char *base = g_path_get_basename(path);
+	c.base = base;
+	c.lines = g_array_sized_new(FALSE, TRUE, sizeof(chunk_line), INGEST_CHUNK_LINES);
+	c.arena = g_string_chunk_new(64 * 1024);
+	c.firsts = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+	c.raw = g_string_sized_new(INGEST_RAW_PIECE_BYTES + MANIFEST_CHUNK_BYTES);
+	c.copy = g_string_sized_new(INGEST_RAW_PIECE_BYTES);
+	manifest_reader *m = NULL;
+	gboolean ok = FALSE;
+	char *v = NULL;
+	const char *p2[] = { db_programme(d), sha };
+
+	if (!db_begin(d, error))
+		goto out;
+	/* The settlement lock's key, held for this transaction: a settlement never sees half a file
+	 * and ingests of the same programme take turns. */
+	if (!db_exec(d, "SELECT pg_advisory_xact_lock(23221, hashtext(current_setting('subsidy.programme')))", error))
+		goto out;
+	if (!db_scalar(d, "SELECT file_id FROM file_digests WHERE programme = $1 AND sha256 = $2", 2, p2, &v, error))
+		goto out;
+	if (v) {
+		out->status = INGEST_SKIPPED;
+		out->file_id = g_ascii_strtoll(v, NULL, 10);
+		out->reason = g_strdup_printf("already ingested as file %s", v);
+		g_autofree char *prof = NULL;
+		const char *p1[] = { v };
+		if (!db_scalar(d, "SELECT profile FROM files WHERE file_id = $1::bigint", 1, p1, &prof, error))
+			goto out;
+		out->profile = g_steal_pointer(&prof);
+		db_rollback(d);
+		ok = TRUE;
+		goto out;
+	}
+	if (!db_scalar(d, "SELECT nextval(pg_get_serial_sequence('files', 'file_id'))", 0, NULL, &v, error))
+		goto out;
+	c.file_id = g_ascii_strtoll(v, NULL, 10);
+	if (!db_exec(d, "CREATE TEMP TABLE IF NOT EXISTS ingest_keys (courier text, waybill_no text, line_no integer)",
+		     error))
+		goto out;
+
+	m = manifest_open(path, o->profiles, o->profile_name, o->overrides, on_raw, &c, &why);
+	if (!m)
+		goto refused;
+	out->profile = g_strdup(manifest_profile_name(m));
+	manifest_line line;
+	while (manifest_next(m, &line, &why)) {
+		take_line(&c, &line);
+		c.lines_read++;
+		if (c.lines->len >= INGEST_CHUNK_LINES && !flush_chunk(&c, error))
+			goto out;
+		if (!store_raw(&c, FALSE, error))
+			goto out;
+	}
+	if (why)
+		goto refused;
+	g_assert(c.lines_read == manifest_lines(m));
+	if (!flush_chunk(&c, error) || !check_counts(&c, error) || !record_file(&c, m, error))
+		goto out;
+	fault_point("ingest:before-commit");
+	if (!db_commit(d, error))
+		goto out;
+	fault_point("ingest:committed");
+	if (o->progress)
+		fprintf(stderr, "\n");
+	out->status = INGEST_STORED;
+	out->file_id = c.file_id;
+	out->lines = c.lines_total;
+	memcpy(out->outcomes, c.outcomes, sizeof out->outcomes);
+	ok = TRUE;
+	goto out;
+
+refused:
+	if (!is_refusal(why)) {
+		g_propagate_error(error, why);
+		goto out;
+	}
+	db_rollback(d);
+	if (!out->profile && m)
+		out->profile = g_strdup(manifest_profile_name(m));
+	refuse(out, why);
+	ok = TRUE;
+out:
+	if (!ok)
+		db_rollback(d);
+	manifest_close(m);
+	g_free(v);
+	g_array_free(c.lines, TRUE);
+	g_string_chunk_free(c.arena);
+	g_hash_table_destroy(c.firsts);
+	g_string_free(c.raw, TRUE);
+	g_string_free(c.copy, TRUE);
+	return ok;
+}
+
+void ingest_json(json_writer *w, const ingest_file_result *results, size_t n)
+{
+	int64_t totals[OUTCOME_COUNT] = { 0 };
+	json_key(w, "files");
+	json_array_begin(w);
+	for (size_t i = 0; i < n; i++) {
+		const ingest_file_result *r = &results[i];
+		json_object_begin(w);
+		json_key(w, "name");
+		json_string(w, r->name);
+		json_key(w, "sha256");
+		json_string(w, r->sha256);
+		json_key(w, "profile");
+		json_string(w, r->profile);
+		json_key(w, "status");
+		json_string(w, ingest_status_name(r->status));
+		json_key(w, "lines");
+		json_int(w, r->lines);
+		json_key(w, "reason");
+		json_string(w, r->reason);
+		json_key(w, "outcomes");
+		json_object_begin(w);
+		for (int o = 0; o < OUTCOME_COUNT; o++) {
+			json_key(w, policy_outcome_name(o));
+			json_int(w, r->outcomes[o]);
+			totals[o] += r->outcomes[o];
+		}
+		json_object_end(w);
+		json_object_end(w);
+	}
+	json_array_end(w);
+	json_key(w, "outcomes");
+	json_object_begin(w);
+	for (int o = 0; o < OUTCOME_COUNT; o++) {
+		json_key(w, policy_outcome_name(o));
+		json_int(w, totals[o]);
+	}
+	json_object_end(w);
+}
+
+void ingest_print_text(const ingest_file_result *results, size_t n)
+{
+	int64_t totals[OUTCOME_COUNT] = { 0 };
+	for (size_t i = 0; i < n; i++) {
+		const ingest_file_result *r = &results[i];
+		if (r->status == INGEST_STORED) {
+			printf("stored   %s (%s): %" G_GINT64_FORMAT " lines:", r->name, r->profile, (gint64)r->lines);
+			for (int o = 0; o < OUTCOME_COUNT; o++)
+				if (r->outcomes[o])
+					printf(" %s %" G_GINT64_FORMAT, policy_outcome_name(o), (gint64)r->outcomes[o]);
+			printf("\n");
+		} else {
+			printf("%-8s %s: %s\n", ingest_status_name(r->status), r->name, r->reason);
+		}
+		for (int o = 0; o < OUTCOME_COUNT; o++)
+			totals[o] += r->outcomes[o];
+	}
+	printf("total:");
+	for (int o = 0; o < OUTCOME_COUNT; o++)
+		printf(" %s %" G_GINT64_FORMAT, policy_outcome_name(o), (gint64)totals[o]);
+	printf("\n");
+}

@@ -1,0 +1,68 @@
+/* ingest.h: storing courier manifests: every line as received, with exactly one outcome.
+ *
+ * One transaction per file, under the settlement lock's key (so a settlement never sees half a
+ * file and two ingests never race on a waybill): the file's bytes (in chunks), every line (its
+ * place in those bytes, its parsed fields, its outcome and reason), the first line of every new
+ * waybill, and the file's record with its counts, which the engine checks against the stored lines
+ * before it commits. A file refused as a whole stores nothing. Lines move with COPY a chunk at a
+ * time, with one duplicate look-up per chunk: memory is bounded by the chunk, not the file. */
+#ifndef SUBSIDY_INGEST_H
+#define SUBSIDY_INGEST_H
+
+#include "chrono.h"
+#include "db.h"
+#include "json.h"
+#include "policy.h"
+#include "profile.h"
+#include "registry.h"
+
+#include <glib.h>
+#include <stdint.h>
+
+typedef struct {
+	const profile_set *profiles;
+	const char *profile_name;     /* --profile, or NULL: detected from the header */
+	const char *const *overrides; /* --set FIELD=VALUE, NULL-terminated, or NULL */
+	chrono_time now;              /* the moment of ingest (China time): later pickups are refused */
+	int64_t run_id;               /* the runs row of this call */
+	gboolean progress;            /* report progress on stderr */
+} ingest_options;
+
+typedef enum {
+	INGEST_STORED,
+	INGEST_SKIPPED, /* the same bytes were ingested before */
+	INGEST_REFUSED, /* refused as a whole: nothing stored */
+} ingest_status;
+
+typedef struct {
+	char *name;    /* the path as given */
+	char *sha256;  /* NULL when the file could not be read */
+	char *profile; /* NULL when none was chosen */
+	ingest_status status;
+	int exit_status;  /* for a refused file: STATUS_DATAERR, or STATUS_NOINPUT when unreadable */
+	int64_t file_id;  /* stored: the new file; skipped: the earlier one */
+	int64_t lines;
+	char *reason;     /* skipped or refused: why */
+	int64_t outcomes[OUTCOME_COUNT];
+} ingest_file_result;
+
+void ingest_file_result_clear(ingest_file_result *r);
+
+/* Records a `runs` row of kind ('ingest' or 'nightly') for os_user, in its own transaction. */
+gboolean ingest_begin_run(db *d, const char *kind, const char *os_user, int64_t *run_id, GError **error);
+
+/* Ingests one file. A file refused as a whole, or that cannot be read, is a result (status
+ * INGEST_REFUSED with its reason), not an error: FALSE is for failures of the engine or the
+ * database, after which nothing of the file is stored. reg is the registry as known now. */
+gboolean ingest_file(db *d, const registry *reg, const char *path, const ingest_options *o,
+		     ingest_file_result *out, GError **error);
+
+/* "stored", "skipped", "refused" */
+const char *ingest_status_name(ingest_status s);
+
+/* Writes CLI.md's "files" array and "outcomes" totals as two keys of the open object in w. */
+void ingest_json(json_writer *w, const ingest_file_result *results, size_t n);
+/* Prints a person's summary: a line per file and the totals per outcome. */
+void ingest_print_text(const ingest_file_result *results, size_t n);
+
+#endif

@@ -1,0 +1,765 @@
+/* profile.c: courier profiles; see profile.h. Profiles are GLib key files (list separator ','), so a
+ * header row is pasted into a profile as it appears in the courier's file. A file's header is
+ * decoded with the profile's encoding and split with libcsv, as its lines will be (manifest.c). */
+#include "profile.h"
+
+#include "assets.h"
+#include "status.h"
+
+#include <csv.h>
+#include <string.h>
+
+G_DEFINE_QUARK(subsidy-profile-error-quark, profile_error)
+
+#define PROFILE_SUFFIX ".profile"
+#define PROFILE_LIST_SEPARATOR ','
+#define UTF8_BOM "\xEF\xBB\xBF"
+
+/* NULL-terminated, so that it joins into a message. */
+static const char *const field_names[PROFILE_FIELD_COUNT + 1] = {
+	[PROFILE_COURIER] = "courier",
+	[PROFILE_WAYBILL_NO] = "waybill_no",
+	[PROFILE_ORDER_NO] = "order_no",
+	[PROFILE_PICKUP_TIME] = "pickup_time",
+	[PROFILE_SENDER_CODE] = "sender_code",
+	[PROFILE_SENDER_PHONE] = "sender_phone",
+	[PROFILE_WEIGHT_KG] = "weight_kg",
+	[PROFILE_FEE] = "fee",
+	[PROFILE_CATEGORY] = "category",
+	[PROFILE_DESTINATION] = "destination",
+	[PROFILE_FIELD_COUNT] = NULL,
+};
+
+/* Every line needs these from a column or a constant (plus sender_code or sender_phone). */
+static const profile_field required_fields[] = { PROFILE_COURIER, PROFILE_WAYBILL_NO, PROFILE_PICKUP_TIME,
+						  PROFILE_FEE };
+
+/* The keys a profile may have, so that a typing slip is an error rather than a silent default. */
+static const char *const profile_keys[] = { "name", "description", "encoding", "header", "ignore",
+					    "pickup_format", "excel_text", "totals_row", "totals_column",
+					    NULL };
+static const char *const profile_groups[] = { "profile", "fields", "fixed", "courier_names", NULL };
+
+const char *profile_field_name(profile_field f)
+{
+	g_assert(f >= 0 && f < PROFILE_FIELD_COUNT);
+	return field_names[f];
+}
+
+gboolean profile_field_parse(const char *name, profile_field *out)
+{
+	for (int f = 0; f < PROFILE_FIELD_COUNT; f++) {
+		if (strcmp(name, field_names[f]) == 0) {
+			*out = (profile_field)f;
+			return TRUE;
+		}
+	}
+	return FALSE;
+}
+
+/* "courier, waybill_no, ..." for messages; caller frees. */
+static char *field_list(void)
+{
+	return g_strjoinv(", ", (char **)field_names);
+}
+
+/* ---- loading one profile ---- */
+
+void profile_free(profile *p)
+{
+	if (!p)
+		return;
+	g_free(p->name);
+	g_free(p->description);
+	g_free(p->origin);
+	g_free(p->encoding);
+	g_strfreev(p->header);
+	g_strfreev(p->ignore);
+	g_free(p->pickup_format);
+	g_free(p->totals_row);
+	g_free(p->totals_column);
+	if (p->courier_names)
+		g_hash_table_unref(p->courier_names);
+	for (int f = 0; f < PROFILE_FIELD_COUNT; f++) {
+		for (guint i = 0; i < p->field[f].n_columns; i++)
+			g_free(p->field[f].column[i]);
+		g_free(p->field[f].fixed);
+	}
+	g_free(p);
+}
+
+static gboolean refuse(GError **error, const profile *p, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
+
+/* Sets a "bad profile" error naming the profile's origin; returns FALSE. */
+static gboolean refuse(GError **error, const profile *p, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	g_autofree char *why = g_strdup_vprintf(fmt, ap);
+	va_end(ap);
+	g_set_error(error, PROFILE_ERROR, STATUS_DATAERR, "bad profile '%s': %s", p->origin, why);
+	return FALSE;
+}
+
+/* Says what is wrong with a pickup_format for chrono_parse, or NULL when it is usable: the
+ * directives %Y %m %d %H %M %S, each once, a whole date, and no seconds without minutes and hours. */
+static const char *pickup_format_problem(const char *format)
+{
+	const char directives[] = "YmdHMS";
+	int seen[sizeof directives - 1] = { 0 };
+	for (const char *c = format; *c; c++) {
+		if (*c != '%')
+			continue;
+		const char *d = c[1] ? strchr(directives, c[1]) : NULL;
+		if (!d)
+			return "it may only use %Y %m %d %H %M %S";
+		if (seen[d - directives]++)
+			return "it uses a directive twice";
+		c++;
+	}
+	if (!seen[0] || !seen[1] || !seen[2])
+		return "it needs %Y, %m and %d";
+	if ((seen[4] && !seen[3]) || (seen[5] && !seen[4]))
+		return "%S needs %M, and %M needs %H";
+	return NULL;
+}
+
+/* The index of name in cols (first occurrence), or -1. */
+static gint column_index(char *const *cols, const char *name)
+{
+	for (gint i = 0; cols[i]; i++)
+		if (strcmp(cols[i], name) == 0)
+			return i;
+	return -1;
+}
+
+/* Reads [fields] and [fixed] into p->field. */
+static gboolean load_fields(GKeyFile *kf, profile *p, GError **error)
+{
+	g_auto(GStrv) keys = g_key_file_get_keys(kf, "fields", NULL, NULL);
+	for (char **k = keys; k && *k; k++) {
+		profile_field f;
+		if (!profile_field_parse(*k, &f)) {
+			g_autofree char *known = field_list();
+			return refuse(error, p, "unknown field '%s' in [fields] (fields: %s)", *k, known);
+		}
+		gsize n = 0;
+		g_auto(GStrv) cols = g_key_file_get_string_list(kf, "fields", *k, &n, NULL);
+		if (!cols || n == 0 || n > PROFILE_FIELD_COLUMNS_MAX)
+			return refuse(error, p, "[fields] %s must name 1 to %d columns", *k,
+				      PROFILE_FIELD_COLUMNS_MAX);
+		for (gsize i = 0; i < n; i++) {
+			g_strstrip(cols[i]);
+			if (column_index(p->header, cols[i]) < 0)
+				return refuse(error, p, "[fields] %s names column '%s', which is not in header",
+					      *k, cols[i]);
+			p->field[f].column[i] = g_strdup(cols[i]);
+		}
+		p->field[f].n_columns = (guint)n;
+	}
+	g_auto(GStrv) fixed = g_key_file_get_keys(kf, "fixed", NULL, NULL);
+	for (char **k = fixed; k && *k; k++) {
+		profile_field f;
+		if (!profile_field_parse(*k, &f)) {
+			g_autofree char *known = field_list();
+			return refuse(error, p, "unknown field '%s' in [fixed] (fields: %s)", *k, known);
+		}
+		if (p->field[f].n_columns > 0)
+			return refuse(error, p, "%s is both in [fields] and in [fixed]", *k);
+		char *value = g_strstrip(g_key_file_get_string(kf, "fixed", *k, NULL));
+		if (!value || !*value) {
+			g_free(value);
+			return refuse(error, p, "[fixed] %s is empty", *k);
+		}
+		p->field[f].fixed = value;
+	}
+	return TRUE;
+}
+
+/* Checks that every header column is mapped or ignored, and each only one way. */
+static gboolean check_header_covered(const profile *p, GError **error)
+{
+	for (char **c = p->header; *c; c++) {
+		gboolean mapped = FALSE;
+		for (int f = 0; f < PROFILE_FIELD_COUNT; f++)
+			for (guint i = 0; i < p->field[f].n_columns; i++)
+				mapped = mapped || strcmp(p->field[f].column[i], *c) == 0;
+		gboolean ignored = g_strv_contains((const char *const *)p->ignore, *c);
+		if (!mapped && !ignored)
+			return refuse(error, p, "header column '%s' is neither in [fields] nor in ignore", *c);
+		if (mapped && ignored)
+			return refuse(error, p, "header column '%s' is both in [fields] and in ignore", *c);
+	}
+	for (char **c = p->ignore; *c; c++)
+		if (column_index(p->header, *c) < 0)
+			return refuse(error, p, "ignore names column '%s', which is not in header", *c);
+	return TRUE;
+}
+
+/* Reads [courier_names]. */
+static gboolean load_courier_names(GKeyFile *kf, profile *p, GError **error)
+{
+	if (!g_key_file_has_group(kf, "courier_names"))
+		return TRUE;
+	if (p->field[PROFILE_COURIER].n_columns == 0)
+		return refuse(error, p, "[courier_names] needs a courier column in [fields]");
+	p->courier_names = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+	g_auto(GStrv) keys = g_key_file_get_keys(kf, "courier_names", NULL, NULL);
+	for (char **k = keys; k && *k; k++) {
+		char *code = g_strstrip(g_key_file_get_string(kf, "courier_names", *k, NULL));
+		if (!code || !*code) {
+			g_free(code);
+			return refuse(error, p, "[courier_names] %s is empty", *k);
+		}
+		g_hash_table_insert(p->courier_names, g_strdup(*k), code);
+	}
+	return TRUE;
+}
+
+/* Checks groups and [profile] keys against the known ones. */
+static gboolean check_known_keys(GKeyFile *kf, const profile *p, GError **error)
+{
+	g_auto(GStrv) groups = g_key_file_get_groups(kf, NULL);
+	for (char **g = groups; *g; g++)
+		if (!g_strv_contains(profile_groups, *g))
+			return refuse(error, p, "unknown group [%s] (groups: %s)", *g,
+				      "profile, fields, fixed, courier_names");
+	g_auto(GStrv) keys = g_key_file_get_keys(kf, "profile", NULL, NULL);
+	for (char **k = keys; k && *k; k++)
+		if (!g_strv_contains(profile_keys, *k))
+			return refuse(error, p, "unknown key '%s' in [profile]", *k);
+	return TRUE;
+}
+
+/* Reads [profile]'s own keys (not the mappings). */
+static gboolean load_settings(GKeyFile *kf, profile *p, GError **error)
+{
+	p->name = g_key_file_get_string(kf, "profile", "name", NULL);
+	g_autofree char *base = g_path_get_basename(p->origin);
+	if (g_str_has_suffix(base, PROFILE_SUFFIX))
+		base[strlen(base) - strlen(PROFILE_SUFFIX)] = '\0';
+	if (!p->name || strcmp(p->name, base) != 0)
+		return refuse(error, p, "[profile] name must be '%s', its file name", base);
+	p->description = g_key_file_get_string(kf, "profile", "description", NULL);
+
+	p->encoding = g_key_file_get_string(kf, "profile", "encoding", NULL);
+	if (!p->encoding)
+		return refuse(error, p, "[profile] has no encoding (UTF-8, GB18030...)");
+	GIConv cd = g_iconv_open("UTF-8", p->encoding);
+	if (cd == (GIConv)-1)
+		return refuse(error, p, "unknown encoding '%s'", p->encoding);
+	g_iconv_close(cd);
+
+	gsize n = 0;
+	p->header = g_key_file_get_string_list(kf, "profile", "header", &n, NULL);
+	if (!p->header || n == 0)
+		return refuse(error, p, "[profile] has no header");
+	if (n > PROFILE_COLUMNS_MAX)
+		return refuse(error, p, "header has %zu columns, more than %d", (size_t)n, PROFILE_COLUMNS_MAX);
+	for (gsize i = 0; i < n; i++) {
+		g_strstrip(p->header[i]);
+		if (!*p->header[i])
+			return refuse(error, p, "header column %zu is empty", (size_t)i + 1);
+		if (column_index(p->header, p->header[i]) != (gint)i)
+			return refuse(error, p, "header names column '%s' twice", p->header[i]);
+	}
+	p->ignore = g_key_file_get_string_list(kf, "profile", "ignore", NULL, NULL);
+	if (!p->ignore)
+		p->ignore = g_new0(char *, 1);
+	for (char **c = p->ignore; *c; c++)
+		g_strstrip(*c);
+
+	p->pickup_format = g_key_file_get_string(kf, "profile", "pickup_format", NULL);
+	if (p->pickup_format) {
+		const char *problem = pickup_format_problem(p->pickup_format);
+		if (problem)
+			return refuse(error, p, "pickup_format '%s': %s", p->pickup_format, problem);
+	}
+
+	GError *bool_error = NULL;
+	p->excel_text = g_key_file_get_boolean(kf, "profile", "excel_text", &bool_error);
+	if (bool_error && !g_error_matches(bool_error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_KEY_NOT_FOUND)) {
+		g_error_free(bool_error);
+		return refuse(error, p, "excel_text must be true or false");
+	}
+	g_clear_error(&bool_error);
+
+	p->totals_row = g_key_file_get_string(kf, "profile", "totals_row", NULL);
+	p->totals_column = g_key_file_get_string(kf, "profile", "totals_column", NULL);
+	if (p->totals_row)
+		g_strstrip(p->totals_row);
+	if (p->totals_column)
+		g_strstrip(p->totals_column);
+	if (!p->totals_row != !p->totals_column || (p->totals_row && !*p->totals_row))
+		return refuse(error, p, "totals_row and totals_column go together, neither empty");
+	if (p->totals_column && column_index(p->header, p->totals_column) < 0)
+		return refuse(error, p, "totals_column '%s' is not in header", p->totals_column);
+	return TRUE;
+}
+
+profile *profile_load(const char *text, gsize len, const char *origin, GError **error)
+{
+	g_return_val_if_fail(text != NULL && origin != NULL, NULL);
+	g_autoptr(profile) p = g_new0(profile, 1);
+	p->origin = g_strdup(origin);
+
+	g_autoptr(GKeyFile) kf = g_key_file_new();
+	g_key_file_set_list_separator(kf, PROFILE_LIST_SEPARATOR);
+	GError *kf_error = NULL;
+	if (!g_key_file_load_from_data(kf, text, len, G_KEY_FILE_NONE, &kf_error)) {
+		refuse(error, p, "%s", kf_error->message);
+		g_error_free(kf_error);
+		return NULL;
+	}
+	if (!check_known_keys(kf, p, error) || !load_settings(kf, p, error) || !load_fields(kf, p, error) ||
+	    !check_header_covered(p, error) || !load_courier_names(kf, p, error))
+		return NULL;
+
+	const profile_field needed[] = { PROFILE_WAYBILL_NO, PROFILE_PICKUP_TIME, PROFILE_FEE };
+	for (size_t i = 0; i < G_N_ELEMENTS(needed); i++) {
+		const profile_source *s = &p->field[needed[i]];
+		if (s->n_columns == 0 && !s->fixed) {
+			refuse(error, p, "no column for %s in [fields]", field_names[needed[i]]);
+			return NULL;
+		}
+	}
+	if (p->field[PROFILE_PICKUP_TIME].n_columns > 0 && !p->pickup_format) {
+		refuse(error, p, "pickup_time comes from a column, so [profile] needs pickup_format");
+		return NULL;
+	}
+	g_assert(p->name && p->encoding && p->header && p->ignore);
+	return g_steal_pointer(&p);
+}
+
+/* ---- overrides (--set FIELD=VALUE) ---- */
+
+/* Parses overrides into values (one owned string or NULL per field). */
+static gboolean overrides_parse(const char *const *overrides, char *values[PROFILE_FIELD_COUNT], GError **error)
+{
+	memset(values, 0, sizeof(char *) * PROFILE_FIELD_COUNT);
+	for (const char *const *o = overrides; o && *o; o++) {
+		const char *eq = strchr(*o, '=');
+		g_autofree char *name = eq ? g_strstrip(g_strndup(*o, (gsize)(eq - *o))) : NULL;
+		profile_field f;
+		const char *problem = NULL;
+		if (!eq)
+			problem = "it is not FIELD=VALUE";
+		else if (!profile_field_parse(name, &f))
+			problem = "unknown field";
+		else if (values[f])
+			problem = "the field is set twice";
+		if (!problem) {
+			values[f] = g_strstrip(g_strdup(eq + 1));
+			if (!*values[f])
+				problem = "empty value";
+		}
+		if (problem) {
+			g_autofree char *known = field_list();
+			g_set_error(error, PROFILE_ERROR, STATUS_USAGE, "bad --set '%s': %s (fields: %s)", *o,
+				    problem, known);
+			for (int i = 0; i < PROFILE_FIELD_COUNT; i++)
+				g_clear_pointer(&values[i], g_free);
+			return FALSE;
+		}
+	}
+	return TRUE;
+}
+
+gboolean profile_check_overrides(const char *const *overrides, GError **error)
+{
+	char *values[PROFILE_FIELD_COUNT];
+	if (!overrides_parse(overrides, values, error))
+		return FALSE;
+	for (int i = 0; i < PROFILE_FIELD_COUNT; i++)
+		g_free(values[i]);
+	return TRUE;
+}
+
+/* ---- a file's header ---- */
+
+typedef struct {
+	GPtrArray *columns; /* of char*, trimmed */
+	gboolean row_ended;
+} header_split;
+
+static void header_on_field(void *s, size_t len, void *data)
+{
+	header_split *h = data;
+	if (!h->row_ended)
+		g_ptr_array_add(h->columns, g_strstrip(g_strndup(s ? s : "", len)));
+}
+
+static void header_on_row(int c, void *data)
+{
+	header_split *h = data;
+	h->row_ended = TRUE;
+}
+
+/* Decodes raw (one row, its line end optional) from encoding, drops a byte order mark, splits it as
+ * CSV and trims each column. NULL-terminated result, caller frees; NULL with an error when raw does
+ * not decode or has more than PROFILE_COLUMNS_MAX columns. */
+static char **header_columns(const char *raw, gsize len, const char *encoding, const char *file, GError **error)
+{
+	while (len > 0 && (raw[len - 1] == '\n' || raw[len - 1] == '\r'))
+		len--;
+	gsize written = 0;
+	GError *conv_error = NULL;
+	g_autofree char *text = g_convert(raw, (gssize)len, "UTF-8", encoding, NULL, &written, &conv_error);
+	if (!text) {
+		g_set_error(error, PROFILE_ERROR, STATUS_DATAERR, "header of '%s' is not valid %s: %s", file,
+			    encoding, conv_error->message);
+		g_error_free(conv_error);
+		return NULL;
+	}
+	const char *start = text;
+	if (g_str_has_prefix(start, UTF8_BOM)) {
+		start += strlen(UTF8_BOM);
+		written -= strlen(UTF8_BOM);
+	}
+
+	header_split h = { .columns = g_ptr_array_new_with_free_func(g_free) };
+	struct csv_parser parser;
+	int rc = csv_init(&parser, 0);
+	g_assert(rc == 0);
+	csv_parse(&parser, start, written, header_on_field, header_on_row, &h);
+	csv_fini(&parser, header_on_field, header_on_row, &h);
+	csv_free(&parser);
+	if (h.columns->len > PROFILE_COLUMNS_MAX) {
+		g_set_error(error, PROFILE_ERROR, STATUS_DATAERR, "header of '%s' has %u columns, more than %d",
+			    file, h.columns->len, PROFILE_COLUMNS_MAX);
+		g_ptr_array_free(h.columns, TRUE);
+		return NULL;
+	}
+	g_ptr_array_add(h.columns, NULL);
+	return (char **)g_ptr_array_free(h.columns, FALSE);
+}
+
+/* ---- a profile applied to a header ---- */
+
+void profile_map_free(profile_map *m)
+{
+	if (!m)
+		return;
+	g_strfreev(m->header);
+	for (int f = 0; f < PROFILE_FIELD_COUNT; f++)
+		g_free(m->overrides[f]);
+	g_free(m);
+}
+
+/* Appends to what "column 'X' (field)" for each column of f missing from m's header, or says that
+ * the profile has no source for f at all. Returns how many columns are missing (1 when none is
+ * named). */
+static guint describe_missing(const profile_map *m, profile_field f, GString *what)
+{
+	const profile_source *s = &m->profile->field[f];
+	if (s->n_columns == 0) {
+		g_string_append_printf(what, "%s%s (no column in the profile: use --set %s=VALUE)",
+				       what->len ? ", " : "", field_names[f], field_names[f]);
+		return 1;
+	}
+	guint n = 0;
+	for (guint i = 0; i < s->n_columns; i++) {
+		if (column_index(m->header, s->column[i]) >= 0)
+			continue;
+		g_string_append_printf(what, "%scolumn '%s' (%s)", what->len ? ", " : "", s->column[i],
+				       field_names[f]);
+		n++;
+	}
+	return n;
+}
+
+/* TRUE when column feeds a required field of p. */
+static gboolean required_column(const profile *p, const char *column)
+{
+	const profile_field fields[] = { PROFILE_COURIER, PROFILE_WAYBILL_NO, PROFILE_PICKUP_TIME, PROFILE_FEE,
+					 PROFILE_SENDER_CODE, PROFILE_SENDER_PHONE };
+	for (size_t i = 0; i < G_N_ELEMENTS(fields); i++)
+		for (guint c = 0; c < p->field[fields[i]].n_columns; c++)
+			if (strcmp(p->field[fields[i]].column[c], column) == 0)
+				return TRUE;
+	return FALSE;
+}
+
+/* Builds the map of p over the file's header columns (taken) and override values (taken). Returns
+ * it, with *n_missing 0, when every required field has a source; otherwise it still returns the map
+ * (for ranking) with *n_missing > 0 and a description of what is missing appended to missing. */
+static profile_map *map_build(const profile *p, char **header, char *overrides[PROFILE_FIELD_COUNT],
+			      GString *missing, guint *n_missing)
+{
+	profile_map *m = g_new0(profile_map, 1);
+	m->profile = p;
+	m->header = header;
+	m->n_header = g_strv_length(header);
+	memcpy(m->overrides, overrides, sizeof m->overrides);
+	m->totals_column = p->totals_column ? column_index(header, p->totals_column) : -1;
+
+	gboolean available[PROFILE_FIELD_COUNT];
+	for (int f = 0; f < PROFILE_FIELD_COUNT; f++) {
+		const profile_source *s = &p->field[f];
+		profile_map_field *mf = &m->field[f];
+		mf->fixed = m->overrides[f] ? m->overrides[f] : s->fixed;
+		gboolean all = TRUE;
+		for (guint i = 0; !mf->fixed && i < s->n_columns; i++) {
+			gint index = column_index(header, s->column[i]);
+			all = all && index >= 0;
+			mf->column[i] = index >= 0 ? (guint)index : 0;
+		}
+		/* A field joined from several columns needs all of them. */
+		mf->n_columns = mf->fixed || !all ? 0 : s->n_columns;
+		available[f] = mf->fixed || mf->n_columns > 0;
+	}
+
+	*n_missing = 0;
+	for (size_t i = 0; i < G_N_ELEMENTS(required_fields); i++)
+		if (!available[required_fields[i]])
+			*n_missing += describe_missing(m, required_fields[i], missing);
+	if (!available[PROFILE_SENDER_CODE] && !available[PROFILE_SENDER_PHONE]) {
+		g_autoptr(GString) code_text = g_string_new(NULL);
+		g_autoptr(GString) phone_text = g_string_new(NULL);
+		guint code = describe_missing(m, PROFILE_SENDER_CODE, code_text);
+		guint phone = describe_missing(m, PROFILE_SENDER_PHONE, phone_text);
+		g_string_append_printf(missing, "%s%s or %s", missing->len ? ", " : "", code_text->str,
+				       phone_text->str);
+		*n_missing += MIN(code, phone);
+	}
+	/* A profile with a totals row needs its column (unless a required field's, already counted). */
+	if (p->totals_column && m->totals_column < 0 && !required_column(p, p->totals_column)) {
+		g_string_append_printf(missing, "%scolumn '%s' (totals)", missing->len ? ", " : "",
+				       p->totals_column);
+		(*n_missing)++;
+	}
+	return m;
+}
+
+/* How well m's profile fits the file's header: 0 no (a required column missing), 1 every
+ * required column present, 2 the profile's whole header present, 3 the header is exactly it. */
+static int map_level(const profile_map *m, guint n_missing)
+{
+	if (n_missing > 0)
+		return 0;
+	char **want = m->profile->header;
+	for (char **c = want; *c; c++)
+		if (column_index(m->header, *c) < 0)
+			return 1;
+	if (g_strv_length(want) != m->n_header)
+		return 2;
+	for (guint i = 0; i < m->n_header; i++)
+		if (strcmp(want[i], m->header[i]) != 0)
+			return 2;
+	return 3;
+}
+
+/* How many of the profile's header columns the file has (ranks the closest profile). */
+static guint columns_present(const profile_map *m)
+{
+	guint n = 0;
+	for (char **c = m->profile->header; *c; c++)
+		n += column_index(m->header, *c) >= 0;
+	return n;
+}
+
+profile_map *profile_map_header(const profile *p, const char *raw, gsize len, const char *const *overrides,
+				const char *file, GError **error)
+{
+	g_return_val_if_fail(p != NULL && raw != NULL && file != NULL, NULL);
+	char *values[PROFILE_FIELD_COUNT];
+	if (!overrides_parse(overrides, values, error))
+		return NULL;
+	char **header = header_columns(raw, len, p->encoding, file, error);
+	if (!header) {
+		for (int f = 0; f < PROFILE_FIELD_COUNT; f++)
+			g_free(values[f]);
+		return NULL;
+	}
+	g_autoptr(GString) missing = g_string_new(NULL);
+	guint n_missing = 0;
+	g_autoptr(profile_map) m = map_build(p, header, values, missing, &n_missing);
+	if (n_missing > 0) {
+		g_set_error(error, PROFILE_ERROR, STATUS_DATAERR,
+			    "header of '%s' lacks %s, required by profile '%s'", file, missing->str, p->name);
+		return NULL;
+	}
+	return g_steal_pointer(&m);
+}
+
+profile_map *profile_set_detect(const profile_set *ps, const char *raw, gsize len, const char *const *overrides,
+				const char *file, GError **error)
+{
+	g_return_val_if_fail(ps != NULL && raw != NULL && file != NULL, NULL);
+	if (!profile_check_overrides(overrides, error))
+		return NULL;
+	guint n = profile_set_size(ps);
+	g_return_val_if_fail(n > 0, NULL);
+
+	/* Each profile reads the header in its own encoding; one that cannot decode it does not match. */
+	g_autoptr(GPtrArray) maps = g_ptr_array_new_with_free_func((GDestroyNotify)profile_map_free);
+	g_autoptr(GPtrArray) missing = g_ptr_array_new_with_free_func((GDestroyNotify)g_free);
+	g_autofree int *levels = g_new0(int, n);
+	g_autofree guint *n_missing = g_new0(guint, n);
+	int best = 0;
+	for (guint i = 0; i < n; i++) {
+		const profile *p = profile_set_nth(ps, i);
+		char *values[PROFILE_FIELD_COUNT];
+		gboolean ok = overrides_parse(overrides, values, NULL);
+		g_assert(ok);
+		char **header = header_columns(raw, len, p->encoding, file, NULL);
+		if (!header)
+			header = g_new0(char *, 1);
+		g_autoptr(GString) what = g_string_new(NULL);
+		g_ptr_array_add(maps, map_build(p, header, values, what, &n_missing[i]));
+		g_ptr_array_add(missing, g_string_free(g_steal_pointer(&what), FALSE));
+		levels[i] = map_level(maps->pdata[i], n_missing[i]);
+		best = MAX(best, levels[i]);
+	}
+
+	g_autoptr(GString) names = g_string_new(NULL);
+	guint chosen = n, n_best = 0;
+	for (guint i = 0; i < n; i++) {
+		if (best > 0 && levels[i] == best) {
+			g_string_append_printf(names, "%s'%s'", names->len ? ", " : "",
+					       profile_set_nth(ps, i)->name);
+			chosen = i;
+			n_best++;
+		}
+	}
+	if (n_best == 1)
+		return g_ptr_array_steal_index(maps, chosen);
+	if (n_best > 1) {
+		g_set_error(error, PROFILE_ERROR, STATUS_DATAERR,
+			    "header of '%s' matches several profiles equally: %s\nchoose one with --profile",
+			    file, names->str);
+		return NULL;
+	}
+
+	/* None matches: the closest has most of its header present, then lacks the fewest columns. */
+	guint closest = 0;
+	for (guint i = 1; i < n; i++) {
+		guint present = columns_present(maps->pdata[i]), best_present = columns_present(maps->pdata[closest]);
+		if (present > best_present || (present == best_present && n_missing[i] < n_missing[closest]))
+			closest = i;
+	}
+	for (guint i = 0; i < n; i++)
+		g_string_append_printf(names, "%s%s", i ? ", " : "", profile_set_nth(ps, i)->name);
+	if (columns_present(maps->pdata[closest]) == 0)
+		g_set_error(error, PROFILE_ERROR, STATUS_DATAERR,
+			    "header of '%s' matches no profile (tried %s)\nno profile has any of its columns", file,
+			    names->str);
+	else
+		g_set_error(error, PROFILE_ERROR, STATUS_DATAERR,
+			    "header of '%s' matches no profile (tried %s)\nclosest is '%s', which lacks %s", file,
+			    names->str, profile_set_nth(ps, closest)->name, (const char *)missing->pdata[closest]);
+	return NULL;
+}
+
+/* ---- the set of profiles ---- */
+
+struct profile_set {
+	GPtrArray *profiles; /* of profile*, owned, sorted by name once loaded */
+};
+
+void profile_set_free(profile_set *ps)
+{
+	if (!ps)
+		return;
+	g_ptr_array_free(ps->profiles, TRUE);
+	g_free(ps);
+}
+
+const profile *profile_set_find(const profile_set *ps, const char *name)
+{
+	for (guint i = 0; i < ps->profiles->len; i++) {
+		const profile *p = ps->profiles->pdata[i];
+		if (strcmp(p->name, name) == 0)
+			return p;
+	}
+	return NULL;
+}
+
+guint profile_set_size(const profile_set *ps)
+{
+	return ps->profiles->len;
+}
+
+const profile *profile_set_nth(const profile_set *ps, guint i)
+{
+	g_assert(i < ps->profiles->len);
+	return ps->profiles->pdata[i];
+}
+
+static gint compare_profiles(gconstpointer a, gconstpointer b)
+{
+	return strcmp((*(profile *const *)a)->name, (*(profile *const *)b)->name);
+}
+
+/* The name a profile file must declare: its base name without .profile. */
+static char *name_of_file(const char *file_name)
+{
+	return g_strndup(file_name, strlen(file_name) - strlen(PROFILE_SUFFIX));
+}
+
+/* Loads every *.profile of dir whose name ps does not have yet. */
+static gboolean load_directory(profile_set *ps, const char *dir, GError **error)
+{
+	GError *dir_error = NULL;
+	g_autoptr(GDir) d = g_dir_open(dir, 0, &dir_error);
+	if (!d) {
+		g_set_error(error, PROFILE_ERROR, STATUS_NOINPUT, "cannot open profile directory '%s': %s", dir,
+			    dir_error->message);
+		g_error_free(dir_error);
+		return FALSE;
+	}
+	g_autoptr(GPtrArray) files = g_ptr_array_new_with_free_func(g_free);
+	for (const char *f; (f = g_dir_read_name(d));)
+		if (g_str_has_suffix(f, PROFILE_SUFFIX) && strlen(f) > strlen(PROFILE_SUFFIX))
+			g_ptr_array_add(files, g_strdup(f));
+	g_ptr_array_sort(files, (GCompareFunc)g_strcmp0); /* the order errors are found in */
+	for (guint i = 0; i < files->len; i++) {
+		g_autofree char *name = name_of_file(files->pdata[i]);
+		if (profile_set_find(ps, name))
+			continue;
+		g_autofree char *path = g_build_filename(dir, files->pdata[i], NULL);
+		g_autofree char *text = NULL;
+		gsize len = 0;
+		GError *read_error = NULL;
+		if (!g_file_get_contents(path, &text, &len, &read_error)) {
+			g_set_error(error, PROFILE_ERROR, STATUS_NOINPUT, "cannot read profile '%s': %s", path,
+				    read_error->message);
+			g_error_free(read_error);
+			return FALSE;
+		}
+		profile *p = profile_load(text, len, path, error);
+		if (!p)
+			return FALSE;
+		g_ptr_array_add(ps->profiles, p);
+	}
+	return TRUE;
+}
+
+profile_set *profile_set_load(const char *const *user_dirs, GError **error)
+{
+	g_autoptr(profile_set) ps = g_new0(profile_set, 1);
+	ps->profiles = g_ptr_array_new_with_free_func((GDestroyNotify)profile_free);
+	for (const char *const *d = user_dirs; d && *d; d++)
+		if (!load_directory(ps, *d, error))
+			return NULL;
+
+	g_auto(GStrv) builtin = assets_list("profiles");
+	for (char **f = builtin; *f; f++) {
+		if (!g_str_has_suffix(*f, PROFILE_SUFFIX))
+			continue;
+		g_autofree char *name = name_of_file(*f);
+		if (profile_set_find(ps, name))
+			continue; /* replaced by a user profile */
+		g_autoptr(GBytes) bytes = assets_get("profiles", *f);
+		g_assert(bytes != NULL);
+		g_autofree char *origin = g_strconcat("built-in profiles/", *f, NULL);
+		gsize len = 0;
+		const char *text = g_bytes_get_data(bytes, &len);
+		profile *p = profile_load(text, len, origin, error);
+		if (!p)
+			return NULL;
+		g_ptr_array_add(ps->profiles, p);
+	}
+	g_ptr_array_sort(ps->profiles, compare_profiles);
+	return g_steal_pointer(&ps);
+}

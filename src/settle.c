@@ -1,0 +1,676 @@
+/* settle.c: settlement; see settle.h and POLICY.md ("How much", "The fund runs out").
+ *
+ * The work moves through temporary tables, a chunk at a time, so memory is bounded by a chunk and
+ * there is no round trip per order:
+ *   1. settle_touched: orders with eligible lines newer than the last batch;
+ *   2. settle_work: every touched order re-aggregated from all its lines and priced by the policy
+ *      module (the same pure function replay calls), plus every order still owed unfunded money;
+ *   3. funding: the work that needs a posting, reversals first, then by funding key, drawn from
+ *      the pools in priority order; postings and their double entries go out by COPY;
+ *   4. orders, pool balances and what the batch pays each shop are updated set-wise, then the
+ *      batch row with its digest closes the chain. */
+#include "settle.h"
+
+#include "chrono.h"
+#include "fault.h"
+#include "ledger.h"
+#include "money.h"
+#include "policy.h"
+#include "registry.h"
+#include "status.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define SETTLE_ERROR settle_error_quark()
+G_DEFINE_QUARK(subsidy-settle-error-quark, settle_error)
+
+/* Orders fetched and priced per round: the memory bound of a settlement. */
+#define SETTLE_CHUNK_ROWS 10000
+/* Flush a COPY buffer past this size even inside a chunk. */
+#define SETTLE_COPY_FLUSH_BYTES (1 << 20)
+
+char *settle_order_key(const char *order_no, const char *courier, const char *waybill_no)
+{
+	if (order_no && *order_no)
+		return g_strconcat("o:", order_no, NULL);
+	return g_strconcat("w:", courier, ":", waybill_no, NULL);
+}
+
+typedef struct {
+	char *pool_id;
+	chrono_day valid_from;
+	chrono_day valid_to;
+	int64_t left_fen;
+} pool_state;
+
+typedef struct {
+	char *pool_id;
+	int64_t net_fen; /* drawn by the order from this pool, net of returns */
+} order_draw;
+
+typedef struct {
+	db *d;
+	const char *programme;
+	int batch_id;
+	int64_t files_prev;
+	int64_t files_upto;
+	registry *reg;
+	GArray *pools;       /* pool_state, by priority then pool_id */
+	GHashTable *draws;   /* "shop\x1forder" -> GArray of order_draw, drawn first to last */
+	GString *postings;   /* COPY buffers */
+	GString *entries;
+	GString *updates;
+	int seq;
+	settle_result res;
+} settle_ctx;
+
+static void pool_state_clear(gpointer p)
+{
+	g_free(((pool_state *)p)->pool_id);
+}
+
+static void draws_free(gpointer p)
+{
+	GArray *a = p;
+	for (guint i = 0; i < a->len; i++)
+		g_free(g_array_index(a, order_draw, i).pool_id);
+	g_array_free(a, TRUE);
+}
+
+static gboolean exec_params(db *d, const char *sql, int n, const char *const *params, GError **error)
+{
+	PGresult *res = db_query(d, sql, n, params, error);
+	if (!res)
+		return FALSE;
+	PQclear(res);
+	return TRUE;
+}
+
+static gboolean flush(settle_ctx *c, GString *buf, const char *copy_sql, GError **error)
+{
+	if (buf->len == 0)
+		return TRUE;
+	gboolean ok = db_copy_begin(c->d, copy_sql, error) && db_copy_put(c->d, buf->str, buf->len, error) &&
+		      db_copy_end(c->d, error);
+	g_string_truncate(buf, 0);
+	return ok;
+}
+
+static const char copy_work[] =
+	"COPY settle_work (shop_id, order_key, order_no, fee_fen, order_date, fund_pickup, fund_courier,"
+	" fund_waybill, campaign_id, rule, rate_bp, policy_id, policy_version, new_fen, old_fen, old_funded_fen,"
+	" old_unfunded_fen) FROM STDIN";
+static const char copy_postings[] =
+	"COPY postings (programme, batch_id, seq, shop_id, order_key, order_no, status, fee_fen, order_date, rule,"
+	" rate_bp, policy_id, policy_version, campaign_id, entitlement_fen, previous_fen, funded_fen, unfunded_fen,"
+	" fund_pickup, fund_courier, fund_waybill) FROM STDIN";
+static const char copy_entries[] =
+	"COPY entries (programme, txn, entry_seq, account, amount_fen, batch_id, posting_seq, pool_id, shop_id)"
+	" FROM STDIN";
+static const char copy_updates[] = "COPY settle_updates (shop_id, order_key, funded_fen, unfunded_fen) FROM STDIN";
+
+/* Step 1 and 2: price every touched order. */
+static gboolean price_orders(settle_ctx *c, GError **error)
+{
+	char prev[24], upto[24];
+	g_snprintf(prev, sizeof prev, "%" G_GINT64_FORMAT, (gint64)c->files_prev);
+	g_snprintf(upto, sizeof upto, "%" G_GINT64_FORMAT, (gint64)c->files_upto);
+	const char *p3[] = { c->programme, prev, upto };
+	if (!db_exec(c->d,
+		     "CREATE TEMP TABLE settle_touched (shop_id text, order_key text, PRIMARY KEY (shop_id, order_key))"
+		     " ON COMMIT DROP;"
+		     "CREATE TEMP TABLE settle_work (shop_id text, order_key text, order_no text, fee_fen bigint,"
+		     " order_date date, fund_pickup timestamp, fund_courier text, fund_waybill text, campaign_id text,"
+		     " rule text, rate_bp integer, policy_id text, policy_version integer, new_fen bigint,"
+		     " old_fen bigint, old_funded_fen bigint, old_unfunded_fen bigint, PRIMARY KEY (shop_id, order_key))"
+		     " ON COMMIT DROP;"
+		     "CREATE TEMP TABLE settle_updates (shop_id text, order_key text, funded_fen bigint,"
+		     " unfunded_fen bigint, PRIMARY KEY (shop_id, order_key)) ON COMMIT DROP",
+		     error))
+		return FALSE;
+	if (!exec_params(c->d,
+			 "INSERT INTO settle_touched SELECT DISTINCT shop_id, order_key FROM lines"
+			 " WHERE programme = $1 AND outcome = 'ELIGIBLE' AND file_id > $2::bigint AND file_id <= $3::bigint",
+			 3, p3, error))
+		return FALSE;
+	const char *p2[] = { c->programme, upto };
+	if (!exec_params(c->d,
+			 "DECLARE settle_orders NO SCROLL CURSOR FOR"
+			 " WITH mine AS (SELECT l.* FROM lines l JOIN settle_touched t USING (shop_id, order_key)"
+			 "   WHERE l.programme = $1 AND l.outcome = 'ELIGIBLE' AND l.file_id <= $2::bigint),"
+			 " agg AS (SELECT shop_id, order_key, min(order_no) AS order_no, sum(fee_fen) AS fee_fen"
+			 "   FROM mine GROUP BY shop_id, order_key),"
+			 " fk AS (SELECT DISTINCT ON (shop_id, order_key) shop_id, order_key, pickup_time, courier,"
+			 "   waybill_no, campaign_id FROM mine"
+			 "   ORDER BY shop_id, order_key, pickup_time, courier COLLATE \"C\", waybill_no COLLATE \"C\")"
+			 " SELECT a.shop_id, a.order_key, a.order_no, a.fee_fen, fk.pickup_time, fk.courier, fk.waybill_no,"
+			 "   fk.campaign_id, coalesce(o.entitlement_fen, 0), coalesce(o.funded_fen, 0),"
+			 "   coalesce(o.unfunded_fen, 0)"
+			 " FROM agg a JOIN fk USING (shop_id, order_key)"
+			 " LEFT JOIN orders o ON o.programme = $1 AND o.shop_id = a.shop_id AND o.order_key = a.order_key",
+			 2, p2, error))
+		return FALSE;
+
+	g_autoptr(GString) work = g_string_sized_new(SETTLE_COPY_FLUSH_BYTES);
+	for (;;) {
+		PGresult *res = db_query(c->d, "FETCH " G_STRINGIFY(SETTLE_CHUNK_ROWS) " FROM settle_orders", 0, NULL,
+					 error);
+		if (!res)
+			return FALSE;
+		int n = PQntuples(res);
+		for (int i = 0; i < n; i++) {
+			const char *shop_id = PQgetvalue(res, i, 0);
+			int64_t fee_fen = g_ascii_strtoll(PQgetvalue(res, i, 3), NULL, 10);
+			chrono_time pickup;
+			GError *perr = NULL;
+			if (!chrono_parse_time(PQgetvalue(res, i, 4), &pickup, &perr)) {
+				g_propagate_prefixed_error(error, perr, "order '%s' of shop '%s': ",
+							   PQgetvalue(res, i, 1), shop_id);
+				PQclear(res);
+				return FALSE;
+			}
+			chrono_day order_day = chrono_day_of(pickup);
+			const policy_version *pv = registry_policy_on(c->reg, order_day);
+			const registry_shop *shop = registry_shop_by_id(c->reg, shop_id);
+			policy_entitlement ent = { 0 };
+			if (!pv || !shop) {
+				/* The registry as known now no longer covers this order (a policy version
+				 * or shop was redefined since the lines were classified): it is entitled
+				 * to nothing, and replay --registry current shows why. */
+				ent.rule = POLICY_RULE_STANDARD;
+			} else {
+				gboolean poor = registry_is_poor(c->reg, shop, order_day);
+				if (!policy_entitle(pv, fee_fen, poor, &ent, error)) {
+					PQclear(res);
+					return FALSE;
+				}
+			}
+			char day[CHRONO_DAY_TEXT_MAX];
+			chrono_format_day(order_day, day);
+			db_copy_text(work, shop_id);
+			db_copy_text(work, PQgetvalue(res, i, 1));
+			db_copy_text(work, PQgetisnull(res, i, 2) ? NULL : PQgetvalue(res, i, 2));
+			db_copy_int(work, fee_fen);
+			db_copy_text(work, day);
+			db_copy_text(work, PQgetvalue(res, i, 4));
+			db_copy_text(work, PQgetvalue(res, i, 5));
+			db_copy_text(work, PQgetvalue(res, i, 6));
+			db_copy_text(work, PQgetisnull(res, i, 7) ? NULL : PQgetvalue(res, i, 7));
+			db_copy_text(work, policy_rule_name(ent.rule));
+			db_copy_int(work, ent.rate_bp);
+			db_copy_text(work, pv ? pv->policy_id : "");
+			db_copy_int(work, pv ? pv->version : 0);
+			db_copy_int(work, ent.amount_fen);
+			db_copy_text(work, PQgetvalue(res, i, 8));
+			db_copy_text(work, PQgetvalue(res, i, 9));
+			db_copy_text(work, PQgetvalue(res, i, 10));
+			db_copy_row_end(work);
+		}
+		PQclear(res);
+		if (!flush(c, work, copy_work, error))
+			return FALSE;
+		if (n < SETTLE_CHUNK_ROWS)
+			break;
+	}
+	if (!db_exec(c->d, "CLOSE settle_orders", error))
+		return FALSE;
+	/* Orders owed unfunded money and not touched: retried at the entitlement they hold. */
+	const char *p1[] = { c->programme };
+	return exec_params(c->d,
+			   "INSERT INTO settle_work SELECT o.shop_id, o.order_key, o.order_no, o.fee_fen, o.order_date,"
+			   " o.fund_pickup, o.fund_courier, o.fund_waybill, o.campaign_id, o.rule, o.rate_bp, o.policy_id,"
+			   " o.policy_version, o.entitlement_fen, o.entitlement_fen, o.funded_fen, o.unfunded_fen"
+			   " FROM orders o WHERE o.programme = $1 AND o.unfunded_fen > 0 AND NOT EXISTS"
+			   " (SELECT 1 FROM settle_touched t WHERE t.shop_id = o.shop_id AND t.order_key = o.order_key)",
+			   1, p1, error);
+}
+
+static gboolean load_pools(settle_ctx *c, GError **error)
+{
+	const char *p1[] = { c->programme };
+	PGresult *res = db_query(c->d,
+				 "SELECT p.pool_id, p.valid_from, p.valid_to, b.amount_fen - b.drawn_fen FROM pools p"
+				 " JOIN pool_balances b ON b.programme = p.programme AND b.pool_id = p.pool_id"
+				 " WHERE p.programme = $1 AND p.superseded_at IS NULL"
+				 " ORDER BY p.priority, p.pool_id COLLATE \"C\"",
+				 1, p1, error);
+	if (!res)
+		return FALSE;
+	for (int i = 0; i < PQntuples(res); i++) {
+		pool_state ps = { 0 };
+		ps.pool_id = g_strdup(PQgetvalue(res, i, 0));
+		gboolean ok = chrono_parse_day(PQgetvalue(res, i, 1), &ps.valid_from, NULL);
+		if (PQgetisnull(res, i, 2))
+			ps.valid_to = POLICY_OPEN_END;
+		else
+			ok = ok && chrono_parse_day(PQgetvalue(res, i, 2), &ps.valid_to, NULL);
+		g_assert(ok);
+		ps.left_fen = g_ascii_strtoll(PQgetvalue(res, i, 3), NULL, 10);
+		g_assert(ps.left_fen >= 0);
+		g_array_append_val(c->pools, ps);
+	}
+	PQclear(res);
+	return TRUE;
+}
+
+static char *draw_key(const char *shop_id, const char *order_key)
+{
+	return g_strconcat(shop_id, "\x1f", order_key, NULL);
+}
+
+/* What each order whose entitlement falls has drawn from each pool, in the order drawn. */
+static gboolean load_reversal_draws(settle_ctx *c, GError **error)
+{
+	const char *p1[] = { c->programme };
+	PGresult *res = db_query(c->d,
+				 "SELECT p.shop_id, p.order_key, e.pool_id, -sum(e.amount_fen) AS net,"
+				 " min(p.batch_id::bigint * 1000000000 + p.seq) AS first_draw"
+				 " FROM settle_work w"
+				 " JOIN postings p ON p.programme = $1 AND p.shop_id = w.shop_id AND p.order_key = w.order_key"
+				 " JOIN entries e ON e.programme = $1 AND e.batch_id = p.batch_id AND e.posting_seq = p.seq"
+				 "   AND e.pool_id IS NOT NULL"
+				 " WHERE w.new_fen < w.old_fen"
+				 " GROUP BY p.shop_id, p.order_key, e.pool_id HAVING -sum(e.amount_fen) > 0"
+				 " ORDER BY p.shop_id, p.order_key, first_draw, e.pool_id COLLATE \"C\"",
+				 1, p1, error);
+	if (!res)
+		return FALSE;
+	for (int i = 0; i < PQntuples(res); i++) {
+		char *key = draw_key(PQgetvalue(res, i, 0), PQgetvalue(res, i, 1));
+		GArray *a = g_hash_table_lookup(c->draws, key);
+		if (!a) {
+			a = g_array_new(FALSE, FALSE, sizeof(order_draw));
+			g_hash_table_insert(c->draws, key, a);
+		} else {
+			g_free(key);
+		}
+		order_draw od = { g_strdup(PQgetvalue(res, i, 2)), g_ascii_strtoll(PQgetvalue(res, i, 3), NULL, 10) };
+		g_array_append_val(a, od);
+	}
+	PQclear(res);
+	return TRUE;
+}
+
+static void add_entry(settle_ctx *c, const char *txn, int entry_seq, const char *account, int64_t amount_fen,
+		      const char *pool_id, const char *shop_id)
+{
+	g_assert(amount_fen != 0);
+	GString *e = c->entries;
+	db_copy_text(e, c->programme);
+	db_copy_text(e, txn);
+	db_copy_int(e, entry_seq);
+	db_copy_text(e, account);
+	db_copy_int(e, amount_fen);
+	db_copy_int(e, c->batch_id);
+	db_copy_int(e, c->seq);
+	db_copy_text(e, pool_id);
+	db_copy_text(e, shop_id);
+	db_copy_row_end(e);
+}
+
+/* Funds one order's difference; appends its posting, entries and new state. Row columns as the
+ * settle_fund cursor selects them. */
+static void fund_order(settle_ctx *c, PGresult *res, int i)
+{
+	const char *shop_id = PQgetvalue(res, i, 0);
+	const char *order_key = PQgetvalue(res, i, 1);
+	chrono_day order_day;
+	gboolean ok = chrono_parse_day(PQgetvalue(res, i, 4), &order_day, NULL);
+	g_assert(ok);
+	int64_t new_fen = g_ascii_strtoll(PQgetvalue(res, i, 13), NULL, 10);
+	int64_t old_fen = g_ascii_strtoll(PQgetvalue(res, i, 14), NULL, 10);
+	int64_t funded_before = g_ascii_strtoll(PQgetvalue(res, i, 15), NULL, 10);
+	int64_t unfunded_before = g_ascii_strtoll(PQgetvalue(res, i, 16), NULL, 10);
+	g_assert(funded_before + unfunded_before == old_fen);
+
+	int64_t moved = 0; /* to the shop, signed */
+	int64_t unfunded = unfunded_before;
+	const char *status;
+	g_autofree char *txn = g_strdup_printf("b%d.p%d", c->batch_id, c->seq + 1);
+	g_autofree char *payable = ledger_payable_account(shop_id);
+	int entry_seq = 0;
+	c->seq++;
+
+	if (new_fen < old_fen) {
+		/* A reversal cancels the unfunded amount first, then returns money to the pools in
+		 * the reverse order it was drawn. */
+		int64_t fall = old_fen - new_fen;
+		int64_t cancel = MIN(fall, unfunded_before);
+		unfunded -= cancel;
+		int64_t refund = fall - cancel;
+		g_assert(refund <= funded_before);
+		status = "REVERSAL";
+		if (refund > 0) {
+			g_autofree char *key = draw_key(shop_id, order_key);
+			GArray *draws = g_hash_table_lookup(c->draws, key);
+			g_assert(draws != NULL);
+			add_entry(c, txn, ++entry_seq, payable, -refund, NULL, shop_id);
+			int64_t left = refund;
+			for (guint k = draws->len; k-- > 0 && left > 0;) {
+				order_draw *od = &g_array_index(draws, order_draw, k);
+				int64_t back = MIN(left, od->net_fen);
+				if (back == 0)
+					continue;
+				od->net_fen -= back;
+				left -= back;
+				for (guint p = 0; p < c->pools->len; p++) {
+					pool_state *ps = &g_array_index(c->pools, pool_state, p);
+					if (strcmp(ps->pool_id, od->pool_id) == 0)
+						ps->left_fen += back;
+				}
+				g_autofree char *acct = ledger_pool_account(od->pool_id);
+				add_entry(c, txn, ++entry_seq, acct, back, od->pool_id, NULL);
+			}
+			g_assert(left == 0);
+			moved = -refund;
+		}
+	} else {
+		int64_t want = new_fen - funded_before;
+		g_assert(want >= 0);
+		int64_t got = 0;
+		for (guint p = 0; p < c->pools->len && got < want; p++) {
+			pool_state *ps = &g_array_index(c->pools, pool_state, p);
+			if (ps->left_fen == 0 || order_day < ps->valid_from || order_day > ps->valid_to)
+				continue;
+			int64_t take = MIN(ps->left_fen, want - got);
+			ps->left_fen -= take;
+			got += take;
+			g_autofree char *acct = ledger_pool_account(ps->pool_id);
+			add_entry(c, txn, ++entry_seq, acct, -take, ps->pool_id, NULL);
+		}
+		if (got > 0)
+			add_entry(c, txn, ++entry_seq, payable, got, NULL, shop_id);
+		unfunded = want - got;
+		moved = got;
+		if (new_fen == old_fen && got == 0) {
+			/* A retry that found no money: nothing changed, nothing to record. */
+			c->seq--;
+			return;
+		}
+		status = got == want ? "FUNDED" : got == 0 ? "BUDGET_EXHAUSTED" : "PARTIAL";
+	}
+
+	GString *p = c->postings;
+	db_copy_text(p, c->programme);
+	db_copy_int(p, c->batch_id);
+	db_copy_int(p, c->seq);
+	db_copy_text(p, shop_id);
+	db_copy_text(p, order_key);
+	db_copy_text(p, PQgetisnull(res, i, 2) ? NULL : PQgetvalue(res, i, 2));
+	db_copy_text(p, status);
+	db_copy_text(p, PQgetvalue(res, i, 3));  /* fee_fen */
+	db_copy_text(p, PQgetvalue(res, i, 4));  /* order_date */
+	db_copy_text(p, PQgetvalue(res, i, 9));  /* rule */
+	db_copy_text(p, PQgetvalue(res, i, 10)); /* rate_bp */
+	db_copy_text(p, PQgetvalue(res, i, 11)); /* policy_id */
+	db_copy_text(p, PQgetvalue(res, i, 12)); /* policy_version */
+	db_copy_text(p, PQgetisnull(res, i, 8) ? NULL : PQgetvalue(res, i, 8));
+	db_copy_int(p, new_fen);
+	db_copy_int(p, old_fen);
+	db_copy_int(p, moved);
+	db_copy_int(p, unfunded);
+	db_copy_text(p, PQgetvalue(res, i, 5));
+	db_copy_text(p, PQgetvalue(res, i, 6));
+	db_copy_text(p, PQgetvalue(res, i, 7));
+	db_copy_row_end(p);
+
+	GString *u = c->updates;
+	db_copy_text(u, shop_id);
+	db_copy_text(u, order_key);
+	db_copy_int(u, new_fen - unfunded);
+	db_copy_int(u, unfunded);
+	db_copy_row_end(u);
+
+	c->res.postings++;
+	c->res.posted_fen += moved;
+}
+
+static gboolean flush_all(settle_ctx *c, GError **error)
+{
+	return flush(c, c->postings, copy_postings, error) && flush(c, c->entries, copy_entries, error) &&
+	       flush(c, c->updates, copy_updates, error);
+}
+
+/* Step 3: fund, reversals first, then in funding-key order. */
+static gboolean fund_orders(settle_ctx *c, GError **error)
+{
+	if (!load_pools(c, error) || !load_reversal_draws(c, error))
+		return FALSE;
+	if (!db_exec(c->d,
+		     "DECLARE settle_fund NO SCROLL CURSOR FOR SELECT shop_id, order_key, order_no, fee_fen, order_date,"
+		     " fund_pickup, fund_courier, fund_waybill, campaign_id, rule, rate_bp, policy_id, policy_version,"
+		     " new_fen, old_fen, old_funded_fen, old_unfunded_fen FROM settle_work"
+		     " WHERE new_fen <> old_fen OR old_unfunded_fen > 0"
+		     " ORDER BY (new_fen < old_fen) DESC, fund_pickup, fund_courier COLLATE \"C\","
+		     " fund_waybill COLLATE \"C\"",
+		     error))
+		return FALSE;
+	for (;;) {
+		PGresult *res = db_query(c->d, "FETCH " G_STRINGIFY(SETTLE_CHUNK_ROWS) " FROM settle_fund", 0, NULL,
+					 error);
+		if (!res)
+			return FALSE;
+		int n = PQntuples(res);
+		for (int i = 0; i < n; i++)
+			fund_order(c, res, i);
+		PQclear(res);
+		if (!flush_all(c, error))
+			return FALSE;
+		if (n < SETTLE_CHUNK_ROWS)
+			break;
+	}
+	return db_exec(c->d, "CLOSE settle_fund", error);
+}
+
+/* Step 4: orders' state, pool balances, what the batch pays each shop. */
+static gboolean record_state(settle_ctx *c, gboolean *failed_waiting, GError **error)
+{
+	char batch[16];
+	g_snprintf(batch, sizeof batch, "%d", c->batch_id);
+	const char *p2[] = { c->programme, batch };
+	if (!exec_params(c->d,
+			 "INSERT INTO orders AS o (programme, shop_id, order_key, order_no, fee_fen, order_date,"
+			 " entitlement_fen, funded_fen, unfunded_fen, fund_pickup, fund_courier, fund_waybill, campaign_id,"
+			 " rule, rate_bp, policy_id, policy_version, last_batch)"
+			 " SELECT $1, w.shop_id, w.order_key, w.order_no, w.fee_fen, w.order_date,"
+			 "  CASE WHEN u.shop_id IS NULL THEN w.old_fen ELSE w.new_fen END,"
+			 "  coalesce(u.funded_fen, w.old_funded_fen), coalesce(u.unfunded_fen, w.old_unfunded_fen),"
+			 "  w.fund_pickup, w.fund_courier, w.fund_waybill, w.campaign_id, w.rule, w.rate_bp, w.policy_id,"
+			 "  w.policy_version, CASE WHEN u.shop_id IS NULL THEN NULL ELSE $2::int END"
+			 " FROM settle_work w LEFT JOIN settle_updates u USING (shop_id, order_key)"
+			 " ON CONFLICT (programme, shop_id, order_key) DO UPDATE SET order_no = EXCLUDED.order_no,"
+			 "  fee_fen = EXCLUDED.fee_fen, order_date = EXCLUDED.order_date,"
+			 "  entitlement_fen = EXCLUDED.entitlement_fen, funded_fen = EXCLUDED.funded_fen,"
+			 "  unfunded_fen = EXCLUDED.unfunded_fen, fund_pickup = EXCLUDED.fund_pickup,"
+			 "  fund_courier = EXCLUDED.fund_courier, fund_waybill = EXCLUDED.fund_waybill,"
+			 "  campaign_id = EXCLUDED.campaign_id, rule = EXCLUDED.rule, rate_bp = EXCLUDED.rate_bp,"
+			 "  policy_id = EXCLUDED.policy_id, policy_version = EXCLUDED.policy_version,"
+			 "  last_batch = coalesce(EXCLUDED.last_batch, o.last_batch)",
+			 2, p2, error))
+		return FALSE;
+	if (!exec_params(c->d,
+			 "UPDATE pool_balances b SET drawn_fen = b.drawn_fen + d.drawn FROM"
+			 " (SELECT pool_id, -sum(amount_fen) AS drawn FROM entries WHERE programme = $1"
+			 "  AND batch_id = $2::int AND pool_id IS NOT NULL GROUP BY pool_id) d"
+			 " WHERE b.programme = $1 AND b.pool_id = d.pool_id",
+			 2, p2, error))
+		return FALSE;
+	/* What the batch pays each shop: its net for the batch plus what is carried in, i.e.
+	 * everything it was ever funded, less what was paid and what awaits a payment result.
+	 * Failed payments are carried (and named in the remark) until a later batch takes them in. */
+	if (!exec_params(c->d,
+			 "INSERT INTO batch_shops (programme, batch_id, shop_id, net_fen, carried_fen, amount_fen, orders,"
+			 " remark, shop_name, account_name, bank_name, bank_account)"
+			 " WITH net AS (SELECT shop_id, sum(funded_fen) AS net_fen,"
+			 "   count(DISTINCT order_key) FILTER (WHERE funded_fen <> 0) AS orders"
+			 "   FROM postings WHERE programme = $1 AND batch_id = $2::int GROUP BY shop_id),"
+			 " failed AS (SELECT p.shop_id, string_agg(p.batch_id::text, ',' ORDER BY p.batch_id) AS batches"
+			 "   FROM payments p WHERE p.programme = $1 AND p.status = 'FAILED' AND NOT EXISTS"
+			 "   (SELECT 1 FROM batch_shops l WHERE l.programme = $1 AND l.shop_id = p.shop_id"
+			 "    AND l.batch_id > p.batch_id) GROUP BY p.shop_id),"
+			 " shops_in AS (SELECT shop_id FROM net UNION SELECT shop_id FROM failed),"
+			 " before AS (SELECT shop_id, sum(net_fen) AS funded FROM batch_shops WHERE programme = $1"
+			 "   GROUP BY shop_id),"
+			 " paid AS (SELECT shop_id, sum(amount_fen) AS paid FROM payments WHERE programme = $1"
+			 "   AND status = 'PAID' GROUP BY shop_id),"
+			 " awaiting AS (SELECT b.shop_id, sum(b.amount_fen) AS awaiting FROM batch_shops b"
+			 "   WHERE b.programme = $1 AND b.amount_fen > 0 AND NOT EXISTS (SELECT 1 FROM payments p"
+			 "   WHERE p.programme = $1 AND p.batch_id = b.batch_id AND p.shop_id = b.shop_id)"
+			 "   GROUP BY b.shop_id),"
+			 " carry AS (SELECT s.shop_id, coalesce(n.net_fen, 0) AS net_fen,"
+			 "   coalesce(bf.funded, 0) - coalesce(pd.paid, 0) - coalesce(aw.awaiting, 0) AS carried_fen,"
+			 "   coalesce(n.orders, 0) AS orders, f.batches"
+			 "   FROM shops_in s LEFT JOIN net n USING (shop_id) LEFT JOIN failed f USING (shop_id)"
+			 "   LEFT JOIN before bf USING (shop_id) LEFT JOIN paid pd USING (shop_id)"
+			 "   LEFT JOIN awaiting aw USING (shop_id))"
+			 " SELECT $1, $2::int, c.shop_id, c.net_fen, c.carried_fen, c.net_fen + c.carried_fen, c.orders,"
+			 "  CASE WHEN c.batches IS NULL THEN '' ELSE '补发:批次' || c.batches END,"
+			 "  s.shop_name, s.account_name, s.bank_name, s.bank_account"
+			 " FROM carry c JOIN shops s ON s.programme = $1 AND s.shop_id = c.shop_id"
+			 "  AND s.superseded_at IS NULL",
+			 2, p2, error))
+		return FALSE;
+	char *n = NULL;
+	if (!db_scalar(c->d, "SELECT count(*) FROM batch_shops WHERE programme = $1 AND batch_id = $2::int"
+			     " AND remark <> ''", 2, p2, &n, error))
+		return FALSE;
+	*failed_waiting = atoi(n) > 0;
+	g_free(n);
+	return TRUE;
+}
+
+static gboolean close_batch(settle_ctx *c, const char *os_user, GError **error)
+{
+	const char *p1[] = { c->programme };
+	char *v = NULL;
+	if (!db_scalar(c->d, "SELECT coalesce(sum(unfunded_fen), 0) FROM orders WHERE programme = $1", 1, p1, &v,
+		       error))
+		return FALSE;
+	c->res.unfunded_fen = g_ascii_strtoll(v, NULL, 10);
+	g_free(v);
+	char batch[16];
+	g_snprintf(batch, sizeof batch, "%d", c->batch_id);
+	const char *p2[] = { c->programme, batch };
+	if (!db_scalar(c->d, "SELECT count(DISTINCT (shop_id, order_key)) FROM postings WHERE programme = $1"
+			     " AND batch_id = $2::int", 2, p2, &v, error))
+		return FALSE;
+	c->res.orders = atoi(v);
+	g_free(v);
+
+	ledger_batch_header h = { 0 };
+	h.batch_id = c->batch_id;
+	h.files_upto = c->files_upto;
+	h.orders = c->res.orders;
+	h.postings = c->res.postings;
+	h.posted_fen = c->res.posted_fen;
+	h.unfunded_fen = c->res.unfunded_fen;
+	if (!db_scalar(c->d, "SELECT now()::timestamptz::text", 0, NULL, &v, error))
+		return FALSE;
+	g_strlcpy(h.created_at, v, sizeof h.created_at);
+	g_free(v);
+	if (!db_scalar(c->d, "SELECT digest FROM batches WHERE programme = $1 ORDER BY batch_id DESC LIMIT 1", 1,
+		       p1, &v, error))
+		return FALSE;
+	g_strlcpy(h.prev_digest, v ? v : LEDGER_GENESIS, sizeof h.prev_digest);
+	g_free(v);
+	char digest[LEDGER_DIGEST_HEX];
+	if (!ledger_batch_digest(c->d, &h, digest, error))
+		return FALSE;
+
+	char upto[24], orders[16], postings[16], posted[24], unfunded[24];
+	g_snprintf(upto, sizeof upto, "%" G_GINT64_FORMAT, (gint64)h.files_upto);
+	g_snprintf(orders, sizeof orders, "%d", h.orders);
+	g_snprintf(postings, sizeof postings, "%d", h.postings);
+	g_snprintf(posted, sizeof posted, "%" G_GINT64_FORMAT, (gint64)h.posted_fen);
+	g_snprintf(unfunded, sizeof unfunded, "%" G_GINT64_FORMAT, (gint64)h.unfunded_fen);
+	const char *params[] = { c->programme, batch, os_user, h.created_at, upto, orders, postings, posted,
+				 unfunded, h.prev_digest, digest };
+	return exec_params(c->d,
+			   "WITH r AS (INSERT INTO runs (programme, kind, os_user) VALUES ($1, 'settle', $3)"
+			   " RETURNING run_id)"
+			   " INSERT INTO batches (programme, batch_id, run_id, created_at, files_upto, orders, postings,"
+			   " posted_fen, unfunded_fen, prev_digest, digest)"
+			   " SELECT $1, $2::int, r.run_id, $4::timestamptz, $5::bigint, $6::int, $7::int, $8::bigint,"
+			   " $9::bigint, $10, $11 FROM r",
+			   G_N_ELEMENTS(params), params, error);
+}
+
+static gboolean settle_in_txn(settle_ctx *c, const char *os_user, GError **error)
+{
+	const char *p1[] = { c->programme };
+	char *v = NULL;
+	if (!db_scalar(c->d, "SELECT coalesce(max(batch_id), 0) + 1 FROM batches WHERE programme = $1", 1, p1, &v,
+		       error))
+		return FALSE;
+	c->batch_id = atoi(v);
+	g_free(v);
+	if (!db_scalar(c->d, "SELECT coalesce(max(files_upto), 0) FROM batches WHERE programme = $1", 1, p1, &v,
+		       error))
+		return FALSE;
+	c->files_prev = g_ascii_strtoll(v, NULL, 10);
+	g_free(v);
+	if (!db_scalar(c->d, "SELECT coalesce(max(file_id), 0) FROM files WHERE programme = $1", 1, p1, &v, error))
+		return FALSE;
+	c->files_upto = g_ascii_strtoll(v, NULL, 10);
+	g_free(v);
+
+	c->reg = registry_snapshot(c->d, NULL, error);
+	if (!c->reg)
+		return FALSE;
+	gboolean failed_waiting = FALSE;
+	if (!price_orders(c, error))
+		return FALSE;
+	fault_point("settle:priced");
+	if (!fund_orders(c, error))
+		return FALSE;
+	fault_point("settle:funded");
+	if (!record_state(c, &failed_waiting, error))
+		return FALSE;
+	fault_point("settle:recorded");
+	if (c->res.postings == 0 && !failed_waiting) {
+		/* Nothing to record: no batch. Orders' state may still have moved (a line with a
+		 * zero fee), and that is committed with no money involved. */
+		c->batch_id = 0;
+		c->res.batch_id = 0;
+		if (!db_scalar(c->d, "SELECT coalesce(sum(unfunded_fen), 0) FROM orders WHERE programme = $1", 1, p1,
+			       &v, error))
+			return FALSE;
+		c->res.unfunded_fen = g_ascii_strtoll(v, NULL, 10);
+		g_free(v);
+		return TRUE;
+	}
+	c->res.batch_id = c->batch_id;
+	return close_batch(c, os_user, error);
+}
+
+gboolean settle_run(db *d, const char *os_user, settle_result *out, GError **error)
+{
+	settle_ctx c = { 0 };
+	c.d = d;
+	c.programme = db_programme(d);
+	c.pools = g_array_new(FALSE, TRUE, sizeof(pool_state));
+	g_array_set_clear_func(c.pools, pool_state_clear);
+	c.draws = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, draws_free);
+	c.postings = g_string_sized_new(SETTLE_COPY_FLUSH_BYTES);
+	c.entries = g_string_sized_new(SETTLE_COPY_FLUSH_BYTES);
+	c.updates = g_string_sized_new(SETTLE_COPY_FLUSH_BYTES);
+
+	gboolean ok = db_begin(d, error) && settle_in_txn(&c, os_user, error);
+	fault_point("settle:before-commit");
+	ok = ok && db_commit(d, error);
+	fault_point("settle:committed");
+	if (!ok)
+		db_rollback(d);
+	else
+		*out = c.res;
+
+	if (c.reg)
+		registry_free(c.reg);
+	g_array_free(c.pools, TRUE);
+	g_hash_table_destroy(c.draws);
+	g_string_free(c.postings, TRUE);
+	g_string_free(c.entries, TRUE);
+	g_string_free(c.updates, TRUE);
+	return ok;
+}

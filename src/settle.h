@@ -1,0 +1,29 @@
+/* settle.h: settlement: eligible lines become orders, orders get their entitlement from the
+ * policy, the difference from what each order already holds is posted and funded from the budget
+ * pools in funding-key order, and everything one settlement records is one hash-chained batch.
+ *
+ * The caller holds the settlement lock (db_lock_settlement). settle_run is one transaction:
+ * killed at any point it leaves no trace and the next run does the same work. */
+#ifndef SUBSIDY_SETTLE_H
+#define SUBSIDY_SETTLE_H
+
+#include "db.h"
+
+#include <glib.h>
+#include <stdint.h>
+
+typedef struct {
+	int batch_id;         /* 0 when there was nothing to record (no batch) */
+	int orders;           /* distinct orders with a posting in the batch */
+	int postings;
+	int64_t posted_fen;   /* signed net funded by the batch */
+	int64_t unfunded_fen; /* what all orders are owed and not funded, after it */
+} settle_result;
+
+gboolean settle_run(db *d, const char *os_user, settle_result *out, GError **error);
+
+/* The SQL text of the order key of a line: its order number, or for a line without one, its own
+ * courier and waybill (an order of its own). Used by ingest when it stores eligible lines. */
+char *settle_order_key(const char *order_no, const char *courier, const char *waybill_no);
+
+#endif

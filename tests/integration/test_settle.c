@@ -1,0 +1,267 @@
+/* test_settle.c: settlement on a real database, through the binary: POLICY.md's worked
+ * examples ("How much", "The fund runs out"), reversals, idempotence, the settlement lock, and
+ * SIGKILL at every fault point of a settlement. Registry: fixtures/small (see its README). */
+#include "harness.h"
+
+#include <criterion/criterion.h>
+#include <libpq-fe.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#define HEADER "courier,waybill_no,order_no,pickup_time,sender_code,sender_phone,weight_kg,fee,category,destination\n"
+
+static const char *setup(void)
+{
+	const char *db = h_fresh_db();
+	h_load_registry(db, "fixtures/small");
+	return db;
+}
+
+/* The funded amounts of an order's postings, in batch order, as "a,b,c". */
+static char *funded(const char *db, const char *order_no)
+{
+	g_autofree char *sql = g_strdup_printf("SELECT string_agg(funded_fen::text || ':' || status, ','"
+					       " ORDER BY batch_id, seq) FROM postings WHERE order_no = '%s'",
+					       order_no);
+	return h_sql(db, sql);
+}
+
+static void assert_funded(const char *db, const char *order_no, const char *want)
+{
+	g_autofree char *got = funded(db, order_no);
+	cr_assert_str_eq(got ? got : "(none)", want, "order %s: postings %s, wanted %s", order_no, got, want);
+}
+
+/* POLICY.md's table, one order per fee, standard (C1 → S1) and poverty (C2 → S2). */
+Test(settle, worked_examples_standard_and_poverty_rates)
+{
+	static const struct {
+		const char *fee;
+		const char *standard;
+		const char *poverty;
+	} rows[] = {
+		{ "6.00", "300", "480" },   { "12.35", "618", "988" },   { "19.97", "999", "1598" },
+		{ "19.99", "1000", "1599" }, { "20.00", "1000", "1600" }, { "25.00", "1000", "2000" },
+		{ "45.75", "1000", "3660" }, { "0.01", "1", "1" },         { "0.03", "2", "2" },
+		{ "0.05", "3", "4" },
+	};
+	const char *db = setup();
+	GString *csv = g_string_new(HEADER);
+	for (size_t i = 0; i < G_N_ELEMENTS(rows); i++) {
+		g_string_append_printf(csv, "EMS,S%zu,STD%zu,2018-06-05 10:00:00,C1,,1,%s,,\n", i, i, rows[i].fee);
+		g_string_append_printf(csv, "EMS,P%zu,POV%zu,2018-06-05 10:00:00,C2,,1,%s,,\n", i, i, rows[i].fee);
+	}
+	h_ingest_text(db, "night1.csv", csv->str, 0);
+	g_string_free(csv, TRUE);
+	g_autofree char *out = h_settle(db);
+	for (size_t i = 0; i < G_N_ELEMENTS(rows); i++) {
+		g_autofree char *s = g_strdup_printf("STD%zu", i), *p = g_strdup_printf("POV%zu", i);
+		g_autofree char *ws = g_strdup_printf("%s:FUNDED", rows[i].standard);
+		g_autofree char *wp = g_strdup_printf("%s:FUNDED", rows[i].poverty);
+		assert_funded(db, s, ws);
+		assert_funded(db, p, wp);
+	}
+}
+
+Test(settle, the_cap_is_per_order_across_three_parcels)
+{
+	const char *db = setup();
+	h_ingest_text(db, "n1.csv",
+		      HEADER "EMS,A1,THREE1,2018-06-06 10:00:00,C1,,1,8.00,,\nEMS,A2,THREE1,2018-06-06 10:01:00,C1,,1,8.00,,\n"
+			     "EMS,A3,THREE1,2018-06-06 10:02:00,C1,,1,8.00,,\nEMS,B1,THREE2,2018-06-06 10:00:00,C2,,1,8.00,,\n"
+			     "EMS,B2,THREE2,2018-06-06 10:01:00,C2,,1,8.00,,\nEMS,B3,THREE2,2018-06-06 10:02:00,C2,,1,8.00,,\n",
+		      0);
+	g_autofree char *out = h_settle(db);
+	assert_funded(db, "THREE1", "1000:FUNDED");
+	assert_funded(db, "THREE2", "1920:FUNDED");
+	cr_assert_eq(h_sql_int(db, "SELECT fee_fen FROM orders WHERE order_no = 'THREE1'"), 2400);
+}
+
+Test(settle, a_second_parcel_a_night_later_tops_the_order_up_as_a_difference)
+{
+	const char *db = setup();
+	h_ingest_text(db, "n1.csv", HEADER "EMS,N1,TOP1,2018-06-07 10:00:00,C1,,1,12.00,,\n"
+					   "EMS,N2,TOP2,2018-06-07 10:00:00,C2,,1,12.00,,\n", 0);
+	g_autofree char *one = h_settle(db);
+	h_ingest_text(db, "n2.csv", HEADER "EMS,N3,TOP1,2018-06-08 10:00:00,C1,,1,12.00,,\n"
+					   "EMS,N4,TOP2,2018-06-08 10:00:00,C2,,1,12.00,,\n", 0);
+	g_autofree char *two = h_settle(db);
+	cr_assert_str_eq(two, "{\"batch\":2,\"orders\":2,\"postings\":2,\"posted_fen\":1360,\"unfunded_fen\":0}");
+	assert_funded(db, "TOP1", "600:FUNDED,400:FUNDED");
+	assert_funded(db, "TOP2", "960:FUNDED,960:FUNDED");
+}
+
+Test(settle, budget_example_funded_partial_exhausted_then_a_new_pool_pays_in_funding_order)
+{
+	const char *db = h_fresh_db();
+	h_load_registry(db, "fixtures/small");
+	g_autofree char *small = h_write(h_tmpdir(), "budgets.csv",
+					 "pool_id,name,amount,valid_from,valid_to,priority\n"
+					 "big,大池,0.00,2016-01-01,2018-12-31,1\n"
+					 "small,小池,15.00,2016-01-01,2018-12-31,2\n", -1);
+	h_result r = h_run(db, "registry", "load", "budgets", small, NULL);
+	cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
+	h_result_clear(&r);
+	h_ingest_text(db, "b.csv", HEADER "EMS,B1,OB1,2018-06-05 10:00:00,C1,,1,20.00,,\n"
+					  "EMS,B2,OB2,2018-06-05 11:00:00,C1,,1,20.00,,\n"
+					  "EMS,B3,OB3,2018-06-05 12:00:00,C1,,1,20.00,,\n", 0);
+	g_autofree char *one = h_settle(db);
+	cr_assert_str_eq(one, "{\"batch\":1,\"orders\":3,\"postings\":3,\"posted_fen\":1500,\"unfunded_fen\":1500}");
+	assert_funded(db, "OB1", "1000:FUNDED");
+	assert_funded(db, "OB2", "500:PARTIAL");
+	assert_funded(db, "OB3", "0:BUDGET_EXHAUSTED");
+	cr_assert_eq(h_sql_int(db, "SELECT amount_fen - drawn_fen FROM pool_balances WHERE pool_id = 'small'"), 0);
+
+	g_autofree char *more = h_write(h_tmpdir(), "budgets2.csv",
+					"pool_id,name,amount,valid_from,valid_to,priority\n"
+					"big,大池,0.00,2016-01-01,2018-12-31,1\n"
+					"small,小池,15.00,2016-01-01,2018-12-31,2\n"
+					"more,追加,20.00,2016-01-01,2018-12-31,3\n", -1);
+	r = h_run(db, "registry", "load", "budgets", more, NULL);
+	cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
+	h_result_clear(&r);
+	g_autofree char *two = h_settle(db);
+	cr_assert_str_eq(two, "{\"batch\":2,\"orders\":2,\"postings\":2,\"posted_fen\":1500,\"unfunded_fen\":0}");
+	assert_funded(db, "OB2", "500:PARTIAL,500:FUNDED");
+	assert_funded(db, "OB3", "0:BUDGET_EXHAUSTED,1000:FUNDED");
+	/* In funding order: the second order first. */
+	cr_assert_eq(h_sql_int(db, "SELECT seq FROM postings WHERE batch_id = 2 AND order_no = 'OB2'"), 1);
+	g_autofree char *three = h_settle(db);
+	cr_assert_str_eq(three, "{\"batch\":null,\"orders\":0,\"postings\":0,\"posted_fen\":0,\"unfunded_fen\":0}");
+}
+
+Test(settle, an_earlier_parcel_that_lowers_the_entitlement_posts_a_reversal)
+{
+	/* S4's household is poor from 2018-06-12. An order picked up on the 13th is paid at the
+	 * poverty rate; a parcel of the same order picked up on the 11th moves the order date before
+	 * that, so the standard, capped rate applies and the difference is reversed. */
+	const char *db = setup();
+	h_ingest_text(db, "n1.csv", HEADER "EMS,R1,REV1,2018-06-13 10:00:00,C4,,1,20.00,,\n", 0);
+	g_autofree char *one = h_settle(db);
+	assert_funded(db, "REV1", "1600:FUNDED");
+	h_ingest_text(db, "n2.csv", HEADER "EMS,R2,REV1,2018-06-11 10:00:00,C4,,1,5.00,,\n", 0);
+	g_autofree char *two = h_settle(db);
+	cr_assert_str_eq(two, "{\"batch\":2,\"orders\":1,\"postings\":1,\"posted_fen\":-600,\"unfunded_fen\":0}");
+	assert_funded(db, "REV1", "1600:FUNDED,-600:REVERSAL");
+	/* The money went back to the pool, and the shop's payable fell: double entry. */
+	cr_assert_eq(h_sql_int(db, "SELECT drawn_fen FROM pool_balances WHERE pool_id = 'big'"), 1000);
+	cr_assert_eq(h_sql_int(db, "SELECT sum(amount_fen) FROM entries WHERE account = 'payable:S4'"), 1000);
+	cr_assert_eq(h_sql_int(db, "SELECT count(*) FROM (SELECT txn FROM entries GROUP BY txn"
+				   " HAVING sum(amount_fen) <> 0) t"), 0);
+	cr_assert_eq(h_sql_int(db, "SELECT net_fen FROM batch_shops WHERE batch_id = 2 AND shop_id = 'S4'"), -600);
+}
+
+Test(settle, a_reversal_cancels_the_unfunded_amount_before_returning_money)
+{
+	const char *db = setup();
+	g_autofree char *pool = h_write(h_tmpdir(), "budgets.csv",
+					"pool_id,name,amount,valid_from,valid_to,priority\n"
+					"big,大池,10.00,2016-01-01,2018-12-31,1\n", -1);
+	h_result r = h_run(db, "registry", "load", "budgets", pool, NULL);
+	cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
+	h_result_clear(&r);
+	h_ingest_text(db, "n1.csv", HEADER "EMS,R1,REV1,2018-06-13 10:00:00,C4,,1,20.00,,\n", 0);
+	g_autofree char *one = h_settle(db);
+	assert_funded(db, "REV1", "1000:PARTIAL"); /* 16.00 owed, 10.00 funded, 6.00 unfunded */
+	h_ingest_text(db, "n2.csv", HEADER "EMS,R2,REV1,2018-06-11 10:00:00,C4,,1,5.00,,\n", 0);
+	g_autofree char *two = h_settle(db);
+	/* Entitled now 10.00: the 6.00 unfunded is cancelled, no money moves back. */
+	assert_funded(db, "REV1", "1000:PARTIAL,0:REVERSAL");
+	cr_assert_eq(h_sql_int(db, "SELECT unfunded_fen FROM orders WHERE order_no = 'REV1'"), 0);
+	cr_assert_eq(h_sql_int(db, "SELECT entitlement_fen FROM orders WHERE order_no = 'REV1'"), 1000);
+}
+
+Test(settle, settling_the_same_data_again_posts_nothing_and_makes_no_batch)
+{
+	const char *db = setup();
+	h_ingest_text(db, "n1.csv", HEADER "EMS,X1,X1,2018-06-05 10:00:00,C1,,1,12.00,,\n", 0);
+	g_autofree char *one = h_settle(db);
+	g_autofree char *before = h_ledger_dump(db);
+	g_autofree char *two = h_settle(db);
+	cr_assert_str_eq(two, "{\"batch\":null,\"orders\":0,\"postings\":0,\"posted_fen\":0,\"unfunded_fen\":0}");
+	g_autofree char *after = h_ledger_dump(db);
+	cr_assert_str_eq(after, before);
+	cr_assert_eq(h_sql_int(db, "SELECT count(*) FROM batches"), 1);
+}
+
+Test(settle, a_held_settlement_lock_exits_75_and_changes_nothing)
+{
+	const char *db = setup();
+	h_ingest_text(db, "n1.csv", HEADER "EMS,X1,X1,2018-06-05 10:00:00,C1,,1,12.00,,\n", 0);
+	PGconn *holder = PQconnectdb(db);
+	cr_assert(PQstatus(holder) == CONNECTION_OK);
+	PGresult *res = PQexec(holder, "SELECT pg_advisory_lock(23221, hashtext('default'))");
+	cr_assert(PQresultStatus(res) == PGRES_TUPLES_OK, "%s", PQresultErrorMessage(res));
+	PQclear(res);
+	h_result r = h_run(db, "settle", "--json", NULL);
+	cr_assert_eq(r.status, 75, "exit %d: %s", r.status, r.err);
+	cr_assert(strstr(r.err, "lock"), "%s", r.err);
+	h_result_clear(&r);
+	cr_assert_eq(h_sql_int(db, "SELECT count(*) FROM postings"), 0);
+	PQfinish(holder);
+	g_autofree char *out = h_settle(db);
+	cr_assert_eq(h_sql_int(db, "SELECT count(*) FROM postings"), 1);
+}
+
+Test(settle, two_settlements_started_together_do_the_work_once)
+{
+	const char *db = setup();
+	GString *csv = g_string_new(HEADER);
+	for (int i = 0; i < 3000; i++)
+		g_string_append_printf(csv, "EMS,W%05d,O%05d,2018-06-05 10:%02d:00,C1,,1,12.00,,\n", i, i, i % 60);
+	h_ingest_text(db, "many.csv", csv->str, 0);
+	g_string_free(csv, TRUE);
+	const char *bin = g_getenv("SUBSIDY_BIN");
+	char *argv[] = { (char *)bin, "--db", (char *)db, "settle", NULL };
+	GPid pids[2];
+	for (int i = 0; i < 2; i++)
+		cr_assert(g_spawn_async(NULL, argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDOUT_TO_DEV_NULL |
+						G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL, &pids[i], NULL));
+	int codes[2];
+	for (int i = 0; i < 2; i++) {
+		int st;
+		cr_assert(waitpid(pids[i], &st, 0) == pids[i]);
+		codes[i] = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+	}
+	cr_assert((codes[0] == 0 && codes[1] == 75) || (codes[0] == 75 && codes[1] == 0) ||
+		  (codes[0] == 0 && codes[1] == 0), "exits %d and %d", codes[0], codes[1]);
+	cr_assert_eq(h_sql_int(db, "SELECT count(*) FROM batches"), 1);
+	cr_assert_eq(h_sql_int(db, "SELECT count(*) FROM postings"), 3000);
+	cr_assert_eq(h_sql_int(db, "SELECT sum(funded_fen) FROM postings"), 3000 * 600);
+}
+
+/* A settlement killed at each of its fault points leaves no trace (or, killed after its commit,
+ * all of it); the rerun leaves a ledger identical, entry for entry, to an uninterrupted run. */
+Test(settle, killed_at_any_point_the_rerun_gives_the_uninterrupted_ledger, .timeout = 120)
+{
+	static const char *const points[] = { "settle:priced", "settle:funded", "settle:recorded",
+					      "settle:before-commit", "settle:committed" };
+	const char *night1 = HEADER "EMS,K1,K1,2018-06-05 10:00:00,C1,,1,12.00,,\nEMS,K2,K2,2018-06-05 10:01:00,C2,,1,30.00,,\n"
+				    "EMS,K3,K1,2018-06-05 10:02:00,C1,,1,12.00,,\n";
+	const char *night2 = HEADER "EMS,K4,K2,2018-06-06 10:00:00,C2,,1,1.00,,\nEMS,K5,K5,2018-06-06 10:01:00,C1,,1,3.00,,\n";
+	const char *ref = setup();
+	h_ingest_text(ref, "n1.csv", night1, 0);
+	g_free(h_settle(ref));
+	h_ingest_text(ref, "n2.csv", night2, 0);
+	g_free(h_settle(ref));
+	g_autofree char *want = h_ledger_dump(ref);
+
+	for (size_t i = 0; i < G_N_ELEMENTS(points); i++) {
+		const char *db = h_fresh_db();
+		h_load_registry(db, "fixtures/small");
+		h_ingest_text(db, "n1.csv", night1, 0);
+		g_free(h_settle(db));
+		h_ingest_text(db, "n2.csv", night2, 0);
+		g_setenv("SUBSIDY_FAULT", points[i], TRUE);
+		h_result r = h_run(db, "settle", NULL);
+		g_unsetenv("SUBSIDY_FAULT");
+		cr_assert_eq(r.status, 128 + 9, "%s: exit %d, wanted SIGKILL\n%s", points[i], r.status, r.err);
+		h_result_clear(&r);
+		int64_t batches = h_sql_int(db, "SELECT count(*) FROM batches");
+		cr_assert(batches == (strcmp(points[i], "settle:committed") == 0 ? 2 : 1), "%s: %ld batches", points[i],
+			  (long)batches);
+		g_free(h_settle(db));
+		g_autofree char *got = h_ledger_dump(db);
+		cr_assert_str_eq(got, want, "%s: the ledger after the rerun differs", points[i]);
+	}
+}

@@ -1,0 +1,871 @@
+/* test_manifest.c: the manifest reader against FORMATS.md's "Courier manifests" and check 1 of
+ * POLICY.md. First the shipped samples (fixtures/manifests/samples/, byte for byte as in
+ * shared/samples), read with the profile they must be detected as; then one test per bad-input
+ * class: a file refused whole, or one line rejected and the lines around it still read. Small files
+ * are written to a temporary directory per test. Tests run from the repository root. */
+#include "manifest.h"
+#include "money.h"
+#include "status.h"
+
+#include <criterion/criterion.h>
+#include <glib/gstdio.h>
+#include <string.h>
+
+#define SAMPLES "fixtures/manifests/samples"
+#define CANONICAL_HEADER                                                                                       \
+	"courier,waybill_no,order_no,pickup_time,sender_code,sender_phone,weight_kg,fee,category,destination\n"
+#define ZTO_HEADER "运单编号,揽件时间,发件客户编号,发件人电话,结算重量,结算金额,订单号,物品类型,目的地\n"
+
+static char *tmp_dir;
+static profile_set *profiles;
+
+static void setup(void)
+{
+	GError *error = NULL;
+	tmp_dir = g_dir_make_tmp("test-manifest-XXXXXX", &error);
+	cr_assert_not_null(tmp_dir, "%s", error ? error->message : "");
+	profiles = profile_set_load(NULL, &error);
+	cr_assert_not_null(profiles, "%s", error ? error->message : "");
+}
+
+static void teardown(void)
+{
+	GDir *d = g_dir_open(tmp_dir, 0, NULL);
+	for (const char *name; d && (name = g_dir_read_name(d));) {
+		g_autofree char *path = g_build_filename(tmp_dir, name, NULL);
+		g_remove(path);
+	}
+	if (d)
+		g_dir_close(d);
+	g_rmdir(tmp_dir);
+	g_free(tmp_dir);
+	profile_set_free(profiles);
+}
+
+TestSuite(manifest, .init = setup, .fini = teardown);
+
+/* A line as the test keeps it: manifest_line's strings are only valid until the next read. */
+typedef struct {
+	manifest_line line;
+	char *field[PROFILE_FIELD_COUNT];
+	char *reason;
+} kept_line;
+
+static void kept_line_free(gpointer data)
+{
+	kept_line *k = data;
+	for (int f = 0; f < PROFILE_FIELD_COUNT; f++)
+		g_free(k->field[f]);
+	g_free(k->reason);
+	g_free(k);
+}
+
+/* What reading a whole file gave. */
+typedef struct {
+	GPtrArray *lines; /* of kept_line */
+	GError *error;    /* the file refused (at open or while reading), or NULL */
+	gboolean opened;
+	char *profile;
+	char *sha256;
+	uint64_t size;
+	gboolean has_totals;
+	int64_t totals_fen, sum_fen;
+	GByteArray *raw; /* what the raw callback received */
+} result;
+
+static void result_free(result *res)
+{
+	g_ptr_array_free(res->lines, TRUE);
+	if (res->error)
+		g_error_free(res->error);
+	g_free(res->profile);
+	g_free(res->sha256);
+	g_byte_array_unref(res->raw);
+	g_free(res);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(result, result_free)
+
+static gboolean keep_raw(const guint8 *bytes, gsize len, gpointer user_data, GError **error)
+{
+	g_byte_array_append(user_data, bytes, (guint)len);
+	return TRUE;
+}
+
+/* Reads path to its end with profile (NULL: detect) and overrides. */
+static result *read_with(const char *path, const char *profile_name, const char *const *overrides)
+{
+	result *res = g_new0(result, 1);
+	res->lines = g_ptr_array_new_with_free_func(kept_line_free);
+	res->raw = g_byte_array_new();
+	manifest_reader *r =
+		manifest_open(path, profiles, profile_name, overrides, keep_raw, res->raw, &res->error);
+	if (!r)
+		return res;
+	res->opened = TRUE;
+	res->profile = g_strdup(manifest_profile_name(r));
+	manifest_line line;
+	while (manifest_next(r, &line, &res->error)) {
+		kept_line *k = g_new0(kept_line, 1);
+		k->line = line;
+		for (int f = 0; f < PROFILE_FIELD_COUNT; f++)
+			k->field[f] = g_strdup(line.field[f]);
+		k->reason = g_strdup(line.reason);
+		cr_assert_eq(line.rejected, line.reason != NULL);
+		g_ptr_array_add(res->lines, k);
+	}
+	cr_assert_eq(manifest_lines(r), res->lines->len);
+	if (!res->error) {
+		res->sha256 = g_strdup(manifest_sha256(r));
+		cr_assert_not_null(res->sha256);
+	}
+	res->size = manifest_size_bytes(r);
+	res->has_totals = manifest_totals(r, &res->totals_fen, &res->sum_fen);
+	manifest_close(r);
+	return res;
+}
+
+static result *read_file(const char *path)
+{
+	return read_with(path, NULL, NULL);
+}
+
+/* Writes len bytes (-1: a string) to tmp_dir/name; returns the path (caller frees). */
+static char *write_bytes(const char *name, const char *bytes, gssize len)
+{
+	char *path = g_build_filename(tmp_dir, name, NULL);
+	GError *error = NULL;
+	cr_assert(g_file_set_contents(path, bytes, len < 0 ? (gssize)strlen(bytes) : len, &error), "%s",
+		  error ? error->message : "");
+	return path;
+}
+
+/* Writes UTF-8 text to tmp_dir/name in GB18030. */
+static char *write_gb18030(const char *name, const char *utf8)
+{
+	gsize len = 0;
+	g_autofree char *bytes = g_convert(utf8, -1, "GB18030", "UTF-8", NULL, &len, NULL);
+	cr_assert_not_null(bytes);
+	return write_bytes(name, bytes, (gssize)len);
+}
+
+static const kept_line *line_at(const result *res, guint i)
+{
+	cr_assert_lt(i, res->lines->len, "only %u lines", res->lines->len);
+	return res->lines->pdata[i];
+}
+
+/* The file was read to its end, no refusal, with n lines. */
+static void assert_read(const result *res, guint n)
+{
+	cr_assert(res->opened && !res->error, "refused: %s", res->error ? res->error->message : "");
+	cr_assert_eq(res->lines->len, n, "%u lines, expected %u", res->lines->len, n);
+}
+
+/* The file was refused whole with a data error whose message says why. */
+static void assert_refused(const result *res, const char *why)
+{
+	cr_assert_not_null(res->error, "file not refused, expected: %s", why);
+	cr_assert_eq(res->error->code, STATUS_DATAERR, "code %d: %s", res->error->code, res->error->message);
+	cr_assert(strstr(res->error->message, why), "message does not say '%s': %s", why, res->error->message);
+}
+
+static void assert_ok(const kept_line *k)
+{
+	cr_assert_not(k->line.rejected, "line %" G_GUINT64_FORMAT " rejected: %s", k->line.line_no, k->reason);
+}
+
+static void assert_rejected(const kept_line *k, const char *why)
+{
+	cr_assert(k->line.rejected, "line %" G_GUINT64_FORMAT " not rejected, expected: %s", k->line.line_no,
+		  why);
+	cr_assert(strstr(k->reason, why), "reason does not say '%s': %s", why, k->reason);
+}
+
+static chrono_time at(const char *text)
+{
+	chrono_time t = 0;
+	cr_assert(chrono_parse_time(text, &t, NULL), "bad time %s", text);
+	return t;
+}
+
+/* The canonical file with the given data lines after its header. */
+static result *read_canonical(const char *lines)
+{
+	g_autofree char *text = g_strconcat(CANONICAL_HEADER, lines, NULL);
+	g_autofree char *path = write_bytes("c.csv", text, -1);
+	return read_file(path);
+}
+
+/* ---- the shipped samples ---- */
+
+Test(manifest, sample_ems_gb18030_crlf)
+{
+	g_autoptr(result) res = read_file(SAMPLES "/ems.csv");
+	assert_read(res, 2);
+	cr_assert_str_eq(res->profile, "ems");
+	const kept_line *k = line_at(res, 0);
+	assert_ok(k);
+	cr_assert_eq(k->line.line_no, 2);
+	cr_assert_str_eq(k->field[PROFILE_COURIER], "EMS");
+	cr_assert_str_eq(k->field[PROFILE_WAYBILL_NO], "1100000000222");
+	cr_assert_str_eq(k->field[PROFILE_PICKUP_TIME], "2018/6/3 9:05:33");
+	cr_assert_eq(k->line.pickup, at("2018-06-03 09:05:33"));
+	cr_assert(k->line.pickup_has_seconds);
+	cr_assert_eq(k->line.fee_fen, 1500);
+	cr_assert_str_eq(k->field[PROFILE_FEE], "15.00");
+	cr_assert_str_eq(k->field[PROFILE_SENDER_CODE], "EM0002");
+	cr_assert_null(k->field[PROFILE_SENDER_PHONE]);
+	cr_assert_str_eq(k->field[PROFILE_WEIGHT_KG], "1.2");
+	cr_assert_str_eq(k->field[PROFILE_ORDER_NO], "JD200000000001");
+	cr_assert_str_eq(k->field[PROFILE_CATEGORY], "茶叶");
+	cr_assert_str_eq(k->field[PROFILE_DESTINATION], "上海");
+	const kept_line *k2 = line_at(res, 1);
+	assert_ok(k2);
+	cr_assert_eq(k2->line.line_no, 3);
+	cr_assert_eq(k2->line.pickup, at("2018-11-11 23:59:59"));
+	cr_assert_eq(k2->line.fee_fen, 600);
+	cr_assert_str_eq(k2->field[PROFILE_CATEGORY], "水果");
+	cr_assert_not(res->has_totals);
+}
+
+Test(manifest, sample_cainiao_bom_crlf_maps_courier_names)
+{
+	g_autoptr(result) res = read_file(SAMPLES "/cainiao.csv");
+	assert_read(res, 2);
+	cr_assert_str_eq(res->profile, "cainiao");
+	const kept_line *k = line_at(res, 0);
+	assert_ok(k);
+	cr_assert_str_eq(k->field[PROFILE_COURIER], "ZTO"); /* 中通 */
+	cr_assert_str_eq(k->field[PROFILE_WAYBILL_NO], "75300000000345");
+	cr_assert_eq(k->line.fee_fen, 990); /* 9.90元 */
+	cr_assert_eq(k->line.pickup, at("2018-06-05 10:00:00"));
+	cr_assert_str_eq(k->field[PROFILE_CATEGORY], "土特产");
+	const kept_line *k2 = line_at(res, 1);
+	assert_ok(k2);
+	cr_assert_str_eq(k2->field[PROFILE_COURIER], "YTO"); /* 圆通 */
+	cr_assert_str_eq(k2->field[PROFILE_SENDER_PHONE], "+86 138-0000-0003");
+	cr_assert_str_eq(k2->field[PROFILE_WEIGHT_KG], "3.2");
+	cr_assert_eq(k2->line.fee_fen, 2200);
+}
+
+Test(manifest, sample_zto_unwraps_waybills_and_checks_the_total)
+{
+	g_autoptr(result) res = read_file(SAMPLES "/zto.csv");
+	assert_read(res, 2); /* the 合计 row is not a line */
+	cr_assert_str_eq(res->profile, "zto");
+	const kept_line *k = line_at(res, 0);
+	assert_ok(k);
+	cr_assert_str_eq(k->field[PROFILE_COURIER], "ZTO");
+	cr_assert_str_eq(k->field[PROFILE_WAYBILL_NO], "75300000000512");
+	cr_assert_str_eq(k->field[PROFILE_PICKUP_TIME], "2018-06-06 08:30");
+	cr_assert_eq(k->line.pickup, at("2018-06-06 08:30:00"));
+	cr_assert_not(k->line.pickup_has_seconds);
+	cr_assert_eq(k->line.fee_fen, 750);
+	cr_assert_null(k->field[PROFILE_SENDER_PHONE]);
+	cr_assert_str_eq(line_at(res, 1)->field[PROFILE_WAYBILL_NO], "75300000000529");
+	cr_assert_str_eq(line_at(res, 1)->field[PROFILE_DESTINATION], "广西");
+	cr_assert(res->has_totals);
+	cr_assert_eq(res->totals_fen, 2070);
+	cr_assert_eq(res->sum_fen, 2070);
+}
+
+Test(manifest, sample_canonical)
+{
+	g_autoptr(result) res = read_file(SAMPLES "/canonical.csv");
+	assert_read(res, 3);
+	cr_assert_str_eq(res->profile, "canonical");
+	for (guint i = 0; i < 3; i++)
+		assert_ok(line_at(res, i));
+	cr_assert_str_eq(line_at(res, 0)->field[PROFILE_COURIER], "ZTO");
+	cr_assert_str_eq(line_at(res, 1)->field[PROFILE_WAYBILL_NO], "YT6200000000123");
+	const kept_line *k = line_at(res, 2);
+	cr_assert_eq(k->line.fee_fen, 123450); /* "￥1,234.50", quoted for its comma */
+	cr_assert_null(k->field[PROFILE_ORDER_NO]);
+	cr_assert_null(k->field[PROFILE_SENDER_CODE]);
+	cr_assert_str_eq(k->field[PROFILE_SENDER_PHONE], "13800000002");
+}
+
+Test(manifest, explicit_profile_reads_a_sample)
+{
+	g_autoptr(result) res = read_with(SAMPLES "/ems.csv", "ems", NULL);
+	assert_read(res, 2);
+	cr_assert_str_eq(res->profile, "ems");
+}
+
+Test(manifest, raw_bytes_hash_size_and_line_ranges_are_the_files)
+{
+	const char *samples[] = { "ems.csv", "cainiao.csv", "zto.csv", "canonical.csv" };
+	for (size_t s = 0; s < G_N_ELEMENTS(samples); s++) {
+		g_autofree char *path = g_build_filename(SAMPLES, samples[s], NULL);
+		g_autofree char *bytes = NULL;
+		gsize len = 0;
+		cr_assert(g_file_get_contents(path, &bytes, &len, NULL));
+		g_autoptr(result) res = read_file(path);
+		assert_read(res, res->lines->len);
+		cr_assert_eq(res->raw->len, len, "%s: raw callback got %u of %zu bytes", path, res->raw->len,
+			     len);
+		cr_assert(memcmp(res->raw->data, bytes, len) == 0);
+		cr_assert_eq(res->size, len);
+		g_autofree char *sha =
+			g_compute_checksum_for_data(G_CHECKSUM_SHA256, (const guchar *)bytes, len);
+		cr_assert_str_eq(res->sha256, sha);
+		char hex[MANIFEST_SHA256_HEX_MAX];
+		uint64_t size = 0;
+		cr_assert(manifest_file_sha256(path, hex, &size, NULL));
+		cr_assert_str_eq(hex, sha);
+		cr_assert_eq(size, len);
+		/* Each line's range is one physical line of the file, its line end included. */
+		for (guint i = 0; i < res->lines->len; i++) {
+			const manifest_line *l = &line_at(res, i)->line;
+			cr_assert_leq(l->byte_offset + l->byte_len, len);
+			cr_assert_eq(bytes[l->byte_offset + l->byte_len - 1], '\n');
+			cr_assert(l->byte_offset == 0 || bytes[l->byte_offset - 1] == '\n');
+			cr_assert_null(memchr(bytes + l->byte_offset, '\n', l->byte_len - 1));
+		}
+	}
+	/* ems line 2 is the second physical line: its bytes start after the header's CRLF */
+	g_autoptr(result) ems = read_file(SAMPLES "/ems.csv");
+	cr_assert_eq(line_at(ems, 0)->line.byte_offset, 108);
+	cr_assert_eq(line_at(ems, 0)->line.byte_len, 80);
+}
+
+static gboolean refuse_raw(const guint8 *bytes, gsize len, gpointer user_data, GError **error)
+{
+	g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_NOSPC, "storage full");
+	return FALSE;
+}
+
+Test(manifest, raw_callback_failure_stops_the_reader_with_its_error)
+{
+	GError *error = NULL;
+	manifest_reader *r = manifest_open(SAMPLES "/ems.csv", profiles, NULL, NULL, refuse_raw, NULL, &error);
+	cr_assert_null(r);
+	cr_assert(g_error_matches(error, G_FILE_ERROR, G_FILE_ERROR_NOSPC));
+	g_error_free(error);
+}
+
+/* ---- files refused whole ---- */
+
+Test(manifest, missing_file_is_no_input)
+{
+	g_autofree char *path = g_build_filename(tmp_dir, "absent.csv", NULL);
+	g_autoptr(result) res = read_file(path);
+	cr_assert_not(res->opened);
+	cr_assert(g_error_matches(res->error, MANIFEST_ERROR, STATUS_NOINPUT), "%s", res->error->message);
+	cr_assert(strstr(res->error->message, "cannot open"), "%s", res->error->message);
+}
+
+Test(manifest, empty_file_is_refused)
+{
+	g_autofree char *path = write_bytes("empty.csv", "", 0);
+	g_autoptr(result) res = read_file(path);
+	cr_assert_not(res->opened);
+	assert_refused(res, "empty file 'empty.csv'");
+}
+
+Test(manifest, file_of_blank_lines_has_no_header)
+{
+	g_autofree char *path = write_bytes("blank.csv", "\r\n  \n\n", -1);
+	g_autoptr(result) res = read_file(path);
+	assert_refused(res, "no header row in 'blank.csv'");
+}
+
+Test(manifest, header_only_file_has_no_lines)
+{
+	g_autofree char *path = write_bytes("h.csv", CANONICAL_HEADER, -1);
+	g_autoptr(result) res = read_file(path);
+	assert_read(res, 0);
+	cr_assert_str_eq(res->profile, "canonical");
+	cr_assert_eq(res->size, strlen(CANONICAL_HEADER));
+}
+
+Test(manifest, header_matching_no_profile_is_refused_listing_them)
+{
+	g_autofree char *path = write_bytes("x.csv", "运单号,快递公司,金额\n1,中通,2\n", -1);
+	g_autoptr(result) res = read_file(path);
+	cr_assert_not(res->opened);
+	assert_refused(res, "header of 'x.csv' matches no profile (tried cainiao, canonical, ems, zto)");
+	assert_refused(res, "closest is 'cainiao', which lacks column '揽收时间' (pickup_time), column '运费' (fee)");
+}
+
+Test(manifest, header_missing_a_required_column_is_refused_naming_it)
+{
+	g_autofree char *path =
+		write_gb18030("ems.csv", "邮件号,收寄日期,收寄时间,寄件人客户代码,寄件人电话,重量(千克),"
+					 "保价费(元),订单号,内件品名,寄达省份\r\n"
+					 "1100000000222,2018/6/3,9:05:33,EM0002,,1.2,2.00,JD1,茶叶,上海\r\n");
+	g_autoptr(result) res = read_with(path, "ems", NULL);
+	cr_assert_not(res->opened);
+	assert_refused(res, "lacks column '邮费(元)' (fee), required by profile 'ems'");
+}
+
+Test(manifest, unknown_profile_name_is_a_usage_error)
+{
+	g_autoptr(result) res = read_with(SAMPLES "/ems.csv", "sf", NULL);
+	cr_assert_not(res->opened);
+	cr_assert_eq(res->error->code, STATUS_USAGE);
+	cr_assert(strstr(res->error->message, "unknown profile 'sf' (profiles: cainiao, canonical, ems, zto)"),
+		  "%s", res->error->message);
+}
+
+Test(manifest, quote_open_at_the_end_is_refused)
+{
+	g_autoptr(result) res = read_canonical("ZTO,753001,,2018-06-03 09:15:00,ZT1,,1.5,12.00,水果,广东\n"
+					       "ZTO,753002,,2018-06-03 09:15:00,ZT1,,1.5,\"12.00,水果,广东\n"
+					       "ZTO,753003,,2018-06-03 09:15:00,ZT1,,1.5,12.00,水果,广东\n");
+	assert_refused(res, "quote opened at line 3 of 'c.csv' is still open at its end");
+}
+
+Test(manifest, record_longer_than_the_limit_is_refused)
+{
+	/* A quote left open near the start would make the rest of the file one record: refused once
+	 * it passes MANIFEST_RECORD_BYTES_MAX, with the memory it needs bounded by that. */
+	g_autoptr(GString) text = g_string_new(CANONICAL_HEADER "ZTO,\"753001,,2018-06-03 09:15:00\n");
+	while (text->len <= MANIFEST_RECORD_BYTES_MAX + 1024)
+		g_string_append(text, "ZTO,753002,,2018-06-03 09:15:00,ZT1,,1.5,12.00,水果,广东\n");
+	g_autofree char *path = write_bytes("long.csv", text->str, (gssize)text->len);
+	g_autoptr(result) res = read_file(path);
+	assert_refused(res, "record at line 2 of 'long.csv' is longer than");
+}
+
+/* ---- zto's control total ---- */
+
+#define ZTO_LINE_1 "=\"75300000000512\",2018-06-06 08:30,ZT0004,,1.1,￥7.50,TB400000000001,水果,海南省\n"
+#define ZTO_LINE_2 "=\"75300000000529\",2018-06-06 08:31,ZT0004,,2.4,￥13.20,TB400000000002,水果,广西\n"
+
+static result *read_zto(const char *body)
+{
+	g_autofree char *text = g_strconcat(ZTO_HEADER, body, NULL);
+	g_autofree char *path = write_bytes("zto.csv", text, -1);
+	return read_file(path);
+}
+
+Test(manifest, zto_without_totals_row_is_refused_as_truncated)
+{
+	g_autoptr(result) res = read_zto(ZTO_LINE_1 ZTO_LINE_2);
+	assert_refused(res,
+		       "no totals row ('合计' in the first column) at the end of 'zto.csv': file truncated?");
+}
+
+Test(manifest, zto_totals_off_by_one_fen_is_refused)
+{
+	g_autoptr(result) res = read_zto(ZTO_LINE_1 ZTO_LINE_2 "合计,,,,,￥20.71,,,\n");
+	assert_refused(
+		res,
+		"totals row at line 4 of 'zto.csv' says 20.71, lines sum to 20.70: file truncated or altered?");
+}
+
+Test(manifest, zto_totals_count_rejected_lines_too)
+{
+	/* line 3's pickup does not exist, so it is rejected, but its amount is still in the total */
+	g_autoptr(result) res =
+		read_zto(ZTO_LINE_1 "=\"75300000000529\",2018-02-30 08:31,ZT0004,,2.4,￥13.20,TB4,水果,\n"
+				    "合计,,,,,￥20.70,,,\n\n");
+	assert_read(res, 2);
+	assert_rejected(line_at(res, 1), "not a date that exists");
+	cr_assert_eq(res->sum_fen, 2070);
+}
+
+Test(manifest, zto_line_after_the_totals_row_is_refused)
+{
+	g_autoptr(result) res = read_zto(ZTO_LINE_1 "合计,,,,,￥7.50,,,\n" ZTO_LINE_2);
+	assert_refused(res, "line 4 of 'zto.csv' follows the totals row (line 3)");
+}
+
+Test(manifest, zto_amount_that_cannot_be_read_refuses_the_file)
+{
+	g_autoptr(result) res =
+		read_zto(ZTO_LINE_1 "=\"75300000000529\",2018-06-06 08:31,ZT0004,,2.4,￥13.2.0,TB4,水果,\n"
+				    "合计,,,,,￥20.70,,,\n");
+	assert_refused(res, "cannot check the totals of 'zto.csv': 结算金额 at line 3 is not an amount");
+}
+
+Test(manifest, zto_csv_quoted_excel_cell_is_unwrapped)
+{
+	g_autoptr(result) res =
+		read_zto("\"=\"\"75312345678901\"\"\",2018-06-06 08:30,ZT0004,,1.1,￥7.50,TB1,水果,海南省\n"
+			 "合计,,,,,￥7.50,,,\n");
+	assert_read(res, 1);
+	assert_ok(line_at(res, 0));
+	cr_assert_str_eq(line_at(res, 0)->field[PROFILE_WAYBILL_NO], "75312345678901");
+}
+
+/* ---- one line rejected, the others read ---- */
+
+Test(manifest, line_in_another_encoding_is_rejected_naming_the_offset)
+{
+	/* 茶叶 in GB18030 (B2 E8 D2 B6) under the UTF-8 canonical profile: B2 cannot start UTF-8 */
+	const char line2[] = "ZTO,753001,,2018-06-03 09:15:00,ZT1,,1.5,12.00,\xB2\xE8\xD2\xB6,gd\n";
+	g_autofree char *text = g_strconcat(CANONICAL_HEADER, line2,
+					    "ZTO,753002,,2018-06-03 09:15:00,ZT1,,1.5,12.00,水果,gd\n", NULL);
+	g_autofree char *path = write_bytes("c.csv", text, -1);
+	g_autoptr(result) res = read_file(path);
+	assert_read(res, 2);
+	uint64_t offset = strlen(CANONICAL_HEADER) + (uint64_t)(strstr(line2, "\xB2") - line2);
+	g_autofree char *why =
+		g_strdup_printf("byte 0xB2 at offset %" G_GUINT64_FORMAT " is not valid UTF-8", offset);
+	assert_rejected(line_at(res, 0), why);
+	assert_ok(line_at(res, 1));
+	cr_assert_str_eq(line_at(res, 1)->field[PROFILE_CATEGORY], "水果");
+	/* the line's strings are still valid UTF-8: the bad bytes became U+FFFD */
+	cr_assert(g_utf8_validate(line_at(res, 0)->field[PROFILE_CATEGORY], -1, NULL));
+}
+
+Test(manifest, bytes_that_are_not_gb18030_reject_their_line)
+{
+	g_autofree char *good =
+		g_convert("1100000000222,2018/6/3,9:05:33,EM0002,,1.2,15.00,2.00,JD1,茶叶,上海\r\n", -1,
+			  "GB18030", "UTF-8", NULL, NULL, NULL);
+	gsize header_len = 0;
+	g_autofree char *header =
+		g_convert("邮件号,收寄日期,收寄时间,寄件人客户代码,寄件人电话,重量(千克),邮费(元),"
+			  "保价费(元),订单号,内件品名,寄达省份\r\n",
+			  -1, "GB18030", "UTF-8", NULL, &header_len, NULL);
+	/* 0x81 0x20: a GB18030 lead byte followed by a byte that cannot trail it */
+	g_autofree char *text =
+		g_strconcat(header, "1100000000239,2018/6/3,9:05:33,EM0002,,1.2,15.00,2.00,JD2,\x81 x,上海\r\n",
+			    good, NULL);
+	g_autofree char *path = write_bytes("ems.csv", text, -1);
+	g_autoptr(result) res = read_file(path);
+	assert_read(res, 2);
+	cr_assert_str_eq(res->profile, "ems");
+	assert_rejected(line_at(res, 0), "is not valid GB18030");
+	assert_ok(line_at(res, 1));
+	cr_assert_str_eq(line_at(res, 1)->field[PROFILE_CATEGORY], "茶叶");
+}
+
+Test(manifest, nul_byte_rejects_its_line)
+{
+	const char text[] = CANONICAL_HEADER "ZTO,753001,,2018-06-03 09:15:00,ZT1,,1.5,12.00,水\0果,gd\n"
+					     "ZTO,753002,,2018-06-03 09:15:00,ZT1,,1.5,12.00,水果,gd\n";
+	g_autofree char *path = write_bytes("c.csv", text, sizeof text - 1);
+	g_autoptr(result) res = read_file(path);
+	assert_read(res, 2);
+	assert_rejected(line_at(res, 0), "NUL byte at offset");
+	assert_ok(line_at(res, 1));
+}
+
+Test(manifest, field_of_one_mebibyte_rejects_its_line)
+{
+	g_autoptr(GString) text =
+		g_string_new(CANONICAL_HEADER "ZTO,753001,,2018-06-03 09:15:00,ZT1,,1.5,12.00,");
+	for (int i = 0; i < 1024 * 1024; i++)
+		g_string_append_c(text, 'x');
+	g_string_append(text, ",gd\nZTO,753002,,2018-06-03 09:15:00,ZT1,,1.5,12.00,水果,gd\n");
+	g_autofree char *path = write_bytes("c.csv", text->str, (gssize)text->len);
+	g_autoptr(result) res = read_file(path);
+	assert_read(res, 2);
+	assert_rejected(line_at(res, 0), "field 9 ('category') is 1048576 bytes long, more than 1024");
+	cr_assert_null(line_at(res, 0)->field[PROFILE_CATEGORY]);
+	assert_ok(line_at(res, 1));
+	cr_assert_eq(line_at(res, 1)->line.line_no, 3);
+}
+
+Test(manifest, field_at_the_limit_is_kept)
+{
+	g_autofree char *category = g_strnfill(MANIFEST_FIELD_BYTES_MAX, 'x');
+	g_autofree char *lines =
+		g_strdup_printf("ZTO,753001,,2018-06-03 09:15:00,ZT1,,1.5,12.00,%s,gd\n", category);
+	g_autoptr(result) res = read_canonical(lines);
+	assert_read(res, 1);
+	assert_ok(line_at(res, 0));
+	cr_assert_str_eq(line_at(res, 0)->field[PROFILE_CATEGORY], category);
+}
+
+Test(manifest, ten_thousand_fields_reject_their_line)
+{
+	g_autoptr(GString) text = g_string_new(CANONICAL_HEADER "ZTO,753001");
+	for (int i = 3; i <= 10000; i++) /* fields 3 to 10000 */
+		g_string_append(text, ",a");
+	g_string_append(text, "\nZTO,753002,,2018-06-03 09:15:00,ZT1,,1.5,12.00,水果,gd\n");
+	g_autofree char *path = write_bytes("c.csv", text->str, (gssize)text->len);
+	g_autoptr(result) res = read_file(path);
+	assert_read(res, 2);
+	assert_rejected(line_at(res, 0), "has 10000 fields, the header has 10");
+	assert_ok(line_at(res, 1));
+}
+
+Test(manifest, too_few_fields_reject_the_line)
+{
+	g_autoptr(result) res = read_canonical("ZTO,753001,,2018-06-03 09:15:00,ZT1,,1.5,12.00\n");
+	assert_read(res, 1);
+	assert_rejected(line_at(res, 0), "has 8 fields, the header has 10");
+}
+
+Test(manifest, quoted_field_with_comma_quote_and_newline_is_one_field)
+{
+	g_autoptr(result) res = read_canonical(
+		"ZTO,753001,,2018-06-03 09:15:00,ZT1,,1.5,12.00,\"水果, \"\"精选\"\"\r\n礼盒\",gd\r\n"
+		"ZTO,753002,,2018-06-03 09:15:00,ZT1,,1.5,12.00,水果,gd\n");
+	assert_read(res, 2);
+	const kept_line *k = line_at(res, 0);
+	assert_ok(k);
+	cr_assert_str_eq(k->field[PROFILE_CATEGORY], "水果, \"精选\"\n礼盒");
+	cr_assert_str_eq(k->field[PROFILE_DESTINATION], "gd");
+	cr_assert_eq(k->line.line_no, 2);
+	cr_assert_eq(k->line.byte_offset, strlen(CANONICAL_HEADER));
+	cr_assert_eq(
+		k->line.byte_len,
+		strlen("ZTO,753001,,2018-06-03 09:15:00,ZT1,,1.5,12.00,\"水果, \"\"精选\"\"\r\n礼盒\",gd\r\n"));
+	cr_assert_eq(line_at(res, 1)->line.line_no, 4); /* the record took physical lines 2 and 3 */
+}
+
+Test(manifest, crlf_and_lf_read_the_same)
+{
+	const char *line = "ZTO,753001,TB1,2018-06-03 09:15:00,ZT1,,1.5,12.00,水果,gd";
+	g_autofree char *lf = g_strconcat(CANONICAL_HEADER, line, "\n", line, "\n", NULL);
+	g_autofree char *crlf_header = g_strndup(CANONICAL_HEADER, strlen(CANONICAL_HEADER) - 1);
+	g_autofree char *crlf = g_strconcat(crlf_header, "\r\n", line, "\r\n", line, "\r\n", NULL);
+	g_autofree char *lf_path = write_bytes("lf.csv", lf, -1);
+	g_autofree char *crlf_path = write_bytes("crlf.csv", crlf, -1);
+	g_autoptr(result) a = read_file(lf_path);
+	g_autoptr(result) b = read_file(crlf_path);
+	assert_read(a, 2);
+	assert_read(b, 2);
+	for (guint i = 0; i < 2; i++) {
+		assert_ok(line_at(a, i));
+		assert_ok(line_at(b, i));
+		for (int f = 0; f < PROFILE_FIELD_COUNT; f++)
+			cr_assert_str_eq(line_at(a, i)->field[f] ? line_at(a, i)->field[f] : "(null)",
+					 line_at(b, i)->field[f] ? line_at(b, i)->field[f] : "(null)");
+		cr_assert_eq(line_at(a, i)->line.byte_len + 1, line_at(b, i)->line.byte_len);
+	}
+	cr_assert_str_eq(line_at(b, 1)->field[PROFILE_DESTINATION], "gd"); /* no CR left on the last field */
+}
+
+Test(manifest, last_line_without_line_end_is_read)
+{
+	g_autoptr(result) res = read_canonical("ZTO,753001,,2018-06-03 09:15:00,ZT1,,1.5,12.00,水果,gd");
+	assert_read(res, 1);
+	assert_ok(line_at(res, 0));
+	cr_assert_str_eq(line_at(res, 0)->field[PROFILE_DESTINATION], "gd");
+	cr_assert_eq(line_at(res, 0)->line.byte_len,
+		     strlen("ZTO,753001,,2018-06-03 09:15:00,ZT1,,1.5,12.00,水果,gd"));
+}
+
+Test(manifest, utf8_bom_is_dropped)
+{
+	g_autofree char *text = g_strconcat("\xEF\xBB\xBF", CANONICAL_HEADER,
+					    "ZTO,753001,,2018-06-03 09:15:00,ZT1,,1.5,12.00,水果,gd\n", NULL);
+	g_autofree char *path = write_bytes("bom.csv", text, -1);
+	g_autoptr(result) res = read_file(path);
+	assert_read(res, 1);
+	cr_assert_str_eq(res->profile, "canonical");
+	assert_ok(line_at(res, 0));
+	cr_assert_eq(line_at(res, 0)->line.byte_offset, 3 + strlen(CANONICAL_HEADER));
+}
+
+Test(manifest, blank_lines_are_no_lines)
+{
+	g_autoptr(result) res = read_canonical("\n"
+					       "ZTO,753001,,2018-06-03 09:15:00,ZT1,,1.5,12.00,水果,gd\n"
+					       ",,,,,,,,,\r\n"
+					       "   \n"
+					       " , ,,,,,,,,\n"
+					       "ZTO,753002,,2018-06-03 09:15:00,ZT1,,1.5,12.00,水果,gd\n\n");
+	assert_read(res, 2);
+	cr_assert_eq(line_at(res, 0)->line.line_no, 3);
+	cr_assert_eq(line_at(res, 1)->line.line_no, 7);
+}
+
+Test(manifest, surrounding_spaces_are_trimmed)
+{
+	g_autoptr(result) res =
+		read_canonical(" ZTO , 753001 ,,\" 2018-06-03 09:15:00 \",ZT1,,1.5,\t12.00 ,水果,gd\n");
+	assert_read(res, 1);
+	const kept_line *k = line_at(res, 0);
+	assert_ok(k);
+	cr_assert_str_eq(k->field[PROFILE_COURIER], "ZTO");
+	cr_assert_str_eq(k->field[PROFILE_WAYBILL_NO], "753001");
+	cr_assert_str_eq(k->field[PROFILE_PICKUP_TIME], "2018-06-03 09:15:00");
+	cr_assert_str_eq(k->field[PROFILE_FEE], "12.00");
+}
+
+/* ---- validation (check 1): the field and the problem ---- */
+
+Test(manifest, pickup_on_a_day_that_does_not_exist_is_rejected)
+{
+	g_autofree char *path = write_gb18030(
+		"ems.csv", "邮件号,收寄日期,收寄时间,寄件人客户代码,寄件人电话,重量(千克),邮费(元),"
+			   "保价费(元),订单号,内件品名,寄达省份\r\n"
+			   "1100000000222,2018/2/30,9:05:33,EM0002,,1.2,15.00,2.00,JD1,茶叶,上海\r\n");
+	g_autoptr(result) res = read_file(path);
+	assert_read(res, 1);
+	assert_rejected(line_at(res, 0), "pickup_time: '2018/2/30 9:05:33' is not a date that exists");
+}
+
+Test(manifest, pickup_at_24_00_00_is_rejected)
+{
+	g_autoptr(result) res = read_canonical("ZTO,753001,,2018-06-03 24:00:00,ZT1,,1.5,12.00,水果,gd\n");
+	assert_read(res, 1);
+	assert_rejected(line_at(res, 0), "pickup_time: '2018-06-03 24:00:00' is not a time of day");
+}
+
+Test(manifest, pickup_in_another_format_is_rejected)
+{
+	g_autoptr(result) res = read_canonical("ZTO,753001,,2018/06/03 10:00:00,ZT1,,1.5,12.00,水果,gd\n");
+	assert_read(res, 1);
+	assert_rejected(line_at(res, 0), "does not match the format '%Y-%m-%d %H:%M:%S'");
+}
+
+Test(manifest, fee_that_does_not_parse_is_rejected_with_moneys_reason)
+{
+	g_autoptr(result) res = read_canonical("ZTO,753001,,2018-06-03 10:00:00,ZT1,,1.5,12.3.4,水果,gd\n"
+					       "ZTO,753002,,2018-06-03 10:00:00,ZT1,,1.5,-5.00,水果,gd\n");
+	assert_read(res, 2);
+	assert_rejected(line_at(res, 0), "fee: cannot parse amount '12.3.4'");
+	assert_rejected(line_at(res, 1), "fee: cannot parse amount '-5.00'");
+}
+
+Test(manifest, missing_required_fields_are_rejected)
+{
+	g_autoptr(result) res = read_canonical(",753001,,2018-06-03 10:00:00,ZT1,,1.5,12.00,水果,gd\n"
+					       "ZTO,,,2018-06-03 10:00:00,ZT1,,1.5,12.00,水果,gd\n"
+					       "ZTO,753003,,,ZT1,,1.5,12.00,水果,gd\n"
+					       "ZTO,753004,,2018-06-03 10:00:00,ZT1,,1.5,,水果,gd\n"
+					       "ZTO,753005,,2018-06-03 10:00:00,,,1.5,12.00,水果,gd\n");
+	assert_read(res, 5);
+	assert_rejected(line_at(res, 0), "missing courier (column 'courier' is empty)");
+	assert_rejected(line_at(res, 1), "missing waybill_no");
+	assert_rejected(line_at(res, 2), "missing pickup_time");
+	assert_rejected(line_at(res, 3), "missing fee");
+	assert_rejected(line_at(res, 4), "missing sender_code and sender_phone");
+}
+
+Test(manifest, scientific_notation_numbers_are_rejected)
+{
+	g_autoptr(result) res =
+		read_canonical("ZTO,7.53E+13,,2018-06-03 10:00:00,ZT1,,1.5,12.00,水果,gd\n"
+			       "ZTO,753002,1.23457E+11,2018-06-03 10:00:00,ZT1,,1.5,12.00,水果,gd\n"
+			       "ZTO,7E5ABC,TB1E+5,2018-06-03 10:00:00,ZT1,,1.5,12.00,水果,gd\n");
+	assert_read(res, 3);
+	assert_rejected(line_at(res, 0), "waybill_no '7.53E+13' is in scientific notation");
+	assert_rejected(line_at(res, 1), "order_no '1.23457E+11' is in scientific notation");
+	assert_ok(line_at(res, 2)); /* letters in a number are not Excel's mark */
+}
+
+Test(manifest, unknown_courier_name_is_rejected)
+{
+	g_autofree char *path = write_bytes(
+		"cn.csv",
+		"\xEF\xBB\xBF运单号,快递公司,订单编号,揽收时间,商家编码,发件人手机,计费重量(kg),运费,商品类目,目的省份\r\n"
+		"DB100,德邦,PDD1,2018-06-05 10:00:00,CN0003,,1.0,9.90,土特产,江苏\r\n"
+		"EA100,邮政,PDD2,2018-06-05 10:00:00,CN0003,,1.0,9.90,土特产,江苏\r\n",
+		-1);
+	g_autoptr(result) res = read_file(path);
+	assert_read(res, 2);
+	assert_rejected(line_at(res, 0), "unknown courier '德邦'");
+	assert_ok(line_at(res, 1));
+	cr_assert_str_eq(line_at(res, 1)->field[PROFILE_COURIER], "EMS");
+}
+
+Test(manifest, weight_that_is_not_a_number_is_rejected)
+{
+	g_autoptr(result) res = read_canonical("ZTO,753001,,2018-06-03 10:00:00,ZT1,,1.5kg,12.00,水果,gd\n"
+					       "ZTO,753002,,2018-06-03 10:00:00,ZT1,,,12.00,水果,gd\n");
+	assert_read(res, 2);
+	assert_rejected(line_at(res, 0), "weight_kg '1.5kg' is not a number");
+	assert_ok(line_at(res, 1)); /* weight is not required */
+}
+
+Test(manifest, first_problem_is_the_reason)
+{
+	g_autoptr(result) res = read_canonical("ZTO,,,2018-02-30 10:00:00,ZT1,,1.5,abc,水果,gd\n");
+	assert_read(res, 1);
+	cr_assert_str_eq(line_at(res, 0)->reason, "missing waybill_no (column 'waybill_no' is empty)");
+}
+
+/* ---- --set overrides ---- */
+
+Test(manifest, set_fixes_a_field_for_every_line)
+{
+	g_autofree char *path = write_bytes("s.csv",
+					    "courier,waybill_no,pickup_time,fee\n"
+					    "ZTO,753001,2018-06-03 10:00:00,12.00\n"
+					    "ZTO,753002,2018-06-03 10:00:00,8.00\n",
+					    -1);
+	const char *overrides[] = { "sender_code=SHOP-7", "courier=YTO", NULL };
+	g_autoptr(result) res = read_with(path, NULL, overrides);
+	assert_read(res, 2);
+	cr_assert_str_eq(res->profile, "canonical");
+	for (guint i = 0; i < 2; i++) {
+		assert_ok(line_at(res, i));
+		cr_assert_str_eq(line_at(res, i)->field[PROFILE_SENDER_CODE], "SHOP-7");
+		cr_assert_str_eq(line_at(res, i)->field[PROFILE_COURIER], "YTO");
+	}
+}
+
+Test(manifest, set_of_an_unknown_field_is_a_usage_error)
+{
+	const char *overrides[] = { "shop=S1", NULL };
+	g_autoptr(result) res = read_with(SAMPLES "/canonical.csv", NULL, overrides);
+	cr_assert_not(res->opened);
+	cr_assert_eq(res->error->code, STATUS_USAGE);
+}
+
+Test(manifest, header_without_sender_needs_set)
+{
+	g_autofree char *path = write_bytes(
+		"s.csv", "courier,waybill_no,pickup_time,fee\nZTO,753001,2018-06-03 10:00:00,12.00\n", -1);
+	g_autoptr(result) res = read_with(path, "canonical", NULL);
+	cr_assert_not(res->opened);
+	assert_refused(res, "column 'sender_code' (sender_code) or column 'sender_phone' (sender_phone)");
+}
+
+/* ---- a user profile: a date without time of day ---- */
+
+Test(manifest, date_only_pickup_is_the_start_of_the_day)
+{
+	g_autofree char *dir = g_build_filename(tmp_dir, "profiles", NULL);
+	cr_assert_eq(g_mkdir(dir, 0700), 0);
+	g_autofree char *profile_path = g_build_filename(dir, "daily.profile", NULL);
+	cr_assert(g_file_set_contents(
+		profile_path,
+		"[profile]\nname=daily\nencoding=UTF-8\nheader=单号,日期,金额,客户\n"
+		"pickup_format=%Y%m%d\n[fields]\nwaybill_no=单号\npickup_time=日期\nfee=金额\n"
+		"sender_code=客户\n[fixed]\ncourier=SF\n",
+		-1, NULL));
+	const char *dirs[] = { dir, NULL };
+	GError *error = NULL;
+	profile_set *mine = profile_set_load(dirs, &error);
+	cr_assert_not_null(mine, "%s", error ? error->message : "");
+	profile_set_free(profiles);
+	profiles = mine;
+	g_autofree char *path = write_bytes("d.csv", "单号,日期,金额,客户\nSF1,20180618,5,C1\n", -1);
+	g_autoptr(result) res = read_file(path);
+	g_remove(profile_path);
+	g_rmdir(dir);
+	assert_read(res, 1);
+	cr_assert_str_eq(res->profile, "daily");
+	assert_ok(line_at(res, 0));
+	cr_assert_eq(line_at(res, 0)->line.pickup, at("2018-06-18 00:00:00"));
+	cr_assert_str_eq(line_at(res, 0)->field[PROFILE_COURIER], "SF");
+}
+
+/* ---- streaming ---- */
+
+Test(manifest, lines_across_many_chunks_are_read_whole)
+{
+	/* Enough lines that records cross chunk ends, each checked against what was written. */
+	g_autoptr(GString) text = g_string_new(CANONICAL_HEADER);
+	const guint n = 5000;
+	for (guint i = 0; i < n; i++)
+		g_string_append_printf(text,
+				       "ZTO,%u,TB%u,2018-06-03 10:00:00,ZT1,,1.5,%u.%02u,水果,\"广东, 深圳\"\n",
+				       753000000 + i, i, i, i % 100);
+	cr_assert_gt(text->len, 4 * MANIFEST_CHUNK_BYTES);
+	g_autofree char *path = write_bytes("big.csv", text->str, (gssize)text->len);
+	g_autoptr(result) res = read_file(path);
+	assert_read(res, n);
+	for (guint i = 0; i < n; i++) {
+		const kept_line *k = line_at(res, i);
+		assert_ok(k);
+		g_autofree char *waybill = g_strdup_printf("%u", 753000000 + i);
+		cr_assert_str_eq(k->field[PROFILE_WAYBILL_NO], waybill);
+		cr_assert_eq(k->line.fee_fen, (int64_t)i * 100 + i % 100);
+		cr_assert_eq(k->line.line_no, i + 2);
+		cr_assert(memcmp(text->str + k->line.byte_offset, "ZTO,", 4) == 0);
+		cr_assert_str_eq(k->field[PROFILE_DESTINATION], "广东, 深圳");
+	}
+	cr_assert_eq(res->raw->len, text->len);
+}
