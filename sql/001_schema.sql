@@ -396,6 +396,9 @@ CREATE TABLE payment_loads (
 	sha256      text NOT NULL,
 	applied     integer NOT NULL CHECK (applied >= 0),
 	findings    integer NOT NULL CHECK (findings >= 0),
+	-- the newest batch when the results were applied: a failed payment is carried into the first
+	-- later batch that takes its shop in (loads and settlements share the settlement lock)
+	batches_upto integer NOT NULL CHECK (batches_upto >= 0),
 	prev_digest text NOT NULL,
 	digest      text NOT NULL UNIQUE,
 	PRIMARY KEY (programme, load_id)

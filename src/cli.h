@@ -58,6 +58,9 @@ struct profile_set *cli_profiles(cli_context *ctx, char **extra_dirs, GError **e
 /* Commands, one file each (cmd_NAME.c). */
 int cmd_init(cli_context *ctx, const cli_command *cmd, int argc, char **argv);
 int cmd_registry(cli_context *ctx, const cli_command *cmd, int argc, char **argv);
+int cmd_export(cli_context *ctx, const cli_command *cmd, int argc, char **argv);
+int cmd_payments(cli_context *ctx, const cli_command *cmd, int argc, char **argv);
+int cmd_disclose(cli_context *ctx, const cli_command *cmd, int argc, char **argv);
 int cmd_ingest(cli_context *ctx, const cli_command *cmd, int argc, char **argv);
 int cmd_why(cli_context *ctx, const cli_command *cmd, int argc, char **argv);
 int cmd_settle(cli_context *ctx, const cli_command *cmd, int argc, char **argv);

@@ -9,6 +9,9 @@
 static const cli_command commands[] = {
 	{ "init", "[--roles]", "create or upgrade the schema (with --roles: first create the roles)", cmd_init },
 	{ "registry", "load KIND FILE", "load policies, shops, senders, households, campaigns or budgets", cmd_registry },
+	{ "export", "--batch N [--format csv|xlsx] [--encoding utf8|gb18030] [--detail] -o FILE", "a batch's finance bureau file", cmd_export },
+	{ "payments", "load FILE [--json]", "load and reconcile treasury payment results", cmd_payments },
+	{ "disclose", "--batch N -o FILE", "a batch's masked list for public notice", cmd_disclose },
 	{ "ingest", "[--profile NAME] [--set FIELD=VALUE] [--json] FILE...",
 	  "store courier manifests, classify every line, print counts per outcome", cmd_ingest },
 	{ "settle", "[--json]", "post the differences of every changed or unfunded order as one batch", cmd_settle },

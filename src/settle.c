@@ -498,7 +498,8 @@ static gboolean record_state(settle_ctx *c, gboolean *failed_waiting, GError **e
 		return FALSE;
 	/* What the batch pays each shop: its net for the batch plus what is carried in, i.e.
 	 * everything it was ever funded, less what was paid and what awaits a payment result.
-	 * Failed payments are carried (and named in the remark) until a later batch takes them in. */
+	 * A failed payment is carried (and named in the remark) until a batch made after the
+	 * result was loaded takes the shop in. */
 	if (!exec_params(c->d,
 			 "INSERT INTO batch_shops (programme, batch_id, shop_id, net_fen, carried_fen, amount_fen, orders,"
 			 " remark, shop_name, account_name, bank_name, bank_account)"
@@ -506,9 +507,10 @@ static gboolean record_state(settle_ctx *c, gboolean *failed_waiting, GError **e
 			 "   count(DISTINCT order_key) FILTER (WHERE funded_fen <> 0) AS orders"
 			 "   FROM postings WHERE programme = $1 AND batch_id = $2::int GROUP BY shop_id),"
 			 " failed AS (SELECT p.shop_id, string_agg(p.batch_id::text, ',' ORDER BY p.batch_id) AS batches"
-			 "   FROM payments p WHERE p.programme = $1 AND p.status = 'FAILED' AND NOT EXISTS"
+			 "   FROM payments p JOIN payment_loads pl USING (programme, load_id)"
+			 "   WHERE p.programme = $1 AND p.status = 'FAILED' AND NOT EXISTS"
 			 "   (SELECT 1 FROM batch_shops l WHERE l.programme = $1 AND l.shop_id = p.shop_id"
-			 "    AND l.batch_id > p.batch_id) GROUP BY p.shop_id),"
+			 "    AND l.batch_id > pl.batches_upto) GROUP BY p.shop_id),"
 			 " shops_in AS (SELECT shop_id FROM net UNION SELECT shop_id FROM failed),"
 			 " before AS (SELECT shop_id, sum(net_fen) AS funded FROM batch_shops WHERE programme = $1"
 			 "   GROUP BY shop_id),"

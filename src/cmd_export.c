@@ -1,0 +1,54 @@
+/* cmd_export.c: `subsidy export --batch N [--format csv|xlsx] [--encoding utf8|gb18030] [--detail]
+ * -o FILE`: the finance bureau's file of one batch, and FILE.sha256 beside it (FORMATS.md). */
+#include "cli.h"
+#include "export.h"
+
+#include <stdio.h>
+#include <string.h>
+
+int cmd_export(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
+{
+	int batch_id = 0;
+	gboolean detail = FALSE;
+	g_autofree char *format = NULL, *encoding = NULL, *output = NULL;
+	const GOptionEntry entries[] = {
+		{ "batch", 0, 0, G_OPTION_ARG_INT, &batch_id, "the batch to export", "N" },
+		{ "format", 0, 0, G_OPTION_ARG_STRING, &format, "csv (the default) or xlsx", "csv|xlsx" },
+		{ "encoding", 0, 0, G_OPTION_ARG_STRING, &encoding, "of a CSV: utf8 (with BOM, the default) or gb18030",
+		  "utf8|gb18030" },
+		{ "detail", 0, 0, G_OPTION_ARG_NONE, &detail, "one row per posting instead of one per shop", NULL },
+		{ "output", 'o', 0, G_OPTION_ARG_FILENAME, &output, "the file to write (and FILE.sha256)", "FILE" },
+		{ NULL }
+	};
+	if (!cli_parse(ctx, cmd, entries, FALSE, &argc, &argv))
+		return STATUS_USAGE;
+	if (argc != 1)
+		return cli_usage_error(cmd, "unexpected argument '%s'", argv[1]);
+	if (batch_id < 1)
+		return cli_usage_error(cmd, "--batch N is required (a batch number from 1)");
+	if (!output || !*output)
+		return cli_usage_error(cmd, "-o FILE is required");
+	export_options o = EXPORT_OPTIONS_DEFAULT;
+	o.detail = detail;
+	if (format && strcmp(format, "xlsx") == 0)
+		o.format = EXPORT_FORMAT_XLSX;
+	else if (format && strcmp(format, "csv") != 0)
+		return cli_usage_error(cmd, "unknown format '%s' (csv or xlsx)", format);
+	if (encoding && strcmp(encoding, "gb18030") == 0)
+		o.encoding = EXPORT_ENCODING_GB18030;
+	else if (encoding && strcmp(encoding, "utf8") != 0)
+		return cli_usage_error(cmd, "unknown encoding '%s' (utf8 or gb18030)", encoding);
+	if (o.format == EXPORT_FORMAT_XLSX && o.encoding != EXPORT_ENCODING_UTF8)
+		return cli_usage_error(cmd, "--encoding is for CSV; an XLSX file has its own");
+
+	GError *error = NULL;
+	db *d = cli_connect(ctx, &error);
+	if (!d)
+		return cli_fail(error);
+	gboolean ok = export_batch(d, batch_id, &o, output, &error);
+	db_close(d);
+	if (!ok)
+		return cli_fail(error);
+	printf("export: batch %d written to %s and %s" EXPORT_SHA256_SUFFIX "\n", batch_id, output, output);
+	return STATUS_OK;
+}

@@ -1,0 +1,691 @@
+/* export.c: finance bureau files and the public-notice list; see export.h.
+ *
+ * One writer serves every file. A table names its columns (title, how a value is written, whether
+ * the totals row sums it) and the query that yields its rows in order; the rows stream from a
+ * cursor into a sink, CSV or XLSX, so memory is bounded by a fetch, not by the batch. The sink
+ * writes to a temporary file beside the target, which is hashed and renamed into place. */
+#include "export.h"
+
+#include "money.h"
+#include "status.h"
+
+#include <csv.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <glib/gstdio.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <xlsxwriter.h>
+
+G_DEFINE_QUARK(subsidy-export-error-quark, export_error)
+
+/* Rows fetched from the cursor at a time: bounds memory on a large detail export. */
+#define EXPORT_FETCH_ROWS 5000
+/* Bytes read at a time when hashing the written file. */
+#define EXPORT_HASH_CHUNK_BYTES 65536
+/* The files hold bank accounts: readable by the owner and its group (finance staff), nobody else. */
+#define EXPORT_FILE_MODE 0640
+/* The widest table has 11 columns. */
+#define EXPORT_COLUMNS_MAX 12
+/* Excel's sheet holds at most this many rows (header and totals included). */
+#define EXPORT_XLSX_ROWS_MAX 1048576
+#define EXPORT_TOTAL_LABEL "合计"
+#define EXPORT_CURSOR "export_rows"
+/* A batch number as text, with its NUL. */
+#define EXPORT_INT_TEXT_MAX 16
+
+static const char utf8_bom[] = "\xEF\xBB\xBF";
+static const char csv_line_end[] = "\r\n";
+
+/* How one column's database value is written. */
+typedef enum {
+	COL_TEXT,       /* as stored, NULL empty; an XLSX text cell (bank accounts, order numbers) */
+	COL_COUNT,      /* an integer: batch number, row number, order count */
+	COL_FEN,        /* money: "1234.50" in CSV, a number formatted 0.00 in XLSX */
+	COL_PERCENT,    /* a rate in basis points: "50%" */
+	COL_MASK_NAME,  /* an owner's name, masked for public notice */
+	COL_MASK_PHONE, /* a phone number, masked for public notice */
+} col_kind;
+
+typedef struct {
+	const char *title;
+	col_kind kind;
+	gboolean summed;  /* the totals row carries this column's sum */
+	int width_chars;  /* XLSX column width */
+} column;
+
+typedef struct {
+	const char *sheet;  /* XLSX sheet name, before the batch number */
+	const column *cols;
+	size_t n_cols;
+	const char *query;  /* $1 programme, $2 batch: one column per cols entry, rows in file order */
+	gboolean totals;    /* a last row 合计 with the summed columns' sums */
+	const char *guard;  /* NULL, or $1 programme, $2 batch: a shop whose registry version at the
+			     * batch is missing (the table would lose its columns), or no row */
+} table;
+
+static const column summary_cols[] = {
+	{ "批次号", COL_COUNT, FALSE, 8 },     { "序号", COL_COUNT, FALSE, 6 },
+	{ "店铺编号", COL_TEXT, FALSE, 12 },   { "店铺名称", COL_TEXT, FALSE, 24 },
+	{ "收款户名", COL_TEXT, FALSE, 12 },   { "开户银行", COL_TEXT, FALSE, 24 },
+	{ "银行账号", COL_TEXT, FALSE, 24 },   { "订单数", COL_COUNT, TRUE, 8 },
+	{ "补贴金额(元)", COL_FEN, TRUE, 14 }, { "备注", COL_TEXT, FALSE, 14 },
+};
+
+static const table summary_table = {
+	"批次", summary_cols, G_N_ELEMENTS(summary_cols),
+	"SELECT batch_id, row_number() OVER (ORDER BY shop_id COLLATE \"C\"), shop_id, shop_name, account_name,"
+	" bank_name, bank_account, orders, amount_fen, remark"
+	" FROM batch_shops WHERE programme = $1 AND batch_id = $2::int AND amount_fen > 0"
+	" ORDER BY shop_id COLLATE \"C\"",
+	TRUE,
+	NULL,
+};
+
+static const column detail_cols[] = {
+	{ "批次号", COL_COUNT, FALSE, 8 },        { "店铺编号", COL_TEXT, FALSE, 12 },
+	{ "订单号", COL_TEXT, FALSE, 20 },        { "快递公司", COL_TEXT, FALSE, 8 },
+	{ "运单号", COL_TEXT, FALSE, 20 },        { "揽收时间", COL_TEXT, FALSE, 20 },
+	{ "运费(元)", COL_FEN, FALSE, 10 },       { "补贴比例", COL_PERCENT, FALSE, 8 },
+	{ "补贴金额(元)", COL_FEN, TRUE, 14 },    { "活动", COL_TEXT, FALSE, 10 },
+	{ "状态", COL_TEXT, FALSE, 18 },
+};
+
+/* Postings by shop, then by the order's funding key (bytewise), then by seq so that the order of
+ * two postings of one order in one batch is fixed too. */
+static const table detail_table = {
+	"明细", detail_cols, G_N_ELEMENTS(detail_cols),
+	"SELECT batch_id, shop_id, order_no, fund_courier, fund_waybill,"
+	" to_char(fund_pickup, 'YYYY-MM-DD HH24:MI:SS'), fee_fen, rate_bp, funded_fen, campaign_id, status"
+	" FROM postings WHERE programme = $1 AND batch_id = $2::int"
+	" ORDER BY shop_id COLLATE \"C\", fund_pickup, fund_courier COLLATE \"C\", fund_waybill COLLATE \"C\", seq",
+	TRUE,
+	NULL,
+};
+
+static const column disclosure_cols[] = {
+	{ "序号", COL_COUNT, FALSE, 6 },        { "店铺名称", COL_TEXT, FALSE, 24 },
+	{ "村", COL_TEXT, FALSE, 12 },          { "店主", COL_MASK_NAME, FALSE, 10 },
+	{ "联系电话", COL_MASK_PHONE, FALSE, 14 }, { "订单数", COL_COUNT, FALSE, 8 },
+	{ "补贴金额(元)", COL_FEN, FALSE, 14 },
+};
+
+/* The shop as registered when the batch was made: the version recorded at or before the batch's
+ * created_at and not yet superseded then. */
+#define SHOP_VERSION_AT_BATCH                                                                                  \
+	" JOIN batches b ON b.programme = bs.programme AND b.batch_id = bs.batch_id"                          \
+	" LEFT JOIN shops s ON s.programme = bs.programme AND s.shop_id = bs.shop_id"                         \
+	" AND s.recorded_at <= b.created_at AND b.created_at < coalesce(s.superseded_at, 'infinity')"          \
+	" WHERE bs.programme = $1 AND bs.batch_id = $2::int AND bs.amount_fen > 0"
+
+static const table disclosure_table = {
+	"公示", disclosure_cols, G_N_ELEMENTS(disclosure_cols),
+	"SELECT row_number() OVER (ORDER BY bs.shop_id COLLATE \"C\"), bs.shop_name, s.village, s.owner_name,"
+	" s.phone, bs.orders, bs.amount_fen FROM batch_shops bs" SHOP_VERSION_AT_BATCH
+	" ORDER BY bs.shop_id COLLATE \"C\"",
+	FALSE,
+	"SELECT bs.shop_id FROM batch_shops bs" SHOP_VERSION_AT_BATCH " AND s.shop_id IS NULL"
+	" ORDER BY bs.shop_id COLLATE \"C\" LIMIT 1",
+};
+
+G_STATIC_ASSERT(G_N_ELEMENTS(summary_cols) <= EXPORT_COLUMNS_MAX);
+G_STATIC_ASSERT(G_N_ELEMENTS(detail_cols) <= EXPORT_COLUMNS_MAX);
+G_STATIC_ASSERT(G_N_ELEMENTS(disclosure_cols) <= EXPORT_COLUMNS_MAX);
+
+/* ------------------------------------------------------------------------------------------ */
+/* The pieces                                                                                  */
+
+void export_csv_field(GString *out, const char *field)
+{
+	size_t len = strlen(field);
+	if (strpbrk(field, ",\"\r\n") == NULL) {
+		g_string_append_len(out, field, (gssize)len);
+		return;
+	}
+	/* libcsv quotes the whole field and doubles its quotes; a first call sizes it. */
+	size_t need = csv_write(NULL, 0, field, len);
+	g_assert(need >= len + 2);
+	gsize at = out->len;
+	g_string_set_size(out, at + need);
+	size_t wrote = csv_write(out->str + at, need, field, len);
+	g_assert(wrote == need && out->str[at] == '"' && out->str[at + need - 1] == '"');
+}
+
+char *export_percent(int32_t rate_bp, char buf[EXPORT_PERCENT_TEXT_MAX])
+{
+	g_assert(rate_bp >= 0);
+	int32_t whole = rate_bp / 100, hundredths = rate_bp % 100;
+	int n;
+	if (hundredths == 0)
+		n = g_snprintf(buf, EXPORT_PERCENT_TEXT_MAX, "%d%%", (int)whole);
+	else if (hundredths % 10 == 0)
+		n = g_snprintf(buf, EXPORT_PERCENT_TEXT_MAX, "%d.%d%%", (int)whole, (int)(hundredths / 10));
+	else
+		n = g_snprintf(buf, EXPORT_PERCENT_TEXT_MAX, "%d.%02d%%", (int)whole, (int)hundredths);
+	g_assert(n > 0 && n < EXPORT_PERCENT_TEXT_MAX);
+	return buf;
+}
+
+char *export_mask_name(const char *name)
+{
+	g_return_val_if_fail(name != NULL && g_utf8_validate(name, -1, NULL), NULL);
+	glong n = g_utf8_strlen(name, -1);
+	GString *out = g_string_new(NULL);
+	if (n == 1)
+		g_string_append_c(out, '*');
+	if (n >= 2) {
+		const char *second = g_utf8_next_char(name);
+		g_string_append_len(out, name, second - name);
+		for (glong i = 0; i < MAX(n - 2, 1); i++)
+			g_string_append_c(out, '*');
+		if (n >= 3)
+			g_string_append(out, g_utf8_offset_to_pointer(name, n - 1));
+	}
+	g_assert(g_utf8_strlen(out->str, -1) == n);
+	return g_string_free(out, FALSE);
+}
+
+/* Digits kept at each end of a phone number. */
+#define PHONE_KEEP_HEAD 3
+#define PHONE_KEEP_TAIL 4
+
+char *export_mask_phone(const char *phone)
+{
+	g_return_val_if_fail(phone != NULL && g_utf8_validate(phone, -1, NULL), NULL);
+	glong n = g_utf8_strlen(phone, -1);
+	GString *out = g_string_new(NULL);
+	if (n <= PHONE_KEEP_HEAD + PHONE_KEEP_TAIL) {
+		for (glong i = 0; i < n; i++)
+			g_string_append_c(out, '*');
+	} else {
+		const char *tail = g_utf8_offset_to_pointer(phone, n - PHONE_KEEP_TAIL);
+		g_string_append_len(out, phone, g_utf8_offset_to_pointer(phone, PHONE_KEEP_HEAD) - phone);
+		for (glong i = 0; i < n - PHONE_KEEP_HEAD - PHONE_KEEP_TAIL; i++)
+			g_string_append_c(out, '*');
+		g_string_append(out, tail);
+	}
+	g_assert(g_utf8_strlen(out->str, -1) == n);
+	return g_string_free(out, FALSE);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Sinks: where rows go                                                                        */
+
+/* One cell as the sinks see it: text for CSV (and XLSX text cells); value for numbers. */
+typedef struct {
+	col_kind kind;
+	const char *text;
+	int64_t value;
+	gboolean blank;
+} cell;
+
+typedef struct {
+	export_format format;
+	export_encoding encoding;
+	const char *path;   /* the temporary file written */
+	FILE *csv;
+	GIConv to_gb18030;  /* (GIConv)-1 unless GB18030 */
+	GString *line;
+	lxw_workbook *wb;
+	lxw_worksheet *ws;
+	lxw_format *money_format, *header_format;
+	lxw_row_t row;
+} sink;
+
+/* The one place fen becomes a floating-point number (POLICY.md "Money"): an XLSX cell's value,
+ * formatted 0.00, at the very last step. Counts are no money; they go the same way. */
+/* Sets error for a file that cannot be written, with the system's reason. */
+static void write_error(GError **error, const char *path, int errnum)
+{
+	g_set_error(error, EXPORT_ERROR, STATUS_SOFTWARE, "cannot write '%s': %s", path, g_strerror(errnum));
+}
+
+static double xlsx_number(col_kind kind, int64_t value)
+{
+	return kind == COL_FEN ? (double)value / 100.0 : (double)value;
+}
+
+static gboolean xlsx_failed(lxw_error err, const sink *s, GError **error)
+{
+	if (err == LXW_NO_ERROR)
+		return FALSE;
+	g_set_error(error, EXPORT_ERROR, STATUS_SOFTWARE, "cannot write '%s': %s", s->path, lxw_strerror(err));
+	return TRUE;
+}
+
+/* Opens the sink on path (which exists, empty); created fixes the XLSX document's creation time. */
+static gboolean sink_open(sink *s, int fd, const char *sheet, const table *t, int64_t created, GError **error)
+{
+	s->to_gb18030 = (GIConv)-1;
+	if (s->format == EXPORT_FORMAT_CSV) {
+		s->csv = fdopen(fd, "wb");
+		if (!s->csv) {
+			int e = errno;
+			close(fd);
+			write_error(error, s->path, e);
+			return FALSE;
+		}
+		s->line = g_string_new(NULL);
+		if (s->encoding == EXPORT_ENCODING_GB18030) {
+			s->to_gb18030 = g_iconv_open("GB18030", "UTF-8");
+			g_assert(s->to_gb18030 != (GIConv)-1);
+		} else {
+			fputs(utf8_bom, s->csv);
+		}
+		return TRUE;
+	}
+	/* libxlsxwriter writes the file by name; the descriptor only reserved it. */
+	close(fd);
+	lxw_workbook_options wo = { .constant_memory = LXW_TRUE };
+	s->wb = workbook_new_opt(s->path, &wo);
+	if (!s->wb) {
+		g_set_error(error, EXPORT_ERROR, STATUS_SOFTWARE, "cannot write '%s': cannot start a workbook",
+			    s->path);
+		return FALSE;
+	}
+	/* A fixed creation time (the batch's) makes a second export byte-identical to the first. */
+	lxw_doc_properties props = { .created = (time_t)created };
+	if (xlsx_failed(workbook_set_properties(s->wb, &props), s, error))
+		return FALSE;
+	s->ws = workbook_add_worksheet(s->wb, sheet);
+	g_assert(s->ws != NULL);
+	s->money_format = workbook_add_format(s->wb);
+	format_set_num_format(s->money_format, "0.00");
+	s->header_format = workbook_add_format(s->wb);
+	format_set_bold(s->header_format);
+	for (size_t i = 0; i < t->n_cols; i++) {
+		lxw_col_t col = (lxw_col_t)i;
+		if (xlsx_failed(worksheet_set_column(s->ws, col, col, t->cols[i].width_chars, NULL), s, error))
+			return FALSE;
+	}
+	worksheet_freeze_panes(s->ws, 1, 0);
+	return TRUE;
+}
+
+static gboolean sink_row(sink *s, const cell *cells, size_t n, gboolean header, GError **error)
+{
+	if (s->format == EXPORT_FORMAT_CSV) {
+		g_string_truncate(s->line, 0);
+		for (size_t i = 0; i < n; i++) {
+			if (i > 0)
+				g_string_append_c(s->line, ',');
+			export_csv_field(s->line, cells[i].blank ? "" : cells[i].text);
+		}
+		g_string_append(s->line, csv_line_end);
+		if (s->to_gb18030 == (GIConv)-1) {
+			fwrite(s->line->str, 1, s->line->len, s->csv);
+			return TRUE;
+		}
+		/* GB18030 encodes every Unicode character, so only invalid UTF-8 (a bug) could fail. */
+		gsize len = 0;
+		g_autoptr(GError) conv = NULL;
+		g_autofree char *gb =
+			g_convert_with_iconv(s->line->str, (gssize)s->line->len, s->to_gb18030, NULL, &len, &conv);
+		if (!gb) {
+			g_set_error(error, EXPORT_ERROR, STATUS_SOFTWARE, "cannot write '%s' in GB18030: %s", s->path,
+				    conv->message);
+			return FALSE;
+		}
+		fwrite(gb, 1, len, s->csv);
+		return TRUE;
+	}
+	if (s->row >= EXPORT_XLSX_ROWS_MAX) {
+		g_set_error(error, EXPORT_ERROR, STATUS_USAGE,
+			    "cannot write '%s': more than %d rows do not fit an XLSX sheet; export as CSV", s->path,
+			    EXPORT_XLSX_ROWS_MAX);
+		return FALSE;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const cell *c = &cells[i];
+		lxw_col_t col = (lxw_col_t)i;
+		lxw_error err = LXW_NO_ERROR;
+		if (c->blank)
+			continue;
+		if (header)
+			err = worksheet_write_string(s->ws, s->row, col, c->text, s->header_format);
+		else if (c->kind == COL_COUNT || c->kind == COL_FEN)
+			err = worksheet_write_number(s->ws, s->row, col, xlsx_number(c->kind, c->value),
+						     c->kind == COL_FEN ? s->money_format : NULL);
+		else
+			err = worksheet_write_string(s->ws, s->row, col, c->text, NULL);
+		if (xlsx_failed(err, s, error))
+			return FALSE;
+	}
+	s->row++;
+	return TRUE;
+}
+
+/* Finishes the file; FALSE (with error) when any write failed. The sink is closed either way. */
+static gboolean sink_close(sink *s, GError **error)
+{
+	gboolean ok = TRUE;
+	if (s->csv) {
+		int e = 0;
+		if (fflush(s->csv) != 0 || ferror(s->csv) || fsync(fileno(s->csv)) != 0)
+			e = errno ? errno : EIO;
+		if (fclose(s->csv) != 0 && e == 0)
+			e = errno;
+		s->csv = NULL;
+		if (e != 0) {
+			write_error(error, s->path, e);
+			ok = FALSE;
+		}
+	}
+	if (s->wb) {
+		lxw_error err = workbook_close(s->wb);
+		s->wb = NULL;
+		if (err != LXW_NO_ERROR && ok)
+			ok = !xlsx_failed(err, s, error);
+	}
+	if (s->to_gb18030 != (GIConv)-1)
+		g_iconv_close(s->to_gb18030);
+	s->to_gb18030 = (GIConv)-1;
+	if (s->line)
+		g_string_free(s->line, TRUE);
+	s->line = NULL;
+	return ok;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Files: temporary, hashed, renamed into place                                                */
+
+/* A new empty file beside path, named so that a reader looking for path's name never takes it:
+ * "DIR/.NAME.XXXXXX". Returns its descriptor (and *tmp_path, caller frees) or -1. */
+static int open_beside(const char *path, char **tmp_path, GError **error)
+{
+	g_autofree char *dir = g_path_get_dirname(path);
+	g_autofree char *base = g_path_get_basename(path);
+	g_autofree char *name = g_strdup_printf(".%s.XXXXXX", base);
+	*tmp_path = g_build_filename(dir, name, NULL);
+	int fd = g_mkstemp_full(*tmp_path, O_RDWR | O_CLOEXEC, EXPORT_FILE_MODE);
+	if (fd < 0) {
+		int e = errno;
+		write_error(error, path, e);
+		g_clear_pointer(tmp_path, g_free);
+	}
+	return fd;
+}
+
+/* The SHA-256 of a file's bytes, in hex; caller frees. */
+static char *file_sha256(const char *path, GError **error)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f) {
+		int e = errno;
+		g_set_error(error, EXPORT_ERROR, STATUS_SOFTWARE, "cannot read back '%s': %s", path, g_strerror(e));
+		return NULL;
+	}
+	g_autoptr(GChecksum) sum = g_checksum_new(G_CHECKSUM_SHA256);
+	g_autofree guchar *buf = g_malloc(EXPORT_HASH_CHUNK_BYTES);
+	size_t n;
+	while ((n = fread(buf, 1, EXPORT_HASH_CHUNK_BYTES, f)) > 0)
+		g_checksum_update(sum, buf, (gssize)n);
+	gboolean failed = ferror(f);
+	fclose(f);
+	if (failed) {
+		g_set_error(error, EXPORT_ERROR, STATUS_SOFTWARE, "cannot read back '%s'", path);
+		return NULL;
+	}
+	return g_strdup(g_checksum_get_string(sum));
+}
+
+/* Writes path.sha256 for data_path's bytes, to a temporary file: *tmp_path (caller frees). */
+static gboolean write_sha256(const char *path, const char *data_path, char **tmp_path, GError **error)
+{
+	g_autofree char *hex = file_sha256(data_path, error);
+	if (!hex)
+		return FALSE;
+	g_autofree char *sha_path = g_strconcat(path, EXPORT_SHA256_SUFFIX, NULL);
+	int fd = open_beside(sha_path, tmp_path, error);
+	if (fd < 0)
+		return FALSE;
+	g_autofree char *base = g_path_get_basename(path);
+	/* sha256sum's own line: the hex, two spaces (text mode), the name, a newline. */
+	g_autofree char *text = g_strdup_printf("%s  %s\n", hex, base);
+	size_t len = strlen(text);
+	gboolean ok = write(fd, text, len) == (ssize_t)len && fsync(fd) == 0;
+	int e = errno;
+	close(fd);
+	if (!ok)
+		write_error(error, sha_path, e);
+	return ok;
+}
+
+static gboolean move_into_place(const char *tmp_path, const char *path, GError **error)
+{
+	if (g_rename(tmp_path, path) == 0)
+		return TRUE;
+	int e = errno;
+	write_error(error, path, e);
+	return FALSE;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Tables: from the database to a sink                                                         */
+
+/* The batch's creation time in seconds since the epoch; an unknown batch is a usage error. */
+static gboolean batch_created(db *d, int batch_id, int64_t *created, GError **error)
+{
+	char batch[EXPORT_INT_TEXT_MAX];
+	g_snprintf(batch, sizeof batch, "%d", batch_id);
+	const char *params[] = { db_programme(d), batch };
+	g_autofree char *epoch = NULL;
+	if (!db_scalar(d, "SELECT extract(epoch FROM created_at)::bigint FROM batches"
+			  " WHERE programme = $1 AND batch_id = $2::int",
+		       2, params, &epoch, error))
+		return FALSE;
+	if (epoch) {
+		*created = g_ascii_strtoll(epoch, NULL, 10);
+		return TRUE;
+	}
+	g_autofree char *last = NULL;
+	if (!db_scalar(d, "SELECT max(batch_id) FROM batches WHERE programme = $1", 1, params, &last, error))
+		return FALSE;
+	if (last)
+		g_set_error(error, EXPORT_ERROR, STATUS_USAGE,
+			    "unknown batch %d: the last batch of programme '%s' is %s", batch_id, db_programme(d), last);
+	else
+		g_set_error(error, EXPORT_ERROR, STATUS_USAGE, "unknown batch %d: programme '%s' has no batches yet",
+			    batch_id, db_programme(d));
+	return FALSE;
+}
+
+static int64_t parse_int(const char *text)
+{
+	char *end = NULL;
+	int64_t v = g_ascii_strtoll(text, &end, 10);
+	g_assert(end != text && *end == '\0');
+	return v;
+}
+
+/* Per row, the strings a rendered row points into. */
+typedef struct {
+	char money[EXPORT_COLUMNS_MAX][MONEY_TEXT_MAX];
+	char percent[EXPORT_COLUMNS_MAX][EXPORT_PERCENT_TEXT_MAX];
+	char *masked[EXPORT_COLUMNS_MAX];
+} row_text;
+
+static void row_text_clear(row_text *rt)
+{
+	for (size_t i = 0; i < EXPORT_COLUMNS_MAX; i++)
+		g_clear_pointer(&rt->masked[i], g_free);
+}
+
+/* Fills cells from row i of res, as the table's columns say. */
+static void render_row(const table *t, PGresult *res, int i, cell *cells, row_text *rt)
+{
+	for (size_t c = 0; c < t->n_cols; c++) {
+		col_kind kind = t->cols[c].kind;
+		cell *out = &cells[c];
+		*out = (cell){ .kind = kind, .text = "", .blank = PQgetisnull(res, i, (int)c) };
+		if (out->blank)
+			continue;
+		const char *v = PQgetvalue(res, i, (int)c);
+		switch (kind) {
+		case COL_TEXT:
+			out->text = v;
+			break;
+		case COL_COUNT:
+			out->value = parse_int(v);
+			out->text = v;
+			break;
+		case COL_FEN:
+			out->value = parse_int(v);
+			out->text = money_format(out->value, rt->money[c]);
+			break;
+		case COL_PERCENT:
+			out->value = parse_int(v);
+			out->text = export_percent((int32_t)out->value, rt->percent[c]);
+			break;
+		case COL_MASK_NAME:
+			out->text = rt->masked[c] = export_mask_name(v);
+			break;
+		case COL_MASK_PHONE:
+			out->text = rt->masked[c] = export_mask_phone(v);
+			break;
+		}
+	}
+}
+
+/* Streams the table's rows for batch_id into the sink, then its totals row. */
+static gboolean write_rows(db *d, int batch_id, const table *t, sink *s, GError **error)
+{
+	cell cells[EXPORT_COLUMNS_MAX];
+	for (size_t c = 0; c < t->n_cols; c++)
+		cells[c] = (cell){ .kind = COL_TEXT, .text = t->cols[c].title };
+	if (!sink_row(s, cells, t->n_cols, TRUE, error))
+		return FALSE;
+
+	char batch[EXPORT_INT_TEXT_MAX];
+	g_snprintf(batch, sizeof batch, "%d", batch_id);
+	const char *params[] = { db_programme(d), batch };
+	g_autofree char *declare = g_strdup_printf("DECLARE " EXPORT_CURSOR " NO SCROLL CURSOR FOR %s", t->query);
+	PGresult *res = db_query(d, declare, 2, params, error);
+	if (!res)
+		return FALSE;
+	PQclear(res);
+
+	int64_t sums[EXPORT_COLUMNS_MAX] = { 0 };
+	row_text rt = { 0 };
+	gboolean ok = TRUE;
+	for (int n = EXPORT_FETCH_ROWS; ok && n == EXPORT_FETCH_ROWS;) {
+		res = db_query(d, "FETCH " G_STRINGIFY(EXPORT_FETCH_ROWS) " FROM " EXPORT_CURSOR, 0, NULL, error);
+		if (!res) {
+			ok = FALSE;
+			break;
+		}
+		g_assert((size_t)PQnfields(res) == t->n_cols);
+		n = PQntuples(res);
+		for (int i = 0; ok && i < n; i++) {
+			render_row(t, res, i, cells, &rt);
+			for (size_t c = 0; c < t->n_cols; c++) {
+				if (!t->cols[c].summed || cells[c].blank)
+					continue;
+				if (!money_add(sums[c], cells[c].value, &sums[c])) {
+					g_set_error(error, EXPORT_ERROR, STATUS_SOFTWARE,
+						    "cannot total column '%s' of batch %d: overflows 64 bits",
+						    t->cols[c].title, batch_id);
+					ok = FALSE;
+				}
+			}
+			ok = ok && sink_row(s, cells, t->n_cols, FALSE, error);
+			row_text_clear(&rt);
+		}
+		PQclear(res);
+	}
+	if (!db_exec(d, "CLOSE " EXPORT_CURSOR, ok ? error : NULL))
+		ok = FALSE;
+	if (!ok || !t->totals)
+		return ok;
+
+	char text[EXPORT_COLUMNS_MAX][MONEY_TEXT_MAX];
+	for (size_t c = 0; c < t->n_cols; c++) {
+		cells[c] = (cell){ .kind = t->cols[c].kind, .text = "", .blank = !t->cols[c].summed };
+		if (!t->cols[c].summed)
+			continue;
+		g_assert(t->cols[c].kind == COL_COUNT || t->cols[c].kind == COL_FEN);
+		cells[c].value = sums[c];
+		if (t->cols[c].kind == COL_FEN)
+			money_format(sums[c], text[c]);
+		else
+			g_snprintf(text[c], MONEY_TEXT_MAX, "%" G_GINT64_FORMAT, (gint64)sums[c]);
+		cells[c].text = text[c];
+	}
+	g_assert(!t->cols[0].summed);
+	cells[0] = (cell){ .kind = COL_TEXT, .text = EXPORT_TOTAL_LABEL };
+	return sink_row(s, cells, t->n_cols, FALSE, error);
+}
+
+/* Runs the table's guard: FALSE (STATUS_SOFTWARE) when a shop lacks its registry version. */
+static gboolean check_guard(db *d, int batch_id, const table *t, GError **error)
+{
+	if (!t->guard)
+		return TRUE;
+	char batch[EXPORT_INT_TEXT_MAX];
+	g_snprintf(batch, sizeof batch, "%d", batch_id);
+	const char *params[] = { db_programme(d), batch };
+	g_autofree char *shop = NULL;
+	if (!db_scalar(d, t->guard, 2, params, &shop, error))
+		return FALSE;
+	if (shop)
+		g_set_error(error, EXPORT_ERROR, STATUS_SOFTWARE,
+			    "cannot list batch %d: shop '%s' has no registry version recorded before the batch"
+			    " was made", batch_id, shop);
+	return shop == NULL;
+}
+
+/* Writes table t of batch_id to path (and path.sha256 when with_sha256), in one snapshot. */
+static gboolean write_table(db *d, int batch_id, const table *t, export_format format, export_encoding encoding,
+			    const char *path, gboolean with_sha256, GError **error)
+{
+	g_assert(t->n_cols <= EXPORT_COLUMNS_MAX && t->n_cols > 0);
+	gboolean own = PQtransactionStatus(db_conn(d)) == PQTRANS_IDLE;
+	if (own && !db_exec(d, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", error))
+		return FALSE;
+	g_autofree char *tmp_path = NULL, *sha_tmp_path = NULL;
+	int64_t created = 0;
+	gboolean ok = batch_created(d, batch_id, &created, error) && check_guard(d, batch_id, t, error);
+	int fd = ok ? open_beside(path, &tmp_path, error) : -1;
+	ok = ok && fd >= 0;
+	if (ok) {
+		sink s = { .format = format, .encoding = encoding, .path = tmp_path };
+		g_autofree char *sheet = g_strdup_printf("%s%d", t->sheet, batch_id);
+		ok = sink_open(&s, fd, sheet, t, created, error) && write_rows(d, batch_id, t, &s, error);
+		ok = sink_close(&s, ok ? error : NULL) && ok;
+	}
+	if (own) {
+		if (ok)
+			ok = db_commit(d, error);
+		else
+			db_rollback(d);
+	}
+	ok = ok && (!with_sha256 || write_sha256(path, tmp_path, &sha_tmp_path, error));
+	ok = ok && move_into_place(tmp_path, path, error);
+	if (ok && with_sha256) {
+		g_autofree char *sha_path = g_strconcat(path, EXPORT_SHA256_SUFFIX, NULL);
+		ok = move_into_place(sha_tmp_path, sha_path, error);
+	}
+	if (!ok) {
+		if (tmp_path)
+			g_unlink(tmp_path);
+		if (sha_tmp_path)
+			g_unlink(sha_tmp_path);
+	}
+	return ok;
+}
+
+gboolean export_batch(db *d, int batch_id, const export_options *o, const char *path, GError **error)
+{
+	g_return_val_if_fail(o != NULL && path != NULL, FALSE);
+	g_assert(o->format == EXPORT_FORMAT_CSV || o->encoding == EXPORT_ENCODING_UTF8);
+	const table *t = o->detail ? &detail_table : &summary_table;
+	return write_table(d, batch_id, t, o->format, o->encoding, path, TRUE, error);
+}
+
+gboolean export_disclosure(db *d, int batch_id, const char *path, GError **error)
+{
+	g_return_val_if_fail(path != NULL, FALSE);
+	return write_table(d, batch_id, &disclosure_table, EXPORT_FORMAT_CSV, EXPORT_ENCODING_UTF8, path, FALSE,
+			   error);
+}

@@ -1,0 +1,71 @@
+/* payments.h: the treasury's payment results (FORMATS.md "Treasury payment results"), loaded and
+ * reconciled against what each batch exported.
+ *
+ * A file is read whole (UTF-8, BOM allowed, or GB18030) and refused whole when any line does not
+ * parse. Each parsed line then either applies (a payments row; a PAID one also moves the shop's
+ * payable to the treasury in the ledger), repeats what is applied already (ignored, counted), or is
+ * a finding (recorded with its line and reason, never applied). One transaction per file, one runs
+ * row and one payment_loads row, hash-chained like batches. */
+#ifndef SUBSIDY_PAYMENTS_H
+#define SUBSIDY_PAYMENTS_H
+
+#include "db.h"
+
+#include <glib.h>
+#include <stdint.h>
+
+#define PAYMENTS_ERROR payments_error_quark()
+GQuark payments_error_quark(void);
+
+#define PAYMENTS_DIGEST_HEX 65 /* 64 hex digits and NUL */
+#define PAYMENTS_GENESIS "0000000000000000000000000000000000000000000000000000000000000000"
+/* A payments file larger than this is refused: a result per shop per batch stays far below. */
+#define PAYMENTS_FILE_BYTES_MAX (64 * 1024 * 1024)
+
+/* One applied payment as the digest sees it; the strings are the database's text. */
+typedef struct {
+	int line_no;           /* in its file; the header is line 1 */
+	int batch_id;
+	const char *shop_id;
+	int64_t amount_fen;
+	const char *status;    /* "PAID" or "FAILED" */
+	const char *paid_at;   /* "YYYY-MM-DD HH:MM:SS" (China time), or NULL */
+	const char *serial_no; /* the treasury's serial number, or NULL */
+} payments_row;
+
+/* The digest of a payment load: SHA-256 over a header line (version, programme, load_id,
+ * prev_digest) and one line per applied payment, in line order (line_no ascending), each line the
+ * COPY text form of (line_no, batch_id, shop_id, amount_fen, status, paid_at, serial_no): tab
+ * separated, backslash escapes, \N for NULL. prev_digest is the previous load's digest, or
+ * PAYMENTS_GENESIS for the first. Settled here so that verify recomputes it from the stored rows. */
+void payments_digest(const char *programme, int load_id, const char *prev_digest, const payments_row *rows,
+		     size_t n_rows, char out[PAYMENTS_DIGEST_HEX]);
+
+/* A line that is not applied, and why. */
+typedef struct {
+	int line_no;
+	int batch_id;
+	char *shop_id;
+	char *amount_text; /* as written in the file */
+	char *reason;
+} payments_finding;
+
+typedef struct {
+	char *file;              /* as given */
+	int load_id;
+	int applied;             /* results applied by this load */
+	int already_applied;     /* lines identical to a result applied before (or earlier in the file) */
+	int64_t paid_fen;        /* applied PAID amounts */
+	int64_t failed_fen;      /* applied FAILED amounts */
+	GPtrArray *findings;     /* payments_finding *, in line order */
+} payments_report;
+
+/* Loads the results in path; os_user is recorded with the run. Fills *report (clear it with
+ * payments_report_clear). Errors: STATUS_NOINPUT when path cannot be read, STATUS_DATAERR when it
+ * does not parse (the message lists the lines and why; nothing is stored), STATUS_TEMPFAIL when a
+ * settlement holds the lock, database errors as db.h. Findings are no error: they are in the
+ * report (and in payment_findings). Needs an idle connection: it runs its own transaction. */
+gboolean payments_load(db *d, const char *path, const char *os_user, payments_report *report, GError **error);
+void payments_report_clear(payments_report *report);
+
+#endif
