@@ -71,8 +71,12 @@ demo: deps
 	scripts/demo
 
 bench: deps
-	$(MAKE) all
+	$(MAKE) all build/bench-policy
 	scripts/bench
+
+build/bench-policy: scripts/bench-policy.c build/libsubsidy.a
+	@echo "  LINK    $@"
+	@$(CC) $(BASE_CFLAGS) $(OPT) -Isrc -o $@ $< build/libsubsidy.a $(LIBS)
 
 install: build/subsidy
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/subsidy/profiles
