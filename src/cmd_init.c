@@ -11,9 +11,6 @@
 #define INIT_ERROR init_error_quark()
 G_DEFINE_QUARK(subsidy-init-error-quark, init_error)
 
-/* Serialises concurrent `init` runs on one database (class of db.c's lock, another key). */
-#define INIT_LOCK_KEY "SELECT pg_advisory_lock(23221, 1)"
-
 static const char *const role_names[] = { "subsidy_engine", "subsidy_finance", "subsidy_auditor" };
 
 static gboolean create_roles(db *d, GError **error)
@@ -122,7 +119,7 @@ int cmd_init(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 	if (!d)
 		return cli_fail(error);
 	int applied = 0;
-	gboolean ok = db_exec(d, INIT_LOCK_KEY, &error) && (!roles || create_roles(d, &error)) &&
+	gboolean ok = db_lock_init(d, &error) && (!roles || create_roles(d, &error)) &&
 		      roles_exist(d, &error) && migrate(d, &applied, &error);
 	db_close(d);
 	if (!ok)

@@ -7,9 +7,10 @@
 
 G_DEFINE_QUARK(subsidy-db-error-quark, db_error)
 
-/* The advisory lock key of the settlement: one per programme, class 0x5ab5 chosen to stay clear
- * of other applications' keys in a shared cluster. */
+/* Advisory lock classes, chosen to stay clear of other applications' keys in a shared cluster:
+ * the settlement (keyed by the programme) and init. */
 #define DB_LOCK_CLASS 0x5ab5
+#define DB_LOCK_CLASS_INIT 0x5ab7
 
 struct db {
 	PGconn *conn;
@@ -278,6 +279,24 @@ gboolean db_lock_settlement(db *d, GError **error)
 		return FALSE;
 	}
 	return TRUE;
+}
+
+gboolean db_wait_settlement_xact(db *d, GError **error)
+{
+	g_assert(PQtransactionStatus(d->conn) == PQTRANS_INTRANS);
+	const char *params[] = { d->programme };
+	g_autofree char *sql = g_strdup_printf("SELECT pg_advisory_xact_lock(%d, hashtext($1))", DB_LOCK_CLASS);
+	PGresult *res = db_query(d, sql, 1, params, error);
+	if (!res)
+		return FALSE;
+	PQclear(res);
+	return TRUE;
+}
+
+gboolean db_lock_init(db *d, GError **error)
+{
+	g_autofree char *sql = g_strdup_printf("SELECT pg_advisory_lock(%d, 0)", DB_LOCK_CLASS_INIT);
+	return db_exec(d, sql, error);
 }
 
 void db_unlock_settlement(db *d)

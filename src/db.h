@@ -56,9 +56,17 @@ void db_copy_bool(GString *row, gboolean value);
 void db_copy_bytea(GString *row, const unsigned char *bytes, size_t len);
 void db_copy_row_end(GString *row);
 
-/* Session advisory lock on the settlement key of the programme; FALSE with STATUS_TEMPFAIL when
- * another session holds it. Released with the session or db_unlock_settlement. */
+/* The settlement lock: one advisory lock key per programme. A settlement (settle, nightly,
+ * payments load) takes it for its session and gives up at once when it is held:
+ * db_lock_settlement is FALSE with STATUS_TEMPFAIL then. Writers that must not overlap a
+ * settlement but may wait for one (an ingest's file, a registry load) take the same key for their
+ * transaction with db_wait_settlement_xact. A session never conflicts with its own lock, so
+ * nightly ingests while it holds the lock. Released with the session or db_unlock_settlement. */
 gboolean db_lock_settlement(db *d, GError **error);
+gboolean db_wait_settlement_xact(db *d, GError **error);
 void db_unlock_settlement(db *d);
+
+/* Serialises `subsidy init` runs on a cluster (another advisory lock class). */
+gboolean db_lock_init(db *d, GError **error);
 
 #endif

@@ -523,7 +523,7 @@ gboolean ingest_file(db *d, const registry *reg, const char *path, const ingest_
 		goto out;
 	/* The settlement lock's key, held for this transaction: a settlement never sees half a file
 	 * and ingests of the same programme take turns. */
-	if (!db_exec(d, "SELECT pg_advisory_xact_lock(23221, hashtext(current_setting('subsidy.programme')))", error))
+	if (!db_wait_settlement_xact(d, error))
 		goto out;
 	if (!db_scalar(d, "SELECT file_id FROM file_digests WHERE programme = $1 AND sha256 = $2", 2, p2, &v, error))
 		goto out;

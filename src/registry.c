@@ -30,8 +30,6 @@ G_DEFINE_QUARK(subsidy-registry-error-quark, registry_error)
 /* Separates the parts of a composite key; fields with control characters are refused, so no
  * value contains it. */
 #define REGISTRY_KEY_SEP "\x1f"
-/* One registry load at a time per programme (advisory lock class beside db.c's settlement one). */
-#define REGISTRY_LOCK_CLASS 0x5ab6
 /* A mobile number: 1, then 3-9, then nine digits. */
 #define REGISTRY_PHONE_DIGITS 11
 /* Longest digit string a sender phone may have and still be a number after prefixes: 0086 + 11. */
@@ -1145,13 +1143,10 @@ static gboolean load_in_transaction(loader *l, db *d, const char *sha256, const 
 				    registry_counts *counts, GError **error)
 {
 	const kind_spec *k = l->kind;
-	const char *prog[] = { db_programme(d) };
-	g_autofree char *lock_sql =
-		g_strdup_printf("SELECT pg_advisory_xact_lock(%d, hashtext($1))", REGISTRY_LOCK_CLASS);
-	PGresult *res = db_query(d, lock_sql, 1, prog, error);
-	if (!res)
+	/* The settlement lock's key, for this transaction: a load waits for a running settlement
+	 * and no settlement starts during a load, so a batch never sees half a registry change. */
+	if (!db_wait_settlement_xact(d, error))
 		return FALSE;
-	PQclear(res);
 	/* The load's time, taken once the lock is held, so versions are recorded in load order. */
 	g_autofree char *now = NULL;
 	if (!db_scalar(d, "SELECT clock_timestamp()::text", 0, NULL, &now, error))

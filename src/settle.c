@@ -654,7 +654,9 @@ gboolean settle_run(db *d, const char *os_user, settle_result *out, GError **err
 	c.entries = g_string_sized_new(SETTLE_COPY_FLUSH_BYTES);
 	c.updates = g_string_sized_new(SETTLE_COPY_FLUSH_BYTES);
 
-	gboolean ok = db_begin(d, error) && settle_in_txn(&c, os_user, error);
+	/* One snapshot for the whole settlement: the registry it prices with, the pools it draws and
+	 * the payee details it fixes all agree. */
+	gboolean ok = db_exec(d, "BEGIN ISOLATION LEVEL REPEATABLE READ", error) && settle_in_txn(&c, os_user, error);
 	fault_point("settle:before-commit");
 	ok = ok && db_commit(d, error);
 	fault_point("settle:committed");
