@@ -16,6 +16,8 @@ static const cli_command commands[] = {
 	  "store courier manifests, classify every line, print counts per outcome", cmd_ingest },
 	{ "settle", "[--json]", "post the differences of every changed or unfunded order as one batch", cmd_settle },
 	{ "status", "[--json]", "budget left per pool, outcome counts, last batch", cmd_status },
+	{ "replay", "--from DATE --to DATE [--registry as-recorded|current] [--report FILE] [--json]", "auditors: recompute orders from their lines and compare with the ledger", cmd_replay },
+	{ "verify", "[--json]", "check the ledger's hash chains and invariants", cmd_verify },
 	{ "why", "[--json] WAYBILL", "every line, outcome, order and posting that touched one waybill", cmd_why },
 };
 

@@ -1,0 +1,201 @@
+/* cmd_replay.c: `subsidy replay --from DATE --to DATE [--registry as-recorded|current]
+ * [--report FILE] [--json]`: the auditor's recomputation of every order dated in the range
+ * (replay.h). Differences go out as they are found (a table, JSON, and the CSV report), so a
+ * long list needs no memory; exit 1 when there is any. Changes nothing. */
+#include "cli.h"
+#include "export.h"
+#include "json.h"
+#include "money.h"
+#include "replay.h"
+
+#include <errno.h>
+#include <glib/gstdio.h>
+#include <stdio.h>
+#include <string.h>
+
+#define REPLAY_REPORT_HEADER "店铺编号,订单号,账面金额(元),重算金额(元),原因"
+#define REPLAY_REPORT_BOM "\xEF\xBB\xBF"
+#define REPLAY_REPORT_EOL "\r\n"
+/* Column widths of the human table (bytes; ids are ASCII in practice). */
+#define REPLAY_SHOP_WIDTH 12
+#define REPLAY_ORDER_WIDTH 20
+#define REPLAY_AMOUNT_WIDTH 12
+
+typedef struct {
+	gboolean json;
+	FILE *report;       /* NULL: no --report */
+	const char *report_path;
+	gboolean any;       /* a difference was written */
+} replay_out;
+
+/* The report is written beside its target under a temporary name and renamed into place at the
+ * end, so a reader never sees half a report. */
+static FILE *report_open(const char *path, char **tmp_path, GError **error)
+{
+	*tmp_path = g_strdup_printf("%s.XXXXXX", path);
+	int fd = g_mkstemp(*tmp_path);
+	if (fd < 0) {
+		int e = errno;
+		g_set_error(error, G_FILE_ERROR, STATUS_SOFTWARE, "cannot write report '%s': %s", path, g_strerror(e));
+		g_clear_pointer(tmp_path, g_free);
+		return NULL;
+	}
+	FILE *f = fdopen(fd, "wb");
+	g_assert(f != NULL);
+	fputs(REPLAY_REPORT_BOM REPLAY_REPORT_HEADER REPLAY_REPORT_EOL, f);
+	return f;
+}
+
+static gboolean report_close(FILE *f, const char *tmp_path, const char *path, GError **error)
+{
+	gboolean ok = !ferror(f);
+	ok = fclose(f) == 0 && ok;
+	if (ok && g_rename(tmp_path, path) == 0)
+		return TRUE;
+	int e = errno;
+	g_unlink(tmp_path);
+	g_set_error(error, G_FILE_ERROR, STATUS_SOFTWARE, "cannot write report '%s': %s", path, g_strerror(e));
+	return FALSE;
+}
+
+static gboolean print_difference(const replay_difference *diff, gpointer user_data, GError **error)
+{
+	replay_out *o = user_data;
+	char ledger[MONEY_TEXT_MAX], recomputed[MONEY_TEXT_MAX];
+	money_format(diff->ledger_fen, ledger);
+	money_format(diff->recomputed_fen, recomputed);
+	if (o->json) {
+		json_writer w;
+		json_init(&w);
+		json_object_begin(&w);
+		json_key(&w, "shop_id");
+		json_string(&w, diff->shop_id);
+		json_key(&w, "order_no");
+		json_string(&w, diff->order_no);
+		json_key(&w, "ledger_fen");
+		json_int(&w, diff->ledger_fen);
+		json_key(&w, "recomputed_fen");
+		json_int(&w, diff->recomputed_fen);
+		json_key(&w, "cause");
+		json_string(&w, diff->cause);
+		json_object_end(&w);
+		g_autofree char *text = json_finish(&w);
+		printf("%s%s", o->any ? "," : "", text);
+	} else {
+		if (!o->any)
+			printf("%-*s %-*s %*s %*s  %s\n", REPLAY_SHOP_WIDTH, "shop", REPLAY_ORDER_WIDTH, "order",
+			       REPLAY_AMOUNT_WIDTH, "ledger", REPLAY_AMOUNT_WIDTH, "recomputed", "cause");
+		printf("%-*s %-*s %*s %*s  %s\n", REPLAY_SHOP_WIDTH, diff->shop_id, REPLAY_ORDER_WIDTH,
+		       *diff->order_no ? diff->order_no : "-", REPLAY_AMOUNT_WIDTH, ledger, REPLAY_AMOUNT_WIDTH, recomputed,
+		       diff->cause);
+	}
+	o->any = TRUE;
+	if (o->report) {
+		g_autoptr(GString) line = g_string_new(NULL);
+		const char *fields[] = { diff->shop_id, diff->order_no, ledger, recomputed, diff->cause };
+		for (size_t i = 0; i < G_N_ELEMENTS(fields); i++) {
+			if (i)
+				g_string_append_c(line, ',');
+			export_csv_field(line, fields[i]);
+		}
+		g_string_append(line, REPLAY_REPORT_EOL);
+		if (fwrite(line->str, 1, line->len, o->report) != line->len) {
+			g_set_error(error, G_FILE_ERROR, STATUS_SOFTWARE, "cannot write report '%s': %s", o->report_path,
+				    g_strerror(errno));
+			return FALSE;
+		}
+	}
+	return TRUE;
+}
+
+static void print_summary(const replay_summary *s, replay_registry mode, const char *from, const char *to)
+{
+	char a[MONEY_TEXT_MAX], b[MONEY_TEXT_MAX];
+	printf("replay %s to %s, registry %s: ", from, to, replay_registry_name(mode));
+	if (s->last_batch == 0) {
+		printf("no batch yet, so nothing to compare; %" G_GINT64_FORMAT " orders pending\n", (gint64)s->pending);
+		return;
+	}
+	printf("%" G_GINT64_FORMAT " orders compared with the ledger up to batch %d", (gint64)s->orders, s->last_batch);
+	if (s->differences == 0)
+		printf(", no difference");
+	else
+		printf(", %" G_GINT64_FORMAT " difference%s (ledger %s yuan, recomputed %s yuan)", (gint64)s->differences,
+		       s->differences == 1 ? "" : "s", money_format(s->ledger_fen, a), money_format(s->recomputed_fen, b));
+	printf("; %" G_GINT64_FORMAT " pending (lines newer than the last batch)\n", (gint64)s->pending);
+}
+
+int cmd_replay(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
+{
+	g_autofree char *from_text = NULL, *to_text = NULL, *registry_text = NULL, *report_path = NULL;
+	const GOptionEntry entries[] = {
+		{ "from", 0, 0, G_OPTION_ARG_STRING, &from_text, "first order date (included)", "YYYY-MM-DD" },
+		{ "to", 0, 0, G_OPTION_ARG_STRING, &to_text, "last order date (included)", "YYYY-MM-DD" },
+		{ "registry", 0, 0, G_OPTION_ARG_STRING, &registry_text,
+		  "as-recorded (the default: as known when each batch was made) or current (today's)",
+		  "as-recorded|current" },
+		{ "report", 0, 0, G_OPTION_ARG_FILENAME, &report_path, "also write the differences as CSV", "FILE" },
+		{ NULL }
+	};
+	if (!cli_parse(ctx, cmd, entries, TRUE, &argc, &argv))
+		return STATUS_USAGE;
+	if (argc != 1)
+		return cli_usage_error(cmd, "unexpected argument '%s'", argv[1]);
+	if (!from_text || !to_text)
+		return cli_usage_error(cmd, "--from DATE and --to DATE are required");
+	chrono_day from, to;
+	g_autoptr(GError) perr = NULL;
+	if (!chrono_parse_day(from_text, &from, &perr))
+		return cli_usage_error(cmd, "bad --from date '%s': %s", from_text, perr->message);
+	if (!chrono_parse_day(to_text, &to, &perr))
+		return cli_usage_error(cmd, "bad --to date '%s': %s", to_text, perr->message);
+	if (from > to)
+		return cli_usage_error(cmd, "--from %s is after --to %s", from_text, to_text);
+	replay_registry mode = REPLAY_AS_RECORDED;
+	if (registry_text && !replay_registry_parse(registry_text, &mode))
+		return cli_usage_error(cmd, "unknown registry '%s' (as-recorded or current)", registry_text);
+	if (report_path && !*report_path)
+		return cli_usage_error(cmd, "--report needs a file name");
+
+	GError *error = NULL;
+	db *d = cli_connect(ctx, &error);
+	if (!d)
+		return cli_fail(error);
+	replay_out o = { .json = ctx->json, .report_path = report_path };
+	g_autofree char *tmp_path = NULL;
+	if (report_path && !(o.report = report_open(report_path, &tmp_path, &error))) {
+		db_close(d);
+		return cli_fail(error);
+	}
+	if (o.json)
+		printf("{\"differences\":[");
+	replay_summary s = { 0 };
+	char from_day[CHRONO_DAY_TEXT_MAX], to_day[CHRONO_DAY_TEXT_MAX];
+	chrono_format_day(from, from_day);
+	chrono_format_day(to, to_day);
+	gboolean ok = replay_run(d, from, to, mode, ctx->progress, print_difference, &o, &s, &error);
+	db_close(d);
+	if (o.report) {
+		if (ok)
+			ok = report_close(o.report, tmp_path, report_path, &error);
+		else {
+			fclose(o.report);
+			g_unlink(tmp_path);
+		}
+	}
+	if (!ok) {
+		if (o.json)
+			printf("]}\n"); /* the object stays whole; the exit status and stderr tell */
+		return cli_fail(error);
+	}
+	if (o.json) {
+		printf("],\"pending\":%" G_GINT64_FORMAT ",\"orders\":%" G_GINT64_FORMAT ",\"last_batch\":",
+		       (gint64)s.pending, (gint64)s.orders);
+		if (s.last_batch)
+			printf("%d}\n", s.last_batch);
+		else
+			printf("null}\n");
+	} else
+		print_summary(&s, mode, from_day, to_day);
+	return s.differences > 0 ? STATUS_FINDINGS : STATUS_OK;
+}

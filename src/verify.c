@@ -1,0 +1,429 @@
+/* verify.c: the ledger's proof; see verify.h.
+ *
+ * The chains are recomputed in C with the functions that made them. Each invariant is one query
+ * that returns a line of text per thing that breaks it (nothing when it holds), at most
+ * VERIFY_FINDINGS_PER_CHECK + 1 of them: the database does the counting and summing, the
+ * client only reports. */
+#include "verify.h"
+
+#include "ledger.h"
+#include "payments.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Batches fetched from the chain's cursor at a time. */
+#define VERIFY_FETCH_ROWS 100
+
+typedef struct {
+	db *d;
+	verify_report *r;
+	GHashTable *counts; /* check name (static) -> findings so far */
+} verify_ctx;
+
+static void finding_free(gpointer p)
+{
+	verify_finding *f = p;
+	g_free(f->check);
+	g_free(f->detail);
+	g_free(f);
+}
+
+void verify_report_clear(verify_report *r)
+{
+	if (r->findings)
+		g_ptr_array_unref(r->findings);
+	memset(r, 0, sizeof *r);
+}
+
+/* Records a finding of check, unless the check has named VERIFY_FINDINGS_PER_CHECK already:
+ * then the one after says that more were left out, and the rest are dropped. */
+static void add_finding(verify_ctx *c, const char *check, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
+static void add_finding(verify_ctx *c, const char *check, const char *fmt, ...)
+{
+	int n = GPOINTER_TO_INT(g_hash_table_lookup(c->counts, check));
+	g_hash_table_insert(c->counts, (gpointer)check, GINT_TO_POINTER(n + 1));
+	if (n > VERIFY_FINDINGS_PER_CHECK)
+		return;
+	verify_finding *f = g_new0(verify_finding, 1);
+	f->check = g_strdup(check);
+	if (n == VERIFY_FINDINGS_PER_CHECK) {
+		f->detail = g_strdup_printf("more findings of this check were left out (the first %d are listed)",
+					    VERIFY_FINDINGS_PER_CHECK);
+	} else {
+		va_list ap;
+		va_start(ap, fmt);
+		f->detail = g_strdup_vprintf(fmt, ap);
+		va_end(ap);
+	}
+	g_ptr_array_add(c->r->findings, f);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* The batch chain */
+
+/* The header of the batch at row i as stored (columns as the verify_batches cursor selects). */
+static void batch_header(const PGresult *res, int i, ledger_batch_header *h)
+{
+	memset(h, 0, sizeof *h);
+	h->batch_id = atoi(PQgetvalue(res, i, 0));
+	g_assert(strlen(PQgetvalue(res, i, 1)) < sizeof h->created_at); /* a timestamptz's text */
+	g_strlcpy(h->created_at, PQgetvalue(res, i, 1), sizeof h->created_at);
+	h->files_upto = g_ascii_strtoll(PQgetvalue(res, i, 2), NULL, 10);
+	h->orders = atoi(PQgetvalue(res, i, 3));
+	h->postings = atoi(PQgetvalue(res, i, 4));
+	h->posted_fen = g_ascii_strtoll(PQgetvalue(res, i, 5), NULL, 10);
+	h->unfunded_fen = g_ascii_strtoll(PQgetvalue(res, i, 6), NULL, 10);
+	g_strlcpy(h->prev_digest, PQgetvalue(res, i, 7), sizeof h->prev_digest);
+}
+
+static gboolean verify_chain(verify_ctx *c, GError **error)
+{
+	const char *p1[] = { db_programme(c->d) };
+	PGresult *res = db_query(c->d,
+				 "DECLARE verify_batches NO SCROLL CURSOR FOR SELECT batch_id, created_at::text, files_upto,"
+				 " orders, postings, posted_fen, unfunded_fen, prev_digest, digest FROM batches"
+				 " WHERE programme = $1 ORDER BY batch_id",
+				 1, p1, error);
+	if (!res)
+		return FALSE;
+	PQclear(res);
+	int expected_id = 1;
+	char prev[LEDGER_DIGEST_HEX];
+	g_strlcpy(prev, LEDGER_GENESIS, sizeof prev);
+	for (;;) {
+		res = db_query(c->d, "FETCH " G_STRINGIFY(VERIFY_FETCH_ROWS) " FROM verify_batches", 0, NULL, error);
+		if (!res)
+			return FALSE;
+		int n = PQntuples(res);
+		for (int i = 0; i < n; i++) {
+			/* The link and the digest are checked apart, so a broken link does not hide a
+			 * changed batch. The schema's CHECKs keep both digests 64 hex digits. */
+			ledger_batch_header h;
+			batch_header(res, i, &h);
+			const char *digest = PQgetvalue(res, i, 8);
+			gboolean broken = FALSE;
+			if (h.batch_id != expected_id) {
+				add_finding(c, "chain", "batch %d follows batch %d: a batch is missing from the chain",
+					    h.batch_id, expected_id - 1);
+				broken = TRUE;
+			}
+			expected_id = h.batch_id + 1;
+			if (strcmp(h.prev_digest, prev) != 0) {
+				add_finding(c, "chain",
+					    "batch %d: its prev_digest %.12s... is not the digest of the batch before it"
+					    " (%.12s...)",
+					    h.batch_id, h.prev_digest, prev);
+				broken = TRUE;
+			}
+			g_strlcpy(prev, digest, sizeof prev);
+			char again[LEDGER_DIGEST_HEX];
+			if (!ledger_batch_digest(c->d, &h, again, error)) {
+				PQclear(res);
+				return FALSE;
+			}
+			if (strcmp(again, digest) != 0) {
+				add_finding(c, "chain",
+					    "batch %d: its digest does not match what it holds now (its header, postings,"
+					    " entries or payees changed since it was made): recorded %.12s..., recomputed"
+					    " %.12s...",
+					    h.batch_id, digest, again);
+				broken = TRUE;
+			}
+			int batch_id = h.batch_id;
+			if (broken && c->r->first_broken_batch == 0)
+				c->r->first_broken_batch = batch_id;
+			c->r->batches++;
+		}
+		PQclear(res);
+		if (n < VERIFY_FETCH_ROWS)
+			break;
+	}
+	return db_exec(c->d, "CLOSE verify_batches", error);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* The payments chain */
+
+static gboolean verify_payment_load(verify_ctx *c, int load_id, const char *prev_digest, const char *digest,
+				    GError **error)
+{
+	char load[16];
+	g_snprintf(load, sizeof load, "%d", load_id);
+	const char *p2[] = { db_programme(c->d), load };
+	PGresult *res = db_query(c->d,
+				 "SELECT line_no, batch_id, shop_id, amount_fen, status,"
+				 " to_char(paid_at, 'YYYY-MM-DD HH24:MI:SS'), serial_no FROM payments"
+				 " WHERE programme = $1 AND load_id = $2::int ORDER BY line_no",
+				 2, p2, error);
+	if (!res)
+		return FALSE;
+	int n = PQntuples(res);
+	payments_row *rows = g_new0(payments_row, MAX(n, 1));
+	gboolean ordered = TRUE;
+	for (int i = 0; i < n; i++) {
+		rows[i].line_no = atoi(PQgetvalue(res, i, 0));
+		rows[i].batch_id = atoi(PQgetvalue(res, i, 1));
+		rows[i].shop_id = PQgetvalue(res, i, 2);
+		rows[i].amount_fen = g_ascii_strtoll(PQgetvalue(res, i, 3), NULL, 10);
+		rows[i].status = PQgetvalue(res, i, 4);
+		rows[i].paid_at = PQgetisnull(res, i, 5) ? NULL : PQgetvalue(res, i, 5);
+		rows[i].serial_no = PQgetisnull(res, i, 6) ? NULL : PQgetvalue(res, i, 6);
+		ordered = ordered && (i == 0 || rows[i - 1].line_no < rows[i].line_no);
+	}
+	if (!ordered) {
+		/* Two payments on one line of one file: payments_digest's precondition fails. */
+		add_finding(c, "payments_chain", "payment load %d: two payments claim the same line of its file",
+			    load_id);
+	} else {
+		char got[PAYMENTS_DIGEST_HEX];
+		payments_digest(db_programme(c->d), load_id, prev_digest, rows, (size_t)n, got);
+		if (strcmp(got, digest) != 0)
+			add_finding(c, "payments_chain",
+				    "payment load %d: its digest does not match the payments it holds now: recorded"
+				    " %.12s..., recomputed %.12s...",
+				    load_id, digest, got);
+	}
+	g_free(rows);
+	PQclear(res);
+	return TRUE;
+}
+
+static gboolean verify_payments_chain(verify_ctx *c, GError **error)
+{
+	const char *p1[] = { db_programme(c->d) };
+	PGresult *res = db_query(c->d,
+				 "SELECT load_id, prev_digest, digest FROM payment_loads WHERE programme = $1"
+				 " ORDER BY load_id",
+				 1, p1, error);
+	if (!res)
+		return FALSE;
+	char prev[PAYMENTS_DIGEST_HEX];
+	g_strlcpy(prev, PAYMENTS_GENESIS, sizeof prev);
+	int expected_id = 1;
+	gboolean ok = TRUE;
+	for (int i = 0; ok && i < PQntuples(res); i++) {
+		int load_id = atoi(PQgetvalue(res, i, 0));
+		const char *stored_prev = PQgetvalue(res, i, 1);
+		if (load_id != expected_id)
+			add_finding(c, "payments_chain", "payment load %d follows load %d: a load is missing from the chain",
+				    load_id, expected_id - 1);
+		expected_id = load_id + 1;
+		if (strcmp(stored_prev, prev) != 0)
+			add_finding(c, "payments_chain",
+				    "payment load %d: its prev_digest is not the digest of the load before it", load_id);
+		if (strlen(stored_prev) == PAYMENTS_DIGEST_HEX - 1)
+			ok = verify_payment_load(c, load_id, stored_prev, PQgetvalue(res, i, 2), error);
+		else
+			add_finding(c, "payments_chain", "payment load %d: prev_digest is not a digest", load_id);
+		g_strlcpy(prev, PQgetvalue(res, i, 2), sizeof prev);
+		c->r->payment_loads++;
+	}
+	PQclear(res);
+	return ok;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Invariants: one query each, $1 the programme, $2 the payable account prefix, $3 the pool
+ * account prefix, $4 the treasury account. Each row is one finding's text. */
+
+typedef struct {
+	const char *check;
+	const char *sql;
+} invariant;
+
+#define REGISTRY_OUTCOMES                                                                                         \
+	"'UNREGISTERED_SHOP', 'AMBIGUOUS_SHOP', 'NOT_REGISTERED_ON_DATE', 'OUTSIDE_POLICY_PERIOD',"               \
+	" 'NOT_IN_CAMPAIGN', 'INELIGIBLE_PRODUCT'"
+#define ALL_OUTCOMES "'ELIGIBLE', 'DUPLICATE', 'CONFLICT', 'REJECTED', " REGISTRY_OUTCOMES
+
+static const invariant invariants[] = {
+	{ "entries",
+	  "SELECT format('transaction %s: its entries sum to %s fen, not 0', txn, sum(amount_fen)) FROM entries"
+	  " WHERE programme = $1 GROUP BY txn HAVING sum(amount_fen) <> 0 ORDER BY txn COLLATE \"C\"" },
+	{ "entries",
+	  "SELECT format('entry %s/%s: account %L is not its pool''s (%L), its shop''s (%L) or the treasury', txn,"
+	  " entry_seq, account, pool_id, shop_id) FROM entries WHERE programme = $1 AND NOT ("
+	  " (pool_id IS NOT NULL AND account = $3 || pool_id) OR (pool_id IS NULL AND account = $2 || shop_id)"
+	  " OR (pool_id IS NULL AND account = $4)) ORDER BY txn COLLATE \"C\", entry_seq" },
+	{ "entries",
+	  "SELECT f FROM (SELECT p.batch_id, p.seq, format('batch %s posting %s: funded_fen %s, but its entries pay"
+	  " the shop %s', p.batch_id, p.seq, p.funded_fen, coalesce(sum(e.amount_fen) FILTER (WHERE e.account = $2 ||"
+	  " p.shop_id), 0)) AS f FROM postings p LEFT JOIN entries e ON e.programme = $1 AND e.batch_id = p.batch_id"
+	  " AND e.posting_seq = p.seq WHERE p.programme = $1 GROUP BY p.batch_id, p.seq, p.shop_id, p.funded_fen"
+	  " HAVING coalesce(sum(e.amount_fen) FILTER (WHERE e.account = $2 || p.shop_id), 0) <> p.funded_fen"
+	  " UNION ALL SELECT e.batch_id, e.posting_seq, format('entry %s/%s names batch %s posting %s, which does"
+	  " not exist', e.txn, e.entry_seq, e.batch_id, e.posting_seq) FROM entries e WHERE e.programme = $1"
+	  " AND e.batch_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM postings p WHERE p.programme = $1"
+	  " AND p.batch_id = e.batch_id AND p.seq = e.posting_seq)) x ORDER BY batch_id, seq" },
+	{ "pools",
+	  "WITH drawn AS (SELECT pool_id, -sum(amount_fen) AS drawn FROM entries WHERE programme = $1"
+	  "  AND pool_id IS NOT NULL GROUP BY pool_id),"
+	  " cur AS (SELECT pool_id, amount_fen AS registered FROM pools WHERE programme = $1"
+	  "  AND superseded_at IS NULL),"
+	  " bal AS (SELECT pool_id, amount_fen, drawn_fen FROM pool_balances WHERE programme = $1)"
+	  " SELECT CASE WHEN bal.pool_id IS NULL THEN format('pool %s has no balance row', pool_id)"
+	  "  WHEN cur.pool_id IS NULL THEN format('pool %s has a balance but is not in the registry', pool_id)"
+	  "  WHEN bal.drawn_fen > bal.amount_fen OR coalesce(drawn.drawn, 0) > bal.amount_fen"
+	  "   THEN format('pool %s is below zero: %s fen drawn (its entries: %s) of %s', pool_id, bal.drawn_fen,"
+	  "   coalesce(drawn.drawn, 0), bal.amount_fen)"
+	  "  WHEN coalesce(drawn.drawn, 0) < 0 THEN format('pool %s: its entries returned %s fen more than they drew',"
+	  "   pool_id, -drawn.drawn)"
+	  "  WHEN bal.drawn_fen <> coalesce(drawn.drawn, 0) THEN format('pool %s: balance says %s fen drawn, its"
+	  " entries drew %s', pool_id, bal.drawn_fen, coalesce(drawn.drawn, 0))"
+	  "  ELSE format('pool %s: balance says %s fen, the registry %s', pool_id, bal.amount_fen, cur.registered) END"
+	  " FROM bal FULL JOIN drawn USING (pool_id) FULL JOIN cur USING (pool_id)"
+	  " WHERE bal.pool_id IS NULL OR cur.pool_id IS NULL OR bal.drawn_fen > bal.amount_fen"
+	  "  OR coalesce(drawn.drawn, 0) > bal.amount_fen OR coalesce(drawn.drawn, 0) < 0"
+	  "  OR bal.drawn_fen <> coalesce(drawn.drawn, 0) OR bal.amount_fen <> cur.registered"
+	  " ORDER BY pool_id COLLATE \"C\"" },
+	{ "payables",
+	  "WITH bal AS (SELECT shop_id, sum(amount_fen) AS bal FROM entries WHERE programme = $1"
+	  "  AND account = $2 || shop_id GROUP BY shop_id),"
+	  " fund AS (SELECT shop_id, sum(funded_fen) AS funded FROM postings WHERE programme = $1 GROUP BY shop_id),"
+	  " paid AS (SELECT shop_id, sum(amount_fen) AS paid FROM payments WHERE programme = $1 AND status = 'PAID'"
+	  "  GROUP BY shop_id)"
+	  " SELECT format('shop %s: payable %s fen, but its postings funded %s and %s was paid', shop_id,"
+	  "  coalesce(bal, 0), coalesce(funded, 0), coalesce(paid, 0))"
+	  " FROM bal FULL JOIN fund USING (shop_id) FULL JOIN paid USING (shop_id)"
+	  " WHERE coalesce(bal, 0) <> coalesce(funded, 0) - coalesce(paid, 0) ORDER BY shop_id COLLATE \"C\"" },
+	{ "payables",
+	  "SELECT format('treasury: its entries received %s fen, the PAID payments are %s', t, p) FROM"
+	  " (SELECT (SELECT coalesce(sum(amount_fen), 0) FROM entries WHERE programme = $1 AND account = $4) AS t,"
+	  "  (SELECT coalesce(sum(amount_fen), 0) FROM payments WHERE programme = $1 AND status = 'PAID') AS p) x"
+	  " WHERE t <> p" },
+	{ "payables",
+	  "SELECT format('payment of batch %s to shop %s: %s fen, but the batch pays the shop %s', p.batch_id,"
+	  " p.shop_id, p.amount_fen, b.amount_fen) FROM payments p JOIN batch_shops b ON b.programme = $1"
+	  " AND b.batch_id = p.batch_id AND b.shop_id = p.shop_id WHERE p.programme = $1"
+	  " AND p.amount_fen <> b.amount_fen ORDER BY p.batch_id, p.shop_id COLLATE \"C\"" },
+	{ "orders",
+	  "WITH p AS (SELECT DISTINCT ON (shop_id, order_key) shop_id, order_key, batch_id, entitlement_fen,"
+	  "  unfunded_fen, sum(funded_fen) OVER (PARTITION BY shop_id, order_key) AS funded FROM postings"
+	  "  WHERE programme = $1 ORDER BY shop_id, order_key, batch_id DESC, seq DESC),"
+	  " o AS (SELECT shop_id, order_key, entitlement_fen, funded_fen, unfunded_fen, last_batch FROM orders"
+	  "  WHERE programme = $1)"
+	  " SELECT CASE WHEN o.shop_id IS NULL THEN format('order %s of shop %s has postings but no state in orders',"
+	  "   p.order_key, p.shop_id)"
+	  "  WHEN p.shop_id IS NULL THEN format('order %s of shop %s: orders holds entitlement %s, funded %s,"
+	  " unfunded %s, last batch %s, but it has no posting', o.order_key, o.shop_id, o.entitlement_fen,"
+	  "   o.funded_fen, o.unfunded_fen, coalesce(o.last_batch::text, 'none'))"
+	  "  ELSE format('order %s of shop %s: orders holds entitlement %s, funded %s, unfunded %s, last batch %s;"
+	  " its postings say %s, %s, %s, %s', o.order_key, o.shop_id, o.entitlement_fen, o.funded_fen,"
+	  "   o.unfunded_fen, coalesce(o.last_batch::text, 'none'), p.entitlement_fen, p.funded, p.unfunded_fen,"
+	  "   p.batch_id) END"
+	  " FROM o FULL JOIN p ON p.shop_id = o.shop_id AND p.order_key = o.order_key"
+	  " WHERE o.shop_id IS NULL"
+	  "  OR (p.shop_id IS NULL AND (o.entitlement_fen <> 0 OR o.funded_fen <> 0 OR o.unfunded_fen <> 0"
+	  "   OR o.last_batch IS NOT NULL))"
+	  "  OR (p.shop_id IS NOT NULL AND (o.funded_fen <> p.funded OR o.unfunded_fen <> p.unfunded_fen"
+	  "   OR o.entitlement_fen <> p.entitlement_fen OR o.last_batch IS DISTINCT FROM p.batch_id))"
+	  " ORDER BY coalesce(o.shop_id, p.shop_id) COLLATE \"C\", coalesce(o.order_key, p.order_key) COLLATE \"C\"" },
+	{ "batches",
+	  /* A batch's unfunded_fen is what every order is owed after it: the sum, over postings up to
+	   * it, of how much each posting changed its order's unfunded amount. */
+	  "WITH d AS (SELECT batch_id, shop_id, order_key, funded_fen, unfunded_fen - coalesce(lag(unfunded_fen)"
+	  "  OVER (PARTITION BY shop_id, order_key ORDER BY batch_id, seq), 0) AS du FROM postings"
+	  "  WHERE programme = $1),"
+	  " per AS (SELECT batch_id, count(*) AS n, count(DISTINCT (shop_id, order_key)) AS o,"
+	  "  sum(funded_fen) AS f, sum(du) AS du FROM d GROUP BY batch_id),"
+	  " b AS (SELECT b.batch_id, b.postings, b.orders, b.posted_fen, b.unfunded_fen, coalesce(per.n, 0) AS n,"
+	  "  coalesce(per.o, 0) AS o, coalesce(per.f, 0) AS f,"
+	  "  sum(coalesce(per.du, 0)) OVER (ORDER BY b.batch_id) AS u"
+	  "  FROM batches b LEFT JOIN per USING (batch_id) WHERE b.programme = $1)"
+	  " SELECT f FROM (SELECT batch_id, format('batch %s: its header says %s postings for %s orders, %s fen"
+	  " posted, %s fen unfunded after it; its postings give %s, %s, %s, %s', batch_id, postings, orders,"
+	  "  posted_fen, unfunded_fen, n, o, f, u) AS f FROM b"
+	  "  WHERE postings <> n OR orders <> o OR posted_fen <> f OR unfunded_fen <> u"
+	  " UNION ALL SELECT batch_id, format('postings of batch %s, which is not in the chain', batch_id) FROM per"
+	  "  WHERE NOT EXISTS (SELECT 1 FROM batches x WHERE x.programme = $1 AND x.batch_id = per.batch_id)) y"
+	  " ORDER BY batch_id" },
+	{ "batch_shops",
+	  "WITH p AS (SELECT batch_id, shop_id, sum(funded_fen) AS net, count(DISTINCT order_key)"
+	  "  FILTER (WHERE funded_fen <> 0) AS orders FROM postings WHERE programme = $1 GROUP BY batch_id, shop_id),"
+	  " s AS (SELECT batch_id, shop_id, net_fen, orders FROM batch_shops WHERE programme = $1)"
+	  " SELECT CASE WHEN s.shop_id IS NULL THEN format('batch %s: shop %s has postings (%s fen) but no payee row',"
+	  "   p.batch_id, p.shop_id, p.net)"
+	  "  ELSE format('batch %s shop %s: its payee row says %s fen net over %s orders, its postings give %s over"
+	  " %s', s.batch_id, s.shop_id, s.net_fen, s.orders, coalesce(p.net, 0), coalesce(p.orders, 0)) END"
+	  " FROM p FULL JOIN s ON s.batch_id = p.batch_id AND s.shop_id = p.shop_id"
+	  " WHERE s.shop_id IS NULL OR coalesce(p.net, 0) <> s.net_fen OR coalesce(p.orders, 0) <> s.orders"
+	  " ORDER BY coalesce(p.batch_id, s.batch_id), coalesce(p.shop_id, s.shop_id) COLLATE \"C\"" },
+	{ "lines",
+	  "SELECT format('line %s:%s (file %s): %s', f.name, l.line_no, l.file_id,"
+	  "  CASE WHEN l.outcome NOT IN (" ALL_OUTCOMES ") THEN format('%L is not an outcome', l.outcome)"
+	  "  WHEN (l.outcome = 'ELIGIBLE') <> (l.reason IS NULL) THEN 'an ELIGIBLE line has a reason, or another"
+	  " outcome has none'"
+	  "  ELSE 'an ELIGIBLE line without its shop, order, fee or pickup time' END)"
+	  " FROM lines l JOIN files f USING (file_id) WHERE l.programme = $1 AND (l.outcome NOT IN (" ALL_OUTCOMES ")"
+	  "  OR (l.outcome = 'ELIGIBLE') <> (l.reason IS NULL) OR (l.outcome = 'ELIGIBLE' AND (l.shop_id IS NULL"
+	  "  OR l.order_key IS NULL OR l.fee_fen IS NULL OR l.pickup_time IS NULL))) ORDER BY l.file_id, l.line_no" },
+	{ "files",
+	  "WITH c AS (SELECT file_id, count(*) AS n, count(*) FILTER (WHERE outcome = 'ELIGIBLE') AS e,"
+	  "  count(*) FILTER (WHERE outcome IN (" REGISTRY_OUTCOMES ")) AS i,"
+	  "  count(*) FILTER (WHERE outcome = 'DUPLICATE') AS d, count(*) FILTER (WHERE outcome = 'CONFLICT') AS c,"
+	  "  count(*) FILTER (WHERE outcome = 'REJECTED') AS r FROM lines WHERE programme = $1 GROUP BY file_id)"
+	  " SELECT format('file %s (%s): its counts say %s lines = %s eligible + %s ineligible + %s duplicate + %s"
+	  " conflict + %s rejected; its lines give %s = %s + %s + %s + %s + %s', f.file_id, f.name, f.lines,"
+	  "  f.eligible, f.ineligible, f.duplicate, f.conflict, f.rejected, coalesce(c.n, 0), coalesce(c.e, 0),"
+	  "  coalesce(c.i, 0), coalesce(c.d, 0), coalesce(c.c, 0), coalesce(c.r, 0))"
+	  " FROM files f LEFT JOIN c USING (file_id) WHERE f.programme = $1 AND (f.lines <> coalesce(c.n, 0)"
+	  "  OR f.eligible <> coalesce(c.e, 0) OR f.ineligible <> coalesce(c.i, 0) OR f.duplicate <> coalesce(c.d, 0)"
+	  "  OR f.conflict <> coalesce(c.c, 0) OR f.rejected <> coalesce(c.r, 0)"
+	  "  OR f.lines <> f.eligible + f.ineligible + f.duplicate + f.conflict + f.rejected) ORDER BY f.file_id" },
+	{ "waybills",
+	  "SELECT format('waybill %s of %s passed check 2 on %s lines: only its first line may', waybill_no,"
+	  " courier, count(*)) FROM lines WHERE programme = $1 AND outcome NOT IN ('DUPLICATE', 'CONFLICT', 'REJECTED')"
+	  " GROUP BY courier, waybill_no HAVING count(*) > 1"
+	  " ORDER BY courier COLLATE \"C\", waybill_no COLLATE \"C\"" },
+};
+
+static gboolean check_invariant(verify_ctx *c, const invariant *inv, GError **error)
+{
+	g_autofree char *payable = ledger_payable_account("");
+	g_autofree char *pool = ledger_pool_account("");
+	const char *params[] = { db_programme(c->d), payable, pool, LEDGER_TREASURY };
+	/* Every parameter is typed by the one-row params, whether the check uses it or not:
+	 * PostgreSQL refuses a parameter it cannot type. */
+	g_autofree char *sql = g_strdup_printf("SELECT q.* FROM (%s) q, (SELECT $1::text, $2::text, $3::text, $4::text)"
+					       " params LIMIT %d",
+					       inv->sql, VERIFY_FINDINGS_PER_CHECK + 1);
+	PGresult *res = db_query(c->d, sql, G_N_ELEMENTS(params), params, error);
+	if (!res) {
+		g_prefix_error(error, "check %s: ", inv->check);
+		return FALSE;
+	}
+	for (int i = 0; i < PQntuples(res); i++)
+		add_finding(c, inv->check, "%s", PQgetvalue(res, i, 0));
+	PQclear(res);
+	return TRUE;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+
+static gboolean verify_in_txn(verify_ctx *c, GError **error)
+{
+	if (!verify_chain(c, error) || !verify_payments_chain(c, error))
+		return FALSE;
+	for (size_t i = 0; i < G_N_ELEMENTS(invariants); i++)
+		if (!check_invariant(c, &invariants[i], error))
+			return FALSE;
+	return TRUE;
+}
+
+gboolean verify_run(db *d, verify_report *out, GError **error)
+{
+	g_return_val_if_fail(d != NULL && out != NULL, FALSE);
+	g_return_val_if_fail(error == NULL || *error == NULL, FALSE);
+	g_assert(PQtransactionStatus(db_conn(d)) == PQTRANS_IDLE);
+	memset(out, 0, sizeof *out);
+	out->findings = g_ptr_array_new_with_free_func(finding_free);
+	verify_ctx c = { .d = d, .r = out, .counts = g_hash_table_new(g_str_hash, g_str_equal) };
+	gboolean ok = db_exec(d, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", error) && verify_in_txn(&c, error);
+	db_rollback(d); /* read only: nothing to keep */
+	g_hash_table_destroy(c.counts);
+	if (!ok)
+		verify_report_clear(out);
+	return ok;
+}

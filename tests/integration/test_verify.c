@@ -1,0 +1,247 @@
+/* test_verify.c: `subsidy verify` (CLI.md): any change to a posting, a batch or a payment after
+ * it was recorded is found, and the ledger's invariants are checked, each failure named.
+ * Changes are made as a superuser with the append-only triggers bypassed
+ * (session_replication_role = replica), as someone with the database's keys could. */
+#include "harness.h"
+
+#include <criterion/criterion.h>
+#include <string.h>
+
+#define HEADER "courier,waybill_no,order_no,pickup_time,sender_code,sender_phone,weight_kg,fee,category,destination\n"
+#define REPLICA "SET session_replication_role = replica; "
+
+/* Three nights, three batches, then the treasury's results for batch 1: S1 paid, S2 failed. */
+static const char *ledger(void)
+{
+	const char *db = h_fresh_db();
+	h_load_registry(db, "fixtures/small");
+	h_ingest_text(db, "night1.csv",
+		      HEADER "EMS,A1,O1,2018-06-05 10:00:00,C1,,1,12.00,,\nEMS,A2,O2,2018-06-05 11:00:00,C2,,1,12.00,,\n"
+			     "EMS,A3,,2018-06-06 09:00:00,C1,,1,8.00,,\nEMS,A1,O1,2018-06-05 10:00:00,C1,,1,12.00,,\n",
+		      0);
+	g_free(h_settle(db));
+	h_ingest_text(db, "night2.csv",
+		      HEADER "EMS,B1,O1,2018-06-08 10:00:00,C1,,1,12.00,,\nEMS,B2,O5,2018-06-11 10:00:00,C4,,1,10.00,,\n", 0);
+	g_free(h_settle(db));
+	h_ingest_text(db, "night3.csv", HEADER "EMS,C1,O7,2018-06-13 10:00:00,C4,,1,10.00,,\n", 0);
+	g_free(h_settle(db));
+	g_autofree char *rows = h_sql(db,
+				      "SELECT string_agg(format('%s,%s,%s.%s,%s,2018-06-20 10:00:00,SN%s', batch_id, shop_id,"
+				      " amount_fen / 100, lpad((amount_fen % 100)::text, 2, '0'),"
+				      " CASE shop_id WHEN 'S1' THEN '成功' ELSE '失败' END, shop_id), E'\\n' ORDER BY shop_id)"
+				      " FROM batch_shops WHERE batch_id = 1 AND amount_fen > 0");
+	g_autofree char *text = g_strdup_printf("批次号,店铺编号,金额(元),状态,支付时间,流水号\n%s\n", rows);
+	g_autofree char *path = h_write(h_tmpdir(), "payments-1.csv", text, -1);
+	h_result r = h_run(db, "payments", "load", path, NULL);
+	cr_assert_eq(r.status, 0, "payments load: exit %d\n%s%s", r.status, r.out, r.err);
+	h_result_clear(&r);
+	cr_assert_eq(h_sql_int(db, "SELECT count(*) FROM payments"), 2);
+	return db;
+}
+
+static h_result verify(const char *db)
+{
+	return h_run(db, "verify", "--json", NULL);
+}
+
+static void tamper(const char *db, const char *sql)
+{
+	g_autofree char *all = g_strconcat(REPLICA, sql, NULL);
+	char *err = NULL;
+	cr_assert(h_exec(db, all, &err), "%s: %s", sql, err);
+}
+
+/* Asserts verify exits 1 with a finding of check whose detail holds what. */
+static void assert_finding(const char *db, const char *check, const char *what)
+{
+	h_result r = verify(db);
+	cr_assert_eq(r.status, 1, "verify: exit %d\n%s%s", r.status, r.out, r.err);
+	cr_assert(g_str_has_prefix(r.out, "{\"ok\":false,"), "%s", r.out);
+	g_autofree char *want = g_strdup_printf("{\"check\":\"%s\",\"detail\":\"", check);
+	gboolean found = FALSE;
+	for (const char *p = r.out; !found && (p = strstr(p, want)); p++) {
+		const char *end = strstr(p, "\"}");
+		g_autofree char *detail = g_strndup(p, end ? (gsize)(end - p) : strlen(p));
+		found = strstr(detail, what) != NULL;
+	}
+	cr_assert(found, "no %s finding with '%s' in %s", check, what, r.out);
+	h_result_clear(&r);
+}
+
+Test(verify, a_sound_ledger_verifies)
+{
+	const char *db = ledger();
+	h_result r = verify(db);
+	cr_assert_eq(r.status, 0, "verify: exit %d\n%s%s", r.status, r.out, r.err);
+	cr_assert(g_str_has_prefix(r.out, "{\"ok\":true,\"batches\":3,\"payment_loads\":1,"), "%s", r.out);
+	cr_assert(strstr(r.out, "\"findings\":[]"), "%s", r.out);
+	h_result_clear(&r);
+	r = h_run(db, "verify", NULL);
+	cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
+	cr_assert(strstr(r.out, "3 batches"), "%s", r.out);
+	h_result_clear(&r);
+}
+
+/* A correction, then a parcel that reverses part of an order paid already, and a settlement that
+ * carries the failed payment of batch 1: reversal entries, a negative net and a carried amount. */
+Test(verify, a_ledger_with_a_reversal_and_a_carried_failed_payment_verifies)
+{
+	const char *db = ledger();
+	g_autofree char *path = h_write(h_tmpdir(), "households-corrected.csv",
+					"household_id,head_name,village,poor_from,poor_to\nH2,符春花,村二,2018-07-01,\n"
+					"H4,欧阳小锋,村四,2018-06-12,\n",
+					-1);
+	h_result r = h_run(db, "registry", "load", "households", path, NULL);
+	cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
+	h_result_clear(&r);
+	/* O2: 13.00 of fees at the standard rate, 6.50, down from 9.60 paid (failed) in batch 1. */
+	h_ingest_text(db, "night4.csv", HEADER "EMS,D1,O2,2018-06-14 10:00:00,C2,,1,1.00,,\n", 0);
+	g_free(h_settle(db));
+	cr_assert_eq(h_sql_int(db, "SELECT funded_fen FROM postings WHERE status = 'REVERSAL'"), -310);
+	cr_assert_eq(h_sql_int(db, "SELECT carried_fen FROM batch_shops WHERE batch_id = 4 AND shop_id = 'S2'"), 960);
+	r = verify(db);
+	cr_assert_eq(r.status, 0, "verify: exit %d\n%s%s", r.status, r.out, r.err);
+	cr_assert(g_str_has_prefix(r.out, "{\"ok\":true,\"batches\":4,\"payment_loads\":1,"), "%s", r.out);
+	h_result_clear(&r);
+}
+
+Test(verify, an_empty_ledger_verifies)
+{
+	const char *db = h_fresh_db();
+	h_result r = verify(db);
+	cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
+	cr_assert(g_str_has_prefix(r.out, "{\"ok\":true,\"batches\":0,"), "%s", r.out);
+	h_result_clear(&r);
+}
+
+Test(verify, a_changed_posting_names_its_batch_as_the_first_broken)
+{
+	const char *db = ledger();
+	tamper(db, "UPDATE postings SET funded_fen = funded_fen + 100 WHERE batch_id = 2 AND order_no = 'O1'");
+	assert_finding(db, "chain", "batch 2: its digest does not match");
+	/* Batches 1 and 3 still hold; the money no longer adds up. */
+	h_result r = verify(db);
+	cr_assert(strstr(r.out, "\"first_broken_batch\":2,"), "%s", r.out);
+	cr_assert_eq(strstr(r.out, "batch 1: its digest"), NULL, "%s", r.out);
+	cr_assert_eq(strstr(r.out, "batch 3: its digest"), NULL, "%s", r.out);
+	h_result_clear(&r);
+	assert_finding(db, "entries", "batch 2 posting");
+	assert_finding(db, "payables", "shop S1");
+	assert_finding(db, "orders", "order o:O1 of shop S1");
+	assert_finding(db, "batches", "batch 2: its header says");
+	assert_finding(db, "batch_shops", "batch 2 shop S1");
+	/* The human form names the batch too. */
+	r = h_run(db, "verify", NULL);
+	cr_assert_eq(r.status, 1);
+	cr_assert(strstr(r.out, "the first broken batch is 2"), "%s", r.out);
+	h_result_clear(&r);
+}
+
+Test(verify, a_changed_batch_header_is_found)
+{
+	const char *db = ledger();
+	tamper(db, "UPDATE batches SET posted_fen = posted_fen - 1 WHERE batch_id = 1");
+	assert_finding(db, "chain", "batch 1: its digest does not match");
+	assert_finding(db, "batches", "batch 1: its header says");
+}
+
+Test(verify, a_changed_payee_bank_account_is_found)
+{
+	const char *db = ledger();
+	tamper(db, "UPDATE batch_shops SET bank_account = '6221000000000999' WHERE batch_id = 3");
+	assert_finding(db, "chain", "batch 3: its digest does not match");
+	h_result r = verify(db);
+	cr_assert(strstr(r.out, "\"first_broken_batch\":3,"), "%s", r.out);
+	h_result_clear(&r);
+}
+
+Test(verify, a_removed_batch_breaks_the_chain)
+{
+	const char *db = ledger();
+	tamper(db, "DELETE FROM entries WHERE batch_id = 2; DELETE FROM postings WHERE batch_id = 2;"
+		   " DELETE FROM batch_shops WHERE batch_id = 2; DELETE FROM batches WHERE batch_id = 2");
+	assert_finding(db, "chain", "batch 3 follows batch 1");
+	assert_finding(db, "chain", "batch 3: its prev_digest");
+}
+
+Test(verify, a_changed_payment_breaks_the_payments_chain)
+{
+	const char *db = ledger();
+	tamper(db, "UPDATE payments SET serial_no = 'SN-forged' WHERE shop_id = 'S1'");
+	assert_finding(db, "payments_chain", "payment load 1: its digest does not match");
+}
+
+Test(verify, entries_that_do_not_balance_are_found)
+{
+	const char *db = ledger();
+	tamper(db, "UPDATE entries SET amount_fen = amount_fen + 1 WHERE txn = 'b1.p1' AND entry_seq = 1");
+	assert_finding(db, "entries", "transaction b1.p1: its entries sum to 1 fen");
+}
+
+Test(verify, a_pool_balance_that_is_not_its_entries_is_found)
+{
+	const char *db = ledger();
+	tamper(db, "UPDATE pool_balances SET drawn_fen = drawn_fen + 1");
+	assert_finding(db, "pools", "pool big: balance says");
+	/* Its entries drew one fen more than the pool holds. */
+	tamper(db, "UPDATE pool_balances SET amount_fen = drawn_fen - 2, drawn_fen = drawn_fen - 2");
+	assert_finding(db, "pools", "pool big is below zero");
+}
+
+Test(verify, an_order_state_that_is_not_its_postings_is_found)
+{
+	const char *db = ledger();
+	tamper(db, "UPDATE orders SET funded_fen = funded_fen - 1, unfunded_fen = unfunded_fen + 1 WHERE order_no = 'O2'");
+	assert_finding(db, "orders", "order o:O2 of shop S2: orders holds entitlement 960, funded 959, unfunded 1");
+}
+
+Test(verify, file_counts_that_do_not_add_up_are_found)
+{
+	const char *db = ledger();
+	tamper(db, "UPDATE files SET eligible = eligible - 1, duplicate = duplicate + 1 WHERE name LIKE '%night1.csv'");
+	assert_finding(db, "files", "night1.csv): its counts say 4 lines = 2 eligible + 0 ineligible + 2 duplicate");
+}
+
+Test(verify, a_waybill_taken_twice_and_a_line_without_a_valid_outcome_are_found)
+{
+	const char *db = ledger();
+	tamper(db, "UPDATE lines SET outcome = 'ELIGIBLE', reason = NULL, shop_id = 'S1', order_key = 'o:O1'"
+		   " WHERE outcome = 'DUPLICATE'");
+	assert_finding(db, "waybills", "waybill A1 of EMS passed check 2 on 2 lines");
+	assert_finding(db, "files", "night1.csv)");
+	tamper(db, "ALTER TABLE lines DROP CONSTRAINT lines_outcome_check;"
+		   " UPDATE lines SET outcome = 'PAID TWICE', reason = 'forged' WHERE waybill_no = 'A3'");
+	assert_finding(db, "lines", "night1.csv:4 (file 1): 'PAID TWICE' is not an outcome");
+}
+
+Test(verify, each_check_names_at_most_twenty_findings)
+{
+	const char *db = h_fresh_db();
+	h_load_registry(db, "fixtures/small");
+	GString *csv = g_string_new(HEADER);
+	for (int i = 0; i < 30; i++)
+		g_string_append_printf(csv, "EMS,W%02d,N%02d,2018-06-05 10:%02d:00,C1,,1,12.00,,\n", i, i, i);
+	h_ingest_text(db, "many.csv", csv->str, 0);
+	g_string_free(csv, TRUE);
+	g_free(h_settle(db));
+	tamper(db, "UPDATE orders SET funded_fen = funded_fen - 1, unfunded_fen = unfunded_fen + 1");
+	h_result r = verify(db);
+	cr_assert_eq(r.status, 1);
+	int n = 0;
+	for (const char *p = r.out; (p = strstr(p, "{\"check\":\"orders\"")); p++)
+		n++;
+	cr_assert_eq(n, 21, "%d orders findings: %s", n, r.out);
+	cr_assert(strstr(r.out, "more findings of this check were left out"), "%s", r.out);
+	h_result_clear(&r);
+}
+
+Test(verify, verify_changes_nothing)
+{
+	const char *db = ledger();
+	g_autofree char *before = h_ledger_dump(db);
+	h_result r = verify(db);
+	cr_assert_eq(r.status, 0);
+	h_result_clear(&r);
+	g_autofree char *after = h_ledger_dump(db);
+	cr_assert_str_eq(after, before);
+}
