@@ -225,26 +225,42 @@ static void classify(ingest_ctx *c, chunk_line *l)
  * RETURNING names the ones that were new (each with its first line in the chunk). Only the others,
  * seen in an earlier chunk or file (few, in real manifests), are then looked up for comparison.
  * *fresh gets the new keys. */
-static gboolean claim_waybills(ingest_ctx *c, GHashTable *fresh, GError **error)
+/* Puts the keys of the chunk's valid lines, less those in skip (may be NULL), in ingest_keys;
+ * *any says whether there was one. */
+static gboolean stage_keys(ingest_ctx *c, GHashTable *skip, gboolean *any, GError **error)
 {
 	g_autoptr(GString) keys = g_string_new(NULL);
 	for (guint i = 0; i < c->lines->len; i++) {
 		chunk_line *l = &g_array_index(c->lines, chunk_line, i);
 		if (!l->valid)
 			continue;
+		if (skip) {
+			g_autofree char *key = waybill_key(l->field[PROFILE_COURIER], l->field[PROFILE_WAYBILL_NO]);
+			if (g_hash_table_contains(skip, key))
+				continue;
+		}
 		db_copy_text(keys, l->field[PROFILE_COURIER]);
 		db_copy_text(keys, l->field[PROFILE_WAYBILL_NO]);
 		db_copy_int(keys, (int64_t)l->line_no);
 		db_copy_row_end(keys);
 	}
-	if (keys->len == 0)
+	*any = keys->len > 0;
+	if (!*any)
+		return TRUE;
+	return db_exec(c->d, "TRUNCATE ingest_keys", error) &&
+	       copy_rows(c->d, "COPY ingest_keys (courier, waybill_no, line_no) FROM STDIN", keys, error);
+}
+
+static gboolean claim_waybills(ingest_ctx *c, GHashTable *fresh, GError **error)
+{
+	gboolean any;
+	if (!stage_keys(c, NULL, &any, error))
+		return FALSE;
+	if (!any)
 		return TRUE;
 	char file_id[24];
 	g_snprintf(file_id, sizeof file_id, "%" G_GINT64_FORMAT, (gint64)c->file_id);
 	const char *p2[] = { db_programme(c->d), file_id };
-	if (!db_exec(c->d, "TRUNCATE ingest_keys", error) ||
-	    !copy_rows(c->d, "COPY ingest_keys (courier, waybill_no, line_no) FROM STDIN", keys, error))
-		return FALSE;
 	PGresult *res = db_query(c->d,
 				 "INSERT INTO waybills (programme, courier, waybill_no, file_id, line_no)"
 				 " SELECT DISTINCT ON (courier, waybill_no) $1, courier, waybill_no, $2::bigint, line_no"
@@ -259,24 +275,10 @@ static gboolean claim_waybills(ingest_ctx *c, GHashTable *fresh, GError **error)
 	PQclear(res);
 
 	/* The rest were claimed before this chunk: what did their first line say? */
-	g_string_truncate(keys, 0);
-	for (guint i = 0; i < c->lines->len; i++) {
-		chunk_line *l = &g_array_index(c->lines, chunk_line, i);
-		if (!l->valid)
-			continue;
-		g_autofree char *key = waybill_key(l->field[PROFILE_COURIER], l->field[PROFILE_WAYBILL_NO]);
-		if (g_hash_table_contains(fresh, key))
-			continue;
-		db_copy_text(keys, l->field[PROFILE_COURIER]);
-		db_copy_text(keys, l->field[PROFILE_WAYBILL_NO]);
-		db_copy_int(keys, (int64_t)l->line_no);
-		db_copy_row_end(keys);
-	}
-	if (keys->len == 0)
-		return TRUE;
-	if (!db_exec(c->d, "TRUNCATE ingest_keys", error) ||
-	    !copy_rows(c->d, "COPY ingest_keys (courier, waybill_no, line_no) FROM STDIN", keys, error))
+	if (!stage_keys(c, fresh, &any, error))
 		return FALSE;
+	if (!any)
+		return TRUE;
 	res = db_query(c->d,
 		       "SELECT k.courier, k.waybill_no, l.order_no, l.pickup_time, l.pickup_has_seconds,"
 		       " l.fee_fen, l.sender_code, l.sender_phone, l.category, coalesce(f.name, ''), l.line_no"
