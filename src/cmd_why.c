@@ -107,12 +107,14 @@ int cmd_why(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 			       PQgetvalue(lines, i, 3), *PQgetvalue(lines, i, 4) ? ": " : "", PQgetvalue(lines, i, 4));
 		}
 		if (has_order) {
-			printf("order %s of shop %s: %s eligible lines, fee %s yuan, entitled %s yuan",
+			printf("order %s of shop %s: %s eligible lines, fee %s yuan, ",
 			       PQgetisnull(order, 0, 1) ? "(no number)" : PQgetvalue(order, 0, 1), PQgetvalue(order, 0, 0),
-			       PQgetvalue(order, 0, 5), money_format(g_ascii_strtoll(PQgetvalue(order, 0, 2), NULL, 10), a),
-			       PQgetisnull(order, 0, 3)
-				       ? "(not settled yet)"
-				       : money_format(g_ascii_strtoll(PQgetvalue(order, 0, 3), NULL, 10), b));
+			       PQgetvalue(order, 0, 5), money_format(g_ascii_strtoll(PQgetvalue(order, 0, 2), NULL, 10), a));
+			if (PQgetisnull(order, 0, 3))
+				printf("not settled yet");
+			else
+				printf("entitled %s yuan",
+				       money_format(g_ascii_strtoll(PQgetvalue(order, 0, 3), NULL, 10), b));
 			printf(", posted %s yuan\n", money_format(g_ascii_strtoll(PQgetvalue(order, 0, 4), NULL, 10), a));
 			for (int i = 0; i < PQntuples(postings); i++)
 				printf("  batch %s posting %s: %s %s yuan (%s rule, %s bp; entitled %s, unfunded %s fen)\n",

@@ -50,7 +50,8 @@ typedef struct {
 	const registry *reg;
 	const ingest_options *o;
 	const char *path;
-	const char *base;    /* the file's base name, for reasons */
+	const char *name;    /* path as UTF-8, for the files row (see ingest_file) */
+	const char *base;    /* the file's base name as UTF-8, for reasons */
 	int64_t file_id;
 	GArray *lines;       /* chunk_line */
 	GStringChunk *arena; /* the chunk's strings */
@@ -458,7 +459,7 @@ static gboolean record_file(ingest_ctx *c, manifest_reader *m, GError **error)
 				 c->outcomes[OUTCOME_CONFLICT], c->outcomes[OUTCOME_REJECTED], totals };
 	for (int i = 0; i < 10; i++)
 		g_snprintf(v[i], sizeof v[i], "%" G_GINT64_FORMAT, (gint64)nums[i]);
-	const char *params[] = { v[0], db_programme(c->d), v[1], c->path, manifest_sha256(m), manifest_profile_name(m),
+	const char *params[] = { v[0], db_programme(c->d), v[1], c->name, manifest_sha256(m), manifest_profile_name(m),
 				 manifest_encoding(m), v[2], v[3], v[4], v[5], v[6], v[7], v[8],
 				 has_totals ? v[9] : NULL };
 	PGresult *res = db_query(c->d,
@@ -494,7 +495,7 @@ gboolean ingest_file(db *d, const registry *reg, const char *path, const ingest_
 		     ingest_file_result *out, GError **error)
 {
 	memset(out, 0, sizeof *out);
-	out->name = g_strdup(path);
+	out->name = g_filename_display_name(path); /* reported in JSON and text: always UTF-8 */
 	char sha[MANIFEST_SHA256_HEX_MAX];
 	uint64_t size = 0;
 	GError *why = NULL;
@@ -509,7 +510,11 @@ gboolean ingest_file(db *d, const registry *reg, const char *path, const ingest_
 	c.reg = reg;
 	c.o = o;
 	c.path = path;
-	g_autofree char *base = g_path_get_basename(path);
+	/* The database's text is UTF-8 and a file name need not be (one saved on a Chinese Windows is
+	 * GBK): the name stored, and the one in reasons, have such bytes replaced. */
+	g_autofree char *name = g_filename_display_name(path);
+	g_autofree char *base = g_filename_display_basename(path);
+	c.name = name;
 	c.base = base;
 	c.lines = g_array_sized_new(FALSE, TRUE, sizeof(chunk_line), INGEST_CHUNK_LINES);
 	c.arena = g_string_chunk_new(64 * 1024);

@@ -76,6 +76,7 @@ struct manifest_reader {
 	GByteArray *line;        /* a physical line that crosses a chunk's end */
 	uint64_t physical_lines; /* read so far, header included */
 	GIConv cd;
+	gboolean utf8;           /* the file is UTF-8: checked by GLib, not iconv (see decode_line) */
 	GString *decoded;        /* the physical line in UTF-8, then LF */
 	struct csv_parser csv;
 	gboolean csv_ready;
@@ -204,7 +205,9 @@ static void replace_byte(manifest_reader *r, int64_t *first_at, int64_t at, guin
 /* Decodes raw[0..len) (a physical line without its line end, at file offset offset) into
  * r->decoded with the profile's encoding. A byte that does not decode and a NUL each become
  * U+FFFD and are noted in the record, which rejects the line; the rest decodes as usual, so the
- * CSV structure of the line is kept. */
+ * CSV structure of the line is kept. UTF-8 is checked with GLib rather than converted: glibc's
+ * iconv passes the four-byte forms of code points beyond U+10FFFF (F4 90 80 80 to F7 BF BF BF)
+ * from UTF-8 to UTF-8 unchanged, and PostgreSQL refuses them, which would fail the whole file. */
 static void decode_line(manifest_reader *r, const guint8 *raw, gsize len, uint64_t offset)
 {
 	GString *out = r->decoded;
@@ -215,6 +218,20 @@ static void decode_line(manifest_reader *r, const guint8 *raw, gsize len, uint64
 	while (p < end) {
 		const guint8 *nul = memchr(p, '\0', (size_t)(end - p));
 		const guint8 *stop = nul ? nul : end;
+		/* UTF-8: copied where GLib finds it valid; the other encodings through iconv. */
+		while (p < stop && r->utf8) {
+			const gchar *valid_end = NULL;
+			gboolean whole = g_utf8_validate((const gchar *)p, (gssize)(stop - p), &valid_end);
+			gsize n = (gsize)((const guint8 *)valid_end - p);
+			reserve(out, used, n);
+			memcpy(out->str + used, p, n);
+			used += n;
+			p += n;
+			if (whole)
+				break;
+			replace_byte(r, &r->rec.bad_at, (int64_t)(offset + (uint64_t)(p - raw)), *p, &used);
+			p++;
+		}
 		while (p < stop) {
 			gchar *in = (gchar *)p;
 			gsize in_left = (gsize)(stop - p);
@@ -691,6 +708,8 @@ manifest_reader *manifest_open(const char *path, const profile_set *ps, const ch
 
 	r->cd = g_iconv_open("UTF-8", r->map->profile->encoding);
 	g_assert(r->cd != (GIConv)-1); /* profile_load checked the encoding */
+	r->utf8 = g_ascii_strcasecmp(r->map->profile->encoding, "UTF-8") == 0 ||
+		  g_ascii_strcasecmp(r->map->profile->encoding, "UTF8") == 0;
 	int rc = csv_init(&r->csv, CSV_REPALL_NL); /* every LF ends a record, blank lines too */
 	g_assert(rc == 0);
 	r->csv_ready = TRUE;

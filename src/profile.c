@@ -405,7 +405,12 @@ static char **header_columns(const char *raw, gsize len, const char *encoding, c
 	gsize written = 0;
 	GError *conv_error = NULL;
 	g_autofree char *text = g_convert(raw, (gssize)len, "UTF-8", encoding, NULL, &written, &conv_error);
-	if (!text) {
+	/* glibc passes code points beyond U+10FFFF from UTF-8 to UTF-8 (and a NUL from anything): GLib's check
+	 * catches them. */
+	if (text && !g_utf8_validate(text, (gssize)written, NULL))
+		g_set_error_literal(&conv_error, G_CONVERT_ERROR, G_CONVERT_ERROR_ILLEGAL_SEQUENCE,
+				    "a NUL or a character beyond Unicode");
+	if (conv_error) {
 		g_set_error(error, PROFILE_ERROR, STATUS_DATAERR, "header of '%s' is not valid %s: %s", file,
 			    encoding, conv_error->message);
 		g_error_free(conv_error);
