@@ -6,18 +6,24 @@
 #include <string.h>
 #include <unistd.h>
 
+/* In the order of the work: set up, take data in, settle, pay, check. */
 static const cli_command commands[] = {
 	{ "init", "[--roles]", "create or upgrade the schema (with --roles: first create the roles)", cmd_init },
-	{ "registry", "load KIND FILE", "load policies, shops, senders, households, campaigns or budgets", cmd_registry },
-	{ "export", "--batch N [--format csv|xlsx] [--encoding utf8|gb18030] [--detail] -o FILE", "a batch's finance bureau file", cmd_export },
-	{ "payments", "load FILE [--json]", "load and reconcile treasury payment results", cmd_payments },
-	{ "disclose", "--batch N -o FILE", "a batch's masked list for public notice", cmd_disclose },
-	{ "ingest", "[--profile NAME] [--set FIELD=VALUE] [--json] FILE...",
+	{ "registry", "load KIND FILE [--json]", "load policies, shops, senders, households, campaigns or budgets",
+	  cmd_registry },
+	{ "ingest", "[--profile NAME] [--set FIELD=VALUE] [--profiles DIR] [--json] FILE...",
 	  "store courier manifests, classify every line, print counts per outcome", cmd_ingest },
 	{ "settle", "[--json]", "post the differences of every changed or unfunded order as one batch", cmd_settle },
-	{ "status", "[--json]", "budget left per pool, outcome counts, last batch", cmd_status },
-	{ "replay", "--from DATE --to DATE [--registry as-recorded|current] [--report FILE] [--json]", "auditors: recompute orders from their lines and compare with the ledger", cmd_replay },
+	{ "nightly", "--inbox DIR [--archive DIR] [--export-dir DIR] [--profiles DIR] [--syslog] [--json]",
+	  "the cron job: ingest the inbox, settle, export the batch, archive the files", cmd_nightly },
+	{ "export", "--batch N [--format csv|xlsx] [--encoding utf8|gb18030] [--detail] -o FILE",
+	  "a batch's finance bureau file", cmd_export },
+	{ "payments", "load FILE [--json]", "load and reconcile treasury payment results", cmd_payments },
+	{ "disclose", "--batch N -o FILE", "a batch's masked list for public notice", cmd_disclose },
+	{ "replay", "--from DATE --to DATE [--registry as-recorded|current] [--report FILE] [--json]",
+	  "auditors: recompute orders from their lines and compare with the ledger", cmd_replay },
 	{ "verify", "[--json]", "check the ledger's hash chains and invariants", cmd_verify },
+	{ "status", "[--json]", "budget left per pool, outcome counts, last batch", cmd_status },
 	{ "why", "[--json] WAYBILL", "every line, outcome, order and posting that touched one waybill", cmd_why },
 };
 

@@ -19,6 +19,7 @@
 #include "registry.h"
 #include "status.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -640,6 +641,38 @@ static gboolean settle_in_txn(settle_ctx *c, const char *os_user, GError **error
 	}
 	c->res.batch_id = c->batch_id;
 	return close_batch(c, os_user, error);
+}
+
+void settle_json(json_writer *w, const settle_result *r)
+{
+	gboolean made = r->batch_id != 0;
+	json_object_begin(w);
+	json_key(w, "batch");
+	if (made)
+		json_int(w, r->batch_id);
+	else
+		json_null(w);
+	json_key(w, "orders");
+	json_int(w, r->orders);
+	json_key(w, "postings");
+	json_int(w, r->postings);
+	json_key(w, "posted_fen");
+	json_int(w, r->posted_fen);
+	json_key(w, "unfunded_fen");
+	json_int(w, made ? r->unfunded_fen : 0);
+	json_object_end(w);
+}
+
+void settle_print_text(const settle_result *r)
+{
+	char posted[MONEY_TEXT_MAX], unfunded[MONEY_TEXT_MAX];
+	money_format(r->posted_fen, posted);
+	money_format(r->unfunded_fen, unfunded);
+	if (r->batch_id)
+		printf("settle: batch %d: %d postings for %d orders, %s yuan posted; %s yuan owed and not funded\n",
+		       r->batch_id, r->postings, r->orders, posted, unfunded);
+	else
+		printf("settle: nothing to record, no batch; %s yuan owed and not funded\n", unfunded);
 }
 
 gboolean settle_run(db *d, const char *os_user, settle_result *out, GError **error)

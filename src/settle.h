@@ -8,6 +8,7 @@
 #define SUBSIDY_SETTLE_H
 
 #include "db.h"
+#include "json.h"
 
 #include <glib.h>
 #include <stdint.h>
@@ -21,6 +22,12 @@ typedef struct {
 } settle_result;
 
 gboolean settle_run(db *d, const char *os_user, settle_result *out, GError **error);
+
+/* Writes CLI.md's settle object (`{"batch", "orders", "postings", "posted_fen", "unfunded_fen"}`;
+ * batch null and zeros when nothing was recorded) as the next value in w. */
+void settle_json(json_writer *w, const settle_result *r);
+/* Prints the result as one line for a person on stdout. */
+void settle_print_text(const settle_result *r);
 
 /* The SQL text of the order key of a line: its order number, or for a line without one, its own
  * courier and waybill (an order of its own). Used by ingest when it stores eligible lines. */

@@ -232,7 +232,7 @@ Test(settle, two_settlements_started_together_do_the_work_once)
 
 /* A settlement killed at each of its fault points leaves no trace (or, killed after its commit,
  * all of it); the rerun leaves a ledger identical, entry for entry, to an uninterrupted run. */
-Test(settle, killed_at_any_point_the_rerun_gives_the_uninterrupted_ledger, .timeout = 120)
+Test(settle, killed_at_any_point_the_rerun_gives_the_uninterrupted_ledger)
 {
 	static const char *const points[] = { "settle:priced", "settle:funded", "settle:recorded",
 					      "settle:before-commit", "settle:committed" };

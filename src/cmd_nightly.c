@@ -1,0 +1,205 @@
+/* cmd_nightly.c: `subsidy nightly --inbox DIR [--archive DIR] [--export-dir DIR] [--syslog]
+ * [--profiles DIR] [--json]`: the cron entry point (nightly.h does the work). Prints a summary a
+ * person reads in ten seconds, or with --json one object for monitoring:
+ *   {"files": [as ingest], "outcomes": {...}, "settle": {as settle}, "export": path | null,
+ *    "exports": [every file exported by the run], "pools": [{"pool_id", "amount_fen", "left_fen"}],
+ *    "waiting": n}
+ * Timestamped log lines go to stderr (and syslog with --syslog). Exit 0; 1 when a file was refused
+ * as a whole; 75 when another run holds the settlement lock (nothing changed: cron retries); 66
+ * when the inbox cannot be read; 69 without a database; 70 otherwise. */
+#include "cli.h"
+#include "ingest.h"
+#include "json.h"
+#include "money.h"
+#include "nightly.h"
+#include "profile.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <syslog.h>
+
+/* The ingest results of the report's files, side by side as ingest_json and ingest_print_text
+ * take them: shallow copies, owned by the report. Caller frees the array only. */
+static ingest_file_result *ingest_results(const nightly_report *r)
+{
+	ingest_file_result *results = g_new0(ingest_file_result, r->files->len + 1);
+	for (guint i = 0; i < r->files->len; i++)
+		results[i] = g_array_index(r->files, nightly_file, i).ingest;
+	return results;
+}
+
+static void print_json(const nightly_report *r)
+{
+	g_autofree ingest_file_result *results = ingest_results(r);
+	json_writer w;
+	json_init(&w);
+	json_object_begin(&w);
+	ingest_json(&w, results, r->files->len);
+	json_key(&w, "settle");
+	settle_json(&w, &r->settle);
+	json_key(&w, "export");
+	json_string(&w, r->export_path);
+	json_key(&w, "exports");
+	json_array_begin(&w);
+	for (guint i = 0; i < r->exports->len; i++)
+		json_string(&w, r->exports->pdata[i]);
+	json_array_end(&w);
+	json_key(&w, "pools");
+	json_array_begin(&w);
+	for (guint i = 0; i < r->pools->len; i++) {
+		const nightly_pool *p = &g_array_index(r->pools, nightly_pool, i);
+		json_object_begin(&w);
+		json_key(&w, "pool_id");
+		json_string(&w, p->pool_id);
+		json_key(&w, "amount_fen");
+		json_int(&w, p->amount_fen);
+		json_key(&w, "left_fen");
+		json_int(&w, p->left_fen);
+		json_object_end(&w);
+	}
+	json_array_end(&w);
+	json_key(&w, "waiting");
+	json_int(&w, r->waiting);
+	json_object_end(&w);
+	g_autofree char *text = json_finish(&w);
+	printf("%s\n", text);
+}
+
+static void print_text(const nightly_report *r)
+{
+	guint n[INGEST_REFUSED + 1] = { 0 };
+	for (guint i = 0; i < r->files->len; i++)
+		n[g_array_index(r->files, nightly_file, i).ingest.status]++;
+	printf("nightly %s: files %u: %u stored, %u skipped, %u refused", r->run_day, r->files->len,
+	       n[INGEST_STORED], n[INGEST_SKIPPED], n[INGEST_REFUSED]);
+	if (r->waiting)
+		printf("; %u left in the inbox as uploads in progress", r->waiting);
+	printf("\n");
+	g_autofree ingest_file_result *results = ingest_results(r);
+	ingest_print_text(results, r->files->len);
+	/* Where the files went: the archive folder once, then every file that went elsewhere or
+	 * under another name. */
+	guint archived = 0;
+	g_autofree char *archive_dir = NULL;
+	for (guint i = 0; i < r->files->len; i++) {
+		const nightly_file *f = &g_array_index(r->files, nightly_file, i);
+		g_autofree char *from = g_path_get_basename(f->ingest.name);
+		g_autofree char *to = f->moved_to ? g_path_get_basename(f->moved_to) : NULL;
+		if (!f->moved_to)
+			printf("not moved: %s stays in the inbox for the next run\n", f->ingest.name);
+		else if (f->ingest.status == INGEST_REFUSED)
+			printf("rejected: %s (why: %s" NIGHTLY_REASON_SUFFIX ")\n", f->moved_to, to);
+		else if (archived++ == 0)
+			archive_dir = g_path_get_dirname(f->moved_to);
+		if (f->moved_to && f->ingest.status != INGEST_REFUSED && strcmp(from, to) != 0)
+			printf("archived %s as %s (the name was taken)\n", from, to);
+	}
+	if (archived)
+		printf("archived: %u files in %s\n", archived, archive_dir);
+	settle_print_text(&r->settle);
+	char amount[MONEY_TEXT_MAX], left[MONEY_TEXT_MAX];
+	printf("budget left (yuan):");
+	for (guint i = 0; i < r->pools->len; i++) {
+		const nightly_pool *p = &g_array_index(r->pools, nightly_pool, i);
+		printf("%s %s %s of %s", i ? ";" : "", p->pool_id, money_format(p->left_fen, left),
+		       money_format(p->amount_fen, amount));
+	}
+	printf("%s\n", r->pools->len ? "" : " no pool");
+	if (r->export_path)
+		printf("export: %s\n", r->export_path);
+	else
+		printf("export: none (no new batch)\n");
+	for (guint i = 0; i < r->exports->len; i++)
+		if (g_strcmp0(r->exports->pdata[i], r->export_path) != 0)
+			printf("export: %s (written for an earlier run that stopped before it)\n",
+			       (char *)r->exports->pdata[i]);
+	if (r->files->len == 0 && !r->settle.batch_id && r->exports->len == 0)
+		printf("nothing to do: no file in the inbox, nothing to settle, nothing changed\n");
+}
+
+/* Logs the failure (stderr and syslog) and returns its exit status; consumes error. */
+static int fail(GError *error)
+{
+	int code = error->code;
+	if (code != STATUS_NOINPUT && code != STATUS_UNAVAILABLE && code != STATUS_TEMPFAIL)
+		code = STATUS_SOFTWARE;
+	nightly_log(code == STATUS_TEMPFAIL ? LOG_NOTICE : LOG_ERR, "%s (exit %d)", error->message, code);
+	g_error_free(error);
+	return code;
+}
+
+int cmd_nightly(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
+{
+	char *inbox = NULL, *archive = NULL, *export_dir = NULL;
+	char **profile_dirs = NULL;
+	gboolean use_syslog = FALSE;
+	const GOptionEntry entries[] = {
+		{ "inbox", 0, 0, G_OPTION_ARG_FILENAME, &inbox, "the folder the courier files arrive in", "DIR" },
+		{ "archive", 0, 0, G_OPTION_ARG_FILENAME, &archive, "where taken files go (default: INBOX/archive)",
+		  "DIR" },
+		{ "export-dir", 0, 0, G_OPTION_ARG_FILENAME, &export_dir,
+		  "where batch-N.csv goes (default: the configuration's export_dir, else INBOX/exports)", "DIR" },
+		{ "syslog", 0, 0, G_OPTION_ARG_NONE, &use_syslog, "log to syslog too (ident subsidy, facility user)",
+		  NULL },
+		{ "profiles", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &profile_dirs,
+		  "a directory of extra profiles (repeatable)", "DIR" },
+		{ NULL }
+	};
+	int status = STATUS_OK;
+	profile_set *profiles = NULL;
+	db *d = NULL;
+	nightly_report report;
+	nightly_report_init(&report);
+	if (!cli_parse(ctx, cmd, entries, TRUE, &argc, &argv)) {
+		status = STATUS_USAGE;
+		goto done;
+	}
+	if (argc != 1) {
+		status = cli_usage_error(cmd, "unexpected argument '%s'", argv[1]);
+		goto done;
+	}
+	if (!inbox) {
+		status = cli_usage_error(cmd, "no --inbox given");
+		goto done;
+	}
+	nightly_log_open(use_syslog);
+	GError *error = NULL;
+	profiles = cli_profiles(ctx, profile_dirs, &error);
+	d = profiles ? cli_connect(ctx, &error) : NULL;
+	if (!d) {
+		status = fail(error);
+		goto done;
+	}
+	nightly_options o = { 0 };
+	o.inbox = inbox;
+	o.archive_dir = archive;
+	o.export_dir = export_dir ? export_dir : ctx->export_dir;
+	o.profiles = profiles;
+	o.os_user = cli_os_user();
+	o.progress = ctx->progress;
+	gboolean ok = nightly_run(d, &o, &report, &error);
+	if (report.settled) {
+		if (ctx->json)
+			print_json(&report);
+		else
+			print_text(&report);
+	}
+	if (ok) {
+		status = nightly_exit_status(&report);
+		nightly_log(status ? LOG_WARNING : LOG_INFO, "finished: exit %d%s", status,
+			    status ? " (a file was refused as a whole: see the rejected folder)" : "");
+	} else {
+		status = fail(error);
+	}
+done:
+	nightly_log_close();
+	db_close(d);
+	if (profiles)
+		profile_set_free(profiles);
+	nightly_report_clear(&report);
+	g_free(inbox);
+	g_free(archive);
+	g_free(export_dir);
+	g_strfreev(profile_dirs);
+	return status;
+}

@@ -1,0 +1,671 @@
+/* nightly.c: the cron entry point's work; see nightly.h.
+ *
+ * Kill points (fault.h), in the order a run meets them: "nightly:locked"; per inbox entry taken,
+ * "nightly:ingested" (after its ingest committed or refused it, before it moves; entries refused
+ * here count too), "nightly:reason-written" (a refused entry: its NAME.reason is written, the
+ * entry not yet moved), "nightly:moved"; "nightly:settled"; "nightly:exported" after each file
+ * exported. With ingest's and settle's own points and "NAME@N", a test reaches every step. */
+#define _GNU_SOURCE /* renameat2 and RENAME_NOREPLACE */
+#include "nightly.h"
+
+#include "chrono.h"
+#include "export.h"
+#include "fault.h"
+#include "manifest.h"
+#include "money.h"
+#include "registry.h"
+#include "status.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <glib/gstdio.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <unistd.h>
+
+G_DEFINE_QUARK(subsidy-nightly-error-quark, nightly_error)
+
+/* Suffixes tried for a name already taken in the archive or rejected/ (NAME.1 ... NAME.N). A file
+ * re-sent under one name this many times a day is a fault upstream, not a manifest. */
+#define NIGHTLY_SUFFIX_MAX 999
+/* Bytes copied at a time when a file moves to another filesystem. */
+#define NIGHTLY_COPY_BYTES (256 * 1024)
+/* Folders and files the run makes: the exports hold bank accounts, the archive owners' phones. */
+#define NIGHTLY_DIR_MODE 0750
+#define NIGHTLY_FILE_MODE 0640
+/* The finance bureau's file of batch N in the export dir. */
+#define NIGHTLY_EXPORT_NAME "batch-%d.csv"
+
+static gboolean log_to_syslog;
+
+void nightly_log_open(gboolean use_syslog)
+{
+	log_to_syslog = use_syslog;
+	if (use_syslog)
+		openlog("subsidy", LOG_PID, LOG_USER);
+}
+
+void nightly_log_close(void)
+{
+	if (log_to_syslog)
+		closelog();
+	log_to_syslog = FALSE;
+}
+
+void nightly_log(int priority, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	g_autofree char *msg = g_strdup_vprintf(fmt, ap);
+	va_end(ap);
+	char when[CHRONO_TIME_TEXT_MAX];
+	chrono_format_time(chrono_now(), when);
+	fprintf(stderr, "%s nightly: %s\n", when, msg);
+	if (log_to_syslog)
+		syslog(priority, "nightly: %s", msg);
+}
+
+static void nightly_file_clear(gpointer p)
+{
+	nightly_file *f = p;
+	ingest_file_result_clear(&f->ingest);
+	g_free(f->moved_to);
+}
+
+static void nightly_pool_clear(gpointer p)
+{
+	g_free(((nightly_pool *)p)->pool_id);
+}
+
+void nightly_report_init(nightly_report *r)
+{
+	memset(r, 0, sizeof *r);
+	r->files = g_array_new(FALSE, TRUE, sizeof(nightly_file));
+	g_array_set_clear_func(r->files, nightly_file_clear);
+	r->exports = g_ptr_array_new_with_free_func(g_free);
+	r->pools = g_array_new(FALSE, TRUE, sizeof(nightly_pool));
+	g_array_set_clear_func(r->pools, nightly_pool_clear);
+}
+
+void nightly_report_clear(nightly_report *r)
+{
+	g_array_free(r->files, TRUE);
+	g_array_free(r->pools, TRUE);
+	g_ptr_array_free(r->exports, TRUE);
+	g_free(r->export_path);
+	memset(r, 0, sizeof *r);
+}
+
+int nightly_exit_status(const nightly_report *r)
+{
+	for (guint i = 0; i < r->files->len; i++)
+		if (g_array_index(r->files, nightly_file, i).ingest.status == INGEST_REFUSED)
+			return STATUS_FINDINGS;
+	return STATUS_OK;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Moving files without ever overwriting one                                                   */
+
+static char *display_name(const char *name);
+
+static gboolean exists(const char *path)
+{
+	struct stat st;
+	return lstat(path, &st) == 0;
+}
+
+/* Renames from to to unless to exists: 0, or -1 with errno (EEXIST when to is taken). */
+static int rename_noreplace(const char *from, const char *to)
+{
+#ifdef RENAME_NOREPLACE
+	if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0)
+		return 0;
+	if (errno != EINVAL && errno != ENOSYS)
+		return -1;
+#endif
+	/* A filesystem without RENAME_NOREPLACE: look, then rename. Between the two, only a program
+	 * other than subsidy could take the name: every run works under the settlement lock. */
+	if (exists(to)) {
+		errno = EEXIST;
+		return -1;
+	}
+	return rename(from, to);
+}
+
+static void fsync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0) {
+		fsync(fd);
+		close(fd);
+	}
+}
+
+typedef enum {
+	MOVE_DONE,
+	MOVE_TAKEN, /* the target name exists: try the next one */
+	MOVE_FAILED,
+} move_result;
+
+/* Copies the regular file from to to (which must not exist), durably, then unlinks from: the
+ * move across filesystems. Killed part way, from is still there and to is either absent or whole. */
+static move_result copy_across(const char *from, const char *to, GError **error)
+{
+	g_autofree char *dir = g_path_get_dirname(to), *base = g_path_get_basename(to);
+	g_autofree char *tmp_name = g_strdup_printf(".%s.XXXXXX", base);
+	g_autofree char *tmp = g_build_filename(dir, tmp_name, NULL);
+	g_autofree char *buf = g_malloc(NIGHTLY_COPY_BYTES);
+	int in = open(from, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	int out = in >= 0 ? g_mkstemp_full(tmp, O_WRONLY | O_CLOEXEC, NIGHTLY_FILE_MODE) : -1;
+	gboolean ok = in >= 0 && out >= 0;
+	ssize_t n = 0;
+	while (ok && (n = read(in, buf, NIGHTLY_COPY_BYTES)) > 0)
+		for (ssize_t done = 0, w; ok && done < n; done += w)
+			ok = (w = write(out, buf + done, (size_t)(n - done))) > 0;
+	ok = ok && n == 0 && fsync(out) == 0;
+	int e = errno;
+	if (in >= 0)
+		close(in);
+	if (out >= 0)
+		close(out);
+	if (ok && rename_noreplace(tmp, to) != 0) {
+		e = errno;
+		ok = FALSE;
+	}
+	if (!ok) {
+		if (out >= 0)
+			g_unlink(tmp);
+		if (e == EEXIST)
+			return MOVE_TAKEN;
+		g_set_error(error, NIGHTLY_ERROR, STATUS_SOFTWARE, "cannot copy '%s' to '%s': %s", from, to,
+			    g_strerror(e));
+		return MOVE_FAILED;
+	}
+	fsync_dir(dir);
+	if (g_unlink(from) != 0) {
+		e = errno;
+		g_set_error(error, NIGHTLY_ERROR, STATUS_SOFTWARE, "copied '%s' to '%s' but cannot remove it: %s",
+			    from, to, g_strerror(e));
+		return MOVE_FAILED;
+	}
+	return MOVE_DONE;
+}
+
+/* Moves the inbox entry from to to, which must not exist. A regular file is copied when to is on
+ * another filesystem; anything else must be renamed. */
+static move_result move_entry(const char *from, const char *to, gboolean regular, GError **error)
+{
+	if (rename_noreplace(from, to) == 0)
+		return MOVE_DONE;
+	int e = errno;
+	if (e == EEXIST)
+		return MOVE_TAKEN;
+	if (e == EXDEV && regular)
+		return copy_across(from, to, error);
+	g_set_error(error, NIGHTLY_ERROR, STATUS_SOFTWARE, "cannot move '%s' to '%s': %s", from, to, g_strerror(e));
+	return MOVE_FAILED;
+}
+
+/* DIR/NAME, or DIR/NAME.k for k > 0; caller frees. */
+static char *candidate(const char *dir, const char *name, int k)
+{
+	g_autofree char *numbered = k ? g_strdup_printf("%s.%d", name, k) : NULL;
+	return g_build_filename(dir, numbered ? numbered : name, NULL);
+}
+
+static gboolean make_dir(const char *dir, GError **error)
+{
+	if (g_mkdir_with_parents(dir, NIGHTLY_DIR_MODE) == 0)
+		return TRUE;
+	int e = errno;
+	g_set_error(error, NIGHTLY_ERROR, STATUS_SOFTWARE, "cannot make folder '%s': %s", dir, g_strerror(e));
+	return FALSE;
+}
+
+static gboolean same_bytes(const char *path, const char *sha256)
+{
+	char hex[MANIFEST_SHA256_HEX_MAX];
+	return manifest_file_sha256(path, hex, NULL, NULL) && strcmp(hex, sha256) == 0;
+}
+
+/* Moves a stored or skipped file into dir (the run's archive folder) under its name, or the first
+ * of NAME.1, NAME.2... that is free. A file whose identical copy (same name, same bytes) is
+ * there already is only removed from the inbox: a copy to another filesystem killed before it
+ * removed its source leaves exactly that. Returns the path in the archive (caller frees). */
+static char *archive_file(const char *from, const char *dir, const char *name, const char *sha256, GError **error)
+{
+	g_assert(sha256 != NULL);
+	if (!make_dir(dir, error))
+		return NULL;
+	for (int k = 0; k <= NIGHTLY_SUFFIX_MAX; k++) {
+		g_autofree char *to = candidate(dir, name, k);
+		if (exists(to) && same_bytes(to, sha256)) {
+			if (g_unlink(from) != 0) {
+				int e = errno;
+				g_set_error(error, NIGHTLY_ERROR, STATUS_SOFTWARE, "cannot remove '%s': %s", from,
+					    g_strerror(e));
+				return NULL;
+			}
+			nightly_log(LOG_INFO, "removed '%s' from the inbox: the same bytes are archived as '%s'", from,
+				    to);
+			return g_steal_pointer(&to);
+		}
+		switch (move_entry(from, to, TRUE, error)) {
+		case MOVE_DONE:
+			nightly_log(LOG_INFO, "archived '%s' as '%s'", from, to);
+			return g_steal_pointer(&to);
+		case MOVE_TAKEN: continue;
+		case MOVE_FAILED: return NULL;
+		}
+	}
+	g_set_error(error, NIGHTLY_ERROR, STATUS_SOFTWARE, "cannot archive '%s': '%s' to '%s.%d' are all taken", from,
+		    name, name, NIGHTLY_SUFFIX_MAX);
+	return NULL;
+}
+
+/* Moves a refused entry into dir (INBOX/rejected) under the first of NAME, NAME.1... that is free,
+ * its reason written first to NAME.reason (a reason whose file is gone is stale and replaced):
+ * killed in between, the entry is still in the inbox, and the next run refuses it again and
+ * rewrites the same reason. Returns the new path (caller frees). */
+static char *reject_entry(const char *from, const char *dir, const char *name, gboolean regular, const char *reason,
+			  GError **error)
+{
+	if (!make_dir(dir, error))
+		return NULL;
+	g_autofree char *text = g_strconcat(reason, "\n", NULL);
+	for (int k = 0; k <= NIGHTLY_SUFFIX_MAX; k++) {
+		g_autofree char *to = candidate(dir, name, k);
+		g_autofree char *why = g_strconcat(to, NIGHTLY_REASON_SUFFIX, NULL);
+		if (exists(to))
+			continue;
+		GError *e = NULL;
+		if (!g_file_set_contents_full(why, text, -1, G_FILE_SET_CONTENTS_CONSISTENT, NIGHTLY_FILE_MODE, &e)) {
+			g_set_error(error, NIGHTLY_ERROR, STATUS_SOFTWARE, "cannot write '%s': %s", why, e->message);
+			g_error_free(e);
+			return NULL;
+		}
+		fault_point("nightly:reason-written");
+		switch (move_entry(from, to, regular, error)) {
+		case MOVE_DONE: {
+			g_autofree char *from_shown = display_name(from), *to_shown = display_name(to);
+			nightly_log(LOG_INFO, "moved '%s' to '%s', the reason beside it", from_shown, to_shown);
+			return g_steal_pointer(&to);
+		}
+		case MOVE_TAKEN: g_unlink(why); continue;
+		case MOVE_FAILED: g_unlink(why); return NULL;
+		}
+	}
+	g_set_error(error, NIGHTLY_ERROR, STATUS_SOFTWARE, "cannot reject '%s': '%s' to '%s.%d' are all taken", from,
+		    name, name, NIGHTLY_SUFFIX_MAX);
+	return NULL;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* The inbox                                                                                   */
+
+typedef struct {
+	db *d;
+	const nightly_options *o;
+	nightly_report *out;
+	char *inbox;          /* these four absolute */
+	char *archive_root;   /* the archive dir */
+	char *archive_day;    /* its folder for this run */
+	char *rejected_dir;
+	char *export_dir;
+	struct stat own_dirs[2]; /* the archive and export dirs, to know them in the inbox */
+	gboolean own_known[2];
+	registry *reg;
+	ingest_options io;
+} run_ctx;
+
+static gint by_bytes(gconstpointer a, gconstpointer b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The names in the inbox, bytewise sorted ("." and ".." left out). */
+static GPtrArray *list_inbox(const char *inbox, GError **error)
+{
+	DIR *dir = opendir(inbox);
+	if (!dir) {
+		int e = errno;
+		g_set_error(error, NIGHTLY_ERROR, STATUS_NOINPUT, "cannot read inbox '%s': %s", inbox, g_strerror(e));
+		return NULL;
+	}
+	GPtrArray *names = g_ptr_array_new_with_free_func(g_free);
+	struct dirent *de;
+	errno = 0;
+	while ((de = readdir(dir)) != NULL) {
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+			g_ptr_array_add(names, g_strdup(de->d_name));
+		errno = 0;
+	}
+	int e = errno;
+	closedir(dir);
+	if (e) {
+		g_set_error(error, NIGHTLY_ERROR, STATUS_NOINPUT, "cannot read inbox '%s': %s", inbox, g_strerror(e));
+		g_ptr_array_free(names, TRUE);
+		return NULL;
+	}
+	g_ptr_array_sort(names, by_bytes);
+	return names;
+}
+
+/* A name an upload in progress has: a dotfile (rsync, many SFTP servers, the export's own
+ * temporary files) or a partial-download ending. */
+static gboolean in_progress(const char *name)
+{
+	static const char *const suffixes[] = NIGHTLY_PARTIAL_SUFFIXES;
+	if (name[0] == '.')
+		return TRUE;
+	for (const char *const *s = suffixes; *s; s++)
+		if (g_str_has_suffix(name, *s))
+			return TRUE;
+	return FALSE;
+}
+
+/* A directory of ours inside the inbox (archive/, rejected/, exports/ or the dirs given)? */
+static gboolean own_dir(const run_ctx *c, const char *name, const struct stat *st)
+{
+	if (strcmp(name, NIGHTLY_ARCHIVE_NAME) == 0 || strcmp(name, NIGHTLY_REJECTED_NAME) == 0 ||
+	    strcmp(name, NIGHTLY_EXPORTS_NAME) == 0)
+		return TRUE;
+	for (int i = 0; i < 2; i++)
+		if (c->own_known[i] && c->own_dirs[i].st_dev == st->st_dev && c->own_dirs[i].st_ino == st->st_ino)
+			return TRUE;
+	return FALSE;
+}
+
+/* Why an entry that is not a directory cannot be ingested; NULL when it is a plain file with a
+ * usable name. shown is name as display_name gives it. Caller frees. */
+static char *refusal_of(const char *name, const char *shown, const struct stat *st)
+{
+	const char *kind = S_ISLNK(st->st_mode)    ? "a symbolic link"
+			   : S_ISFIFO(st->st_mode) ? "a fifo"
+			   : S_ISSOCK(st->st_mode) ? "a socket"
+			   : S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode) ? "a device"
+			   : !S_ISREG(st->st_mode) ? "not a plain file"
+						   : NULL;
+	if (kind)
+		return g_strdup_printf("'%s' is %s: refused, never opened or followed", shown, kind);
+	if (!g_utf8_validate(name, -1, NULL))
+		return g_strdup("the file name is not UTF-8: rename the file and put it in the inbox again");
+	for (const char *p = name; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			return g_strdup("the file name holds a control character: rename the file and put it in"
+					" the inbox again");
+	return NULL;
+}
+
+/* A name fit for messages and JSON: invalid UTF-8 and control characters become U+FFFD. */
+static char *display_name(const char *name)
+{
+	char *s = g_utf8_make_valid(name, -1);
+	GString *out = g_string_new(NULL);
+	for (const char *p = s; *p; p = g_utf8_next_char(p)) {
+		gunichar u = g_utf8_get_char(p);
+		if (u < 0x20 || u == 0x7f)
+			g_string_append_unichar(out, 0xfffd);
+		else
+			g_string_append_unichar(out, u);
+	}
+	g_free(s);
+	return g_string_free(out, FALSE);
+}
+
+static void log_ingested(const char *name, const ingest_file_result *r)
+{
+	if (r->status == INGEST_REFUSED) {
+		nightly_log(LOG_WARNING, "refused '%s': %s", name, r->reason);
+		return;
+	}
+	if (r->status == INGEST_SKIPPED) {
+		nightly_log(LOG_INFO, "skipped '%s': %s", name, r->reason);
+		return;
+	}
+	g_autoptr(GString) counts = g_string_new(NULL);
+	for (int o = 0; o < OUTCOME_COUNT; o++)
+		if (r->outcomes[o])
+			g_string_append_printf(counts, "%s %s %" G_GINT64_FORMAT, counts->len ? "," : ":",
+					       policy_outcome_name(o), (gint64)r->outcomes[o]);
+	nightly_log(LOG_INFO, "stored '%s' (%s): %" G_GINT64_FORMAT " lines%s", name, r->profile, (gint64)r->lines,
+		    counts->str);
+}
+
+/* Ingests (or refuses) the inbox entry name and moves it out of the inbox. The working directory
+ * is the inbox: the file is ingested by its bare name, so the database records the name the
+ * courier gave it (shown by `why` and in the reasons of later duplicates), not a path the file
+ * leaves at once. FALSE only when the engine or the database failed: the run stops. A file that
+ * cannot be moved is counted in move_failures and stays for the next run. */
+static gboolean take_entry(run_ctx *c, const char *name, const struct stat *st, GError **error)
+{
+	g_autofree char *path = g_build_filename(c->inbox, name, NULL);
+	g_autofree char *shown = display_name(name);
+	g_autofree char *refusal = refusal_of(name, shown, st);
+	nightly_file f = { 0 };
+	if (refusal) {
+		f.ingest.name = g_strdup(shown);
+		f.ingest.status = INGEST_REFUSED;
+		f.ingest.exit_status = STATUS_DATAERR;
+		f.ingest.reason = g_steal_pointer(&refusal);
+	} else if (!ingest_file(c->d, c->reg, name, &c->io, &f.ingest, error)) {
+		ingest_file_result_clear(&f.ingest);
+		return FALSE;
+	} else if (f.ingest.status == INGEST_REFUSED && f.ingest.exit_status == STATUS_NOINPUT && !exists(path)) {
+		nightly_log(LOG_WARNING, "'%s' went away while it was read: nothing of it is stored", shown);
+		ingest_file_result_clear(&f.ingest);
+		return TRUE;
+	}
+	log_ingested(shown, &f.ingest);
+	fault_point("nightly:ingested");
+
+	GError *e = NULL;
+	if (f.ingest.status == INGEST_REFUSED)
+		f.moved_to = reject_entry(path, c->rejected_dir, name, S_ISREG(st->st_mode), f.ingest.reason, &e);
+	else
+		f.moved_to = archive_file(path, c->archive_day, name, f.ingest.sha256, &e);
+	if (!f.moved_to) {
+		nightly_log(LOG_ERR, "%s; it stays in the inbox for the next run", e->message);
+		g_error_free(e);
+		c->out->move_failures++;
+	}
+	g_array_append_val(c->out->files, f);
+	fault_point("nightly:moved");
+	return TRUE;
+}
+
+static gboolean take_names(run_ctx *c, GPtrArray *names, GError **error)
+{
+	for (guint i = 0; i < names->len; i++) {
+		const char *name = names->pdata[i];
+		g_autofree char *shown = display_name(name);
+		if (in_progress(name)) {
+			c->out->waiting++;
+			nightly_log(LOG_INFO, "left '%s' in the inbox: an upload in progress, by its name", shown);
+			continue;
+		}
+		g_autofree char *path = g_build_filename(c->inbox, name, NULL);
+		struct stat st;
+		if (lstat(path, &st) != 0) {
+			int e = errno;
+			if (e == ENOENT)
+				continue; /* gone since the listing: not ours to miss */
+			g_set_error(error, NIGHTLY_ERROR, STATUS_NOINPUT, "cannot look at '%s': %s", path,
+				    g_strerror(e));
+			return FALSE;
+		}
+		if (S_ISDIR(st.st_mode)) {
+			if (!own_dir(c, name, &st))
+				nightly_log(LOG_WARNING, "skipped folder '%s': the inbox takes files only", shown);
+			continue;
+		}
+		if (!take_entry(c, name, &st, error))
+			return FALSE;
+	}
+	return TRUE;
+}
+
+/* Takes the entries names (list_inbox's) of the inbox in their order, working in it (see
+ * take_entry). */
+static gboolean take_inbox(run_ctx *c, GPtrArray *names, GError **error)
+{
+	int back = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (chdir(c->inbox) != 0) {
+		int e = errno;
+		g_set_error(error, NIGHTLY_ERROR, STATUS_NOINPUT, "cannot enter inbox '%s': %s", c->inbox,
+			    g_strerror(e));
+		if (back >= 0)
+			close(back);
+		return FALSE;
+	}
+	gboolean ok = take_names(c, names, error);
+	if (back >= 0) {
+		if (fchdir(back) != 0)
+			nightly_log(LOG_WARNING, "cannot return to the working directory: %s", g_strerror(errno));
+		close(back);
+	}
+	return ok;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Settle, export, report                                                                      */
+
+/* Exports the batch just made, and every earlier batch whose file or checksum is missing in the
+ * export dir: the work of a run killed after it settled. */
+static gboolean export_batches(run_ctx *c, GError **error)
+{
+	const char *p1[] = { db_programme(c->d) };
+	PGresult *res = db_query(c->d, "SELECT batch_id FROM batches WHERE programme = $1 ORDER BY batch_id", 1, p1,
+				 error);
+	if (!res)
+		return FALSE;
+	const export_options eo = EXPORT_OPTIONS_DEFAULT;
+	gboolean ok = TRUE;
+	for (int i = 0; ok && i < PQntuples(res); i++) {
+		int batch = atoi(PQgetvalue(res, i, 0));
+		g_autofree char *name = g_strdup_printf(NIGHTLY_EXPORT_NAME, batch);
+		g_autofree char *path = g_build_filename(c->export_dir, name, NULL);
+		g_autofree char *sha = g_strconcat(path, EXPORT_SHA256_SUFFIX, NULL);
+		gboolean made_now = batch == c->out->settle.batch_id;
+		if (!made_now && exists(path) && exists(sha))
+			continue;
+		ok = make_dir(c->export_dir, error) && export_batch(c->d, batch, &eo, path, error);
+		if (!ok)
+			break;
+		nightly_log(LOG_INFO, "exported batch %d to '%s'%s", batch, path,
+			    made_now ? "" : " (a file an earlier run did not write)");
+		if (made_now)
+			c->out->export_path = g_strdup(path);
+		g_ptr_array_add(c->out->exports, g_steal_pointer(&path));
+		fault_point("nightly:exported");
+	}
+	PQclear(res);
+	return ok;
+}
+
+static gboolean read_pools(run_ctx *c, GError **error)
+{
+	const char *p1[] = { db_programme(c->d) };
+	PGresult *res = db_query(c->d,
+				 "SELECT p.pool_id, b.amount_fen, b.amount_fen - b.drawn_fen FROM pools p"
+				 " JOIN pool_balances b USING (programme, pool_id) WHERE p.programme = $1"
+				 " AND p.superseded_at IS NULL ORDER BY p.priority, p.pool_id COLLATE \"C\"",
+				 1, p1, error);
+	if (!res)
+		return FALSE;
+	for (int i = 0; i < PQntuples(res); i++) {
+		nightly_pool p = { 0 };
+		p.pool_id = g_strdup(PQgetvalue(res, i, 0));
+		p.amount_fen = g_ascii_strtoll(PQgetvalue(res, i, 1), NULL, 10);
+		p.left_fen = g_ascii_strtoll(PQgetvalue(res, i, 2), NULL, 10);
+		g_array_append_val(c->out->pools, p);
+	}
+	PQclear(res);
+	return TRUE;
+}
+
+static void note_own_dir(run_ctx *c, int i, const char *dir)
+{
+	c->own_known[i] = stat(dir, &c->own_dirs[i]) == 0;
+}
+
+static gboolean run_locked(run_ctx *c, GError **error)
+{
+	const nightly_options *o = c->o;
+	nightly_log(LOG_INFO, "started on inbox '%s' (archive '%s', exports '%s')", c->inbox, c->archive_root,
+		    c->export_dir);
+	c->io.profiles = o->profiles;
+	c->io.now = chrono_now();
+	c->io.progress = o->progress;
+	g_autoptr(GPtrArray) names = list_inbox(c->inbox, error);
+	if (!names || !ingest_begin_run(c->d, "nightly", o->os_user, &c->io.run_id, error))
+		return FALSE;
+	c->reg = registry_snapshot(c->d, NULL, error);
+	if (!c->reg || !take_inbox(c, names, error))
+		return FALSE;
+
+	if (!settle_run(c->d, o->os_user, &c->out->settle, error))
+		return FALSE;
+	c->out->settled = TRUE;
+	const settle_result *s = &c->out->settle;
+	char posted[MONEY_TEXT_MAX], unfunded[MONEY_TEXT_MAX];
+	if (s->batch_id)
+		nightly_log(LOG_INFO,
+			    "settled batch %d: %d postings for %d orders, %s yuan posted, %s yuan owed and not funded",
+			    s->batch_id, s->postings, s->orders, money_format(s->posted_fen, posted),
+			    money_format(s->unfunded_fen, unfunded));
+	else
+		nightly_log(LOG_INFO, "settled: nothing to record, no batch");
+	fault_point("nightly:settled");
+
+	if (!export_batches(c, error) || !read_pools(c, error))
+		return FALSE;
+	if (c->out->move_failures) {
+		g_set_error(error, NIGHTLY_ERROR, STATUS_SOFTWARE,
+			    "%u files could not be moved out of the inbox (see above); the next run moves them",
+			    c->out->move_failures);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+gboolean nightly_run(db *d, const nightly_options *o, nightly_report *out, GError **error)
+{
+	g_return_val_if_fail(d != NULL && o != NULL && o->inbox != NULL && out != NULL && out->files != NULL, FALSE);
+	g_assert(PQtransactionStatus(db_conn(d)) == PQTRANS_IDLE);
+	if (!db_lock_settlement(d, error))
+		return FALSE;
+	fault_point("nightly:locked");
+
+	run_ctx c = { 0 };
+	c.d = d;
+	c.o = o;
+	c.out = out;
+	chrono_format_day(chrono_day_of(chrono_now()), out->run_day);
+	c.inbox = g_canonicalize_filename(o->inbox, NULL);
+	c.archive_root = o->archive_dir ? g_canonicalize_filename(o->archive_dir, NULL)
+				       : g_build_filename(c.inbox, NIGHTLY_ARCHIVE_NAME, NULL);
+	c.archive_day = g_build_filename(c.archive_root, out->run_day, NULL);
+	c.rejected_dir = g_build_filename(c.inbox, NIGHTLY_REJECTED_NAME, NULL);
+	c.export_dir = o->export_dir ? g_canonicalize_filename(o->export_dir, NULL)
+				     : g_build_filename(c.inbox, NIGHTLY_EXPORTS_NAME, NULL);
+	note_own_dir(&c, 0, c.archive_root);
+	note_own_dir(&c, 1, c.export_dir);
+
+	gboolean ok = run_locked(&c, error);
+	db_unlock_settlement(d);
+	if (c.reg)
+		registry_free(c.reg);
+	g_free(c.inbox);
+	g_free(c.archive_root);
+	g_free(c.archive_day);
+	g_free(c.rejected_dir);
+	g_free(c.export_dir);
+	return ok;
+}

@@ -1,0 +1,98 @@
+/* nightly.h: the cron entry point's work (CLI.md, `nightly`): under the settlement lock, ingest
+ * every plain file of an inbox in bytewise name order, settle, write the finance bureau's file,
+ * and move every file out of the inbox: stored and skipped files to the archive (a YYYY-MM-DD
+ * folder per run, China time), files refused as a whole to INBOX/rejected with a NAME.reason.
+ *
+ * Order of work, so that a run killed at any point leaves nothing half done that the next run does
+ * not finish: lock; for each file, its ingest transaction commits, then the file is moved (killed
+ * in between, the next run skips it by its SHA-256 and moves it); settle commits; then every batch
+ * whose batch-N.csv (or its .sha256) is missing in the export dir is exported, the new one
+ * included (killed before, the next run writes it). Moves never overwrite: a name already taken
+ * gets a suffix, NAME.1, NAME.2... (a file whose very bytes are archived under its name that day
+ * is only removed from the inbox). Files are ingested by their bare names: the database records
+ * the name the courier gave a file, not a path in the inbox it leaves at once.
+ *
+ * What is not a plain file is never opened nor followed: a symbolic link, a fifo, a socket or a
+ * device is refused (moved to rejected/ as it is, with its reason), a directory is left alone
+ * (archive/, rejected/ and exports/ live there by default). Names starting with '.' and names
+ * ending in NIGHTLY_PARTIAL_SUFFIXES are uploads still in progress: left for a later run. A name
+ * that is not UTF-8 or holds a control character is refused (the database keeps names as text). */
+#ifndef SUBSIDY_NIGHTLY_H
+#define SUBSIDY_NIGHTLY_H
+
+#include "db.h"
+#include "ingest.h"
+#include "profile.h"
+#include "settle.h"
+
+#include <glib.h>
+#include <stdint.h>
+
+#define NIGHTLY_ERROR nightly_error_quark()
+GQuark nightly_error_quark(void);
+
+/* The folders made inside the inbox when no other place is given. */
+#define NIGHTLY_ARCHIVE_NAME "archive"
+#define NIGHTLY_REJECTED_NAME "rejected"
+#define NIGHTLY_EXPORTS_NAME "exports"
+/* Beside a refused file, the reason it was refused. */
+#define NIGHTLY_REASON_SUFFIX ".reason"
+/* Name endings of partial uploads (browsers, WinSCP, many SFTP clients), NULL-terminated. */
+#define NIGHTLY_PARTIAL_SUFFIXES { ".part", ".filepart", ".tmp", NULL }
+
+typedef struct {
+	const char *inbox;
+	const char *archive_dir; /* NULL: INBOX/archive */
+	const char *export_dir;  /* NULL: INBOX/exports */
+	const profile_set *profiles;
+	const char *os_user;
+	gboolean progress;       /* ingest's progress on stderr */
+} nightly_options;
+
+/* One entry of the inbox that was ingested or refused. */
+typedef struct {
+	ingest_file_result ingest; /* name: the path in the inbox, as ingested */
+	char *moved_to;            /* where the file is now; NULL when it could not be moved */
+} nightly_file;
+
+typedef struct {
+	char *pool_id;
+	int64_t amount_fen;
+	int64_t left_fen;
+} nightly_pool;
+
+typedef struct {
+	char run_day[CHRONO_DAY_TEXT_MAX]; /* the archive folder's name */
+	GArray *files;                     /* nightly_file, in the order taken */
+	guint waiting;                     /* uploads in progress, left in the inbox */
+	gboolean settled;
+	settle_result settle;
+	char *export_path;                 /* the new batch's file; NULL when settle made no batch */
+	GPtrArray *exports;                /* every file exported by this run, oldest batch first */
+	GArray *pools;                     /* nightly_pool, by priority: budget left after the run */
+	guint move_failures;               /* files left in the inbox because they could not be moved */
+} nightly_report;
+
+/* Before nightly_run; clear frees what the report holds (init it again to reuse it). */
+void nightly_report_init(nightly_report *r);
+void nightly_report_clear(nightly_report *r);
+
+/* Does the whole night's work on d, which must not be in a transaction; out (initialised) gets
+ * what was done, also when the run fails part way. FALSE when the lock is held (code
+ * STATUS_TEMPFAIL, nothing changed), the inbox cannot be read (STATUS_NOINPUT), the database fails
+ * (STATUS_UNAVAILABLE or STATUS_SOFTWARE), or a file could not be moved out of the inbox
+ * (STATUS_SOFTWARE, after settling and exporting: nothing is lost, the next run moves it). A file
+ * refused as a whole is not an error: see nightly_exit_status. */
+gboolean nightly_run(db *d, const nightly_options *o, nightly_report *out, GError **error);
+
+/* STATUS_FINDINGS when a file was refused as a whole, else STATUS_OK. */
+int nightly_exit_status(const nightly_report *r);
+
+/* The run's log: every line goes to stderr as "YYYY-MM-DD HH:MM:SS nightly: MESSAGE" (China time),
+ * and after nightly_log_open(TRUE) to syslog(3) as well (ident "subsidy", LOG_USER, the priority
+ * given: LOG_INFO, LOG_WARNING, LOG_ERR). */
+void nightly_log_open(gboolean use_syslog);
+void nightly_log(int priority, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+void nightly_log_close(void);
+
+#endif
