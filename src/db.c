@@ -16,6 +16,7 @@ struct db {
 	PGconn *conn;
 	char *programme;
 	char sqlstate[6];
+	gboolean settlement_locked; /* this session holds the settlement lock */
 };
 
 static void set_pg_error(db *d, const PGresult *res, const char *what, GError **error)
@@ -83,6 +84,12 @@ void db_close(db *d)
 {
 	if (!d)
 		return;
+	/* PQfinish does not wait for the server to end the session, and a session's advisory lock
+	 * lives until it does: release it first, so the next run (cron's, a test's) finds it free. */
+	if (d->settlement_locked) {
+		db_rollback(d);
+		db_unlock_settlement(d);
+	}
 	PQfinish(d->conn);
 	g_free(d->programme);
 	g_free(d);
@@ -278,6 +285,7 @@ gboolean db_lock_settlement(db *d, GError **error)
 			    "another run holds the settlement lock of programme '%s'; try later", d->programme);
 		return FALSE;
 	}
+	d->settlement_locked = TRUE;
 	return TRUE;
 }
 
@@ -305,4 +313,5 @@ void db_unlock_settlement(db *d)
 	g_autofree char *sql = g_strdup_printf("SELECT pg_advisory_unlock(%d, hashtext($1))", DB_LOCK_CLASS);
 	PGresult *res = PQexecParams(d->conn, sql, 1, NULL, params, NULL, NULL, 0);
 	PQclear(res);
+	d->settlement_locked = FALSE;
 }

@@ -249,6 +249,18 @@ char *h_ledger_dump(const char *db)
 	return g_string_free(dump, FALSE);
 }
 
+void h_wait_sessions_gone(const char *db)
+{
+	/* 50 ms at a time, 10 s at most: a backend whose client died exits at its next read. */
+	for (int attempt = 0; attempt < 200; attempt++) {
+		if (h_sql_int(db, "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+				  " AND pid <> pg_backend_pid()") == 0)
+			return;
+		g_usleep(50 * 1000);
+	}
+	cr_assert_fail("sessions of a killed run are still connected to '%s' after 10 s", db);
+}
+
 void h_ingest_text(const char *db, const char *name, const char *text, int want_status)
 {
 	g_autofree char *path = h_write(h_tmpdir(), name, text, -1);

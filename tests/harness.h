@@ -43,6 +43,11 @@ char *h_read(const char *path, gsize *len);
 /* The repository root (tests run from there) joined with a relative path; caller frees. */
 char *h_path(const char *relative);
 
+/* Waits (a few seconds at most) until no other session is connected to db: after a test kills
+ * the binary, its server backend may still hold the settlement lock for a moment, and a rerun
+ * would rightly exit 75. */
+void h_wait_sessions_gone(const char *db);
+
 /* A dump of the ledger's content (postings, entries, what batches pay, orders, pool balances,
  * payments) and of the files and lines ingested, every column but the times and digests of record,
  * one line per row in a fixed order: two databases with the same dump hold the same ledger entry

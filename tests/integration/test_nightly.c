@@ -413,6 +413,7 @@ Test(nightly, killed_at_any_point_the_reruns_give_the_uninterrupted_result)
 		g_unsetenv("SUBSIDY_FAULT");
 		cr_assert_eq(r.status, KILLED, "%s: exit %d, wanted SIGKILL\n%s", points[i], r.status, r.err);
 		h_result_clear(&r);
+		h_wait_sessions_gone(db);
 		/* Rerun until done: exit 1 while the refused file was still in the inbox, then 0. */
 		int attempts = 0;
 		do {

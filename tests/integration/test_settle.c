@@ -257,6 +257,7 @@ Test(settle, killed_at_any_point_the_rerun_gives_the_uninterrupted_ledger)
 		g_unsetenv("SUBSIDY_FAULT");
 		cr_assert_eq(r.status, 128 + 9, "%s: exit %d, wanted SIGKILL\n%s", points[i], r.status, r.err);
 		h_result_clear(&r);
+		h_wait_sessions_gone(db);
 		int64_t batches = h_sql_int(db, "SELECT count(*) FROM batches");
 		cr_assert(batches == (strcmp(points[i], "settle:committed") == 0 ? 2 : 1), "%s: %ld batches", points[i],
 			  (long)batches);
