@@ -1,13 +1,19 @@
 /* cli.c: what every command shares; see cli.h. */
 #include "cli.h"
 
+#include "assets.h"
+
 #include <pwd.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #define CLI_CONFIG_GROUP "subsidy"
+
+#define CLI_ERROR cli_error_quark()
+G_DEFINE_QUARK(subsidy-cli-error-quark, cli_error)
 
 static char *opt_db, *opt_config;
 static gboolean opt_json;
@@ -84,9 +90,53 @@ int cli_usage_error(const cli_command *cmd, const char *fmt, ...)
 	return STATUS_USAGE;
 }
 
-db *cli_connect(cli_context *ctx, GError **error)
+db *cli_connect_unchecked(cli_context *ctx, GError **error)
 {
 	return db_connect(ctx->db, ctx->programme, error);
+}
+
+/* The newest migration this binary carries. */
+static int known_schema_version(void)
+{
+	g_auto(GStrv) names = assets_list("sql");
+	int known = 0;
+	for (char **n = names; *n; n++)
+		known = MAX(known, atoi(*n));
+	g_assert(known > 0);
+	return known;
+}
+
+db *cli_connect(cli_context *ctx, GError **error)
+{
+	db *d = cli_connect_unchecked(ctx, error);
+	if (!d)
+		return NULL;
+	char *v = NULL;
+	GError *why = NULL;
+	gboolean ok = db_scalar(d, "SELECT to_regclass('schema_version') IS NOT NULL", 0, NULL, &v, &why);
+	gboolean made = ok && strcmp(v, "t") == 0;
+	g_clear_pointer(&v, g_free);
+	if (made)
+		ok = db_scalar(d, "SELECT coalesce(max(version), 0) FROM schema_version", 0, NULL, &v, &why);
+	int have = ok && made ? atoi(v) : -1;
+	int known = known_schema_version();
+	g_free(v);
+	if (!ok) {
+		g_propagate_error(error, why);
+	} else if (have != known) {
+		g_set_error(error, CLI_ERROR, STATUS_USAGE,
+			    have < 0    ? "database '%s' has no subsidy schema: run 'subsidy init' first"
+			    : have < known ? "database '%s' has schema version %d, this subsidy needs %d: run 'subsidy init'"
+					   : "database '%s' has schema version %d, newer than this subsidy knows (%d): "
+					     "upgrade subsidy",
+			    PQdb(db_conn(d)), have, known);
+		ok = FALSE;
+	}
+	if (!ok) {
+		db_close(d);
+		return NULL;
+	}
+	return d;
 }
 
 int cli_fail(GError *error)

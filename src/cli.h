@@ -38,8 +38,11 @@ gboolean cli_parse(cli_context *ctx, const cli_command *cmd, const GOptionEntry 
 /* Prints the usage line of cmd to stderr with a message; returns STATUS_USAGE. */
 int cli_usage_error(const cli_command *cmd, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 
-/* Connects to the configured database. */
+/* Connects to the configured database and checks that its schema is the one this binary's
+ * migrations make (else STATUS_USAGE saying to run `subsidy init`, or to upgrade subsidy). */
 db *cli_connect(cli_context *ctx, GError **error);
+/* Connects without that check: for `subsidy init`, which makes the schema. */
+db *cli_connect_unchecked(cli_context *ctx, GError **error);
 
 /* Prints "subsidy: MESSAGE" for error and returns its exit status (consumes error). */
 int cli_fail(GError *error);

@@ -115,7 +115,7 @@ int cmd_init(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 		return cli_usage_error(cmd, "unexpected argument '%s'", argv[1]);
 
 	GError *error = NULL;
-	db *d = cli_connect(ctx, &error);
+	db *d = cli_connect_unchecked(ctx, &error);
 	if (!d)
 		return cli_fail(error);
 	int applied = 0;

@@ -97,3 +97,36 @@ Test(cli, version_and_help_exit_0)
 	cr_assert(strstr(r.out, "--roles"));
 	h_result_clear(&r);
 }
+
+Test(cli, a_command_on_a_database_without_the_schema_says_to_run_init)
+{
+	const char *db = h_fresh_db();
+	g_autofree char *name = h_sql(db, "SELECT current_database() || '_bare'");
+	g_autofree char *create = g_strdup_printf("CREATE DATABASE %s TEMPLATE template0", name);
+	cr_assert(h_exec(db, create, NULL));
+	g_autofree char *bare = g_strdup_printf("%s dbname=%s", g_getenv("SUBSIDY_TEST_ADMIN"), name);
+	h_result r = h_run(bare, "status", NULL);
+	g_autofree char *drop = g_strdup_printf("DROP DATABASE %s", name);
+	cr_assert(h_exec(db, drop, NULL));
+	cr_assert_eq(r.status, 64, "exit %d: %s", r.status, r.err);
+	cr_assert(strstr(r.err, "subsidy init"), "%s", r.err);
+	h_result_clear(&r);
+}
+
+Test(cli, a_command_on_an_older_schema_says_to_run_init_and_init_upgrades_it)
+{
+	const char *db = h_fresh_db();
+	/* As if the newest migration had not been applied yet (its tables stay: init must not be
+	 * run here, only the version check is under test). */
+	cr_assert(h_exec(db, "DELETE FROM schema_version WHERE version = (SELECT max(version) FROM schema_version)",
+			 NULL));
+	h_result r = h_run(db, "status", NULL);
+	cr_assert_eq(r.status, 64, "exit %d: %s", r.status, r.err);
+	cr_assert(strstr(r.err, "run 'subsidy init'"), "%s", r.err);
+	h_result_clear(&r);
+	cr_assert(h_exec(db, "INSERT INTO schema_version (version, name) VALUES (9999, 'from the future')", NULL));
+	r = h_run(db, "status", NULL);
+	cr_assert_eq(r.status, 64, "exit %d: %s", r.status, r.err);
+	cr_assert(strstr(r.err, "upgrade subsidy"), "%s", r.err);
+	h_result_clear(&r);
+}
