@@ -6,9 +6,11 @@
 #include "export.h"
 #include "json.h"
 #include "money.h"
+#include "outfile.h"
 #include "replay.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <glib/gstdio.h>
 #include <stdio.h>
 #include <string.h>
@@ -32,12 +34,10 @@ typedef struct {
  * end, so a reader never sees half a report. */
 static FILE *report_open(const char *path, char **tmp_path, GError **error)
 {
-	*tmp_path = g_strdup_printf("%s.XXXXXX", path);
-	int fd = g_mkstemp(*tmp_path);
+	int fd = outfile_open_beside(path, O_WRONLY, tmp_path);
 	if (fd < 0) {
 		int e = errno;
 		g_set_error(error, G_FILE_ERROR, STATUS_SOFTWARE, "cannot write report '%s': %s", path, g_strerror(e));
-		g_clear_pointer(tmp_path, g_free);
 		return NULL;
 	}
 	FILE *f = fdopen(fd, "wb");

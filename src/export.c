@@ -7,6 +7,7 @@
 #include "export.h"
 
 #include "money.h"
+#include "outfile.h"
 #include "status.h"
 
 #include <csv.h>
@@ -25,7 +26,6 @@ G_DEFINE_QUARK(subsidy-export-error-quark, export_error)
 /* Bytes read at a time when hashing the written file. */
 #define EXPORT_HASH_CHUNK_BYTES 65536
 /* The files hold bank accounts: readable by the owner and its group (finance staff), nobody else. */
-#define EXPORT_FILE_MODE 0640
 /* The widest table has 11 columns. */
 #define EXPORT_COLUMNS_MAX 12
 /* Excel's sheet holds at most this many rows (header and totals included). */
@@ -390,19 +390,13 @@ static gboolean sink_close(sink *s, GError **error)
 /* ------------------------------------------------------------------------------------------ */
 /* Files: temporary, hashed, renamed into place                                                */
 
-/* A new empty file beside path, named so that a reader looking for path's name never takes it:
- * "DIR/.NAME.XXXXXX". Returns its descriptor (and *tmp_path, caller frees) or -1. */
+/* outfile_open_beside, reporting a failure as an export error. */
 static int open_beside(const char *path, char **tmp_path, GError **error)
 {
-	g_autofree char *dir = g_path_get_dirname(path);
-	g_autofree char *base = g_path_get_basename(path);
-	g_autofree char *name = g_strdup_printf(".%s.XXXXXX", base);
-	*tmp_path = g_build_filename(dir, name, NULL);
-	int fd = g_mkstemp_full(*tmp_path, O_RDWR | O_CLOEXEC, EXPORT_FILE_MODE);
+	int fd = outfile_open_beside(path, O_RDWR, tmp_path);
 	if (fd < 0) {
 		int e = errno;
 		write_error(error, path, e);
-		g_clear_pointer(tmp_path, g_free);
 	}
 	return fd;
 }

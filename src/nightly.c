@@ -13,6 +13,7 @@
 #include "fault.h"
 #include "manifest.h"
 #include "money.h"
+#include "outfile.h"
 #include "registry.h"
 #include "status.h"
 
@@ -37,7 +38,6 @@ G_DEFINE_QUARK(subsidy-nightly-error-quark, nightly_error)
 #define NIGHTLY_COPY_BYTES (256 * 1024)
 /* Folders and files the run makes: the exports hold bank accounts, the archive owners' phones. */
 #define NIGHTLY_DIR_MODE 0750
-#define NIGHTLY_FILE_MODE 0640
 /* The finance bureau's file of batch N in the export dir. */
 #define NIGHTLY_EXPORT_NAME "batch-%d.csv"
 
@@ -157,12 +157,11 @@ typedef enum {
  * move across filesystems. Killed part way, from is still there and to is either absent or whole. */
 static move_result copy_across(const char *from, const char *to, GError **error)
 {
-	g_autofree char *dir = g_path_get_dirname(to), *base = g_path_get_basename(to);
-	g_autofree char *tmp_name = g_strdup_printf(".%s.XXXXXX", base);
-	g_autofree char *tmp = g_build_filename(dir, tmp_name, NULL);
+	g_autofree char *dir = g_path_get_dirname(to);
+	g_autofree char *tmp = NULL;
 	g_autofree char *buf = g_malloc(NIGHTLY_COPY_BYTES);
 	int in = open(from, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	int out = in >= 0 ? g_mkstemp_full(tmp, O_WRONLY | O_CLOEXEC, NIGHTLY_FILE_MODE) : -1;
+	int out = in >= 0 ? outfile_open_beside(to, O_WRONLY, &tmp) : -1;
 	gboolean ok = in >= 0 && out >= 0;
 	ssize_t n = 0;
 	while (ok && (n = read(in, buf, NIGHTLY_COPY_BYTES)) > 0)
@@ -285,7 +284,7 @@ static char *reject_entry(const char *from, const char *dir, const char *name, g
 		if (exists(to))
 			continue;
 		GError *e = NULL;
-		if (!g_file_set_contents_full(why, text, -1, G_FILE_SET_CONTENTS_CONSISTENT, NIGHTLY_FILE_MODE, &e)) {
+		if (!g_file_set_contents_full(why, text, -1, G_FILE_SET_CONTENTS_CONSISTENT, OUTFILE_MODE, &e)) {
 			g_set_error(error, NIGHTLY_ERROR, STATUS_SOFTWARE, "cannot write '%s': %s", why, e->message);
 			g_error_free(e);
 			return NULL;

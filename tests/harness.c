@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static GPtrArray *fresh_names;     /* databases this test process made */
@@ -247,6 +248,31 @@ char *h_ledger_dump(const char *db)
 		g_string_append_c(dump, '\n');
 	}
 	return g_string_free(dump, FALSE);
+}
+
+void h_run_together(const char *db, int codes[2], ...)
+{
+	GPtrArray *argv = g_ptr_array_new();
+	g_ptr_array_add(argv, (gpointer)env("SUBSIDY_BIN"));
+	g_ptr_array_add(argv, "--db");
+	g_ptr_array_add(argv, (gpointer)db);
+	va_list ap;
+	va_start(ap, codes);
+	for (const char *a; (a = va_arg(ap, const char *)) != NULL;)
+		g_ptr_array_add(argv, (gpointer)a);
+	va_end(ap);
+	g_ptr_array_add(argv, NULL);
+	GPid pids[2];
+	for (int i = 0; i < 2; i++)
+		cr_assert(g_spawn_async(NULL, (char **)argv->pdata, NULL,
+					G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDOUT_TO_DEV_NULL | G_SPAWN_STDERR_TO_DEV_NULL,
+					NULL, NULL, &pids[i], NULL));
+	for (int i = 0; i < 2; i++) {
+		int st;
+		cr_assert(waitpid(pids[i], &st, 0) == pids[i]);
+		codes[i] = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+	}
+	g_ptr_array_free(argv, TRUE);
 }
 
 void h_wait_sessions_gone(const char *db)

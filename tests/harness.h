@@ -43,6 +43,10 @@ char *h_read(const char *path, gsize *len);
 /* The repository root (tests run from there) joined with a relative path; caller frees. */
 char *h_path(const char *relative);
 
+/* Starts two runs of the binary with --db db and the NULL-terminated arguments at the same moment
+ * and waits for both; their exit statuses go to codes. */
+void h_run_together(const char *db, int codes[2], ...) G_GNUC_NULL_TERMINATED;
+
 /* Waits (a few seconds at most) until no other session is connected to db: after a test kills
  * the binary, its server backend may still hold the settlement lock for a moment, and a rerun
  * would rightly exit 75. */

@@ -488,18 +488,8 @@ Test(nightly, two_runs_started_together_do_the_work_once)
 		put(inbox, name, csv->str);
 		g_string_free(csv, TRUE);
 	}
-	const char *bin = g_getenv("SUBSIDY_BIN");
-	char *argv[] = { (char *)bin, "--db", (char *)db, "nightly", "--inbox", inbox, NULL };
-	GPid pids[2];
-	for (int i = 0; i < 2; i++)
-		cr_assert(g_spawn_async(NULL, argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDOUT_TO_DEV_NULL |
-						G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL, &pids[i], NULL));
 	int codes[2];
-	for (int i = 0; i < 2; i++) {
-		int st;
-		cr_assert(waitpid(pids[i], &st, 0) == pids[i]);
-		codes[i] = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-	}
+	h_run_together(db, codes, "nightly", "--inbox", inbox, NULL);
 	cr_assert((codes[0] == 0 && codes[1] == 75) || (codes[0] == 75 && codes[1] == 0) ||
 		  (codes[0] == 0 && codes[1] == 0), "exits %d and %d", codes[0], codes[1]);
 	cr_assert_eq(h_sql_int(db, "SELECT count(*) FROM files"), 2);

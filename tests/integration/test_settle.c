@@ -6,7 +6,6 @@
 #include <criterion/criterion.h>
 #include <libpq-fe.h>
 #include <string.h>
-#include <sys/wait.h>
 
 #define HEADER "courier,waybill_no,order_no,pickup_time,sender_code,sender_phone,weight_kg,fee,category,destination\n"
 
@@ -211,18 +210,8 @@ Test(settle, two_settlements_started_together_do_the_work_once)
 		g_string_append_printf(csv, "EMS,W%05d,O%05d,2018-06-05 10:%02d:00,C1,,1,12.00,,\n", i, i, i % 60);
 	h_ingest_text(db, "many.csv", csv->str, 0);
 	g_string_free(csv, TRUE);
-	const char *bin = g_getenv("SUBSIDY_BIN");
-	char *argv[] = { (char *)bin, "--db", (char *)db, "settle", NULL };
-	GPid pids[2];
-	for (int i = 0; i < 2; i++)
-		cr_assert(g_spawn_async(NULL, argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDOUT_TO_DEV_NULL |
-						G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL, &pids[i], NULL));
 	int codes[2];
-	for (int i = 0; i < 2; i++) {
-		int st;
-		cr_assert(waitpid(pids[i], &st, 0) == pids[i]);
-		codes[i] = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-	}
+	h_run_together(db, codes, "settle", NULL);
 	cr_assert((codes[0] == 0 && codes[1] == 75) || (codes[0] == 75 && codes[1] == 0) ||
 		  (codes[0] == 0 && codes[1] == 0), "exits %d and %d", codes[0], codes[1]);
 	cr_assert_eq(h_sql_int(db, "SELECT count(*) FROM batches"), 1);
