@@ -109,7 +109,8 @@ static const char copy_postings[] =
 static const char copy_entries[] =
 	"COPY entries (programme, txn, entry_seq, account, amount_fen, batch_id, posting_seq, pool_id, shop_id)"
 	" FROM STDIN";
-static const char copy_updates[] = "COPY settle_updates (shop_id, order_key, funded_fen, unfunded_fen) FROM STDIN";
+static const char copy_updates[] =
+	"COPY settle_updates (shop_id, order_key, seq, funded_fen, unfunded_fen) FROM STDIN";
 
 /* Step 1 and 2: price every touched order. */
 static gboolean price_orders(settle_ctx *c, GError **error)
@@ -126,8 +127,8 @@ static gboolean price_orders(settle_ctx *c, GError **error)
 		     " rule text, rate_bp integer, policy_id text, policy_version integer, new_fen bigint,"
 		     " old_fen bigint, old_funded_fen bigint, old_unfunded_fen bigint, PRIMARY KEY (shop_id, order_key))"
 		     " ON COMMIT DROP;"
-		     "CREATE TEMP TABLE settle_updates (shop_id text, order_key text, funded_fen bigint,"
-		     " unfunded_fen bigint, PRIMARY KEY (shop_id, order_key)) ON COMMIT DROP",
+		     "CREATE TEMP TABLE settle_updates (shop_id text, order_key text, seq integer, funded_fen bigint,"
+		     " unfunded_fen bigint, PRIMARY KEY (shop_id, order_key, seq)) ON COMMIT DROP",
 		     error))
 		return FALSE;
 	if (!exec_params(c->d,
@@ -260,20 +261,23 @@ static char *draw_key(const char *shop_id, const char *order_key)
 	return g_strconcat(shop_id, "\x1f", order_key, NULL);
 }
 
-/* What each order whose entitlement falls has drawn from each pool, in the order drawn. */
+/* What each order whose entitlement falls has drawn from each pool and not yet had back, as a stack
+ * of draws, oldest first (POLICY.md: a reversal returns money "in the reverse order it was drawn").
+ * The order's pool entries are replayed in the order they were made: a draw pushes, a return takes
+ * from the latest draws of its pool first, as fund_order returns. Grouping by pool alone would lose
+ * the order of two pools drawn by one posting (by priority, not by pool_id) and of a pool drawn
+ * again after another. */
 static gboolean load_reversal_draws(settle_ctx *c, GError **error)
 {
 	const char *p1[] = { c->programme };
 	PGresult *res = db_query(c->d,
-				 "SELECT p.shop_id, p.order_key, e.pool_id, -sum(e.amount_fen) AS net,"
-				 " min(p.batch_id::bigint * 1000000000 + p.seq) AS first_draw"
+				 "SELECT p.shop_id, p.order_key, e.pool_id, e.amount_fen"
 				 " FROM settle_work w"
 				 " JOIN postings p ON p.programme = $1 AND p.shop_id = w.shop_id AND p.order_key = w.order_key"
 				 " JOIN entries e ON e.programme = $1 AND e.batch_id = p.batch_id AND e.posting_seq = p.seq"
 				 "   AND e.pool_id IS NOT NULL"
 				 " WHERE w.new_fen < w.old_fen"
-				 " GROUP BY p.shop_id, p.order_key, e.pool_id HAVING -sum(e.amount_fen) > 0"
-				 " ORDER BY p.shop_id, p.order_key, first_draw, e.pool_id COLLATE \"C\"",
+				 " ORDER BY p.shop_id, p.order_key, p.batch_id, p.seq, e.entry_seq",
 				 1, p1, error);
 	if (!res)
 		return FALSE;
@@ -286,8 +290,28 @@ static gboolean load_reversal_draws(settle_ctx *c, GError **error)
 		} else {
 			g_free(key);
 		}
-		order_draw od = { g_strdup(PQgetvalue(res, i, 2)), g_ascii_strtoll(PQgetvalue(res, i, 3), NULL, 10) };
-		g_array_append_val(a, od);
+		const char *pool_id = PQgetvalue(res, i, 2);
+		int64_t amount = g_ascii_strtoll(PQgetvalue(res, i, 3), NULL, 10);
+		if (amount < 0) {
+			order_draw *top = a->len ? &g_array_index(a, order_draw, a->len - 1) : NULL;
+			if (top && strcmp(top->pool_id, pool_id) == 0) {
+				top->net_fen -= amount;
+			} else {
+				order_draw od = { g_strdup(pool_id), -amount };
+				g_array_append_val(a, od);
+			}
+			continue;
+		}
+		/* A return: from this pool's latest draws first. */
+		for (guint k = a->len; k-- > 0 && amount > 0;) {
+			order_draw *od = &g_array_index(a, order_draw, k);
+			if (strcmp(od->pool_id, pool_id) != 0)
+				continue;
+			int64_t back = MIN(amount, od->net_fen);
+			od->net_fen -= back;
+			amount -= back;
+		}
+		g_assert(amount == 0);
 	}
 	PQclear(res);
 	return TRUE;
@@ -310,6 +334,16 @@ static void add_entry(settle_ctx *c, const char *txn, int entry_seq, const char 
 	db_copy_row_end(e);
 }
 
+/* The parts of a settlement's funding, in the order POLICY.md gives: reversals first, then new
+ * differences and retries together in funding-key order. An order whose reversal only cancelled
+ * part of what it was owed is still owed the rest: it is retried in the second part, like any
+ * order waiting for money, as a second posting of the batch. */
+typedef enum {
+	FUND_PASS_REVERSAL = 0,
+	FUND_PASS_DIFFERENCE = 1,
+	FUND_PASS_RETRY_AFTER_REVERSAL = 2,
+} fund_pass;
+
 /* Funds one order's difference; appends its posting, entries and new state. Row columns as the
  * settle_fund cursor selects them. */
 static void fund_order(settle_ctx *c, PGresult *res, int i)
@@ -323,6 +357,7 @@ static void fund_order(settle_ctx *c, PGresult *res, int i)
 	int64_t old_fen = g_ascii_strtoll(PQgetvalue(res, i, 14), NULL, 10);
 	int64_t funded_before = g_ascii_strtoll(PQgetvalue(res, i, 15), NULL, 10);
 	int64_t unfunded_before = g_ascii_strtoll(PQgetvalue(res, i, 16), NULL, 10);
+	fund_pass pass = (fund_pass)atoi(PQgetvalue(res, i, 17));
 	g_assert(funded_before + unfunded_before == old_fen);
 
 	int64_t moved = 0; /* to the shop, signed */
@@ -419,11 +454,14 @@ static void fund_order(settle_ctx *c, PGresult *res, int i)
 	GString *u = c->updates;
 	db_copy_text(u, shop_id);
 	db_copy_text(u, order_key);
+	db_copy_int(u, c->seq);
 	db_copy_int(u, new_fen - unfunded);
 	db_copy_int(u, unfunded);
 	db_copy_row_end(u);
 
 	c->res.postings++;
+	if (pass != FUND_PASS_RETRY_AFTER_REVERSAL) /* its reversal counted the order already */
+		c->res.orders++;
 	c->res.posted_fen += moved;
 }
 
@@ -438,15 +476,23 @@ static gboolean fund_orders(settle_ctx *c, GError **error)
 {
 	if (!load_pools(c, error) || !load_reversal_draws(c, error))
 		return FALSE;
+	/* The retry after a reversal presents the order as the reversal leaves it: entitlement
+	 * unchanged from now on, funded as before, owed what the reversal did not cancel. */
+#define SETTLE_FUND_COLUMNS "shop_id, order_key, order_no, fee_fen, order_date, fund_pickup, fund_courier," \
+			    " fund_waybill, campaign_id, rule, rate_bp, policy_id, policy_version"
 	if (!db_exec(c->d,
-		     "DECLARE settle_fund NO SCROLL CURSOR FOR SELECT shop_id, order_key, order_no, fee_fen, order_date,"
-		     " fund_pickup, fund_courier, fund_waybill, campaign_id, rule, rate_bp, policy_id, policy_version,"
-		     " new_fen, old_fen, old_funded_fen, old_unfunded_fen FROM settle_work"
-		     " WHERE new_fen <> old_fen OR old_unfunded_fen > 0"
-		     " ORDER BY (new_fen < old_fen) DESC, fund_pickup, fund_courier COLLATE \"C\","
-		     " fund_waybill COLLATE \"C\"",
+		     "DECLARE settle_fund NO SCROLL CURSOR FOR SELECT * FROM ("
+		     " SELECT " SETTLE_FUND_COLUMNS ", new_fen, old_fen, old_funded_fen, old_unfunded_fen, 0 AS pass"
+		     "  FROM settle_work WHERE new_fen < old_fen"
+		     " UNION ALL SELECT " SETTLE_FUND_COLUMNS ", new_fen, old_fen, old_funded_fen, old_unfunded_fen, 1"
+		     "  FROM settle_work WHERE new_fen > old_fen OR (new_fen = old_fen AND old_unfunded_fen > 0)"
+		     " UNION ALL SELECT " SETTLE_FUND_COLUMNS ", new_fen, new_fen, old_funded_fen,"
+		     "  old_unfunded_fen - (old_fen - new_fen), 2"
+		     "  FROM settle_work WHERE new_fen < old_fen AND old_unfunded_fen > old_fen - new_fen) w"
+		     " ORDER BY pass = 0 DESC, fund_pickup, fund_courier COLLATE \"C\", fund_waybill COLLATE \"C\"",
 		     error))
 		return FALSE;
+#undef SETTLE_FUND_COLUMNS
 	for (;;) {
 		PGresult *res = db_query(c->d, "FETCH " G_STRINGIFY(SETTLE_CHUNK_ROWS) " FROM settle_fund", 0, NULL,
 					 error);
@@ -479,7 +525,8 @@ static gboolean record_state(settle_ctx *c, gboolean *failed_waiting, GError **e
 			 "  coalesce(u.funded_fen, w.old_funded_fen), coalesce(u.unfunded_fen, w.old_unfunded_fen),"
 			 "  w.fund_pickup, w.fund_courier, w.fund_waybill, w.campaign_id, w.rule, w.rate_bp, w.policy_id,"
 			 "  w.policy_version, CASE WHEN u.shop_id IS NULL THEN NULL ELSE $2::int END"
-			 " FROM settle_work w LEFT JOIN settle_updates u USING (shop_id, order_key)"
+			 " FROM settle_work w LEFT JOIN (SELECT DISTINCT ON (shop_id, order_key) * FROM settle_updates"
+			 "  ORDER BY shop_id, order_key, seq DESC) u USING (shop_id, order_key)"
 			 " ON CONFLICT (programme, shop_id, order_key) DO UPDATE SET order_no = EXCLUDED.order_no,"
 			 "  fee_fen = EXCLUDED.fee_fen, order_date = EXCLUDED.order_date,"
 			 "  entitlement_fen = EXCLUDED.entitlement_fen, funded_fen = EXCLUDED.funded_fen,"
@@ -554,8 +601,6 @@ static gboolean close_batch(settle_ctx *c, const char *os_user, GError **error)
 	g_free(v);
 	char batch[16];
 	g_snprintf(batch, sizeof batch, "%d", c->batch_id);
-	/* settle_work holds an order once, so a batch posts at most once per order. */
-	c->res.orders = c->res.postings;
 
 	ledger_batch_header h = { 0 };
 	h.batch_id = c->batch_id;

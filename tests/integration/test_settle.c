@@ -170,6 +170,47 @@ Test(settle, a_reversal_cancels_the_unfunded_amount_before_returning_money)
 	cr_assert_eq(h_sql_int(db, "SELECT entitlement_fen FROM orders WHERE order_no = 'REV1'"), 1000);
 }
 
+Test(settle, a_reversal_returns_money_to_the_pool_drawn_last_first)
+{
+	/* Pool zz comes first by priority, aa by pool_id: one posting draws zz, then aa. The reversal
+	 * returns money in the reverse order it was drawn, so aa gets it back first. */
+	const char *db = setup();
+	g_autofree char *pools = h_write(h_tmpdir(), "budgets.csv",
+					 "pool_id,name,amount,valid_from,valid_to,priority\n"
+					 "big,大池,0.00,2016-01-01,2018-12-31,1\n"
+					 "zz,先用,8.00,2016-01-01,2018-12-31,2\n"
+					 "aa,后用,100.00,2016-01-01,2018-12-31,3\n", -1);
+	h_result r = h_run(db, "registry", "load", "budgets", pools, NULL);
+	cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
+	h_result_clear(&r);
+	h_ingest_text(db, "n1.csv", HEADER "EMS,R1,REV1,2018-06-13 10:00:00,C4,,1,20.00,,\n", 0);
+	g_autofree char *one = h_settle(db);
+	assert_funded(db, "REV1", "1600:FUNDED"); /* 8.00 from zz, then 8.00 from aa */
+	cr_assert_eq(h_sql_int(db, "SELECT drawn_fen FROM pool_balances WHERE pool_id = 'zz'"), 800);
+	cr_assert_eq(h_sql_int(db, "SELECT drawn_fen FROM pool_balances WHERE pool_id = 'aa'"), 800);
+	h_ingest_text(db, "n2.csv", HEADER "EMS,R2,REV1,2018-06-11 10:00:00,C4,,1,5.00,,\n", 0);
+	g_autofree char *two = h_settle(db);
+	assert_funded(db, "REV1", "1600:FUNDED,-600:REVERSAL");
+	cr_assert_eq(h_sql_int(db, "SELECT drawn_fen FROM pool_balances WHERE pool_id = 'aa'"), 200);
+	cr_assert_eq(h_sql_int(db, "SELECT drawn_fen FROM pool_balances WHERE pool_id = 'zz'"), 800);
+	/* More than aa lent: the rest goes back to zz. */
+	h_ingest_text(db, "n3.csv", HEADER "EMS,R3,REV1,2018-06-10 10:00:00,C4,,1,0.00,,\n", 0);
+	g_autofree char *pol = h_write(h_tmpdir(), "policies.csv",
+				       "policy_id,valid_from,valid_to,standard_rate_bp,standard_cap,poverty_rate_bp,"
+				       "poverty_cap,rounding,require_campaign,eligible_categories,fee_max\n"
+				       "p1,2016-01-01,2018-12-31,5000,5.00,8000,,half_up,true,,2000.00\n", -1);
+	r = h_run(db, "registry", "load", "policies", pol, NULL);
+	cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
+	h_result_clear(&r);
+	g_autofree char *three = h_settle(db);
+	assert_funded(db, "REV1", "1600:FUNDED,-600:REVERSAL,-500:REVERSAL");
+	cr_assert_eq(h_sql_int(db, "SELECT drawn_fen FROM pool_balances WHERE pool_id = 'aa'"), 0);
+	cr_assert_eq(h_sql_int(db, "SELECT drawn_fen FROM pool_balances WHERE pool_id = 'zz'"), 500);
+	r = h_run(db, "verify", NULL);
+	cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
+	h_result_clear(&r);
+}
+
 Test(settle, settling_the_same_data_again_posts_nothing_and_makes_no_batch)
 {
 	const char *db = setup();
@@ -254,4 +295,56 @@ Test(settle, killed_at_any_point_the_rerun_gives_the_uninterrupted_ledger)
 		g_autofree char *got = h_ledger_dump(db);
 		cr_assert_str_eq(got, want, "%s: the ledger after the rerun differs", points[i]);
 	}
+}
+
+/* POLICY.md: reversals first, then new differences and retries together in funding-key order.
+ * An order whose reversal only cancels part of what it is owed is still owed the rest, and waits
+ * in funding-key order like any other: an older order is paid before a newer one. */
+Test(settle, a_reversed_order_still_owed_money_is_retried_in_funding_key_order)
+{
+	const char *db = setup();
+	g_autofree char *pool = h_write(h_tmpdir(), "budgets.csv",
+					"pool_id,name,amount,valid_from,valid_to,priority\n"
+					"big,大池,15.00,2016-01-01,2018-12-31,1\n", -1);
+	h_result r = h_run(db, "registry", "load", "budgets", pool, NULL);
+	cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
+	h_result_clear(&r);
+	h_ingest_text(db, "n1.csv", HEADER "EMS,Q1,O1,2018-06-05 10:00:00,C1,,1,25.00,,\n"
+					   "EMS,Q2,O2,2018-06-06 10:00:00,C1,,1,25.00,,\n"
+					   "EMS,Q3,O3,2018-06-07 10:00:00,C1,,1,25.00,,\n", 0);
+	g_free(h_settle(db));
+	assert_funded(db, "O2", "500:PARTIAL");
+	assert_funded(db, "O3", "0:BUDGET_EXHAUSTED");
+
+	/* The cap falls to 8.00 and 5.00 more money arrives; O2 gets a parcel, so it is repriced:
+	 * 8.00, of which 5.00 is funded. Its reversal cancels 2.00 of the 5.00 it was owed; the 3.00
+	 * left is paid before O3 (later funding key) gets the remaining 2.00. */
+	g_autofree char *policy = h_write(h_tmpdir(), "policies.csv",
+		"policy_id,valid_from,valid_to,standard_rate_bp,standard_cap,poverty_rate_bp,poverty_cap,rounding,"
+		"require_campaign,eligible_categories,fee_max\n"
+		"p1,2016-01-01,2018-12-31,5000,8.00,8000,,half_up,true,,2000.00\n", -1);
+	g_autofree char *more = h_write(h_tmpdir(), "budgets2.csv",
+					"pool_id,name,amount,valid_from,valid_to,priority\n"
+					"big,大池,15.00,2016-01-01,2018-12-31,1\n"
+					"more,追加,5.00,2016-01-01,2018-12-31,2\n", -1);
+	r = h_run(db, "registry", "load", "policies", policy, NULL);
+	cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
+	h_result_clear(&r);
+	r = h_run(db, "registry", "load", "budgets", more, NULL);
+	cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
+	h_result_clear(&r);
+	h_ingest_text(db, "n2.csv", HEADER "EMS,Q4,O2,2018-06-06 11:00:00,C1,,1,0.00,,\n", 0);
+	g_autofree char *two = h_settle(db);
+	cr_assert_str_eq(two, "{\"batch\":2,\"orders\":2,\"postings\":3,\"posted_fen\":500,\"unfunded_fen\":800}");
+	assert_funded(db, "O2", "500:PARTIAL,0:REVERSAL,300:FUNDED");
+	assert_funded(db, "O3", "0:BUDGET_EXHAUSTED,200:PARTIAL");
+	cr_assert_eq(h_sql_int(db, "SELECT funded_fen FROM orders WHERE order_no = 'O2'"), 800);
+	cr_assert_eq(h_sql_int(db, "SELECT unfunded_fen FROM orders WHERE order_no = 'O2'"), 0);
+	cr_assert_eq(h_sql_int(db, "SELECT unfunded_fen FROM orders WHERE order_no = 'O3'"), 800);
+	r = h_run(db, "verify", NULL);
+	cr_assert_eq(r.status, 0, "verify: %s%s", r.out, r.err);
+	h_result_clear(&r);
+	r = h_run(db, "replay", "--from", "2018-06-01", "--to", "2018-06-30", NULL);
+	cr_assert_eq(r.status, 0, "replay: %s%s", r.out, r.err);
+	h_result_clear(&r);
 }
