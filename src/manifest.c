@@ -83,6 +83,7 @@ struct manifest_reader {
 	record rec;
 
 	GString *reason;
+	GString *courier;        /* the line's courier code, folded to upper case */
 	uint64_t lines;
 	gboolean finished;       /* manifest_next returned FALSE */
 
@@ -516,6 +517,14 @@ static void make_line(manifest_reader *r, manifest_line *line)
 		else
 			reject(r, "unknown courier '%s'", line->courier);
 	}
+	/* Courier codes are compared as codes: "zto" and "ZTO" are one courier, so one waybill
+	 * cannot be stored, and paid, once under each spelling. */
+	if (line->courier) {
+		g_string_assign(r->courier, line->courier);
+		for (char *c = r->courier->str; *c; c++)
+			*c = g_ascii_toupper(*c);
+		line->courier = r->courier->str;
+	}
 	if (line->waybill_no && is_scientific(line->waybill_no))
 		reject(r, "waybill_no '%s' is in scientific notation (the file was re-saved from Excel)",
 		       line->waybill_no);
@@ -632,6 +641,7 @@ void manifest_close(manifest_reader *r)
 	g_string_free(r->decoded, TRUE);
 	g_string_free(r->rec.text, TRUE);
 	g_string_free(r->reason, TRUE);
+	g_string_free(r->courier, TRUE);
 	g_free(r->path);
 	g_free(r->name);
 	g_free(r);
@@ -664,6 +674,7 @@ manifest_reader *manifest_open(const char *path, const profile_set *ps, const ch
 	r->decoded = g_string_new(NULL);
 	r->rec.text = g_string_new(NULL);
 	r->reason = g_string_new(NULL);
+	r->courier = g_string_new(NULL);
 	r->cd = (GIConv)-1;
 
 	const profile *chosen = NULL;

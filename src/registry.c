@@ -129,6 +129,7 @@ typedef enum {
 	COL_ID_NO,      /* a resident ID number */
 	COL_PHONE,      /* an 11-digit mobile number */
 	COL_DIGITS,     /* digits only (bank accounts) */
+	COL_CODE,       /* required text, ASCII letters folded to upper case (courier codes) */
 } col_type;
 
 typedef struct {
@@ -181,7 +182,7 @@ static const col_spec shop_cols[] = {
 };
 static const col_spec sender_cols[] = {
 	{ "shop_id", COL_TEXT, NULL },
-	{ "courier", COL_TEXT, NULL },
+	{ "courier", COL_CODE, NULL },
 	{ "sender_code", COL_TEXT, NULL },
 	{ "valid_from", COL_DATE, NULL },
 	{ "valid_to", COL_DATE_OPEN, NULL },
@@ -308,6 +309,7 @@ static gboolean convert(const col_spec *c, const char *text, char **out, char **
 	switch (c->type) {
 	case COL_TEXT:
 	case COL_TEXT_OPT: *out = g_strdup(text); return TRUE;
+	case COL_CODE: *out = g_ascii_strup(text, -1); return TRUE; /* zto and ZTO are one courier */
 	case COL_DATE:
 	case COL_DATE_OPEN: {
 		chrono_day d;
@@ -360,11 +362,12 @@ static gboolean convert(const col_spec *c, const char *text, char **out, char **
 		return TRUE;
 	}
 	case COL_BOOL:
-		if (strcmp(text, "true") != 0 && strcmp(text, "false") != 0) {
+		/* Excel re-saves true as TRUE. */
+		if (g_ascii_strcasecmp(text, "true") != 0 && g_ascii_strcasecmp(text, "false") != 0) {
 			*reason = g_strdup_printf("%s '%s' is not true or false", c->name, text);
 			return FALSE;
 		}
-		*out = g_strdup(text);
+		*out = g_ascii_strdown(text, -1);
 		return TRUE;
 	case COL_LIST: {
 		g_auto(GStrv) items = g_strsplit(text, ";", -1);
@@ -648,10 +651,22 @@ static void on_field(void *data, size_t len, void *ctx)
 		l->line += text[i] == '\n';
 }
 
+/* TRUE when every field is empty: the ",,,," rows Excel writes below a table, which are blank lines,
+ * not rows (libcsv has already dropped the spaces around unquoted fields). */
+static gboolean fields_blank(const GPtrArray *fields)
+{
+	for (guint i = 0; i < fields->len; i++)
+		if (*(const char *)g_ptr_array_index(fields, i) != '\0')
+			return FALSE;
+	return TRUE;
+}
+
 static void on_record(int c, void *ctx)
 {
 	loader *l = ctx;
-	if (l->fields->len > 0) {
+	if (l->fields->len > 0 && fields_blank(l->fields)) {
+		g_ptr_array_set_size(l->fields, 0);
+	} else if (l->fields->len > 0) {
 		if (!l->header_seen) {
 			l->header_seen = TRUE;
 			check_header(l, l->record_line, l->fields);

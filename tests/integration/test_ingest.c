@@ -1097,3 +1097,27 @@ Test(ingest, an_unknown_profile_exits_64_and_stores_nothing)
 	cr_assert_eq(h_sql_int(db, "SELECT count(*) FROM runs WHERE kind = 'ingest'"), 0);
 	h_result_clear(&r);
 }
+
+/* POLICY.md check 2: a waybill is (courier, waybill_no), and a courier is its code, however a
+ * file spells it; otherwise one parcel written `zto` in one file and `ZTO` in another would be
+ * stored, and paid, twice. */
+Test(ingest, a_courier_code_in_lower_case_is_the_same_courier)
+{
+	const char *db = setup();
+	h_ingest_text(db, "lower.csv",
+		      CANONICAL_HEADER "zto,75300000009001,TB9001,2018-06-05 10:00:00,CN0003,,1,7.50,,\n", 0);
+	h_ingest_text(db, "upper.csv",
+		      CANONICAL_HEADER "ZTO,75300000009001,TB9001,2018-06-05 10:00:00,CN0003,,1,7.50,,\n", 0);
+	g_autofree char *outcomes = h_sql(db, "SELECT string_agg(courier || ' ' || outcome, ', ' ORDER BY file_id)"
+					      " FROM lines WHERE waybill_no = '75300000009001'");
+	cr_assert_str_eq(outcomes, "ZTO ELIGIBLE, ZTO DUPLICATE");
+	/* And a senders file that writes the code in lower case matches the lines' code. */
+	g_autofree char *senders = h_write(h_tmpdir(), "senders.csv",
+					   "shop_id,courier,sender_code,valid_from,valid_to\nS1,sto,ST0001,2016-01-01,\n", -1);
+	h_result r = h_run(db, "registry", "load", "senders", senders, NULL);
+	cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
+	h_result_clear(&r);
+	h_ingest_text(db, "sto.csv", CANONICAL_HEADER "Sto,STO1,TB9002,2018-06-05 10:00:00,ST0001,,1,7.50,,\n", 0);
+	g_autofree char *sto = h_sql(db, "SELECT outcome || ' ' || shop_id FROM lines WHERE waybill_no = 'STO1'");
+	cr_assert_str_eq(sto, "ELIGIBLE S1");
+}

@@ -379,6 +379,19 @@ Test(registry, a_bom_and_crlf_line_ends_are_accepted)
 		4, "poor_from '2015-01-32'");
 }
 
+/* A file saved from Excel may end with rows of empty cells (",,,,"): blank lines, as in manifests,
+ * not rows that fail to validate. A row with one cell filled is still a row. */
+Test(registry, rows_of_empty_cells_are_blank_lines)
+{
+	const char *db = h_fresh_db();
+	g_autofree char *out = load_ok(db, "households", "h.csv",
+				       "\xEF\xBB\xBF" HOUSEHOLDS_HEADER "H1,符,村一,2015-01-01,\r\n,,,,\r\n\r\n"
+				       "H2,羊,村二,2015-01-01,\n , ,\"\", ,\n,,,,\n");
+	cr_assert(strstr(out, "\"new\":2"), "%s", out);
+	cr_assert_eq(h_sql_int(db, "SELECT count(*) FROM households"), 2);
+	refused(db, "households", HOUSEHOLDS_HEADER "H1,符,村,2015-01-01,\n,,,,\n,,村,,\n", 4, "household_id is empty");
+}
+
 Test(registry, json_prints_kind_file_and_the_three_counts_in_that_order)
 {
 	const char *db = h_fresh_db();
@@ -814,4 +827,19 @@ Test(registry, the_engine_role_loads_and_the_auditor_reads_a_snapshot_without_id
 	cr_assert_null(s->bank_account);
 	cr_assert_str_eq(s->phone, "13900000001");
 	close_fixture(&f);
+}
+
+/* Excel writes the booleans of a re-saved file as TRUE and FALSE. */
+Test(registry, require_campaign_in_capitals_as_excel_writes_it)
+{
+	const char *db = h_fresh_db();
+	g_autofree char *path = h_write(h_tmpdir(), "policies.csv",
+		"policy_id,valid_from,valid_to,standard_rate_bp,standard_cap,poverty_rate_bp,poverty_cap,rounding,"
+		"require_campaign,eligible_categories,fee_max\n"
+		"p1,2016-01-01,2018-12-31,5000,10.00,8000,,half_up,TRUE,,2000.00\n", -1);
+	h_result r = h_run(db, "registry", "load", "policies", path, NULL);
+	cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
+	h_result_clear(&r);
+	g_autofree char *v = h_sql(db, "SELECT require_campaign::text FROM policies");
+	cr_assert_str_eq(v, "true");
 }
