@@ -52,8 +52,8 @@ static gboolean load_config(cli_context *ctx, GError **error)
 	return TRUE;
 }
 
-gboolean cli_parse(cli_context *ctx, const cli_command *cmd, const GOptionEntry *entries,
-		   gboolean takes_json, int *argc, char ***argv)
+int cli_parse(cli_context *ctx, const cli_command *cmd, const GOptionEntry *entries, gboolean takes_json,
+	      int *argc, char ***argv)
 {
 	g_autofree char *param = g_strdup_printf("%s", cmd->args);
 	g_autoptr(GOptionContext) oc = g_option_context_new(param);
@@ -64,10 +64,17 @@ gboolean cli_parse(cli_context *ctx, const cli_command *cmd, const GOptionEntry 
 		g_option_context_add_main_entries(oc, json_entries, NULL);
 	g_option_context_add_main_entries(oc, common_entries, NULL);
 	g_autoptr(GError) error = NULL;
-	if (!g_option_context_parse_strv(oc, argv, &error)) {
-		cli_usage_error(cmd, "%s", error->message);
-		return FALSE;
-	}
+	if (!g_option_context_parse_strv(oc, argv, &error))
+		return cli_usage_error(cmd, "%s", error->message);
+	/* GOption leaves a "--" in place when an operand after it starts with '-': it ended the
+	 * options and is no operand itself. */
+	char **v = *argv;
+	for (int i = 1; v[i]; i++)
+		if (strcmp(v[i], "--") == 0) {
+			g_free(v[i]);
+			memmove(&v[i], &v[i + 1], (g_strv_length(&v[i + 1]) + 1) * sizeof *v);
+			break;
+		}
 	*argc = (int)g_strv_length(*argv);
 	ctx->db = opt_db ? opt_db : g_strdup(g_getenv("SUBSIDY_DB"));
 	ctx->config = opt_config;
@@ -75,9 +82,10 @@ gboolean cli_parse(cli_context *ctx, const cli_command *cmd, const GOptionEntry 
 	opt_db = opt_config = NULL;
 	if (!load_config(ctx, &error)) {
 		fprintf(stderr, "subsidy: %s\n", error->message);
-		return FALSE;
+		/* CLI.md: an input file that cannot be opened is 66; one that does not parse is bad usage. */
+		return error->domain == G_FILE_ERROR ? STATUS_NOINPUT : STATUS_USAGE;
 	}
-	return TRUE;
+	return STATUS_OK;
 }
 
 int cli_usage_error(const cli_command *cmd, const char *fmt, ...)

@@ -30,10 +30,12 @@ typedef struct cli_command {
 	int (*run)(cli_context *ctx, const struct cli_command *cmd, int argc, char **argv);
 } cli_command;
 
-/* Parses a command's options (its entries plus the common ones) and the configuration file.
- * On bad usage prints the message and the usage line and returns FALSE: exit STATUS_USAGE. */
-gboolean cli_parse(cli_context *ctx, const cli_command *cmd, const GOptionEntry *entries,
-		   gboolean takes_json, int *argc, char ***argv);
+/* Parses a command's options (its entries plus the common ones; they may come before or after the
+ * operands, and a "--" ends them and is dropped) and the configuration file. Returns STATUS_OK, or
+ * after printing why the exit status: STATUS_USAGE on bad usage or a configuration file that does
+ * not parse, STATUS_NOINPUT when the --config file cannot be opened. */
+int cli_parse(cli_context *ctx, const cli_command *cmd, const GOptionEntry *entries, gboolean takes_json,
+	      int *argc, char ***argv);
 
 /* Prints the usage line of cmd to stderr with a message; returns STATUS_USAGE. */
 int cli_usage_error(const cli_command *cmd, const char *fmt, ...) G_GNUC_PRINTF(2, 3);

@@ -14,8 +14,9 @@ int cmd_disclose(cli_context *ctx, const cli_command *cmd, int argc, char **argv
 		{ "output", 'o', 0, G_OPTION_ARG_FILENAME, &output, "the file to write", "FILE" },
 		{ NULL }
 	};
-	if (!cli_parse(ctx, cmd, entries, FALSE, &argc, &argv))
-		return STATUS_USAGE;
+	int parsed = cli_parse(ctx, cmd, entries, FALSE, &argc, &argv);
+	if (parsed != STATUS_OK)
+		return parsed;
 	if (argc != 1)
 		return cli_usage_error(cmd, "unexpected argument '%s'", argv[1]);
 	if (batch_id < 1)

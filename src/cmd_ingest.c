@@ -36,10 +36,9 @@ int cmd_ingest(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 	};
 	int status = STATUS_OK;
 	profile_set *profiles = NULL;
-	if (!cli_parse(ctx, cmd, entries, TRUE, &argc, &argv)) {
-		status = STATUS_USAGE;
+	status = cli_parse(ctx, cmd, entries, TRUE, &argc, &argv);
+	if (status != STATUS_OK)
 		goto done;
-	}
 	if (argc < 2) {
 		status = cli_usage_error(cmd, "no FILE given");
 		goto done;

@@ -64,7 +64,8 @@ static gboolean migrate(db *d, int *applied, GError **error)
 	for (char **n = names; *n; n++)
 		known = MAX(known, atoi(*n));
 	if (current > known) {
-		g_set_error(error, INIT_ERROR, STATUS_SOFTWARE,
+		/* Bad usage, as every other command says it (cli_connect): no internal error. */
+		g_set_error(error, INIT_ERROR, STATUS_USAGE,
 			    "the database's schema version %d is newer than this subsidy knows (%d): upgrade subsidy",
 			    current, known);
 		return FALSE;
@@ -109,8 +110,9 @@ int cmd_init(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 		{ "roles", 0, 0, G_OPTION_ARG_NONE, &roles, "first create the engine, finance and auditor roles", NULL },
 		{ NULL }
 	};
-	if (!cli_parse(ctx, cmd, entries, FALSE, &argc, &argv))
-		return STATUS_USAGE;
+	int parsed = cli_parse(ctx, cmd, entries, FALSE, &argc, &argv);
+	if (parsed != STATUS_OK)
+		return parsed;
 	if (argc != 1)
 		return cli_usage_error(cmd, "unexpected argument '%s'", argv[1]);
 

@@ -5,8 +5,9 @@
  *    "exports": [every file exported by the run], "pools": [{"pool_id", "amount_fen", "left_fen"}],
  *    "waiting": n}
  * Timestamped log lines go to stderr (and syslog with --syslog). Exit 0; 1 when a file was refused
- * as a whole; 75 when another run holds the settlement lock (nothing changed: cron retries); 66
- * when the inbox cannot be read; 69 without a database; 70 otherwise. */
+ * as a whole; 75 when another run holds the settlement lock (nothing changed: cron retries); 64 on
+ * bad usage or a database without the schema; 65 for a bad profile file; 66 when the inbox cannot
+ * be read; 69 without a database; 70 otherwise. */
 #include "cli.h"
 #include "ingest.h"
 #include "json.h"
@@ -117,11 +118,14 @@ static void print_text(const nightly_report *r)
 		printf("nothing to do: no file in the inbox, nothing to settle, nothing changed\n");
 }
 
-/* Logs the failure (stderr and syslog) and returns its exit status; consumes error. */
+/* Logs the failure (stderr and syslog) and returns its exit status; consumes error. A refused file
+ * is no failure (it makes exit 1), so a failure keeps its status as every command's does: 64 for a
+ * database without the schema, 65 for a bad profile file... */
 static int fail(GError *error)
 {
 	int code = error->code;
-	if (code != STATUS_NOINPUT && code != STATUS_UNAVAILABLE && code != STATUS_TEMPFAIL)
+	if (code != STATUS_USAGE && code != STATUS_DATAERR && code != STATUS_NOINPUT && code != STATUS_UNAVAILABLE &&
+	    code != STATUS_TEMPFAIL)
 		code = STATUS_SOFTWARE;
 	nightly_log(code == STATUS_TEMPFAIL ? LOG_NOTICE : LOG_ERR, "%s (exit %d)", error->message, code);
 	g_error_free(error);
@@ -150,10 +154,9 @@ int cmd_nightly(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 	db *d = NULL;
 	nightly_report report;
 	nightly_report_init(&report);
-	if (!cli_parse(ctx, cmd, entries, TRUE, &argc, &argv)) {
-		status = STATUS_USAGE;
+	status = cli_parse(ctx, cmd, entries, TRUE, &argc, &argv);
+	if (status != STATUS_OK)
 		goto done;
-	}
 	if (argc != 1) {
 		status = cli_usage_error(cmd, "unexpected argument '%s'", argv[1]);
 		goto done;

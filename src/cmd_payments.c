@@ -61,8 +61,9 @@ static void print_report(const payments_report *r, gboolean as_json)
 
 int cmd_payments(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 {
-	if (!cli_parse(ctx, cmd, NULL, TRUE, &argc, &argv))
-		return STATUS_USAGE;
+	int parsed = cli_parse(ctx, cmd, NULL, TRUE, &argc, &argv);
+	if (parsed != STATUS_OK)
+		return parsed;
 	if (argc < 2)
 		return cli_usage_error(cmd, "which action? (load)");
 	if (strcmp(argv[1], "load") != 0)

@@ -36,8 +36,9 @@ static void print_counts(const cli_context *ctx, const char *kind, const char *p
 
 int cmd_registry(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 {
-	if (!cli_parse(ctx, cmd, NULL, TRUE, &argc, &argv))
-		return STATUS_USAGE;
+	int parsed = cli_parse(ctx, cmd, NULL, TRUE, &argc, &argv);
+	if (parsed != STATUS_OK)
+		return parsed;
 	if (argc < 2)
 		return cli_usage_error(cmd, "missing the action (load)");
 	if (strcmp(argv[1], "load") != 0)

@@ -137,8 +137,9 @@ int cmd_replay(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 		{ "report", 0, 0, G_OPTION_ARG_FILENAME, &report_path, "also write the differences as CSV", "FILE" },
 		{ NULL }
 	};
-	if (!cli_parse(ctx, cmd, entries, TRUE, &argc, &argv))
-		return STATUS_USAGE;
+	int parsed = cli_parse(ctx, cmd, entries, TRUE, &argc, &argv);
+	if (parsed != STATUS_OK)
+		return parsed;
 	if (argc != 1)
 		return cli_usage_error(cmd, "unexpected argument '%s'", argv[1]);
 	if (!from_text || !to_text)

@@ -9,8 +9,9 @@
 
 int cmd_settle(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 {
-	if (!cli_parse(ctx, cmd, NULL, TRUE, &argc, &argv))
-		return STATUS_USAGE;
+	int parsed = cli_parse(ctx, cmd, NULL, TRUE, &argc, &argv);
+	if (parsed != STATUS_OK)
+		return parsed;
 	if (argc != 1)
 		return cli_usage_error(cmd, "unexpected argument '%s'", argv[1]);
 	GError *error = NULL;

@@ -9,8 +9,9 @@
 
 int cmd_why(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 {
-	if (!cli_parse(ctx, cmd, NULL, TRUE, &argc, &argv))
-		return STATUS_USAGE;
+	int parsed = cli_parse(ctx, cmd, NULL, TRUE, &argc, &argv);
+	if (parsed != STATUS_OK)
+		return parsed;
 	if (argc != 2)
 		return cli_usage_error(cmd, argc < 2 ? "no WAYBILL given" : "one WAYBILL at a time");
 	GError *error = NULL;

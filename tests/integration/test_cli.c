@@ -45,8 +45,8 @@ Test(cli, a_database_newer_than_the_binary_is_refused)
 	const char *db = h_fresh_db();
 	cr_assert(h_exec(db, "INSERT INTO schema_version (version, name) VALUES (9999, 'from the future')", NULL));
 	h_result r = h_run(db, "init", NULL);
-	cr_assert_neq(r.status, 0);
-	cr_assert(strstr(r.err, "newer"), "%s", r.err);
+	cr_assert_eq(r.status, 64, "exit %d: %s", r.status, r.err);
+	cr_assert(strstr(r.err, "newer") && strstr(r.err, "upgrade subsidy"), "%s", r.err);
 	h_result_clear(&r);
 }
 
@@ -128,5 +128,41 @@ Test(cli, a_command_on_an_older_schema_says_to_run_init_and_init_upgrades_it)
 	r = h_run(db, "status", NULL);
 	cr_assert_eq(r.status, 64, "exit %d: %s", r.status, r.err);
 	cr_assert(strstr(r.err, "upgrade subsidy"), "%s", r.err);
+	h_result_clear(&r);
+}
+
+/* --config FILE (CLI.md): a key file's [subsidy] group names the database and the export folder; a
+ * file that cannot be opened is an input file that cannot be opened (66), one that does not parse
+ * is bad usage (64). */
+Test(cli, the_config_file_names_the_database_and_a_missing_one_exits_66)
+{
+	const char *db = h_fresh_db();
+	g_autofree char *text = g_strdup_printf("[subsidy]\ndb=%s\n", db);
+	g_autofree char *config = h_write(h_tmpdir(), "subsidy.conf", text, -1);
+	h_result r = h_run(NULL, "status", "--json", "--config", config, NULL);
+	cr_assert_eq(r.status, 0, "exit %d: %s", r.status, r.err);
+	cr_assert(strstr(r.out, "\"last_batch\":null"), "%s", r.out);
+	h_result_clear(&r);
+	g_autofree char *missing = g_build_filename(h_tmpdir(), "no-such.conf", NULL);
+	r = h_run(NULL, "--config", missing, "status", NULL);
+	cr_assert_eq(r.status, 66, "exit %d: %s", r.status, r.err);
+	cr_assert(strstr(r.err, "no-such.conf") && strcmp(r.out, "") == 0, "%s%s", r.out, r.err);
+	h_result_clear(&r);
+	g_autofree char *bad = h_write(h_tmpdir(), "bad.conf", "not a key file\n", -1);
+	r = h_run(NULL, "status", "--config", bad, NULL);
+	cr_assert_eq(r.status, 64, "exit %d: %s", r.status, r.err);
+	h_result_clear(&r);
+}
+
+/* "--" ends the options and is no operand: what follows is an operand even when it starts with '-'. */
+Test(cli, a_double_dash_ends_the_options_and_is_no_operand)
+{
+	const char *db = h_fresh_db();
+	h_result r = h_run(db, "why", "--json", "--", "-123", NULL);
+	cr_assert_eq(r.status, 0, "exit %d: %s", r.status, r.err);
+	cr_assert_str_eq(r.out, "{\"lines\":[],\"order\":null}\n");
+	h_result_clear(&r);
+	r = h_run(db, "why", "--", "W1", "--json", NULL);
+	cr_assert_eq(r.status, 64, "--json after -- is a second WAYBILL: exit %d: %s", r.status, r.err);
 	h_result_clear(&r);
 }

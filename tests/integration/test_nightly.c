@@ -671,3 +671,43 @@ Test(nightly, the_demo_inbox_runs_two_nights_as_its_readme_says)
 	cr_assert_eq(h_sql_int(db, "SELECT count(*) FROM files"), 4 + 4);
 	cr_assert_eq(posted(db), 35755 + 20323);
 }
+
+/* A database without the schema is bad usage (64), as for every other command, not an internal
+ * error: the message says to run init, and the inbox is left as it was. */
+Test(nightly, a_database_without_the_schema_exits_64_and_leaves_the_inbox)
+{
+	const char *db = h_fresh_db();
+	g_autofree char *name = h_sql(db, "SELECT current_database() || '_bare'");
+	g_autofree char *create = g_strdup_printf("CREATE DATABASE %s TEMPLATE template0", name);
+	cr_assert(h_exec(db, create, NULL));
+	g_autofree char *bare = g_strdup_printf("%s dbname=%s", g_getenv("SUBSIDY_TEST_ADMIN"), name);
+	g_autofree char *inbox = new_inbox("bare-inbox");
+	put(inbox, "n1.csv", HEADER "EMS,M1,M1,2018-06-05 10:00:00,C1,,1,12.00,,\n");
+	h_result r = nightly(bare, inbox, TRUE);
+	g_autofree char *drop = g_strdup_printf("DROP DATABASE %s", name);
+	cr_assert(h_exec(db, drop, NULL));
+	cr_assert_eq(r.status, 64, "exit %d\n%s%s", r.status, r.out, r.err);
+	cr_assert(strstr(r.err, "subsidy init"), "%s", r.err);
+	h_result_clear(&r);
+	g_autofree char *left = left_in_inbox(inbox);
+	cr_assert_str_eq(left, "n1.csv");
+}
+
+/* The configuration's export_dir is where nightly exports when no --export-dir is given. */
+Test(nightly, the_config_export_dir_is_the_default_export_folder)
+{
+	const char *db = h_fresh_db();
+	h_load_registry(db, "fixtures/small");
+	g_autofree char *inbox = new_inbox("config-inbox");
+	g_autofree char *exports = new_inbox("config-exports");
+	put(inbox, "n1.csv", HEADER "EMS,M1,M1,2018-06-05 10:00:00,C1,,1,12.00,,\n");
+	g_autofree char *text = g_strdup_printf("[subsidy]\nexport_dir=%s\n", exports);
+	g_autofree char *config = h_write(h_tmpdir(), "nightly.conf", text, -1);
+	h_result r = h_run(db, "nightly", "--inbox", inbox, "--json", "--config", config, NULL);
+	cr_assert_eq(r.status, 0, "exit %d\n%s%s", r.status, r.out, r.err);
+	g_autofree char *want = g_build_filename(exports, "batch-1.csv", NULL);
+	g_autofree char *key = g_strdup_printf("\"export\":\"%s\"", want);
+	cr_assert(strstr(r.out, key), "%s", r.out);
+	h_result_clear(&r);
+	cr_assert(g_file_test(want, G_FILE_TEST_IS_REGULAR));
+}
