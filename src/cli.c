@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #define CLI_CONFIG_GROUP "subsidy"
@@ -32,6 +33,7 @@ static const GOptionEntry json_entries[] = {
 static gboolean load_config(cli_context *ctx, GError **error)
 {
 	ctx->programme = g_strdup(CLI_PROGRAMME_DEFAULT);
+	ctx->log_level = LOG_INFO;
 	if (!ctx->config)
 		return TRUE;
 	g_autoptr(GKeyFile) kf = g_key_file_new();
@@ -49,7 +51,30 @@ static gboolean load_config(cli_context *ctx, GError **error)
 		ctx->profile_dirs = g_key_file_get_string_list(kf, CLI_CONFIG_GROUP, "profiles", NULL, NULL);
 	if (g_key_file_has_key(kf, CLI_CONFIG_GROUP, "export_dir", NULL))
 		ctx->export_dir = g_key_file_get_string(kf, CLI_CONFIG_GROUP, "export_dir", NULL);
+	if (g_key_file_has_key(kf, CLI_CONFIG_GROUP, "log_level", NULL)) {
+		g_autofree char *level = g_key_file_get_string(kf, CLI_CONFIG_GROUP, "log_level", NULL);
+		if (!cli_log_level_parse(level, &ctx->log_level)) {
+			g_set_error(error, CLI_ERROR, STATUS_USAGE,
+				    "config '%s': log_level '%s' is not error, warning, info or debug", ctx->config,
+				    level ? level : "");
+			return FALSE;
+		}
+	}
 	return TRUE;
+}
+
+gboolean cli_log_level_parse(const char *text, int *priority)
+{
+	static const struct {
+		const char *name;
+		int priority;
+	} levels[] = { { "error", LOG_ERR }, { "warning", LOG_WARNING }, { "info", LOG_INFO }, { "debug", LOG_DEBUG } };
+	for (size_t i = 0; text && i < G_N_ELEMENTS(levels); i++)
+		if (g_ascii_strcasecmp(text, levels[i].name) == 0) {
+			*priority = levels[i].priority;
+			return TRUE;
+		}
+	return FALSE;
 }
 
 int cli_parse(cli_context *ctx, const cli_command *cmd, const GOptionEntry *entries, gboolean takes_json,

@@ -20,6 +20,7 @@ typedef struct {
 	char *programme;     /* the county programme this run works on */
 	char **profile_dirs; /* extra profile directories, searched before the built-in ones */
 	char *export_dir;    /* default export directory of nightly */
+	int log_level;       /* the least urgent syslog(3) priority logged (config log_level; LOG_INFO) */
 	gboolean progress;   /* show progress on stderr (stderr is a terminal) */
 } cli_context;
 
@@ -36,6 +37,9 @@ typedef struct cli_command {
  * not parse, STATUS_NOINPUT when the --config file cannot be opened. */
 int cli_parse(cli_context *ctx, const cli_command *cmd, const GOptionEntry *entries, gboolean takes_json,
 	      int *argc, char ***argv);
+
+/* "error", "warning", "info", "debug" (any case) as a syslog(3) priority; FALSE when unknown. */
+gboolean cli_log_level_parse(const char *text, int *priority);
 
 /* Prints the usage line of cmd to stderr with a message; returns STATUS_USAGE. */
 int cli_usage_error(const cli_command *cmd, const char *fmt, ...) G_GNUC_PRINTF(2, 3);

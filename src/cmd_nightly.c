@@ -165,7 +165,7 @@ int cmd_nightly(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 		status = cli_usage_error(cmd, "no --inbox given");
 		goto done;
 	}
-	nightly_log_open(use_syslog);
+	nightly_log_open(use_syslog, ctx->log_level);
 	GError *error = NULL;
 	profiles = cli_profiles(ctx, profile_dirs, &error);
 	d = profiles ? cli_connect(ctx, &error) : NULL;

@@ -42,10 +42,12 @@ G_DEFINE_QUARK(subsidy-nightly-error-quark, nightly_error)
 #define NIGHTLY_EXPORT_NAME "batch-%d.csv"
 
 static gboolean log_to_syslog;
+static int log_max_priority = LOG_INFO;
 
-void nightly_log_open(gboolean use_syslog)
+void nightly_log_open(gboolean use_syslog, int max_priority)
 {
 	log_to_syslog = use_syslog;
+	log_max_priority = max_priority;
 	if (use_syslog)
 		openlog("subsidy", LOG_PID, LOG_USER);
 }
@@ -59,6 +61,8 @@ void nightly_log_close(void)
 
 void nightly_log(int priority, const char *fmt, ...)
 {
+	if (priority > log_max_priority)
+		return;
 	va_list ap;
 	va_start(ap, fmt);
 	g_autofree char *msg = g_strdup_vprintf(fmt, ap);

@@ -89,9 +89,10 @@ gboolean nightly_run(db *d, const nightly_options *o, nightly_report *out, GErro
 int nightly_exit_status(const nightly_report *r);
 
 /* The run's log: every line goes to stderr as "YYYY-MM-DD HH:MM:SS nightly: MESSAGE" (China time),
- * and after nightly_log_open(TRUE) to syslog(3) as well (ident "subsidy", LOG_USER, the priority
- * given: LOG_INFO, LOG_WARNING, LOG_ERR). */
-void nightly_log_open(gboolean use_syslog);
+ * and after nightly_log_open(TRUE, ...) to syslog(3) as well (ident "subsidy", LOG_USER, the
+ * priority given: LOG_INFO, LOG_WARNING, LOG_ERR). Lines less urgent than max_priority (the
+ * config file's log_level) are not written. */
+void nightly_log_open(gboolean use_syslog, int max_priority);
 void nightly_log(int priority, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 void nightly_log_close(void);
 

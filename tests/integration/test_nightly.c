@@ -711,3 +711,27 @@ Test(nightly, the_config_export_dir_is_the_default_export_folder)
 	h_result_clear(&r);
 	cr_assert(g_file_test(want, G_FILE_TEST_IS_REGULAR));
 }
+
+/* CLI.md: the log level is a setting of the configuration file. At warning, the run's routine
+ * lines go unwritten and what a person must see stays; an unknown level is bad usage. */
+Test(nightly, the_config_log_level_quiets_routine_lines)
+{
+	const char *db = h_fresh_db();
+	h_load_registry(db, "fixtures/small");
+	g_autofree char *inbox = new_inbox("quiet-inbox");
+	put(inbox, "n1.csv", HEADER "EMS,L1,L1,2018-06-05 10:00:00,C1,,1,12.00,,\n");
+	put(inbox, "bad.csv", "not,a,manifest\n1,2,3\n");
+	g_autofree char *config = h_write(h_tmpdir(), "quiet.conf", "[subsidy]\nlog_level=warning\n", -1);
+	h_result r = h_run(db, "nightly", "--inbox", inbox, "--config", config, NULL);
+	cr_assert_eq(r.status, 1, "exit %d\n%s%s", r.status, r.out, r.err);
+	cr_assert(!strstr(r.err, "nightly: started"), "%s", r.err);
+	cr_assert(!strstr(r.err, "nightly: stored"), "%s", r.err);
+	cr_assert(strstr(r.err, "nightly: refused 'bad.csv'"), "%s", r.err);
+	h_result_clear(&r);
+
+	g_autofree char *bogus = h_write(h_tmpdir(), "bogus.conf", "[subsidy]\nlog_level=chatty\n", -1);
+	r = h_run(db, "nightly", "--inbox", inbox, "--config", bogus, NULL);
+	cr_assert_eq(r.status, 64, "exit %d\n%s%s", r.status, r.out, r.err);
+	cr_assert(strstr(r.err, "log_level 'chatty'"), "%s", r.err);
+	h_result_clear(&r);
+}
