@@ -287,6 +287,15 @@ void h_wait_sessions_gone(const char *db)
 	cr_assert_fail("sessions of a killed run are still connected to '%s' after 10 s", db);
 }
 
+void h_load_text(const char *db, const char *kind, const char *text)
+{
+	g_autofree char *name = g_strconcat(kind, ".csv", NULL);
+	g_autofree char *path = h_write(h_tmpdir(), name, text, -1);
+	h_result r = h_run(db, "registry", "load", kind, path, NULL);
+	cr_assert_eq(r.status, 0, "registry load %s: exit %d\n%s%s", kind, r.status, r.out, r.err);
+	h_result_clear(&r);
+}
+
 void h_ingest_text(const char *db, const char *name, const char *text, int want_status)
 {
 	g_autofree char *path = h_write(h_tmpdir(), name, text, -1);

@@ -59,6 +59,10 @@ void h_wait_sessions_gone(const char *db);
  * transaction burns values), so a run interrupted and finished dumps as an uninterrupted one. */
 char *h_ledger_dump(const char *db);
 
+/* Writes text to KIND.csv in the test's temporary directory and loads it as registry data of that
+ * kind; asserts exit 0. */
+void h_load_text(const char *db, const char *kind, const char *text);
+
 /* Writes text to a file in the test's temporary directory and ingests it; asserts the exit. */
 void h_ingest_text(const char *db, const char *name, const char *text, int want_status);
 

@@ -94,13 +94,10 @@ Test(settle, budget_example_funded_partial_exhausted_then_a_new_pool_pays_in_fun
 {
 	const char *db = h_fresh_db();
 	h_load_registry(db, "fixtures/small");
-	g_autofree char *small = h_write(h_tmpdir(), "budgets.csv",
-					 "pool_id,name,amount,valid_from,valid_to,priority\n"
-					 "big,大池,0.00,2016-01-01,2018-12-31,1\n"
-					 "small,小池,15.00,2016-01-01,2018-12-31,2\n", -1);
-	h_result r = h_run(db, "registry", "load", "budgets", small, NULL);
-	cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
-	h_result_clear(&r);
+	h_load_text(db, "budgets",
+		    "pool_id,name,amount,valid_from,valid_to,priority\n"
+		    "big,大池,0.00,2016-01-01,2018-12-31,1\n"
+		    "small,小池,15.00,2016-01-01,2018-12-31,2\n");
 	h_ingest_text(db, "b.csv", HEADER "EMS,B1,OB1,2018-06-05 10:00:00,C1,,1,20.00,,\n"
 					  "EMS,B2,OB2,2018-06-05 11:00:00,C1,,1,20.00,,\n"
 					  "EMS,B3,OB3,2018-06-05 12:00:00,C1,,1,20.00,,\n", 0);
@@ -111,14 +108,11 @@ Test(settle, budget_example_funded_partial_exhausted_then_a_new_pool_pays_in_fun
 	assert_funded(db, "OB3", "0:BUDGET_EXHAUSTED");
 	cr_assert_eq(h_sql_int(db, "SELECT amount_fen - drawn_fen FROM pool_balances WHERE pool_id = 'small'"), 0);
 
-	g_autofree char *more = h_write(h_tmpdir(), "budgets2.csv",
-					"pool_id,name,amount,valid_from,valid_to,priority\n"
-					"big,大池,0.00,2016-01-01,2018-12-31,1\n"
-					"small,小池,15.00,2016-01-01,2018-12-31,2\n"
-					"more,追加,20.00,2016-01-01,2018-12-31,3\n", -1);
-	r = h_run(db, "registry", "load", "budgets", more, NULL);
-	cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
-	h_result_clear(&r);
+	h_load_text(db, "budgets",
+		    "pool_id,name,amount,valid_from,valid_to,priority\n"
+		    "big,大池,0.00,2016-01-01,2018-12-31,1\n"
+		    "small,小池,15.00,2016-01-01,2018-12-31,2\n"
+		    "more,追加,20.00,2016-01-01,2018-12-31,3\n");
 	g_autofree char *two = h_settle(db);
 	cr_assert_str_eq(two, "{\"batch\":2,\"orders\":2,\"postings\":2,\"posted_fen\":1500,\"unfunded_fen\":0}");
 	assert_funded(db, "OB2", "500:PARTIAL,500:FUNDED");
@@ -153,12 +147,9 @@ Test(settle, an_earlier_parcel_that_lowers_the_entitlement_posts_a_reversal)
 Test(settle, a_reversal_cancels_the_unfunded_amount_before_returning_money)
 {
 	const char *db = setup();
-	g_autofree char *pool = h_write(h_tmpdir(), "budgets.csv",
-					"pool_id,name,amount,valid_from,valid_to,priority\n"
-					"big,大池,10.00,2016-01-01,2018-12-31,1\n", -1);
-	h_result r = h_run(db, "registry", "load", "budgets", pool, NULL);
-	cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
-	h_result_clear(&r);
+	h_load_text(db, "budgets",
+		    "pool_id,name,amount,valid_from,valid_to,priority\n"
+		    "big,大池,10.00,2016-01-01,2018-12-31,1\n");
 	h_ingest_text(db, "n1.csv", HEADER "EMS,R1,REV1,2018-06-13 10:00:00,C4,,1,20.00,,\n", 0);
 	g_autofree char *one = h_settle(db);
 	assert_funded(db, "REV1", "1000:PARTIAL"); /* 16.00 owed, 10.00 funded, 6.00 unfunded */
@@ -175,14 +166,11 @@ Test(settle, a_reversal_returns_money_to_the_pool_drawn_last_first)
 	/* Pool zz comes first by priority, aa by pool_id: one posting draws zz, then aa. The reversal
 	 * returns money in the reverse order it was drawn, so aa gets it back first. */
 	const char *db = setup();
-	g_autofree char *pools = h_write(h_tmpdir(), "budgets.csv",
-					 "pool_id,name,amount,valid_from,valid_to,priority\n"
-					 "big,大池,0.00,2016-01-01,2018-12-31,1\n"
-					 "zz,先用,8.00,2016-01-01,2018-12-31,2\n"
-					 "aa,后用,100.00,2016-01-01,2018-12-31,3\n", -1);
-	h_result r = h_run(db, "registry", "load", "budgets", pools, NULL);
-	cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
-	h_result_clear(&r);
+	h_load_text(db, "budgets",
+		    "pool_id,name,amount,valid_from,valid_to,priority\n"
+		    "big,大池,0.00,2016-01-01,2018-12-31,1\n"
+		    "zz,先用,8.00,2016-01-01,2018-12-31,2\n"
+		    "aa,后用,100.00,2016-01-01,2018-12-31,3\n");
 	h_ingest_text(db, "n1.csv", HEADER "EMS,R1,REV1,2018-06-13 10:00:00,C4,,1,20.00,,\n", 0);
 	g_autofree char *one = h_settle(db);
 	assert_funded(db, "REV1", "1600:FUNDED"); /* 8.00 from zz, then 8.00 from aa */
@@ -195,18 +183,15 @@ Test(settle, a_reversal_returns_money_to_the_pool_drawn_last_first)
 	cr_assert_eq(h_sql_int(db, "SELECT drawn_fen FROM pool_balances WHERE pool_id = 'zz'"), 800);
 	/* More than aa lent: the rest goes back to zz. */
 	h_ingest_text(db, "n3.csv", HEADER "EMS,R3,REV1,2018-06-10 10:00:00,C4,,1,0.00,,\n", 0);
-	g_autofree char *pol = h_write(h_tmpdir(), "policies.csv",
-				       "policy_id,valid_from,valid_to,standard_rate_bp,standard_cap,poverty_rate_bp,"
-				       "poverty_cap,rounding,require_campaign,eligible_categories,fee_max\n"
-				       "p1,2016-01-01,2018-12-31,5000,5.00,8000,,half_up,true,,2000.00\n", -1);
-	r = h_run(db, "registry", "load", "policies", pol, NULL);
-	cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
-	h_result_clear(&r);
+	h_load_text(db, "policies",
+		    "policy_id,valid_from,valid_to,standard_rate_bp,standard_cap,poverty_rate_bp,"
+		    "poverty_cap,rounding,require_campaign,eligible_categories,fee_max\n"
+		    "p1,2016-01-01,2018-12-31,5000,5.00,8000,,half_up,true,,2000.00\n");
 	g_autofree char *three = h_settle(db);
 	assert_funded(db, "REV1", "1600:FUNDED,-600:REVERSAL,-500:REVERSAL");
 	cr_assert_eq(h_sql_int(db, "SELECT drawn_fen FROM pool_balances WHERE pool_id = 'aa'"), 0);
 	cr_assert_eq(h_sql_int(db, "SELECT drawn_fen FROM pool_balances WHERE pool_id = 'zz'"), 500);
-	r = h_run(db, "verify", NULL);
+	h_result r = h_run(db, "verify", NULL);
 	cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
 	h_result_clear(&r);
 }
@@ -303,12 +288,9 @@ Test(settle, killed_at_any_point_the_rerun_gives_the_uninterrupted_ledger)
 Test(settle, a_reversed_order_still_owed_money_is_retried_in_funding_key_order)
 {
 	const char *db = setup();
-	g_autofree char *pool = h_write(h_tmpdir(), "budgets.csv",
-					"pool_id,name,amount,valid_from,valid_to,priority\n"
-					"big,大池,15.00,2016-01-01,2018-12-31,1\n", -1);
-	h_result r = h_run(db, "registry", "load", "budgets", pool, NULL);
-	cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
-	h_result_clear(&r);
+	h_load_text(db, "budgets",
+		    "pool_id,name,amount,valid_from,valid_to,priority\n"
+		    "big,大池,15.00,2016-01-01,2018-12-31,1\n");
 	h_ingest_text(db, "n1.csv", HEADER "EMS,Q1,O1,2018-06-05 10:00:00,C1,,1,25.00,,\n"
 					   "EMS,Q2,O2,2018-06-06 10:00:00,C1,,1,25.00,,\n"
 					   "EMS,Q3,O3,2018-06-07 10:00:00,C1,,1,25.00,,\n", 0);
@@ -319,20 +301,14 @@ Test(settle, a_reversed_order_still_owed_money_is_retried_in_funding_key_order)
 	/* The cap falls to 8.00 and 5.00 more money arrives; O2 gets a parcel, so it is repriced:
 	 * 8.00, of which 5.00 is funded. Its reversal cancels 2.00 of the 5.00 it was owed; the 3.00
 	 * left is paid before O3 (later funding key) gets the remaining 2.00. */
-	g_autofree char *policy = h_write(h_tmpdir(), "policies.csv",
-		"policy_id,valid_from,valid_to,standard_rate_bp,standard_cap,poverty_rate_bp,poverty_cap,rounding,"
-		"require_campaign,eligible_categories,fee_max\n"
-		"p1,2016-01-01,2018-12-31,5000,8.00,8000,,half_up,true,,2000.00\n", -1);
-	g_autofree char *more = h_write(h_tmpdir(), "budgets2.csv",
-					"pool_id,name,amount,valid_from,valid_to,priority\n"
-					"big,大池,15.00,2016-01-01,2018-12-31,1\n"
-					"more,追加,5.00,2016-01-01,2018-12-31,2\n", -1);
-	r = h_run(db, "registry", "load", "policies", policy, NULL);
-	cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
-	h_result_clear(&r);
-	r = h_run(db, "registry", "load", "budgets", more, NULL);
-	cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
-	h_result_clear(&r);
+	h_load_text(db, "policies",
+		    "policy_id,valid_from,valid_to,standard_rate_bp,standard_cap,poverty_rate_bp,poverty_cap,rounding,"
+		    "require_campaign,eligible_categories,fee_max\n"
+		    "p1,2016-01-01,2018-12-31,5000,8.00,8000,,half_up,true,,2000.00\n");
+	h_load_text(db, "budgets",
+		    "pool_id,name,amount,valid_from,valid_to,priority\n"
+		    "big,大池,15.00,2016-01-01,2018-12-31,1\n"
+		    "more,追加,5.00,2016-01-01,2018-12-31,2\n");
 	h_ingest_text(db, "n2.csv", HEADER "EMS,Q4,O2,2018-06-06 11:00:00,C1,,1,0.00,,\n", 0);
 	g_autofree char *two = h_settle(db);
 	cr_assert_str_eq(two, "{\"batch\":2,\"orders\":2,\"postings\":3,\"posted_fen\":500,\"unfunded_fen\":800}");
@@ -341,7 +317,7 @@ Test(settle, a_reversed_order_still_owed_money_is_retried_in_funding_key_order)
 	cr_assert_eq(h_sql_int(db, "SELECT funded_fen FROM orders WHERE order_no = 'O2'"), 800);
 	cr_assert_eq(h_sql_int(db, "SELECT unfunded_fen FROM orders WHERE order_no = 'O2'"), 0);
 	cr_assert_eq(h_sql_int(db, "SELECT unfunded_fen FROM orders WHERE order_no = 'O3'"), 800);
-	r = h_run(db, "verify", NULL);
+	h_result r = h_run(db, "verify", NULL);
 	cr_assert_eq(r.status, 0, "verify: %s%s", r.out, r.err);
 	h_result_clear(&r);
 	r = h_run(db, "replay", "--from", "2018-06-01", "--to", "2018-06-30", NULL);
