@@ -6,6 +6,7 @@
  * writes to a temporary file beside the target, which is hashed and renamed into place. */
 #include "export.h"
 
+#include "manifest.h"
 #include "money.h"
 #include "outfile.h"
 #include "status.h"
@@ -23,9 +24,6 @@ G_DEFINE_QUARK(subsidy-export-error-quark, export_error)
 
 /* Rows fetched from the cursor at a time: bounds memory on a large detail export. */
 #define EXPORT_FETCH_ROWS 5000
-/* Bytes read at a time when hashing the written file. */
-#define EXPORT_HASH_CHUNK_BYTES 65536
-/* The files hold bank accounts: readable by the owner and its group (finance staff), nobody else. */
 /* The widest table has 11 columns. */
 #define EXPORT_COLUMNS_MAX 12
 /* Excel's sheet holds at most this many rows (header and totals included). */
@@ -401,35 +399,18 @@ static int open_beside(const char *path, char **tmp_path, GError **error)
 	return fd;
 }
 
-/* The SHA-256 of a file's bytes, in hex; caller frees. */
-static char *file_sha256(const char *path, GError **error)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f) {
-		int e = errno;
-		g_set_error(error, EXPORT_ERROR, STATUS_SOFTWARE, "cannot read back '%s': %s", path, g_strerror(e));
-		return NULL;
-	}
-	g_autoptr(GChecksum) sum = g_checksum_new(G_CHECKSUM_SHA256);
-	g_autofree guchar *buf = g_malloc(EXPORT_HASH_CHUNK_BYTES);
-	size_t n;
-	while ((n = fread(buf, 1, EXPORT_HASH_CHUNK_BYTES, f)) > 0)
-		g_checksum_update(sum, buf, (gssize)n);
-	gboolean failed = ferror(f);
-	fclose(f);
-	if (failed) {
-		g_set_error(error, EXPORT_ERROR, STATUS_SOFTWARE, "cannot read back '%s'", path);
-		return NULL;
-	}
-	return g_strdup(g_checksum_get_string(sum));
-}
-
 /* Writes path.sha256 for data_path's bytes, to a temporary file: *tmp_path (caller frees). */
 static gboolean write_sha256(const char *path, const char *data_path, char **tmp_path, GError **error)
 {
-	g_autofree char *hex = file_sha256(data_path, error);
-	if (!hex)
+	char hex[MANIFEST_SHA256_HEX_MAX];
+	GError *why = NULL;
+	if (!manifest_file_sha256(data_path, hex, NULL, &why)) {
+		/* The file was written a moment ago: not reading it back is the engine's failure. */
+		g_set_error(error, EXPORT_ERROR, STATUS_SOFTWARE, "cannot read back '%s': %s", data_path,
+			    why->message);
+		g_error_free(why);
 		return FALSE;
+	}
 	g_autofree char *sha_path = g_strconcat(path, EXPORT_SHA256_SUFFIX, NULL);
 	int fd = open_beside(sha_path, tmp_path, error);
 	if (fd < 0)

@@ -36,7 +36,7 @@ G_DEFINE_QUARK(subsidy-nightly-error-quark, nightly_error)
 #define NIGHTLY_SUFFIX_MAX 999
 /* Bytes copied at a time when a file moves to another filesystem. */
 #define NIGHTLY_COPY_BYTES (256 * 1024)
-/* Folders and files the run makes: the exports hold bank accounts, the archive owners' phones. */
+/* Folders the run makes: the exports hold bank accounts, the archive owners' phones. */
 #define NIGHTLY_DIR_MODE 0750
 /* The finance bureau's file of batch N in the export dir. */
 #define NIGHTLY_EXPORT_NAME "batch-%d.csv"
