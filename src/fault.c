@@ -18,11 +18,13 @@ void fault_point(const char *name)
 	}
 	if (!wanted)
 		return;
-	const char *at = strchr(wanted, '@');
-	size_t len = at ? (size_t)(at - wanted) : strlen(wanted);
+	/* NAME[@N][/stop] */
+	size_t len = strcspn(wanted, "@/");
 	if (strlen(name) != len || strncmp(name, wanted, len) != 0)
 		return;
+	const char *at = strchr(wanted, '@');
 	if (++seen < (at ? atoi(at + 1) : 1))
 		return;
-	kill(getpid(), SIGKILL);
+	const char *action = strchr(wanted, '/');
+	kill(getpid(), action && strcmp(action, "/stop") == 0 ? SIGSTOP : SIGKILL);
 }

@@ -504,6 +504,7 @@ gboolean ingest_file(db *d, const registry *reg, const char *path, const ingest_
 		return TRUE;
 	}
 	out->sha256 = g_strdup(sha);
+	fault_point("ingest:hashed");
 
 	ingest_ctx c = { 0 };
 	c.d = d;
@@ -569,6 +570,13 @@ gboolean ingest_file(db *d, const registry *reg, const char *path, const ingest_
 	}
 	if (why)
 		goto refused;
+	/* The bytes read must be the ones whose digest was checked for "seen before": a file still
+	 * being written (an upload in progress) is refused, and taken whole by a later run. */
+	if (strcmp(manifest_sha256(m), sha) != 0) {
+		why = g_error_new(INGEST_ERROR, STATUS_DATAERR, "'%s' changed while it was read: try again once it is "
+				  "complete", c.base);
+		goto refused;
+	}
 	g_assert(c.lines_read == manifest_lines(m));
 	if (!flush_chunk(&c, error) || !check_counts(&c, error) || !record_file(&c, m, error))
 		goto out;

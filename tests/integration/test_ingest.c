@@ -17,7 +17,10 @@
 #include <glib/gstdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #define MANIFESTS "fixtures/manifests"
 #define CANONICAL_HEADER                                                                                       \
@@ -1120,4 +1123,39 @@ Test(ingest, a_courier_code_in_lower_case_is_the_same_courier)
 	h_ingest_text(db, "sto.csv", CANONICAL_HEADER "Sto,STO1,TB9002,2018-06-05 10:00:00,ST0001,,1,7.50,,\n", 0);
 	g_autofree char *sto = h_sql(db, "SELECT outcome || ' ' || shop_id FROM lines WHERE waybill_no = 'STO1'");
 	cr_assert_str_eq(sto, "ELIGIBLE S1");
+}
+
+/* The bytes stored must be the bytes whose digest was checked for "seen before". The test stops
+ * the run between the two reads (fault point ingest:hashed) and appends a line, as an upload still
+ * being written would: the file is refused, nothing of it stored. */
+Test(ingest, a_file_that_changes_while_it_is_read_is_refused)
+{
+	const char *db = setup();
+	g_autofree char *path = h_write(h_tmpdir(), "growing.csv",
+					CANONICAL_HEADER "EMS,G1,G1,2018-06-05 10:00:00,C1,,1,12.00,,\n", -1);
+	char *argv[] = { (char *)g_getenv("SUBSIDY_BIN"), "--db", (char *)db, "ingest", "--json", path, NULL };
+	g_auto(GStrv) envp = g_environ_setenv(g_get_environ(), "SUBSIDY_FAULT", "ingest:hashed/stop", TRUE);
+	GPid pid;
+	int out_fd;
+	cr_assert(g_spawn_async_with_pipes(NULL, argv, envp, G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL, &pid, NULL,
+					   &out_fd, NULL, NULL));
+	int st;
+	cr_assert_eq(waitpid(pid, &st, WUNTRACED), pid);
+	cr_assert(WIFSTOPPED(st), "the run did not stop at ingest:hashed");
+	FILE *f = fopen(path, "a");
+	cr_assert(f != NULL);
+	fputs("EMS,G2,G2,2018-06-05 10:01:00,C1,,1,9.00,,\n", f);
+	fclose(f);
+	kill(pid, SIGCONT);
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	g_autoptr(GString) out = g_string_new(NULL);
+	char buf[4096];
+	for (ssize_t n; (n = read(out_fd, buf, sizeof buf)) > 0;)
+		g_string_append_len(out, buf, n);
+	close(out_fd);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 65, "exit %d\n%s", WEXITSTATUS(st), out->str);
+	assert_has(out->str, "changed while it was read");
+	cr_assert_eq(sql_int(db, "SELECT count(*) FROM files"), 0);
+	cr_assert_eq(sql_int(db, "SELECT count(*) FROM lines"), 0);
+	cr_assert_eq(sql_int(db, "SELECT count(*) FROM waybills"), 0);
 }
