@@ -186,11 +186,14 @@ int cmd_nightly(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 			print_json(&report);
 		else
 			print_text(&report);
+		settle_print_held(&report.settle);
 	}
 	if (ok) {
 		status = nightly_exit_status(&report);
 		nightly_log(status ? LOG_WARNING : LOG_INFO, "finished: exit %d%s", status,
-			    status ? " (a file was refused as a whole: see the rejected folder)" : "");
+			    status ? (report.settle.held ? " (orders were held by settlement: see above)"
+						     : " (a file was refused as a whole: see the rejected folder)")
+			       : "");
 	} else {
 		status = fail(error);
 	}

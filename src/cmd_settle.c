@@ -1,6 +1,6 @@
 /* cmd_settle.c: `subsidy settle [--json]`: post the differences for every order whose
  * entitlement changed or is unfunded, as one new batch; exit 75 when another run holds the
- * settlement lock. */
+ * settlement lock; exit 1 when an order had to be held (settle.h). */
 #include "cli.h"
 #include "json.h"
 #include "settle.h"
@@ -32,5 +32,8 @@ int cmd_settle(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 	} else {
 		settle_print_text(&r);
 	}
-	return STATUS_OK;
+	settle_print_held(&r);
+	int status = r.held ? STATUS_FINDINGS : STATUS_OK;
+	settle_result_clear(&r);
+	return status;
 }

@@ -102,6 +102,7 @@ void nightly_report_clear(nightly_report *r)
 	g_array_free(r->pools, TRUE);
 	g_ptr_array_free(r->exports, TRUE);
 	g_free(r->export_path);
+	settle_result_clear(&r->settle);
 	memset(r, 0, sizeof *r);
 }
 
@@ -110,7 +111,7 @@ int nightly_exit_status(const nightly_report *r)
 	for (guint i = 0; i < r->files->len; i++)
 		if (g_array_index(r->files, nightly_file, i).ingest.status == INGEST_REFUSED)
 			return STATUS_FINDINGS;
-	return STATUS_OK;
+	return r->settle.held ? STATUS_FINDINGS : STATUS_OK;
 }
 
 /* ------------------------------------------------------------------------------------------ */

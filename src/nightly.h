@@ -85,7 +85,7 @@ void nightly_report_clear(nightly_report *r);
  * refused as a whole is not an error: see nightly_exit_status. */
 gboolean nightly_run(db *d, const nightly_options *o, nightly_report *out, GError **error);
 
-/* STATUS_FINDINGS when a file was refused as a whole, else STATUS_OK. */
+/* STATUS_FINDINGS when a file was refused as a whole or settlement held an order, else STATUS_OK. */
 int nightly_exit_status(const nightly_report *r);
 
 /* The run's log: every line goes to stderr as "YYYY-MM-DD HH:MM:SS nightly: MESSAGE" (China time),

@@ -8,12 +8,12 @@
  * functions and reports what differs.
  *
  * as-recorded: the recomputed side is the stored lines; each order is priced with the registry
- * as known when the batch that priced it was made, i.e. the first batch whose files_upto covers
- * the order's newest line. That batch either posted the order's new entitlement or found it
- * unchanged; either way the ledger must hold exactly what that registry gives. (A later batch
- * that only retried an unfunded amount posts the entitlement it holds, without pricing it, so
- * its registry is not the one to ask.) Snapshots are cached by registry state: batches made
- * with the same registry share one.
+ * as known when the last batch was made. Every settlement prices again every order whose
+ * entitlement a registry change since the batch before may move (POLICY.md: the entitlement
+ * follows the registry as known at each settlement) and posts any difference, so after the last
+ * batch the ledger must hold exactly what that registry gives for every order it took in. A
+ * settlement that recorded no batch changed no entitlement, so the last batch's registry still
+ * gives the same amounts. Snapshots are cached by registry state.
  *
  * current: every line whose stored outcome is ELIGIBLE or one of checks 3-7 is classified again
  * with today's registry, client-side; the lines whose eligibility or shop changed go to a
@@ -68,7 +68,6 @@ const char *replay_registry_name(replay_registry r)
 typedef struct {
 	int batch_id;
 	int64_t files_upto;
-	int64_t covers_upto;  /* the largest files_upto of this batch and every batch before it */
 	char *created_at;     /* the database's text, an instant registry_snapshot understands */
 	char *registry_state; /* the last registry change known at created_at, "" for none */
 } replay_batch;
@@ -106,21 +105,19 @@ static gboolean load_batches(replay_ctx *c, GError **error)
 				       "%sSELECT recorded_at AS t FROM %s WHERE programme = $1"
 				       " UNION SELECT superseded_at FROM %s WHERE programme = $1 AND superseded_at IS NOT NULL",
 				       i ? " UNION " : "", registry_tables[i], registry_tables[i]);
+	/* The last batch alone: as recorded, every order is priced with its registry. */
 	g_string_append(sql, ") SELECT b.batch_id, b.files_upto, b.created_at::text,"
 			     " coalesce((SELECT max(t) FROM changes WHERE t <= b.created_at)::text, '')"
-			     " FROM batches b WHERE b.programme = $1 ORDER BY b.batch_id");
+			     " FROM batches b WHERE b.programme = $1 ORDER BY b.batch_id DESC LIMIT 1");
 	const char *p1[] = { db_programme(c->d) };
 	PGresult *res = db_query(c->d, sql->str, 1, p1, error);
 	g_string_free(sql, TRUE);
 	if (!res)
 		return FALSE;
-	int64_t covers = 0;
 	for (int i = 0; i < PQntuples(res); i++) {
 		replay_batch b = { 0 };
 		b.batch_id = atoi(PQgetvalue(res, i, 0));
 		b.files_upto = g_ascii_strtoll(PQgetvalue(res, i, 1), NULL, 10);
-		covers = MAX(covers, b.files_upto);
-		b.covers_upto = covers;
 		b.created_at = g_strdup(PQgetvalue(res, i, 2));
 		b.registry_state = g_strdup(PQgetvalue(res, i, 3));
 		g_array_append_val(c->batches, b);
@@ -132,21 +129,6 @@ static gboolean load_batches(replay_ctx *c, GError **error)
 		c->sum.files_upto = last->files_upto;
 	}
 	return TRUE;
-}
-
-/* The first batch that took in file_id, i.e. that priced an order whose newest line is there;
- * NULL when no batch has yet. */
-static const replay_batch *pricing_batch(const replay_ctx *c, int64_t file_id)
-{
-	guint lo = 0, hi = c->batches->len;
-	while (lo < hi) {
-		guint mid = lo + (hi - lo) / 2;
-		if (g_array_index(c->batches, replay_batch, mid).covers_upto >= file_id)
-			hi = mid;
-		else
-			lo = mid + 1;
-	}
-	return lo < c->batches->len ? &g_array_index(c->batches, replay_batch, lo) : NULL;
 }
 
 /* The registry as known when batch b was made, from the cache or the database. */
@@ -527,8 +509,8 @@ static gboolean compare_order(replay_ctx *c, const PGresult *res, int i, replay_
 		day = chrono_day_of(first);
 		const registry *r = c->current;
 		if (c->mode == REPLAY_AS_RECORDED) {
-			const replay_batch *b = pricing_batch(c, int_at(res, i, O_REC_LAST));
-			g_assert(b != NULL); /* not pending: the last batch took in its newest line */
+			g_assert(c->batches->len > 0); /* not pending: the last batch took in its newest line */
+			const replay_batch *b = &g_array_index(c->batches, replay_batch, c->batches->len - 1);
 			if (!(r = snapshot_of(c, b, error)))
 				return FALSE;
 			now = g_strdup_printf("as known at batch %d", b->batch_id);

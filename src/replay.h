@@ -5,8 +5,9 @@
  *
  * Two registries (CLI.md `replay`):
  *   as-recorded: each line's stored outcome; the policy version and poverty status as known when
- *     the batch that priced the order was made. Must agree with the ledger exactly: a difference
- *     is a broken ledger or a bug.
+ *     the last batch was made (every settlement prices again the orders a registry change moves,
+ *     so that is the registry every settled order's entitlement follows). Must agree with the
+ *     ledger exactly: a difference is a broken ledger or a bug.
  *   current: the lines reclassified (checks 3-7) with today's registry and the orders regrouped
  *     and priced with it: what registry corrections made since would change. DUPLICATE, CONFLICT
  *     and REJECTED stay as stored.

@@ -79,6 +79,23 @@ static void draws_free(gpointer p)
 	g_array_free(a, TRUE);
 }
 
+static void settle_held_free(gpointer p)
+{
+	settle_held *h = p;
+	g_free(h->shop_id);
+	g_free(h->order_no);
+	g_free(h->order_key);
+	g_free(h->reason);
+	g_free(h);
+}
+
+void settle_result_clear(settle_result *r)
+{
+	if (r->held)
+		g_ptr_array_free(r->held, TRUE);
+	r->held = NULL;
+}
+
 static gboolean exec_params(db *d, const char *sql, int n, const char *const *params, GError **error)
 {
 	PGresult *res = db_query(d, sql, n, params, error);
@@ -112,13 +129,205 @@ static const char copy_entries[] =
 static const char copy_updates[] =
 	"COPY settle_updates (shop_id, order_key, seq, funded_fen, unfunded_fen) FROM STDIN";
 
-/* Step 1 and 2: price every touched order. */
-static gboolean price_orders(settle_ctx *c, GError **error)
+/* The registry tables whose changes move an order's entitlement (POLICY.md, "How much": the
+ * shop and its owner household decide the poverty status, the policy version the rates). Senders
+ * and campaigns decide line outcomes, which follow a registry change only through `reclassify`;
+ * pools decide funding, not entitlement. */
+static const char touch_changed_shops[] =
+	"SELECT shop_id FROM shops WHERE programme = $1"
+	" AND (recorded_at > $2::timestamptz OR superseded_at > $2::timestamptz)"
+	" UNION SELECT s.shop_id FROM shops s JOIN households h ON h.programme = s.programme"
+	"  AND h.household_id = s.household_id"
+	" WHERE s.programme = $1 AND s.superseded_at IS NULL"
+	"  AND (h.recorded_at > $2::timestamptz OR h.superseded_at > $2::timestamptz)";
+static const char touch_changed_policies[] =
+	"SELECT valid_from::text, valid_to::text FROM policies WHERE programme = $1"
+	" AND (recorded_at > $2::timestamptz OR superseded_at > $2::timestamptz)";
+
+/* Runs an INSERT INTO settle_touched; adds the rows it inserted to *n. */
+static gboolean touch(settle_ctx *c, const char *sql, int n_params, const char *const *params, int64_t *n,
+		      GError **error)
+{
+	PGresult *res = db_query(c->d, sql, n_params, params, error);
+	if (!res)
+		return FALSE;
+	*n += g_ascii_strtoll(PQcmdTuples(res), NULL, 10);
+	PQclear(res);
+	return TRUE;
+}
+
+/* A PostgreSQL array literal of the first column of res, or of its second when col is 1; NULLs
+ * kept as NULL. */
+static char *array_literal(const PGresult *res, int col)
+{
+	GString *a = g_string_new("{");
+	for (int i = 0; i < PQntuples(res); i++) {
+		if (i)
+			g_string_append_c(a, ',');
+		if (PQgetisnull(res, i, col)) {
+			g_string_append(a, "NULL");
+			continue;
+		}
+		g_string_append_c(a, '"');
+		for (const char *p = PQgetvalue(res, i, col); *p; p++) {
+			if (*p == '"' || *p == '\\')
+				g_string_append_c(a, '\\');
+			g_string_append_c(a, *p);
+		}
+		g_string_append_c(a, '"');
+	}
+	g_string_append_c(a, '}');
+	return g_string_free(a, FALSE);
+}
+
+/* The orders already settled whose entitlement a registry change since the last batch may move:
+ * every order of a shop whose version or whose household's version was recorded or superseded
+ * since, and every order dated in the range of a policy version recorded or superseded since (the
+ * old version's range and the new one's). Before the first batch, every order. Registry loads
+ * wait for the settlement lock and take their time once they hold it, so every change committed
+ * after the last batch has a later time than the batch's, and every earlier one was seen by it.
+ * Only the changed registry rows are read, then the orders they name through the orders' key (or
+ * one pass over orders when a policy version changed, which is rare). */
+static gboolean touch_registry_changes(settle_ctx *c, int64_t *n, GError **error)
+{
+	const char *p1[] = { c->programme };
+	char *since = NULL;
+	if (!db_scalar(c->d, "SELECT created_at::text FROM batches WHERE programme = $1 ORDER BY batch_id DESC LIMIT 1",
+		       1, p1, &since, error))
+		return FALSE;
+	if (!since)
+		return touch(c,
+			     "INSERT INTO settle_touched SELECT shop_id, order_key FROM orders WHERE programme = $1"
+			     " ON CONFLICT DO NOTHING",
+			     1, p1, n, error);
+	const char *p2[] = { c->programme, since };
+	PGresult *shops = db_query(c->d, touch_changed_shops, 2, p2, error);
+	PGresult *policies = shops ? db_query(c->d, touch_changed_policies, 2, p2, error) : NULL;
+	gboolean ok = policies != NULL;
+	if (ok && PQntuples(shops) > 0) {
+		g_autofree char *ids = array_literal(shops, 0);
+		const char *p[] = { c->programme, ids };
+		ok = touch(c,
+			   "INSERT INTO settle_touched SELECT shop_id, order_key FROM orders"
+			   " WHERE programme = $1 AND shop_id = ANY ($2::text[]) ON CONFLICT DO NOTHING",
+			   2, p, n, error);
+	}
+	if (ok && PQntuples(policies) > 0) {
+		g_autofree char *from = array_literal(policies, 0), *to = array_literal(policies, 1);
+		const char *p[] = { c->programme, from, to };
+		ok = touch(c,
+			   "INSERT INTO settle_touched SELECT o.shop_id, o.order_key FROM orders o"
+			   " WHERE o.programme = $1 AND EXISTS (SELECT 1 FROM unnest($2::date[], $3::date[]) r (f, t)"
+			   "  WHERE o.order_date >= r.f AND (r.t IS NULL OR o.order_date <= r.t))"
+			   " ON CONFLICT DO NOTHING",
+			   3, p, n, error);
+	}
+	PQclear(shops);
+	PQclear(policies);
+	g_free(since);
+	return ok;
+}
+
+/* Step 1: the orders to price: those with eligible lines newer than the last batch, those still
+ * owed unfunded money (a retry funds the entitlement as it stands now, POLICY.md), and those a
+ * registry change since the last batch may move. */
+static gboolean touch_orders(settle_ctx *c, GError **error)
 {
 	char prev[24], upto[24];
 	g_snprintf(prev, sizeof prev, "%" G_GINT64_FORMAT, (gint64)c->files_prev);
 	g_snprintf(upto, sizeof upto, "%" G_GINT64_FORMAT, (gint64)c->files_upto);
 	const char *p3[] = { c->programme, prev, upto };
+	const char *p1[] = { c->programme };
+	int64_t by_lines = 0, unfunded = 0, by_registry = 0;
+	gboolean ok = touch(c,
+			    "INSERT INTO settle_touched SELECT DISTINCT shop_id, order_key FROM lines"
+			    " WHERE programme = $1 AND outcome = 'ELIGIBLE' AND file_id > $2::bigint"
+			    " AND file_id <= $3::bigint",
+			    3, p3, &by_lines, error) &&
+		      touch(c,
+			    "INSERT INTO settle_touched SELECT shop_id, order_key FROM orders"
+			    " WHERE programme = $1 AND unfunded_fen > 0 ON CONFLICT DO NOTHING",
+			    1, p1, &unfunded, error) &&
+		      touch_registry_changes(c, &by_registry, error);
+	g_assert(!ok || (by_lines >= 0 && unfunded >= 0 && by_registry >= 0));
+	return ok;
+}
+
+/* Holds the order at row i of the settle_orders cursor: no posting and its state as before; the
+ * reason goes to the result (and so to the person running the settlement). */
+static void hold_order(settle_ctx *c, const PGresult *res, int i, const char *reason)
+{
+	settle_held *h = g_new0(settle_held, 1);
+	h->shop_id = g_strdup(PQgetvalue(res, i, 0));
+	h->order_key = g_strdup(PQgetvalue(res, i, 1));
+	h->order_no = g_strdup(PQgetisnull(res, i, 2) ? "" : PQgetvalue(res, i, 2));
+	h->reason = g_strdup(reason);
+	if (!c->res.held)
+		c->res.held = g_ptr_array_new_with_free_func(settle_held_free);
+	g_ptr_array_add(c->res.held, h);
+}
+
+/* Prices the order at row i of the settle_orders cursor with the registry as known now and
+ * appends it to the settle_work COPY. An order whose arithmetic does not fit (a fee sum beyond
+ * 64 bits, or a rate applied to it) is held, not an error: one order never stops a batch. FALSE
+ * only for a stored value that cannot be read, which is a broken database. */
+static gboolean price_order(settle_ctx *c, const PGresult *res, int i, GString *work, GError **error)
+{
+	const char *shop_id = PQgetvalue(res, i, 0);
+	chrono_time pickup;
+	GError *perr = NULL;
+	if (!chrono_parse_time(PQgetvalue(res, i, 4), &pickup, &perr)) {
+		g_propagate_prefixed_error(error, perr, "order '%s' of shop '%s': ", PQgetvalue(res, i, 1), shop_id);
+		return FALSE;
+	}
+	int64_t fee_fen = 0;
+	if (!g_ascii_string_to_signed(PQgetvalue(res, i, 3), 10, 0, INT64_MAX, &fee_fen, NULL)) {
+		g_autofree char *why = g_strdup_printf("its fees add up to %s fen, beyond 64-bit arithmetic",
+						       PQgetvalue(res, i, 3));
+		hold_order(c, res, i, why);
+		return TRUE;
+	}
+	chrono_day order_day = chrono_day_of(pickup);
+	const policy_version *pv = registry_policy_on(c->reg, order_day);
+	const registry_shop *shop = registry_shop_by_id(c->reg, shop_id);
+	policy_entitlement ent = { 0 };
+	ent.rule = POLICY_RULE_STANDARD;
+	/* A shop or policy version the registry as known now does not have (redefined since the
+	 * lines were classified) entitles the order to nothing; replay --registry current says why. */
+	if (pv && shop && !policy_entitle(pv, fee_fen, registry_is_poor(c->reg, shop, order_day), &ent, &perr)) {
+		hold_order(c, res, i, perr->message);
+		g_error_free(perr);
+		return TRUE;
+	}
+	g_assert(ent.amount_fen >= 0);
+	char day[CHRONO_DAY_TEXT_MAX];
+	chrono_format_day(order_day, day);
+	db_copy_text(work, shop_id);
+	db_copy_text(work, PQgetvalue(res, i, 1));
+	db_copy_text(work, PQgetisnull(res, i, 2) ? NULL : PQgetvalue(res, i, 2));
+	db_copy_int(work, fee_fen);
+	db_copy_text(work, day);
+	db_copy_text(work, PQgetvalue(res, i, 4));
+	db_copy_text(work, PQgetvalue(res, i, 5));
+	db_copy_text(work, PQgetvalue(res, i, 6));
+	db_copy_text(work, PQgetisnull(res, i, 7) ? NULL : PQgetvalue(res, i, 7));
+	db_copy_text(work, policy_rule_name(ent.rule));
+	db_copy_int(work, ent.rate_bp);
+	db_copy_text(work, pv ? pv->policy_id : "");
+	db_copy_int(work, pv ? pv->version : 0);
+	db_copy_int(work, ent.amount_fen);
+	db_copy_text(work, PQgetvalue(res, i, 8));
+	db_copy_text(work, PQgetvalue(res, i, 9));
+	db_copy_text(work, PQgetvalue(res, i, 10));
+	db_copy_row_end(work);
+	return TRUE;
+}
+
+/* Step 2: price every touched order. */
+static gboolean price_orders(settle_ctx *c, GError **error)
+{
+	char upto[24];
+	g_snprintf(upto, sizeof upto, "%" G_GINT64_FORMAT, (gint64)c->files_upto);
 	if (!db_exec(c->d,
 		     "CREATE TEMP TABLE settle_touched (shop_id text, order_key text, PRIMARY KEY (shop_id, order_key))"
 		     " ON COMMIT DROP;"
@@ -131,10 +340,7 @@ static gboolean price_orders(settle_ctx *c, GError **error)
 		     " unfunded_fen bigint, PRIMARY KEY (shop_id, order_key, seq)) ON COMMIT DROP",
 		     error))
 		return FALSE;
-	if (!exec_params(c->d,
-			 "INSERT INTO settle_touched SELECT DISTINCT shop_id, order_key FROM lines"
-			 " WHERE programme = $1 AND outcome = 'ELIGIBLE' AND file_id > $2::bigint AND file_id <= $3::bigint",
-			 3, p3, error))
+	if (!touch_orders(c, error))
 		return FALSE;
 	const char *p2[] = { c->programme, upto };
 	if (!exec_params(c->d,
@@ -161,71 +367,16 @@ static gboolean price_orders(settle_ctx *c, GError **error)
 		if (!res)
 			return FALSE;
 		int n = PQntuples(res);
-		for (int i = 0; i < n; i++) {
-			const char *shop_id = PQgetvalue(res, i, 0);
-			int64_t fee_fen = g_ascii_strtoll(PQgetvalue(res, i, 3), NULL, 10);
-			chrono_time pickup;
-			GError *perr = NULL;
-			if (!chrono_parse_time(PQgetvalue(res, i, 4), &pickup, &perr)) {
-				g_propagate_prefixed_error(error, perr, "order '%s' of shop '%s': ",
-							   PQgetvalue(res, i, 1), shop_id);
-				PQclear(res);
-				return FALSE;
-			}
-			chrono_day order_day = chrono_day_of(pickup);
-			const policy_version *pv = registry_policy_on(c->reg, order_day);
-			const registry_shop *shop = registry_shop_by_id(c->reg, shop_id);
-			policy_entitlement ent = { 0 };
-			if (!pv || !shop) {
-				/* The registry as known now no longer covers this order (a policy version
-				 * or shop was redefined since the lines were classified): it is entitled
-				 * to nothing, and replay --registry current shows why. */
-				ent.rule = POLICY_RULE_STANDARD;
-			} else {
-				gboolean poor = registry_is_poor(c->reg, shop, order_day);
-				if (!policy_entitle(pv, fee_fen, poor, &ent, error)) {
-					PQclear(res);
-					return FALSE;
-				}
-			}
-			char day[CHRONO_DAY_TEXT_MAX];
-			chrono_format_day(order_day, day);
-			db_copy_text(work, shop_id);
-			db_copy_text(work, PQgetvalue(res, i, 1));
-			db_copy_text(work, PQgetisnull(res, i, 2) ? NULL : PQgetvalue(res, i, 2));
-			db_copy_int(work, fee_fen);
-			db_copy_text(work, day);
-			db_copy_text(work, PQgetvalue(res, i, 4));
-			db_copy_text(work, PQgetvalue(res, i, 5));
-			db_copy_text(work, PQgetvalue(res, i, 6));
-			db_copy_text(work, PQgetisnull(res, i, 7) ? NULL : PQgetvalue(res, i, 7));
-			db_copy_text(work, policy_rule_name(ent.rule));
-			db_copy_int(work, ent.rate_bp);
-			db_copy_text(work, pv ? pv->policy_id : "");
-			db_copy_int(work, pv ? pv->version : 0);
-			db_copy_int(work, ent.amount_fen);
-			db_copy_text(work, PQgetvalue(res, i, 8));
-			db_copy_text(work, PQgetvalue(res, i, 9));
-			db_copy_text(work, PQgetvalue(res, i, 10));
-			db_copy_row_end(work);
-		}
+		gboolean ok = TRUE;
+		for (int i = 0; i < n && ok; i++)
+			ok = price_order(c, res, i, work, error);
 		PQclear(res);
-		if (!flush(c, work, copy_work, error))
+		if (!ok || !flush(c, work, copy_work, error))
 			return FALSE;
 		if (n < SETTLE_CHUNK_ROWS)
 			break;
 	}
-	if (!db_exec(c->d, "CLOSE settle_orders", error))
-		return FALSE;
-	/* Orders owed unfunded money and not touched: retried at the entitlement they hold. */
-	const char *p1[] = { c->programme };
-	return exec_params(c->d,
-			   "INSERT INTO settle_work SELECT o.shop_id, o.order_key, o.order_no, o.fee_fen, o.order_date,"
-			   " o.fund_pickup, o.fund_courier, o.fund_waybill, o.campaign_id, o.rule, o.rate_bp, o.policy_id,"
-			   " o.policy_version, o.entitlement_fen, o.entitlement_fen, o.funded_fen, o.unfunded_fen"
-			   " FROM orders o WHERE o.programme = $1 AND o.unfunded_fen > 0 AND NOT EXISTS"
-			   " (SELECT 1 FROM settle_touched t WHERE t.shop_id = o.shop_id AND t.order_key = o.order_key)",
-			   1, p1, error);
+	return db_exec(c->d, "CLOSE settle_orders", error);
 }
 
 static gboolean load_pools(settle_ctx *c, GError **error)
@@ -705,7 +856,34 @@ void settle_json(json_writer *w, const settle_result *r)
 	json_int(w, r->posted_fen);
 	json_key(w, "unfunded_fen");
 	json_int(w, made ? r->unfunded_fen : 0);
+	if (r->held) {
+		json_key(w, "held");
+		json_array_begin(w);
+		for (guint i = 0; i < r->held->len; i++) {
+			const settle_held *h = g_ptr_array_index(r->held, i);
+			json_object_begin(w);
+			json_key(w, "shop_id");
+			json_string(w, h->shop_id);
+			json_key(w, "order_no");
+			json_string(w, h->order_no);
+			json_key(w, "reason");
+			json_string(w, h->reason);
+			json_object_end(w);
+		}
+		json_array_end(w);
+	}
 	json_object_end(w);
+}
+
+void settle_print_held(const settle_result *r)
+{
+	for (guint i = 0; r->held && i < r->held->len; i++) {
+		const settle_held *h = g_ptr_array_index(r->held, i);
+		g_autofree char *shop = g_strescape(h->shop_id, NULL), *no = g_strescape(h->order_no, NULL);
+		g_autofree char *key = g_strescape(h->order_key, NULL);
+		fprintf(stderr, "subsidy: order '%s' of shop '%s' held, not settled: %s\n", *no ? no : key, shop,
+			h->reason);
+	}
 }
 
 void settle_print_text(const settle_result *r)
@@ -738,10 +916,12 @@ gboolean settle_run(db *d, const char *os_user, settle_result *out, GError **err
 	fault_point("settle:before-commit");
 	ok = ok && db_commit(d, error);
 	fault_point("settle:committed");
-	if (!ok)
+	if (!ok) {
 		db_rollback(d);
-	else
+		settle_result_clear(&c.res);
+	} else {
 		*out = c.res;
+	}
 
 	if (c.reg)
 		registry_free(c.reg);

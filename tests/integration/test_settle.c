@@ -298,9 +298,11 @@ Test(settle, a_reversed_order_still_owed_money_is_retried_in_funding_key_order)
 	assert_funded(db, "O2", "500:PARTIAL");
 	assert_funded(db, "O3", "0:BUDGET_EXHAUSTED");
 
-	/* The cap falls to 8.00 and 5.00 more money arrives; O2 gets a parcel, so it is repriced:
-	 * 8.00, of which 5.00 is funded. Its reversal cancels 2.00 of the 5.00 it was owed; the 3.00
-	 * left is paid before O3 (later funding key) gets the remaining 2.00. */
+	/* The cap falls to 8.00 and 5.00 more money arrives. Every order is priced again with the
+	 * corrected policy (POLICY.md: the registry as known at each settlement), whether or not a
+	 * parcel arrived: reversals first (O1 gives 2.00 back to its pool; O2 and O3 cancel 2.00 of
+	 * what they are owed), then the retries in funding-key order: O2's 3.00 before O3, which gets
+	 * the 4.00 left. */
 	h_load_text(db, "policies",
 		    "policy_id,valid_from,valid_to,standard_rate_bp,standard_cap,poverty_rate_bp,poverty_cap,rounding,"
 		    "require_campaign,eligible_categories,fee_max\n"
@@ -311,12 +313,13 @@ Test(settle, a_reversed_order_still_owed_money_is_retried_in_funding_key_order)
 		    "more,追加,5.00,2016-01-01,2018-12-31,2\n");
 	h_ingest_text(db, "n2.csv", HEADER "EMS,Q4,O2,2018-06-06 11:00:00,C1,,1,0.00,,\n", 0);
 	g_autofree char *two = h_settle(db);
-	cr_assert_str_eq(two, "{\"batch\":2,\"orders\":2,\"postings\":3,\"posted_fen\":500,\"unfunded_fen\":800}");
+	cr_assert_str_eq(two, "{\"batch\":2,\"orders\":3,\"postings\":5,\"posted_fen\":500,\"unfunded_fen\":400}");
+	assert_funded(db, "O1", "1000:FUNDED,-200:REVERSAL");
 	assert_funded(db, "O2", "500:PARTIAL,0:REVERSAL,300:FUNDED");
-	assert_funded(db, "O3", "0:BUDGET_EXHAUSTED,200:PARTIAL");
+	assert_funded(db, "O3", "0:BUDGET_EXHAUSTED,0:REVERSAL,400:PARTIAL");
 	cr_assert_eq(h_sql_int(db, "SELECT funded_fen FROM orders WHERE order_no = 'O2'"), 800);
 	cr_assert_eq(h_sql_int(db, "SELECT unfunded_fen FROM orders WHERE order_no = 'O2'"), 0);
-	cr_assert_eq(h_sql_int(db, "SELECT unfunded_fen FROM orders WHERE order_no = 'O3'"), 800);
+	cr_assert_eq(h_sql_int(db, "SELECT unfunded_fen FROM orders WHERE order_no = 'O3'"), 400);
 	h_result r = h_run(db, "verify", NULL);
 	cr_assert_eq(r.status, 0, "verify: %s%s", r.out, r.err);
 	h_result_clear(&r);
