@@ -3,6 +3,7 @@
 #   make check      every test (unit + integration, then again under ASan+UBSan)
 #   make demo       the whole nightly job on fixtures against a private PostgreSQL
 #   make bench      benchmarks (scripts/bench), apart from the tests
+#   make property   the settlement property test on many random programmes (SEEDS=50)
 #   make install PREFIX=/usr/local
 
 .DEFAULT_GOAL := all
@@ -53,7 +54,7 @@ endef
 $(eval $(call flavour,build,$(OPT)))
 $(eval $(call flavour,build/asan,-O1 $(SAN)))
 
-.PHONY: all deps check test demo bench install clean asan
+.PHONY: all deps check test demo bench install clean asan property
 all: build/subsidy
 
 deps:
@@ -73,6 +74,11 @@ demo: deps
 bench: deps
 	$(MAKE) all build/bench-policy
 	scripts/bench
+
+SEEDS ?= 50
+property: deps
+	$(MAKE) tests
+	scripts/property $(SEEDS)
 
 build/bench-policy: scripts/bench-policy.c build/libsubsidy.a
 	@echo "  LINK    $@"

@@ -1,0 +1,477 @@
+/* test_property.c: settlement against an independent model, on random multi-night programmes.
+ *
+ * Each programme is drawn from a seed: shops (some of poverty households), two policy versions
+ * split at a random day with random rates, caps and rounding, poverty spans that start and end
+ * mid-year, budget pools that run out, and nights of random lines (orders spread over several
+ * nights, lines without an order number, repeated waybills). Between nights the registry is
+ * reloaded at random: poverty spans moved, a household loaded late, a shop given a household,
+ * the policy split moved with new rates, pools topped up or added.
+ *
+ * After every settlement the test recomputes, from the stored lines and the registry as the test
+ * loaded it (its own model, not the engine's registry code, with its own arithmetic), what every
+ * order is entitled to, and checks the ledger: funded plus unfunded equals that entitlement for
+ * every order; no pool below zero, and a pool's drawn amount is what its entries say; every
+ * transaction's entries sum to zero; no order waits for money while a pool valid on its order
+ * date has some left; `verify` is clean and `replay` as recorded finds no difference.
+ *
+ * SUBSIDY_PROPERTY_SEEDS=N runs N programmes (default 3, a few seconds); SUBSIDY_PROPERTY_SEED=S
+ * runs the one programme S, to reproduce a failure. Every message names the seed and the night. */
+#include "harness.h"
+
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SHOPS 6
+#define NIGHTS 5
+#define ORDER_NOS 12 /* per shop: small, so orders gather parcels across nights */
+#define HEADER "courier,waybill_no,order_no,pickup_time,sender_code,sender_phone,weight_kg,fee,category,destination\n"
+
+/* Days are numbered from 2018-01-01 (0) to 2018-12-31 (364). */
+#define YEAR_DAYS 365
+#define OPEN_END 100000
+
+typedef struct {
+	int from, to; /* inclusive days; to OPEN_END: open */
+	int standard_bp, poverty_bp;
+	int64_t standard_cap; /* -1: none */
+	int64_t poverty_cap;
+	gboolean half_even;
+} m_policy;
+
+typedef struct {
+	gboolean loaded;
+	int poor_from, poor_to; /* to OPEN_END: open */
+} m_household;
+
+typedef struct {
+	char id[8];
+	int from, to;
+	int priority;
+	int64_t amount;
+} m_pool;
+
+typedef struct {
+	guint32 seed;
+	GRand *rand;
+	const char *db;
+	m_policy policy[2];          /* p1 [0, split), p2 [split, 364] */
+	m_household household[SHOPS]; /* household H<i+1> */
+	int shop_household[SHOPS];    /* -1: none */
+	m_pool pools[4];
+	int n_pools;
+	int night;
+	int64_t waybills;
+} model;
+
+static void day_text(int day, char out[11])
+{
+	GDate *d = g_date_new_dmy(1, G_DATE_JANUARY, 2018);
+	if (day >= 0)
+		g_date_add_days(d, (guint)day);
+	else
+		g_date_subtract_days(d, (guint)-day);
+	g_snprintf(out, 11, "%04d-%02d-%02d", g_date_get_year(d), g_date_get_month(d), g_date_get_day(d));
+	g_date_free(d);
+}
+
+static int day_of(const char *text)
+{
+	int y, m, d;
+	cr_assert_eq(sscanf(text, "%d-%d-%d", &y, &m, &d), 3, "date '%s'", text);
+	GDate *a = g_date_new_dmy(1, G_DATE_JANUARY, 2018), *b = g_date_new_dmy((GDateDay)d, (GDateMonth)m, (GDateYear)y);
+	int n = g_date_days_between(a, b);
+	g_date_free(a);
+	g_date_free(b);
+	return n;
+}
+
+static void money(int64_t fen, char out[32])
+{
+	g_snprintf(out, 32, "%" G_GINT64_FORMAT ".%02d", fen / 100, (int)(fen % 100));
+}
+
+static int rnd(model *m, int lo, int hi) /* inclusive */
+{
+	return g_rand_int_range(m->rand, lo, hi + 1);
+}
+
+static void load(model *m, const char *kind, const char *text)
+{
+	g_autofree char *name = g_strdup_printf("%s-%u-%d.csv", kind, m->seed, m->night);
+	g_autofree char *path = h_write(h_tmpdir(), name, text, -1);
+	h_result r = h_run(m->db, "registry", "load", kind, path, NULL);
+	cr_assert(r.status == 0, "seed %u night %d: registry load %s: exit %d\n%s\n%s%s", m->seed, m->night, kind,
+		  r.status, text, r.out, r.err);
+	h_result_clear(&r);
+}
+
+/* ----------------------------------------------------------------------------------------- */
+/* The registry, drawn and written as files */
+
+static void draw_policies(model *m)
+{
+	int split = rnd(m, 60, 300);
+	static const int standard[] = { 5000, 4000, 6000, 5000 };
+	static const int poverty[] = { 8000, 7000, 8000, 9000 };
+	static const int64_t caps[] = { 1000, 800, 1000, -1 };
+	for (int i = 0; i < 2; i++) {
+		m_policy *p = &m->policy[i];
+		p->from = i == 0 ? -3000 : split; /* p1 from 2010, long before any pickup */
+		p->to = i == 0 ? split - 1 : YEAR_DAYS - 1;
+		p->standard_bp = standard[rnd(m, 0, 3)];
+		p->poverty_bp = poverty[rnd(m, 0, 3)];
+		p->standard_cap = caps[rnd(m, 0, 3)];
+		p->poverty_cap = rnd(m, 0, 3) == 0 ? 2000 : -1;
+		p->half_even = rnd(m, 0, 1);
+	}
+	GString *csv = g_string_new("policy_id,valid_from,valid_to,standard_rate_bp,standard_cap,poverty_rate_bp,"
+				    "poverty_cap,rounding,require_campaign,eligible_categories,fee_max\n");
+	for (int i = 0; i < 2; i++) {
+		const m_policy *p = &m->policy[i];
+		char from[11], to[11], scap[32] = "", pcap[32] = "";
+		if (i == 0)
+			g_strlcpy(from, "2010-01-01", sizeof from);
+		else
+			day_text(p->from, from);
+		day_text(p->to, to);
+		if (p->standard_cap >= 0)
+			money(p->standard_cap, scap);
+		if (p->poverty_cap >= 0)
+			money(p->poverty_cap, pcap);
+		g_string_append_printf(csv, "p%d,%s,%s,%d,%s,%d,%s,%s,false,,2000.00\n", i + 1, from, to, p->standard_bp, scap,
+				       p->poverty_bp, pcap, p->half_even ? "half_even" : "half_up");
+	}
+	load(m, "policies", csv->str);
+	g_string_free(csv, TRUE);
+}
+
+static void draw_households(model *m, gboolean first)
+{
+	GString *csv = g_string_new("household_id,head_name,village,poor_from,poor_to\n");
+	for (int i = 0; i < SHOPS; i++) {
+		m_household *h = &m->household[i];
+		/* A household may be loaded late; once loaded it stays (absent rows are left alone). */
+		if (!h->loaded && rnd(m, 0, first ? 3 : 1) == 0)
+			continue;
+		if (h->loaded && rnd(m, 0, 1) == 0) {
+			/* unchanged: written again as it is */
+		} else {
+			h->poor_from = rnd(m, -400, 250);
+			h->poor_to = rnd(m, 0, 2) == 0 ? OPEN_END : h->poor_from + rnd(m, 0, 300);
+		}
+		h->loaded = TRUE;
+		char from[11], to[11] = "";
+		day_text(h->poor_from, from);
+		if (h->poor_to != OPEN_END)
+			day_text(h->poor_to, to);
+		g_string_append_printf(csv, "H%d,户主%d,村%d,%s,%s\n", i + 1, i + 1, i % 3, from, to);
+	}
+	load(m, "households", csv->str);
+	g_string_free(csv, TRUE);
+}
+
+/* Valid mainland ID numbers (GB 11643 check digit), one per shop. */
+static void id_number(int i, char out[19])
+{
+	static const int weights[] = { 7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2 };
+	static const char check[] = "10X98765432";
+	g_snprintf(out, 19, "46902519800101%03d", 10 + i);
+	int sum = 0;
+	for (int k = 0; k < 17; k++)
+		sum += (out[k] - '0') * weights[k];
+	out[17] = check[sum % 11];
+	out[18] = '\0';
+}
+
+static void write_shops(model *m)
+{
+	GString *csv = g_string_new("shop_id,shop_name,platform,owner_name,owner_id_no,phone,household_id,village,"
+				    "bank_name,bank_account,account_name,registered_from,registered_to\n");
+	for (int i = 0; i < SHOPS; i++) {
+		char id[19], household[8] = "";
+		id_number(i, id);
+		if (m->shop_household[i] >= 0)
+			g_snprintf(household, sizeof household, "H%d", m->shop_household[i] + 1);
+		g_string_append_printf(csv, "S%d,店%d,淘宝,店主%d,%s,1380000%04d,%s,村%d,农信,62210000%08d,店主%d,2016-01-01,\n",
+				       i + 1, i + 1, i + 1, id, i + 1, household, i % 3, i + 1, i + 1);
+	}
+	h_result r = { 0 };
+	g_autofree char *name = g_strdup_printf("shops-%u-%d.csv", m->seed, m->night);
+	g_autofree char *path = h_write(h_tmpdir(), name, csv->str, -1);
+	r = h_run(m->db, "registry", "load", "shops", path, NULL);
+	/* A household not loaded yet is a warning, not a failure. */
+	cr_assert(r.status == 0 || r.status == 1, "seed %u: shops: exit %d %s", m->seed, r.status, r.err);
+	h_result_clear(&r);
+	g_string_free(csv, TRUE);
+}
+
+static void write_pools(model *m)
+{
+	GString *csv = g_string_new("pool_id,name,amount,valid_from,valid_to,priority\n");
+	for (int i = 0; i < m->n_pools; i++) {
+		const m_pool *p = &m->pools[i];
+		char from[11], to[11], amount[32];
+		day_text(p->from, from);
+		day_text(p->to, to);
+		money(p->amount, amount);
+		g_string_append_printf(csv, "%s,池%d,%s,%s,%s,%d\n", p->id, i, amount, from, to, p->priority);
+	}
+	load(m, "budgets", csv->str);
+	g_string_free(csv, TRUE);
+}
+
+static void add_pool(model *m)
+{
+	cr_assert(m->n_pools < (int)G_N_ELEMENTS(m->pools));
+	m_pool *p = &m->pools[m->n_pools];
+	g_snprintf(p->id, sizeof p->id, "P%d", m->n_pools + 1);
+	p->from = rnd(m, 0, 1) ? 0 : rnd(m, 0, 200);
+	p->to = rnd(m, 0, 1) ? YEAR_DAYS - 1 : rnd(m, p->from, YEAR_DAYS - 1);
+	p->priority = rnd(m, 1, 3);
+	p->amount = rnd(m, 0, 40000);
+	m->n_pools++;
+}
+
+static void setup_registry(model *m)
+{
+	for (int i = 0; i < SHOPS; i++)
+		m->shop_household[i] = i < SHOPS / 2 ? i : -1;
+	draw_households(m, TRUE);
+	write_shops(m);
+	GString *senders = g_string_new("shop_id,courier,sender_code,valid_from,valid_to\n");
+	for (int i = 0; i < SHOPS; i++)
+		g_string_append_printf(senders, "S%d,EMS,C%d,2016-01-01,\n", i + 1, i + 1);
+	load(m, "senders", senders->str);
+	g_string_free(senders, TRUE);
+	draw_policies(m);
+	add_pool(m);
+	add_pool(m);
+	write_pools(m);
+}
+
+/* Between nights: some registry corrections, at random. */
+static void correct_registry(model *m)
+{
+	if (rnd(m, 0, 1))
+		draw_households(m, FALSE);
+	if (rnd(m, 0, 3) == 0) {
+		int shop = rnd(m, SHOPS / 2, SHOPS - 1);
+		m->shop_household[shop] = shop; /* H<shop+1>, maybe not loaded yet */
+		write_shops(m);
+	}
+	if (rnd(m, 0, 2) == 0)
+		draw_policies(m);
+	if (rnd(m, 0, 1)) {
+		for (int i = 0; i < m->n_pools; i++)
+			m->pools[i].amount += rnd(m, 0, 1) ? rnd(m, 0, 20000) : 0;
+		if (m->n_pools < (int)G_N_ELEMENTS(m->pools) && rnd(m, 0, 1))
+			add_pool(m);
+		write_pools(m);
+	}
+}
+
+/* ----------------------------------------------------------------------------------------- */
+/* Nights of lines */
+
+static void ingest_night(model *m)
+{
+	GString *csv = g_string_new(HEADER);
+	int n = rnd(m, 10, 40);
+	for (int i = 0; i < n; i++) {
+		int shop = rnd(m, 0, SHOPS - 1);
+		char order[16] = "";
+		if (rnd(m, 0, 4) > 0)
+			g_snprintf(order, sizeof order, "O%d", rnd(m, 1, ORDER_NOS));
+		char day[11], fee[32];
+		day_text(rnd(m, 0, YEAR_DAYS - 1), day);
+		money(rnd(m, 0, 9) == 0 ? 0 : rnd(m, 1, 4500), fee);
+		g_string_append_printf(csv, "EMS,W%u-%" G_GINT64_FORMAT ",%s,%s %02d:%02d:%02d,C%d,,1,%s,,\n", m->seed,
+				       ++m->waybills, order, day, rnd(m, 0, 23), rnd(m, 0, 59), rnd(m, 0, 59), shop + 1, fee);
+	}
+	g_autofree char *name = g_strdup_printf("night-%u-%d.csv", m->seed, m->night);
+	g_autofree char *path = h_write(h_tmpdir(), name, csv->str, -1);
+	h_result r = h_run(m->db, "ingest", path, NULL);
+	cr_assert_eq(r.status, 0, "seed %u night %d: ingest: exit %d %s", m->seed, m->night, r.status, r.err);
+	h_result_clear(&r);
+	g_string_free(csv, TRUE);
+}
+
+/* ----------------------------------------------------------------------------------------- */
+/* The model's entitlement: POLICY.md's rules, written again from the text */
+
+static int64_t rate_of(int64_t fee, int bp, gboolean half_even)
+{
+	int64_t product = fee * bp; /* fees here are small: no overflow */
+	int64_t q = product / 10000, r = product % 10000;
+	if (r > 5000 || (r == 5000 && (!half_even || q % 2 == 1)))
+		q++;
+	return q;
+}
+
+static int64_t model_entitlement(const model *m, int shop, int64_t fee, int day)
+{
+	const m_policy *p = NULL;
+	for (int i = 0; i < 2; i++)
+		if (day >= m->policy[i].from && day <= m->policy[i].to)
+			p = &m->policy[i];
+	cr_assert(p != NULL, "seed %u: no policy on day %d", m->seed, day);
+	int h = m->shop_household[shop];
+	gboolean poor = h >= 0 && m->household[h].loaded && day >= m->household[h].poor_from &&
+			day <= m->household[h].poor_to;
+	int64_t amount = rate_of(fee, poor ? p->poverty_bp : p->standard_bp, p->half_even);
+	int64_t cap = poor ? p->poverty_cap : p->standard_cap;
+	return cap >= 0 && amount > cap ? cap : amount;
+}
+
+typedef struct {
+	int shop;
+	int64_t fee;
+	int day; /* earliest pickup */
+	int64_t ledger_funded;
+	int64_t ledger_unfunded;
+	gboolean in_ledger;
+} m_order;
+
+/* Rows of a query as arrays of fields split at '|'. */
+static char **rows_of(const char *db, const char *sql)
+{
+	g_autofree char *all = h_sql(db, sql);
+	return all ? g_strsplit(all, "\n", -1) : g_new0(char *, 1);
+}
+
+static void check_ledger(model *m)
+{
+	const char *db = m->db;
+	/* Orders from the stored eligible lines, grouped as POLICY.md says: (shop, order number), a
+	 * line without a number an order of its own. */
+	g_autoptr(GHashTable) orders = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+	char **lines = rows_of(db, "SELECT string_agg(shop_id || '|' || coalesce(order_no, '') || '|' || courier || '|'"
+				   " || waybill_no || '|' || fee_fen || '|' || to_char(pickup_time, 'YYYY-MM-DD'), E'\\n')"
+				   " FROM lines WHERE outcome = 'ELIGIBLE'");
+	for (char **l = lines; *l && **l; l++) {
+		char **f = g_strsplit(*l, "|", -1);
+		cr_assert_eq(g_strv_length(f), 6, "%s", *l);
+		char *key = f[1][0] ? g_strdup_printf("%s|o:%s", f[0], f[1]) : g_strdup_printf("%s|w:%s:%s", f[0], f[2], f[3]);
+		m_order *o = g_hash_table_lookup(orders, key);
+		if (!o) {
+			o = g_new0(m_order, 1);
+			o->shop = atoi(f[0] + 1) - 1;
+			o->day = OPEN_END;
+			g_hash_table_insert(orders, key, o);
+		} else {
+			g_free(key);
+		}
+		o->fee += g_ascii_strtoll(f[4], NULL, 10);
+		o->day = MIN(o->day, day_of(f[5]));
+		g_strfreev(f);
+	}
+	g_strfreev(lines);
+
+	/* The ledger per order: what its postings funded, what its latest posting left unfunded. */
+	char **ledger = rows_of(db, "SELECT string_agg(shop_id || '|' || order_key || '|' || funded || '|' || unfunded,"
+				    " E'\\n') FROM (SELECT DISTINCT ON (shop_id, order_key) shop_id, order_key,"
+				    " sum(funded_fen) OVER (PARTITION BY shop_id, order_key) AS funded, unfunded_fen AS unfunded"
+				    " FROM postings ORDER BY shop_id, order_key, batch_id DESC, seq DESC) x");
+	for (char **l = ledger; *l && **l; l++) {
+		char **f = g_strsplit(*l, "|", -1);
+		g_autofree char *key = g_strdup_printf("%s|%s", f[0], f[1]);
+		m_order *o = g_hash_table_lookup(orders, key);
+		cr_assert(o != NULL, "seed %u night %d: the ledger has order %s, the lines do not", m->seed, m->night, key);
+		o->in_ledger = TRUE;
+		o->ledger_funded = g_ascii_strtoll(f[2], NULL, 10);
+		o->ledger_unfunded = g_ascii_strtoll(f[3], NULL, 10);
+		g_strfreev(f);
+	}
+	g_strfreev(ledger);
+
+	/* Money left per pool, as the entries say; the balances must agree and never go below zero. */
+	char **pools = rows_of(db, "SELECT string_agg(b.pool_id || '|' || b.amount_fen || '|' || b.drawn_fen || '|' ||"
+				   " coalesce((SELECT -sum(amount_fen) FROM entries e WHERE e.pool_id = b.pool_id), 0), E'\\n')"
+				   " FROM pool_balances b");
+	int64_t left[G_N_ELEMENTS(m->pools)] = { 0 };
+	for (char **l = pools; *l && **l; l++) {
+		char **f = g_strsplit(*l, "|", -1);
+		int64_t amount = g_ascii_strtoll(f[1], NULL, 10), drawn = g_ascii_strtoll(f[2], NULL, 10);
+		int64_t by_entries = g_ascii_strtoll(f[3], NULL, 10);
+		cr_assert(drawn >= 0 && drawn <= amount, "seed %u night %d: pool %s drew %" G_GINT64_FORMAT " of %" G_GINT64_FORMAT,
+			  m->seed, m->night, f[0], drawn, amount);
+		cr_assert_eq(drawn, by_entries, "seed %u night %d: pool %s: balance %" G_GINT64_FORMAT ", entries %" G_GINT64_FORMAT,
+			     m->seed, m->night, f[0], drawn, by_entries);
+		int i = atoi(f[0] + 1) - 1;
+		cr_assert_eq(amount, m->pools[i].amount, "seed %u: pool %s amount", m->seed, f[0]);
+		left[i] = amount - drawn;
+		g_strfreev(f);
+	}
+	g_strfreev(pools);
+
+	GHashTableIter it;
+	gpointer k, v;
+	g_hash_table_iter_init(&it, orders);
+	while (g_hash_table_iter_next(&it, &k, &v)) {
+		const m_order *o = v;
+		int64_t want = model_entitlement(m, o->shop, o->fee, o->day);
+		int64_t held = o->ledger_funded + o->ledger_unfunded;
+		cr_assert(o->in_ledger || want == 0, "seed %u night %d: order %s is entitled to %" G_GINT64_FORMAT
+			  " and has no posting", m->seed, m->night, (char *)k, want);
+		cr_assert_eq(held, want, "seed %u night %d: order %s (fee %" G_GINT64_FORMAT ", day %d): the ledger holds %"
+			     G_GINT64_FORMAT " + %" G_GINT64_FORMAT ", the model says %" G_GINT64_FORMAT,
+			     m->seed, m->night, (char *)k, o->fee, o->day, o->ledger_funded, o->ledger_unfunded, want);
+		cr_assert(o->ledger_funded >= 0 && o->ledger_unfunded >= 0, "seed %u: order %s", m->seed, (char *)k);
+		/* No order waits while a pool valid on its order date has money left. */
+		for (int i = 0; o->ledger_unfunded > 0 && i < m->n_pools; i++)
+			cr_assert(!(o->day >= m->pools[i].from && o->day <= m->pools[i].to && left[i] > 0),
+				  "seed %u night %d: order %s waits for %" G_GINT64_FORMAT " while pool %s has %" G_GINT64_FORMAT,
+				  m->seed, m->night, (char *)k, o->ledger_unfunded, m->pools[i].id, left[i]);
+	}
+
+	cr_assert_eq(h_sql_int(db, "SELECT count(*) FROM (SELECT txn FROM entries GROUP BY txn HAVING sum(amount_fen) <> 0) x"),
+		     0, "seed %u night %d: a transaction's entries do not sum to zero", m->seed, m->night);
+	cr_assert_eq(h_sql_int(db, "SELECT count(*) FROM orders WHERE funded_fen + unfunded_fen <> entitlement_fen"), 0);
+
+	h_result r = h_run(db, "verify", NULL);
+	cr_assert_eq(r.status, 0, "seed %u night %d: verify: %s%s", m->seed, m->night, r.out, r.err);
+	h_result_clear(&r);
+	r = h_run(db, "replay", "--from", "2018-01-01", "--to", "2018-12-31", "--json", NULL);
+	cr_assert_eq(r.status, 0, "seed %u night %d: replay: %s%s", m->seed, m->night, r.out, r.err);
+	cr_assert(g_str_has_prefix(r.out, "{\"differences\":[],\"pending\":0,"), "seed %u night %d: replay: %s", m->seed,
+		  m->night, r.out);
+	h_result_clear(&r);
+}
+
+static void run_programme(guint32 seed)
+{
+	model m = { 0 };
+	m.seed = seed;
+	m.rand = g_rand_new_with_seed(seed);
+	m.db = h_fresh_db();
+	setup_registry(&m);
+	for (m.night = 1; m.night <= NIGHTS; m.night++) {
+		if (m.night > 1)
+			correct_registry(&m);
+		if (rnd(&m, 0, 4) > 0)
+			ingest_night(&m);
+		h_result r = h_run(m.db, "settle", "--json", NULL);
+		cr_assert_eq(r.status, 0, "seed %u night %d: settle: exit %d %s%s", seed, m.night, r.status, r.out, r.err);
+		h_result_clear(&r);
+		check_ledger(&m);
+	}
+	/* A last settlement with nothing new records nothing. */
+	g_autofree char *last = h_settle(m.db);
+	cr_assert(g_str_has_prefix(last, "{\"batch\":null,"), "seed %u: a settlement with nothing new: %s", seed, last);
+	g_rand_free(m.rand);
+}
+
+Test(property, settlement_agrees_with_an_independent_model_on_random_programmes, .timeout = 600)
+{
+	const char *one = g_getenv("SUBSIDY_PROPERTY_SEED");
+	if (one) {
+		run_programme((guint32)strtoul(one, NULL, 10));
+		return;
+	}
+	const char *n_text = g_getenv("SUBSIDY_PROPERTY_SEEDS");
+	int n = n_text ? atoi(n_text) : 3;
+	for (int i = 1; i <= n; i++)
+		run_programme((guint32)(20181111u + (guint32)i));
+}
