@@ -13,6 +13,7 @@
 
 #include "chrono.h"
 #include "fault.h"
+#include "fund.h"
 #include "ledger.h"
 #include "money.h"
 #include "policy.h"
@@ -39,26 +40,15 @@ char *settle_order_key(const char *order_no, const char *courier, const char *wa
 }
 
 typedef struct {
-	char *pool_id;
-	chrono_day valid_from;
-	chrono_day valid_to;
-	int64_t left_fen;
-} pool_state;
-
-typedef struct {
-	char *pool_id;
-	int64_t net_fen; /* drawn by the order from this pool, net of returns */
-} order_draw;
-
-typedef struct {
 	db *d;
 	const char *programme;
 	int batch_id;
 	int64_t files_prev;
 	int64_t files_upto;
 	registry *reg;
-	GArray *pools;       /* pool_state, by priority then pool_id */
-	GHashTable *draws;   /* "shop\x1forder" -> GArray of order_draw, drawn first to last */
+	GArray *pools;       /* fund_pool, in fund_pools_sort's order; pool ids interned */
+	GHashTable *draws;   /* "shop\x1forder" -> GArray of fund_draw, drawn first to last */
+	GArray *txn_entries; /* fund_entry: the posting being written */
 	GString *postings;   /* COPY buffers */
 	GString *entries;
 	GString *updates;
@@ -66,17 +56,9 @@ typedef struct {
 	settle_result res;
 } settle_ctx;
 
-static void pool_state_clear(gpointer p)
-{
-	g_free(((pool_state *)p)->pool_id);
-}
-
 static void draws_free(gpointer p)
 {
-	GArray *a = p;
-	for (guint i = 0; i < a->len; i++)
-		g_free(g_array_index(a, order_draw, i).pool_id);
-	g_array_free(a, TRUE);
+	g_array_free(p, TRUE);
 }
 
 static void settle_held_free(gpointer p)
@@ -379,31 +361,34 @@ static gboolean price_orders(settle_ctx *c, GError **error)
 	return db_exec(c->d, "CLOSE settle_orders", error);
 }
 
+/* The pools as they stand, in the order postings draw from them. Pool ids are interned: a
+ * programme has a handful, and the draw stacks and entries borrow them. */
 static gboolean load_pools(settle_ctx *c, GError **error)
 {
 	const char *p1[] = { c->programme };
 	PGresult *res = db_query(c->d,
-				 "SELECT p.pool_id, p.valid_from, p.valid_to, b.amount_fen - b.drawn_fen FROM pools p"
+				 "SELECT p.pool_id, p.valid_from, p.valid_to, b.amount_fen - b.drawn_fen, p.priority FROM pools p"
 				 " JOIN pool_balances b ON b.programme = p.programme AND b.pool_id = p.pool_id"
-				 " WHERE p.programme = $1 AND p.superseded_at IS NULL"
-				 " ORDER BY p.priority, p.pool_id COLLATE \"C\"",
+				 " WHERE p.programme = $1 AND p.superseded_at IS NULL",
 				 1, p1, error);
 	if (!res)
 		return FALSE;
 	for (int i = 0; i < PQntuples(res); i++) {
-		pool_state ps = { 0 };
-		ps.pool_id = g_strdup(PQgetvalue(res, i, 0));
-		gboolean ok = chrono_parse_day(PQgetvalue(res, i, 1), &ps.valid_from, NULL);
+		fund_pool fp = { 0 };
+		fp.pool_id = g_intern_string(PQgetvalue(res, i, 0));
+		gboolean ok = chrono_parse_day(PQgetvalue(res, i, 1), &fp.valid_from, NULL);
 		if (PQgetisnull(res, i, 2))
-			ps.valid_to = POLICY_OPEN_END;
+			fp.valid_to = POLICY_OPEN_END;
 		else
-			ok = ok && chrono_parse_day(PQgetvalue(res, i, 2), &ps.valid_to, NULL);
-		g_assert(ok);
-		ps.left_fen = g_ascii_strtoll(PQgetvalue(res, i, 3), NULL, 10);
-		g_assert(ps.left_fen >= 0);
-		g_array_append_val(c->pools, ps);
+			ok = ok && chrono_parse_day(PQgetvalue(res, i, 2), &fp.valid_to, NULL);
+		g_assert(ok); /* dates as the database prints them */
+		fp.left_fen = g_ascii_strtoll(PQgetvalue(res, i, 3), NULL, 10);
+		fp.priority = atoi(PQgetvalue(res, i, 4));
+		g_assert(fp.left_fen >= 0); /* pool_never_below_zero */
+		g_array_append_val(c->pools, fp);
 	}
 	PQclear(res);
+	fund_pools_sort((fund_pool *)(void *)c->pools->data, c->pools->len);
 	return TRUE;
 }
 
@@ -432,40 +417,26 @@ static gboolean load_reversal_draws(settle_ctx *c, GError **error)
 				 1, p1, error);
 	if (!res)
 		return FALSE;
-	for (int i = 0; i < PQntuples(res); i++) {
+	gboolean ok = TRUE;
+	for (int i = 0; i < PQntuples(res) && ok; i++) {
 		char *key = draw_key(PQgetvalue(res, i, 0), PQgetvalue(res, i, 1));
 		GArray *a = g_hash_table_lookup(c->draws, key);
 		if (!a) {
-			a = g_array_new(FALSE, FALSE, sizeof(order_draw));
+			a = g_array_new(FALSE, FALSE, sizeof(fund_draw));
 			g_hash_table_insert(c->draws, key, a);
 		} else {
 			g_free(key);
 		}
-		const char *pool_id = PQgetvalue(res, i, 2);
-		int64_t amount = g_ascii_strtoll(PQgetvalue(res, i, 3), NULL, 10);
-		if (amount < 0) {
-			order_draw *top = a->len ? &g_array_index(a, order_draw, a->len - 1) : NULL;
-			if (top && strcmp(top->pool_id, pool_id) == 0) {
-				top->net_fen -= amount;
-			} else {
-				order_draw od = { g_strdup(pool_id), -amount };
-				g_array_append_val(a, od);
-			}
-			continue;
-		}
-		/* A return: from this pool's latest draws first. */
-		for (guint k = a->len; k-- > 0 && amount > 0;) {
-			order_draw *od = &g_array_index(a, order_draw, k);
-			if (strcmp(od->pool_id, pool_id) != 0)
-				continue;
-			int64_t back = MIN(amount, od->net_fen);
-			od->net_fen -= back;
-			amount -= back;
-		}
-		g_assert(amount == 0);
+		const char *pool_id = g_intern_string(PQgetvalue(res, i, 2));
+		ok = fund_draws_replay(a, pool_id, g_ascii_strtoll(PQgetvalue(res, i, 3), NULL, 10));
+		if (!ok)
+			g_set_error(error, SETTLE_ERROR, STATUS_SOFTWARE,
+				    "order '%s' of shop '%s' got more back from pool '%s' than it drew: the ledger does"
+				    " not add up (run 'subsidy verify')",
+				    PQgetvalue(res, i, 1), PQgetvalue(res, i, 0), pool_id);
 	}
 	PQclear(res);
-	return TRUE;
+	return ok;
 }
 
 static void add_entry(settle_ctx *c, const char *txn, int entry_seq, const char *account, int64_t amount_fen,
@@ -511,72 +482,27 @@ static void fund_order(settle_ctx *c, PGresult *res, int i)
 	fund_pass pass = (fund_pass)atoi(PQgetvalue(res, i, 17));
 	g_assert(funded_before + unfunded_before == old_fen);
 
-	int64_t moved = 0; /* to the shop, signed */
-	int64_t unfunded = unfunded_before;
-	const char *status;
-	g_autofree char *txn = g_strdup_printf("b%d.p%d", c->batch_id, c->seq + 1);
-	g_autofree char *payable = ledger_payable_account(shop_id);
-	int entry_seq = 0;
-	c->seq++;
-
+	fund_order_state before = { old_fen, funded_before, unfunded_before };
+	GArray *draws = NULL;
 	if (new_fen < old_fen) {
-		/* A reversal cancels the unfunded amount first, then returns money to the pools in
-		 * the reverse order it was drawn. */
-		int64_t fall = old_fen - new_fen;
-		int64_t cancel = MIN(fall, unfunded_before);
-		unfunded -= cancel;
-		int64_t refund = fall - cancel;
-		g_assert(refund <= funded_before);
-		status = "REVERSAL";
-		if (refund > 0) {
-			g_autofree char *key = draw_key(shop_id, order_key);
-			GArray *draws = g_hash_table_lookup(c->draws, key);
-			g_assert(draws != NULL);
-			add_entry(c, txn, ++entry_seq, payable, -refund, NULL, shop_id);
-			int64_t left = refund;
-			for (guint k = draws->len; k-- > 0 && left > 0;) {
-				order_draw *od = &g_array_index(draws, order_draw, k);
-				int64_t back = MIN(left, od->net_fen);
-				if (back == 0)
-					continue;
-				od->net_fen -= back;
-				left -= back;
-				for (guint p = 0; p < c->pools->len; p++) {
-					pool_state *ps = &g_array_index(c->pools, pool_state, p);
-					if (strcmp(ps->pool_id, od->pool_id) == 0)
-						ps->left_fen += back;
-				}
-				g_autofree char *acct = ledger_pool_account(od->pool_id);
-				add_entry(c, txn, ++entry_seq, acct, back, od->pool_id, NULL);
-			}
-			g_assert(left == 0);
-			moved = -refund;
-		}
-	} else {
-		int64_t want = new_fen - funded_before;
-		g_assert(want >= 0);
-		int64_t got = 0;
-		for (guint p = 0; p < c->pools->len && got < want; p++) {
-			pool_state *ps = &g_array_index(c->pools, pool_state, p);
-			if (ps->left_fen == 0 || order_day < ps->valid_from || order_day > ps->valid_to)
-				continue;
-			int64_t take = MIN(ps->left_fen, want - got);
-			ps->left_fen -= take;
-			got += take;
-			g_autofree char *acct = ledger_pool_account(ps->pool_id);
-			add_entry(c, txn, ++entry_seq, acct, -take, ps->pool_id, NULL);
-		}
-		if (got > 0)
-			add_entry(c, txn, ++entry_seq, payable, got, NULL, shop_id);
-		unfunded = want - got;
-		moved = got;
-		if (new_fen == old_fen && got == 0) {
-			/* A retry that found no money: nothing changed, nothing to record. */
-			c->seq--;
-			return;
-		}
-		status = got == want ? "FUNDED" : got == 0 ? "BUDGET_EXHAUSTED" : "PARTIAL";
+		g_autofree char *key = draw_key(shop_id, order_key);
+		draws = g_hash_table_lookup(c->draws, key);
+		/* Every order whose entitlement falls had its draws loaded, if it drew anything. */
+		g_assert(draws != NULL || funded_before == 0);
 	}
+	fund_posting post = fund_post((fund_pool *)(void *)c->pools->data, c->pools->len, draws, order_day, before,
+				      new_fen, c->txn_entries);
+	if (post.status == FUND_NOTHING)
+		return; /* a retry that found no money: nothing changed, nothing to record */
+	c->seq++;
+	g_autofree char *txn = g_strdup_printf("b%d.p%d", c->batch_id, c->seq);
+	for (guint k = 0; k < c->txn_entries->len; k++) {
+		const fund_entry *e = &g_array_index(c->txn_entries, fund_entry, k);
+		g_autofree char *account = e->pool_id ? ledger_pool_account(e->pool_id) : ledger_payable_account(shop_id);
+		add_entry(c, txn, (int)k + 1, account, e->amount_fen, e->pool_id, e->pool_id ? NULL : shop_id);
+	}
+	const char *status = fund_status_name(post.status);
+	int64_t moved = post.moved_fen, unfunded = post.after.unfunded_fen;
 
 	GString *p = c->postings;
 	db_copy_text(p, c->programme);
@@ -903,9 +829,9 @@ gboolean settle_run(db *d, const char *os_user, settle_result *out, GError **err
 	settle_ctx c = { 0 };
 	c.d = d;
 	c.programme = db_programme(d);
-	c.pools = g_array_new(FALSE, TRUE, sizeof(pool_state));
-	g_array_set_clear_func(c.pools, pool_state_clear);
+	c.pools = g_array_new(FALSE, TRUE, sizeof(fund_pool));
 	c.draws = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, draws_free);
+	c.txn_entries = g_array_new(FALSE, FALSE, sizeof(fund_entry));
 	c.postings = g_string_sized_new(SETTLE_COPY_FLUSH_BYTES);
 	c.entries = g_string_sized_new(SETTLE_COPY_FLUSH_BYTES);
 	c.updates = g_string_sized_new(SETTLE_COPY_FLUSH_BYTES);
@@ -927,6 +853,7 @@ gboolean settle_run(db *d, const char *os_user, settle_result *out, GError **err
 		registry_free(c.reg);
 	g_array_free(c.pools, TRUE);
 	g_hash_table_destroy(c.draws);
+	g_array_free(c.txn_entries, TRUE);
 	g_string_free(c.postings, TRUE);
 	g_string_free(c.entries, TRUE);
 	g_string_free(c.updates, TRUE);
