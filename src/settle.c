@@ -162,26 +162,29 @@ static char *array_literal(const PGresult *res, int col)
 	return g_string_free(a, FALSE);
 }
 
-/* The orders already settled whose entitlement a registry change since the last batch may move:
- * every order of a shop whose version or whose household's version was recorded or superseded
- * since, and every order dated in the range of a policy version recorded or superseded since (the
- * old version's range and the new one's). Before the first batch, every order. Registry loads
- * wait for the settlement lock and take their time once they hold it, so every change committed
- * after the last batch has a later time than the batch's, and every earlier one was seen by it.
- * Only the changed registry rows are read, then the orders they name through the orders' key (or
- * one pass over orders when a policy version changed, which is rare). */
+/* The orders already settled whose entitlement a registry change since the last settlement may
+ * move: every order of a shop whose version or whose household's version was recorded or
+ * superseded since, and every order dated in the range of a policy version recorded or superseded
+ * since (the old version's range and the new one's). Without a mark (the first settlement, or the
+ * first after an upgrade), every order. Registry loads wait for the settlement lock and take
+ * their time once they hold it, so every change committed after the last settlement has a later
+ * time than its mark (sql/007_settle_marks.sql). Only the changed registry rows are read, then
+ * the orders they name through the orders' key (or one pass over orders when a policy version
+ * changed, which is rare). The mark moves to this settlement's time. */
 static gboolean touch_registry_changes(settle_ctx *c, int64_t *n, GError **error)
 {
 	const char *p1[] = { c->programme };
 	char *since = NULL;
-	if (!db_scalar(c->d, "SELECT created_at::text FROM batches WHERE programme = $1 ORDER BY batch_id DESC LIMIT 1",
-		       1, p1, &since, error))
+	if (!db_scalar(c->d, "SELECT registry_seen_at::text FROM settle_marks WHERE programme = $1", 1, p1, &since,
+		       error))
 		return FALSE;
 	if (!since)
 		return touch(c,
 			     "INSERT INTO settle_touched SELECT shop_id, order_key FROM orders WHERE programme = $1"
 			     " ON CONFLICT DO NOTHING",
-			     1, p1, n, error);
+			     1, p1, n, error) &&
+		       exec_params(c->d, "INSERT INTO settle_marks (programme, registry_seen_at) VALUES ($1, now())", 1,
+				   p1, error);
 	const char *p2[] = { c->programme, since };
 	PGresult *shops = db_query(c->d, touch_changed_shops, 2, p2, error);
 	PGresult *policies = shops ? db_query(c->d, touch_changed_policies, 2, p2, error) : NULL;
@@ -207,12 +210,15 @@ static gboolean touch_registry_changes(settle_ctx *c, int64_t *n, GError **error
 	PQclear(shops);
 	PQclear(policies);
 	g_free(since);
-	return ok;
+	return ok && exec_params(c->d,
+				 "INSERT INTO settle_marks (programme, registry_seen_at) VALUES ($1, now())"
+				 " ON CONFLICT (programme) DO UPDATE SET registry_seen_at = EXCLUDED.registry_seen_at",
+				 1, p1, error);
 }
 
 /* Step 1: the orders to price: those with eligible lines newer than the last batch, those still
  * owed unfunded money (a retry funds the entitlement as it stands now, POLICY.md), and those a
- * registry change since the last batch may move. */
+ * registry change since the last settlement may move. */
 static gboolean touch_orders(settle_ctx *c, GError **error)
 {
 	char prev[24], upto[24];

@@ -32,9 +32,9 @@ typedef struct {
 	GPtrArray *held;      /* settle_held, by (shop_id, order_key); NULL when none */
 } settle_result;
 
-/* Settles every order whose entitlement may have changed since the last batch: orders with new
- * eligible lines, orders still owed unfunded money, and orders whose shop, household or policy
- * version was recorded or superseded in the registry since the last batch was made (POLICY.md:
+/* Settles every order whose entitlement may have changed since the last settlement: orders with
+ * new eligible lines, orders still owed unfunded money, and orders whose shop, household or policy
+ * version was recorded or superseded in the registry since the last settlement (POLICY.md:
  * the entitlement follows the registry as known at each settlement). out is filled on success;
  * settle_result_clear frees what it holds. */
 gboolean settle_run(db *d, const char *os_user, settle_result *out, GError **error);

@@ -192,3 +192,23 @@ Test(reprice, an_order_that_overflows_is_held_and_the_rest_settle)
 	assert_postings(db, "O1", "1000:FUNDED");
 	assert_postings(db, "BIG", "(none)");
 }
+
+/* A database upgraded from an engine that did not follow corrections has no settlement mark
+ * (sql/007_settle_marks.sql): its first settlement prices every order again, once. Here an old
+ * engine's settlement after the correction is played by a mark set past it. */
+Test(reprice, the_first_settlement_after_an_upgrade_prices_every_order_again)
+{
+	const char *db = setup();
+	h_ingest_text(db, "n1.csv", HEADER "EMS,W1,O1,2018-06-05 10:00:00,C2,,1,20.00,,\n", 0);
+	g_free(h_settle(db));
+	h_load_text(db, "households", HOUSEHOLDS "H2,符春花,村二,2015-01-01,2018-06-01\nH4,欧阳小锋,村四,2018-06-12,\n");
+	char *err = NULL;
+	cr_assert(h_exec(db, "UPDATE settle_marks SET registry_seen_at = now() + interval '1 hour'", &err), "%s", err);
+	g_autofree char *blind = h_settle(db);
+	cr_assert_str_eq(blind, "{\"batch\":null,\"orders\":0,\"postings\":0,\"posted_fen\":0,\"unfunded_fen\":0}");
+	cr_assert(h_exec(db, "DELETE FROM settle_marks", &err), "%s", err);
+	g_autofree char *out = h_settle(db);
+	cr_assert_str_eq(out, "{\"batch\":2,\"orders\":1,\"postings\":1,\"posted_fen\":-600,\"unfunded_fen\":0}");
+	cr_assert_eq(h_sql_int(db, "SELECT count(*) FROM settle_marks"), 1);
+	assert_as_recorded_agrees(db);
+}
