@@ -85,7 +85,7 @@ Test(ident, one_parcel_written_five_ways_over_two_nights_is_paid_once)
 	g_autofree char *outcomes = sql_text(db, "SELECT string_agg(outcome, ',' ORDER BY file_id, line_no) FROM lines");
 	cr_assert_str_eq(outcomes, "ELIGIBLE,DUPLICATE,DUPLICATE,DUPLICATE,CONFLICT");
 	g_autofree char *conflict = sql_text(db, "SELECT reason FROM lines WHERE outcome = 'CONFLICT'");
-	cr_assert_str_eq(conflict, "waybill first seen at night1.csv:2; differs in sender_code, sender_phone");
+	cr_assert(g_str_has_suffix(conflict, "/night1.csv:2; differs in sender_code, sender_phone"), "%s", conflict);
 	/* The parsed columns hold the normal form; the bytes as received are kept. */
 	cr_assert_eq(sql_int(db, "SELECT count(*) FROM lines WHERE courier = 'YTO' AND waybill_no = 'YT6200450000274'"),
 		     5);
@@ -214,6 +214,6 @@ Test(ident, the_senders_file_names_a_courier_by_its_code_or_its_name)
 					 -1);
 	r = h_run(db, "registry", "load", "senders", blank, NULL);
 	cr_assert_eq(r.status, 65, "%s%s", r.out, r.err);
-	cr_assert(strstr(r.err, "line 2") && strstr(r.err, "courier has nothing visible"), "%s", r.err);
+	cr_assert(strstr(r.err, "senders-blank.csv:2: courier has nothing visible"), "%s", r.err);
 	h_result_clear(&r);
 }
