@@ -1,6 +1,6 @@
 # cainiao.profile: Cainiao aggregated statement (FORMATS.md, "Courier manifests", profile 3).
-# UTF-8 with BOM, CRLF. 快递公司 names the carrier in Chinese; a name not listed in
-# [courier_names] rejects the line. Keys: see canonical.profile.
+# UTF-8 with BOM, CRLF. 快递公司 names the carrier in Chinese; a name neither in FORMATS.md's
+# list nor in [courier_names] rejects the line. Keys: see canonical.profile.
 
 [profile]
 name=cainiao
@@ -22,12 +22,7 @@ category=商品类目
 destination=目的省份
 
 [courier_names]
-中通=ZTO
-圆通=YTO
-申通=STO
-韵达=YUNDA
-邮政=EMS
-EMS=EMS
-百世=BEST
-极兔=JT
-顺丰=SF
+# The carrier names FORMATS.md lists (中通 ZTO, 圆通 YTO, 申通 STO, 韵达 YUNDA, 邮政 and EMS EMS,
+# 百世 BEST, 极兔 JT, 顺丰 SF) are the engine's one table (src/ident.c), used in every profile.
+# This group says the column holds names, so any other value rejects the line; a carrier the list
+# lacks is added here as NAME=CODE.

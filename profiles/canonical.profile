@@ -16,8 +16,11 @@
 #   [fields]    canonical field = header column; several columns (comma separated) are joined
 #               with one space, so a date column and a time column make one pickup_time
 #   [fixed]     canonical field = the value of that field on every line
-#   [courier_names]  name in the courier column = courier code; with this group a name that is
-#               not listed rejects the line
+#   [courier_names]  name in the courier column = courier code, besides FORMATS.md's list
+#               (圆通=YTO ...), which holds in every profile; with this group (even empty) the
+#               column holds names, and a value that is no name rejects the line
+# Courier, waybill_no and order_no are compared and stored in one normal form (src/ident.h):
+# NFKC, upper case, spaces and invisible characters removed; a listed name is its code.
 # Canonical fields: courier, waybill_no, order_no, pickup_time, sender_code, sender_phone,
 # weight_kg, fee, category, destination. Every column of header is in [fields] or in ignore.
 

@@ -1,7 +1,9 @@
 /* cmd_why.c: `subsidy why WAYBILL [--json]`: every line that carried the waybill (any courier, any
  * file), its outcome and reason, the order it belongs to and every posting of that order. Reads
- * only: it answers "where did this parcel's money go?". */
+ * only: it answers "where did this parcel's money go?". WAYBILL is taken in its normal form
+ * (ident.h), as lines store it, so `yt620`, `ＹＴ６２０` and `YT620` find the same parcel. */
 #include "cli.h"
+#include "ident.h"
 #include "json.h"
 #include "money.h"
 
@@ -14,11 +16,16 @@ int cmd_why(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 		return parsed;
 	if (argc != 2)
 		return cli_usage_error(cmd, argc < 2 ? "no WAYBILL given" : "one WAYBILL at a time");
+	g_autofree char *waybill = ident_normalize(argv[1]);
+	if (!waybill)
+		return cli_usage_error(cmd, "WAYBILL is not UTF-8");
+	if (!*waybill)
+		return cli_usage_error(cmd, "WAYBILL has nothing visible");
 	GError *error = NULL;
 	db *d = cli_connect(ctx, &error);
 	if (!d)
 		return cli_fail(error);
-	const char *params[] = { db_programme(d), argv[1] };
+	const char *params[] = { db_programme(d), waybill };
 	PGresult *lines = NULL, *order = NULL, *postings = NULL;
 	/* The order: the one the waybill's eligible line belongs to. */
 #define ORDER_OF "WITH o AS (SELECT shop_id, order_key FROM lines WHERE programme = $1 AND waybill_no = $2" \
@@ -101,7 +108,7 @@ int cmd_why(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 	} else {
 		char a[MONEY_TEXT_MAX], b[MONEY_TEXT_MAX];
 		if (PQntuples(lines) == 0)
-			printf("no line carries waybill '%s'\n", argv[1]);
+			printf("no line carries waybill '%s'\n", waybill);
 		for (int i = 0; i < PQntuples(lines); i++) {
 			printf("%s:%s  %s  pickup %s  fee %s  %s%s%s\n", PQgetvalue(lines, i, 0), PQgetvalue(lines, i, 1),
 			       PQgetvalue(lines, i, 2), PQgetvalue(lines, i, 5), PQgetvalue(lines, i, 6),

@@ -24,7 +24,7 @@ static const cli_command commands[] = {
 	  "auditors: recompute orders from their lines and compare with the ledger", cmd_replay },
 	{ "verify", "[--json]", "check the ledger's hash chains and invariants", cmd_verify },
 	{ "status", "[--json]", "budget left per pool, outcome counts, last batch", cmd_status },
-	{ "why", "[--json] WAYBILL", "every line, outcome, order and posting that touched one waybill", cmd_why },
+	{ "why", "[--json] WAYBILL", "every line, outcome, order and posting that touched one waybill, in any spelling", cmd_why },
 };
 
 static void print_help(FILE *out)

@@ -10,6 +10,7 @@
  * a physical line, and its line number and byte range are those of its physical lines. */
 #include "manifest.h"
 
+#include "ident.h"
 #include "money.h"
 #include "status.h"
 
@@ -83,7 +84,9 @@ struct manifest_reader {
 	record rec;
 
 	GString *reason;
-	GString *courier;        /* the line's courier code, folded to upper case */
+	GString *courier;        /* the line's courier code (ident_courier_code) */
+	GString *waybill_no;     /* the line's waybill number in normal form (ident_normalize) */
+	GString *order_no;       /* the line's order number in normal form */
 	uint64_t lines;
 	gboolean finished;       /* manifest_next returned FALSE */
 
@@ -477,6 +480,58 @@ static void reject_missing(manifest_reader *r, profile_field f)
 		reject(r, "missing %s", profile_field_name(f));
 }
 
+/* The normal form (ident.h) of a waybill or order number, kept in store; NULL when the field is
+ * absent, or has nothing visible, which rejects the line. */
+static const char *normal_number(manifest_reader *r, profile_field f, const char *text, GString *store)
+{
+	if (!text)
+		return NULL;
+	g_autofree char *normal = ident_normalize(text);
+	g_assert(normal != NULL); /* fields are UTF-8: decode_line replaced what did not decode */
+	if (!*normal) {
+		reject(r, "%s has nothing visible (only spaces or invisible characters)", profile_field_name(f));
+		return NULL;
+	}
+	g_string_assign(store, normal);
+	return store->str;
+}
+
+/* POLICY.md check 2: courier, waybill and order numbers are compared, keyed and stored in one
+ * normal form, so one parcel written `yt620`, `ＹＴ６２０` or `YT620` and a zero-width space is one
+ * waybill, and `ord1` and `ORD1` one order (the line's bytes as received are the file's). A
+ * courier is its code: a name of FORMATS.md's list (圆通) in any profile, or of the profile's own
+ * [courier_names]; where the profile's courier column holds names (cainiao), any other value
+ * rejects the line. */
+static void normalise_identifiers(manifest_reader *r, manifest_line *line)
+{
+	const profile_map *m = r->map;
+	const profile *p = m->profile;
+	line->waybill_no = normal_number(r, PROFILE_WAYBILL_NO, line->waybill_no, r->waybill_no);
+	line->order_no = normal_number(r, PROFILE_ORDER_NO, line->order_no, r->order_no);
+	if (!line->courier)
+		return;
+	gboolean named = FALSE;
+	g_autofree char *code = ident_courier_code(line->courier, &named);
+	g_assert(code != NULL); /* UTF-8, as above; a [fixed] or --set value too (profile.c) */
+	if (!*code) {
+		reject(r, "courier has nothing visible (only spaces or invisible characters)");
+		line->courier = NULL;
+		return;
+	}
+	if (!named && p->courier_names) {
+		const char *own = g_hash_table_lookup(p->courier_names, code); /* keyed in normal form */
+		if (own) {
+			g_free(code);
+			code = g_strdup(own);
+			named = TRUE;
+		}
+	}
+	if (!named && p->courier_names && !m->field[PROFILE_COURIER].fixed)
+		reject(r, "unknown courier '%s'", line->courier);
+	g_string_assign(r->courier, code);
+	line->courier = r->courier->str;
+}
+
 /* Check 1 of POLICY.md: the record as a line, typed, rejected with the first problem found. */
 static void make_line(manifest_reader *r, manifest_line *line)
 {
@@ -510,21 +565,7 @@ static void make_line(manifest_reader *r, manifest_line *line)
 	if (!line->sender_code && !line->sender_phone)
 		reject(r, "missing sender_code and sender_phone (both empty)");
 
-	if (line->courier && p->courier_names && !m->field[PROFILE_COURIER].fixed) {
-		const char *code = g_hash_table_lookup(p->courier_names, line->courier);
-		if (code)
-			line->courier = code;
-		else
-			reject(r, "unknown courier '%s'", line->courier);
-	}
-	/* Courier codes are compared as codes: "zto" and "ZTO" are one courier, so one waybill
-	 * cannot be stored, and paid, once under each spelling. */
-	if (line->courier) {
-		g_string_assign(r->courier, line->courier);
-		for (char *c = r->courier->str; *c; c++)
-			*c = g_ascii_toupper(*c);
-		line->courier = r->courier->str;
-	}
+	normalise_identifiers(r, line);
 	if (line->waybill_no && is_scientific(line->waybill_no))
 		reject(r, "waybill_no '%s' is in scientific notation (the file was re-saved from Excel)",
 		       line->waybill_no);
@@ -642,6 +683,8 @@ void manifest_close(manifest_reader *r)
 	g_string_free(r->rec.text, TRUE);
 	g_string_free(r->reason, TRUE);
 	g_string_free(r->courier, TRUE);
+	g_string_free(r->waybill_no, TRUE);
+	g_string_free(r->order_no, TRUE);
 	g_free(r->path);
 	g_free(r->name);
 	g_free(r);
@@ -675,6 +718,8 @@ manifest_reader *manifest_open(const char *path, const profile_set *ps, const ch
 	r->rec.text = g_string_new(NULL);
 	r->reason = g_string_new(NULL);
 	r->courier = g_string_new(NULL);
+	r->waybill_no = g_string_new(NULL);
+	r->order_no = g_string_new(NULL);
 	r->cd = (GIConv)-1;
 
 	const profile *chosen = NULL;

@@ -33,7 +33,9 @@ GQuark manifest_error_quark(void);
 /* One record of the file, as a line for the engine. Strings are trimmed UTF-8 without NUL, NULL
  * when absent or empty; they point into storage owned by the reader (or its profile), valid until
  * the next manifest_next or manifest_close. A field is the text of the file (ems' pickup_time is
- * its date and time columns joined with a space); cainiao's courier is already the code (ZTO). */
+ * its date and time columns joined with a space), except courier, waybill_no and order_no, which
+ * are in the normal form they are compared in (ident.h): the courier its code (圆通 and yto are
+ * YTO), the numbers NFKC, upper case, without spaces or invisible characters. */
 typedef struct {
 	uint64_t line_no;     /* physical line where the record starts; the header is line 1 */
 	uint64_t byte_offset; /* of the record's first byte, from the file's first byte (a BOM counts) */

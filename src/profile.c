@@ -4,6 +4,7 @@
 #include "profile.h"
 
 #include "assets.h"
+#include "ident.h"
 #include "status.h"
 
 #include <csv.h>
@@ -196,7 +197,9 @@ static gboolean check_header_covered(const profile *p, GError **error)
 	return TRUE;
 }
 
-/* Reads [courier_names]. */
+/* Reads [courier_names]: the profile's own names, besides FORMATS.md's list (ident.h), which
+ * holds in every profile. Names and codes are kept in normal form, as lines are compared; a name
+ * of the list may be repeated with its code, not given another. */
 static gboolean load_courier_names(GKeyFile *kf, profile *p, GError **error)
 {
 	if (!g_key_file_has_group(kf, "courier_names"))
@@ -206,12 +209,20 @@ static gboolean load_courier_names(GKeyFile *kf, profile *p, GError **error)
 	p->courier_names = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 	g_auto(GStrv) keys = g_key_file_get_keys(kf, "courier_names", NULL, NULL);
 	for (char **k = keys; k && *k; k++) {
-		char *code = g_strstrip(g_key_file_get_string(kf, "courier_names", *k, NULL));
-		if (!code || !*code) {
-			g_free(code);
+		g_autofree char *value = g_key_file_get_string(kf, "courier_names", *k, NULL);
+		/* GKeyFile hands out UTF-8 only (a value that is not fails to load). */
+		g_autofree char *code = value ? ident_courier_code(value, NULL) : NULL;
+		g_autofree char *name = ident_normalize(*k);
+		if (!code || !*code)
 			return refuse(error, p, "[courier_names] %s is empty", *k);
-		}
-		g_hash_table_insert(p->courier_names, g_strdup(*k), code);
+		if (!name || !*name)
+			return refuse(error, p, "[courier_names] name '%s' has nothing visible", *k);
+		const char *listed = ident_courier_name_code(name);
+		if (listed && strcmp(listed, code) != 0)
+			return refuse(error, p, "[courier_names] %s is %s, not %s (FORMATS.md)", *k, listed, code);
+		if (g_hash_table_contains(p->courier_names, name))
+			return refuse(error, p, "[courier_names] names '%s' twice", name);
+		g_hash_table_insert(p->courier_names, g_steal_pointer(&name), g_steal_pointer(&code));
 	}
 	return TRUE;
 }
@@ -352,6 +363,8 @@ static gboolean overrides_parse(const char *const *overrides, char *values[PROFI
 			values[f] = g_strstrip(g_strdup(eq + 1));
 			if (!*values[f])
 				problem = "empty value";
+			else if (!g_utf8_validate(values[f], -1, NULL))
+				problem = "the value is not UTF-8"; /* a line's text is UTF-8, and so the database's */
 		}
 		if (problem) {
 			g_autofree char *known = field_list();

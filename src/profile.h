@@ -60,7 +60,10 @@ typedef struct {
 	gboolean excel_text;  /* unwrap ="..." cells */
 	char *totals_row;     /* first cell of the closing control-total row, or NULL */
 	char *totals_column;  /* the column it totals; set exactly when totals_row is */
-	GHashTable *courier_names; /* courier column value -> courier code; NULL: values are codes */
+	/* Present ([courier_names] in the file): the courier column holds names, FORMATS.md's list
+	 * (ident.h) or the profile's own, and any other value rejects the line; these are the own
+	 * ones, name in normal form -> code. NULL: the column holds codes (or names of the list). */
+	GHashTable *courier_names;
 	profile_source field[PROFILE_FIELD_COUNT];
 } profile;
 

@@ -7,6 +7,7 @@
  * versions read in one query, and new versions go in with one COPY. */
 #include "registry.h"
 
+#include "ident.h"
 #include "json.h"
 #include "money.h"
 #include "status.h"
@@ -129,7 +130,7 @@ typedef enum {
 	COL_ID_NO,      /* a resident ID number */
 	COL_PHONE,      /* an 11-digit mobile number */
 	COL_DIGITS,     /* digits only (bank accounts) */
-	COL_CODE,       /* required text, ASCII letters folded to upper case (courier codes) */
+	COL_CODE,       /* a courier: its code (ident_courier_code), as lines are compared */
 } col_type;
 
 typedef struct {
@@ -309,7 +310,15 @@ static gboolean convert(const col_spec *c, const char *text, char **out, char **
 	switch (c->type) {
 	case COL_TEXT:
 	case COL_TEXT_OPT: *out = g_strdup(text); return TRUE;
-	case COL_CODE: *out = g_ascii_strup(text, -1); return TRUE; /* zto and ZTO are one courier */
+	case COL_CODE:
+		/* zto, ＺＴＯ, ZTO and 中通 are one courier (POLICY.md check 2): as lines name it. */
+		*out = ident_courier_code(text, NULL);
+		g_assert(*out != NULL); /* the file is UTF-8: parse_text checked every line */
+		if (**out)
+			return TRUE;
+		g_clear_pointer(out, g_free);
+		*reason = g_strdup_printf("%s has nothing visible (only spaces or invisible characters)", c->name);
+		return FALSE;
 	case COL_DATE:
 	case COL_DATE_OPEN: {
 		chrono_day d;
@@ -1468,7 +1477,11 @@ static gboolean snap_senders(registry *r, db *d, const char *as_of, GError **err
 		const registry_shop *shop = registry_shop_by_id(r, PQgetvalue(res, i, 2));
 		if (!shop)
 			continue; /* the loader refuses this; a hand-made row cannot match */
-		const char *courier = snap_text(r, res, i, 0), *code = snap_text(r, res, i, 1);
+		/* Rows are stored as the loader folds them; a row stored before it folded as lines do
+		 * (ｙｔｏ, 圆通) still names its courier's code. */
+		g_autofree char *folded = ident_courier_code(PQgetvalue(res, i, 0), NULL);
+		g_assert(folded != NULL); /* the database's text is UTF-8 */
+		const char *courier = g_string_chunk_insert_const(r->strings, folded), *code = snap_text(r, res, i, 1);
 		GHashTable *codes = g_hash_table_lookup(r->senders, courier);
 		if (!codes) {
 			codes = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify)g_array_unref);

@@ -110,8 +110,10 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(registry, registry_free)
 
 /* POLICY.md check 3: the shop of a line. (courier, sender_code) names a shop through a senders
  * row valid on day; failing that, the normalised sender_phone equals the phone of exactly one
- * shop, whatever its registration dates (several: POLICY_SHOP_AMBIGUOUS). sender_code and
- * sender_phone may be NULL or empty. *shop is set to the shop when found, else NULL. */
+ * shop, whatever its registration dates (several: POLICY_SHOP_AMBIGUOUS). courier is a code
+ * (ident_courier_code: a line's stored courier is one; senders rows are keyed by theirs).
+ * sender_code and sender_phone may be NULL or empty. *shop is set to the shop when found, else
+ * NULL. */
 policy_shop_match registry_find_shop(const registry *r, const char *courier, const char *sender_code,
 				     const char *sender_phone, chrono_day day, const registry_shop **shop);
 

@@ -14,6 +14,7 @@
 #include "chrono.h"
 #include "fault.h"
 #include "fund.h"
+#include "ident.h"
 #include "ledger.h"
 #include "money.h"
 #include "policy.h"
@@ -34,9 +35,7 @@ G_DEFINE_QUARK(subsidy-settle-error-quark, settle_error)
 
 char *settle_order_key(const char *order_no, const char *courier, const char *waybill_no)
 {
-	if (order_no && *order_no)
-		return g_strconcat("o:", order_no, NULL);
-	return g_strconcat("w:", courier, ":", waybill_no, NULL);
+	return ident_order_key(order_no, courier, waybill_no);
 }
 
 typedef struct {

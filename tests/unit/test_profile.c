@@ -3,6 +3,7 @@
  * replace profiles, and a header row chooses its profile or is refused saying why. Key files and
  * headers are written to a temporary directory per test. */
 #include "profile.h"
+#include "ident.h"
 #include "status.h"
 
 #include <criterion/criterion.h>
@@ -151,17 +152,40 @@ Test(profile, builtin_ems_is_gb18030_with_courier_fixed_and_date_plus_time)
 	cr_assert_eq(g_strv_length(ems->header), 11);
 }
 
-Test(profile, builtin_cainiao_maps_chinese_courier_names)
+/* FORMATS.md's names are one table (src/ident.c), used in every profile: cainiao's
+ * [courier_names] only says that its column holds names, and adds none. */
+Test(profile, builtin_cainiao_takes_its_courier_names_from_the_one_table)
 {
 	g_autoptr(profile_set) ps = builtin_set();
 	const profile *p = profile_set_find(ps, "cainiao");
+	cr_assert_not_null(p->courier_names);
+	cr_assert_eq(g_hash_table_size(p->courier_names), 0);
 	const char *pairs[][2] = { { "中通", "ZTO" },   { "圆通", "YTO" }, { "申通", "STO" },
 				   { "韵达", "YUNDA" }, { "邮政", "EMS" }, { "EMS", "EMS" },
 				   { "百世", "BEST" },  { "极兔", "JT" },  { "顺丰", "SF" } };
 	for (size_t i = 0; i < G_N_ELEMENTS(pairs); i++)
-		cr_assert_str_eq(g_hash_table_lookup(p->courier_names, pairs[i][0]), pairs[i][1]);
-	cr_assert_null(g_hash_table_lookup(p->courier_names, "德邦"));
-	cr_assert_eq(g_hash_table_size(p->courier_names), G_N_ELEMENTS(pairs));
+		cr_assert_str_eq(ident_courier_name_code(pairs[i][0]), pairs[i][1]);
+	cr_assert_null(ident_courier_name_code("德邦"));
+}
+
+/* A profile may add a carrier the list lacks; names and codes are kept in normal form. A name of
+ * the list may be repeated with its own code (older profiles did), not given another. */
+Test(profile, courier_names_add_to_the_list_in_normal_form_and_cannot_contradict_it)
+{
+	g_autofree char *text = g_strconcat(canonical_text, "[courier_names]\n德邦 =dbl\nＸＹ=xy\n圆通=YTO\n", NULL);
+	GError *error = NULL;
+	profile *p = profile_load(text, strlen(text), "dir/test.profile", &error);
+	cr_assert_not_null(p, "%s", error ? error->message : "");
+	cr_assert_str_eq(g_hash_table_lookup(p->courier_names, "德邦"), "DBL");
+	cr_assert_str_eq(g_hash_table_lookup(p->courier_names, "XY"), "XY");
+	cr_assert_str_eq(g_hash_table_lookup(p->courier_names, "圆通"), "YTO");
+	profile_free(p);
+	g_autofree char *other = g_strconcat(canonical_text, "[courier_names]\n圆通=ZTO\n", NULL);
+	load_refused(other, "[courier_names] 圆通 is YTO, not ZTO (FORMATS.md)");
+	g_autofree char *twice = g_strconcat(canonical_text, "[courier_names]\nxy=A\nXY=A\n", NULL);
+	load_refused(twice, "names 'XY' twice");
+	g_autofree char *blank = g_strconcat(canonical_text, "[courier_names]\nA=\xE2\x80\x8B\n", NULL);
+	load_refused(blank, "[courier_names] A is empty");
 }
 
 Test(profile, builtin_zto_has_excel_text_and_a_totals_row)
