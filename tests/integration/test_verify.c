@@ -245,3 +245,138 @@ Test(verify, verify_changes_nothing)
 	g_autofree char *after = h_ledger_dump(db);
 	cr_assert_str_eq(after, before);
 }
+
+/* ------------------------------------------------------------------------------------------ */
+/* Tamper evidence beyond the ledger's own rows (issue 13): where the chain is anchored, and what
+ * the batch digests cover besides postings, entries and payees. */
+
+/* The head of the batch chain as the finance bureau keeps it ("B3:<digest>"). */
+static char *batch_head(const char *db)
+{
+	return h_sql(db, "SELECT 'B' || batch_id || ':' || digest FROM batches ORDER BY batch_id DESC LIMIT 1");
+}
+
+static char *payments_head(const char *db)
+{
+	return h_sql(db, "SELECT 'P' || load_id || ':' || digest FROM payment_loads ORDER BY load_id DESC LIMIT 1");
+}
+
+static void assert_sound(const char *db, const char *expect_head)
+{
+	h_result r = expect_head ? h_run(db, "verify", "--json", "--expect-head", expect_head, NULL) : verify(db);
+	cr_assert_eq(r.status, 0, "verify: exit %d\n%s%s", r.status, r.out, r.err);
+	h_result_clear(&r);
+}
+
+/* Asserts verify --expect-head head exits 1 with a finding of check whose detail holds what. */
+static void assert_anchor_finding(const char *db, const char *head, const char *what)
+{
+	h_result r = h_run(db, "verify", "--json", "--expect-head", head, NULL);
+	cr_assert_eq(r.status, 1, "verify --expect-head %s: exit %d\n%s%s", head, r.status, r.out, r.err);
+	cr_assert(strstr(r.out, "{\"check\":\"anchor\",\"detail\":\""), "%s", r.out);
+	cr_assert(strstr(r.out, what), "no '%s' in %s", what, r.out);
+	h_result_clear(&r);
+}
+
+/* Removes the seals a batch made, where the schema has them: the attacker's step too. */
+#define DROP_SEALS(batch)                                                                                         \
+	"DO $$ BEGIN IF to_regclass('batch_seals') IS NOT NULL THEN"                                              \
+	" EXECUTE 'DELETE FROM batch_seals WHERE batch_id = " #batch "'; END IF; END $$;"
+
+/* The newest batch deleted whole, with everything derived from it rolled back: orders, pool
+ * balances, its run, the payment load's mark of it. Nothing inside the database tells, so plain
+ * verify is clean; the head kept outside (the export's) does tell. */
+Test(verify, the_newest_batch_deleted_with_its_state_rolled_back_is_found_by_the_head_kept_elsewhere)
+{
+	const char *db = ledger();
+	g_autofree char *head = batch_head(db);
+	cr_assert(g_str_has_prefix(head, "B3:"), "%s", head);
+	g_autofree char *head2 = h_sql(db, "SELECT 'B2:' || digest FROM batches WHERE batch_id = 2");
+	assert_sound(db, head);
+	cr_assert_eq(h_sql_int(db, "SELECT count(*) FROM orders WHERE last_batch = 3"), 1);
+	cr_assert_eq(h_sql_int(db, "SELECT count(*) FROM postings WHERE batch_id = 3"), 1);
+	tamper(db, "UPDATE pool_balances b SET drawn_fen = b.drawn_fen + d.s FROM (SELECT pool_id, sum(amount_fen) AS s"
+		   " FROM entries WHERE batch_id = 3 AND pool_id IS NOT NULL GROUP BY pool_id) d WHERE b.pool_id = d.pool_id;"
+		   " DELETE FROM orders WHERE last_batch = 3; DELETE FROM entries WHERE batch_id = 3;"
+		   " DELETE FROM postings WHERE batch_id = 3; DELETE FROM batch_shops WHERE batch_id = 3;"
+		   " UPDATE payment_loads SET batches_upto = 2;" DROP_SEALS(3)
+		   " DELETE FROM runs WHERE run_id = (SELECT run_id FROM batches WHERE batch_id = 3);"
+		   " DELETE FROM batches WHERE batch_id = 3");
+	/* A chain with no anchor outside the database can be cut at its end: nothing to see. */
+	assert_sound(db, NULL);
+	assert_anchor_finding(db, head, "batch 3 is not in the chain");
+	/* An older head still holds: the chain up to it is intact. */
+	assert_sound(db, head2);
+	/* The bare form N:DIGEST is the batch chain's. */
+	assert_anchor_finding(db, head + 1, "batch 3 is not in the chain");
+}
+
+/* The newest payment load deleted whole with its payments, entries, findings and run: the head
+ * `payments load` printed finds it; once a later batch has sealed the load, verify alone does. */
+Test(verify, the_newest_payment_load_deleted_whole_is_found_by_its_head_or_by_the_next_batch)
+{
+	const char *db = ledger();
+	g_autofree char *head = payments_head(db);
+	cr_assert(g_str_has_prefix(head, "P1:"), "%s", head);
+	assert_sound(db, head);
+	static const char remove_load[] =
+		"DELETE FROM entries WHERE txn LIKE 'pay1.%'; DELETE FROM payments WHERE load_id = 1;"
+		" DELETE FROM payment_findings WHERE load_id = 1;"
+		" DELETE FROM runs WHERE run_id = (SELECT run_id FROM payment_loads WHERE load_id = 1);"
+		" DELETE FROM payment_loads WHERE load_id = 1";
+	tamper(db, remove_load);
+	assert_sound(db, NULL);
+	assert_anchor_finding(db, head, "payment load 1 is not in the payments chain");
+
+	/* The same after a fourth batch: the batch sealed the load. */
+	const char *later = ledger();
+	h_ingest_text(later, "night4.csv", HEADER "EMS,D1,O9,2018-06-14 10:00:00,C1,,1,6.00,,\n", 0);
+	g_free(h_settle(later));
+	assert_sound(later, NULL);
+	tamper(later, remove_load);
+	assert_finding(later, "seals", "payment_loads 1: sealed by batch 4");
+}
+
+Test(verify, a_changed_file_chunk_is_found_and_named)
+{
+	const char *db = ledger();
+	tamper(db, "UPDATE file_chunks SET bytes = overlay(bytes placing '9'::bytea from 120 for 1)"
+		   " WHERE file_id = (SELECT file_id FROM files WHERE name LIKE '%night2.csv') AND seq = 0");
+	g_autofree char *key = h_sql(db, "SELECT 'file_chunks ' || file_id || '/0' FROM files WHERE name LIKE '%night2.csv'");
+	assert_finding(db, "seals", key);
+	assert_finding(db, "seals", "sealed by batch 2");
+}
+
+Test(verify, a_changed_current_shop_is_found_and_named_also_by_the_auditor)
+{
+	const char *db = ledger();
+	g_autofree char *auditor = h_as_role(db, "subsidy_auditor");
+	assert_sound(auditor, NULL);
+	tamper(db, "UPDATE shops SET bank_account = '6221000000000999' WHERE shop_id = 'S1' AND superseded_at IS NULL");
+	assert_finding(db, "seals", "shops S1 version 1");
+	assert_finding(auditor, "seals", "shops S1 version 1");
+}
+
+Test(verify, a_pool_amount_raised_in_both_tables_is_found)
+{
+	const char *db = ledger();
+	tamper(db, "UPDATE pools SET amount_fen = amount_fen + 1000000 WHERE pool_id = 'big';"
+		   " UPDATE pool_balances SET amount_fen = amount_fen + 1000000 WHERE pool_id = 'big'");
+	assert_finding(db, "seals", "pools big version 1");
+}
+
+Test(verify, a_changed_run_is_found_and_named)
+{
+	const char *db = ledger();
+	g_autofree char *key = h_sql(db, "SELECT 'runs ' || run_id FROM batches WHERE batch_id = 2");
+	tamper(db, "UPDATE runs SET os_user = 'nobody', db_role = 'nobody' WHERE run_id = (SELECT run_id FROM batches"
+		   " WHERE batch_id = 2)");
+	assert_finding(db, "seals", key);
+}
+
+Test(verify, a_registry_version_retired_in_place_is_found)
+{
+	const char *db = ledger();
+	tamper(db, "UPDATE shops SET superseded_at = now() WHERE shop_id = 'S3'");
+	assert_finding(db, "registry", "shops S3 version 1");
+}
