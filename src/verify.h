@@ -29,8 +29,27 @@ typedef struct {
 	char *detail; /* what is wrong, naming the batch, order, shop, pool, file or line */
 } verify_finding;
 
+/* A chain head kept outside the database: "B<batch>:<digest>" (or "<batch>:<digest>") of the
+ * batch chain, "P<load>:<digest>" of the payments chain. */
+typedef struct {
+	gboolean payments;
+	int id;
+	char digest[65];
+} verify_head;
+
+/* Parses a head's text; FALSE when it is not one. */
+gboolean verify_parse_head(const char *text, verify_head *out);
+
+typedef struct {
+	const verify_head *heads; /* each must be in its chain, with its digest */
+	size_t n_heads;
+} verify_options;
+
 typedef struct {
 	int batches;            /* in the chain */
+	char *head;             /* the batch chain's newest link, "B<batch>:<digest>"; NULL: none */
+	char *payments_head;    /* the payments chain's, "P<load>:<digest>"; NULL: none */
+	int unsealed;           /* items of record no batch has sealed yet (recorded since the newest) */
 	int payment_loads;      /* in the payments chain */
 	int first_broken_batch; /* the first batch whose link or digest does not hold; 0: none */
 	GPtrArray *findings;    /* verify_finding *, in the order found */
@@ -40,7 +59,7 @@ typedef struct {
  * no error: the ledger is proven sound when out->findings is empty. Errors are database errors
  * (an unreachable server, a missing privilege). d must be idle: verify runs its own
  * transaction. */
-gboolean verify_run(db *d, verify_report *out, GError **error);
+gboolean verify_run(db *d, const verify_options *o, verify_report *out, GError **error);
 void verify_report_clear(verify_report *r);
 
 #endif

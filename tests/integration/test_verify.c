@@ -344,7 +344,7 @@ Test(verify, a_changed_file_chunk_is_found_and_named)
 		   " WHERE file_id = (SELECT file_id FROM files WHERE name LIKE '%night2.csv') AND seq = 0");
 	g_autofree char *key = h_sql(db, "SELECT 'file_chunks ' || file_id || '/0' FROM files WHERE name LIKE '%night2.csv'");
 	assert_finding(db, "seals", key);
-	assert_finding(db, "seals", "sealed by batch 2");
+	assert_finding(db, "seals", "changed since batch 2 sealed it");
 }
 
 Test(verify, a_changed_current_shop_is_found_and_named_also_by_the_auditor)
@@ -353,8 +353,8 @@ Test(verify, a_changed_current_shop_is_found_and_named_also_by_the_auditor)
 	g_autofree char *auditor = h_as_role(db, "subsidy_auditor");
 	assert_sound(auditor, NULL);
 	tamper(db, "UPDATE shops SET bank_account = '6221000000000999' WHERE shop_id = 'S1' AND superseded_at IS NULL");
-	assert_finding(db, "seals", "shops S1 version 1");
-	assert_finding(auditor, "seals", "shops S1 version 1");
+	assert_finding(db, "seals", "shops 'S1' version 1");
+	assert_finding(auditor, "seals", "shops 'S1' version 1");
 }
 
 Test(verify, a_pool_amount_raised_in_both_tables_is_found)
@@ -362,7 +362,7 @@ Test(verify, a_pool_amount_raised_in_both_tables_is_found)
 	const char *db = ledger();
 	tamper(db, "UPDATE pools SET amount_fen = amount_fen + 1000000 WHERE pool_id = 'big';"
 		   " UPDATE pool_balances SET amount_fen = amount_fen + 1000000 WHERE pool_id = 'big'");
-	assert_finding(db, "seals", "pools big version 1");
+	assert_finding(db, "seals", "pools 'big' version 1");
 }
 
 Test(verify, a_changed_run_is_found_and_named)
@@ -378,5 +378,5 @@ Test(verify, a_registry_version_retired_in_place_is_found)
 {
 	const char *db = ledger();
 	tamper(db, "UPDATE shops SET superseded_at = now() WHERE shop_id = 'S3'");
-	assert_finding(db, "registry", "shops S3 version 1");
+	assert_finding(db, "registry", "shops 'S3' version 1: superseded at");
 }
