@@ -5,6 +5,7 @@
 #include "harness.h"
 
 #include <criterion/criterion.h>
+#include <glib/gstdio.h>
 #include <string.h>
 
 #define HEADER "courier,waybill_no,order_no,pickup_time,sender_code,sender_phone,weight_kg,fee,category,destination\n"
@@ -379,4 +380,109 @@ Test(verify, a_registry_version_retired_in_place_is_found)
 	const char *db = ledger();
 	tamper(db, "UPDATE shops SET superseded_at = now() WHERE shop_id = 'S3'");
 	assert_finding(db, "registry", "shops 'S3' version 1: superseded at");
+}
+
+/* Batches made before sql/006 have digest version 2 (no seals). Here the ledger's batches are
+ * made version 2 again, each digest recomputed by SQL from the version-2 text (src/ledger.c), as
+ * the binary before 006 made them: they verify, and the next batch seals the whole history. */
+static const char to_version_2[] =
+	"SET TimeZone = 'Asia/Shanghai'; SET DateStyle = 'ISO, YMD'; DELETE FROM batch_seals;"
+	" DO $$ DECLARE b record; prev text := repeat('0', 64); d text; BEGIN"
+	" FOR b IN SELECT * FROM batches ORDER BY batch_id LOOP"
+	"  SELECT encode(sha256(convert_to(format('subsidy-batch-v2|%s|%s|%s|%s|%s|%s|%s|%s|%s', b.programme,"
+	"   b.batch_id, b.created_at, b.files_upto, b.orders, b.postings, b.posted_fen, b.unfunded_fen, prev) || E'\\n'"
+	"   || coalesce((SELECT string_agg(format('posting|%s|%L|%L|%L|%L|%s|%s|%L|%s|%L|%s|%L|%s|%s|%s|%s|%s|%L|%L',"
+	"    seq, shop_id, order_key, order_no, status, fee_fen, order_date, rule, rate_bp, policy_id, policy_version,"
+	"    campaign_id, entitlement_fen, previous_fen, funded_fen, unfunded_fen, fund_pickup, fund_courier,"
+	"    fund_waybill) || E'\\n', '' ORDER BY seq) FROM postings WHERE batch_id = b.batch_id), '')"
+	"   || coalesce((SELECT string_agg(format('entry|%L|%s|%L|%s|%s|%L|%L', txn, entry_seq, account, amount_fen,"
+	"    posting_seq, pool_id, shop_id) || E'\\n', '' ORDER BY txn COLLATE \"C\", entry_seq) FROM entries"
+	"    WHERE batch_id = b.batch_id), '')"
+	"   || coalesce((SELECT string_agg(format('shop|%L|%s|%s|%s|%s|%L|%L|%L|%L|%L', shop_id, net_fen, carried_fen,"
+	"    amount_fen, orders, remark, shop_name, account_name, bank_name, bank_account_seal) || E'\\n', ''"
+	"    ORDER BY shop_id COLLATE \"C\") FROM batch_shops_sealed WHERE batch_id = b.batch_id), ''),"
+	"   'UTF8')), 'hex') INTO d;"
+	"  UPDATE batches SET digest_version = 2, prev_digest = prev, digest = d WHERE batch_id = b.batch_id;"
+	"  prev := d;"
+	" END LOOP; END $$";
+
+Test(verify, batches_made_before_seals_still_verify_and_the_next_batch_seals_their_history)
+{
+	const char *db = ledger();
+	tamper(db, to_version_2);
+	cr_assert_eq(h_sql_int(db, "SELECT count(*) FROM batches WHERE digest_version = 2"), 3);
+	h_result r = verify(db);
+	cr_assert_eq(r.status, 0, "verify: exit %d\n%s%s", r.status, r.out, r.err);
+	cr_assert(strstr(r.out, "\"unsealed\":0,") == NULL, "%s", r.out); /* the history is not sealed yet */
+	h_result_clear(&r);
+	/* Unsealed history: an edit in place is not seen yet... */
+	h_ingest_text(db, "night4.csv", HEADER "EMS,D1,O9,2018-06-14 10:00:00,C1,,1,6.00,,\n", 0);
+	g_free(h_settle(db));
+	cr_assert_eq(h_sql_int(db, "SELECT digest_version FROM batches WHERE batch_id = 4"), 3);
+	/* ...but batch 4 sealed all of it, the old history included. */
+	r = verify(db);
+	cr_assert_eq(r.status, 0, "verify: exit %d\n%s%s", r.status, r.out, r.err);
+	cr_assert(strstr(r.out, "\"unsealed\":0,"), "%s", r.out);
+	h_result_clear(&r);
+	cr_assert_eq(h_sql_int(db, "SELECT count(DISTINCT batch_id) FROM batch_seals"), 1);
+	cr_assert_eq(h_sql_int(db, "SELECT count(*) FROM batch_seals WHERE tbl = 'files'"), 4);
+	tamper(db, "UPDATE shops SET shop_name = '改名店' WHERE shop_id = 'S2'");
+	assert_finding(db, "seals", "shops 'S2' version 1: changed since batch 4 sealed it");
+}
+
+Test(verify, a_batch_of_digest_version_2_after_sealing_batches_is_a_finding)
+{
+	const char *db = ledger();
+	tamper(db, "UPDATE batches SET digest_version = 2 WHERE batch_id = 3");
+	assert_finding(db, "chain", "batch 3: digest version 2 after batch 1 sealed with version 3");
+}
+
+/* Where the heads come from: nightly and export print the batch chain's, payments load its own;
+ * verify takes any of them back. */
+Test(verify, nightly_export_and_payments_load_print_the_heads_that_verify_checks)
+{
+	const char *db = h_fresh_db();
+	h_load_registry(db, "fixtures/small");
+	g_autofree char *inbox = g_build_filename(h_tmpdir(), "inbox", NULL);
+	cr_assert_eq(g_mkdir(inbox, 0700), 0);
+	g_free(h_write(inbox, "night1.csv", HEADER "EMS,A1,O1,2018-06-05 10:00:00,C1,,1,12.00,,\n", -1));
+	h_result r = h_run(db, "nightly", "--inbox", inbox, "--json", NULL);
+	cr_assert_eq(r.status, 0, "nightly: exit %d\n%s%s", r.status, r.out, r.err);
+	g_autofree char *head = batch_head(db);
+	g_autofree char *want = g_strdup_printf("\"head\":\"%s\",\"payments_head\":null}", head);
+	cr_assert(strstr(r.out, want), "no %s in %s", want, r.out);
+	h_result_clear(&r);
+	r = h_run(db, "nightly", "--inbox", inbox, NULL);
+	cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
+	g_autofree char *line = g_strdup_printf("chain head %s; payments head none", head);
+	cr_assert(strstr(r.out, line), "no %s in %s", line, r.out);
+	h_result_clear(&r);
+
+	g_autofree char *out = g_build_filename(h_tmpdir(), "b1.csv", NULL);
+	r = h_run(db, "export", "--batch", "1", "-o", out, "--json", NULL);
+	cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
+	cr_assert(strstr(r.out, want), "no %s in %s", want, r.out);
+	h_result_clear(&r);
+
+	g_autofree char *pay = h_write(h_tmpdir(), "payments.csv",
+				       "批次号,店铺编号,金额(元),状态,支付时间,流水号\n1,S1,6.00,成功,2018-06-20 10:00:00,SN1\n", -1);
+	r = h_run(db, "payments", "load", pay, NULL);
+	cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
+	g_autofree char *phead = payments_head(db);
+	g_autofree char *pline = g_strdup_printf("payments head %s", phead);
+	cr_assert(strstr(r.out, pline), "no %s in %s", pline, r.out);
+	h_result_clear(&r);
+
+	r = h_run(db, "verify", "--expect-head", head, "--expect-head", phead, NULL);
+	cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
+	cr_assert(strstr(r.out, head) && strstr(r.out, phead), "%s", r.out);
+	h_result_clear(&r);
+	/* A head that is not the chain's: the chain was rewritten (or the head was copied wrong). */
+	g_autofree char *other = g_strdup(head);
+	other[strlen(other) - 1] = other[strlen(other) - 1] == '0' ? '1' : '0';
+	assert_anchor_finding(db, other, "batch 1: its digest is");
+	r = h_run(db, "verify", "--expect-head", "B1:abc", NULL);
+	cr_assert_eq(r.status, 64, "%s%s", r.out, r.err);
+	cr_assert(strstr(r.err, "is not a chain head"), "%s", r.err);
+	h_result_clear(&r);
 }
