@@ -28,8 +28,8 @@
 -- payment load during the day) are sealed by the next batch; until then only a head kept
 -- elsewhere vouches for the payment loads.
 
+-- Existing batches are version 2; settlement writes 3 explicitly.
 ALTER TABLE batches ADD COLUMN digest_version smallint NOT NULL DEFAULT 2 CHECK (digest_version IN (2, 3));
-ALTER TABLE batches ALTER COLUMN digest_version DROP DEFAULT;
 -- 002 granted the auditor the columns that existed then, one by one.
 GRANT SELECT (digest_version) ON batches TO subsidy_auditor;
 
