@@ -9,6 +9,13 @@
  * totals and payees are its postings'; every line has one valid outcome, every file's counts add
  * up, and no waybill was taken twice.
  *
+ * Since sql/006: every item a batch sealed (ledger_seal_kinds: registry loads and versions, files
+ * and their chunks, runs, payment loads and findings) is recomputed and each one changed or gone
+ * is named by table and key (check "seals"); each registry version's superseded_at is the next
+ * version's recorded_at (check "registry"); and each head kept elsewhere is in its chain with its
+ * digest (check "anchor"): the one thing a chain anchored only in the database cannot prove is
+ * that its newest link was not cut off.
+ *
  * Reads only, in one REPEATABLE READ READ ONLY transaction, under any of the three roles (the
  * auditor included: digests cover a seal of each bank account, sql/003_audit.sql). Memory is
  * bounded: batches stream from a cursor and each check names at most VERIFY_FINDINGS_PER_CHECK
@@ -24,8 +31,8 @@
 #define VERIFY_FINDINGS_PER_CHECK 20
 
 typedef struct {
-	char *check;  /* chain, payments_chain, entries, pools, payables, orders, batches, batch_shops,
-		       * lines, files, waybills */
+	char *check;  /* chain, payments_chain, seals, anchor, entries, pools, payables, orders, batches,
+		       * batch_shops, lines, files, waybills, registry */
 	char *detail; /* what is wrong, naming the batch, order, shop, pool, file or line */
 } verify_finding;
 
