@@ -1,7 +1,11 @@
 /* cmd_export.c: `subsidy export --batch N [--format csv|xlsx] [--encoding utf8|gb18030] [--detail]
- * -o FILE`: the finance bureau's file of one batch, and FILE.sha256 beside it (FORMATS.md). */
+ * -o FILE [--json]`: the finance bureau's file of one batch, and FILE.sha256 beside it (FORMATS.md).
+ * Prints the chain heads (B<batch>:<digest>, P<load>:<digest>) for whoever keeps them elsewhere:
+ * `verify --expect-head` checks one. The file's format is fixed, so the heads are not in it. */
 #include "cli.h"
 #include "export.h"
+#include "json.h"
+#include "ledger.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -20,7 +24,7 @@ int cmd_export(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 		{ "output", 'o', 0, G_OPTION_ARG_FILENAME, &output, "the file to write (and FILE.sha256)", "FILE" },
 		{ NULL }
 	};
-	int parsed = cli_parse(ctx, cmd, entries, FALSE, &argc, &argv);
+	int parsed = cli_parse(ctx, cmd, entries, TRUE, &argc, &argv);
 	if (parsed != STATUS_OK)
 		return parsed;
 	if (argc != 1)
@@ -46,10 +50,32 @@ int cmd_export(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 	db *d = cli_connect(ctx, &error);
 	if (!d)
 		return cli_fail(error);
-	gboolean ok = export_batch(d, batch_id, &o, output, &error);
+	g_autofree char *head = NULL, *payments_head = NULL;
+	gboolean ok = export_batch(d, batch_id, &o, output, &error) &&
+		      ledger_chain_heads(d, &head, &payments_head, &error);
 	db_close(d);
 	if (!ok)
 		return cli_fail(error);
-	printf("export: batch %d written to %s and %s" EXPORT_SHA256_SUFFIX "\n", batch_id, output, output);
+	g_assert(head != NULL); /* the batch exported is in the chain */
+	if (ctx->json) {
+		json_writer w;
+		json_init(&w);
+		json_object_begin(&w);
+		json_key(&w, "batch");
+		json_int(&w, batch_id);
+		json_key(&w, "file");
+		json_string(&w, output);
+		json_key(&w, "head");
+		json_string(&w, head);
+		json_key(&w, "payments_head");
+		json_string(&w, payments_head);
+		json_object_end(&w);
+		g_autofree char *text = json_finish(&w);
+		printf("%s\n", text);
+	} else {
+		printf("export: batch %d written to %s and %s" EXPORT_SHA256_SUFFIX "\n", batch_id, output, output);
+		printf("export: chain head %s; payments head %s (keep them: verify --expect-head)\n", head,
+		       payments_head ? payments_head : "none");
+	}
 	return STATUS_OK;
 }

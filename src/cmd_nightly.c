@@ -3,7 +3,9 @@
  * person reads in ten seconds, or with --json one object for monitoring:
  *   {"files": [as ingest], "outcomes": {...}, "settle": {as settle}, "export": path | null,
  *    "exports": [every file exported by the run], "pools": [{"pool_id", "amount_fen", "left_fen"}],
- *    "waiting": n}
+ *    "waiting": n, "head": "B<batch>:<digest>" | null, "payments_head": "P<load>:<digest>" | null}
+ * The heads are the chains' newest links after the run, to keep outside the database (the summary
+ * mailed or journaled is such a place): `verify --expect-head` checks one.
  * Timestamped log lines go to stderr (and syslog with --syslog). Exit 0; 1 when a file was refused
  * as a whole; 75 when another run holds the settlement lock (nothing changed: cron retries); 64 on
  * bad usage or a database without the schema; 65 for a bad profile file; 66 when the inbox cannot
@@ -61,6 +63,10 @@ static void print_json(const nightly_report *r)
 	json_array_end(&w);
 	json_key(&w, "waiting");
 	json_int(&w, r->waiting);
+	json_key(&w, "head");
+	json_string(&w, r->head);
+	json_key(&w, "payments_head");
+	json_string(&w, r->payments_head);
 	json_object_end(&w);
 	g_autofree char *text = json_finish(&w);
 	printf("%s\n", text);
@@ -116,6 +122,9 @@ static void print_text(const nightly_report *r)
 			       (char *)r->exports->pdata[i]);
 	if (r->files->len == 0 && !r->settle.batch_id && r->exports->len == 0)
 		printf("nothing to do: no file in the inbox, nothing to settle, nothing changed\n");
+	if (r->head || r->payments_head)
+		printf("chain head %s; payments head %s (keep them: verify --expect-head)\n",
+		       r->head ? r->head : "none", r->payments_head ? r->payments_head : "none");
 }
 
 /* Logs the failure (stderr and syslog) and returns its exit status; consumes error. A refused file

@@ -1,6 +1,8 @@
 /* cmd_payments.c: `subsidy payments load FILE [--json]`: the treasury's payment results, applied
- * once each and reconciled with what the batches exported. Exit 1 when there are findings, 65 when
- * the file does not parse (nothing stored). */
+ * once each and reconciled with what the batches exported. Prints the payments chain's new head
+ * (P<load>:<digest>): the next batch seals the load, and until then only that head, kept
+ * elsewhere, proves the load was not removed. Exit 1 when there are findings, 65 when the file does
+ * not parse (nothing stored). */
 #include "cli.h"
 #include "json.h"
 #include "money.h"
@@ -21,6 +23,9 @@ static void print_report(const payments_report *r, gboolean as_json)
 		json_int(&w, r->load_id);
 		json_key(&w, "applied");
 		json_int(&w, r->applied);
+		json_key(&w, "head");
+		g_autofree char *head = g_strdup_printf("P%d:%s", r->load_id, r->digest);
+		json_string(&w, head);
 		json_key(&w, "paid_fen");
 		json_int(&w, r->paid_fen);
 		json_key(&w, "failed_fen");
@@ -57,6 +62,8 @@ static void print_report(const payments_report *r, gboolean as_json)
 		const payments_finding *f = r->findings->pdata[i];
 		printf("finding: %s:%d: batch %d, shop '%s': %s\n", r->file, f->line_no, f->batch_id, f->shop_id, f->reason);
 	}
+	/* Until the next batch seals this load, only a head kept elsewhere proves it was not cut. */
+	printf("payments: payments head P%d:%s (keep it: verify --expect-head)\n", r->load_id, r->digest);
 }
 
 int cmd_payments(cli_context *ctx, const cli_command *cmd, int argc, char **argv)

@@ -1,6 +1,8 @@
-/* cmd_verify.c: `subsidy verify [--json]`: recompute the hash chains of batches and payment
- * loads and check the ledger's invariants (verify.h). Exit 0 when everything holds, 1 with any
- * finding, each named. Changes nothing; works under the auditor role. */
+/* cmd_verify.c: `subsidy verify [--expect-head HEAD]... [--json]`: recompute the hash chains of
+ * batches and payment loads and every batch's seals, check the ledger's invariants (verify.h), and
+ * check each head kept elsewhere (B<batch>:<digest>, <batch>:<digest> or P<load>:<digest>, as
+ * export, nightly and payments load print them) against its chain. Exit 0 when everything holds,
+ * 1 with any finding, each named. Changes nothing; works under the auditor role. */
 #include "cli.h"
 #include "json.h"
 #include "verify.h"
@@ -9,17 +11,34 @@
 
 int cmd_verify(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 {
-	int parsed = cli_parse(ctx, cmd, NULL, TRUE, &argc, &argv);
+	g_auto(GStrv) head_texts = NULL;
+	const GOptionEntry entries[] = {
+		{ "expect-head", 0, 0, G_OPTION_ARG_STRING_ARRAY, &head_texts,
+		  "a chain head kept elsewhere (B<batch>:<digest> or P<load>:<digest>, as export, nightly and"
+		  " payments load print it): that link must be in its chain, with that digest; may be repeated",
+		  "HEAD" },
+		{ NULL }
+	};
+	int parsed = cli_parse(ctx, cmd, entries, TRUE, &argc, &argv);
 	if (parsed != STATUS_OK)
 		return parsed;
 	if (argc != 1)
 		return cli_usage_error(cmd, "unexpected argument '%s'", argv[1]);
+	guint n_heads = head_texts ? g_strv_length(head_texts) : 0;
+	g_autofree verify_head *heads = g_new0(verify_head, n_heads + 1);
+	for (guint i = 0; i < n_heads; i++)
+		if (!verify_parse_head(head_texts[i], &heads[i]))
+			return cli_usage_error(cmd,
+					       "--expect-head '%s' is not a chain head (B<batch>:<digest>, <batch>:<digest>"
+					       " or P<load>:<digest>, the digest 64 hex digits)",
+					       head_texts[i]);
+	verify_options o = { heads, n_heads };
 	GError *error = NULL;
 	db *d = cli_connect(ctx, &error);
 	if (!d)
 		return cli_fail(error);
 	verify_report r = { 0 };
-	gboolean ok = verify_run(d, &r, &error);
+	gboolean ok = verify_run(d, &o, &r, &error);
 	db_close(d);
 	if (!ok)
 		return cli_fail(error);
@@ -34,6 +53,12 @@ int cmd_verify(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 		json_int(&w, r.batches);
 		json_key(&w, "payment_loads");
 		json_int(&w, r.payment_loads);
+		json_key(&w, "head");
+		json_string(&w, r.head);
+		json_key(&w, "payments_head");
+		json_string(&w, r.payments_head);
+		json_key(&w, "unsealed");
+		json_int(&w, r.unsealed);
 		json_key(&w, "first_broken_batch");
 		if (r.first_broken_batch)
 			json_int(&w, r.first_broken_batch);
@@ -68,6 +93,10 @@ int cmd_verify(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 		else
 			printf("verify: %u findings over %d batches and %d payment loads; the batch chain holds\n",
 			       r.findings->len, r.batches, r.payment_loads);
+		printf("verify: chain head %s; payments head %s; %d item%s recorded since the newest batch, not"
+		       " sealed yet\n",
+		       r.head ? r.head : "none (no batch)", r.payments_head ? r.payments_head : "none (no payment load)",
+		       r.unsealed, r.unsealed == 1 ? "" : "s");
 	}
 	verify_report_clear(&r);
 	return sound ? STATUS_OK : STATUS_FINDINGS;

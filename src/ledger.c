@@ -27,6 +27,116 @@ static const char shop_text[] =
 	" remark, shop_name, account_name, bank_name, bank_account_seal)"
 	" FROM batch_shops_sealed WHERE programme = $1 AND batch_id = $2::int ORDER BY shop_id COLLATE \"C\"";
 
+/* A batch's seals (digest version 3), in a fixed order. */
+static const char seal_text[] =
+	"SELECT format('seal|%L|%L|%s', tbl, item_key, digest) FROM batch_seals WHERE programme = $1"
+	" AND batch_id = $2::int ORDER BY tbl COLLATE \"C\", item_key COLLATE \"C\"";
+
+/* The items batches seal. Each kind's text lists every column of the row but the ones that
+ * change by design (superseded_at, checked by verify against the next version instead), literals
+ * quoted by format('%L'), times in UTC so the text does not depend on the session. Never change
+ * a kind's text or key for existing data: a new column gets a new kind, or a new version. */
+#define SEAL_DIGEST(text) "encode(sha256(convert_to(" text ", 'UTF8')), 'hex')"
+#define SEAL_UTC(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+#define SEAL_REGISTRY(table, key, fmt, cols)                                                                      \
+	"SELECT format(" key ") || ' version ' || version AS item_key,"                                          \
+	" " SEAL_DIGEST("format('%s|%s|%s|" fmt "', version, load_id, " SEAL_UTC("recorded_at") ", " cols ")")     \
+	" AS digest FROM " table " WHERE programme = $1"
+
+const ledger_seal_kind ledger_seal_kinds[] = {
+	{ "registry_loads",
+	  "SELECT load_id::text AS item_key,"
+	  " " SEAL_DIGEST("format('%s|%s|%L|%L|%L|%s|%s|%s', load_id, run_id, kind, file_name, sha256, new_rows,"
+			  " changed_rows, unchanged_rows)") " AS digest FROM registry_loads WHERE programme = $1" },
+	/* The registry tables' columns after version, load and recorded_at, in order. */
+	{ "policies",
+	  SEAL_REGISTRY("policies", "'%L', policy_id",
+			"%L|%s|%s|%s|%s|%s|%s|%L|%s|%L|%s", "policy_id, valid_from, valid_to, standard_rate_bp,"
+			" standard_cap_fen, poverty_rate_bp, poverty_cap_fen, rounding, require_campaign,"
+			" eligible_categories, fee_max_fen") },
+	{ "shops",
+	  SEAL_REGISTRY("shops_sealed", "'%L', shop_id",
+			"%L|%L|%L|%L|%s|%L|%L|%L|%L|%s|%L|%s|%s", "shop_id, shop_name, platform, owner_name,"
+			" owner_id_no_seal, phone, household_id, village, bank_name, bank_account_seal, account_name,"
+			" registered_from, registered_to") },
+	{ "senders",
+	  SEAL_REGISTRY("senders", "'%L %L %L', shop_id, courier, sender_code",
+			"%L|%L|%L|%s|%s", "shop_id, courier, sender_code, valid_from, valid_to") },
+	{ "households",
+	  SEAL_REGISTRY("households", "'%L', household_id",
+			"%L|%L|%L|%s|%s", "household_id, head_name, village, poor_from, poor_to") },
+	{ "campaigns",
+	  SEAL_REGISTRY("campaigns", "'%L', campaign_id",
+			"%L|%L|%s|%s", "campaign_id, name, starts_at, ends_at") },
+	{ "pools",
+	  SEAL_REGISTRY("pools", "'%L', pool_id",
+			"%L|%L|%s|%s|%s|%s", "pool_id, name, amount_fen, valid_from, valid_to, priority") },
+	{ "files",
+	  "SELECT file_id::text AS item_key,"
+	  " " SEAL_DIGEST("format('%s|%s|%L|%L|%L|%L|%s|%s|%s|%s|%s|%s|%s|%s|%s', file_id, run_id, name, sha256,"
+			  " profile, encoding, size_bytes, lines, eligible, ineligible, duplicate, conflict, rejected,"
+			  " totals_fen, " SEAL_UTC("ingested_at") ")") " AS digest FROM files WHERE programme = $1" },
+	/* A chunk's bytes by their own SHA-256, computed by the server: the bytes never travel. */
+	{ "file_chunks",
+	  "SELECT c.file_id || '/' || c.seq AS item_key,"
+	  " " SEAL_DIGEST("format('%s|%s|%s|%s|%s', c.file_id, c.seq, c.offset_bytes, octet_length(c.bytes),"
+			  " encode(sha256(c.bytes), 'hex'))") " AS digest"
+	  " FROM file_chunks c JOIN files f USING (file_id) WHERE f.programme = $1" },
+	{ "runs",
+	  "SELECT run_id::text AS item_key,"
+	  " " SEAL_DIGEST("format('%s|%L|%s|%L|%L|%L', run_id, kind, " SEAL_UTC("started_at") ", os_user, db_role,"
+			  " detail)") " AS digest FROM runs WHERE programme = $1" },
+	/* A load's payments are covered by its own digest, which this covers. */
+	{ "payment_loads",
+	  "SELECT load_id::text AS item_key,"
+	  " " SEAL_DIGEST("format('%s|%s|%L|%L|%s|%s|%s|%L|%L', load_id, run_id, file_name, sha256, applied, findings,"
+			  " batches_upto, prev_digest, digest)") " AS digest FROM payment_loads WHERE programme = $1" },
+	{ "payment_findings",
+	  "SELECT load_id || '/' || line_no AS item_key,"
+	  " " SEAL_DIGEST("format('%s|%s|%L|%L|%L|%L', load_id, line_no, batch_id, shop_id, amount, finding)")
+	  " AS digest FROM payment_findings WHERE programme = $1" },
+};
+const size_t ledger_n_seal_kinds = G_N_ELEMENTS(ledger_seal_kinds);
+
+gboolean ledger_seal_new(db *d, int batch_id, GError **error)
+{
+	char batch[16];
+	g_snprintf(batch, sizeof batch, "%d", batch_id);
+	for (size_t i = 0; i < ledger_n_seal_kinds; i++) {
+		const ledger_seal_kind *k = &ledger_seal_kinds[i];
+		const char *params[] = { db_programme(d), batch, k->tbl };
+		/* The anti-join comes before the digest is computed: only new items are hashed. */
+		g_autofree char *sql = g_strdup_printf(
+			"INSERT INTO batch_seals (programme, batch_id, tbl, item_key, digest)"
+			" SELECT $1, $2::int, $3, i.item_key, i.digest FROM (%s) i WHERE NOT EXISTS"
+			" (SELECT 1 FROM batch_seals s WHERE s.programme = $1 AND s.tbl = $3 AND s.item_key = i.item_key)",
+			k->items_sql);
+		PGresult *res = db_query(d, sql, G_N_ELEMENTS(params), params, error);
+		if (!res)
+			return FALSE;
+		PQclear(res);
+	}
+	return TRUE;
+}
+
+gboolean ledger_chain_heads(db *d, char **batch_head, char **payments_head, GError **error)
+{
+	const char *p1[] = { db_programme(d) };
+	PGresult *res = db_query(d,
+				 "SELECT (SELECT 'B' || batch_id || ':' || digest FROM batches WHERE programme = $1"
+				 "  ORDER BY batch_id DESC LIMIT 1),"
+				 " (SELECT 'P' || load_id || ':' || digest FROM payment_loads WHERE programme = $1"
+				 "  ORDER BY load_id DESC LIMIT 1)",
+				 1, p1, error);
+	if (!res)
+		return FALSE;
+	g_assert(PQntuples(res) == 1);
+	*batch_head = PQgetisnull(res, 0, 0) ? NULL : g_strdup(PQgetvalue(res, 0, 0));
+	*payments_head = PQgetisnull(res, 0, 1) ? NULL : g_strdup(PQgetvalue(res, 0, 1));
+	PQclear(res);
+	return TRUE;
+}
+
 static gboolean digest_rows(db *d, GChecksum *sum, const char *query, const char *const *params, GError **error)
 {
 	g_autofree char *declare = g_strdup_printf("DECLARE ledger_digest NO SCROLL CURSOR FOR %s", query);
@@ -56,10 +166,11 @@ static gboolean digest_rows(db *d, GChecksum *sum, const char *query, const char
 gboolean ledger_batch_digest(db *d, const ledger_batch_header *h, char out[LEDGER_DIGEST_HEX], GError **error)
 {
 	g_assert(strlen(h->prev_digest) == LEDGER_DIGEST_HEX - 1);
+	g_assert(h->version == 2 || h->version == 3);
 	g_autoptr(GChecksum) sum = g_checksum_new(G_CHECKSUM_SHA256);
 	g_autofree char *header = g_strdup_printf(
-		"subsidy-batch-v2|%s|%d|%s|%" G_GINT64_FORMAT "|%d|%d|%" G_GINT64_FORMAT "|%" G_GINT64_FORMAT "|%s\n",
-		db_programme(d), h->batch_id, h->created_at, (gint64)h->files_upto, h->orders, h->postings,
+		"subsidy-batch-v%d|%s|%d|%s|%" G_GINT64_FORMAT "|%d|%d|%" G_GINT64_FORMAT "|%" G_GINT64_FORMAT "|%s\n",
+		h->version, db_programme(d), h->batch_id, h->created_at, (gint64)h->files_upto, h->orders, h->postings,
 		(gint64)h->posted_fen, (gint64)h->unfunded_fen, h->prev_digest);
 	g_checksum_update(sum, (const guchar *)header, (gssize)strlen(header));
 	char batch[16];
@@ -67,6 +178,8 @@ gboolean ledger_batch_digest(db *d, const ledger_batch_header *h, char out[LEDGE
 	const char *params[] = { db_programme(d), batch };
 	if (!digest_rows(d, sum, posting_text, params, error) || !digest_rows(d, sum, entry_text, params, error) ||
 	    !digest_rows(d, sum, shop_text, params, error))
+		return FALSE;
+	if (h->version >= 3 && !digest_rows(d, sum, seal_text, params, error))
 		return FALSE;
 	g_strlcpy(out, g_checksum_get_string(sum), LEDGER_DIGEST_HEX);
 	return TRUE;

@@ -11,6 +11,7 @@
 #include "chrono.h"
 #include "export.h"
 #include "fault.h"
+#include "ledger.h"
 #include "manifest.h"
 #include "money.h"
 #include "outfile.h"
@@ -103,6 +104,8 @@ void nightly_report_clear(nightly_report *r)
 	g_ptr_array_free(r->exports, TRUE);
 	g_free(r->export_path);
 	settle_result_clear(&r->settle);
+	g_free(r->head);
+	g_free(r->payments_head);
 	memset(r, 0, sizeof *r);
 }
 
@@ -628,7 +631,8 @@ static gboolean run_locked(run_ctx *c, GError **error)
 		nightly_log(LOG_INFO, "settled: nothing to record, no batch");
 	fault_point("nightly:settled");
 
-	if (!export_batches(c, error) || !read_pools(c, error))
+	if (!export_batches(c, error) || !read_pools(c, error) ||
+	    !ledger_chain_heads(c->d, &c->out->head, &c->out->payments_head, error))
 		return FALSE;
 	if (c->out->move_failures) {
 		g_set_error(error, NIGHTLY_ERROR, STATUS_SOFTWARE,

@@ -71,6 +71,8 @@ typedef struct {
 	GPtrArray *exports;                /* every file exported by this run, oldest batch first */
 	GArray *pools;                     /* nightly_pool, by priority: budget left after the run */
 	guint move_failures;               /* files left in the inbox because they could not be moved */
+	char *head;                        /* the chain heads after the run (ledger_chain_heads); NULL: none */
+	char *payments_head;
 } nightly_report;
 
 /* Before nightly_run; clear frees what the report holds (init it again to reuse it). */

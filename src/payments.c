@@ -521,6 +521,7 @@ static gboolean record(db *d, const char *path, const char *sha256, const char *
 	char digest[PAYMENTS_DIGEST_HEX];
 	payments_digest(programme, load_id, prev_digest, rows, apply->len, digest);
 	g_free(rows);
+	g_strlcpy(report->digest, digest, sizeof report->digest);
 
 	g_autofree char *base = g_path_get_basename(path);
 	char *run_id = NULL;

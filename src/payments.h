@@ -58,6 +58,7 @@ typedef struct {
 	int64_t paid_fen;        /* applied PAID amounts */
 	int64_t failed_fen;      /* applied FAILED amounts */
 	GPtrArray *findings;     /* payments_finding *, in line order */
+	char digest[PAYMENTS_DIGEST_HEX]; /* the load's: the payments chain's head is P<load_id>:<digest> */
 } payments_report;
 
 /* Loads the results in path; os_user is recorded with the run. Fills *report (clear it with

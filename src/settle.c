@@ -685,6 +685,7 @@ static gboolean close_batch(settle_ctx *c, const char *os_user, GError **error)
 	g_snprintf(batch, sizeof batch, "%d", c->batch_id);
 
 	ledger_batch_header h = { 0 };
+	h.version = LEDGER_DIGEST_VERSION;
 	h.batch_id = c->batch_id;
 	h.files_upto = c->files_upto;
 	h.orders = c->res.orders;
@@ -700,25 +701,32 @@ static gboolean close_batch(settle_ctx *c, const char *os_user, GError **error)
 		return FALSE;
 	g_strlcpy(h.prev_digest, v ? v : LEDGER_GENESIS, sizeof h.prev_digest);
 	g_free(v);
+	/* The batch's own run first, so that the batch seals it with everything else not sealed yet. */
+	const char *run_params[] = { c->programme, os_user };
+	g_autofree char *run_id = NULL;
+	if (!db_scalar(c->d, "INSERT INTO runs (programme, kind, os_user) VALUES ($1, 'settle', $2) RETURNING run_id", 2,
+		       run_params, &run_id, error))
+		return FALSE;
+	if (!ledger_seal_new(c->d, c->batch_id, error))
+		return FALSE;
 	char digest[LEDGER_DIGEST_HEX];
 	if (!ledger_batch_digest(c->d, &h, digest, error))
 		return FALSE;
 
-	char upto[24], orders[16], postings[16], posted[24], unfunded[24];
+	char version[8], upto[24], orders[16], postings[16], posted[24], unfunded[24];
+	g_snprintf(version, sizeof version, "%d", h.version);
 	g_snprintf(upto, sizeof upto, "%" G_GINT64_FORMAT, (gint64)h.files_upto);
 	g_snprintf(orders, sizeof orders, "%d", h.orders);
 	g_snprintf(postings, sizeof postings, "%d", h.postings);
 	g_snprintf(posted, sizeof posted, "%" G_GINT64_FORMAT, (gint64)h.posted_fen);
 	g_snprintf(unfunded, sizeof unfunded, "%" G_GINT64_FORMAT, (gint64)h.unfunded_fen);
-	const char *params[] = { c->programme, batch, os_user, h.created_at, upto, orders, postings, posted,
-				 unfunded, h.prev_digest, digest };
+	const char *params[] = { c->programme, batch, run_id, h.created_at, upto, orders, postings, posted,
+				 unfunded, h.prev_digest, digest, version };
 	return exec_params(c->d,
-			   "WITH r AS (INSERT INTO runs (programme, kind, os_user) VALUES ($1, 'settle', $3)"
-			   " RETURNING run_id)"
-			   " INSERT INTO batches (programme, batch_id, run_id, created_at, files_upto, orders, postings,"
-			   " posted_fen, unfunded_fen, prev_digest, digest)"
-			   " SELECT $1, $2::int, r.run_id, $4::timestamptz, $5::bigint, $6::int, $7::int, $8::bigint,"
-			   " $9::bigint, $10, $11 FROM r",
+			   "INSERT INTO batches (programme, batch_id, run_id, created_at, files_upto, orders, postings,"
+			   " posted_fen, unfunded_fen, prev_digest, digest, digest_version)"
+			   " VALUES ($1, $2::int, $3::bigint, $4::timestamptz, $5::bigint, $6::int, $7::int, $8::bigint,"
+			   " $9::bigint, $10, $11, $12::smallint)",
 			   G_N_ELEMENTS(params), params, error);
 }
 

@@ -34,6 +34,8 @@ void verify_report_clear(verify_report *r)
 {
 	if (r->findings)
 		g_ptr_array_unref(r->findings);
+	g_free(r->head);
+	g_free(r->payments_head);
 	memset(r, 0, sizeof *r);
 }
 
@@ -68,6 +70,7 @@ static void batch_header(const PGresult *res, int i, ledger_batch_header *h)
 {
 	memset(h, 0, sizeof *h);
 	h->batch_id = atoi(PQgetvalue(res, i, 0));
+	h->version = atoi(PQgetvalue(res, i, 9));
 	g_assert(strlen(PQgetvalue(res, i, 1)) < sizeof h->created_at); /* a timestamptz's text */
 	g_strlcpy(h->created_at, PQgetvalue(res, i, 1), sizeof h->created_at);
 	h->files_upto = g_ascii_strtoll(PQgetvalue(res, i, 2), NULL, 10);
@@ -83,13 +86,14 @@ static gboolean verify_chain(verify_ctx *c, GError **error)
 	const char *p1[] = { db_programme(c->d) };
 	PGresult *res = db_query(c->d,
 				 "DECLARE verify_batches NO SCROLL CURSOR FOR SELECT batch_id, created_at::text, files_upto,"
-				 " orders, postings, posted_fen, unfunded_fen, prev_digest, digest FROM batches"
+				 " orders, postings, posted_fen, unfunded_fen, prev_digest, digest, digest_version FROM batches"
 				 " WHERE programme = $1 ORDER BY batch_id",
 				 1, p1, error);
 	if (!res)
 		return FALSE;
 	PQclear(res);
 	int expected_id = 1;
+	int sealed_since = 0; /* the first batch of digest version 3 */
 	char prev[LEDGER_DIGEST_HEX];
 	g_strlcpy(prev, LEDGER_GENESIS, sizeof prev);
 	for (;;) {
@@ -110,6 +114,17 @@ static gboolean verify_chain(verify_ctx *c, GError **error)
 				broken = TRUE;
 			}
 			expected_id = h.batch_id + 1;
+			/* The schema's CHECK keeps the version 2 or 3. Once batches seal, every later one
+			 * must: a version-2 batch after them would leave what it should seal uncovered. */
+			if (h.version >= 3 && !sealed_since)
+				sealed_since = h.batch_id;
+			if (h.version < 3 && sealed_since) {
+				add_finding(c, "chain",
+					    "batch %d: digest version %d after batch %d sealed with version 3: a batch"
+					    " made since seals what it takes in",
+					    h.batch_id, h.version, sealed_since);
+				broken = TRUE;
+			}
 			if (strcmp(h.prev_digest, prev) != 0) {
 				add_finding(c, "chain",
 					    "batch %d: its prev_digest %.12s... is not the digest of the batch before it"
@@ -126,21 +141,123 @@ static gboolean verify_chain(verify_ctx *c, GError **error)
 			if (strcmp(again, digest) != 0) {
 				add_finding(c, "chain",
 					    "batch %d: its digest does not match what it holds now (its header, postings,"
-					    " entries or payees changed since it was made): recorded %.12s..., recomputed"
+					    " entries, payees%s changed since it was made): recorded %.12s..., recomputed"
 					    " %.12s...",
-					    h.batch_id, digest, again);
+					    h.batch_id, h.version >= 3 ? " or seals" : "", digest, again);
 				broken = TRUE;
 			}
 			int batch_id = h.batch_id;
 			if (broken && c->r->first_broken_batch == 0)
 				c->r->first_broken_batch = batch_id;
 			c->r->batches++;
+			g_free(c->r->head);
+			c->r->head = g_strdup_printf("B%d:%s", h.batch_id, digest);
 		}
 		PQclear(res);
 		if (n < VERIFY_FETCH_ROWS)
 			break;
 	}
 	return db_exec(c->d, "CLOSE verify_batches", error);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Seals: every item a batch sealed is still there and still hashes to its seal. */
+
+static gboolean verify_seals(verify_ctx *c, GError **error)
+{
+	for (size_t i = 0; i < ledger_n_seal_kinds; i++) {
+		const ledger_seal_kind *k = &ledger_seal_kinds[i];
+		const char *params[] = { db_programme(c->d), k->tbl };
+		/* One row per finding (at most the check's limit) and, first, the count of items no
+		 * batch sealed yet: those recorded since the newest batch. */
+		g_autofree char *sql = g_strdup_printf(
+			"WITH cur AS (%s), s AS (SELECT batch_id, item_key, digest FROM batch_seals WHERE programme = $1"
+			"  AND tbl = $2),"
+			" j AS (SELECT cur.item_key AS k, cur.digest AS now, s.item_key AS sk, s.batch_id, s.digest AS sealed"
+			"  FROM cur FULL JOIN s ON s.item_key = cur.item_key)"
+			" SELECT * FROM ((SELECT 0 AS o, NULL::text AS k, count(*)::text AS t FROM j WHERE sk IS NULL)"
+			" UNION ALL (SELECT 1, coalesce(k, sk), format('%%s %%s: %%s', $2::text, coalesce(k, sk),"
+			"  CASE WHEN k IS NULL THEN format('sealed by batch %%s, but it is gone', batch_id)"
+			"  ELSE format('changed since batch %%s sealed it: sealed %%s..., now %%s...', batch_id,"
+			"   left(sealed, 12), left(now, 12)) END)"
+			"  FROM j WHERE sk IS NOT NULL AND now IS DISTINCT FROM sealed"
+			"  ORDER BY coalesce(k, sk) COLLATE \"C\" LIMIT %d)) u ORDER BY o, k COLLATE \"C\"",
+			k->items_sql, VERIFY_FINDINGS_PER_CHECK + 1);
+		PGresult *res = db_query(c->d, sql, G_N_ELEMENTS(params), params, error);
+		if (!res) {
+			g_prefix_error(error, "check seals: ");
+			return FALSE;
+		}
+		g_assert(PQntuples(res) >= 1);
+		c->r->unsealed += (int)g_ascii_strtoll(PQgetvalue(res, 0, 2), NULL, 10);
+		for (int r = 1; r < PQntuples(res); r++)
+			add_finding(c, "seals", "%s", PQgetvalue(res, r, 2));
+		PQclear(res);
+	}
+	return TRUE;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Heads kept elsewhere */
+
+gboolean verify_parse_head(const char *text, verify_head *out)
+{
+	const char *p = text;
+	out->payments = FALSE;
+	if (*p == 'B' || *p == 'b') {
+		p++;
+	} else if (*p == 'P' || *p == 'p') {
+		out->payments = TRUE;
+		p++;
+	}
+	const char *colon = strchr(p, ':');
+	if (!colon || colon == p)
+		return FALSE;
+	g_autofree char *num = g_strndup(p, (gsize)(colon - p));
+	guint64 n = 0;
+	if (!g_ascii_string_to_unsigned(num, 10, 1, G_MAXINT32, &n, NULL))
+		return FALSE;
+	const char *hex = colon + 1;
+	if (strlen(hex) != LEDGER_DIGEST_HEX - 1)
+		return FALSE;
+	for (const char *h = hex; *h; h++)
+		if (!g_ascii_isxdigit(*h))
+			return FALSE;
+	out->id = (int)n;
+	g_strlcpy(out->digest, hex, sizeof out->digest);
+	for (char *h = out->digest; *h; h++)
+		*h = g_ascii_tolower(*h);
+	return TRUE;
+}
+
+/* The chain holds (verify_chain, verify_payments_chain), so a link whose digest is the one kept
+ * elsewhere vouches for every link before it. */
+static gboolean verify_head_kept(verify_ctx *c, const verify_head *h, GError **error)
+{
+	char id[16];
+	g_snprintf(id, sizeof id, "%d", h->id);
+	const char *params[] = { db_programme(c->d), id };
+	char *now = NULL;
+	if (!db_scalar(c->d,
+		       h->payments ? "SELECT digest FROM payment_loads WHERE programme = $1 AND load_id = $2::int"
+				   : "SELECT digest FROM batches WHERE programme = $1 AND batch_id = $2::int",
+		       2, params, &now, error))
+		return FALSE;
+	const char *what = h->payments ? "payment load" : "batch";
+	const char *chain = h->payments ? "payments chain" : "chain";
+	char form = h->payments ? 'P' : 'B';
+	if (!now)
+		add_finding(c, "anchor",
+			    "%s %d is not in the %s, but the head kept elsewhere (%c%d:%.12s...) says it was: the"
+			    " %s was cut at its end, or rewritten",
+			    what, h->id, chain, form, h->id, h->digest, chain);
+	else if (strcmp(now, h->digest) != 0)
+		add_finding(c, "anchor",
+			    "%s %d: its digest is %.12s..., the head kept elsewhere says %.12s...: the %s was"
+			    " rewritten",
+			    what, h->id, now, h->digest, chain);
+	g_free(now);
+	return TRUE;
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -219,6 +336,8 @@ static gboolean verify_payments_chain(verify_ctx *c, GError **error)
 			add_finding(c, "payments_chain", "payment load %d: prev_digest is not a digest", load_id);
 		g_strlcpy(prev, PQgetvalue(res, i, 2), sizeof prev);
 		c->r->payment_loads++;
+		g_free(c->r->payments_head);
+		c->r->payments_head = g_strdup_printf("P%d:%s", load_id, PQgetvalue(res, i, 2));
 	}
 	PQclear(res);
 	return ok;
@@ -237,6 +356,21 @@ typedef struct {
 	"'UNREGISTERED_SHOP', 'AMBIGUOUS_SHOP', 'NOT_REGISTERED_ON_DATE', 'OUTSIDE_POLICY_PERIOD',"               \
 	" 'NOT_IN_CAMPAIGN', 'INELIGIBLE_PRODUCT'"
 #define ALL_OUTCOMES "'ELIGIBLE', 'DUPLICATE', 'CONFLICT', 'REJECTED', " REGISTRY_OUTCOMES
+
+/* A registry version is superseded exactly when the next version is recorded (registry.c), so
+ * superseded_at, which seals cannot cover (it is set after the version is sealed), must be the
+ * next version's recorded_at, and the newest version's NULL; versions run 1, 2, 3... */
+#define REGISTRY_SUPERSEDED(table, key, cols)                                                                     \
+	{ "registry",                                                                                             \
+	  "SELECT format('" table " %s version %s: ' || CASE WHEN version <> coalesce(prev_v + 1, 1)"             \
+	  "  THEN format('follows version %s', coalesce(prev_v::text, 'none'))"                                   \
+	  "  WHEN next_at IS NULL THEN format('superseded at %s, but no later version was recorded', superseded_at)" \
+	  "  ELSE format('superseded at %s, but version %s was recorded at %s', coalesce(superseded_at::text,"     \
+	  "   'never'), version + 1, next_at) END, format(" key "), version)"                                    \
+	  " FROM (SELECT " cols ", version, recorded_at, superseded_at, lag(version) OVER w AS prev_v, lead(recorded_at) OVER w AS next_at FROM " table      \
+	  "  WHERE programme = $1 WINDOW w AS (PARTITION BY " cols " ORDER BY version)) v"                        \
+	  " WHERE version <> coalesce(prev_v + 1, 1) OR superseded_at IS DISTINCT FROM next_at"                   \
+	  " ORDER BY " cols ", version" }
 
 static const invariant invariants[] = {
 	{ "entries",
@@ -372,6 +506,16 @@ static const invariant invariants[] = {
 	  "  OR f.eligible <> coalesce(c.e, 0) OR f.ineligible <> coalesce(c.i, 0) OR f.duplicate <> coalesce(c.d, 0)"
 	  "  OR f.conflict <> coalesce(c.c, 0) OR f.rejected <> coalesce(c.r, 0)"
 	  "  OR f.lines <> f.eligible + f.ineligible + f.duplicate + f.conflict + f.rejected) ORDER BY f.file_id" },
+	REGISTRY_SUPERSEDED("policies", "'%L', policy_id", "policy_id"),
+	REGISTRY_SUPERSEDED("shops", "'%L', shop_id", "shop_id"),
+	REGISTRY_SUPERSEDED("senders", "'%L %L %L', shop_id, courier, sender_code", "shop_id, courier, sender_code"),
+	REGISTRY_SUPERSEDED("households", "'%L', household_id", "household_id"),
+	REGISTRY_SUPERSEDED("campaigns", "'%L', campaign_id", "campaign_id"),
+	REGISTRY_SUPERSEDED("pools", "'%L', pool_id", "pool_id"),
+	{ "batches",
+	  "SELECT format('seals of batch %s, which is not in the chain', batch_id) FROM (SELECT DISTINCT batch_id"
+	  " FROM batch_seals s WHERE programme = $1 AND NOT EXISTS (SELECT 1 FROM batches b WHERE b.programme = $1"
+	  " AND b.batch_id = s.batch_id)) x ORDER BY batch_id" },
 	{ "waybills",
 	  "SELECT format('waybill %s of %s passed check 2 on %s lines: only its first line may', waybill_no,"
 	  " courier, count(*)) FROM lines WHERE programme = $1 AND outcome NOT IN ('DUPLICATE', 'CONFLICT', 'REJECTED')"
@@ -402,17 +546,20 @@ static gboolean check_invariant(verify_ctx *c, const invariant *inv, GError **er
 
 /* ------------------------------------------------------------------------------------------ */
 
-static gboolean verify_in_txn(verify_ctx *c, GError **error)
+static gboolean verify_in_txn(verify_ctx *c, const verify_options *o, GError **error)
 {
-	if (!verify_chain(c, error) || !verify_payments_chain(c, error))
+	if (!verify_chain(c, error) || !verify_payments_chain(c, error) || !verify_seals(c, error))
 		return FALSE;
+	for (size_t i = 0; o && i < o->n_heads; i++)
+		if (!verify_head_kept(c, &o->heads[i], error))
+			return FALSE;
 	for (size_t i = 0; i < G_N_ELEMENTS(invariants); i++)
 		if (!check_invariant(c, &invariants[i], error))
 			return FALSE;
 	return TRUE;
 }
 
-gboolean verify_run(db *d, verify_report *out, GError **error)
+gboolean verify_run(db *d, const verify_options *o, verify_report *out, GError **error)
 {
 	g_return_val_if_fail(d != NULL && out != NULL, FALSE);
 	g_return_val_if_fail(error == NULL || *error == NULL, FALSE);
@@ -420,7 +567,7 @@ gboolean verify_run(db *d, verify_report *out, GError **error)
 	memset(out, 0, sizeof *out);
 	out->findings = g_ptr_array_new_with_free_func(finding_free);
 	verify_ctx c = { .d = d, .r = out, .counts = g_hash_table_new(g_str_hash, g_str_equal) };
-	gboolean ok = db_exec(d, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", error) && verify_in_txn(&c, error);
+	gboolean ok = db_exec(d, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", error) && verify_in_txn(&c, o, error);
 	db_rollback(d); /* read only: nothing to keep */
 	g_hash_table_destroy(c.counts);
 	if (!ok)

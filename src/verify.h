@@ -9,6 +9,13 @@
  * totals and payees are its postings'; every line has one valid outcome, every file's counts add
  * up, and no waybill was taken twice.
  *
+ * Since sql/006: every item a batch sealed (ledger_seal_kinds: registry loads and versions, files
+ * and their chunks, runs, payment loads and findings) is recomputed and each one changed or gone
+ * is named by table and key (check "seals"); each registry version's superseded_at is the next
+ * version's recorded_at (check "registry"); and each head kept elsewhere is in its chain with its
+ * digest (check "anchor"): the one thing a chain anchored only in the database cannot prove is
+ * that its newest link was not cut off.
+ *
  * Reads only, in one REPEATABLE READ READ ONLY transaction, under any of the three roles (the
  * auditor included: digests cover a seal of each bank account, sql/003_audit.sql). Memory is
  * bounded: batches stream from a cursor and each check names at most VERIFY_FINDINGS_PER_CHECK
@@ -24,13 +31,32 @@
 #define VERIFY_FINDINGS_PER_CHECK 20
 
 typedef struct {
-	char *check;  /* chain, payments_chain, entries, pools, payables, orders, batches, batch_shops,
-		       * lines, files, waybills */
+	char *check;  /* chain, payments_chain, seals, anchor, entries, pools, payables, orders, batches,
+		       * batch_shops, lines, files, waybills, registry */
 	char *detail; /* what is wrong, naming the batch, order, shop, pool, file or line */
 } verify_finding;
 
+/* A chain head kept outside the database: "B<batch>:<digest>" (or "<batch>:<digest>") of the
+ * batch chain, "P<load>:<digest>" of the payments chain. */
+typedef struct {
+	gboolean payments;
+	int id;
+	char digest[65];
+} verify_head;
+
+/* Parses a head's text; FALSE when it is not one. */
+gboolean verify_parse_head(const char *text, verify_head *out);
+
+typedef struct {
+	const verify_head *heads; /* each must be in its chain, with its digest */
+	size_t n_heads;
+} verify_options;
+
 typedef struct {
 	int batches;            /* in the chain */
+	char *head;             /* the batch chain's newest link, "B<batch>:<digest>"; NULL: none */
+	char *payments_head;    /* the payments chain's, "P<load>:<digest>"; NULL: none */
+	int unsealed;           /* items of record no batch has sealed yet (recorded since the newest) */
 	int payment_loads;      /* in the payments chain */
 	int first_broken_batch; /* the first batch whose link or digest does not hold; 0: none */
 	GPtrArray *findings;    /* verify_finding *, in the order found */
@@ -40,7 +66,7 @@ typedef struct {
  * no error: the ledger is proven sound when out->findings is empty. Errors are database errors
  * (an unreachable server, a missing privilege). d must be idle: verify runs its own
  * transaction. */
-gboolean verify_run(db *d, verify_report *out, GError **error);
+gboolean verify_run(db *d, const verify_options *o, verify_report *out, GError **error);
 void verify_report_clear(verify_report *r);
 
 #endif

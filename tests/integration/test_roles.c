@@ -11,7 +11,8 @@
 /* The tables whose rows are the record: append-only for everyone. */
 static const char *const ledger_tables[] = { "runs",	 "registry_loads", "files",	"file_digests", "file_chunks",
 					     "lines",	 "waybills",	   "batches",	"postings",	"entries",
-					     "batch_shops", "payment_loads", "payments", "payment_findings" };
+					     "batch_shops", "payment_loads", "payments", "payment_findings",
+					     "batch_seals" };
 
 static const char *settled(void)
 {
@@ -59,7 +60,7 @@ Test(roles, the_auditor_cannot_insert_update_delete_or_truncate_any_table)
 		assert_denied(auditor, ins);
 		assert_denied(auditor, upd);
 		assert_denied(auditor, del);
-		if (strcmp(tc[0], "batch_shops_sealed") != 0) /* a view cannot be truncated by anyone */
+		if (!g_str_has_suffix(tc[0], "_sealed")) /* the *_sealed views cannot be truncated by anyone */
 			assert_denied(auditor, trunc);
 	}
 }

@@ -5,6 +5,7 @@
 #include "harness.h"
 
 #include <criterion/criterion.h>
+#include <glib/gstdio.h>
 #include <string.h>
 
 #define HEADER "courier,waybill_no,order_no,pickup_time,sender_code,sender_phone,weight_kg,fee,category,destination\n"
@@ -244,4 +245,244 @@ Test(verify, verify_changes_nothing)
 	h_result_clear(&r);
 	g_autofree char *after = h_ledger_dump(db);
 	cr_assert_str_eq(after, before);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Tamper evidence beyond the ledger's own rows (issue 13): where the chain is anchored, and what
+ * the batch digests cover besides postings, entries and payees. */
+
+/* The head of the batch chain as the finance bureau keeps it ("B3:<digest>"). */
+static char *batch_head(const char *db)
+{
+	return h_sql(db, "SELECT 'B' || batch_id || ':' || digest FROM batches ORDER BY batch_id DESC LIMIT 1");
+}
+
+static char *payments_head(const char *db)
+{
+	return h_sql(db, "SELECT 'P' || load_id || ':' || digest FROM payment_loads ORDER BY load_id DESC LIMIT 1");
+}
+
+static void assert_sound(const char *db, const char *expect_head)
+{
+	h_result r = expect_head ? h_run(db, "verify", "--json", "--expect-head", expect_head, NULL) : verify(db);
+	cr_assert_eq(r.status, 0, "verify: exit %d\n%s%s", r.status, r.out, r.err);
+	h_result_clear(&r);
+}
+
+/* Asserts verify --expect-head head exits 1 with a finding of check whose detail holds what. */
+static void assert_anchor_finding(const char *db, const char *head, const char *what)
+{
+	h_result r = h_run(db, "verify", "--json", "--expect-head", head, NULL);
+	cr_assert_eq(r.status, 1, "verify --expect-head %s: exit %d\n%s%s", head, r.status, r.out, r.err);
+	cr_assert(strstr(r.out, "{\"check\":\"anchor\",\"detail\":\""), "%s", r.out);
+	cr_assert(strstr(r.out, what), "no '%s' in %s", what, r.out);
+	h_result_clear(&r);
+}
+
+/* Removes the seals a batch made, where the schema has them: the attacker's step too. */
+#define DROP_SEALS(batch)                                                                                         \
+	"DO $$ BEGIN IF to_regclass('batch_seals') IS NOT NULL THEN"                                              \
+	" EXECUTE 'DELETE FROM batch_seals WHERE batch_id = " #batch "'; END IF; END $$;"
+
+/* The newest batch deleted whole, with everything derived from it rolled back: orders, pool
+ * balances, its run, the payment load's mark of it. Nothing inside the database tells, so plain
+ * verify is clean; the head kept outside (the export's) does tell. */
+Test(verify, the_newest_batch_deleted_with_its_state_rolled_back_is_found_by_the_head_kept_elsewhere)
+{
+	const char *db = ledger();
+	g_autofree char *head = batch_head(db);
+	cr_assert(g_str_has_prefix(head, "B3:"), "%s", head);
+	g_autofree char *head2 = h_sql(db, "SELECT 'B2:' || digest FROM batches WHERE batch_id = 2");
+	assert_sound(db, head);
+	cr_assert_eq(h_sql_int(db, "SELECT count(*) FROM orders WHERE last_batch = 3"), 1);
+	cr_assert_eq(h_sql_int(db, "SELECT count(*) FROM postings WHERE batch_id = 3"), 1);
+	tamper(db, "UPDATE pool_balances b SET drawn_fen = b.drawn_fen + d.s FROM (SELECT pool_id, sum(amount_fen) AS s"
+		   " FROM entries WHERE batch_id = 3 AND pool_id IS NOT NULL GROUP BY pool_id) d WHERE b.pool_id = d.pool_id;"
+		   " DELETE FROM orders WHERE last_batch = 3; DELETE FROM entries WHERE batch_id = 3;"
+		   " DELETE FROM postings WHERE batch_id = 3; DELETE FROM batch_shops WHERE batch_id = 3;"
+		   " UPDATE payment_loads SET batches_upto = 2;" DROP_SEALS(3)
+		   " DELETE FROM runs WHERE run_id = (SELECT run_id FROM batches WHERE batch_id = 3);"
+		   " DELETE FROM batches WHERE batch_id = 3");
+	/* A chain with no anchor outside the database can be cut at its end: nothing to see. */
+	assert_sound(db, NULL);
+	assert_anchor_finding(db, head, "batch 3 is not in the chain");
+	/* An older head still holds: the chain up to it is intact. */
+	assert_sound(db, head2);
+	/* The bare form N:DIGEST is the batch chain's. */
+	assert_anchor_finding(db, head + 1, "batch 3 is not in the chain");
+}
+
+/* The newest payment load deleted whole with its payments, entries, findings and run: the head
+ * `payments load` printed finds it; once a later batch has sealed the load, verify alone does. */
+Test(verify, the_newest_payment_load_deleted_whole_is_found_by_its_head_or_by_the_next_batch)
+{
+	const char *db = ledger();
+	g_autofree char *head = payments_head(db);
+	cr_assert(g_str_has_prefix(head, "P1:"), "%s", head);
+	assert_sound(db, head);
+	static const char remove_load[] =
+		"DELETE FROM entries WHERE txn LIKE 'pay1.%'; DELETE FROM payments WHERE load_id = 1;"
+		" DELETE FROM payment_findings WHERE load_id = 1;"
+		" DELETE FROM runs WHERE run_id = (SELECT run_id FROM payment_loads WHERE load_id = 1);"
+		" DELETE FROM payment_loads WHERE load_id = 1";
+	tamper(db, remove_load);
+	assert_sound(db, NULL);
+	assert_anchor_finding(db, head, "payment load 1 is not in the payments chain");
+
+	/* The same after a fourth batch: the batch sealed the load. */
+	const char *later = ledger();
+	h_ingest_text(later, "night4.csv", HEADER "EMS,D1,O9,2018-06-14 10:00:00,C1,,1,6.00,,\n", 0);
+	g_free(h_settle(later));
+	assert_sound(later, NULL);
+	tamper(later, remove_load);
+	assert_finding(later, "seals", "payment_loads 1: sealed by batch 4");
+}
+
+Test(verify, a_changed_file_chunk_is_found_and_named)
+{
+	const char *db = ledger();
+	tamper(db, "UPDATE file_chunks SET bytes = overlay(bytes placing '9'::bytea from 120 for 1)"
+		   " WHERE file_id = (SELECT file_id FROM files WHERE name LIKE '%night2.csv') AND seq = 0");
+	g_autofree char *key = h_sql(db, "SELECT 'file_chunks ' || file_id || '/0' FROM files WHERE name LIKE '%night2.csv'");
+	assert_finding(db, "seals", key);
+	assert_finding(db, "seals", "changed since batch 2 sealed it");
+}
+
+Test(verify, a_changed_current_shop_is_found_and_named_also_by_the_auditor)
+{
+	const char *db = ledger();
+	g_autofree char *auditor = h_as_role(db, "subsidy_auditor");
+	assert_sound(auditor, NULL);
+	tamper(db, "UPDATE shops SET bank_account = '6221000000000999' WHERE shop_id = 'S1' AND superseded_at IS NULL");
+	assert_finding(db, "seals", "shops 'S1' version 1");
+	assert_finding(auditor, "seals", "shops 'S1' version 1");
+}
+
+Test(verify, a_pool_amount_raised_in_both_tables_is_found)
+{
+	const char *db = ledger();
+	tamper(db, "UPDATE pools SET amount_fen = amount_fen + 1000000 WHERE pool_id = 'big';"
+		   " UPDATE pool_balances SET amount_fen = amount_fen + 1000000 WHERE pool_id = 'big'");
+	assert_finding(db, "seals", "pools 'big' version 1");
+}
+
+Test(verify, a_changed_run_is_found_and_named)
+{
+	const char *db = ledger();
+	g_autofree char *key = h_sql(db, "SELECT 'runs ' || run_id FROM batches WHERE batch_id = 2");
+	tamper(db, "UPDATE runs SET os_user = 'nobody', db_role = 'nobody' WHERE run_id = (SELECT run_id FROM batches"
+		   " WHERE batch_id = 2)");
+	assert_finding(db, "seals", key);
+}
+
+Test(verify, a_registry_version_retired_in_place_is_found)
+{
+	const char *db = ledger();
+	tamper(db, "UPDATE shops SET superseded_at = now() WHERE shop_id = 'S3'");
+	assert_finding(db, "registry", "shops 'S3' version 1: superseded at");
+}
+
+/* Batches made before sql/006 have digest version 2 (no seals). Here the ledger's batches are
+ * made version 2 again, each digest recomputed by SQL from the version-2 text (src/ledger.c), as
+ * the binary before 006 made them: they verify, and the next batch seals the whole history. */
+static const char to_version_2[] =
+	"SET TimeZone = 'Asia/Shanghai'; SET DateStyle = 'ISO, YMD'; DELETE FROM batch_seals;"
+	" DO $$ DECLARE b record; prev text := repeat('0', 64); d text; BEGIN"
+	" FOR b IN SELECT * FROM batches ORDER BY batch_id LOOP"
+	"  SELECT encode(sha256(convert_to(format('subsidy-batch-v2|%s|%s|%s|%s|%s|%s|%s|%s|%s', b.programme,"
+	"   b.batch_id, b.created_at, b.files_upto, b.orders, b.postings, b.posted_fen, b.unfunded_fen, prev) || E'\\n'"
+	"   || coalesce((SELECT string_agg(format('posting|%s|%L|%L|%L|%L|%s|%s|%L|%s|%L|%s|%L|%s|%s|%s|%s|%s|%L|%L',"
+	"    seq, shop_id, order_key, order_no, status, fee_fen, order_date, rule, rate_bp, policy_id, policy_version,"
+	"    campaign_id, entitlement_fen, previous_fen, funded_fen, unfunded_fen, fund_pickup, fund_courier,"
+	"    fund_waybill) || E'\\n', '' ORDER BY seq) FROM postings WHERE batch_id = b.batch_id), '')"
+	"   || coalesce((SELECT string_agg(format('entry|%L|%s|%L|%s|%s|%L|%L', txn, entry_seq, account, amount_fen,"
+	"    posting_seq, pool_id, shop_id) || E'\\n', '' ORDER BY txn COLLATE \"C\", entry_seq) FROM entries"
+	"    WHERE batch_id = b.batch_id), '')"
+	"   || coalesce((SELECT string_agg(format('shop|%L|%s|%s|%s|%s|%L|%L|%L|%L|%L', shop_id, net_fen, carried_fen,"
+	"    amount_fen, orders, remark, shop_name, account_name, bank_name, bank_account_seal) || E'\\n', ''"
+	"    ORDER BY shop_id COLLATE \"C\") FROM batch_shops_sealed WHERE batch_id = b.batch_id), ''),"
+	"   'UTF8')), 'hex') INTO d;"
+	"  UPDATE batches SET digest_version = 2, prev_digest = prev, digest = d WHERE batch_id = b.batch_id;"
+	"  prev := d;"
+	" END LOOP; END $$";
+
+Test(verify, batches_made_before_seals_still_verify_and_the_next_batch_seals_their_history)
+{
+	const char *db = ledger();
+	tamper(db, to_version_2);
+	cr_assert_eq(h_sql_int(db, "SELECT count(*) FROM batches WHERE digest_version = 2"), 3);
+	h_result r = verify(db);
+	cr_assert_eq(r.status, 0, "verify: exit %d\n%s%s", r.status, r.out, r.err);
+	cr_assert(strstr(r.out, "\"unsealed\":0,") == NULL, "%s", r.out); /* the history is not sealed yet */
+	h_result_clear(&r);
+	/* Unsealed history: an edit in place is not seen yet... */
+	h_ingest_text(db, "night4.csv", HEADER "EMS,D1,O9,2018-06-14 10:00:00,C1,,1,6.00,,\n", 0);
+	g_free(h_settle(db));
+	cr_assert_eq(h_sql_int(db, "SELECT digest_version FROM batches WHERE batch_id = 4"), 3);
+	/* ...but batch 4 sealed all of it, the old history included. */
+	r = verify(db);
+	cr_assert_eq(r.status, 0, "verify: exit %d\n%s%s", r.status, r.out, r.err);
+	cr_assert(strstr(r.out, "\"unsealed\":0,"), "%s", r.out);
+	h_result_clear(&r);
+	cr_assert_eq(h_sql_int(db, "SELECT count(DISTINCT batch_id) FROM batch_seals"), 1);
+	cr_assert_eq(h_sql_int(db, "SELECT count(*) FROM batch_seals WHERE tbl = 'files'"), 4);
+	tamper(db, "UPDATE shops SET shop_name = '改名店' WHERE shop_id = 'S2'");
+	assert_finding(db, "seals", "shops 'S2' version 1: changed since batch 4 sealed it");
+}
+
+Test(verify, a_batch_of_digest_version_2_after_sealing_batches_is_a_finding)
+{
+	const char *db = ledger();
+	tamper(db, "UPDATE batches SET digest_version = 2 WHERE batch_id = 3");
+	assert_finding(db, "chain", "batch 3: digest version 2 after batch 1 sealed with version 3");
+}
+
+/* Where the heads come from: nightly and export print the batch chain's, payments load its own;
+ * verify takes any of them back. */
+Test(verify, nightly_export_and_payments_load_print_the_heads_that_verify_checks)
+{
+	const char *db = h_fresh_db();
+	h_load_registry(db, "fixtures/small");
+	g_autofree char *inbox = g_build_filename(h_tmpdir(), "inbox", NULL);
+	cr_assert_eq(g_mkdir(inbox, 0700), 0);
+	g_free(h_write(inbox, "night1.csv", HEADER "EMS,A1,O1,2018-06-05 10:00:00,C1,,1,12.00,,\n", -1));
+	h_result r = h_run(db, "nightly", "--inbox", inbox, "--json", NULL);
+	cr_assert_eq(r.status, 0, "nightly: exit %d\n%s%s", r.status, r.out, r.err);
+	g_autofree char *head = batch_head(db);
+	g_autofree char *want = g_strdup_printf("\"head\":\"%s\",\"payments_head\":null}", head);
+	cr_assert(strstr(r.out, want), "no %s in %s", want, r.out);
+	h_result_clear(&r);
+	r = h_run(db, "nightly", "--inbox", inbox, NULL);
+	cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
+	g_autofree char *line = g_strdup_printf("chain head %s; payments head none", head);
+	cr_assert(strstr(r.out, line), "no %s in %s", line, r.out);
+	h_result_clear(&r);
+
+	g_autofree char *out = g_build_filename(h_tmpdir(), "b1.csv", NULL);
+	r = h_run(db, "export", "--batch", "1", "-o", out, "--json", NULL);
+	cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
+	cr_assert(strstr(r.out, want), "no %s in %s", want, r.out);
+	h_result_clear(&r);
+
+	g_autofree char *pay = h_write(h_tmpdir(), "payments.csv",
+				       "批次号,店铺编号,金额(元),状态,支付时间,流水号\n1,S1,6.00,成功,2018-06-20 10:00:00,SN1\n", -1);
+	r = h_run(db, "payments", "load", pay, NULL);
+	cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
+	g_autofree char *phead = payments_head(db);
+	g_autofree char *pline = g_strdup_printf("payments head %s", phead);
+	cr_assert(strstr(r.out, pline), "no %s in %s", pline, r.out);
+	h_result_clear(&r);
+
+	r = h_run(db, "verify", "--expect-head", head, "--expect-head", phead, NULL);
+	cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
+	cr_assert(strstr(r.out, head) && strstr(r.out, phead), "%s", r.out);
+	h_result_clear(&r);
+	/* A head that is not the chain's: the chain was rewritten (or the head was copied wrong). */
+	g_autofree char *other = g_strdup(head);
+	other[strlen(other) - 1] = other[strlen(other) - 1] == '0' ? '1' : '0';
+	assert_anchor_finding(db, other, "batch 1: its digest is");
+	r = h_run(db, "verify", "--expect-head", "B1:abc", NULL);
+	cr_assert_eq(r.status, 64, "%s%s", r.out, r.err);
+	cr_assert(strstr(r.err, "is not a chain head"), "%s", r.err);
+	h_result_clear(&r);
 }
