@@ -963,7 +963,7 @@ void manifest_tally_add(manifest_tally *t, const manifest_line *line)
 
 gboolean manifest_tally_check(const manifest_tally *t, const manifest_reader *r, GError **error)
 {
-	g_return_val_if_fail(r->finished && r->clean, FALSE);
+	g_assert(r->finished && r->clean); /* called after a clean end only */
 	uint64_t after_header = r->raw_line_ends - r->header_lines;
 	uint64_t size_after = r->size - r->header_bytes;
 	gboolean ok = !r->chain_broken && t->overlaps == 0 && t->lines == r->lines &&
