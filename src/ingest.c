@@ -560,8 +560,10 @@ gboolean ingest_file(db *d, const registry *reg, const char *path, const ingest_
 		goto refused;
 	out->profile = g_strdup(manifest_profile_name(m));
 	manifest_line line;
+	manifest_tally tally = { 0 };
 	while (manifest_next(m, &line, &why)) {
 		take_line(&c, &line);
+		manifest_tally_add(&tally, &line);
 		c.lines_read++;
 		if (c.lines->len >= INGEST_CHUNK_LINES && !flush_chunk(&c, error))
 			goto out;
@@ -578,7 +580,8 @@ gboolean ingest_file(db *d, const registry *reg, const char *path, const ingest_
 		goto refused;
 	}
 	g_assert(c.lines_read == manifest_lines(m));
-	if (!flush_chunk(&c, error) || !check_counts(&c, error) || !record_file(&c, m, error))
+	if (!flush_chunk(&c, error) || !check_counts(&c, error) || !manifest_tally_check(&tally, m, error) ||
+	    !record_file(&c, m, error))
 		goto out;
 	fault_point("ingest:before-commit");
 	if (!db_commit(d, error))

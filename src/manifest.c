@@ -1,13 +1,30 @@
 /* manifest.c: the streaming manifest reader; see manifest.h.
  *
  * Bytes flow one way: chunk (MANIFEST_CHUNK_BYTES from the file, hashed and handed to the raw
- * callback) -> physical line (split at LF) -> UTF-8 (GIConv, lossily: a byte that does not decode
- * becomes U+FFFD and rejects its line, but libcsv still sees the line's commas and quotes) ->
- * libcsv (a record may span physical lines inside quotes) -> fields (trimmed, Excel's ="..."
- * undone, at most MANIFEST_FIELD_BYTES_MAX each, at most PROFILE_COLUMNS_MAX kept) -> the profile
- * map -> a validated manifest_line. libcsv is fed one decoded physical line at a time, its line end
- * replaced by one LF, with LF as its only record terminator: so a record ends exactly at the end of
- * a physical line, and its line number and byte range are those of its physical lines. */
+ * callback) -> physical line (ended by LF, CRLF or CR, alike: header detection reads its line with
+ * the same function) -> UTF-8 (GIConv, lossily: a byte that does not decode becomes U+FFFD and
+ * rejects its line, but libcsv still sees the line's commas and quotes) -> libcsv (strict, so a
+ * closing quote followed by text is seen; a record may span physical lines inside quotes) -> fields
+ * (trimmed, Excel's ="..." undone, at most MANIFEST_FIELD_BYTES_MAX each, at most
+ * PROFILE_COLUMNS_MAX kept) -> the profile map -> a validated manifest_line. libcsv is fed one
+ * decoded physical line at a time, its line end replaced by one LF, with LF as its only record
+ * terminator: so a record ends exactly at the end of a physical line, and its line numbers and byte
+ * range are those of its physical lines.
+ *
+ * No line is lost or merged (FORMATS.md: a defect inside one line rejects that line alone):
+ * - a quote that closes and is followed by anything but a comma or the line's end is a defect of
+ *   its record, which ends at that physical line's end, rejected;
+ * - a record that spans physical lines (a quoted field with a line break) stands only when the
+ *   bytes say so unambiguously: its quotes pair up cleanly and it has the header's number of
+ *   fields. Otherwise its first line is rejected alone, and the lines it took are read again one
+ *   by one, each ending at its own line end (a quote opened in them does not span lines): so no
+ *   line's bytes are ever inside another line's field, and every byte is tokenised at most twice;
+ * - a physical line longer than MANIFEST_RECORD_BYTES_MAX is rejected alone without being kept;
+ * - the file is refused whole only for a quote still open at its end, or a record spanning lines
+ *   past MANIFEST_RECORD_BYTES_MAX (a quote left open).
+ * Every record (the header, a line, a row without an outcome) starts where the one before ended;
+ * the physical lines are also counted from the raw bytes on their own, and manifest_tally_check
+ * holds the lines a caller stored against both. */
 #include "manifest.h"
 
 #include "ident.h"
@@ -29,6 +46,12 @@ G_DEFINE_QUARK(subsidy-manifest-error-quark, manifest_error)
 #define REPLACEMENT_BYTES (sizeof REPLACEMENT_CHAR - 1)
 /* The pickup format of a pickup_time fixed by --set when the profile reads none from the file. */
 #define PICKUP_FORMAT_DEFAULT "%Y-%m-%d %H:%M:%S"
+/* libcsv's options: strict (a quote after a closing quote's spaces, or text after a closing quote, is
+ * an error it stops at), and every LF ends a record, blank lines too. */
+#define CSV_OPTIONS (CSV_STRICT | CSV_REPALL_NL)
+/* libcsv's parser state inside a field (libcsv.c's FIELD_BEGUN; struct csv_parser is public, its
+ * states are not): with .quoted, a quote still open. */
+#define LIBCSV_FIELD_BEGUN 2
 
 /* A record with every field at its longest fits the record limit, which holds whole chunks. */
 G_STATIC_ASSERT((gint64)MANIFEST_FIELD_BYTES_MAX * PROFILE_COLUMNS_MAX <= MANIFEST_RECORD_BYTES_MAX);
@@ -39,13 +62,26 @@ G_STATIC_ASSERT(sizeof(((manifest_line *)0)->field) == PROFILE_FIELD_COUNT * siz
 G_STATIC_ASSERT(offsetof(manifest_line, destination) - offsetof(manifest_line, courier) ==
 		PROFILE_DESTINATION * sizeof(const char *));
 
+/* Why a record's quotes are a defect (the record is rejected for it). */
+typedef enum {
+	QUOTE_OK,
+	QUOTE_TEXT_AFTER,  /* a closing quote followed by text, on the record's one line */
+	QUOTE_SPAN_TEXT,   /* a quote left open at the first line's end closes later followed by text */
+	QUOTE_SPAN_FIELDS, /* ... closes later, making the wrong number of fields */
+	QUOTE_SPAN_LINE,   /* ... would take a line that could be a line of its own */
+	QUOTE_UNCLOSED,    /* a quote left open at the end of a line read on its own */
+} quote_defect;
+
 /* The record being tokenised. */
 typedef struct {
 	uint64_t line_no;        /* its first physical line */
+	uint64_t line_count;     /* its physical lines */
 	uint64_t offset;         /* its first byte in the file */
 	uint64_t len;            /* its bytes so far, line ends included */
+	uint64_t first_len;      /* the bytes of its first physical line */
 	gboolean open;           /* a physical line of it was fed and libcsv has not ended it */
 	gboolean ended;          /* libcsv reported its end */
+	gboolean overlong;       /* a physical line over MANIFEST_RECORD_BYTES_MAX, not tokenised */
 	guint n_fields;          /* all of them, kept or not */
 	gboolean nonblank;       /* some field is not empty */
 	int64_t nul_at;          /* file offset of its first NUL byte, -1: none */
@@ -53,10 +89,24 @@ typedef struct {
 	guint8 bad_byte;
 	guint overlong_field;    /* 1-based index of its first field over MANIFEST_FIELD_BYTES_MAX, 0: none */
 	gsize overlong_len;
+	quote_defect quote;      /* its quotes, for the reason */
+	guint quote_field;       /* 1-based: the field whose quote is the defect */
+	uint64_t quote_line;     /* QUOTE_SPAN_*: the line where the quote closed (or the line it would take) */
+	guint quote_fields;      /* QUOTE_SPAN_FIELDS: the fields it would make */
+	char quote_after[8];     /* QUOTE_*TEXT*: the character after the closing quote (UTF-8) */
 	GString *text;           /* the kept values, each NUL-terminated, then joined values */
 	gsize start[PROFILE_COLUMNS_MAX];
 	gsize len_of[PROFILE_COLUMNS_MAX];
 } record;
+
+/* One physical line, as read_line gives it. */
+typedef struct {
+	const guint8 *bytes; /* the line, its line end included; NULL when overlong (or at the end) */
+	gsize len;           /* its bytes, line end included (all of them when overlong) */
+	gsize content;       /* its bytes without its line end */
+	uint64_t offset;     /* of its first byte in the file */
+	gboolean overlong;   /* longer than MANIFEST_RECORD_BYTES_MAX: its bytes were not kept */
+} physical_line;
 
 struct manifest_reader {
 	char *path;
@@ -73,8 +123,17 @@ struct manifest_reader {
 	GChecksum *sha256;
 	char *sha256_hex;        /* set at a clean end */
 	uint64_t size;
+	/* The physical lines of the raw bytes, counted on their own (not with read_line): the check
+	 * that every line was read once. */
+	uint64_t raw_line_ends;
+	guint8 raw_last;         /* the last byte read, 0 before any */
 
 	GByteArray *line;        /* a physical line that crosses a chunk's end */
+	GByteArray *again;       /* physical lines to read again before the chunks (a record cut back) */
+	gsize again_pos;
+	uint64_t again_offset;   /* file offset of again->data[0] */
+	uint64_t single_until;   /* lines up to this one are read one by one: a quote does not span lines */
+	GByteArray *rec_raw;     /* the bytes of a record spanning physical lines, from its first */
 	uint64_t physical_lines; /* read so far, header included */
 	GIConv cd;
 	gboolean utf8;           /* the file is UTF-8: checked by GLib, not iconv (see decode_line) */
@@ -83,12 +142,20 @@ struct manifest_reader {
 	gboolean csv_ready;
 	record rec;
 
+	/* Where the next record must start (every record starts where the one before ended). */
+	uint64_t chain_line, chain_offset;
+	gboolean chain_broken;
+	uint64_t header_lines, header_bytes; /* the header and the blank lines above it */
+	uint64_t quiet_lines, quiet_bytes;   /* in rows without an outcome: blank lines, the totals row */
+	uint64_t lines_physical, lines_bytes; /* in the lines returned */
+
 	GString *reason;
 	GString *courier;        /* the line's courier code (ident_courier_code) */
 	GString *waybill_no;     /* the line's waybill number in normal form (ident_normalize) */
 	GString *order_no;       /* the line's order number in normal form */
 	uint64_t lines;
 	gboolean finished;       /* manifest_next returned FALSE */
+	gboolean clean;          /* ... without error */
 
 	uint64_t totals_line;    /* line of the totals row, 0: not seen */
 	int64_t totals_fen;
@@ -110,6 +177,18 @@ static gboolean refuse(GError **error, const char *fmt, ...)
 
 /* ---- bytes: chunks and physical lines ---- */
 
+/* Counts the line ends of bytes the simplest way: LF, and CR not followed by LF. */
+static void count_line_ends(manifest_reader *r, const guint8 *bytes, gsize len)
+{
+	for (gsize i = 0; i < len; i++) {
+		if (bytes[i] == '\n')
+			r->raw_line_ends++;
+		else if (r->raw_last == '\r')
+			r->raw_line_ends++;
+		r->raw_last = bytes[i];
+	}
+}
+
 /* Reads the next chunk, hashes it and hands it to raw_fn; sets at_eof at the end. */
 static gboolean read_chunk(manifest_reader *r, GError **error)
 {
@@ -124,28 +203,68 @@ static gboolean read_chunk(manifest_reader *r, GError **error)
 			return FALSE;
 		}
 		r->at_eof = TRUE;
+		/* A last line without a line end is a line; a CR at the very end is one line end. */
+		if (r->raw_last == '\r' || (r->raw_last != '\n' && r->size > 0))
+			r->raw_line_ends++;
 		return TRUE;
 	}
 	g_checksum_update(r->sha256, r->chunk, r->chunk_len);
 	r->size += r->chunk_len;
+	count_line_ends(r, r->chunk, r->chunk_len);
 	return !r->raw_fn || r->raw_fn(r->chunk, r->chunk_len, r->raw_user_data, error);
 }
 
-/* The line where the record being read starts, for messages. */
-static uint64_t record_line_no(const manifest_reader *r)
+/* The first line end (LF or CR) in p[0..len), or NULL. */
+static const guint8 *find_line_end(const guint8 *p, gsize len)
 {
-	return r->rec.open ? r->rec.line_no : r->physical_lines + 1;
+	const guint8 *lf = memchr(p, '\n', len);
+	const guint8 *cr = memchr(p, '\r', lf ? (gsize)(lf - p) : len);
+	return cr ? cr : lf;
 }
 
-/* Sets *bytes and *len to the next physical line, its LF included when it has one, and *offset to
- * where it starts in the file; *bytes is NULL at the end of the file. *bytes is valid until the next
- * call. room is the most the line may hold (what is left of MANIFEST_RECORD_BYTES_MAX). */
-static gboolean read_line(manifest_reader *r, gsize room, const guint8 **bytes, gsize *len, uint64_t *offset,
-			  GError **error)
+/* The next physical line of the bytes to read again (whole lines, each ended as in the file). */
+static void read_line_again(manifest_reader *r, physical_line *pl)
 {
+	const guint8 *p = r->again->data + r->again_pos;
+	gsize avail = r->again->len - r->again_pos;
+	const guint8 *end = find_line_end(p, avail);
+	gsize content = end ? (gsize)(end - p) : avail;
+	gsize take = content;
+	if (end) {
+		take++;
+		if (*end == '\r' && take < avail && p[take] == '\n')
+			take++;
+	}
+	pl->bytes = p;
+	pl->len = take;
+	pl->content = content;
+	pl->offset = r->again_offset + r->again_pos;
+	r->again_pos += take;
+	if (r->again_pos == r->again->len) {
+		/* Kept until the next call, which starts by emptying it. */
+		r->again_offset += r->again_pos;
+	}
+}
+
+/* Reads the next physical line into *pl: ended by LF, CRLF or CR (a CR at a chunk's end waits for
+ * the next chunk's first byte), or by the end of the file; pl->bytes is NULL (and pl->overlong
+ * FALSE) at the end of the file. A line longer than MANIFEST_RECORD_BYTES_MAX is read to its end
+ * but not kept: pl->overlong, with its length. pl->bytes is valid until the next call. */
+static gboolean read_line(manifest_reader *r, physical_line *pl, GError **error)
+{
+	memset(pl, 0, sizeof *pl);
+	if (r->again_pos > 0 && r->again_pos == r->again->len) {
+		g_byte_array_set_size(r->again, 0);
+		r->again_pos = 0;
+	}
+	if (r->again_pos < r->again->len) {
+		read_line_again(r, pl);
+		r->physical_lines++;
+		return TRUE;
+	}
 	g_byte_array_set_size(r->line, 0);
-	*bytes = NULL;
-	*len = 0;
+	gsize total = 0, content = 0;
+	gboolean after_cr = FALSE, ended = FALSE;
 	for (;;) {
 		if (r->chunk_pos == r->chunk_len) {
 			if (!r->at_eof && !read_chunk(r, error))
@@ -153,34 +272,56 @@ static gboolean read_line(manifest_reader *r, gsize room, const guint8 **bytes, 
 			if (r->at_eof)
 				break;
 		}
-		if (r->line->len == 0)
-			*offset = r->chunk_offset + r->chunk_pos;
 		const guint8 *p = r->chunk + r->chunk_pos;
 		gsize avail = r->chunk_len - r->chunk_pos;
-		const guint8 *lf = memchr(p, '\n', avail);
-		gsize take = lf ? (gsize)(lf - p) + 1 : avail;
-		if (r->line->len + take > room)
-			return refuse(error,
-				      "record at line %" G_GUINT64_FORMAT " of '%s' is longer than %d bytes: "
-				      "a quote left open?",
-				      record_line_no(r), r->name, MANIFEST_RECORD_BYTES_MAX);
-		r->chunk_pos += take;
-		if (lf && r->line->len == 0) {
-			/* The whole line is in the chunk: no copy. */
-			*bytes = p;
-			*len = take;
-			break;
+		if (total == 0)
+			pl->offset = r->chunk_offset + r->chunk_pos;
+		gsize take;
+		if (after_cr) {
+			take = *p == '\n' ? 1 : 0;
+			ended = TRUE;
+		} else {
+			const guint8 *end = find_line_end(p, avail);
+			take = end ? (gsize)(end - p) + 1 : avail;
+			content = total + (end ? take - 1 : take);
+			if (end && *end == '\r') {
+				if (take < avail) {
+					if (p[take] == '\n')
+						take++;
+					ended = TRUE;
+				} else {
+					after_cr = TRUE; /* is the next chunk's first byte its LF? */
+				}
+			} else if (end) {
+				ended = TRUE;
+			}
 		}
-		g_byte_array_append(r->line, p, (guint)take);
-		if (lf)
+		r->chunk_pos += take;
+		if (ended && total == 0) {
+			/* The whole line is in the chunk: no copy. */
+			pl->bytes = p;
+			pl->len = take;
+			pl->content = content;
+			r->physical_lines++;
+			return TRUE;
+		}
+		if (total + take <= MANIFEST_RECORD_BYTES_MAX)
+			g_byte_array_append(r->line, p, (guint)take);
+		total += take;
+		if (ended)
 			break;
 	}
-	if (!*bytes && r->line->len > 0) {
-		*bytes = r->line->data;
-		*len = r->line->len;
+	if (total == 0)
+		return TRUE; /* the end of the file */
+	r->physical_lines++;
+	pl->len = total;
+	pl->content = content;
+	if (total > MANIFEST_RECORD_BYTES_MAX) {
+		pl->overlong = TRUE;
+		return TRUE;
 	}
-	if (*bytes)
-		r->physical_lines++;
+	g_assert(r->line->len == total);
+	pl->bytes = r->line->data;
 	return TRUE;
 }
 
@@ -319,38 +460,139 @@ static void on_record(int c, void *data)
 	r->rec.ended = TRUE;
 }
 
-/* Decodes one physical line and gives it to libcsv with one LF as its line end. */
-static void feed(manifest_reader *r, const guint8 *raw, gsize len, uint64_t offset)
+/* Gives s[0..len) to libcsv. A quote inside an unquoted field (ab"c, Excel's ="...") is text, as
+ * libcsv's lenient mode reads it: strict mode stops at it, and that one byte is given leniently. A
+ * closing quote followed by text is a defect of the record: noted, and the record ends there (the
+ * rest of the line is not tokenised; the line is rejected). */
+static void parse(manifest_reader *r, const char *s, gsize len)
 {
-	gsize content = len;
-	if (content > 0 && raw[content - 1] == '\n')
-		content--;
-	if (content > 0 && raw[content - 1] == '\r')
-		content--;
-	decode_line(r, raw, content, offset);
-	g_string_append_c(r->decoded, '\n');
-	size_t parsed = csv_parse(&r->csv, r->decoded->str, r->decoded->len, on_field, on_record, r);
-	if (parsed != r->decoded->len) /* in libcsv's lenient mode only a failed allocation stops it */
-		g_error("libcsv: %s", csv_strerror(csv_error(&r->csv)));
+	gsize at = 0;
+	while (at < len) {
+		at += csv_parse(&r->csv, s + at, len - at, on_field, on_record, r);
+		if (at == len)
+			break;
+		if (csv_error(&r->csv) != CSV_EPARSE) /* only a failed allocation, else */
+			g_error("libcsv: %s", csv_strerror(csv_error(&r->csv)));
+		if (r->csv.quoted) {
+			/* After a closing quote (and maybe spaces): text, or another quote. */
+			record *rec = &r->rec;
+			rec->quote = QUOTE_TEXT_AFTER;
+			rec->quote_field = rec->n_fields + 1;
+			gsize n = (gsize)(g_utf8_next_char(s + at) - (s + at));
+			g_assert(n < sizeof rec->quote_after);
+			memcpy(rec->quote_after, s + at, n);
+			rec->quote_after[n] = '\0';
+			csv_fini(&r->csv, on_field, on_record, r);
+			g_assert(rec->ended);
+			return;
+		}
+		csv_set_opts(&r->csv, CSV_OPTIONS & ~CSV_STRICT);
+		size_t one = csv_parse(&r->csv, s + at, 1, on_field, on_record, r);
+		g_assert(one == 1);
+		csv_set_opts(&r->csv, CSV_OPTIONS);
+		at++;
+	}
 }
 
-/* Reads physical lines until libcsv ends a record. *eof at the end of the file (no record). */
+/* Decodes one physical line and gives it to libcsv with one LF as its line end; alone (a line read
+ * on its own), the record ends at the line's end, a quote open or not. */
+static void feed(manifest_reader *r, const guint8 *raw, gsize content, uint64_t offset, gboolean alone)
+{
+	record *rec = &r->rec;
+	decode_line(r, raw, content, offset);
+	if (!alone) {
+		g_string_append_c(r->decoded, '\n');
+		parse(r, r->decoded->str, r->decoded->len);
+		return;
+	}
+	parse(r, r->decoded->str, r->decoded->len);
+	if (rec->ended)
+		return;
+	if (r->csv.quoted && r->csv.pstate == LIBCSV_FIELD_BEGUN) {
+		rec->quote = QUOTE_UNCLOSED;
+		rec->quote_field = rec->n_fields + 1;
+	}
+	csv_fini(&r->csv, on_field, on_record, r);
+	rec->ended = TRUE; /* an empty line gives no row to csv_fini: a blank record */
+}
+
+/* Clears what tokenising found in the record (its place in the file stays). */
+static void record_clear(record *rec)
+{
+	rec->ended = rec->nonblank = rec->overlong = FALSE;
+	rec->n_fields = rec->overlong_field = rec->quote_field = rec->quote_fields = 0;
+	rec->quote = QUOTE_OK;
+	rec->quote_line = 0;
+	rec->quote_after[0] = '\0';
+	rec->nul_at = rec->bad_at = -1;
+	g_string_truncate(rec->text, 0);
+}
+
+/* The record spans physical lines and is not one record (its quotes do not pair up cleanly, or it
+ * has the wrong number of fields): its first line becomes a record alone, rejected, and the lines
+ * after it are read again one by one, from the bytes kept. */
+static void cut_back(manifest_reader *r, quote_defect why, guint open_field)
+{
+	record *rec = &r->rec;
+	g_assert(rec->line_count > 1 && r->rec_raw->len == rec->len);
+	uint64_t last_line = rec->line_no + rec->line_count - 1;
+	uint64_t line_of_its_own = rec->quote_line;
+	g_autofree char *after = g_strdup(rec->quote_after);
+	guint fields = rec->n_fields;
+	/* The lines after the first, then what was still to be read again. */
+	GByteArray *again = g_byte_array_sized_new((guint)(rec->len - rec->first_len +
+							   (r->again->len - r->again_pos)));
+	g_byte_array_append(again, r->rec_raw->data + rec->first_len, (guint)(rec->len - rec->first_len));
+	g_byte_array_append(again, r->again->data + r->again_pos, r->again->len - r->again_pos);
+	g_byte_array_unref(r->again);
+	r->again = again;
+	r->again_pos = 0;
+	r->again_offset = rec->offset + rec->first_len;
+	r->physical_lines = rec->line_no;
+	r->single_until = MAX(r->single_until, last_line);
+
+	csv_fini(&r->csv, NULL, NULL, NULL);
+	record_clear(rec);
+	rec->len = rec->first_len;
+	rec->line_count = 1;
+	const guint8 *first = r->rec_raw->data;
+	gsize content = rec->first_len;
+	while (content > 0 && (first[content - 1] == '\n' || first[content - 1] == '\r'))
+		content--;
+	feed(r, first, content, rec->offset, TRUE);
+	/* The first line's own reading says the quote is open at its end; the reason says why. */
+	rec->quote = why;
+	rec->quote_field = open_field;
+	rec->quote_line = why == QUOTE_SPAN_LINE ? line_of_its_own : last_line;
+	rec->quote_fields = fields;
+	g_strlcpy(rec->quote_after, after, sizeof rec->quote_after);
+}
+
+/* The commas of a raw line: 0x2C is never part of a multi-byte character in UTF-8 or GB18030. */
+static guint count_commas(const guint8 *p, gsize len)
+{
+	guint n = 0;
+	for (const guint8 *c = p; (c = memchr(c, ',', len - (gsize)(c - p))) != NULL; c++)
+		n++;
+	return n;
+}
+
+/* Reads physical lines until a record ends. *eof at the end of the file (no record). */
 static gboolean read_record(manifest_reader *r, gboolean *eof, GError **error)
 {
 	record *rec = &r->rec;
-	rec->open = rec->ended = rec->nonblank = FALSE;
-	rec->n_fields = rec->overlong_field = 0;
-	rec->nul_at = rec->bad_at = -1;
-	g_string_truncate(rec->text, 0);
+	record_clear(rec);
+	rec->open = FALSE;
+	rec->line_count = 0;
+	g_byte_array_set_size(r->rec_raw, 0);
+	guint open_field = 0;         /* the field whose quote is open at the first line's end */
+	uint64_t line_of_its_own = 0; /* the first line the record takes that could be a line alone */
 	*eof = FALSE;
 	while (!rec->ended) {
-		const guint8 *raw;
-		gsize len;
-		uint64_t offset = 0;
-		gsize room = MANIFEST_RECORD_BYTES_MAX - (rec->open ? (gsize)rec->len : 0);
-		if (!read_line(r, room, &raw, &len, &offset, error))
+		physical_line pl;
+		if (!read_line(r, &pl, error))
 			return FALSE;
-		if (!raw) {
+		if (!pl.bytes && !pl.overlong) {
 			if (rec->open)
 				return refuse(error,
 					      "quote opened at line %" G_GUINT64_FORMAT " of '%s' is still open at its end",
@@ -358,17 +600,53 @@ static gboolean read_record(manifest_reader *r, gboolean *eof, GError **error)
 			*eof = TRUE;
 			return TRUE;
 		}
+		if (rec->open && (pl.overlong || rec->len + pl.len > MANIFEST_RECORD_BYTES_MAX))
+			return refuse(error,
+				      "record at line %" G_GUINT64_FORMAT " of '%s' is longer than %d bytes: "
+				      "a quote left open?",
+				      rec->line_no, r->name, MANIFEST_RECORD_BYTES_MAX);
 		if (!rec->open) {
 			rec->open = TRUE;
 			rec->line_no = r->physical_lines;
-			rec->offset = offset;
+			rec->offset = pl.offset;
 			rec->len = 0;
+			rec->first_len = pl.len;
 		}
-		g_assert(offset == rec->offset + rec->len);
-		rec->len += len;
-		g_assert(rec->len <= MANIFEST_RECORD_BYTES_MAX);
-		feed(r, raw, len, offset);
+		g_assert(pl.offset == rec->offset + rec->len);
+		rec->len += pl.len;
+		rec->line_count++;
+		if (pl.overlong) {
+			/* A line alone, not tokenised: rejected for its length. */
+			rec->overlong = rec->nonblank = rec->ended = TRUE;
+			break;
+		}
+		gboolean alone = r->physical_lines <= r->single_until;
+		feed(r, pl.bytes, pl.content, pl.offset, alone);
+		if (rec->line_count == 1 && !rec->ended) {
+			open_field = rec->n_fields + 1;
+			g_byte_array_append(r->rec_raw, pl.bytes, (guint)pl.len);
+			continue;
+		}
+		if (rec->line_count == 1)
+			break;
+		g_byte_array_append(r->rec_raw, pl.bytes, (guint)pl.len);
+		if (!line_of_its_own && count_commas(pl.bytes, pl.content) + 1 >= r->map->n_header)
+			line_of_its_own = r->physical_lines;
+		if (!rec->ended)
+			continue; /* still open: refused at the end of the file, or past the record limit */
+		/* A record spanning lines stands only when its quotes pair up, no line it takes could be
+		 * a line of its own (as many commas as the header has) and its fields are the header's. */
+		if (rec->quote == QUOTE_TEXT_AFTER) {
+			cut_back(r, QUOTE_SPAN_TEXT, open_field);
+		} else if (line_of_its_own) {
+			rec->quote_line = line_of_its_own;
+			cut_back(r, QUOTE_SPAN_LINE, open_field);
+		} else if (rec->n_fields != r->map->n_header) {
+			cut_back(r, QUOTE_SPAN_FIELDS, open_field);
+		}
 	}
+	g_assert(rec->ended);
+	rec->open = FALSE;
 	return TRUE;
 }
 
@@ -540,11 +818,42 @@ static void make_line(manifest_reader *r, manifest_line *line)
 	const profile *p = m->profile;
 	memset(line, 0, sizeof *line);
 	line->line_no = rec->line_no;
+	line->line_count = rec->line_count;
 	line->byte_offset = rec->offset;
 	line->byte_len = rec->len;
 	g_string_truncate(r->reason, 0);
 	map_fields(r, line);
 
+	if (rec->overlong)
+		reject(r, "line is %" G_GUINT64_FORMAT " bytes long, more than the limit of %d bytes", rec->len,
+		       MANIFEST_RECORD_BYTES_MAX);
+	switch (rec->quote) {
+	case QUOTE_OK:
+		break;
+	case QUOTE_TEXT_AFTER:
+		reject(r, "quote closing field %u is followed by '%s', not a comma or the line's end",
+		       rec->quote_field, rec->quote_after);
+		break;
+	case QUOTE_SPAN_TEXT:
+		reject(r, "quote opened in field %u does not close on its line; where it closes, on line %"
+		       G_GUINT64_FORMAT ", it is followed by '%s', not a comma or the line's end: "
+		       "the lines after it are read on their own", rec->quote_field, rec->quote_line, rec->quote_after);
+		break;
+	case QUOTE_SPAN_FIELDS:
+		reject(r, "quote opened in field %u does not close on its line; read on to line %" G_GUINT64_FORMAT
+		       ", it makes %u fields, the header has %u: the lines after it are read on their own",
+		       rec->quote_field, rec->quote_line, rec->quote_fields, m->n_header);
+		break;
+	case QUOTE_SPAN_LINE:
+		reject(r, "quote opened in field %u does not close on its line; it would take line %" G_GUINT64_FORMAT
+		       ", which has the fields of a line of its own: the lines after it are read on their own",
+		       rec->quote_field, rec->quote_line);
+		break;
+	case QUOTE_UNCLOSED:
+		reject(r, "quote opened in field %u does not close on its line (read on its own: the quotes of the"
+		       " lines around it do not pair up)", rec->quote_field);
+		break;
+	}
 	if (rec->nul_at >= 0)
 		reject(r, "NUL byte at offset %" G_GINT64_FORMAT, rec->nul_at);
 	if (rec->bad_at >= 0)
@@ -657,9 +966,60 @@ static gboolean finish(manifest_reader *r, GError **error)
 				      money_format(r->sum_fen, sum));
 		}
 	}
-	g_assert(r->at_eof && !r->rec.open);
+	g_assert(r->at_eof && !r->rec.open && r->again_pos == r->again->len);
 	r->sha256_hex = g_strdup(g_checksum_get_string(r->sha256));
 	return TRUE;
+}
+
+/* ---- every physical line read once ---- */
+
+/* Takes the record just read into the chain of records: it must start where the one before ended.
+ * line: it is returned as a line (else it is a row without an outcome). */
+static void chain(manifest_reader *r, gboolean line)
+{
+	const record *rec = &r->rec;
+	if (rec->line_no != r->chain_line + 1 || rec->offset != r->chain_offset)
+		r->chain_broken = TRUE;
+	r->chain_line = rec->line_no + rec->line_count - 1;
+	r->chain_offset = rec->offset + rec->len;
+	if (line) {
+		r->lines_physical += rec->line_count;
+		r->lines_bytes += rec->len;
+	} else {
+		r->quiet_lines += rec->line_count;
+		r->quiet_bytes += rec->len;
+	}
+}
+
+void manifest_tally_add(manifest_tally *t, const manifest_line *line)
+{
+	if (t->lines > 0 && (line->line_no < t->next_line_no || line->byte_offset < t->next_byte_offset))
+		t->overlaps++;
+	t->lines++;
+	t->physical_lines += line->line_count;
+	t->bytes += line->byte_len;
+	t->next_line_no = line->line_no + line->line_count;
+	t->next_byte_offset = line->byte_offset + line->byte_len;
+}
+
+gboolean manifest_tally_check(const manifest_tally *t, const manifest_reader *r, GError **error)
+{
+	g_assert(r->finished && r->clean); /* called after a clean end only */
+	uint64_t after_header = r->raw_line_ends - r->header_lines;
+	uint64_t size_after = r->size - r->header_bytes;
+	gboolean ok = !r->chain_broken && t->overlaps == 0 && t->lines == r->lines &&
+		      r->chain_line == r->raw_line_ends && r->chain_offset == r->size &&
+		      t->physical_lines + r->quiet_lines == after_header && t->bytes + r->quiet_bytes == size_after &&
+		      t->physical_lines == r->lines_physical && t->bytes == r->lines_bytes;
+	if (!ok)
+		g_set_error(error, MANIFEST_ERROR, STATUS_SOFTWARE,
+			    "the lines of '%s' do not cover it once: %" G_GUINT64_FORMAT " physical lines after the"
+			    " header (%" G_GUINT64_FORMAT " bytes), %" G_GUINT64_FORMAT " in %" G_GUINT64_FORMAT
+			    " lines taken (%" G_GUINT64_FORMAT " bytes, %" G_GUINT64_FORMAT " out of order), %"
+			    G_GUINT64_FORMAT " in rows without an outcome (%" G_GUINT64_FORMAT " bytes)%s",
+			    r->name, after_header, size_after, t->physical_lines, t->lines, t->bytes, t->overlaps,
+			    r->quiet_lines, r->quiet_bytes, r->chain_broken ? ", a record not where the last ended" : "");
+	return ok;
 }
 
 /* ---- the reader ---- */
@@ -679,6 +1039,8 @@ void manifest_close(manifest_reader *r)
 	g_free(r->sha256_hex);
 	g_free(r->chunk);
 	g_byte_array_unref(r->line);
+	g_byte_array_unref(r->again);
+	g_byte_array_unref(r->rec_raw);
 	g_string_free(r->decoded, TRUE);
 	g_string_free(r->rec.text, TRUE);
 	g_string_free(r->reason, TRUE);
@@ -714,6 +1076,8 @@ manifest_reader *manifest_open(const char *path, const profile_set *ps, const ch
 	r->chunk = g_malloc(MANIFEST_CHUNK_BYTES);
 	r->sha256 = g_checksum_new(G_CHECKSUM_SHA256);
 	r->line = g_byte_array_new();
+	r->again = g_byte_array_new();
+	r->rec_raw = g_byte_array_new();
 	r->decoded = g_string_new(NULL);
 	r->rec.text = g_string_new(NULL);
 	r->reason = g_string_new(NULL);
@@ -742,14 +1106,19 @@ manifest_reader *manifest_open(const char *path, const profile_set *ps, const ch
 		return NULL;
 	}
 
-	/* The header: the first line that is not blank. */
-	const guint8 *raw;
-	gsize len;
-	uint64_t offset = 0;
+	/* The header: the first line that is not blank, read as every line is (the same line ends). */
+	physical_line pl;
 	do {
-		if (!read_line(r, MANIFEST_RECORD_BYTES_MAX, &raw, &len, &offset, error))
+		if (!read_line(r, &pl, error))
 			return NULL;
-	} while (raw && is_blank_bytes(raw, len));
+		if (pl.overlong) {
+			refuse(error, "line %" G_GUINT64_FORMAT " of '%s', where its header should be, is longer than %d"
+			       " bytes", r->physical_lines, r->name, MANIFEST_RECORD_BYTES_MAX);
+			return NULL;
+		}
+	} while (pl.bytes && is_blank_bytes(pl.bytes, pl.len));
+	const char *raw = (const char *)pl.bytes;
+	gsize len = pl.content;
 	if (!raw) {
 		if (r->size == 0)
 			refuse(error, "empty file '%s' (0 bytes)", r->name);
@@ -757,16 +1126,18 @@ manifest_reader *manifest_open(const char *path, const profile_set *ps, const ch
 			refuse(error, "no header row in '%s' (only blank lines)", r->name);
 		return NULL;
 	}
-	r->map = chosen ? profile_map_header(chosen, (const char *)raw, len, overrides, r->name, error)
-			: profile_set_detect(ps, (const char *)raw, len, overrides, r->name, error);
+	r->map = chosen ? profile_map_header(chosen, raw, len, overrides, r->name, error)
+			: profile_set_detect(ps, raw, len, overrides, r->name, error);
 	if (!r->map)
 		return NULL;
+	r->header_lines = r->chain_line = r->physical_lines;
+	r->header_bytes = r->chain_offset = pl.offset + pl.len;
 
 	r->cd = g_iconv_open("UTF-8", r->map->profile->encoding);
 	g_assert(r->cd != (GIConv)-1); /* profile_load checked the encoding */
 	r->utf8 = g_ascii_strcasecmp(r->map->profile->encoding, "UTF-8") == 0 ||
 		  g_ascii_strcasecmp(r->map->profile->encoding, "UTF8") == 0;
-	int rc = csv_init(&r->csv, CSV_REPALL_NL); /* every LF ends a record, blank lines too */
+	int rc = csv_init(&r->csv, CSV_OPTIONS);
 	g_assert(rc == 0);
 	r->csv_ready = TRUE;
 	csv_set_term_func(&r->csv, is_lf);
@@ -786,11 +1157,14 @@ gboolean manifest_next(manifest_reader *r, manifest_line *line, GError **error)
 			finish(r, error);
 			break;
 		}
-		if (!r->rec.nonblank)
-			continue; /* a blank line, or only empty fields as Excel writes: no line */
+		if (!r->rec.nonblank) {
+			chain(r, FALSE); /* a blank line, or only empty fields as Excel writes: no line */
+			continue;
+		}
 		if (is_totals_row(r)) {
 			if (!take_totals(r, error))
 				break;
+			chain(r, FALSE);
 			continue;
 		}
 		if (r->totals_line) {
@@ -802,10 +1176,12 @@ gboolean manifest_next(manifest_reader *r, manifest_line *line, GError **error)
 		make_line(r, line);
 		if (r->map->totals_column >= 0 && !add_to_sum(r, error))
 			break;
+		chain(r, TRUE);
 		r->lines++;
 		return TRUE;
 	}
 	r->finished = TRUE;
+	r->clean = !error || !*error;
 	return FALSE;
 }
 

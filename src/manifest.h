@@ -2,10 +2,14 @@
  * at a time (FORMATS.md, "Courier manifests"; check 1 of POLICY.md's "Who is eligible").
  *
  * The reader streams: it holds one chunk of the file, the physical line being read and the record
- * being tokenised, never the whole file, so memory does not grow with the number of lines. Each
- * physical line is decoded to UTF-8 with the profile's encoding before libcsv splits it (GB18030 is
- * not self-synchronising; splitting bytes at LF is safe in both encodings, 0x0A is never a trail
- * byte). No database, no clock: fee_max, pickup in the future, duplicates and eligibility are the
+ * being tokenised, never the whole file, so memory does not grow with the number of lines. A
+ * physical line ends with LF, CRLF or CR (the header's too). Each physical line is decoded to UTF-8
+ * with the profile's encoding before libcsv splits it (GB18030 is not self-synchronising; splitting
+ * bytes at LF and CR is safe in both encodings, 0x0A and 0x0D are never trail bytes, nor are the
+ * quote and the comma). A defect inside one line (text after a closing quote, a line over
+ * MANIFEST_RECORD_BYTES_MAX, ...) rejects that line alone and reading resumes at the next physical
+ * line: no line's bytes end up in another line's field (manifest.c says how a quote may span
+ * lines). No database, no clock: fee_max, pickup in the future, duplicates and eligibility are the
  * caller's. Every error's code is an exit_status (status.h). */
 #ifndef SUBSIDY_MANIFEST_H
 #define SUBSIDY_MANIFEST_H
@@ -24,8 +28,9 @@ GQuark manifest_error_quark(void);
 /* Longest value of one field, after trimming. The longest real value (an address) is a few hundred
  * bytes; a longer one rejects its line and is not kept. */
 #define MANIFEST_FIELD_BYTES_MAX 1024
-/* Longest record (all its physical lines). A record this long is not a manifest line but a quote
- * left open, or not a manifest at all: the file is refused. It bounds the reader's memory. */
+/* Longest physical line, and longest record (all its physical lines). A longer physical line is
+ * rejected alone (its bytes are read on, not kept); a quote still open past it is a quote left
+ * open: the file is refused. It bounds the reader's memory. */
 #define MANIFEST_RECORD_BYTES_MAX (4 * 1024 * 1024)
 /* "0123...ef" and its NUL */
 #define MANIFEST_SHA256_HEX_MAX 65
@@ -38,6 +43,7 @@ GQuark manifest_error_quark(void);
  * YTO), the numbers NFKC, upper case, without spaces or invisible characters. */
 typedef struct {
 	uint64_t line_no;     /* physical line where the record starts; the header is line 1 */
+	uint64_t line_count;  /* its physical lines (more than 1: a quoted field with a line break) */
 	uint64_t byte_offset; /* of the record's first byte, from the file's first byte (a BOM counts) */
 	uint64_t byte_len;    /* of the record in the file, its line end(s) included */
 	union {
@@ -81,6 +87,26 @@ manifest_reader *manifest_open(const char *path, const profile_set *ps, const ch
  * Blank lines (every field empty) are no line and are skipped; a totals row is not a line either.
  * Do not call again after FALSE. */
 gboolean manifest_next(manifest_reader *r, manifest_line *line, GError **error);
+
+/* What a caller took of the lines it was given, to check before it commits that every physical
+ * line after the header belongs to exactly one line taken or to a row that gets no outcome (blank
+ * lines, a totals row): as the outcome counts are checked. Zero it, add every line taken. */
+typedef struct {
+	uint64_t lines;            /* lines added */
+	uint64_t physical_lines;   /* the physical lines they span */
+	uint64_t bytes;            /* their bytes */
+	uint64_t next_line_no;     /* where the last one ended */
+	uint64_t next_byte_offset;
+	uint64_t overlaps;         /* lines that start before the one added before them ended */
+} manifest_tally;
+
+void manifest_tally_add(manifest_tally *t, const manifest_line *line);
+
+/* Once manifest_next has returned FALSE without error: TRUE when the lines added, in the reader's
+ * order, and the rows without an outcome together hold every physical line after the header (as
+ * counted from the file's bytes on their own) and every byte once. Else FALSE with a
+ * STATUS_SOFTWARE error: the engine lost or merged a line, nothing may be committed. */
+gboolean manifest_tally_check(const manifest_tally *t, const manifest_reader *r, GError **error);
 
 /* Closes the file and frees the reader (NULL is fine). */
 void manifest_close(manifest_reader *r);

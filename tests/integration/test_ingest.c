@@ -1159,3 +1159,151 @@ Test(ingest, a_file_that_changes_while_it_is_read_is_refused)
 	cr_assert_eq(sql_int(db, "SELECT count(*) FROM lines"), 0);
 	cr_assert_eq(sql_int(db, "SELECT count(*) FROM waybills"), 0);
 }
+
+/* ==== no line lost or merged (issue 12) ==== */
+
+#define X_HEAD(w) "EMS," w ",,2018-06-05 10:00:00,C1,,1,12.00,水果,"
+
+Test(ingest, text_after_a_closing_quote_rejects_that_line_alone_and_every_line_after_it_is_stored)
+{
+	const char *db = setup();
+	static const char x1[] = X_HEAD("X1") "\"广东省,深圳\"市\n", x2[] = X_HEAD("X2") "海南\n",
+			  x3[] = X_HEAD("X3") "\"江苏\"\"南京\"\"\"\n", x4[] = X_HEAD("X4") "海南\n";
+	g_autofree char *text = g_strconcat(CANONICAL_HEADER, x1, x2, x3, x4, NULL);
+	g_autofree char *path = write_tmp("quote-text.csv", text, -1);
+	h_result r = INGEST(db, path);
+	assert_exit(&r, 0);
+	g_autofree char *f = json_file(r.out, 0);
+	cr_assert_eq(json_int(f, "lines"), 4);
+	cr_assert_eq(json_int(f, "REJECTED"), 1);
+	cr_assert_eq(json_int(f, "ELIGIBLE"), 3);
+	g_autofree char *got = lines_of(db);
+	cr_assert_str_eq(got, "2 REJECTED quote closing field 10 is followed by '市', not a comma or the line's end\n"
+			      "3 ELIGIBLE \n4 ELIGIBLE \n5 ELIGIBLE ");
+	g_autofree char *waybills = h_sql(db, "SELECT string_agg(waybill_no || ' ' || coalesce(destination, '-'),"
+					      " ' | ' ORDER BY line_no) FROM lines");
+	cr_assert_str_eq(waybills, "X1 广东省,深圳 | X2 海南 | X3 江苏\"南京\" | X4 海南");
+	const char *raw[] = { x1, x2, x3, x4 };
+	for (int i = 0; i < 4; i++)
+		assert_raw_line(db, path, i + 2, raw[i], strlen(raw[i]));
+	assert_bytes_stored(db, path);
+	h_result_clear(&r);
+}
+
+Test(ingest, a_quote_over_lines_followed_by_text_rejects_its_first_line_and_the_next_lines_are_their_own)
+{
+	const char *db = setup();
+	static const char m1[] = X_HEAD("M1") "\"广东省\n", m1b[] = "深圳\"市\n", m2[] = X_HEAD("M2") "\"海南\n",
+			  m3[] = X_HEAD("M3") "海南\"\n", m4[] = X_HEAD("M4") "\"广东省\r\n深圳市\"\r\n";
+	g_autofree char *text = g_strconcat(CANONICAL_HEADER, m1, m1b, m2, m3, m4, NULL);
+	g_autofree char *path = write_tmp("quote-span.csv", text, -1);
+	h_result r = INGEST(db, path);
+	assert_exit(&r, 0);
+	g_autofree char *got = h_sql(db, "SELECT string_agg(format('%s %s %s', line_no, coalesce(waybill_no, '-'),"
+					 " outcome), E'\\n' ORDER BY line_no) FROM lines");
+	/* M1's quote closes on line 3 followed by 市; M2's would take M3's line, a line of its own. M4's
+	 * address has a line break: one line of two physical lines. */
+	cr_assert_str_eq(got, "2 M1 REJECTED\n3 - REJECTED\n4 M2 REJECTED\n5 M3 ELIGIBLE\n6 M4 ELIGIBLE");
+	g_autofree char *reasons = h_sql(db, "SELECT string_agg(reason, E'\\n' ORDER BY line_no) FROM lines"
+					     " WHERE line_no IN (2, 4)");
+	assert_has(reasons, "quote opened in field 10 does not close on its line; where it closes, on line 3, it is"
+			    " followed by '市'");
+	assert_has(reasons, "it would take line 5, which has the fields of a line of its own");
+	const char *raw[] = { m1, m1b, m2, m3, m4 };
+	for (int i = 0; i < 5; i++)
+		assert_raw_line(db, path, i + 2, raw[i], strlen(raw[i]));
+	cr_assert_eq(sql_int(db, "SELECT count(*) FROM lines"), 5);
+	h_result_clear(&r);
+}
+
+/* text with its CRLF made LF, then every LF made eol; caller frees. */
+static char *line_ends(const char *bytes, gsize len, const char *eol, gsize *out_len)
+{
+	GString *out = g_string_sized_new(len * 2);
+	for (gsize i = 0; i < len; i++) {
+		if (bytes[i] == '\r' && i + 1 < len && bytes[i + 1] == '\n')
+			continue;
+		if (bytes[i] == '\n')
+			g_string_append(out, eol);
+		else
+			g_string_append_c(out, bytes[i]);
+	}
+	*out_len = out->len;
+	return g_string_free(out, FALSE);
+}
+
+Test(ingest, every_profile_gets_its_golden_outcomes_with_lf_crlf_and_cr_line_ends)
+{
+	/* Excel's "CSV (Macintosh)" ends lines with CR alone: an ems file saved so was stored with 0
+	 * lines and marked ingested. */
+	const char *profiles[][2] = { { "canonical", "UTF-8" }, { "ems", "GB18030" }, { "cainiao", "UTF-8" },
+				      { "zto", "UTF-8" } };
+	const char *eols[][2] = { { "lf", "\n" }, { "crlf", "\r\n" }, { "cr", "\r" } };
+	for (size_t p = 0; p < G_N_ELEMENTS(profiles); p++) {
+		g_autofree char *csv = g_strdup_printf(MANIFESTS "/%s/%s.csv", profiles[p][0], profiles[p][0]);
+		g_autofree char *expected = g_strdup_printf(MANIFESTS "/%s/%s.expected", profiles[p][0],
+							    profiles[p][0]);
+		gsize len = 0, golden_len = 0;
+		g_autofree char *bytes = h_read(csv, &len);
+		g_autofree char *golden = h_read(expected, &golden_len);
+		for (size_t e = 0; e < G_N_ELEMENTS(eols); e++) {
+			const char *db = setup();
+			g_autofree char *dir = g_build_filename(h_tmpdir(), eols[e][0], NULL);
+			g_mkdir_with_parents(dir, 0700);
+			gsize n = 0;
+			g_autofree char *text = line_ends(bytes, len, eols[e][1], &n);
+			g_autofree char *name = g_strdup_printf("%s.csv", profiles[p][0]);
+			g_autofree char *golden_name = g_strdup_printf("%s.expected", profiles[p][0]);
+			g_autofree char *path = h_write(dir, name, text, (gssize)n);
+			g_free(h_write(dir, golden_name, golden, (gssize)golden_len));
+			assert_sample(db, path, profiles[p][0], profiles[p][1]);
+		}
+	}
+}
+
+Test(ingest, a_canonical_header_ending_in_cr_keeps_the_first_data_line)
+{
+	const char *db = setup();
+	g_autofree char *header = g_strndup(CANONICAL_HEADER, strlen(CANONICAL_HEADER) - 1);
+	static const char h1[] = X_HEAD("H1") "广东\n", h2[] = X_HEAD("H2") "广东\n";
+	g_autofree char *text = g_strconcat(header, "\r", h1, h2, NULL);
+	g_autofree char *path = write_tmp("header-cr.csv", text, -1);
+	h_result r = INGEST(db, path);
+	assert_exit(&r, 0);
+	g_autofree char *got = lines_of(db);
+	cr_assert_str_eq(got, "2 ELIGIBLE \n3 ELIGIBLE ");
+	assert_raw_line(db, path, 2, h1, strlen(h1));
+	assert_raw_line(db, path, 3, h2, strlen(h2));
+	h_result_clear(&r);
+}
+
+Test(ingest, an_unquoted_line_over_4_mib_rejects_that_line_alone)
+{
+	const char *db = setup();
+	static const char l1[] = X_HEAD("L1") "广东\n", l3[] = X_HEAD("L3") "广东\n";
+	GString *text = g_string_new(CANONICAL_HEADER);
+	g_string_append(text, l1);
+	gsize long_at = text->len;
+	g_string_append(text, X_HEAD("L2"));
+	while (text->len - long_at <= 4 * 1024 * 1024)
+		g_string_append(text, "广东广东广东广东");
+	g_string_append_c(text, '\n');
+	gsize long_len = text->len - long_at;
+	g_string_append(text, l3);
+	g_autofree char *path = write_tmp("long-line.csv", text->str, (gssize)text->len);
+	g_string_free(text, TRUE);
+	h_result r = INGEST(db, path);
+	assert_exit(&r, 0);
+	g_autofree char *f = json_file(r.out, 0);
+	cr_assert_eq(json_int(f, "lines"), 3);
+	g_autofree char *got = lines_of(db);
+	g_autofree char *want = g_strdup_printf("2 ELIGIBLE \n3 REJECTED line is %zu bytes long, more than the limit"
+						" of 4194304 bytes\n4 ELIGIBLE ", long_len);
+	cr_assert_str_eq(got, want);
+	g_autofree char *place = h_sql(db, "SELECT format('%s+%s', byte_offset, byte_len) FROM lines WHERE line_no = 3");
+	g_autofree char *want_place = g_strdup_printf("%zu+%zu", long_at, long_len);
+	cr_assert_str_eq(place, want_place);
+	assert_raw_line(db, path, 4, l3, strlen(l3));
+	assert_bytes_stored(db, path);
+	h_result_clear(&r);
+}

@@ -869,3 +869,377 @@ Test(manifest, lines_across_many_chunks_are_read_whole)
 	}
 	cr_assert_eq(res->raw->len, text->len);
 }
+
+/* ==== no line lost or merged (issue 12): quotes, line ends, over-long lines ==== */
+
+#define LINE_HEAD(w) "EMS," w ",,2018-06-03 09:15:00,ZT1,,1.5,12.00,水果,"
+
+/* Every line's byte range in text is its own physical lines, and together with the rows that get
+ * no outcome they are the file after its header: no byte is in two lines, none is in no line. */
+static void assert_ranges(const result *res, const char *text, gsize len, guint header_lines)
+{
+	uint64_t next_line = header_lines + 1;
+	for (guint i = 0; i < res->lines->len; i++) {
+		const manifest_line *l = &line_at(res, i)->line;
+		cr_assert_geq(l->line_no, next_line, "line %u starts at %" G_GUINT64_FORMAT, i, l->line_no);
+		cr_assert_geq(l->line_count, 1);
+		cr_assert_leq(l->byte_offset + l->byte_len, len);
+		char last = text[l->byte_offset + l->byte_len - 1];
+		cr_assert(l->byte_offset + l->byte_len == len || last == '\n' || last == '\r',
+			  "line %" G_GUINT64_FORMAT " does not end at a line end", l->line_no);
+		next_line = l->line_no + l->line_count;
+	}
+}
+
+Test(manifest, text_after_a_closing_quote_rejects_that_line_alone)
+{
+	/* The issue's file: X1's destination must not swallow X2 and X3. */
+	const char *body = LINE_HEAD("X1") "\"广东省,深圳\"市\n" LINE_HEAD("X2") "海南\n"
+			   LINE_HEAD("X3") "\"江苏\"\"南京\"\"\"\n" LINE_HEAD("X4") "海南\n";
+	g_autoptr(result) res = read_canonical(body);
+	assert_read(res, 4);
+	assert_rejected(line_at(res, 0), "quote closing field 10 is followed by '市', not a comma or the line's end");
+	cr_assert_str_eq(line_at(res, 0)->field[PROFILE_WAYBILL_NO], "X1");
+	const char *waybills[] = { "X1", "X2", "X3", "X4" };
+	for (guint i = 0; i < 4; i++) {
+		cr_assert_eq(line_at(res, i)->line.line_no, i + 2);
+		cr_assert_eq(line_at(res, i)->line.line_count, 1);
+		cr_assert_str_eq(line_at(res, i)->field[PROFILE_WAYBILL_NO], waybills[i]);
+		if (i > 0)
+			assert_ok(line_at(res, i));
+	}
+	cr_assert_str_eq(line_at(res, 2)->field[PROFILE_DESTINATION], "江苏\"南京\"");
+	g_autofree char *text = g_strconcat(CANONICAL_HEADER, body, NULL);
+	assert_ranges(res, text, strlen(text), 1);
+	cr_assert_eq(line_at(res, 1)->line.byte_offset,
+		     strlen(CANONICAL_HEADER) + strlen(LINE_HEAD("X1") "\"广东省,深圳\"市\n"));
+}
+
+Test(manifest, text_after_a_closing_quote_without_a_later_quote_rejects_that_line_alone)
+{
+	g_autoptr(result) res = read_canonical(LINE_HEAD("X1") "\"广东省,深圳\"市\n" LINE_HEAD("X2") "海南\n");
+	assert_read(res, 2);
+	assert_rejected(line_at(res, 0), "is followed by '市'");
+	assert_ok(line_at(res, 1));
+	cr_assert_eq(line_at(res, 1)->line.line_no, 3);
+}
+
+Test(manifest, quote_edge_cases_inside_one_line)
+{
+	g_autoptr(result) res = read_canonical(
+		LINE_HEAD("Q1") "ab\"c\n"          /* a quote inside an unquoted field is text */
+		LINE_HEAD("Q2") "\"\"\n"           /* empty quoted */
+		LINE_HEAD("Q3") "\"\"\"\"\n"       /* one escaped quote */
+		LINE_HEAD("Q4") "\"\"x\n"          /* empty quoted, then text: a defect */
+		LINE_HEAD("Q5") "\"gd\"  \n"       /* spaces after the closing quote are fine */
+		LINE_HEAD("Q6") "\"gd\" x\n"       /* but not text after them */
+		LINE_HEAD("Q7") "=\"75\"\n"        /* Excel's keep-as-text, a quote inside a field */
+		"EMS,\"Q8\"X,,2018-06-03 09:15:00,ZT1,,1.5,12.00,水果,gd\n");
+	assert_read(res, 8);
+	assert_ok(line_at(res, 0));
+	cr_assert_str_eq(line_at(res, 0)->field[PROFILE_DESTINATION], "ab\"c");
+	assert_ok(line_at(res, 1));
+	cr_assert_null(line_at(res, 1)->field[PROFILE_DESTINATION]);
+	assert_ok(line_at(res, 2));
+	cr_assert_str_eq(line_at(res, 2)->field[PROFILE_DESTINATION], "\"");
+	assert_rejected(line_at(res, 3), "quote closing field 10 is followed by 'x'");
+	assert_ok(line_at(res, 4));
+	cr_assert_str_eq(line_at(res, 4)->field[PROFILE_DESTINATION], "gd");
+	assert_rejected(line_at(res, 5), "quote closing field 10 is followed by 'x'");
+	assert_ok(line_at(res, 6));
+	assert_rejected(line_at(res, 7), "quote closing field 2 is followed by 'X'");
+	for (guint i = 0; i < 8; i++)
+		cr_assert_eq(line_at(res, i)->line.line_no, i + 2);
+}
+
+Test(manifest, quoted_field_over_lines_followed_by_text_rejects_its_first_line_and_reads_the_next)
+{
+	const char *body = LINE_HEAD("M1") "\"广东省\n深圳\"市\n" LINE_HEAD("M2") "gd\n";
+	g_autoptr(result) res = read_canonical(body);
+	assert_read(res, 3);
+	assert_rejected(line_at(res, 0), "quote opened in field 10 does not close on its line");
+	assert_rejected(line_at(res, 0), "line 3");
+	cr_assert_eq(line_at(res, 0)->line.line_no, 2);
+	cr_assert_eq(line_at(res, 0)->line.line_count, 1);
+	cr_assert_eq(line_at(res, 0)->line.byte_len, strlen(LINE_HEAD("M1") "\"广东省\n"));
+	cr_assert_eq(line_at(res, 1)->line.line_no, 3);
+	assert_rejected(line_at(res, 1), "has 1 fields");
+	cr_assert_eq(line_at(res, 2)->line.line_no, 4);
+	assert_ok(line_at(res, 2));
+	g_autofree char *text = g_strconcat(CANONICAL_HEADER, body, NULL);
+	assert_ranges(res, text, strlen(text), 1);
+}
+
+Test(manifest, quote_left_open_and_closed_by_a_later_lines_quote_merges_nothing)
+{
+	/* M1's quote is never closed; M3's opening quote would close it, followed by 江. M2 and M3 are
+	 * their own lines, not text of M1's destination. */
+	const char *body = LINE_HEAD("M1") "\"广东\n" LINE_HEAD("M2") "海南\n" LINE_HEAD("M3") "\"江苏\"\n"
+			   LINE_HEAD("M4") "海南\n";
+	g_autoptr(result) res = read_canonical(body);
+	assert_read(res, 4);
+	assert_rejected(line_at(res, 0), "quote opened in field 10 does not close on its line");
+	cr_assert_null(strstr(line_at(res, 0)->field[PROFILE_DESTINATION], "M2"));
+	for (guint i = 0; i < 4; i++) {
+		cr_assert_eq(line_at(res, i)->line.line_no, i + 2);
+		cr_assert_eq(line_at(res, i)->line.line_count, 1);
+	}
+	assert_ok(line_at(res, 1));
+	cr_assert_str_eq(line_at(res, 1)->field[PROFILE_WAYBILL_NO], "M2");
+	/* M3 was part of the span whose quotes did not pair up: read alone, its quotes pair up */
+	assert_ok(line_at(res, 2));
+	cr_assert_str_eq(line_at(res, 2)->field[PROFILE_DESTINATION], "江苏");
+	assert_ok(line_at(res, 3));
+}
+
+Test(manifest, quote_spanning_lines_that_makes_the_wrong_number_of_fields_merges_nothing)
+{
+	const char *body = LINE_HEAD("M1") "\"广东\n深圳\",x\n" LINE_HEAD("M3") "海南\n";
+	g_autoptr(result) res = read_canonical(body);
+	assert_read(res, 3);
+	assert_rejected(line_at(res, 0), "read on to line 3, it makes 11 fields, the header has 10");
+	assert_rejected(line_at(res, 1), "has 2 fields");
+	assert_ok(line_at(res, 2));
+	cr_assert_eq(line_at(res, 2)->line.line_no, 4);
+}
+
+Test(manifest, quote_spanning_a_line_that_could_be_a_line_of_its_own_merges_nothing)
+{
+	/* Closing M1's quote at the end of M2's line makes one record of 10 fields, M2's text in M1's
+	 * destination: M2's line has the commas of a line of its own, so the span is not unambiguous. */
+	const char *body = LINE_HEAD("M1") "\"广东\n" LINE_HEAD("M2") "海南\"\n" LINE_HEAD("M3") "海南\n";
+	g_autoptr(result) res = read_canonical(body);
+	assert_read(res, 3);
+	assert_rejected(line_at(res, 0), "it would take line 3, which has the fields of a line of its own");
+	cr_assert_eq(line_at(res, 1)->line.line_no, 3);
+	assert_ok(line_at(res, 1));
+	cr_assert_str_eq(line_at(res, 1)->field[PROFILE_DESTINATION], "海南\"");
+	assert_ok(line_at(res, 2));
+}
+
+Test(manifest, quote_at_the_very_end_of_the_file_is_refused)
+{
+	g_autoptr(result) res = read_canonical(LINE_HEAD("E1") "gd\n" LINE_HEAD("E2") "\"");
+	assert_refused(res, "quote opened at line 3 of 'c.csv' is still open at its end");
+}
+
+/* The file text with every LF replaced by eol; caller frees. */
+static char *with_line_ends(const char *lf_text, gsize len, const char *eol, gsize *out_len)
+{
+	GString *out = g_string_sized_new(len * 2);
+	for (gsize i = 0; i < len; i++) {
+		if (lf_text[i] == '\n')
+			g_string_append(out, eol);
+		else
+			g_string_append_c(out, lf_text[i]);
+	}
+	*out_len = out->len;
+	return g_string_free(out, FALSE);
+}
+
+/* The file with its CRLF made LF; caller frees. */
+static char *lf_only(const char *bytes, gsize len, gsize *out_len)
+{
+	GString *out = g_string_sized_new(len);
+	for (gsize i = 0; i < len; i++)
+		if (!(bytes[i] == '\r' && i + 1 < len && bytes[i + 1] == '\n'))
+			g_string_append_c(out, bytes[i]);
+	*out_len = out->len;
+	return g_string_free(out, FALSE);
+}
+
+Test(manifest, every_profile_reads_the_same_lines_with_lf_crlf_and_cr_line_ends)
+{
+	const char *samples[] = { "fixtures/manifests/canonical/canonical.csv", "fixtures/manifests/ems/ems.csv",
+				  "fixtures/manifests/cainiao/cainiao.csv", "fixtures/manifests/zto/zto.csv" };
+	const char *profile[] = { "canonical", "ems", "cainiao", "zto" };
+	const char *eols[] = { "\n", "\r\n", "\r" };
+	for (size_t s = 0; s < G_N_ELEMENTS(samples); s++) {
+		g_autofree char *bytes = NULL;
+		gsize len = 0, lf_len = 0;
+		cr_assert(g_file_get_contents(samples[s], &bytes, &len, NULL));
+		g_autofree char *lf = lf_only(bytes, len, &lf_len);
+		g_autoptr(result) want = NULL;
+		for (size_t e = 0; e < G_N_ELEMENTS(eols); e++) {
+			gsize n = 0;
+			g_autofree char *text = with_line_ends(lf, lf_len, eols[e], &n);
+			g_autofree char *path = write_bytes("eol.csv", text, (gssize)n);
+			g_autoptr(result) got = read_file(path);
+			cr_assert(got->opened && !got->error, "%s with %zu-byte line ends: %s", samples[s],
+				  strlen(eols[e]), got->error ? got->error->message : "");
+			cr_assert_str_eq(got->profile, profile[s]);
+			cr_assert_gt(got->lines->len, 1);
+			assert_ranges(got, text, n, 1);
+			if (!want) {
+				want = g_steal_pointer(&got);
+				continue;
+			}
+			cr_assert_eq(got->lines->len, want->lines->len, "%s, line end %zu: %u lines, LF gives %u",
+				     samples[s], e, got->lines->len, want->lines->len);
+			for (guint i = 0; i < got->lines->len; i++) {
+				const kept_line *a = line_at(want, i), *b = line_at(got, i);
+				cr_assert_eq(a->line.line_no, b->line.line_no);
+				cr_assert_eq(a->line.line_count, b->line.line_count);
+				cr_assert_eq(a->line.rejected, b->line.rejected, "%s:%" G_GUINT64_FORMAT, samples[s],
+					     a->line.line_no);
+				cr_assert_eq(b->line.byte_len, a->line.byte_len + (strlen(eols[e]) - 1) * a->line.line_count);
+				for (int f = 0; f < PROFILE_FIELD_COUNT; f++)
+					cr_assert_str_eq(a->field[f] ? a->field[f] : "(null)",
+							 b->field[f] ? b->field[f] : "(null)");
+			}
+		}
+	}
+}
+
+Test(manifest, cr_only_ems_file_reads_every_line)
+{
+	g_autofree char *utf8 = g_strconcat(
+		"邮件号,收寄日期,收寄时间,寄件人客户代码,寄件人电话,重量(千克),邮费(元),保价费(元),订单号,内件品名,寄达省份\r",
+		"1100000000222,2018/6/3,9:05:33,EM0002,,1.2,10.00,0,JD1,茶叶,上海\r",
+		"1100000000223,2018/6/3,9:05:33,EM0002,,1.2,10.00,0,JD2,茶叶,\"广东省,深圳\"市\r",
+		"1100000000224,2018/6/3,9:05:33,EM0002,,1.2,10.00,0,JD3,茶叶,\"广东省\r深圳市\"\r", NULL);
+	g_autofree char *path = write_gb18030("ems.csv", utf8);
+	g_autoptr(result) res = read_file(path);
+	assert_read(res, 3);
+	cr_assert_str_eq(res->profile, "ems");
+	assert_ok(line_at(res, 0));
+	cr_assert_eq(line_at(res, 0)->line.line_no, 2);
+	assert_rejected(line_at(res, 1), "followed by '市'");
+	cr_assert_eq(line_at(res, 1)->line.line_no, 3);
+	assert_ok(line_at(res, 2));
+	cr_assert_eq(line_at(res, 2)->line.line_no, 4);
+	cr_assert_eq(line_at(res, 2)->line.line_count, 2);
+	cr_assert_str_eq(line_at(res, 2)->field[PROFILE_DESTINATION], "广东省\n深圳市");
+}
+
+Test(manifest, header_ending_in_cr_keeps_the_first_data_line)
+{
+	g_autofree char *header = g_strndup(CANONICAL_HEADER, strlen(CANONICAL_HEADER) - 1);
+	g_autofree char *text = g_strconcat(header, "\r", LINE_HEAD("H1") "gd\n", LINE_HEAD("H2") "gd\n", NULL);
+	g_autofree char *path = write_bytes("cr.csv", text, -1);
+	g_autoptr(result) res = read_file(path);
+	assert_read(res, 2);
+	cr_assert_str_eq(line_at(res, 0)->field[PROFILE_WAYBILL_NO], "H1");
+	cr_assert_eq(line_at(res, 0)->line.line_no, 2);
+	cr_assert_eq(line_at(res, 0)->line.byte_offset, strlen(CANONICAL_HEADER));
+	cr_assert_eq(line_at(res, 1)->line.line_no, 3);
+}
+
+Test(manifest, mixed_line_ends_and_a_cr_inside_quotes)
+{
+	const char *body = LINE_HEAD("R1") "gd\r\n" LINE_HEAD("R2") "gd\r" LINE_HEAD("R3") "\"a\rb\"\n"
+			   "\r\r\n" LINE_HEAD("R4") "gd";
+	g_autofree char *text = g_strconcat(CANONICAL_HEADER, body, NULL);
+	g_autofree char *path = write_bytes("mixed.csv", text, -1);
+	g_autoptr(result) res = read_file(path);
+	assert_read(res, 4);
+	const guint line_no[] = { 2, 3, 4, 8 };
+	for (guint i = 0; i < 4; i++) {
+		assert_ok(line_at(res, i));
+		cr_assert_eq(line_at(res, i)->line.line_no, line_no[i], "line %u is at %" G_GUINT64_FORMAT, i,
+			     line_at(res, i)->line.line_no);
+	}
+	cr_assert_str_eq(line_at(res, 2)->field[PROFILE_DESTINATION], "a\nb");
+	cr_assert_eq(line_at(res, 2)->line.line_count, 2);
+	assert_ranges(res, text, strlen(text), 1);
+}
+
+Test(manifest, gb18030_bytes_around_quotes)
+{
+	/* 深 in GB18030 is C9 EE; 0x22 is never a trail byte: the quote next to it is a quote. A lead byte
+	 * cut short by a quote rejects its line for the byte, and the quote still closes the field. */
+	g_autofree char *utf8 = g_strconcat(
+		"邮件号,收寄日期,收寄时间,寄件人客户代码,寄件人电话,重量(千克),邮费(元),保价费(元),订单号,内件品名,寄达省份\r\n",
+		"1100000000222,2018/6/3,9:05:33,EM0002,,1.2,10.00,0,JD1,茶叶,\"深\"\"圳\"\"\"\r\n", NULL);
+	gsize len = 0;
+	g_autofree char *gb = g_convert(utf8, -1, "GB18030", "UTF-8", NULL, &len, NULL);
+	g_autoptr(GString) text = g_string_new_len(gb, (gssize)len);
+	g_string_append(text, "1100000000223,2018/6/3,9:05:33,EM0002,,1.2,10.00,0,JD2,x,\"\x81\",y\r\n");
+	g_string_append(text, "1100000000224,2018/6/3,9:05:33,EM0002,,1.2,10.00,0,JD3,x,y\r\n");
+	g_autofree char *path = write_bytes("ems.csv", text->str, (gssize)text->len);
+	g_autoptr(result) res = read_file(path);
+	assert_read(res, 3);
+	assert_ok(line_at(res, 0));
+	cr_assert_str_eq(line_at(res, 0)->field[PROFILE_DESTINATION], "深\"圳\"");
+	assert_rejected(line_at(res, 1), "byte 0x81");
+	cr_assert_eq(line_at(res, 1)->line.line_no, 3);
+	assert_ok(line_at(res, 2));
+	cr_assert_eq(line_at(res, 2)->line.line_no, 4);
+}
+
+Test(manifest, nul_next_to_quotes_rejects_its_line_alone)
+{
+	static const char body[] = LINE_HEAD("N1") "\"g\0d\"\n" LINE_HEAD("N2") "\"gd\"\0\n" LINE_HEAD("N3") "gd\n";
+	g_autoptr(GString) text = g_string_new(CANONICAL_HEADER);
+	g_string_append_len(text, body, sizeof body - 1);
+	g_autofree char *path = write_bytes("nul.csv", text->str, (gssize)text->len);
+	g_autoptr(result) res = read_file(path);
+	assert_read(res, 3);
+	assert_rejected(line_at(res, 0), "NUL byte at offset");
+	assert_rejected(line_at(res, 1), ""); /* U+FFFD after the closing quote, or the NUL: either way rejected */
+	assert_ok(line_at(res, 2));
+	cr_assert_eq(line_at(res, 2)->line.line_no, 4);
+}
+
+Test(manifest, unquoted_line_over_the_limit_rejects_that_line_alone)
+{
+	g_autoptr(GString) text = g_string_new(CANONICAL_HEADER LINE_HEAD("L1") "gd\n" LINE_HEAD("L2"));
+	gsize long_at = text->len - strlen(LINE_HEAD("L2"));
+	while (text->len - long_at <= MANIFEST_RECORD_BYTES_MAX + 100)
+		g_string_append(text, "广东广东广东广东");
+	g_string_append(text, "\n" LINE_HEAD("L3") "gd\n");
+	g_autofree char *path = write_bytes("long.csv", text->str, (gssize)text->len);
+	g_autoptr(result) res = read_file(path);
+	assert_read(res, 3);
+	assert_ok(line_at(res, 0));
+	const kept_line *k = line_at(res, 1);
+	assert_rejected(k, "line is ");
+	assert_rejected(k, "more than the limit of 4194304 bytes");
+	cr_assert_eq(k->line.line_no, 3);
+	cr_assert_eq(k->line.byte_offset, long_at);
+	cr_assert_eq(k->line.byte_len, text->len - long_at - strlen(LINE_HEAD("L3") "gd\n"));
+	assert_ok(line_at(res, 2));
+	cr_assert_eq(line_at(res, 2)->line.line_no, 4);
+	assert_ranges(res, text->str, text->len, 1);
+}
+
+Test(manifest, unquoted_line_over_the_limit_at_the_end_without_a_line_end)
+{
+	g_autoptr(GString) text = g_string_new(CANONICAL_HEADER LINE_HEAD("L1") "gd\r");
+	gsize long_at = text->len;
+	while (text->len - long_at <= MANIFEST_RECORD_BYTES_MAX)
+		g_string_append(text, "a\"b,");
+	g_autofree char *path = write_bytes("long.csv", text->str, (gssize)text->len);
+	g_autoptr(result) res = read_file(path);
+	assert_read(res, 2);
+	assert_rejected(line_at(res, 1), "more than the limit of 4194304 bytes");
+	cr_assert_eq(line_at(res, 1)->line.byte_len, text->len - long_at);
+}
+
+Test(manifest, tally_of_the_lines_taken_must_cover_the_file)
+{
+	const char *body = LINE_HEAD("T1") "gd\n\n" LINE_HEAD("T2") "\"广东\n深圳\"\n,,,,,,,,,\n" LINE_HEAD("T3") "gd";
+	g_autofree char *text = g_strconcat(CANONICAL_HEADER, body, NULL);
+	g_autofree char *path = write_bytes("t.csv", text, -1);
+	for (int skip = -1; skip < 3; skip++) {
+		GError *error = NULL;
+		manifest_reader *r = manifest_open(path, profiles, NULL, NULL, NULL, NULL, &error);
+		cr_assert_not_null(r);
+		manifest_tally tally = { 0 };
+		manifest_line line;
+		int i = 0;
+		while (manifest_next(r, &line, &error))
+			if (i++ != skip)
+				manifest_tally_add(&tally, &line);
+		cr_assert_null(error);
+		gboolean ok = manifest_tally_check(&tally, r, &error);
+		if (skip < 0) {
+			cr_assert(ok, "%s", error ? error->message : "");
+		} else {
+			cr_assert_not(ok, "line %d left out and the tally did not see it", skip);
+			cr_assert_eq(error->code, STATUS_SOFTWARE);
+			g_clear_error(&error);
+		}
+		manifest_close(r);
+	}
+}
