@@ -3,6 +3,7 @@
 #   make check      every test (unit + integration, then again under ASan+UBSan)
 #   make demo       the whole nightly job on fixtures against a private PostgreSQL
 #   make bench      benchmarks (scripts/bench), apart from the tests
+#   make bench-settle  how a first night's settlement scales (scripts/bench-settle)
 #   make install PREFIX=/usr/local
 
 .DEFAULT_GOAL := all
@@ -53,7 +54,7 @@ endef
 $(eval $(call flavour,build,$(OPT)))
 $(eval $(call flavour,build/asan,-O1 $(SAN)))
 
-.PHONY: all deps check test demo bench install clean asan
+.PHONY: all deps check test demo bench bench-settle install clean asan
 all: build/subsidy
 
 deps:
@@ -73,6 +74,11 @@ demo: deps
 bench: deps
 	$(MAKE) all build/bench-policy
 	scripts/bench
+
+bench-settle: deps
+	$(MAKE) all
+	scripts/bench-settle
+	scripts/bench-settle --second-programme
 
 build/bench-policy: scripts/bench-policy.c build/libsubsidy.a
 	@echo "  LINK    $@"
