@@ -153,3 +153,62 @@ Test(settle_guard, a_first_and_a_second_night_settle_with_linear_plans)
 	cr_assert_eq(r.status, 0, "verify: %s%s", r.out, r.err);
 	h_result_clear(&r);
 }
+
+/* How long a killed run's backend may outlive it: the server checks that the client is still
+ * there every second (client_connection_check_interval, set by db_connect); a few seconds more for
+ * a loaded machine. */
+#define GUARD_BACKEND_GONE_MS 10000
+
+static char *backend_waiting_on_a_lock(const char *db)
+{
+	return h_sql(db, "SELECT max(pid)::text FROM pg_stat_activity WHERE datname = current_database()"
+			 " AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()");
+}
+
+/* Issue 12: a killed run's backend kept its query, and the settlement lock, running: PostgreSQL
+ * notices a dead client only when it next writes to it. Here the settlement is made to wait inside
+ * a statement (the test holds a lock on batches, which its first statement reads), holding the
+ * settlement lock, and is SIGKILLed there. Its backend must end within seconds, and the next
+ * settle must not exit 75 once the test lets go. */
+Test(settle_guard, a_settlement_killed_inside_a_statement_lets_go_of_the_lock)
+{
+	const char *db = setup();
+	h_ingest_text(db, "n1.csv", HEADER "EMS,K1,K1,2018-06-05 10:00:00,C1,,1,12.00,,\n", 0);
+	PGconn *holder = PQconnectdb(db);
+	cr_assert(PQstatus(holder) == CONNECTION_OK);
+	PGresult *res = PQexec(holder, "BEGIN; LOCK TABLE batches IN ACCESS EXCLUSIVE MODE");
+	cr_assert(PQresultStatus(res) == PGRES_COMMAND_OK, "%s", PQresultErrorMessage(res));
+	PQclear(res);
+
+	char *argv[] = { (char *)g_getenv("SUBSIDY_BIN"), "--db", (char *)db, "settle", NULL };
+	GPid pid;
+	cr_assert(g_spawn_async(NULL, argv, NULL,
+				G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDOUT_TO_DEV_NULL | G_SPAWN_STDERR_TO_DEV_NULL, NULL,
+				NULL, &pid, NULL));
+	g_autofree char *backend = NULL;
+	for (int ms = 0; !(backend = backend_waiting_on_a_lock(db)) && ms < GUARD_BACKEND_GONE_MS; ms += 50)
+		g_usleep(50 * 1000);
+	cr_assert(backend != NULL, "the settlement never waited on the test's lock");
+	g_autofree char *sql = g_strdup_printf("SELECT count(*) FROM pg_locks WHERE pid = %s AND locktype = 'advisory'"
+					       " AND granted", backend);
+	cr_assert_eq(h_sql_int(db, sql), 1, "the waiting settlement holds the settlement lock");
+
+	cr_assert_eq(kill(pid, SIGKILL), 0);
+	int st;
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	g_spawn_close_pid(pid);
+	g_free(sql);
+	sql = g_strdup_printf("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", backend);
+	int ms = 0;
+	while (h_sql_int(db, sql) > 0 && ms < GUARD_BACKEND_GONE_MS) {
+		g_usleep(50 * 1000);
+		ms += 50;
+	}
+	cr_assert_eq(h_sql_int(db, sql), 0, "the killed settlement's backend %s still runs after %d ms", backend, ms);
+
+	res = PQexec(holder, "ROLLBACK");
+	PQclear(res);
+	PQfinish(holder);
+	g_autofree char *out = h_settle(db);
+	cr_assert_eq(h_sql_int(db, "SELECT count(*) FROM postings"), 1, "%s", out);
+}
