@@ -4,6 +4,7 @@
 #   make demo       the whole nightly job on fixtures against a private PostgreSQL
 #   make bench      benchmarks (scripts/bench), apart from the tests
 #   make property   the settlement property test on many random programmes (SEEDS=50)
+#   make bench-settle  how a first night's settlement scales (scripts/bench-settle)
 #   make install PREFIX=/usr/local
 
 .DEFAULT_GOAL := all
@@ -54,7 +55,7 @@ endef
 $(eval $(call flavour,build,$(OPT)))
 $(eval $(call flavour,build/asan,-O1 $(SAN)))
 
-.PHONY: all deps check test demo bench install clean asan property
+.PHONY: all deps check test demo bench bench-settle install clean asan property
 all: build/subsidy
 
 deps:
@@ -79,6 +80,11 @@ SEEDS ?= 50
 property: deps
 	$(MAKE) tests
 	scripts/property $(SEEDS)
+
+bench-settle: deps
+	$(MAKE) all
+	scripts/bench-settle
+	scripts/bench-settle --second-programme
 
 build/bench-policy: scripts/bench-policy.c build/libsubsidy.a
 	@echo "  LINK    $@"

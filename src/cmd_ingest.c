@@ -69,9 +69,7 @@ int cmd_ingest(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 	o.overrides = (const char *const *)overrides;
 	o.now = chrono_now();
 	o.progress = ctx->progress;
-	registry *reg = NULL;
-	if (!ingest_begin_run(d, "ingest", cli_os_user(), &o.run_id, &error) ||
-	    !(reg = registry_snapshot(d, NULL, &error))) {
+	if (!ingest_begin_run(d, "ingest", cli_os_user(), &o.run_id, &error)) {
 		db_close(d);
 		status = cli_fail(error);
 		goto done;
@@ -80,14 +78,13 @@ int cmd_ingest(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 	ingest_file_result *results = g_new0(ingest_file_result, n);
 	int done_files = 0;
 	for (int i = 0; i < n; i++, done_files++) {
-		if (!ingest_file(d, reg, argv[i + 1], &o, &results[i], &error))
+		if (!ingest_file(d, argv[i + 1], &o, &results[i], &error))
 			break;
 		if (results[i].status == INGEST_REFUSED) {
 			fprintf(stderr, "subsidy: refused '%s': %s\n", argv[i + 1], results[i].reason);
 			status = MAX(status, results[i].exit_status);
 		}
 	}
-	registry_free(reg);
 	db_close(d);
 	if (ctx->json) {
 		json_writer w;

@@ -12,6 +12,31 @@ G_DEFINE_QUARK(subsidy-db-error-quark, db_error)
 #define DB_LOCK_CLASS 0x5ab5
 #define DB_LOCK_CLASS_INIT 0x5ab7
 
+/* A session ends with its client. PostgreSQL notices a client that died only when it next reads
+ * from or writes to it, so a killed run's backend went on running its statement, holding the
+ * settlement lock, for as long as the statement took (issue 12: hours on a big night).
+ * - DB_CLIENT_CHECK_INTERVAL: during a statement the server polls the client's socket this often
+ *   and cancels the statement, ending the session, once the client has gone (a killed process's
+ *   socket is closed by the kernel at once). A poll a second costs nothing measurable.
+ * - DB_TCP_KEEPALIVES_*: over TCP, a client host that vanished without closing its sockets
+ *   (power, network) is declared gone after idle + interval * count = 2 minutes of silence, which
+ *   the same poll then sees. Ignored on a Unix socket.
+ * - DB_IDLE_TIMEOUT: a client alive but stopped (SIGSTOP, a suspended machine) between two
+ *   statements, in a transaction or not, holds the settlement lock too; its session is ended after
+ *   ten minutes of idleness. subsidy is never idle that long while it works: between two
+ *   statements it only prices or formats one chunk of 10,000 orders, reads one chunk of a manifest
+ *   or moves one file (milliseconds to seconds on a loaded machine), so 10 minutes is a margin of
+ *   two orders of magnitude, and a stopped run still releases the lock before the next night.
+ * No statement_timeout is set: a legitimate statement's time grows with the data (a go-live night
+ * of a million lines, a verify over years of ledger), so no fixed bound both stops a runaway and
+ * never cuts a night short; a statement whose client is gone is ended by the check above, and one
+ * whose client lives is the client's to wait for or kill. */
+#define DB_CLIENT_CHECK_INTERVAL "1s"
+#define DB_TCP_KEEPALIVES_IDLE "60"
+#define DB_TCP_KEEPALIVES_INTERVAL "10"
+#define DB_TCP_KEEPALIVES_COUNT "6"
+#define DB_IDLE_TIMEOUT "10min"
+
 struct db {
 	PGconn *conn;
 	char *programme;
@@ -68,7 +93,13 @@ db *db_connect(const char *conninfo, const char *programme, GError **error)
 				     " set_config('client_min_messages', 'warning', false),"
 				     " set_config('DateStyle', 'ISO, YMD', false),"
 				     " set_config('IntervalStyle', 'postgres', false),"
-				     " set_config('subsidy.programme', $1, false)",
+				     " set_config('subsidy.programme', $1, false),"
+				     " set_config('client_connection_check_interval', '" DB_CLIENT_CHECK_INTERVAL "', false),"
+				     " set_config('tcp_keepalives_idle', '" DB_TCP_KEEPALIVES_IDLE "', false),"
+				     " set_config('tcp_keepalives_interval', '" DB_TCP_KEEPALIVES_INTERVAL "', false),"
+				     " set_config('tcp_keepalives_count', '" DB_TCP_KEEPALIVES_COUNT "', false),"
+				     " set_config('idle_in_transaction_session_timeout', '" DB_IDLE_TIMEOUT "', false),"
+				     " set_config('idle_session_timeout', '" DB_IDLE_TIMEOUT "', false)",
 				     1, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		set_pg_error(d, res, "cannot set up the session", error);

@@ -47,7 +47,7 @@ typedef struct {
 
 typedef struct {
 	db *d;
-	const registry *reg;
+	registry *reg;       /* as known inside this file's transaction, under the lock */
 	const ingest_options *o;
 	const char *path;
 	const char *name;    /* path as UTF-8, for the files row (see ingest_file) */
@@ -491,8 +491,7 @@ static gboolean is_refusal(const GError *e)
 	return e->domain != DB_ERROR && (e->code == STATUS_DATAERR || e->code == STATUS_NOINPUT);
 }
 
-gboolean ingest_file(db *d, const registry *reg, const char *path, const ingest_options *o,
-		     ingest_file_result *out, GError **error)
+gboolean ingest_file(db *d, const char *path, const ingest_options *o, ingest_file_result *out, GError **error)
 {
 	memset(out, 0, sizeof *out);
 	out->name = g_filename_display_name(path); /* reported in JSON and text: always UTF-8 */
@@ -508,7 +507,6 @@ gboolean ingest_file(db *d, const registry *reg, const char *path, const ingest_
 
 	ingest_ctx c = { 0 };
 	c.d = d;
-	c.reg = reg;
 	c.o = o;
 	c.path = path;
 	/* The database's text is UTF-8 and a file name need not be (one saved on a Chinese Windows is
@@ -548,6 +546,12 @@ gboolean ingest_file(db *d, const registry *reg, const char *path, const ingest_
 		ok = TRUE;
 		goto out;
 	}
+	/* Checks 3-7 use the registry as known when the line is ingested: read inside the lock, so a
+	 * registry load (which takes the same key) committed before this file, even during this run,
+	 * is seen, and none can commit while the file is classified. */
+	c.reg = registry_snapshot(d, NULL, error);
+	if (!c.reg)
+		goto out;
 	if (!db_scalar(d, "SELECT nextval(pg_get_serial_sequence('files', 'file_id'))", 0, NULL, &v, error))
 		goto out;
 	c.file_id = g_ascii_strtoll(v, NULL, 10);
@@ -611,6 +615,8 @@ out:
 		db_rollback(d);
 	manifest_close(m);
 	g_free(v);
+	if (c.reg)
+		registry_free(c.reg);
 	g_array_free(c.lines, TRUE);
 	g_string_chunk_free(c.arena);
 	g_hash_table_destroy(c.firsts);

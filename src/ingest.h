@@ -53,9 +53,10 @@ gboolean ingest_begin_run(db *d, const char *kind, const char *os_user, int64_t 
 
 /* Ingests one file. A file refused as a whole, or that cannot be read, is a result (status
  * INGEST_REFUSED with its reason), not an error: FALSE is for failures of the engine or the
- * database, after which nothing of the file is stored. reg is the registry as known now. */
-gboolean ingest_file(db *d, const registry *reg, const char *path, const ingest_options *o,
-		     ingest_file_result *out, GError **error);
+ * database, after which nothing of the file is stored. Checks 3-7 use the registry as known in the
+ * file's transaction, read once the settlement lock's key is held (POLICY.md: as known when the
+ * line is ingested): a registry load committed between two files counts for the second. */
+gboolean ingest_file(db *d, const char *path, const ingest_options *o, ingest_file_result *out, GError **error);
 
 /* "stored", "skipped", "refused" */
 const char *ingest_status_name(ingest_status s);

@@ -327,7 +327,6 @@ typedef struct {
 	char *export_dir;
 	struct stat own_dirs[2]; /* the archive and export dirs, to know them in the inbox */
 	gboolean own_known[2];
-	registry *reg;
 	ingest_options io;
 } run_ctx;
 
@@ -461,7 +460,7 @@ static gboolean take_entry(run_ctx *c, const char *name, const struct stat *st, 
 		f.ingest.status = INGEST_REFUSED;
 		f.ingest.exit_status = STATUS_DATAERR;
 		f.ingest.reason = g_steal_pointer(&refusal);
-	} else if (!ingest_file(c->d, c->reg, name, &c->io, &f.ingest, error)) {
+	} else if (!ingest_file(c->d, name, &c->io, &f.ingest, error)) {
 		ingest_file_result_clear(&f.ingest);
 		return FALSE;
 	} else if (f.ingest.status == INGEST_REFUSED && f.ingest.exit_status == STATUS_NOINPUT && !exists(path)) {
@@ -613,8 +612,7 @@ static gboolean run_locked(run_ctx *c, GError **error)
 	g_autoptr(GPtrArray) names = list_inbox(c->inbox, error);
 	if (!names || !ingest_begin_run(c->d, "nightly", o->os_user, &c->io.run_id, error))
 		return FALSE;
-	c->reg = registry_snapshot(c->d, NULL, error);
-	if (!c->reg || !take_inbox(c, names, error))
+	if (!take_inbox(c, names, error))
 		return FALSE;
 
 	if (!settle_run(c->d, o->os_user, &c->out->settle, error))
@@ -668,8 +666,6 @@ gboolean nightly_run(db *d, const nightly_options *o, nightly_report *out, GErro
 
 	gboolean ok = run_locked(&c, error);
 	db_unlock_settlement(d);
-	if (c.reg)
-		registry_free(c.reg);
 	g_free(c.inbox);
 	g_free(c.archive_root);
 	g_free(c.archive_day);

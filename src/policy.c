@@ -201,6 +201,17 @@ gboolean policy_entitle(const policy_version *p, int64_t fee_fen, gboolean pover
 	return TRUE;
 }
 
+gboolean policy_fee_max_valid(int64_t fee_max_fen, GError **error)
+{
+	g_return_val_if_fail(error == NULL || *error == NULL, FALSE);
+	if (fee_max_fen >= 0 && fee_max_fen <= POLICY_FEE_MAX_LIMIT_FEN)
+		return TRUE;
+	char limit[MONEY_TEXT_MAX];
+	g_set_error(error, POLICY_ERROR, STATUS_DATAERR, "is above the limit of %s yuan per waybill",
+		    money_format(POLICY_FEE_MAX_LIMIT_FEN, limit));
+	return FALSE;
+}
+
 void policy_version_clear(policy_version *p)
 {
 	if (p == NULL)

@@ -34,6 +34,20 @@ gboolean policy_outcome_parse(const char *name, policy_outcome *out);
 
 #define POLICY_NO_CAP (-1) /* a cap of -1 fen means "no cap" */
 #define POLICY_FEE_MAX_DEFAULT_FEN 200000 /* 2,000.00 yuan per waybill */
+/* The largest fee_max a policy may set: 100,000.00 yuan per waybill, fifty times the default. No
+ * parcel a rural shop sends costs that much; the bound is there so that an order's arithmetic
+ * stays far inside 64 bits. An order's fee is the sum of its eligible waybills' fees, each at most
+ * this; the entitlement multiplies it by at most MONEY_BP_ONE basis points. So an order of up to
+ * POLICY_ORDER_WAYBILLS_SAFE waybills (90 million: more than a whole programme's lines) is priced
+ * without overflow; past that, money_apply_rate's checked multiplication reports it. */
+#define POLICY_FEE_MAX_LIMIT_FEN 10000000
+#define POLICY_ORDER_WAYBILLS_SAFE 90000000
+G_STATIC_ASSERT(POLICY_FEE_MAX_DEFAULT_FEN <= POLICY_FEE_MAX_LIMIT_FEN);
+G_STATIC_ASSERT((int64_t)POLICY_FEE_MAX_LIMIT_FEN * MONEY_BP_ONE <= INT64_MAX / POLICY_ORDER_WAYBILLS_SAFE);
+
+/* TRUE when fee_max_fen is within 0..POLICY_FEE_MAX_LIMIT_FEN; else a STATUS_DATAERR error ("is
+ * above the limit of ...") for the caller to prefix with the column's name and the value as written. */
+gboolean policy_fee_max_valid(int64_t fee_max_fen, GError **error);
 
 /* One version of the policy (a `policies` row). Dates are inclusive; valid_to_day may be
  * POLICY_OPEN_END for "open". */

@@ -358,6 +358,10 @@ static gboolean convert(const col_spec *c, const char *text, char **out, char **
 		int64_t fen;
 		if (!money_parse(text, &fen, &e))
 			break;
+		if (c->type == COL_FEE_MAX && !policy_fee_max_valid(fen, &e)) {
+			*reason = g_strdup_printf("%s '%s' %s", c->name, text, e->message);
+			return FALSE;
+		}
 		*out = g_strdup_printf("%" G_GINT64_FORMAT, (gint64)fen);
 		return TRUE;
 	}

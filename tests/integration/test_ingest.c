@@ -1307,3 +1307,40 @@ Test(ingest, an_unquoted_line_over_4_mib_rejects_that_line_alone)
 	assert_bytes_stored(db, path);
 	h_result_clear(&r);
 }
+
+/* Issue 12: checks 3-7 use the registry as known when the line is ingested. The run stops before
+ * its second file (fault point ingest:hashed, met once per file), a shops load ends S1's
+ * registration before that file's pickup day and commits, and the run goes on: the second file's
+ * line is NOT_REGISTERED_ON_DATE, where a registry read once at the start made it ELIGIBLE. */
+Test(ingest, a_registry_load_between_two_files_counts_for_the_second)
+{
+	const char *db = setup();
+	g_autofree char *a = h_write(h_tmpdir(), "a.csv", CANONICAL_HEADER "EMS,RA1" GOOD_TAIL, -1);
+	g_autofree char *b = h_write(h_tmpdir(), "b.csv", CANONICAL_HEADER "EMS,RB1" GOOD_TAIL, -1);
+	char *argv[] = { (char *)g_getenv("SUBSIDY_BIN"), "--db", (char *)db, "ingest", a, b, NULL };
+	g_auto(GStrv) envp = g_environ_setenv(g_get_environ(), "SUBSIDY_FAULT", "ingest:hashed@2/stop", TRUE);
+	GPid pid;
+	cr_assert(g_spawn_async_with_pipes(NULL, argv, envp, G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDOUT_TO_DEV_NULL,
+					   NULL, NULL, &pid, NULL, NULL, NULL, NULL));
+	int st;
+	cr_assert_eq(waitpid(pid, &st, WUNTRACED), pid);
+	cr_assert(WIFSTOPPED(st), "the run did not stop before its second file");
+	cr_assert_eq(sql_int(db, "SELECT count(*) FROM files"), 1, "the first file is committed");
+	g_autofree char *shops = h_read("fixtures/small/shops.csv", NULL);
+	/* S1's row ends with an open registered_to: close it on 2018-06-03. */
+	g_auto(GStrv) rows = g_strsplit(shops, "\n", -1);
+	for (char **r = rows; *r; r++)
+		if (g_str_has_prefix(*r, "S1,")) {
+			char *closed = g_strconcat(*r, "2018-06-03", NULL);
+			g_free(*r);
+			*r = closed;
+		}
+	g_autofree char *changed = g_strjoinv("\n", rows);
+	h_load_text(db, "shops", changed);
+	kill(pid, SIGCONT);
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "ingest exit %d", WEXITSTATUS(st));
+	g_autofree char *outcomes = sql_text(db, "SELECT string_agg(waybill_no || ' ' || outcome, ', ' ORDER BY waybill_no)"
+						 " FROM lines");
+	cr_assert_str_eq(outcomes, "RA1 ELIGIBLE, RB1 NOT_REGISTERED_ON_DATE");
+}

@@ -211,6 +211,38 @@ Test(registry, a_rate_that_is_not_a_whole_number_from_0_to_10000_basis_points_is
 	g_free(load_ok(db, "policies", "p.csv", POLICIES_HEADER "p,2016-01-01,,0,10.00,10000,,half_up,true,,2000.00\n"));
 }
 
+/* Issue 12: a fee_max of 9,999,999,999,999,999.99 was accepted, a line with a fee of
+ * 1,000,000,000,000,000.00 was ELIGIBLE, and every later settlement exited 70 on the overflow.
+ * fee_max is bounded: no waybill costs 100,000 yuan. */
+Test(registry, a_fee_max_above_the_limit_is_refused)
+{
+	const char *db = h_fresh_db();
+	refused(db, "policies", POLICIES_HEADER "p,2016-01-01,,5000,10.00,8000,,half_up,true,,9999999999999999.99\n", 2,
+		"fee_max '9999999999999999.99' is above the limit of 100000.00 yuan per waybill");
+	refused(db, "policies",
+		POLICIES_HEADER "p,2016-01-01,2016-12-31,5000,10.00,8000,,half_up,true,,2000.00\n"
+				"q,2017-01-01,,5000,10.00,8000,,half_up,true,,\"100,000.01\"\n",
+		3, "fee_max '100,000.01' is above the limit of 100000.00 yuan per waybill");
+	/* The limit itself is a fee_max. */
+	g_free(load_ok(db, "policies", "p.csv",
+		       POLICIES_HEADER "p,2016-01-01,2018-12-31,5000,10.00,8000,,half_up,false,,\"100,000.00\"\n"));
+	g_autofree char *max = h_sql(db, "SELECT fee_max_fen FROM policies");
+	cr_assert_str_eq(max, "10000000");
+	/* And a fee above it is REJECTED by check 1, so every settlement goes on. */
+	h_load_text(db, "shops", SHOPS_HEADER SHOP_S1);
+	h_load_text(db, "senders", SENDERS_HEADER "S1,EMS,C1,2016-01-01,\n");
+	h_ingest_text(db, "huge.csv",
+		      "courier,waybill_no,order_no,pickup_time,sender_code,sender_phone,weight_kg,fee,category,destination\n"
+		      "EMS,E1,O1,2018-06-05 10:00:00,C1,,1,\"100,000,000,000,000.00\",,\n"
+		      "EMS,E2,O2,2018-06-05 10:00:00,C1,,1,12.00,,\n",
+		      0);
+	g_autofree char *outcomes = h_sql(db, "SELECT string_agg(outcome, ' ' ORDER BY line_no) FROM lines");
+	cr_assert_str_eq(outcomes, "REJECTED ELIGIBLE");
+	g_free(h_settle(db));
+	g_autofree char *owed = h_sql(db, "SELECT string_agg(order_key || ' ' || entitlement_fen, ',') FROM orders");
+	cr_assert_str_eq(owed, "o:O2 600");
+}
+
 Test(registry, a_rounding_that_is_not_half_up_or_half_even_is_refused)
 {
 	const char *db = h_fresh_db();

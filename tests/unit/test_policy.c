@@ -260,6 +260,42 @@ Test(policy, entitlement_overflow_is_an_error)
 	g_error_free(error);
 }
 
+/* A policy's fee_max is bounded (POLICY_FEE_MAX_LIMIT_FEN): the registry refuses a version above
+ * it, so one absurd fee can never be ELIGIBLE and stop every settlement. */
+Test(policy, fee_max_up_to_the_limit_is_accepted_and_above_it_refused)
+{
+	GError *error = NULL;
+	cr_assert(policy_fee_max_valid(0, &error));
+	cr_assert(policy_fee_max_valid(POLICY_FEE_MAX_DEFAULT_FEN, &error));
+	cr_assert(policy_fee_max_valid(POLICY_FEE_MAX_LIMIT_FEN, &error));
+	cr_assert_null(error);
+	cr_assert_eq(POLICY_FEE_MAX_LIMIT_FEN, yuan("100,000.00"));
+	cr_assert_not(policy_fee_max_valid(POLICY_FEE_MAX_LIMIT_FEN + 1, &error));
+	cr_assert(g_error_matches(error, POLICY_ERROR, STATUS_DATAERR));
+	cr_assert_str_eq(error->message, "is above the limit of 100000.00 yuan per waybill");
+	g_clear_error(&error);
+	cr_assert_not(policy_fee_max_valid(yuan("9,999,999,999,999,999.99"), &error));
+	g_clear_error(&error);
+}
+
+/* With every waybill at most the limit, an order of POLICY_ORDER_WAYBILLS_SAFE waybills at a rate
+ * of 100% is still priced in 64 bits; far beyond that the checked arithmetic reports it. */
+Test(policy, an_order_of_the_safe_count_of_waybills_at_the_limit_fee_does_not_overflow)
+{
+	policy_version p = county_2016();
+	p.standard_rate_bp = MONEY_BP_ONE;
+	p.poverty_rate_bp = MONEY_BP_ONE;
+	p.standard_cap_fen = POLICY_NO_CAP;
+	int64_t fee = (int64_t)POLICY_FEE_MAX_LIMIT_FEN * POLICY_ORDER_WAYBILLS_SAFE;
+	cr_assert_eq(entitle(&p, fee, FALSE).amount_fen, fee);
+	cr_assert_eq(entitle(&p, fee, TRUE).amount_fen, fee);
+	policy_entitlement e;
+	GError *error = NULL;
+	cr_assert_not(policy_entitle(&p, fee * 2, FALSE, &e, &error), "twice the safe count overflows");
+	cr_assert(strstr(error->message, "overflow") != NULL, "%s", error->message);
+	g_error_free(error);
+}
+
 Test(policy, rule_names)
 {
 	cr_assert_str_eq(policy_rule_name(POLICY_RULE_STANDARD), "standard");
