@@ -294,6 +294,22 @@ Test(roles, finance_cannot_write_entries_that_are_not_a_payment)
 				" ('default', 'b3.p1', 2, 'payable:S1', 100, 3, 1, NULL, 'S1')",
 		       "permission denied");
 	cr_assert_eq(h_sql_int(db, "SELECT count(*) FROM entries WHERE txn IN ('pay9.2', 'b3.p1')"), 0);
+	/* Nor a result no load of its transaction brings, or for an amount the batch did not export. */
+	g_autofree char *path = h_write(h_tmpdir(), "pay.csv", PAY_HEADER "1,S1,6.00,失败,,\r\n", -1);
+	h_result r = h_run(finance, "payments", "load", path, NULL);
+	cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
+	h_result_clear(&r);
+	assert_refused(finance, "INSERT INTO payments (programme, batch_id, shop_id, amount_fen, status, paid_at, load_id,"
+				" line_no) VALUES ('default', 1, 'S2', 1, 'PAID', '2018-06-22', 1, 9)",
+		       "refused");
+	assert_refused(finance, "BEGIN; INSERT INTO runs (programme, kind, os_user) VALUES ('default', 'payments', 'x');"
+				" INSERT INTO payment_loads (programme, load_id, run_id, file_name, sha256, applied, findings,"
+				" batches_upto, prev_digest, digest) SELECT 'default', 2, currval('runs_run_id_seq'), 'x', 'x', 1,"
+				" 0, 2, 'x', 'y';"
+				" INSERT INTO payments (programme, batch_id, shop_id, amount_fen, status, paid_at, load_id, line_no)"
+				" VALUES ('default', 1, 'S2', 1, 'PAID', '2018-06-22', 2, 2); COMMIT",
+		       "refused");
+	cr_assert_eq(h_sql_int(db, "SELECT count(*) FROM payments"), 1);
 }
 
 Test(roles, the_engine_cannot_raise_a_pool_or_reset_an_order)
@@ -318,6 +334,10 @@ Test(roles, the_engine_cannot_raise_a_pool_or_reset_an_order)
 			       " pool_id, shop_id) VALUES ('default', 'b1.p9', 1, 'pool:big', -100, 1, 9, 'big', NULL),"
 			       " ('default', 'b1.p9', 2, 'payable:S1', 100, 1, 9, NULL, 'S1')",
 		       "refused");
+	/* A payment's entries are finance's. */
+	assert_refused(engine, "INSERT INTO entries (programme, txn, entry_seq, account, amount_fen, shop_id) VALUES"
+			       " ('default', 'pay9.2', 1, 'payable:S1', -100, 'S1'), ('default', 'pay9.2', 2, 'treasury', 100, 'S1')",
+		       "permission denied");
 	g_autofree char *after = h_ledger_dump(db);
 	cr_assert_str_eq(after, before);
 	/* What settlement itself writes to orders and pool balances passes. */
@@ -352,6 +372,15 @@ Test(roles, no_role_but_the_engine_and_finance_can_take_the_settlement_lock)
 	assert_run(engine, 0, NULL, nightly);
 	cr_assert_eq(h_sql_int(db, "SELECT count(*) FROM batches"), 3);
 	PQfinish(holder);
+	/* Finance may lock, for a payments load's transaction: a settlement then waits for it. */
+	g_autofree char *finance = h_as_role(db, "subsidy_finance");
+	h_ingest_text(engine, "night4.csv", HEADER "EMS,D1,O4,2018-06-09 10:00:00,C1,,1,12.00,,\n", 0);
+	holder = h_hold_settlement_lock(finance);
+	const char *const settle[] = { "settle", NULL };
+	assert_run(engine, 75, NULL, settle);
+	PQfinish(holder);
+	assert_run(engine, 0, NULL, settle);
+	cr_assert_eq(h_sql_int(db, "SELECT count(*) FROM batches"), 4);
 }
 
 /* The README's table, line by line: each role runs what it may (exit 0) and is refused what it
