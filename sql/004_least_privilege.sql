@@ -224,54 +224,54 @@ CREATE TRIGGER pool_balances_update_guard AFTER UPDATE ON pool_balances
 -- as the last of them leaves them, once per batch. Everything else (order number, fee, funding
 -- key) is the engine's to restate.
 ---------------------------------------------------------------------------------------------
-CREATE FUNCTION subsidy_orders_guard() RETURNS trigger LANGUAGE plpgsql AS $$
+-- One statement writes the orders of one programme (settle does); the programme of its first row
+-- is the one checked, and a row of any other is refused. The postings of the batch are grouped
+-- once, by hash: the sum they move and, as the greatest [seq, entitlement, unfunded], the state
+-- the last of them leaves. (By hash, in memory: statistics taken before the batch's COPY would
+-- have the planner sort a batch's postings by text keys, which costs settle 5% on 100,000 lines.)
+CREATE FUNCTION subsidy_orders_guard() RETURNS trigger LANGUAGE plpgsql
+	SET enable_sort = off SET work_mem = '64MB' AS $$
 DECLARE
+	prog text;
+	b integer;
 	bad record;
 BEGIN
 	IF NOT subsidy_bound() THEN
 		RETURN NULL;
 	END IF;
+	SELECT programme INTO prog FROM new_orders LIMIT 1;
+	IF prog IS NULL THEN
+		RETURN NULL;
+	END IF;
+	b := subsidy_next_batch(prog);
 	IF TG_OP = 'INSERT' THEN
 		-- A new order holds nothing, or what this batch's postings give it.
-		WITH c AS (SELECT n.programme, n.shop_id, n.order_key, n.entitlement_fen, n.funded_fen, n.unfunded_fen,
-				  n.last_batch, 0::bigint AS was_funded_fen, NULL::integer AS was_batch
-			     FROM new_orders n
-			    WHERE (n.entitlement_fen, n.funded_fen, n.unfunded_fen, n.last_batch) IS DISTINCT FROM (0, 0, 0, NULL)),
-		     nb AS (SELECT x.programme, subsidy_next_batch(x.programme) AS batch_id
-			      FROM (SELECT DISTINCT programme FROM c) x),
-		     p AS (SELECT ps.programme, ps.shop_id, ps.order_key, sum(ps.funded_fen) AS moved_fen,
-				  (array_agg(ps.entitlement_fen ORDER BY ps.seq DESC))[1] AS entitlement_fen,
-				  (array_agg(ps.unfunded_fen ORDER BY ps.seq DESC))[1] AS unfunded_fen
-			     FROM postings ps JOIN nb USING (programme, batch_id)
-			    GROUP BY ps.programme, ps.shop_id, ps.order_key)
 		SELECT c.shop_id, c.order_key INTO bad
-		  FROM c JOIN nb USING (programme) LEFT JOIN p USING (programme, shop_id, order_key)
-		 WHERE (c.last_batch = nb.batch_id AND coalesce(c.was_batch, 0) < nb.batch_id
-			AND c.entitlement_fen = p.entitlement_fen AND c.unfunded_fen = p.unfunded_fen
-			AND c.funded_fen - c.was_funded_fen = p.moved_fen) IS NOT TRUE
+		  FROM new_orders c
+		  LEFT JOIN (SELECT shop_id, order_key, sum(funded_fen)::bigint AS moved_fen,
+				    max(ARRAY[seq::bigint, entitlement_fen, unfunded_fen]) AS last
+			       FROM postings WHERE programme = prog AND batch_id = b
+			      GROUP BY shop_id, order_key) p USING (shop_id, order_key)
+		 WHERE (c.entitlement_fen, c.funded_fen, c.unfunded_fen, c.last_batch) IS DISTINCT FROM (0, 0, 0, NULL)
+		   AND (c.programme = prog AND c.last_batch = b AND c.entitlement_fen = p.last[2]
+			AND c.unfunded_fen = p.last[3] AND c.funded_fen = p.moved_fen) IS NOT TRUE
 		 LIMIT 1;
 	ELSE
 		IF (SELECT count(*) FROM new_orders n JOIN old_orders o USING (programme, shop_id, order_key))
 		   <> (SELECT count(*) FROM new_orders) THEN
 			PERFORM subsidy_refuse('changing an order''s key', 'an order is known by its shop and key');
 		END IF;
-		WITH c AS (SELECT n.programme, n.shop_id, n.order_key, n.entitlement_fen, n.funded_fen, n.unfunded_fen,
-				  n.last_batch, o.funded_fen AS was_funded_fen, o.last_batch AS was_batch
-			     FROM new_orders n JOIN old_orders o USING (programme, shop_id, order_key)
-			    WHERE (n.entitlement_fen, n.funded_fen, n.unfunded_fen, n.last_batch)
-				  IS DISTINCT FROM (o.entitlement_fen, o.funded_fen, o.unfunded_fen, o.last_batch)),
-		     nb AS (SELECT x.programme, subsidy_next_batch(x.programme) AS batch_id
-			      FROM (SELECT DISTINCT programme FROM c) x),
-		     p AS (SELECT ps.programme, ps.shop_id, ps.order_key, sum(ps.funded_fen) AS moved_fen,
-				  (array_agg(ps.entitlement_fen ORDER BY ps.seq DESC))[1] AS entitlement_fen,
-				  (array_agg(ps.unfunded_fen ORDER BY ps.seq DESC))[1] AS unfunded_fen
-			     FROM postings ps JOIN nb USING (programme, batch_id)
-			    GROUP BY ps.programme, ps.shop_id, ps.order_key)
 		SELECT c.shop_id, c.order_key INTO bad
-		  FROM c JOIN nb USING (programme) LEFT JOIN p USING (programme, shop_id, order_key)
-		 WHERE (c.last_batch = nb.batch_id AND coalesce(c.was_batch, 0) < nb.batch_id
-			AND c.entitlement_fen = p.entitlement_fen AND c.unfunded_fen = p.unfunded_fen
-			AND c.funded_fen - c.was_funded_fen = p.moved_fen) IS NOT TRUE
+		  FROM new_orders c JOIN old_orders o USING (programme, shop_id, order_key)
+		  LEFT JOIN (SELECT shop_id, order_key, sum(funded_fen)::bigint AS moved_fen,
+				    max(ARRAY[seq::bigint, entitlement_fen, unfunded_fen]) AS last
+			       FROM postings WHERE programme = prog AND batch_id = b
+			      GROUP BY shop_id, order_key) p USING (shop_id, order_key)
+		 WHERE (c.entitlement_fen, c.funded_fen, c.unfunded_fen, c.last_batch)
+		       IS DISTINCT FROM (o.entitlement_fen, o.funded_fen, o.unfunded_fen, o.last_batch)
+		   AND (c.programme = prog AND c.last_batch = b AND coalesce(o.last_batch, 0) < b
+			AND c.entitlement_fen = p.last[2] AND c.unfunded_fen = p.last[3]
+			AND c.funded_fen - o.funded_fen = p.moved_fen) IS NOT TRUE
 		 LIMIT 1;
 	END IF;
 	IF bad IS NOT NULL THEN
@@ -293,39 +293,45 @@ CREATE TRIGGER orders_update_guard AFTER UPDATE ON orders REFERENCING OLD TABLE 
 CREATE FUNCTION subsidy_entries_guard() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
 	bad text;
+	loose bigint;
+	low integer;
+	high integer;
+	prog text;
+	prog_high text;
 BEGIN
 	IF NOT subsidy_bound() THEN
 		RETURN NULL;
 	END IF;
-	IF EXISTS (SELECT 1 FROM new_entries WHERE batch_id IS NOT NULL) THEN
+	-- One pass: a settlement's COPY holds one batch's entries, a payments load's none.
+	SELECT count(*) FILTER (WHERE batch_id IS NULL), min(batch_id), max(batch_id), min(programme), max(programme)
+	  INTO loose, low, high, prog, prog_high
+	  FROM new_entries;
+	IF high IS NOT NULL THEN
 		PERFORM subsidy_require_role('subsidy_engine', 'writing a settlement''s entries');
-		SELECT x.batch_id::text INTO bad
-		  FROM (SELECT DISTINCT programme, batch_id FROM new_entries WHERE batch_id IS NOT NULL) x
-		 WHERE x.batch_id <> subsidy_next_batch(x.programme)
-		 LIMIT 1;
-		IF bad IS NOT NULL THEN
-			PERFORM subsidy_refuse(format('entries of batch %s', bad),
+		IF low <> high OR prog <> prog_high OR high <> subsidy_next_batch(prog) THEN
+			PERFORM subsidy_refuse(format('entries of batch %s', high),
 					       'a batch''s entries are written with the batch, before its row');
 		END IF;
 	END IF;
-	IF EXISTS (SELECT 1 FROM new_entries WHERE batch_id IS NULL) THEN
-		PERFORM subsidy_require_role('subsidy_finance', 'writing a payment''s entries');
-		SELECT e.txn INTO bad
-		  FROM new_entries e
-		  LEFT JOIN payments p ON p.programme = e.programme AND p.shop_id = e.shop_id
-		   AND e.txn ~ '^pay[0-9]{1,9}\.[0-9]{1,9}$'
-		   AND p.load_id = split_part(substr(e.txn, 4), '.', 1)::integer
-		   AND p.line_no = split_part(e.txn, '.', 2)::integer
-		 WHERE e.batch_id IS NULL
-		   AND (p.shop_id IS NULL OR p.status <> 'PAID' OR p.xmin <> subsidy_this_xact()
-			OR e.posting_seq IS NOT NULL OR e.pool_id IS NOT NULL
-			OR NOT ((e.entry_seq = 1 AND e.account = 'payable:' || p.shop_id AND e.amount_fen = -p.amount_fen)
-				OR (e.entry_seq = 2 AND e.account = 'treasury' AND e.amount_fen = p.amount_fen)))
-		 LIMIT 1;
-		IF bad IS NOT NULL THEN
-			PERFORM subsidy_refuse(format('entry of transaction ''%s''', bad),
-					       'entries without a batch are the two legs of a payment recorded as paid in the same transaction');
-		END IF;
+	IF loose = 0 THEN
+		RETURN NULL;
+	END IF;
+	PERFORM subsidy_require_role('subsidy_finance', 'writing a payment''s entries');
+	SELECT e.txn INTO bad
+	  FROM new_entries e
+	  LEFT JOIN payments p ON p.programme = e.programme AND p.shop_id = e.shop_id
+	   AND e.txn ~ '^pay[0-9]{1,9}\.[0-9]{1,9}$'
+	   AND p.load_id = split_part(substr(e.txn, 4), '.', 1)::integer
+	   AND p.line_no = split_part(e.txn, '.', 2)::integer
+	 WHERE e.batch_id IS NULL
+	   AND (p.shop_id IS NULL OR p.status <> 'PAID' OR p.xmin <> subsidy_this_xact()
+		OR e.posting_seq IS NOT NULL OR e.pool_id IS NOT NULL
+		OR NOT ((e.entry_seq = 1 AND e.account = 'payable:' || p.shop_id AND e.amount_fen = -p.amount_fen)
+			OR (e.entry_seq = 2 AND e.account = 'treasury' AND e.amount_fen = p.amount_fen)))
+	 LIMIT 1;
+	IF bad IS NOT NULL THEN
+		PERFORM subsidy_refuse(format('entry of transaction ''%s''', bad),
+				       'entries without a batch are the two legs of a payment recorded as paid in the same transaction');
 	END IF;
 	RETURN NULL;
 END $$;
