@@ -18,6 +18,8 @@ G_DEFINE_QUARK(subsidy-cli-error-quark, cli_error)
 
 static char *opt_db, *opt_config;
 static gboolean opt_json;
+/* The command being run (cli_parse), for the role it needs. */
+static const cli_command *running;
 
 static const GOptionEntry common_entries[] = {
 	{ "db", 0, 0, G_OPTION_ARG_STRING, &opt_db, "database (libpq connection string or URI)", "CONNINFO" },
@@ -80,6 +82,7 @@ gboolean cli_log_level_parse(const char *text, int *priority)
 int cli_parse(cli_context *ctx, const cli_command *cmd, const GOptionEntry *entries, gboolean takes_json,
 	      int *argc, char ***argv)
 {
+	running = cmd;
 	g_autofree char *param = g_strdup_printf("%s", cmd->args);
 	g_autoptr(GOptionContext) oc = g_option_context_new(param);
 	g_option_context_set_summary(oc, cmd->summary);
@@ -139,6 +142,34 @@ static int known_schema_version(void)
 	return known;
 }
 
+/* "ROLE" or "ROLE or ROLE": what cmd needs. */
+static char *needed_roles(const cli_command *cmd)
+{
+	return cmd->role_or ? g_strdup_printf("%s or %s", cmd->role, cmd->role_or) : g_strdup(cmd->role);
+}
+
+/* Before any work: may the session's role run cmd? A member of the role needed may, and so may a
+ * superuser (pg_has_role says so for both). */
+static gboolean check_role(db *d, const cli_command *cmd, GError **error)
+{
+	const char *params[] = { cmd->role, cmd->role_or ? cmd->role_or : cmd->role };
+	PGresult *res = db_query(d,
+				 "SELECT current_user, pg_has_role(current_user, $1, 'USAGE')"
+				 " OR pg_has_role(current_user, $2, 'USAGE')",
+				 2, params, error);
+	if (!res)
+		return FALSE;
+	gboolean may = strcmp(PQgetvalue(res, 0, 1), "t") == 0;
+	if (!may) {
+		g_autofree char *roles = needed_roles(cmd);
+		g_set_error(error, CLI_ERROR, STATUS_NOPERM,
+			    "permission denied: role '%s' may not run 'subsidy %s': it needs role %s", PQgetvalue(res, 0, 0),
+			    cmd->name, roles);
+	}
+	PQclear(res);
+	return may;
+}
+
 db *cli_connect(cli_context *ctx, GError **error)
 {
 	db *d = cli_connect_unchecked(ctx, error);
@@ -165,6 +196,8 @@ db *cli_connect(cli_context *ctx, GError **error)
 			    PQdb(db_conn(d)), have, known);
 		ok = FALSE;
 	}
+	if (ok && running && running->role)
+		ok = check_role(d, running, error);
 	if (!ok) {
 		db_close(d);
 		return NULL;
@@ -177,9 +210,13 @@ int cli_fail(GError *error)
 	g_assert(error != NULL);
 	int code = error->code;
 	if (code != STATUS_FINDINGS && code != STATUS_USAGE && code != STATUS_DATAERR && code != STATUS_NOINPUT &&
-	    code != STATUS_UNAVAILABLE && code != STATUS_TEMPFAIL)
+	    code != STATUS_UNAVAILABLE && code != STATUS_TEMPFAIL && code != STATUS_NOPERM)
 		code = STATUS_SOFTWARE;
 	fprintf(stderr, "subsidy: %s\n", error->message);
+	if (code == STATUS_NOPERM && running && running->role && !strstr(error->message, running->role)) {
+		g_autofree char *roles = needed_roles(running);
+		fprintf(stderr, "subsidy: 'subsidy %s' needs role %s\n", running->name, roles);
+	}
 	g_error_free(error);
 	return code;
 }

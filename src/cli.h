@@ -29,6 +29,10 @@ typedef struct cli_command {
 	const char *args;    /* what follows the name in the usage line */
 	const char *summary; /* one line for `subsidy --help` */
 	int (*run)(cli_context *ctx, const struct cli_command *cmd, int argc, char **argv);
+	/* The database role the command needs (a member of it, or a superuser, may run it), or
+	 * NULL when any role that can connect may; role_or: a second role that may as well. */
+	const char *role;
+	const char *role_or;
 } cli_command;
 
 /* Parses a command's options (its entries plus the common ones; they may come before or after the
@@ -45,12 +49,16 @@ gboolean cli_log_level_parse(const char *text, int *priority);
 int cli_usage_error(const cli_command *cmd, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 
 /* Connects to the configured database and checks that its schema is the one this binary's
- * migrations make (else STATUS_USAGE saying to run `subsidy init`, or to upgrade subsidy). */
+ * migrations make (else STATUS_USAGE saying to run `subsidy init`, or to upgrade subsidy), and
+ * that the session's role may run the command being run (else STATUS_NOPERM naming the role it
+ * needs), before any work. */
 db *cli_connect(cli_context *ctx, GError **error);
 /* Connects without that check: for `subsidy init`, which makes the schema. */
 db *cli_connect_unchecked(cli_context *ctx, GError **error);
 
-/* Prints "subsidy: MESSAGE" for error and returns its exit status (consumes error). */
+/* Prints "subsidy: MESSAGE" for error and returns its exit status (consumes error). A
+ * STATUS_NOPERM error (the database refused the role mid-command) also names the role the
+ * command needs. */
 int cli_fail(GError *error);
 
 /* Writes text to stdout, exactly. */

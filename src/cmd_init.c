@@ -7,6 +7,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define INIT_ERROR init_error_quark()
 G_DEFINE_QUARK(subsidy-init-error-quark, init_error)
@@ -42,6 +43,26 @@ static gboolean roles_exist(db *d, GError **error)
 			    "the roles subsidy_engine, subsidy_finance and subsidy_auditor do not exist in this cluster\n"
 			    "run 'subsidy init --roles' once, as a superuser");
 	return all;
+}
+
+/* Migrating is the schema owner's (or a superuser's): another role is refused before any work
+ * with STATUS_NOPERM, as the database would refuse it halfway. */
+static gboolean check_owner(db *d, GError **error)
+{
+	PGresult *res = db_query(d,
+				 "SELECT current_user, pg_get_userbyid(relowner), pg_has_role(current_user, relowner, 'USAGE')"
+				 " FROM pg_class WHERE oid = to_regclass('schema_version')",
+				 0, NULL, error);
+	if (!res)
+		return FALSE;
+	gboolean may = PQntuples(res) == 0 || strcmp(PQgetvalue(res, 0, 2), "t") == 0;
+	if (!may)
+		g_set_error(error, INIT_ERROR, STATUS_NOPERM,
+			    "permission denied: role '%s' may not run 'subsidy init': it needs the schema's owner '%s'"
+			    " or a superuser",
+			    PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1));
+	PQclear(res);
+	return may;
 }
 
 /* Applies every migration newer than the database's version; *applied counts them. */
@@ -121,7 +142,7 @@ int cmd_init(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 	if (!d)
 		return cli_fail(error);
 	int applied = 0;
-	gboolean ok = db_lock_init(d, &error) && (!roles || create_roles(d, &error)) &&
+	gboolean ok = check_owner(d, &error) && db_lock_init(d, &error) && (!roles || create_roles(d, &error)) &&
 		      roles_exist(d, &error) && migrate(d, &applied, &error);
 	db_close(d);
 	if (!ok)

@@ -134,7 +134,7 @@ static int fail(GError *error)
 {
 	int code = error->code;
 	if (code != STATUS_USAGE && code != STATUS_DATAERR && code != STATUS_NOINPUT && code != STATUS_UNAVAILABLE &&
-	    code != STATUS_TEMPFAIL)
+	    code != STATUS_TEMPFAIL && code != STATUS_NOPERM)
 		code = STATUS_SOFTWARE;
 	nightly_log(code == STATUS_TEMPFAIL ? LOG_NOTICE : LOG_ERR, "%s (exit %d)", error->message, code);
 	g_error_free(error);

@@ -7,9 +7,8 @@
 
 G_DEFINE_QUARK(subsidy-db-error-quark, db_error)
 
-/* Advisory lock classes, chosen to stay clear of other applications' keys in a shared cluster:
- * the settlement (keyed by the programme) and init. */
-#define DB_LOCK_CLASS 0x5ab5
+/* The advisory lock class of init, chosen to stay clear of other applications' keys in a shared
+ * cluster. (The settlement lock is a row lock: see db.h.) */
 #define DB_LOCK_CLASS_INIT 0x5ab7
 
 /* A session ends with its client. PostgreSQL notices a client that died only when it next reads
@@ -22,11 +21,12 @@ G_DEFINE_QUARK(subsidy-db-error-quark, db_error)
  *   (power, network) is declared gone after idle + interval * count = 2 minutes of silence, which
  *   the same poll then sees. Ignored on a Unix socket.
  * - DB_IDLE_TIMEOUT: a client alive but stopped (SIGSTOP, a suspended machine) between two
- *   statements, in a transaction or not, holds the settlement lock too; its session is ended after
- *   ten minutes of idleness. subsidy is never idle that long while it works: between two
+ *   statements, in a transaction or not, holds its locks and its snapshot; its session is ended
+ *   after ten minutes of idleness. subsidy is never idle that long while it works: between two
  *   statements it only prices or formats one chunk of 10,000 orders, reads one chunk of a manifest
  *   or moves one file (milliseconds to seconds on a loaded machine), so 10 minutes is a margin of
- *   two orders of magnitude, and a stopped run still releases the lock before the next night.
+ *   two orders of magnitude. (The settlement lock's own session is set up apart: see
+ *   db_lock_settlement.)
  * No statement_timeout is set: a legitimate statement's time grows with the data (a go-live night
  * of a million lines, a verify over years of ledger), so no fixed bound both stops a runaway and
  * never cuts a night short; a statement whose client is gone is ended by the check above, and one
@@ -36,12 +36,17 @@ G_DEFINE_QUARK(subsidy-db-error-quark, db_error)
 #define DB_TCP_KEEPALIVES_INTERVAL "10"
 #define DB_TCP_KEEPALIVES_COUNT "6"
 #define DB_IDLE_TIMEOUT "10min"
+/* The settlement lock's row, made the first time a programme is locked, and the lock itself. */
+#define DB_LOCK_ROW_SQL "INSERT INTO settlement_locks (programme) VALUES ($1) ON CONFLICT DO NOTHING"
+#define DB_LOCK_SQL "SELECT 1 FROM settlement_locks WHERE programme = $1 FOR UPDATE"
 
 struct db {
 	PGconn *conn;
+	char *conninfo;
 	char *programme;
 	char sqlstate[6];
-	gboolean settlement_locked; /* this session holds the settlement lock */
+	PGconn *lock_conn;          /* holds the settlement lock in its open transaction, or NULL */
+	gboolean settlement_locked; /* this run holds the settlement lock (lock_conn) */
 };
 
 static void set_pg_error(db *d, const PGresult *res, const char *what, GError **error)
@@ -57,6 +62,8 @@ static void set_pg_error(db *d, const PGresult *res, const char *what, GError **
 		code = STATUS_UNAVAILABLE;
 	else if (strcmp(d->sqlstate, "55P03") == 0)
 		code = STATUS_TEMPFAIL;
+	else if (strcmp(d->sqlstate, "42501") == 0) /* insufficient_privilege, and 004's role guards */
+		code = STATUS_NOPERM;
 	g_autofree char *trimmed = g_strstrip(g_strdup(msg));
 	if (state)
 		g_set_error(error, DB_ERROR, code, "%s: %s (SQLSTATE %s)", what, trimmed, state);
@@ -85,6 +92,7 @@ db *db_connect(const char *conninfo, const char *programme, GError **error)
 	}
 	db *d = g_new0(db, 1);
 	d->conn = conn;
+	d->conninfo = g_strdup(conninfo ? conninfo : "");
 	d->programme = g_strdup(programme);
 	PQsetClientEncoding(conn, "UTF8");
 	const char *params[] = { programme };
@@ -115,13 +123,12 @@ void db_close(db *d)
 {
 	if (!d)
 		return;
-	/* PQfinish does not wait for the server to end the session, and a session's advisory lock
-	 * lives until it does: release it first, so the next run (cron's, a test's) finds it free. */
 	if (d->settlement_locked) {
 		db_rollback(d);
 		db_unlock_settlement(d);
 	}
 	PQfinish(d->conn);
+	g_free(d->conninfo);
 	g_free(d->programme);
 	g_free(d);
 }
@@ -302,34 +309,86 @@ void db_copy_row_end(GString *row)
 	g_string_append_c(row, '\n');
 }
 
-gboolean db_lock_settlement(db *d, GError **error)
+/* Runs one statement of the settlement lock on conn; the error says what a held lock and a role
+ * that may not lock mean. */
+static gboolean lock_statement(db *d, PGconn *conn, const char *sql, GError **error)
 {
 	const char *params[] = { d->programme };
-	char *got = NULL;
-	g_autofree char *sql = g_strdup_printf("SELECT pg_try_advisory_lock(%d, hashtext($1))", DB_LOCK_CLASS);
-	if (!db_scalar(d, sql, 1, params, &got, error))
-		return FALSE;
-	gboolean held = got && strcmp(got, "t") == 0;
-	g_free(got);
-	if (!held) {
+	PGresult *res = PQexecParams(conn, sql, 1, NULL, params, NULL, NULL, 0);
+	ExecStatusType st = PQresultStatus(res);
+	if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
+		PQclear(res);
+		return TRUE;
+	}
+	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	if (state && strcmp(state, "55P03") == 0) {
+		g_strlcpy(d->sqlstate, state, sizeof d->sqlstate);
 		g_set_error(error, DB_ERROR, STATUS_TEMPFAIL,
 			    "another run holds the settlement lock of programme '%s'; try later", d->programme);
+	} else {
+		PGconn *main = d->conn;
+		d->conn = conn; /* set_pg_error reads the connection's state */
+		set_pg_error(d, res, "cannot take the settlement lock", error);
+		d->conn = main;
+	}
+	PQclear(res);
+	return FALSE;
+}
+
+gboolean db_lock_settlement(db *d, GError **error)
+{
+	g_assert(!d->settlement_locked && d->lock_conn == NULL);
+	PGconn *conn = PQconnectdb(d->conninfo);
+	if (PQstatus(conn) != CONNECTION_OK) {
+		g_autofree char *msg = g_strstrip(g_strdup(PQerrorMessage(conn)));
+		g_set_error(error, DB_ERROR, STATUS_UNAVAILABLE, "cannot connect for the settlement lock: %s", msg);
+		PQfinish(conn);
 		return FALSE;
 	}
+	/* The lock's session idles in its transaction for the whole run, so it gets no idle timeout
+	 * (a long night would lose the lock in the middle); a killed run's session still ends at once,
+	 * since an idle backend reads from its client and sees the socket close, and a vanished
+	 * host's after the keepalives (db_connect). A run stopped (SIGSTOP) keeps the lock until it is
+	 * continued or killed; its main session ends after DB_IDLE_TIMEOUT. */
+	PGresult *res = PQexec(conn,
+			       "SELECT set_config('tcp_keepalives_idle', '" DB_TCP_KEEPALIVES_IDLE "', false),"
+			       " set_config('tcp_keepalives_interval', '" DB_TCP_KEEPALIVES_INTERVAL "', false),"
+			       " set_config('tcp_keepalives_count', '" DB_TCP_KEEPALIVES_COUNT "', false)");
+	gboolean begun = PQresultStatus(res) == PGRES_TUPLES_OK;
+	PQclear(res);
+	if (begun) {
+		res = PQexec(conn, "BEGIN");
+		begun = PQresultStatus(res) == PGRES_COMMAND_OK;
+		PQclear(res);
+	}
+	if (!begun || !lock_statement(d, conn, DB_LOCK_ROW_SQL, error) ||
+	    !lock_statement(d, conn, DB_LOCK_SQL " NOWAIT", error)) {
+		if (!begun)
+			g_set_error(error, DB_ERROR, STATUS_UNAVAILABLE, "cannot begin the settlement lock's transaction");
+		PQfinish(conn);
+		return FALSE;
+	}
+	d->lock_conn = conn;
 	d->settlement_locked = TRUE;
 	return TRUE;
+}
+
+gboolean db_try_settlement_xact(db *d, GError **error)
+{
+	g_assert(PQtransactionStatus(d->conn) == PQTRANS_INTRANS);
+	return d->settlement_locked ||
+	       (lock_statement(d, d->conn, DB_LOCK_ROW_SQL, error) &&
+		lock_statement(d, d->conn, DB_LOCK_SQL " NOWAIT", error));
 }
 
 gboolean db_wait_settlement_xact(db *d, GError **error)
 {
 	g_assert(PQtransactionStatus(d->conn) == PQTRANS_INTRANS);
-	const char *params[] = { d->programme };
-	g_autofree char *sql = g_strdup_printf("SELECT pg_advisory_xact_lock(%d, hashtext($1))", DB_LOCK_CLASS);
-	PGresult *res = db_query(d, sql, 1, params, error);
-	if (!res)
-		return FALSE;
-	PQclear(res);
-	return TRUE;
+	/* This run's own lock: its other connection holds the row, and waiting for it would wait
+	 * forever. */
+	if (d->settlement_locked)
+		return TRUE;
+	return lock_statement(d, d->conn, DB_LOCK_ROW_SQL, error) && lock_statement(d, d->conn, DB_LOCK_SQL, error);
 }
 
 gboolean db_lock_init(db *d, GError **error)
@@ -340,9 +399,13 @@ gboolean db_lock_init(db *d, GError **error)
 
 void db_unlock_settlement(db *d)
 {
-	const char *params[] = { d->programme };
-	g_autofree char *sql = g_strdup_printf("SELECT pg_advisory_unlock(%d, hashtext($1))", DB_LOCK_CLASS);
-	PGresult *res = PQexecParams(d->conn, sql, 1, NULL, params, NULL, NULL, 0);
+	if (!d->lock_conn)
+		return;
+	/* PQfinish does not wait for the server to end the session, and the lock lives until the
+	 * server has: end the transaction first, so the next run (cron's, a test's) finds it free. */
+	PGresult *res = PQexec(d->lock_conn, "ROLLBACK");
 	PQclear(res);
+	PQfinish(d->lock_conn);
+	d->lock_conn = NULL;
 	d->settlement_locked = FALSE;
 }

@@ -2,7 +2,7 @@
  *
  * Every function that can fail takes GError **error last; the error's code is an exit_status
  * (STATUS_UNAVAILABLE when the server cannot be reached, STATUS_TEMPFAIL for a lock that is held,
- * STATUS_SOFTWARE otherwise) and its message carries the SQLSTATE. Results returned to the caller
+ * STATUS_NOPERM for SQLSTATE 42501, a role that may not, STATUS_SOFTWARE otherwise) and its message carries the SQLSTATE. Results returned to the caller
  * are the caller's to PQclear. */
 #ifndef SUBSIDY_DB_H
 #define SUBSIDY_DB_H
@@ -58,13 +58,21 @@ void db_copy_bool(GString *row, gboolean value);
 void db_copy_bytea(GString *row, const unsigned char *bytes, size_t len);
 void db_copy_row_end(GString *row);
 
-/* The settlement lock: one advisory lock key per programme. A settlement (settle, nightly,
- * payments load) takes it for its session and gives up at once when it is held:
- * db_lock_settlement is FALSE with STATUS_TEMPFAIL then. Writers that must not overlap a
- * settlement but may wait for one (an ingest's file, a registry load) take the same key for their
- * transaction with db_wait_settlement_xact. A session never conflicts with its own lock, so
- * nightly ingests while it holds the lock. Released with the session or db_unlock_settlement. */
+/* The settlement lock: a row lock on the programme's row of settlement_locks (sql/004). Locking a
+ * row needs UPDATE on its table, which only the engine and finance roles have, so a role that may
+ * only read cannot block the nightly (an advisory lock, which any role can take, could).
+ *
+ * A settlement (settle, nightly) holds it across its transactions: db_lock_settlement takes it on
+ * a second connection of its own, in a transaction left open until db_unlock_settlement or
+ * db_close, and gives up at once when it is held (FALSE with STATUS_TEMPFAIL). A killed run's
+ * connections close with it, and the server ends the transaction and the lock.
+ * A payments load takes it for its one transaction with db_try_settlement_xact (at once, or
+ * STATUS_TEMPFAIL). Writers that must not overlap a settlement but may wait for one (an ingest's
+ * file, a registry load) take it for their transaction with db_wait_settlement_xact. Both are
+ * no-ops for a run that holds the lock itself (nightly ingests while it holds it).
+ * A role that may not lock: STATUS_NOPERM. */
 gboolean db_lock_settlement(db *d, GError **error);
+gboolean db_try_settlement_xact(db *d, GError **error);
 gboolean db_wait_settlement_xact(db *d, GError **error);
 void db_unlock_settlement(db *d);
 

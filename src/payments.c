@@ -637,12 +637,12 @@ gboolean payments_load(db *d, const char *path, const char *os_user, payments_re
 	if (!read_file(path, lines, &sha256, error))
 		return FALSE;
 
-	if (!db_lock_settlement(d, error))
-		return FALSE;
 	ledger_view view = { 0 };
 	g_autoptr(GPtrArray) apply = g_ptr_array_new();
 	char prev[PAYMENTS_DIGEST_HEX];
-	gboolean ok = db_begin(d, error) && chain_head(d, &report->load_id, prev, error) &&
+	/* The settlement lock, for this transaction only: finance can hold it no longer than a load. */
+	gboolean ok = db_begin(d, error) && db_try_settlement_xact(d, error) &&
+		      chain_head(d, &report->load_id, prev, error) &&
 		      load_view(d, lines, &view, error);
 	if (ok) {
 		reconcile(lines, &view, report->load_id, apply, report);
@@ -651,7 +651,6 @@ gboolean payments_load(db *d, const char *path, const char *os_user, payments_re
 	if (!ok)
 		db_rollback(d);
 	ledger_view_clear(&view);
-	db_unlock_settlement(d);
 	return ok;
 }
 

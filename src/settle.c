@@ -645,7 +645,7 @@ static gboolean record_state(settle_ctx *c, gboolean *failed_waiting, GError **e
 			 2, p2, error))
 		return FALSE;
 	if (!exec_params(c->d,
-			 "UPDATE pool_balances b SET drawn_fen = b.drawn_fen + d.drawn FROM"
+			 "UPDATE pool_balances b SET drawn_fen = b.drawn_fen + d.drawn, drawn_batch = $2::int FROM"
 			 " (SELECT pool_id, -sum(amount_fen) AS drawn FROM entries WHERE programme = $1"
 			 "  AND batch_id = $2::int AND pool_id IS NOT NULL GROUP BY pool_id) d"
 			 " WHERE b.programme = $1 AND b.pool_id = d.pool_id",

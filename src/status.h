@@ -15,6 +15,7 @@ typedef enum {
 	STATUS_UNAVAILABLE = 69, /* the database cannot be reached */
 	STATUS_SOFTWARE = 70,    /* internal error */
 	STATUS_TEMPFAIL = 75,    /* another run holds the settlement lock */
+	STATUS_NOPERM = 77,      /* the database role may not do this */
 } exit_status;
 
 #endif

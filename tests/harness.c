@@ -275,6 +275,23 @@ void h_run_together(const char *db, int codes[2], ...)
 	g_ptr_array_free(argv, TRUE);
 }
 
+PGconn *h_hold_settlement_lock(const char *db)
+{
+	PGconn *holder = PQconnectdb(db);
+	cr_assert(PQstatus(holder) == CONNECTION_OK, "%s", PQerrorMessage(holder));
+	static const char *const steps[] = {
+		"INSERT INTO settlement_locks (programme) VALUES ('default') ON CONFLICT DO NOTHING", "BEGIN",
+		"SELECT 1 FROM settlement_locks WHERE programme = 'default' FOR UPDATE"
+	};
+	for (size_t i = 0; i < G_N_ELEMENTS(steps); i++) {
+		PGresult *res = PQexec(holder, steps[i]);
+		ExecStatusType st = PQresultStatus(res);
+		cr_assert(st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK, "%s: %s", steps[i], PQresultErrorMessage(res));
+		PQclear(res);
+	}
+	return holder;
+}
+
 void h_wait_sessions_gone(const char *db)
 {
 	/* 50 ms at a time, 10 s at most: a backend whose client died exits at its next read. */

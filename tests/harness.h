@@ -47,6 +47,11 @@ char *h_path(const char *relative);
  * and waits for both; their exit statuses go to codes. */
 void h_run_together(const char *db, int codes[2], ...) G_GNUC_NULL_TERMINATED;
 
+/* A new connection to db (as the admin) holding the settlement lock of programme 'default' as a
+ * run holds it (sql/004: its row of settlement_locks, in an open transaction); PQfinish releases
+ * it. The caller includes libpq-fe.h. */
+struct pg_conn *h_hold_settlement_lock(const char *db);
+
 /* Waits (a few seconds at most) until no other session is connected to db: after a test kills
  * the binary, its server backend may still hold the settlement lock for a moment, and a rerun
  * would rightly exit 75. */

@@ -448,11 +448,7 @@ Test(nightly, a_held_settlement_lock_exits_75_and_changes_nothing)
 	put(inbox, "n1.csv", HEADER "EMS,X1,X1,2018-06-05 10:00:00,C1,,1,12.00,,\n");
 	int64_t runs = h_sql_int(db, "SELECT count(*) FROM runs");
 
-	PGconn *holder = PQconnectdb(db);
-	cr_assert(PQstatus(holder) == CONNECTION_OK);
-	PGresult *res = PQexec(holder, "SELECT pg_advisory_lock(23221, hashtext('default'))");
-	cr_assert(PQresultStatus(res) == PGRES_TUPLES_OK, "%s", PQresultErrorMessage(res));
-	PQclear(res);
+	PGconn *holder = h_hold_settlement_lock(db);
 	h_result r = nightly(db, inbox, TRUE);
 	cr_assert_eq(r.status, 75, "exit %d: %s", r.status, r.err);
 	cr_assert(strstr(r.err, "lock"), "%s", r.err);

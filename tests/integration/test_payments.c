@@ -319,11 +319,7 @@ Test(payments, the_finance_role_loads_results)
 Test(payments, a_load_waits_for_no_settlement_it_exits_75_while_one_holds_the_lock)
 {
 	const char *db = seeded();
-	PGconn *holder = PQconnectdb(db);
-	cr_assert_eq(PQstatus(holder), CONNECTION_OK);
-	PGresult *res = PQexec(holder, "SELECT pg_advisory_lock(23221, hashtext('default'))"); /* db.c's key */
-	cr_assert_eq(PQresultStatus(res), PGRES_TUPLES_OK, "%s", PQresultErrorMessage(res));
-	PQclear(res);
+	PGconn *holder = h_hold_settlement_lock(db);
 	h_result r = load(db, "paid.csv", HEADER PAID_S1, -1);
 	cr_assert_eq(r.status, 75, "exit %d: %s%s", r.status, r.out, r.err);
 	h_result_clear(&r);

@@ -4,6 +4,7 @@
 #include "harness.h"
 
 #include <criterion/criterion.h>
+#include <libpq-fe.h>
 #include <string.h>
 
 #define HEADER "courier,waybill_no,order_no,pickup_time,sender_code,sender_phone,weight_kg,fee,category,destination\n"
@@ -167,4 +168,279 @@ Test(roles, the_engine_cannot_update_or_delete_what_the_ledger_recorded)
 	cr_assert(!h_exec(db, "UPDATE postings SET funded_fen = 0", &err));
 	cr_assert(strstr(err, "append-only"), "%s", err);
 	g_free(err);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Issue 13: least privilege, really. Each role may run exactly its commands (else exit 77,    */
+/* naming the role needed), and each write the issue found is refused by the database itself. */
+
+#define PAY_HEADER "批次号,店铺编号,金额(元),状态,支付时间,流水号\r\n"
+
+/* Asserts sql fails for the connection with a message containing want. */
+static void assert_refused(const char *conn, const char *sql, const char *want)
+{
+	char *err = NULL;
+	gboolean ok = h_exec(conn, sql, &err);
+	cr_assert(!ok, "%s: allowed, wanted it refused (%s)", sql, want);
+	cr_assert(strstr(err, want), "%s: %s, wanted '%s'", sql, err, want);
+	g_free(err);
+}
+
+/* Runs the binary as conn; asserts the exit status, and for 77 that stderr names the role needed. */
+static void assert_run(const char *conn, int want, const char *role_named, const char *const *args)
+{
+	h_result r = h_runv(conn, args);
+	g_autofree char *line = g_strjoinv(" ", (char **)args);
+	cr_assert_eq(r.status, want, "%s as %s: exit %d, wanted %d\n%s%s", line, strstr(conn, "user="), r.status, want,
+		     r.out, r.err);
+	if (role_named)
+		cr_assert(strstr(r.err, role_named), "%s: %s does not name %s", line, r.err, role_named);
+	h_result_clear(&r);
+}
+
+Test(roles, the_engine_cannot_load_payment_results_nor_write_them)
+{
+	const char *db = settled();
+	g_autofree char *engine = h_as_role(db, "subsidy_engine");
+	g_autofree char *path = h_write(h_tmpdir(), "pay.csv", PAY_HEADER "1,S1,6.00,失败,,\r\n", -1);
+	const char *const load[] = { "payments", "load", path, NULL };
+	assert_run(engine, 77, "subsidy_finance", load);
+	cr_assert_eq(h_sql_int(db, "SELECT count(*) FROM payment_loads"), 0);
+	cr_assert_eq(h_sql_int(db, "SELECT count(*) FROM runs WHERE kind = 'payments'"), 0);
+	assert_denied(engine, "INSERT INTO payment_loads (programme, load_id, run_id, file_name, sha256, applied, findings,"
+			      " batches_upto, prev_digest, digest) VALUES ('default', 1, 1, 'x', 'x', 1, 0, 2, 'x', 'y')");
+	assert_denied(engine, "INSERT INTO payments (programme, batch_id, shop_id, amount_fen, status, load_id, line_no)"
+			      " VALUES ('default', 1, 'S1', 600, 'FAILED', 1, 2)");
+	assert_denied(engine, "INSERT INTO payment_findings (programme, load_id, line_no, finding) VALUES ('default', 1, 2, 'x')");
+}
+
+Test(roles, who_did_it_is_the_session_not_what_the_client_sends)
+{
+	const char *db = settled();
+	g_autofree char *engine = h_as_role(db, "subsidy_engine");
+	g_autofree char *finance = h_as_role(db, "subsidy_finance");
+	g_autofree char *auditor = h_as_role(db, "subsidy_auditor");
+	g_autofree char *who = h_sql(engine, "INSERT INTO runs (programme, kind, os_user, db_role, session_role)"
+					     " VALUES ('default', 'ingest', 'x', 'subsidy_finance', 'postgres')"
+					     " RETURNING db_role || ',' || session_role");
+	cr_assert_str_eq(who, "subsidy_engine,subsidy_engine");
+	/* A run of a kind the role may not do is refused, not just relabelled. */
+	assert_refused(engine, "INSERT INTO runs (programme, kind, os_user) VALUES ('default', 'payments', 'x')",
+		       "permission denied");
+	assert_refused(finance, "INSERT INTO runs (programme, kind, os_user) VALUES ('default', 'settle', 'x')",
+		       "permission denied");
+	assert_denied(auditor, "INSERT INTO runs (programme, kind, os_user) VALUES ('default', 'settle', 'x')");
+	/* Nor can a run claim a time that is not now, or a number the sequence did not give. */
+	assert_refused(engine, "INSERT INTO runs (programme, kind, os_user, started_at) VALUES ('default', 'ingest', 'x',"
+			       " '2018-01-01')", "refused");
+	assert_refused(engine, "INSERT INTO runs (run_id, programme, kind, os_user) VALUES (999999, 'default', 'ingest', 'x')",
+		       "refused");
+	/* Every run the commands recorded names the role that ran it. */
+	g_autofree char *path = h_write(h_tmpdir(), "pay.csv", PAY_HEADER "1,S1,6.00,成功,2018-06-22 10:00:00,T001\r\n", -1);
+	h_result r = h_run(finance, "payments", "load", path, NULL);
+	h_result_clear(&r);
+	g_autofree char *roles = h_sql(db, "SELECT string_agg(DISTINCT kind || '=' || db_role || '/' || session_role, ','"
+					   " ORDER BY kind || '=' || db_role || '/' || session_role) FROM runs"
+					   " WHERE db_role <> current_user");
+	cr_assert_str_eq(roles, "ingest=subsidy_engine/subsidy_engine,payments=subsidy_finance/subsidy_finance");
+}
+
+Test(roles, the_engine_cannot_change_the_schema_version)
+{
+	const char *db = settled();
+	g_autofree char *engine = h_as_role(db, "subsidy_engine");
+	assert_denied(engine, "INSERT INTO schema_version (version, name) VALUES (99, 'x')");
+	assert_denied(engine, "UPDATE schema_version SET version = 99");
+	assert_denied(engine, "DELETE FROM schema_version");
+	const char *const verify[] = { "verify", NULL };
+	assert_run(engine, 0, NULL, verify);
+}
+
+Test(roles, registry_history_changes_only_through_a_registry_load)
+{
+	const char *db = settled();
+	g_autofree char *engine = h_as_role(db, "subsidy_engine");
+	/* Retiring a shop with no new version, or writing a version no load brought. */
+	assert_refused(engine, "UPDATE shops SET superseded_at = now() WHERE shop_id = 'S1'", "refused");
+	assert_refused(engine, "UPDATE pools SET superseded_at = now()", "refused");
+	assert_refused(engine, "INSERT INTO households (programme, household_id, version, load_id, recorded_at, head_name,"
+			       " village, poor_from) SELECT 'default', 'H9', 1, max(load_id), now(), 'x', 'y', '2016-01-01'"
+			       " FROM registry_loads", "refused");
+	cr_assert_eq(h_sql_int(db, "SELECT count(*) FROM shops WHERE superseded_at IS NOT NULL"), 0);
+	/* Through its command, the same change is a new version. */
+	h_load_text(engine, "shops",
+		    "shop_id,shop_name,platform,owner_name,owner_id_no,phone,household_id,village,bank_name,bank_account,"
+		    "account_name,registered_from,registered_to\n"
+		    "S1,标准店,淘宝,王小明,11010519491231002X,13800000001,,村一,农信,6221000000000018,王小明,2016-01-01,"
+		    "2018-06-30\n");
+	cr_assert_eq(h_sql_int(db, "SELECT count(*) FROM shops WHERE shop_id = 'S1'"), 2);
+	h_load_text(engine, "budgets", "pool_id,name,amount,valid_from,valid_to,priority\n"
+				       "big,大池,100001.00,2016-01-01,2018-12-31,1\n");
+	cr_assert_eq(h_sql_int(db, "SELECT amount_fen FROM pool_balances WHERE pool_id = 'big'"), 10000100);
+	const char *const verify[] = { "verify", NULL };
+	assert_run(engine, 0, NULL, verify);
+}
+
+Test(roles, finance_cannot_write_entries_that_are_not_a_payment)
+{
+	const char *db = settled();
+	g_autofree char *finance = h_as_role(db, "subsidy_finance");
+	/* A balanced pair moving a shop's payable to the treasury, with no payment behind it. */
+	assert_refused(finance, "INSERT INTO entries (programme, txn, entry_seq, account, amount_fen, shop_id) VALUES"
+				" ('default', 'pay9.2', 1, 'payable:S1', -100, 'S1'), ('default', 'pay9.2', 2, 'treasury', 100, 'S1')",
+		       "refused");
+	/* A settlement's entries are the engine's. */
+	assert_refused(finance, "INSERT INTO entries (programme, txn, entry_seq, account, amount_fen, batch_id, posting_seq,"
+				" pool_id, shop_id) VALUES ('default', 'b3.p1', 1, 'pool:big', -100, 3, 1, 'big', NULL),"
+				" ('default', 'b3.p1', 2, 'payable:S1', 100, 3, 1, NULL, 'S1')",
+		       "permission denied");
+	cr_assert_eq(h_sql_int(db, "SELECT count(*) FROM entries WHERE txn IN ('pay9.2', 'b3.p1')"), 0);
+	/* Nor a result no load of its transaction brings, or for an amount the batch did not export. */
+	g_autofree char *path = h_write(h_tmpdir(), "pay.csv", PAY_HEADER "1,S1,6.00,失败,,\r\n", -1);
+	h_result r = h_run(finance, "payments", "load", path, NULL);
+	cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
+	h_result_clear(&r);
+	assert_refused(finance, "INSERT INTO payments (programme, batch_id, shop_id, amount_fen, status, paid_at, load_id,"
+				" line_no) VALUES ('default', 1, 'S2', 1, 'PAID', '2018-06-22', 1, 9)",
+		       "refused");
+	assert_refused(finance, "BEGIN; INSERT INTO runs (programme, kind, os_user) VALUES ('default', 'payments', 'x');"
+				" INSERT INTO payment_loads (programme, load_id, run_id, file_name, sha256, applied, findings,"
+				" batches_upto, prev_digest, digest) SELECT 'default', 2, currval('runs_run_id_seq'), 'x', 'x', 1,"
+				" 0, 2, 'x', 'y';"
+				" INSERT INTO payments (programme, batch_id, shop_id, amount_fen, status, paid_at, load_id, line_no)"
+				" VALUES ('default', 1, 'S2', 1, 'PAID', '2018-06-22', 2, 2); COMMIT",
+		       "refused");
+	cr_assert_eq(h_sql_int(db, "SELECT count(*) FROM payments"), 1);
+}
+
+Test(roles, the_engine_cannot_raise_a_pool_or_reset_an_order)
+{
+	const char *db = settled();
+	g_autofree char *engine = h_as_role(db, "subsidy_engine");
+	g_autofree char *before = h_ledger_dump(db);
+	assert_refused(engine, "UPDATE pool_balances SET amount_fen = amount_fen + 100000", "refused");
+	assert_refused(engine, "UPDATE pool_balances SET drawn_fen = 0", "refused");
+	assert_refused(engine, "INSERT INTO pool_balances (programme, pool_id, amount_fen) VALUES ('default', 'new', 100)",
+		       "refused");
+	assert_refused(engine, "UPDATE orders SET funded_fen = 0, unfunded_fen = entitlement_fen", "refused");
+	assert_refused(engine, "UPDATE orders SET entitlement_fen = entitlement_fen + 1, funded_fen = funded_fen + 1",
+		       "refused");
+	assert_refused(engine, "INSERT INTO orders (programme, shop_id, order_key, fee_fen, order_date, entitlement_fen,"
+			       " funded_fen, unfunded_fen, fund_pickup, fund_courier, fund_waybill, rule, rate_bp, policy_id,"
+			       " policy_version) VALUES ('default', 'S1', 'X', 100, '2018-06-05', 100, 0, 100,"
+			       " '2018-06-05', 'EMS', 'X', 'standard', 5000, 'p', 1)",
+		       "refused");
+	/* Entries added to a sealed batch, or a batch out of turn. */
+	assert_refused(engine, "INSERT INTO entries (programme, txn, entry_seq, account, amount_fen, batch_id, posting_seq,"
+			       " pool_id, shop_id) VALUES ('default', 'b1.p9', 1, 'pool:big', -100, 1, 9, 'big', NULL),"
+			       " ('default', 'b1.p9', 2, 'payable:S1', 100, 1, 9, NULL, 'S1')",
+		       "refused");
+	/* A payment's entries are finance's. */
+	assert_refused(engine, "INSERT INTO entries (programme, txn, entry_seq, account, amount_fen, shop_id) VALUES"
+			       " ('default', 'pay9.2', 1, 'payable:S1', -100, 'S1'), ('default', 'pay9.2', 2, 'treasury', 100, 'S1')",
+		       "permission denied");
+	g_autofree char *after = h_ledger_dump(db);
+	cr_assert_str_eq(after, before);
+	/* What settlement itself writes to orders and pool balances passes. */
+	h_ingest_text(engine, "night3.csv", HEADER "EMS,C1,O3,2018-06-09 10:00:00,C1,,1,12.00,,\n", 0);
+	g_autofree char *s = h_settle(engine);
+	cr_assert(g_str_has_prefix(s, "{\"batch\":3,"), "%s", s);
+	const char *const verify[] = { "verify", NULL };
+	assert_run(engine, 0, NULL, verify);
+}
+
+Test(roles, no_role_but_the_engine_and_finance_can_take_the_settlement_lock)
+{
+	const char *db = settled();
+	g_autofree char *auditor = h_as_role(db, "subsidy_auditor");
+	g_autofree char *engine = h_as_role(db, "subsidy_engine");
+	/* The advisory key the engine used to take is anyone's: taking it blocks nothing now. */
+	PGconn *holder = PQconnectdb(auditor);
+	cr_assert_eq(PQstatus(holder), CONNECTION_OK);
+	PGresult *res = PQexec(holder, "SELECT pg_advisory_lock(23221, hashtext('default'))");
+	cr_assert_eq(PQresultStatus(res), PGRES_TUPLES_OK, "%s", PQresultErrorMessage(res));
+	PQclear(res);
+	res = PQexec(holder, "BEGIN");
+	PQclear(res);
+	res = PQexec(holder, "SELECT * FROM settlement_locks FOR UPDATE");
+	cr_assert_neq(PQresultStatus(res), PGRES_TUPLES_OK, "the auditor locked the settlement");
+	cr_assert(strstr(PQresultErrorMessage(res), "permission denied"), "%s", PQresultErrorMessage(res));
+	PQclear(res);
+	h_ingest_text(engine, "night3.csv", HEADER "EMS,C1,O3,2018-06-09 10:00:00,C1,,1,12.00,,\n", 0);
+	g_autofree char *inbox = g_build_filename(h_tmpdir(), "inbox", NULL);
+	cr_assert(g_mkdir_with_parents(inbox, 0755) == 0);
+	const char *const nightly[] = { "nightly", "--inbox", inbox, NULL };
+	assert_run(engine, 0, NULL, nightly);
+	cr_assert_eq(h_sql_int(db, "SELECT count(*) FROM batches"), 3);
+	PQfinish(holder);
+	/* Finance may lock, for a payments load's transaction: a settlement then waits for it. */
+	g_autofree char *finance = h_as_role(db, "subsidy_finance");
+	h_ingest_text(engine, "night4.csv", HEADER "EMS,D1,O4,2018-06-09 10:00:00,C1,,1,12.00,,\n", 0);
+	holder = h_hold_settlement_lock(finance);
+	const char *const settle[] = { "settle", NULL };
+	assert_run(engine, 75, NULL, settle);
+	PQfinish(holder);
+	assert_run(engine, 0, NULL, settle);
+	cr_assert_eq(h_sql_int(db, "SELECT count(*) FROM batches"), 4);
+}
+
+/* The README's table, line by line: each role runs what it may (exit 0) and is refused what it
+ * may not (exit 77, naming the role needed), before any work. */
+Test(roles, each_role_runs_its_commands_and_is_refused_the_others_with_77)
+{
+	const char *db = settled();
+	g_autofree char *engine = h_as_role(db, "subsidy_engine");
+	g_autofree char *finance = h_as_role(db, "subsidy_finance");
+	g_autofree char *auditor = h_as_role(db, "subsidy_auditor");
+	const char *tmp = h_tmpdir();
+	g_autofree char *inbox = g_build_filename(tmp, "inbox", NULL);
+	cr_assert(g_mkdir_with_parents(inbox, 0755) == 0);
+	g_autofree char *manifest = h_write(tmp, "n3.csv", HEADER "EMS,C1,O3,2018-06-09 10:00:00,C1,,1,12.00,,\n", -1);
+	g_autofree char *registry = h_write(tmp, "households.csv", "household_id,head_name,village,poor_from,poor_to\n"
+								   "H9,某,村九,2016-01-01,\n", -1);
+	g_autofree char *payments = h_write(tmp, "pay.csv", PAY_HEADER "1,S1,6.00,成功,2018-06-22 10:00:00,T001\r\n", -1);
+	g_autofree char *out = g_build_filename(tmp, "out.csv", NULL);
+	g_autofree char *out2 = g_build_filename(tmp, "out2.csv", NULL);
+	g_autofree char *notice = g_build_filename(tmp, "notice.csv", NULL);
+
+	const char *const reg[] = { "registry", "load", "households", registry, NULL };
+	const char *const ingest[] = { "ingest", manifest, NULL };
+	const char *const settle[] = { "settle", NULL };
+	const char *const night[] = { "nightly", "--inbox", inbox, NULL };
+	const char *const pay[] = { "payments", "load", payments, NULL };
+	const char *const init[] = { "init", NULL };
+	/* The engine's commands: refused to finance and the auditor, then run by the engine. */
+	const char *const *engine_only[] = { reg, ingest, settle, night };
+	for (size_t i = 0; i < G_N_ELEMENTS(engine_only); i++) {
+		assert_run(finance, 77, "subsidy_engine", engine_only[i]);
+		assert_run(auditor, 77, "subsidy_engine", engine_only[i]);
+	}
+	for (size_t i = 0; i < G_N_ELEMENTS(engine_only); i++)
+		assert_run(engine, 0, NULL, engine_only[i]);
+	cr_assert_eq(h_sql_int(db, "SELECT count(*) FROM batches"), 3);
+	/* Payment results: finance's alone. */
+	assert_run(engine, 77, "subsidy_finance", pay);
+	assert_run(auditor, 77, "subsidy_finance", pay);
+	assert_run(finance, 0, NULL, pay);
+	/* The bureau's file holds bank accounts: the engine (nightly writes it) and finance. */
+	const char *const export_e[] = { "export", "--batch", "1", "-o", out, NULL };
+	const char *const export_f[] = { "export", "--batch", "1", "-o", out2, NULL };
+	assert_run(auditor, 77, "subsidy_finance", export_e);
+	assert_run(engine, 0, NULL, export_e);
+	assert_run(finance, 0, NULL, export_f);
+	/* Reading commands: every role. */
+	const char *const conns[] = { engine, finance, auditor };
+	for (size_t i = 0; i < G_N_ELEMENTS(conns); i++) {
+		g_autofree char *n = g_strdup_printf("%s.%zu", notice, i);
+		const char *const disclose[] = { "disclose", "--batch", "1", "-o", n, NULL };
+		const char *const replay[] = { "replay", "--from", "2018-06-01", "--to", "2018-06-30", NULL };
+		const char *const verify[] = { "verify", NULL };
+		const char *const status[] = { "status", NULL };
+		const char *const why[] = { "why", "A1", NULL };
+		const char *const *readers[] = { disclose, replay, verify, status, why };
+		for (size_t k = 0; k < G_N_ELEMENTS(readers); k++)
+			assert_run(conns[i], 0, NULL, readers[k]);
+		/* The schema is its owner's. */
+		assert_run(conns[i], 77, "owner", init);
+	}
 }

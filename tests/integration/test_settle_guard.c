@@ -189,22 +189,26 @@ Test(settle_guard, a_settlement_killed_inside_a_statement_lets_go_of_the_lock)
 	for (int ms = 0; !(backend = backend_waiting_on_a_lock(db)) && ms < GUARD_BACKEND_GONE_MS; ms += 50)
 		g_usleep(50 * 1000);
 	cr_assert(backend != NULL, "the settlement never waited on the test's lock");
-	g_autofree char *sql = g_strdup_printf("SELECT count(*) FROM pg_locks WHERE pid = %s AND locktype = 'advisory'"
-					       " AND granted", backend);
-	cr_assert_eq(h_sql_int(db, sql), 1, "the waiting settlement holds the settlement lock");
+	/* The settlement lock is the row of settlement_locks its other session holds. */
+	static const char try_lock[] = "BEGIN; SELECT 1 FROM settlement_locks FOR UPDATE NOWAIT; ROLLBACK";
+	cr_assert_not(h_exec(db, try_lock, NULL), "the waiting settlement holds the settlement lock");
 
 	cr_assert_eq(kill(pid, SIGKILL), 0);
 	int st;
 	cr_assert_eq(waitpid(pid, &st, 0), pid);
 	g_spawn_close_pid(pid);
-	g_free(sql);
-	sql = g_strdup_printf("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", backend);
+	g_autofree char *sql = g_strdup_printf("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", backend);
 	int ms = 0;
 	while (h_sql_int(db, sql) > 0 && ms < GUARD_BACKEND_GONE_MS) {
 		g_usleep(50 * 1000);
 		ms += 50;
 	}
 	cr_assert_eq(h_sql_int(db, sql), 0, "the killed settlement's backend %s still runs after %d ms", backend, ms);
+	while (!h_exec(db, try_lock, NULL) && ms < GUARD_BACKEND_GONE_MS) {
+		g_usleep(50 * 1000);
+		ms += 50;
+	}
+	cr_assert(h_exec(db, try_lock, NULL), "the killed settlement's lock is still held after %d ms", ms);
 
 	res = PQexec(holder, "ROLLBACK");
 	PQclear(res);
