@@ -11,6 +11,8 @@
 
 #define SUBSIDY_VERSION "0.1.0"
 #define CLI_PROGRAMME_DEFAULT "default"
+/* --batch's value before parsing: tells "not given" from "0". */
+#define CLI_BATCH_UNSET G_MININT
 
 typedef struct {
 	/* From the command line, the environment or the configuration file. */

@@ -183,13 +183,14 @@ static move_result copy_across(const char *from, const char *to, GError **error)
 	}
 	if (!ok) {
 		if (out >= 0)
-			g_unlink(tmp);
+			outfile_discard(tmp);
 		if (e == EEXIST)
 			return MOVE_TAKEN;
 		g_set_error(error, NIGHTLY_ERROR, STATUS_SOFTWARE, "cannot copy '%s' to '%s': %s", from, to,
 			    g_strerror(e));
 		return MOVE_FAILED;
 	}
+	outfile_forget(tmp);
 	fsync_dir(dir);
 	if (g_unlink(from) != 0) {
 		e = errno;
