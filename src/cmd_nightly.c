@@ -14,6 +14,7 @@
 #include "money.h"
 #include "nightly.h"
 #include "profile.h"
+#include "text.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -85,13 +86,14 @@ static void print_text(const nightly_report *r)
 	for (guint i = 0; i < r->files->len; i++) {
 		const nightly_file *f = &g_array_index(r->files, nightly_file, i);
 		g_autofree char *from = g_path_get_basename(f->ingest.name);
-		g_autofree char *to = f->moved_to ? g_path_get_basename(f->moved_to) : NULL;
+		g_autofree char *moved_to = f->moved_to ? text_shown(f->moved_to) : NULL;
+		g_autofree char *to = moved_to ? g_path_get_basename(moved_to) : NULL;
 		if (!f->moved_to)
 			printf("not moved: %s stays in the inbox for the next run\n", f->ingest.name);
 		else if (f->ingest.status == INGEST_REFUSED)
-			printf("rejected: %s (why: %s" NIGHTLY_REASON_SUFFIX ")\n", f->moved_to, to);
+			printf("rejected: %s (why: %s" NIGHTLY_REASON_SUFFIX ")\n", moved_to, to);
 		else if (archived++ == 0)
-			archive_dir = g_path_get_dirname(f->moved_to);
+			archive_dir = g_path_get_dirname(moved_to);
 		if (f->moved_to && f->ingest.status != INGEST_REFUSED && strcmp(from, to) != 0)
 			printf("archived %s as %s (the name was taken)\n", from, to);
 	}

@@ -679,8 +679,10 @@ static gboolean write_table(db *d, int batch_id, const table *t, export_format f
 	if (ok)
 		fault_point("export:written");
 	ok = ok && (!with_sha256 || write_sha256(path, tmp_path, &sha_tmp_path, error));
-	ok = ok && outfile_commit(tmp_path, path, error);
-	g_clear_pointer(&tmp_path, g_free); /* committed or removed */
+	if (ok) {
+		ok = outfile_commit(tmp_path, path, error);
+		g_clear_pointer(&tmp_path, g_free); /* committed or removed */
+	}
 	if (ok && with_sha256) {
 		ok = outfile_commit(sha_tmp_path, sha_target, error);
 		g_clear_pointer(&sha_tmp_path, g_free);

@@ -53,9 +53,36 @@ gboolean ingest_begin_run(db *d, const char *kind, const char *os_user, int64_t 
 
 /* Ingests one file. A file refused as a whole, or that cannot be read, is a result (status
  * INGEST_REFUSED with its reason), not an error: FALSE is for failures of the engine or the
- * database, after which nothing of the file is stored. reg is the registry as known now. */
+ * database, after which nothing of the file is stored. reg is the registry as known now.
+ *
+ * What is not a regular file (a fifo, a device, a socket, a folder; a symbolic link is followed)
+ * is refused with STATUS_NOINPUT before it is opened: reading a fifo would wait for a writer with
+ * the settlement lock held, /dev/zero would never end. Standard input is read through
+ * ingest_stdin_save. The name recorded and shown is path made fit for a person (text_shown). */
 gboolean ingest_file(db *d, const registry *reg, const char *path, const ingest_options *o,
 		     ingest_file_result *out, GError **error);
+
+/* ingest_file of path, recorded and shown under name instead (standard input's copy as "stdin"). */
+gboolean ingest_file_as(db *d, const registry *reg, const char *path, const char *name, const ingest_options *o,
+			ingest_file_result *out, GError **error);
+
+/* The operands that mean standard input: "-" and "/dev/stdin". */
+gboolean ingest_is_stdin(const char *operand);
+
+/* The name under which standard input is recorded and shown. */
+#define INGEST_STDIN_NAME "stdin"
+/* The most bytes taken from standard input: it is copied to a temporary file first (a pipe can be
+ * read once, and ingest reads a file twice: its digest, then its lines). A larger statement is
+ * saved to a file and ingested by name. */
+#define INGEST_STDIN_BYTES_MAX ((gint64)1 << 30)
+
+/* Copies standard input, once, to a new private file ".../INGEST_STDIN_NAME" in a folder of its
+ * own under the temporary directory (mode 0700). Returns its path (caller frees, and removes it
+ * with ingest_stdin_remove); NULL with an error of code STATUS_DATAERR when it holds more than
+ * INGEST_STDIN_BYTES_MAX bytes, STATUS_NOINPUT when it cannot be read, STATUS_SOFTWARE when the
+ * copy cannot be written. */
+char *ingest_stdin_save(GError **error);
+void ingest_stdin_remove(const char *path);
 
 /* "stored", "skipped", "refused" */
 const char *ingest_status_name(ingest_status s);

@@ -11,7 +11,7 @@ static const cli_command commands[] = {
 	{ "init", "[--roles]", "create or upgrade the schema (with --roles: first create the roles)", cmd_init },
 	{ "registry", "load KIND FILE [--json]", "load policies, shops, senders, households, campaigns or budgets",
 	  cmd_registry },
-	{ "ingest", "[--profile NAME] [--set FIELD=VALUE] [--profiles DIR] [--json] FILE...",
+	{ "ingest", "[--profile NAME] [--set FIELD=VALUE] [--profiles DIR] [--json] FILE... (- for standard input)",
 	  "store courier manifests, classify every line, print counts per outcome", cmd_ingest },
 	{ "settle", "[--json]", "post the differences of every changed or unfunded order as one batch", cmd_settle },
 	{ "nightly", "--inbox DIR [--archive DIR] [--export-dir DIR] [--profiles DIR] [--syslog] [--json]",

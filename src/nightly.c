@@ -16,6 +16,7 @@
 #include "outfile.h"
 #include "registry.h"
 #include "status.h"
+#include "text.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -65,8 +66,10 @@ void nightly_log(int priority, const char *fmt, ...)
 		return;
 	va_list ap;
 	va_start(ap, fmt);
-	g_autofree char *msg = g_strdup_vprintf(fmt, ap);
+	g_autofree char *raw = g_strdup_vprintf(fmt, ap);
 	va_end(ap);
+	/* One line each, whatever a file name holds: a name with a line break cannot forge one. */
+	g_autofree char *msg = text_shown(raw);
 	char when[CHRONO_TIME_TEXT_MAX];
 	chrono_format_time(chrono_now(), when);
 	fprintf(stderr, "%s nightly: %s\n", when, msg);
@@ -115,8 +118,6 @@ int nightly_exit_status(const nightly_report *r)
 
 /* ------------------------------------------------------------------------------------------ */
 /* Moving files without ever overwriting one                                                   */
-
-static char *display_name(const char *name);
 
 static gboolean exists(const char *path)
 {
@@ -297,7 +298,7 @@ static char *reject_entry(const char *from, const char *dir, const char *name, g
 		fault_point("nightly:reason-written");
 		switch (move_entry(from, to, regular, error)) {
 		case MOVE_DONE: {
-			g_autofree char *from_shown = display_name(from), *to_shown = display_name(to);
+			g_autofree char *from_shown = text_shown(from), *to_shown = text_shown(to);
 			nightly_log(LOG_INFO, "moved '%s' to '%s', the reason beside it", from_shown, to_shown);
 			return g_steal_pointer(&to);
 		}
@@ -407,22 +408,6 @@ static char *refusal_of(const char *name, const char *shown, const struct stat *
 	return NULL;
 }
 
-/* A name fit for messages and JSON: invalid UTF-8 and control characters become U+FFFD. */
-static char *display_name(const char *name)
-{
-	char *s = g_utf8_make_valid(name, -1);
-	GString *out = g_string_new(NULL);
-	for (const char *p = s; *p; p = g_utf8_next_char(p)) {
-		gunichar u = g_utf8_get_char(p);
-		if (u < 0x20 || u == 0x7f)
-			g_string_append_unichar(out, 0xfffd);
-		else
-			g_string_append_unichar(out, u);
-	}
-	g_free(s);
-	return g_string_free(out, FALSE);
-}
-
 static void log_ingested(const char *name, const ingest_file_result *r)
 {
 	if (r->status == INGEST_REFUSED) {
@@ -450,7 +435,7 @@ static void log_ingested(const char *name, const ingest_file_result *r)
 static gboolean take_entry(run_ctx *c, const char *name, const struct stat *st, GError **error)
 {
 	g_autofree char *path = g_build_filename(c->inbox, name, NULL);
-	g_autofree char *shown = display_name(name);
+	g_autofree char *shown = text_shown(name);
 	g_autofree char *refusal = refusal_of(name, shown, st);
 	nightly_file f = { 0 };
 	if (refusal) {
@@ -488,7 +473,7 @@ static gboolean take_names(run_ctx *c, GPtrArray *names, GError **error)
 {
 	for (guint i = 0; i < names->len; i++) {
 		const char *name = names->pdata[i];
-		g_autofree char *shown = display_name(name);
+		g_autofree char *shown = text_shown(name);
 		if (in_progress(name)) {
 			c->out->waiting++;
 			nightly_log(LOG_INFO, "left '%s' in the inbox: an upload in progress, by its name", shown);
