@@ -126,7 +126,7 @@ int cmd_ingest(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 		ingest_json(&w, results, done_files);
 		json_object_end(&w);
 		g_autofree char *text = json_finish(&w);
-		printf("%s\n", text);
+		cli_print_json(text);
 	} else {
 		ingest_print_text(results, done_files);
 	}

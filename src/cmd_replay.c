@@ -180,8 +180,10 @@ int cmd_replay(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 		db_close(d);
 		return cli_fail(error);
 	}
-	if (o.json)
+	if (o.json) {
 		printf("{\"differences\":[");
+		cli_json_printed();
+	}
 	replay_summary s = { 0 };
 	char from_day[CHRONO_DAY_TEXT_MAX], to_day[CHRONO_DAY_TEXT_MAX];
 	chrono_format_day(from, from_day);

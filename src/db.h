@@ -17,7 +17,8 @@ GQuark db_error_quark(void);
 typedef struct db db;
 
 /* Connects with a libpq connection string or URI (NULL or "": libpq's defaults, PGHOST...).
- * Sets the session to UTF-8, China time (Asia/Shanghai), and the programme. */
+ * Sets the session to UTF-8, China time (Asia/Shanghai), and the programme. A conninfo libpq
+ * cannot parse is STATUS_USAGE; a database that does not answer, STATUS_UNAVAILABLE. */
 db *db_connect(const char *conninfo, const char *programme, GError **error);
 void db_close(db *d);
 PGconn *db_conn(db *d);

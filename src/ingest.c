@@ -485,6 +485,7 @@ static void refuse(ingest_file_result *out, GError *why)
 {
 	out->status = INGEST_REFUSED;
 	out->exit_status = why->code == STATUS_NOINPUT ? STATUS_NOINPUT : STATUS_DATAERR;
+	out->retry = why->code == STATUS_NOINPUT;
 	out->reason = g_strdup(why->message);
 	out->lines = 0;
 	memset(out->outcomes, 0, sizeof out->outcomes);
@@ -601,7 +602,12 @@ gboolean ingest_file_as(db *d, const registry *reg, const char *path, const char
 	char sha[MANIFEST_SHA256_HEX_MAX];
 	uint64_t size = 0;
 	GError *why = NULL;
-	if (!regular_or_absent(path, name, &why) || !manifest_file_sha256(path, sha, &size, &why)) {
+	if (!regular_or_absent(path, name, &why)) {
+		refuse(out, why);
+		out->retry = FALSE; /* what it is, not a moment's trouble */
+		return TRUE;
+	}
+	if (!manifest_file_sha256(path, sha, &size, &why)) {
 		refuse(out, why);
 		return TRUE;
 	}
@@ -621,7 +627,7 @@ gboolean ingest_file_as(db *d, const registry *reg, const char *path, const char
 	c.raw = g_string_sized_new(INGEST_RAW_PIECE_BYTES + MANIFEST_CHUNK_BYTES);
 	c.copy = g_string_sized_new(INGEST_RAW_PIECE_BYTES);
 	manifest_reader *m = NULL;
-	gboolean ok = FALSE;
+	gboolean ok = FALSE, retry = FALSE;
 	char *v = NULL;
 	const char *p2[] = { db_programme(d), sha };
 
@@ -673,6 +679,7 @@ gboolean ingest_file_as(db *d, const registry *reg, const char *path, const char
 	if (strcmp(manifest_sha256(m), sha) != 0) {
 		why = g_error_new(INGEST_ERROR, STATUS_DATAERR, "'%s' changed while it was read: try again once it is "
 				  "complete", c.base);
+		retry = TRUE;
 		goto refused;
 	}
 	g_assert(c.lines_read == manifest_lines(m));
@@ -700,6 +707,7 @@ refused:
 	if (!out->profile && m)
 		out->profile = g_strdup(manifest_profile_name(m));
 	refuse(out, why);
+	out->retry = out->retry || retry;
 	ok = TRUE;
 out:
 	if (!ok)

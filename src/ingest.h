@@ -40,6 +40,8 @@ typedef struct {
 	char *profile; /* NULL when none was chosen */
 	ingest_status status;
 	int exit_status;  /* for a refused file: STATUS_DATAERR, or STATUS_NOINPUT when unreadable */
+	gboolean retry;   /* refused for now, not for what it holds: it could not be read, or it
+			   * changed while it was read (still being written): try again later */
 	int64_t file_id;  /* stored: the new file; skipped: the earlier one */
 	int64_t lines;
 	char *reason;     /* skipped or refused: why */
