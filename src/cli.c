@@ -110,6 +110,7 @@ int cli_parse(cli_context *ctx, const cli_command *cmd, const GOptionEntry *entr
 	opt_db = opt_config = NULL;
 	if (!load_config(ctx, &error)) {
 		fprintf(stderr, "subsidy: %s\n", error->message);
+		cli_note_error(STATUS_USAGE, error->message);
 		/* CLI.md: an input file that cannot be opened is 66; one that does not parse is bad usage. */
 		return error->domain == G_FILE_ERROR ? STATUS_NOINPUT : STATUS_USAGE;
 	}
@@ -123,6 +124,7 @@ int cli_usage_error(const cli_command *cmd, const char *fmt, ...)
 	g_autofree char *msg = g_strdup_vprintf(fmt, ap);
 	va_end(ap);
 	fprintf(stderr, "subsidy %s: %s\nusage: subsidy %s %s\n", cmd->name, msg, cmd->name, cmd->args);
+	cli_note_error(STATUS_USAGE, msg);
 	return STATUS_USAGE;
 }
 
@@ -217,6 +219,7 @@ int cli_fail(GError *error)
 		g_autofree char *roles = needed_roles(running);
 		fprintf(stderr, "subsidy: 'subsidy %s' needs role %s\n", running->name, roles);
 	}
+	cli_note_error(code, error->message);
 	g_error_free(error);
 	return code;
 }
@@ -224,6 +227,36 @@ int cli_fail(GError *error)
 void cli_print(const char *text)
 {
 	fputs(text, stdout);
+}
+
+static gboolean json_printed;
+static char *noted_error;
+
+void cli_print_json(const char *text)
+{
+	printf("%s\n", text);
+	json_printed = TRUE;
+}
+
+void cli_json_printed(void)
+{
+	json_printed = TRUE;
+}
+
+gboolean cli_json_was_printed(void)
+{
+	return json_printed;
+}
+
+void cli_note_error(int status, const char *message)
+{
+	g_free(noted_error);
+	noted_error = g_strdup(message);
+}
+
+const char *cli_noted_error(void)
+{
+	return noted_error;
 }
 
 const char *cli_os_user(void)

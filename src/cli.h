@@ -11,6 +11,8 @@
 
 #define SUBSIDY_VERSION "0.1.0"
 #define CLI_PROGRAMME_DEFAULT "default"
+/* --batch's value before parsing: tells "not given" from "0". */
+#define CLI_BATCH_UNSET G_MININT
 
 typedef struct {
 	/* From the command line, the environment or the configuration file. */
@@ -63,6 +65,19 @@ int cli_fail(GError *error);
 
 /* Writes text to stdout, exactly. */
 void cli_print(const char *text);
+
+/* --json and errors. A command's JSON object goes out with cli_print_json (text and a newline), or
+ * when it streams one, cli_json_printed says it began. When the run ends with a non-zero status
+ * and --json was given and no object was printed, main prints one on stdout:
+ *   {"error": {"status": N, "message": "..."}}
+ * with the message of the last cli_note_error (cli_fail and cli_usage_error note theirs), so a
+ * monitor always reads one JSON object. */
+void cli_print_json(const char *text);
+void cli_json_printed(void);
+gboolean cli_json_was_printed(void);
+void cli_note_error(int status, const char *message);
+/* The last message noted, or NULL. */
+const char *cli_noted_error(void);
 
 /* The user running this process, for the records of who did what. */
 const char *cli_os_user(void);

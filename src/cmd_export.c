@@ -12,7 +12,7 @@
 
 int cmd_export(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 {
-	int batch_id = 0;
+	int batch_id = CLI_BATCH_UNSET;
 	gboolean detail = FALSE;
 	g_autofree char *format = NULL, *encoding = NULL, *output = NULL;
 	const GOptionEntry entries[] = {
@@ -29,8 +29,10 @@ int cmd_export(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 		return parsed;
 	if (argc != 1)
 		return cli_usage_error(cmd, "unexpected argument '%s'", argv[1]);
-	if (batch_id < 1)
+	if (batch_id == CLI_BATCH_UNSET)
 		return cli_usage_error(cmd, "--batch N is required (a batch number from 1)");
+	if (batch_id < 1)
+		return cli_usage_error(cmd, "--batch %d: a batch number must be positive (from 1)", batch_id);
 	if (!output || !*output)
 		return cli_usage_error(cmd, "-o FILE is required");
 	export_options o = EXPORT_OPTIONS_DEFAULT;

@@ -1,6 +1,7 @@
 /* cmd_ingest.c: `subsidy ingest [--profile NAME] [--set FIELD=VALUE] FILE...`: store manifests in
  * the order given, classify every line, print the counts per outcome. A file refused as a whole
- * does not stop the others; the exit is then 65 (66 when a file could not be opened). */
+ * does not stop the others; the exit is then 65 (66 when a file could not be opened, or is not a
+ * regular file). '-' or /dev/stdin (once) reads standard input, recorded as "stdin". */
 #include "cli.h"
 #include "ingest.h"
 #include "json.h"
@@ -43,6 +44,14 @@ int cmd_ingest(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 		status = cli_usage_error(cmd, "no FILE given");
 		goto done;
 	}
+	int from_stdin = 0;
+	for (int i = 1; i < argc; i++)
+		from_stdin += ingest_is_stdin(argv[i]);
+	if (from_stdin > 1) {
+		status = cli_usage_error(cmd, "standard input ('-' or /dev/stdin) given %d times: it can be read once",
+					 from_stdin);
+		goto done;
+	}
 	GError *error = NULL;
 	if (!profile_check_overrides((const char *const *)overrides, &error)) {
 		status = cli_usage_error(cmd, "%s", error->message);
@@ -78,10 +87,31 @@ int cmd_ingest(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 	ingest_file_result *results = g_new0(ingest_file_result, n);
 	int done_files = 0;
 	for (int i = 0; i < n; i++, done_files++) {
-		if (!ingest_file(d, argv[i + 1], &o, &results[i], &error))
+		gboolean ok;
+		if (ingest_is_stdin(argv[i + 1])) {
+			GError *why = NULL;
+			g_autofree char *copy = ingest_stdin_save(&why);
+			if (copy) {
+				ok = ingest_file_as(d, copy, INGEST_STDIN_NAME, &o, &results[i], &error);
+				ingest_stdin_remove(copy);
+			} else if (why->code == STATUS_SOFTWARE) {
+				g_propagate_error(&error, why);
+				ok = FALSE;
+			} else {
+				results[i].name = g_strdup(INGEST_STDIN_NAME);
+				results[i].status = INGEST_REFUSED;
+				results[i].exit_status = why->code;
+				results[i].reason = g_strdup(why->message);
+				g_error_free(why);
+				ok = TRUE;
+			}
+		} else {
+			ok = ingest_file(d, argv[i + 1], &o, &results[i], &error);
+		}
+		if (!ok)
 			break;
 		if (results[i].status == INGEST_REFUSED) {
-			fprintf(stderr, "subsidy: refused '%s': %s\n", argv[i + 1], results[i].reason);
+			fprintf(stderr, "subsidy: refused '%s': %s\n", results[i].name, results[i].reason);
 			status = MAX(status, results[i].exit_status);
 		}
 	}
@@ -93,7 +123,7 @@ int cmd_ingest(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 		ingest_json(&w, results, done_files);
 		json_object_end(&w);
 		g_autofree char *text = json_finish(&w);
-		printf("%s\n", text);
+		cli_print_json(text);
 	} else {
 		ingest_print_text(results, done_files);
 	}

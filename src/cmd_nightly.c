@@ -16,6 +16,7 @@
 #include "money.h"
 #include "nightly.h"
 #include "profile.h"
+#include "text.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -63,13 +64,15 @@ static void print_json(const nightly_report *r)
 	json_array_end(&w);
 	json_key(&w, "waiting");
 	json_int(&w, r->waiting);
+	json_key(&w, "retry");
+	json_int(&w, r->retry);
 	json_key(&w, "head");
 	json_string(&w, r->head);
 	json_key(&w, "payments_head");
 	json_string(&w, r->payments_head);
 	json_object_end(&w);
 	g_autofree char *text = json_finish(&w);
-	printf("%s\n", text);
+	cli_print_json(text);
 }
 
 static void print_text(const nightly_report *r)
@@ -81,6 +84,8 @@ static void print_text(const nightly_report *r)
 	       n[INGEST_STORED], n[INGEST_SKIPPED], n[INGEST_REFUSED]);
 	if (r->waiting)
 		printf("; %u left in the inbox as uploads in progress", r->waiting);
+	if (r->retry)
+		printf("; %u left in the inbox to try again (not read whole: see the log)", r->retry);
 	printf("\n");
 	g_autofree ingest_file_result *results = ingest_results(r);
 	ingest_print_text(results, r->files->len);
@@ -91,13 +96,14 @@ static void print_text(const nightly_report *r)
 	for (guint i = 0; i < r->files->len; i++) {
 		const nightly_file *f = &g_array_index(r->files, nightly_file, i);
 		g_autofree char *from = g_path_get_basename(f->ingest.name);
-		g_autofree char *to = f->moved_to ? g_path_get_basename(f->moved_to) : NULL;
+		g_autofree char *moved_to = f->moved_to ? text_shown(f->moved_to) : NULL;
+		g_autofree char *to = moved_to ? g_path_get_basename(moved_to) : NULL;
 		if (!f->moved_to)
 			printf("not moved: %s stays in the inbox for the next run\n", f->ingest.name);
 		else if (f->ingest.status == INGEST_REFUSED)
-			printf("rejected: %s (why: %s" NIGHTLY_REASON_SUFFIX ")\n", f->moved_to, to);
+			printf("rejected: %s (why: %s" NIGHTLY_REASON_SUFFIX ")\n", moved_to, to);
 		else if (archived++ == 0)
-			archive_dir = g_path_get_dirname(f->moved_to);
+			archive_dir = g_path_get_dirname(moved_to);
 		if (f->moved_to && f->ingest.status != INGEST_REFUSED && strcmp(from, to) != 0)
 			printf("archived %s as %s (the name was taken)\n", from, to);
 	}
@@ -112,14 +118,21 @@ static void print_text(const nightly_report *r)
 		       money_format(p->amount_fen, amount));
 	}
 	printf("%s\n", r->pools->len ? "" : " no pool");
-	if (r->export_path)
-		printf("export: %s\n", r->export_path);
+	g_autofree char *export_path = r->export_path ? text_shown(r->export_path) : NULL;
+	if (export_path)
+		printf("export: %s\n", export_path);
 	else
 		printf("export: none (no new batch)\n");
-	for (guint i = 0; i < r->exports->len; i++)
-		if (g_strcmp0(r->exports->pdata[i], r->export_path) != 0)
-			printf("export: %s (written for an earlier run that stopped before it)\n",
-			       (char *)r->exports->pdata[i]);
+	for (guint i = 0; i < r->export_kinds->len; i++) {
+		const nightly_export *e = &g_array_index(r->export_kinds, nightly_export, i);
+		g_autofree char *path = text_shown(e->path);
+		if (e->kind == NIGHTLY_EXPORT_UNRECORDED)
+			printf("export: %s (batch %d had no export recorded: its run stopped after it settled)\n",
+			       path, e->batch_id);
+		else if (e->kind == NIGHTLY_EXPORT_AGAIN)
+			printf("export: %s (written again where batch %d was exported: the file was missing)\n", path,
+			       e->batch_id);
+	}
 	if (r->files->len == 0 && !r->settle.batch_id && r->exports->len == 0)
 		printf("nothing to do: no file in the inbox, nothing to settle, nothing changed\n");
 	if (r->head || r->payments_head)
@@ -137,6 +150,7 @@ static int fail(GError *error)
 	    code != STATUS_TEMPFAIL && code != STATUS_NOPERM)
 		code = STATUS_SOFTWARE;
 	nightly_log(code == STATUS_TEMPFAIL ? LOG_NOTICE : LOG_ERR, "%s (exit %d)", error->message, code);
+	cli_note_error(code, error->message);
 	g_error_free(error);
 	return code;
 }

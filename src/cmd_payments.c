@@ -50,7 +50,7 @@ static void print_report(const payments_report *r, gboolean as_json)
 		json_array_end(&w);
 		json_object_end(&w);
 		g_autofree char *text = json_finish(&w);
-		printf("%s\n", text);
+		cli_print_json(text);
 		return;
 	}
 	char paid[MONEY_TEXT_MAX], failed[MONEY_TEXT_MAX];

@@ -31,7 +31,7 @@ static void print_counts(const cli_context *ctx, const char *kind, const char *p
 	json_int(&w, c->unchanged_rows);
 	json_object_end(&w);
 	g_autofree char *text = json_finish(&w);
-	printf("%s\n", text);
+	cli_print_json(text);
 }
 
 int cmd_registry(cli_context *ctx, const cli_command *cmd, int argc, char **argv)

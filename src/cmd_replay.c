@@ -14,6 +14,7 @@
 #include <glib/gstdio.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #define REPLAY_REPORT_HEADER "店铺编号,订单号,账面金额(元),重算金额(元),原因"
 #define REPLAY_REPORT_BOM "\xEF\xBB\xBF"
@@ -34,6 +35,8 @@ typedef struct {
  * end, so a reader never sees half a report. */
 static FILE *report_open(const char *path, char **tmp_path, GError **error)
 {
+	if (!outfile_check_target(path, error))
+		return NULL;
 	int fd = outfile_open_beside(path, O_WRONLY, tmp_path);
 	if (fd < 0) {
 		int e = errno;
@@ -49,13 +52,16 @@ static FILE *report_open(const char *path, char **tmp_path, GError **error)
 static gboolean report_close(FILE *f, const char *tmp_path, const char *path, GError **error)
 {
 	gboolean ok = !ferror(f);
-	ok = fclose(f) == 0 && ok;
-	if (ok && g_rename(tmp_path, path) == 0)
-		return TRUE;
+	ok = fflush(f) == 0 && fsync(fileno(f)) == 0 && ok;
 	int e = errno;
-	g_unlink(tmp_path);
-	g_set_error(error, G_FILE_ERROR, STATUS_SOFTWARE, "cannot write report '%s': %s", path, g_strerror(e));
-	return FALSE;
+	ok = fclose(f) == 0 && ok;
+	if (!ok) {
+		outfile_discard(tmp_path);
+		g_set_error(error, G_FILE_ERROR, STATUS_SOFTWARE, "cannot write report '%s': %s", path,
+			    g_strerror(e ? e : EIO));
+		return FALSE;
+	}
+	return outfile_commit(tmp_path, path, error);
 }
 
 static gboolean print_difference(const replay_difference *diff, gpointer user_data, GError **error)
@@ -96,7 +102,10 @@ static gboolean print_difference(const replay_difference *diff, gpointer user_da
 		for (size_t i = 0; i < G_N_ELEMENTS(fields); i++) {
 			if (i)
 				g_string_append_c(line, ',');
-			export_csv_field(line, fields[i]);
+			if (i == 2 || i == 3)
+				export_csv_field(line, fields[i]); /* amounts: signed, the engine's digits */
+			else
+				export_csv_text_field(line, fields[i]);
 		}
 		g_string_append(line, REPLAY_REPORT_EOL);
 		if (fwrite(line->str, 1, line->len, o->report) != line->len) {
@@ -157,6 +166,9 @@ int cmd_replay(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 		return cli_usage_error(cmd, "unknown registry '%s' (as-recorded or current)", registry_text);
 	if (report_path && !*report_path)
 		return cli_usage_error(cmd, "--report needs a file name");
+	if (report_path && strcmp(report_path, OUTFILE_STDOUT) == 0)
+		return cli_usage_error(cmd, "--report - is refused: standard output carries the differences already;"
+					    " give a file name");
 
 	GError *error = NULL;
 	db *d = cli_connect(ctx, &error);
@@ -168,8 +180,10 @@ int cmd_replay(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 		db_close(d);
 		return cli_fail(error);
 	}
-	if (o.json)
+	if (o.json) {
 		printf("{\"differences\":[");
+		cli_json_printed();
+	}
 	replay_summary s = { 0 };
 	char from_day[CHRONO_DAY_TEXT_MAX], to_day[CHRONO_DAY_TEXT_MAX];
 	chrono_format_day(from, from_day);
@@ -181,7 +195,7 @@ int cmd_replay(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 			ok = report_close(o.report, tmp_path, report_path, &error);
 		else {
 			fclose(o.report);
-			g_unlink(tmp_path);
+			outfile_discard(tmp_path);
 		}
 	}
 	if (!ok) {

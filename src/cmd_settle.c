@@ -28,7 +28,7 @@ int cmd_settle(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 		json_init(&w);
 		settle_json(&w, &r);
 		g_autofree char *text = json_finish(&w);
-		printf("%s\n", text);
+		cli_print_json(text);
 	} else {
 		settle_print_text(&r);
 	}

@@ -78,7 +78,7 @@ int cmd_verify(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 		json_array_end(&w);
 		json_object_end(&w);
 		g_autofree char *text = json_finish(&w);
-		printf("%s\n", text);
+		cli_print_json(text);
 	} else {
 		for (guint i = 0; i < r.findings->len; i++) {
 			const verify_finding *f = r.findings->pdata[i];

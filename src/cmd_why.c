@@ -104,7 +104,7 @@ int cmd_why(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 		}
 		json_object_end(&w);
 		g_autofree char *text = json_finish(&w);
-		printf("%s\n", text);
+		cli_print_json(text);
 	} else {
 		char a[MONEY_TEXT_MAX], b[MONEY_TEXT_MAX];
 		if (PQntuples(lines) == 0)

@@ -79,6 +79,18 @@ static void set_pg_error(db *d, const PGresult *res, const char *what, GError **
 db *db_connect(const char *conninfo, const char *programme, GError **error)
 {
 	g_return_val_if_fail(programme != NULL, NULL);
+	/* A string libpq cannot even parse is the user's mistake, not an unreachable database. */
+	char *why = NULL;
+	PQconninfoOption *parsed = PQconninfoParse(conninfo ? conninfo : "", &why);
+	if (!parsed) {
+		g_autofree char *msg = g_strstrip(g_strdup(why ? why : "out of memory"));
+		/* The string itself is not repeated: it may hold a password. */
+		g_set_error(error, DB_ERROR, STATUS_USAGE, "bad database connection string (--db, SUBSIDY_DB or db=): %s",
+			    msg);
+		PQfreemem(why);
+		return NULL;
+	}
+	PQconninfoFree(parsed);
 	PGconn *conn = PQconnectdb(conninfo ? conninfo : "");
 	if (PQstatus(conn) != CONNECTION_OK) {
 		g_autofree char *msg = g_strstrip(g_strdup(PQerrorMessage(conn)));

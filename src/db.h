@@ -19,7 +19,8 @@ typedef struct db db;
 /* Connects with a libpq connection string or URI (NULL or "": libpq's defaults, PGHOST...).
  * Sets the session to UTF-8, China time (Asia/Shanghai), and the programme, and ties it to the
  * client's life: a statement whose client has gone is ended within a second or two, an idle
- * session after ten minutes (see db.c). */
+ * session after ten minutes (see db.c). A conninfo libpq cannot parse is STATUS_USAGE; a database
+ * that does not answer, STATUS_UNAVAILABLE. */
 db *db_connect(const char *conninfo, const char *programme, GError **error);
 void db_close(db *d);
 PGconn *db_conn(db *d);

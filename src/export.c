@@ -6,6 +6,7 @@
  * writes to a temporary file beside the target, which is hashed and renamed into place. */
 #include "export.h"
 
+#include "fault.h"
 #include "manifest.h"
 #include "money.h"
 #include "outfile.h"
@@ -150,6 +151,21 @@ void export_csv_field(GString *out, const char *field)
 	g_assert(wrote == need && out->str[at] == '"' && out->str[at + need - 1] == '"');
 }
 
+gboolean export_formula_like(const char *text)
+{
+	return text[0] != '\0' && strchr(EXPORT_FORMULA_STARTS, text[0]) != NULL;
+}
+
+void export_csv_text_field(GString *out, const char *field)
+{
+	if (!export_formula_like(field)) {
+		export_csv_field(out, field);
+		return;
+	}
+	g_autofree char *inert = g_strconcat(EXPORT_FORMULA_GUARD, field, NULL);
+	export_csv_field(out, inert);
+}
+
 char *export_percent(int32_t rate_bp, char buf[EXPORT_PERCENT_TEXT_MAX])
 {
 	g_assert(rate_bp >= 0);
@@ -222,6 +238,7 @@ typedef struct {
 	export_format format;
 	export_encoding encoding;
 	const char *path;   /* the temporary file written */
+	gboolean no_sync;   /* standard output: a pipe cannot be synced */
 	FILE *csv;
 	GIConv to_gb18030;  /* (GIConv)-1 unless GB18030 */
 	GString *line;
@@ -308,7 +325,16 @@ static gboolean sink_row(sink *s, const cell *cells, size_t n, gboolean header, 
 		for (size_t i = 0; i < n; i++) {
 			if (i > 0)
 				g_string_append_c(s->line, ',');
-			export_csv_field(s->line, cells[i].blank ? "" : cells[i].text);
+			/* Amounts, counts and rates are the engine's own digits (a signed amount starts
+			 * with '-' and must stay a number); text came from outside. */
+			gboolean text = cells[i].kind == COL_TEXT || cells[i].kind == COL_MASK_NAME ||
+					cells[i].kind == COL_MASK_PHONE;
+			if (cells[i].blank)
+				continue;
+			if (text && !header)
+				export_csv_text_field(s->line, cells[i].text);
+			else
+				export_csv_field(s->line, cells[i].text);
 		}
 		g_string_append(s->line, csv_line_end);
 		if (s->to_gb18030 == (GIConv)-1) {
@@ -360,7 +386,7 @@ static gboolean sink_close(sink *s, GError **error)
 	gboolean ok = TRUE;
 	if (s->csv) {
 		int e = 0;
-		if (fflush(s->csv) != 0 || ferror(s->csv) || fsync(fileno(s->csv)) != 0)
+		if (fflush(s->csv) != 0 || ferror(s->csv) || (!s->no_sync && fsync(fileno(s->csv)) != 0))
 			e = errno ? errno : EIO;
 		if (fclose(s->csv) != 0 && e == 0)
 			e = errno;
@@ -425,15 +451,6 @@ static gboolean write_sha256(const char *path, const char *data_path, char **tmp
 	if (!ok)
 		write_error(error, sha_path, e);
 	return ok;
-}
-
-static gboolean move_into_place(const char *tmp_path, const char *path, GError **error)
-{
-	if (g_rename(tmp_path, path) == 0)
-		return TRUE;
-	int e = errno;
-	write_error(error, path, e);
-	return FALSE;
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -610,21 +627,43 @@ static gboolean check_guard(db *d, int batch_id, const table *t, GError **error)
 	return shop == NULL;
 }
 
-/* Writes table t of batch_id to path (and path.sha256 when with_sha256), in one snapshot. */
+/* Writes table t of batch_id to path (and path.sha256 when with_sha256), in one snapshot; path
+ * OUTFILE_STDOUT (a CSV without checksum only) writes to standard output instead. Kill point
+ * "export:written": the file is written under its temporary name, not yet renamed. */
 static gboolean write_table(db *d, int batch_id, const table *t, export_format format, export_encoding encoding,
 			    const char *path, gboolean with_sha256, GError **error)
 {
 	g_assert(t->n_cols <= EXPORT_COLUMNS_MAX && t->n_cols > 0);
+	gboolean to_stdout = strcmp(path, OUTFILE_STDOUT) == 0;
+	if (to_stdout && (with_sha256 || format != EXPORT_FORMAT_CSV)) {
+		g_set_error(error, EXPORT_ERROR, STATUS_USAGE,
+			    "cannot write the finance bureau's file to standard output: it needs FILE" EXPORT_SHA256_SUFFIX
+			    " beside it; give a file name");
+		return FALSE;
+	}
+	g_autofree char *sha_target = g_strconcat(path, EXPORT_SHA256_SUFFIX, NULL);
+	if (!to_stdout && (!outfile_check_target(path, error) ||
+			   (with_sha256 && !outfile_check_target(sha_target, error))))
+		return FALSE;
 	gboolean own = PQtransactionStatus(db_conn(d)) == PQTRANS_IDLE;
 	if (own && !db_exec(d, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", error))
 		return FALSE;
 	g_autofree char *tmp_path = NULL, *sha_tmp_path = NULL;
 	int64_t created = 0;
 	gboolean ok = batch_created(d, batch_id, &created, error) && check_guard(d, batch_id, t, error);
-	int fd = ok ? open_beside(path, &tmp_path, error) : -1;
+	int fd = -1;
+	if (ok && to_stdout) {
+		fflush(stdout);
+		fd = dup(STDOUT_FILENO);
+		if (fd < 0)
+			write_error(error, "standard output", errno);
+	} else if (ok) {
+		fd = open_beside(path, &tmp_path, error);
+	}
 	ok = ok && fd >= 0;
 	if (ok) {
-		sink s = { .format = format, .encoding = encoding, .path = tmp_path };
+		sink s = { .format = format, .encoding = encoding, .path = to_stdout ? "standard output" : tmp_path,
+			   .no_sync = to_stdout };
 		g_autofree char *sheet = g_strdup_printf("%s%d", t->sheet, batch_id);
 		ok = sink_open(&s, fd, sheet, t, created, error) && write_rows(d, batch_id, t, &s, error);
 		ok = sink_close(&s, ok ? error : NULL) && ok;
@@ -635,18 +674,23 @@ static gboolean write_table(db *d, int batch_id, const table *t, export_format f
 		else
 			db_rollback(d);
 	}
+	if (to_stdout)
+		return ok;
+	if (ok)
+		fault_point("export:written");
 	ok = ok && (!with_sha256 || write_sha256(path, tmp_path, &sha_tmp_path, error));
-	ok = ok && move_into_place(tmp_path, path, error);
+	if (ok) {
+		ok = outfile_commit(tmp_path, path, error);
+		g_clear_pointer(&tmp_path, g_free); /* committed or removed */
+	}
 	if (ok && with_sha256) {
-		g_autofree char *sha_path = g_strconcat(path, EXPORT_SHA256_SUFFIX, NULL);
-		ok = move_into_place(sha_tmp_path, sha_path, error);
+		ok = outfile_commit(sha_tmp_path, sha_target, error);
+		g_clear_pointer(&sha_tmp_path, g_free);
 	}
-	if (!ok) {
-		if (tmp_path)
-			g_unlink(tmp_path);
-		if (sha_tmp_path)
-			g_unlink(sha_tmp_path);
-	}
+	if (tmp_path)
+		outfile_discard(tmp_path);
+	if (sha_tmp_path)
+		outfile_discard(sha_tmp_path);
 	return ok;
 }
 

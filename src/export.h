@@ -56,6 +56,22 @@ gboolean export_disclosure(db *d, int batch_id, const char *path, GError **error
  * a quote, CR or LF. */
 void export_csv_field(GString *out, const char *field);
 
+/* The first characters that make a spreadsheet read a cell as a formula (OWASP's "CSV
+ * injection" list: = + - @, tab, carriage return), and what is put before such a cell's text so
+ * that it is read as text: a single quote, which Excel and LibreOffice do not show. */
+#define EXPORT_FORMULA_STARTS "=+-@\t\r"
+#define EXPORT_FORMULA_GUARD "'"
+
+/* Does text start with one of EXPORT_FORMULA_STARTS? */
+gboolean export_formula_like(const char *text);
+
+/* export_csv_field for text that came from outside the engine (names, villages, order numbers,
+ * reasons): a formula-like text gets EXPORT_FORMULA_GUARD first. A masked name is masked first,
+ * then guarded: the mask counts the name's own characters. Amounts do not go through this: a
+ * signed amount starts with '-' and stays a number. XLSX cells need none of it: text is written as
+ * string cells, which are never evaluated. */
+void export_csv_text_field(GString *out, const char *field);
+
 /* A rate in basis points as a percentage without trailing zeros: 5000 -> "50%", 1250 -> "12.5%",
  * 1234 -> "12.34%". rate_bp must not be negative. Returns buf. */
 char *export_percent(int32_t rate_bp, char buf[EXPORT_PERCENT_TEXT_MAX]);

@@ -6,8 +6,14 @@
 #include "money.h"
 #include "settle.h"
 #include "status.h"
+#include "text.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <glib/gstdio.h>
 #include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -479,6 +485,7 @@ static void refuse(ingest_file_result *out, GError *why)
 {
 	out->status = INGEST_REFUSED;
 	out->exit_status = why->code == STATUS_NOINPUT ? STATUS_NOINPUT : STATUS_DATAERR;
+	out->retry = why->code == STATUS_NOINPUT;
 	out->reason = g_strdup(why->message);
 	out->lines = 0;
 	memset(out->outcomes, 0, sizeof out->outcomes);
@@ -491,13 +498,114 @@ static gboolean is_refusal(const GError *e)
 	return e->domain != DB_ERROR && (e->code == STATUS_DATAERR || e->code == STATUS_NOINPUT);
 }
 
+gboolean ingest_is_stdin(const char *operand)
+{
+	return strcmp(operand, "-") == 0 || strcmp(operand, "/dev/stdin") == 0;
+}
+
+/* Bytes copied from standard input at a time. */
+#define INGEST_STDIN_COPY_BYTES (64 * 1024)
+
+char *ingest_stdin_save(GError **error)
+{
+	GError *e = NULL;
+	g_autofree char *dir = g_dir_make_tmp("subsidy-stdin-XXXXXX", &e);
+	if (!dir) {
+		g_set_error(error, INGEST_ERROR, STATUS_SOFTWARE, "cannot keep standard input: %s", e->message);
+		g_error_free(e);
+		return NULL;
+	}
+	char *path = g_build_filename(dir, INGEST_STDIN_NAME, NULL);
+	int out = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	g_autofree char *buf = g_malloc(INGEST_STDIN_COPY_BYTES);
+	gint64 total = 0;
+	ssize_t n = 0;
+	int err = out < 0 ? errno : 0;
+	gboolean write_failed = out < 0;
+	while (!write_failed && (n = read(STDIN_FILENO, buf, INGEST_STDIN_COPY_BYTES)) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			err = errno;
+			break;
+		}
+		total += n;
+		if (total > INGEST_STDIN_BYTES_MAX)
+			break;
+		for (ssize_t done = 0, w; !write_failed && done < n; done += w)
+			if ((w = write(out, buf + done, (size_t)(n - done))) < 0) {
+				err = errno;
+				write_failed = TRUE;
+			}
+	}
+	if (out >= 0 && close(out) != 0 && !err) {
+		err = errno;
+		write_failed = TRUE;
+	}
+	if (write_failed)
+		g_set_error(error, INGEST_ERROR, STATUS_SOFTWARE, "cannot keep standard input in '%s': %s", path,
+			    g_strerror(err));
+	else if (n < 0)
+		g_set_error(error, INGEST_ERROR, STATUS_NOINPUT, "cannot read standard input: %s", g_strerror(err));
+	else if (total > INGEST_STDIN_BYTES_MAX)
+		g_set_error(error, INGEST_ERROR, STATUS_DATAERR,
+			    "standard input holds more than %" G_GINT64_FORMAT " bytes: save it to a file and ingest"
+			    " that", INGEST_STDIN_BYTES_MAX);
+	else
+		return path;
+	ingest_stdin_remove(path);
+	g_free(path);
+	return NULL;
+}
+
+void ingest_stdin_remove(const char *path)
+{
+	g_unlink(path);
+	g_autofree char *dir = g_path_get_dirname(path);
+	g_rmdir(dir);
+}
+
+/* Refuses (STATUS_NOINPUT) what exists and is not a regular file, without opening it. What does
+ * not exist is left to the reader, which says so. */
+static gboolean regular_or_absent(const char *path, const char *shown, GError **error)
+{
+	struct stat st;
+	if (stat(path, &st) != 0 || S_ISREG(st.st_mode))
+		return TRUE;
+	const char *kind = S_ISFIFO(st.st_mode)				? "a fifo"
+			   : S_ISSOCK(st.st_mode)			? "a socket"
+			   : S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? "a device"
+			   : S_ISDIR(st.st_mode)			? "a folder"
+									: "not a plain file";
+	g_set_error(error, INGEST_ERROR, STATUS_NOINPUT,
+		    "'%s' is not a regular file (it is %s): refused without reading it; save it to a file, or give"
+		    " '-' to read standard input", shown, kind);
+	return FALSE;
+}
+
 gboolean ingest_file(db *d, const char *path, const ingest_options *o, ingest_file_result *out, GError **error)
 {
+	return ingest_file_as(d, path, NULL, o, out, error);
+}
+
+gboolean ingest_file_as(db *d, const char *path, const char *shown_as, const ingest_options *o,
+			ingest_file_result *out, GError **error)
+{
 	memset(out, 0, sizeof *out);
-	out->name = g_filename_display_name(path); /* reported in JSON and text: always UTF-8 */
+	/* The database's text is UTF-8 and a file name need not be (one saved on a Chinese Windows is
+	 * GBK), nor free of line breaks: the name stored, shown, and the one in reasons, have such
+	 * bytes replaced. */
+	g_autofree char *name = text_shown(shown_as ? shown_as : path);
+	g_autofree char *base = g_path_get_basename(name);
+	out->name = g_strdup(name);
 	char sha[MANIFEST_SHA256_HEX_MAX];
 	uint64_t size = 0;
 	GError *why = NULL;
+	if (!regular_or_absent(path, name, &why)) {
+		refuse(out, why);
+		out->retry = FALSE; /* what it is, not a moment's trouble */
+		return TRUE;
+	}
 	if (!manifest_file_sha256(path, sha, &size, &why)) {
 		refuse(out, why);
 		return TRUE;
@@ -509,10 +617,6 @@ gboolean ingest_file(db *d, const char *path, const ingest_options *o, ingest_fi
 	c.d = d;
 	c.o = o;
 	c.path = path;
-	/* The database's text is UTF-8 and a file name need not be (one saved on a Chinese Windows is
-	 * GBK): the name stored, and the one in reasons, have such bytes replaced. */
-	g_autofree char *name = g_filename_display_name(path);
-	g_autofree char *base = g_filename_display_basename(path);
 	c.name = name;
 	c.base = base;
 	c.lines = g_array_sized_new(FALSE, TRUE, sizeof(chunk_line), INGEST_CHUNK_LINES);
@@ -521,7 +625,7 @@ gboolean ingest_file(db *d, const char *path, const ingest_options *o, ingest_fi
 	c.raw = g_string_sized_new(INGEST_RAW_PIECE_BYTES + MANIFEST_CHUNK_BYTES);
 	c.copy = g_string_sized_new(INGEST_RAW_PIECE_BYTES);
 	manifest_reader *m = NULL;
-	gboolean ok = FALSE;
+	gboolean ok = FALSE, retry = FALSE;
 	char *v = NULL;
 	const char *p2[] = { db_programme(d), sha };
 
@@ -581,6 +685,7 @@ gboolean ingest_file(db *d, const char *path, const ingest_options *o, ingest_fi
 	if (strcmp(manifest_sha256(m), sha) != 0) {
 		why = g_error_new(INGEST_ERROR, STATUS_DATAERR, "'%s' changed while it was read: try again once it is "
 				  "complete", c.base);
+		retry = TRUE;
 		goto refused;
 	}
 	g_assert(c.lines_read == manifest_lines(m));
@@ -609,6 +714,7 @@ refused:
 	if (!out->profile && m)
 		out->profile = g_strdup(manifest_profile_name(m));
 	refuse(out, why);
+	out->retry = out->retry || retry;
 	ok = TRUE;
 out:
 	if (!ok)

@@ -40,6 +40,8 @@ typedef struct {
 	char *profile; /* NULL when none was chosen */
 	ingest_status status;
 	int exit_status;  /* for a refused file: STATUS_DATAERR, or STATUS_NOINPUT when unreadable */
+	gboolean retry;   /* refused for now, not for what it holds: it could not be read, or it
+			   * changed while it was read (still being written): try again later */
 	int64_t file_id;  /* stored: the new file; skipped: the earlier one */
 	int64_t lines;
 	char *reason;     /* skipped or refused: why */
@@ -55,8 +57,35 @@ gboolean ingest_begin_run(db *d, const char *kind, const char *os_user, int64_t 
  * INGEST_REFUSED with its reason), not an error: FALSE is for failures of the engine or the
  * database, after which nothing of the file is stored. Checks 3-7 use the registry as known in the
  * file's transaction, read once the settlement lock's key is held (POLICY.md: as known when the
- * line is ingested): a registry load committed between two files counts for the second. */
+ * line is ingested): a registry load committed between two files counts for the second.
+ *
+ * What is not a regular file (a fifo, a device, a socket, a folder; a symbolic link is followed)
+ * is refused with STATUS_NOINPUT before it is opened: reading a fifo would wait for a writer with
+ * the settlement lock held, /dev/zero would never end. Standard input is read through
+ * ingest_stdin_save. The name recorded and shown is path made fit for a person (text_shown). */
 gboolean ingest_file(db *d, const char *path, const ingest_options *o, ingest_file_result *out, GError **error);
+
+/* ingest_file of path, recorded and shown under name instead (standard input's copy as "stdin"). */
+gboolean ingest_file_as(db *d, const char *path, const char *name, const ingest_options *o,
+			ingest_file_result *out, GError **error);
+
+/* The operands that mean standard input: "-" and "/dev/stdin". */
+gboolean ingest_is_stdin(const char *operand);
+
+/* The name under which standard input is recorded and shown. */
+#define INGEST_STDIN_NAME "stdin"
+/* The most bytes taken from standard input: it is copied to a temporary file first (a pipe can be
+ * read once, and ingest reads a file twice: its digest, then its lines). A larger statement is
+ * saved to a file and ingested by name. */
+#define INGEST_STDIN_BYTES_MAX ((gint64)1 << 30)
+
+/* Copies standard input, once, to a new private file ".../INGEST_STDIN_NAME" in a folder of its
+ * own under the temporary directory (mode 0700). Returns its path (caller frees, and removes it
+ * with ingest_stdin_remove); NULL with an error of code STATUS_DATAERR when it holds more than
+ * INGEST_STDIN_BYTES_MAX bytes, STATUS_NOINPUT when it cannot be read, STATUS_SOFTWARE when the
+ * copy cannot be written. */
+char *ingest_stdin_save(GError **error);
+void ingest_stdin_remove(const char *path);
 
 /* "stored", "skipped", "refused" */
 const char *ingest_status_name(ingest_status s);

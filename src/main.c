@@ -1,5 +1,6 @@
 /* main.c: the `subsidy` program: global options, then one command from the table. */
 #include "cli.h"
+#include "json.h"
 
 #include <locale.h>
 #include <stdio.h>
@@ -11,7 +12,7 @@ static const cli_command commands[] = {
 	{ "init", "[--roles]", "create or upgrade the schema (with --roles: first create the roles)", cmd_init, NULL, NULL },
 	{ "registry", "load KIND FILE [--json]", "load policies, shops, senders, households, campaigns or budgets",
 	  cmd_registry, "subsidy_engine", NULL },
-	{ "ingest", "[--profile NAME] [--set FIELD=VALUE] [--profiles DIR] [--json] FILE...",
+	{ "ingest", "[--profile NAME] [--set FIELD=VALUE] [--profiles DIR] [--json] FILE... (- for standard input)",
 	  "store courier manifests, classify every line, print counts per outcome", cmd_ingest, "subsidy_engine",
 	  NULL },
 	{ "settle", "[--json]", "post the differences of every changed or unfunded order as one batch", cmd_settle,
@@ -51,6 +52,39 @@ static gboolean takes_value(const char *arg)
 	return strcmp(arg, "--db") == 0 || strcmp(arg, "--config") == 0;
 }
 
+/* Did the command line ask for --json (before a "--")? Known before parsing, so that a usage
+ * error too gets its JSON object. */
+static gboolean wants_json(int argc, char **argv)
+{
+	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+		if (strcmp(argv[i], "--json") == 0)
+			return TRUE;
+	return FALSE;
+}
+
+/* With --json, a non-zero exit that printed no object prints {"error": {"status", "message"}}. */
+static int finish(int argc, char **argv, int status)
+{
+	if (status != STATUS_OK && wants_json(argc, argv) && !cli_json_was_printed()) {
+		json_writer w;
+		json_init(&w);
+		json_object_begin(&w);
+		json_key(&w, "error");
+		json_object_begin(&w);
+		json_key(&w, "status");
+		json_int(&w, status);
+		json_key(&w, "message");
+		g_autofree char *fallback = g_strdup_printf("exit %d", status);
+		json_string(&w, cli_noted_error() ? cli_noted_error() : fallback);
+		json_object_end(&w);
+		json_object_end(&w);
+		g_autofree char *text = json_finish(&w);
+		cli_print_json(text);
+	}
+	fflush(stdout);
+	return status;
+}
+
 int main(int argc, char **argv)
 {
 	setlocale(LC_ALL, "C.UTF-8");
@@ -71,7 +105,8 @@ int main(int argc, char **argv)
 	}
 	if (first >= argc) {
 		print_help(stderr);
-		return STATUS_USAGE;
+		cli_note_error(STATUS_USAGE, "no command given");
+		return finish(argc, argv, STATUS_USAGE);
 	}
 	const cli_command *cmd = NULL;
 	for (size_t i = 0; i < G_N_ELEMENTS(commands); i++)
@@ -80,7 +115,9 @@ int main(int argc, char **argv)
 	if (!cmd) {
 		fprintf(stderr, "subsidy: unknown command '%s'\n", argv[first]);
 		print_help(stderr);
-		return STATUS_USAGE;
+		g_autofree char *msg = g_strdup_printf("unknown command '%s'", argv[first]);
+		cli_note_error(STATUS_USAGE, msg);
+		return finish(argc, argv, STATUS_USAGE);
 	}
 	/* The command sees its own name first, then every other argument in order, so the global
 	 * options given before the name are parsed with the command's own. */
@@ -99,6 +136,5 @@ int main(int argc, char **argv)
 	g_free(ctx.programme);
 	g_strfreev(ctx.profile_dirs);
 	g_free(ctx.export_dir);
-	fflush(stdout);
-	return status;
+	return finish(argc, argv, status);
 }

@@ -17,6 +17,7 @@
 #include "outfile.h"
 #include "registry.h"
 #include "status.h"
+#include "text.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -66,8 +67,10 @@ void nightly_log(int priority, const char *fmt, ...)
 		return;
 	va_list ap;
 	va_start(ap, fmt);
-	g_autofree char *msg = g_strdup_vprintf(fmt, ap);
+	g_autofree char *raw = g_strdup_vprintf(fmt, ap);
 	va_end(ap);
+	/* One line each, whatever a file name holds: a name with a line break cannot forge one. */
+	g_autofree char *msg = text_shown(raw);
 	char when[CHRONO_TIME_TEXT_MAX];
 	chrono_format_time(chrono_now(), when);
 	fprintf(stderr, "%s nightly: %s\n", when, msg);
@@ -87,12 +90,19 @@ static void nightly_pool_clear(gpointer p)
 	g_free(((nightly_pool *)p)->pool_id);
 }
 
+static void nightly_export_clear(gpointer p)
+{
+	g_free(((nightly_export *)p)->path);
+}
+
 void nightly_report_init(nightly_report *r)
 {
 	memset(r, 0, sizeof *r);
 	r->files = g_array_new(FALSE, TRUE, sizeof(nightly_file));
 	g_array_set_clear_func(r->files, nightly_file_clear);
 	r->exports = g_ptr_array_new_with_free_func(g_free);
+	r->export_kinds = g_array_new(FALSE, TRUE, sizeof(nightly_export));
+	g_array_set_clear_func(r->export_kinds, nightly_export_clear);
 	r->pools = g_array_new(FALSE, TRUE, sizeof(nightly_pool));
 	g_array_set_clear_func(r->pools, nightly_pool_clear);
 }
@@ -102,6 +112,7 @@ void nightly_report_clear(nightly_report *r)
 	g_array_free(r->files, TRUE);
 	g_array_free(r->pools, TRUE);
 	g_ptr_array_free(r->exports, TRUE);
+	g_array_free(r->export_kinds, TRUE);
 	g_free(r->export_path);
 	settle_result_clear(&r->settle);
 	g_free(r->head);
@@ -119,8 +130,6 @@ int nightly_exit_status(const nightly_report *r)
 
 /* ------------------------------------------------------------------------------------------ */
 /* Moving files without ever overwriting one                                                   */
-
-static char *display_name(const char *name);
 
 static gboolean exists(const char *path)
 {
@@ -187,13 +196,14 @@ static move_result copy_across(const char *from, const char *to, GError **error)
 	}
 	if (!ok) {
 		if (out >= 0)
-			g_unlink(tmp);
+			outfile_discard(tmp);
 		if (e == EEXIST)
 			return MOVE_TAKEN;
 		g_set_error(error, NIGHTLY_ERROR, STATUS_SOFTWARE, "cannot copy '%s' to '%s': %s", from, to,
 			    g_strerror(e));
 		return MOVE_FAILED;
 	}
+	outfile_forget(tmp);
 	fsync_dir(dir);
 	if (g_unlink(from) != 0) {
 		e = errno;
@@ -300,7 +310,7 @@ static char *reject_entry(const char *from, const char *dir, const char *name, g
 		fault_point("nightly:reason-written");
 		switch (move_entry(from, to, regular, error)) {
 		case MOVE_DONE: {
-			g_autofree char *from_shown = display_name(from), *to_shown = display_name(to);
+			g_autofree char *from_shown = text_shown(from), *to_shown = text_shown(to);
 			nightly_log(LOG_INFO, "moved '%s' to '%s', the reason beside it", from_shown, to_shown);
 			return g_steal_pointer(&to);
 		}
@@ -370,8 +380,9 @@ static gboolean in_progress(const char *name)
 	static const char *const suffixes[] = NIGHTLY_PARTIAL_SUFFIXES;
 	if (name[0] == '.')
 		return TRUE;
+	g_autofree char *lower = g_ascii_strdown(name, -1);
 	for (const char *const *s = suffixes; *s; s++)
-		if (g_str_has_suffix(name, *s))
+		if (g_str_has_suffix(lower, *s))
 			return TRUE;
 	return FALSE;
 }
@@ -409,22 +420,6 @@ static char *refusal_of(const char *name, const char *shown, const struct stat *
 	return NULL;
 }
 
-/* A name fit for messages and JSON: invalid UTF-8 and control characters become U+FFFD. */
-static char *display_name(const char *name)
-{
-	char *s = g_utf8_make_valid(name, -1);
-	GString *out = g_string_new(NULL);
-	for (const char *p = s; *p; p = g_utf8_next_char(p)) {
-		gunichar u = g_utf8_get_char(p);
-		if (u < 0x20 || u == 0x7f)
-			g_string_append_unichar(out, 0xfffd);
-		else
-			g_string_append_unichar(out, u);
-	}
-	g_free(s);
-	return g_string_free(out, FALSE);
-}
-
 static void log_ingested(const char *name, const ingest_file_result *r)
 {
 	if (r->status == INGEST_REFUSED) {
@@ -452,7 +447,7 @@ static void log_ingested(const char *name, const ingest_file_result *r)
 static gboolean take_entry(run_ctx *c, const char *name, const struct stat *st, GError **error)
 {
 	g_autofree char *path = g_build_filename(c->inbox, name, NULL);
-	g_autofree char *shown = display_name(name);
+	g_autofree char *shown = text_shown(name);
 	g_autofree char *refusal = refusal_of(name, shown, st);
 	nightly_file f = { 0 };
 	if (refusal) {
@@ -465,6 +460,12 @@ static gboolean take_entry(run_ctx *c, const char *name, const struct stat *st, 
 		return FALSE;
 	} else if (f.ingest.status == INGEST_REFUSED && f.ingest.exit_status == STATUS_NOINPUT && !exists(path)) {
 		nightly_log(LOG_WARNING, "'%s' went away while it was read: nothing of it is stored", shown);
+		ingest_file_result_clear(&f.ingest);
+		return TRUE;
+	} else if (f.ingest.status == INGEST_REFUSED && f.ingest.retry) {
+		/* Nothing wrong in the file itself: refusing it for good would lose it. */
+		nightly_log(LOG_WARNING, "left '%s' in the inbox for the next run: %s", shown, f.ingest.reason);
+		c->out->retry++;
 		ingest_file_result_clear(&f.ingest);
 		return TRUE;
 	}
@@ -490,7 +491,7 @@ static gboolean take_names(run_ctx *c, GPtrArray *names, GError **error)
 {
 	for (guint i = 0; i < names->len; i++) {
 		const char *name = names->pdata[i];
-		g_autofree char *shown = display_name(name);
+		g_autofree char *shown = text_shown(name);
 		if (in_progress(name)) {
 			c->out->waiting++;
 			nightly_log(LOG_INFO, "left '%s' in the inbox: an upload in progress, by its name", shown);
@@ -542,32 +543,121 @@ static gboolean take_inbox(run_ctx *c, GPtrArray *names, GError **error)
 /* ------------------------------------------------------------------------------------------ */
 /* Settle, export, report                                                                      */
 
-/* Exports the batch just made, and every earlier batch whose file or checksum is missing in the
- * export dir: the work of a run killed after it settled. */
+/* Is name a temporary file of an export of ours, ".batch-N.csv.XXXXXX" or
+ * ".batch-N.csv.sha256.XXXXXX" (outfile.h)? */
+static gboolean export_temp_name(const char *name)
+{
+	size_t n = strlen(name);
+	if (name[0] != '.' || n < 2 + OUTFILE_TEMP_RANDOM_CHARS)
+		return FALSE;
+	g_autofree char *target = g_strndup(name + 1, n - 2 - OUTFILE_TEMP_RANDOM_CHARS);
+	return outfile_is_temp_of(name, target) &&
+	       g_regex_match_simple("^batch-[0-9]+\\.csv(\\.sha256)?$", target, 0, 0);
+}
+
+/* Removes the temporary files a killed export left in the export dir (SIGKILL cannot be caught).
+ * Under the settlement lock no other nightly writes there. */
+static void remove_stale_temps(run_ctx *c)
+{
+	GDir *dir = g_dir_open(c->export_dir, 0, NULL);
+	if (!dir)
+		return; /* not made yet: nothing stale */
+	for (const char *name; (name = g_dir_read_name(dir));) {
+		if (!export_temp_name(name))
+			continue;
+		g_autofree char *path = g_build_filename(c->export_dir, name, NULL);
+		struct stat st;
+		if (lstat(path, &st) != 0 || !S_ISREG(st.st_mode))
+			continue;
+		if (g_unlink(path) == 0)
+			nightly_log(LOG_INFO, "removed '%s': a temporary file of an export that was stopped", path);
+		else
+			nightly_log(LOG_WARNING, "cannot remove '%s': %s", path, g_strerror(errno));
+	}
+	g_dir_close(dir);
+}
+
+/* Records that batch's file is at path, with the SHA-256 of its bytes now. */
+static gboolean record_export(run_ctx *c, int batch, const char *path, gboolean again, const char *first_sha,
+			      GError **error)
+{
+	char hex[MANIFEST_SHA256_HEX_MAX];
+	GError *why = NULL;
+	if (!manifest_file_sha256(path, hex, NULL, &why)) {
+		g_set_error(error, NIGHTLY_ERROR, STATUS_SOFTWARE, "cannot read back '%s': %s", path, why->message);
+		g_error_free(why);
+		return FALSE;
+	}
+	/* An export is a function of its batch: written again, it must be the same bytes. */
+	if (first_sha && strcmp(hex, first_sha) != 0) {
+		g_set_error(error, NIGHTLY_ERROR, STATUS_SOFTWARE,
+			    "batch %d written again to '%s' is not the file exported first (SHA-256 %s, first %s):"
+			    " run 'subsidy verify'", batch, path, hex, first_sha);
+		return FALSE;
+	}
+	char batch_text[16], run_text[24];
+	g_snprintf(batch_text, sizeof batch_text, "%d", batch);
+	g_snprintf(run_text, sizeof run_text, "%" G_GINT64_FORMAT, (gint64)c->io.run_id);
+	const char *params[] = { db_programme(c->d), batch_text, run_text, path, hex, again ? "t" : "f" };
+	PGresult *res = db_query(c->d,
+				 "INSERT INTO exports (programme, batch_id, run_id, path, sha256, written_again)"
+				 " VALUES ($1, $2::int, $3::bigint, $4, $5, $6::boolean)",
+				 G_N_ELEMENTS(params), params, error);
+	if (!res)
+		return FALSE;
+	PQclear(res);
+	return TRUE;
+}
+
+/* Exports every batch with no export recorded (the one just made, and any whose run stopped after
+ * it settled) to the export dir, and writes again, where it was, the recorded file of any batch
+ * that is missing; records each file written (sql/005_exports.sql). */
 static gboolean export_batches(run_ctx *c, GError **error)
 {
+	remove_stale_temps(c);
 	const char *p1[] = { db_programme(c->d) };
-	PGresult *res = db_query(c->d, "SELECT batch_id FROM batches WHERE programme = $1 ORDER BY batch_id", 1, p1,
-				 error);
+	PGresult *res = db_query(c->d,
+				 "SELECT b.batch_id, e.path, e.sha256 FROM batches b LEFT JOIN LATERAL"
+				 " (SELECT path, sha256 FROM exports x WHERE x.programme = b.programme"
+				 " AND x.batch_id = b.batch_id ORDER BY export_id LIMIT 1) e ON true"
+				 " WHERE b.programme = $1 ORDER BY b.batch_id",
+				 1, p1, error);
 	if (!res)
 		return FALSE;
 	const export_options eo = EXPORT_OPTIONS_DEFAULT;
 	gboolean ok = TRUE;
 	for (int i = 0; ok && i < PQntuples(res); i++) {
 		int batch = atoi(PQgetvalue(res, i, 0));
+		gboolean recorded = !PQgetisnull(res, i, 1);
 		g_autofree char *name = g_strdup_printf(NIGHTLY_EXPORT_NAME, batch);
-		g_autofree char *path = g_build_filename(c->export_dir, name, NULL);
+		g_autofree char *path = recorded ? g_strdup(PQgetvalue(res, i, 1))
+						 : g_build_filename(c->export_dir, name, NULL);
 		g_autofree char *sha = g_strconcat(path, EXPORT_SHA256_SUFFIX, NULL);
-		gboolean made_now = batch == c->out->settle.batch_id;
-		if (!made_now && exists(path) && exists(sha))
+		g_autofree char *dir = g_path_get_dirname(path);
+		if (recorded && exists(path) && exists(sha))
 			continue;
-		ok = make_dir(c->export_dir, error) && export_batch(c->d, batch, &eo, path, error);
+		nightly_export_kind kind = recorded			   ? NIGHTLY_EXPORT_AGAIN
+					   : batch == c->out->settle.batch_id ? NIGHTLY_EXPORT_NEW
+									      : NIGHTLY_EXPORT_UNRECORDED;
+		ok = make_dir(dir, error) && export_batch(c->d, batch, &eo, path, error) &&
+		     record_export(c, batch, path, recorded, recorded ? PQgetvalue(res, i, 2) : NULL, error);
 		if (!ok)
 			break;
-		nightly_log(LOG_INFO, "exported batch %d to '%s'%s", batch, path,
-			    made_now ? "" : " (a file an earlier run did not write)");
-		if (made_now)
+		switch (kind) {
+		case NIGHTLY_EXPORT_NEW: nightly_log(LOG_INFO, "exported batch %d to '%s'", batch, path); break;
+		case NIGHTLY_EXPORT_UNRECORDED:
+			nightly_log(LOG_INFO, "exported batch %d to '%s': no export of it was recorded (a run stopped"
+				    " after it settled)", batch, path);
+			break;
+		case NIGHTLY_EXPORT_AGAIN:
+			nightly_log(LOG_WARNING, "wrote batch %d again to '%s', where it was exported: the file was"
+				    " missing", batch, path);
+			break;
+		}
+		if (kind == NIGHTLY_EXPORT_NEW)
 			c->out->export_path = g_strdup(path);
+		nightly_export e = { batch, g_strdup(path), kind };
+		g_array_append_val(c->out->export_kinds, e);
 		g_ptr_array_add(c->out->exports, g_steal_pointer(&path));
 		fault_point("nightly:exported");
 	}
@@ -593,6 +683,74 @@ static gboolean read_pools(run_ctx *c, GError **error)
 		g_array_append_val(c->out->pools, p);
 	}
 	PQclear(res);
+	return TRUE;
+}
+
+/* How deep dir is inside the folder st is: 0 the folder itself, 1 directly in it...; -1 not inside.
+ * Each existing ancestor of dir's absolute path is compared by device and inode, so a link to
+ * the inbox on the way is seen through. */
+static int depth_inside(const char *dir, const struct stat *st)
+{
+	g_autofree char *p = g_strdup(dir);
+	for (int depth = 0;; depth++) {
+		struct stat here;
+		if (stat(p, &here) == 0 && here.st_dev == st->st_dev && here.st_ino == st->st_ino)
+			return depth;
+		g_autofree char *up = g_path_get_dirname(p);
+		if (strcmp(up, p) == 0)
+			return -1;
+		g_free(p);
+		p = g_steal_pointer(&up);
+	}
+}
+
+static gboolean same_dir(const char *a, const char *b)
+{
+	struct stat sa, sb;
+	if (stat(a, &sa) == 0 && stat(b, &sb) == 0)
+		return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+	return strcmp(a, b) == 0;
+}
+
+/* The folders' rules (nightly.h): STATUS_USAGE when broken. */
+static gboolean check_dirs(const run_ctx *c, GError **error)
+{
+	const struct {
+		const char *what, *dir;
+	} own[] = { { "export dir", c->export_dir }, { "archive dir", c->archive_root } };
+	for (size_t i = 0; i < G_N_ELEMENTS(own); i++)
+		if (!g_utf8_validate(own[i].dir, -1, NULL)) {
+			g_autofree char *shown = text_shown(own[i].dir);
+			g_set_error(error, NIGHTLY_ERROR, STATUS_USAGE,
+				    "the %s '%s' is not a UTF-8 path: the database records where files go", own[i].what,
+				    shown);
+			return FALSE;
+		}
+	struct stat inbox;
+	if (stat(c->inbox, &inbox) != 0)
+		return TRUE; /* reading it will say why */
+	for (size_t i = 0; i < G_N_ELEMENTS(own); i++) {
+		int depth = depth_inside(own[i].dir, &inbox);
+		if (depth == 0 || depth >= 2) {
+			g_set_error(error, NIGHTLY_ERROR, STATUS_USAGE,
+				    "the %s '%s' is %s '%s': nightly would take its files for courier files;"
+				    " give a folder outside the inbox, or one directly in it", own[i].what, own[i].dir,
+				    depth == 0 ? "the inbox" : "inside a folder of the inbox", c->inbox);
+			return FALSE;
+		}
+		if (same_dir(own[i].dir, c->rejected_dir)) {
+			g_set_error(error, NIGHTLY_ERROR, STATUS_USAGE,
+				    "the %s '%s' is the rejected folder: refused files would mix with it", own[i].what,
+				    own[i].dir);
+			return FALSE;
+		}
+	}
+	if (same_dir(c->export_dir, c->archive_root)) {
+		g_set_error(error, NIGHTLY_ERROR, STATUS_USAGE,
+			    "the export dir and the archive dir are the same folder '%s': give each its own",
+			    c->export_dir);
+		return FALSE;
+	}
 	return TRUE;
 }
 
@@ -645,10 +803,6 @@ gboolean nightly_run(db *d, const nightly_options *o, nightly_report *out, GErro
 {
 	g_return_val_if_fail(d != NULL && o != NULL && o->inbox != NULL && out != NULL && out->files != NULL, FALSE);
 	g_assert(PQtransactionStatus(db_conn(d)) == PQTRANS_IDLE);
-	if (!db_lock_settlement(d, error))
-		return FALSE;
-	fault_point("nightly:locked");
-
 	run_ctx c = { 0 };
 	c.d = d;
 	c.o = o;
@@ -664,8 +818,12 @@ gboolean nightly_run(db *d, const nightly_options *o, nightly_report *out, GErro
 	note_own_dir(&c, 0, c.archive_root);
 	note_own_dir(&c, 1, c.export_dir);
 
-	gboolean ok = run_locked(&c, error);
-	db_unlock_settlement(d);
+	gboolean ok = check_dirs(&c, error) && db_lock_settlement(d, error);
+	if (ok) {
+		fault_point("nightly:locked");
+		ok = run_locked(&c, error);
+		db_unlock_settlement(d);
+	}
 	g_free(c.inbox);
 	g_free(c.archive_root);
 	g_free(c.archive_day);

@@ -6,8 +6,11 @@
  * Order of work, so that a run killed at any point leaves nothing half done that the next run does
  * not finish: lock; for each file, its ingest transaction commits, then the file is moved (killed
  * in between, the next run skips it by its SHA-256 and moves it); settle commits; then every batch
- * whose batch-N.csv (or its .sha256) is missing in the export dir is exported, the new one
- * included (killed before, the next run writes it). Moves never overwrite: a name already taken
+ * with no export recorded in the database (sql/005_exports.sql) is exported to the export dir and
+ * recorded, the new one included (killed before, the next run writes it); a batch whose recorded
+ * file (or its .sha256) is missing is written again at the recorded path, never elsewhere, so a
+ * new export dir gets new batches only. Temporary files of a killed export (".batch-N.csv.XXXXXX")
+ * are removed from the export dir first. Moves never overwrite: a name already taken
  * gets a suffix, NAME.1, NAME.2... (a file whose very bytes are archived under its name that day
  * is only removed from the inbox). Files are ingested by their bare names: the database records
  * the name the courier gave a file, not a path in the inbox it leaves at once.
@@ -16,7 +19,14 @@
  * device is refused (moved to rejected/ as it is, with its reason), a directory is left alone
  * (archive/, rejected/ and exports/ live there by default). Names starting with '.' and names
  * ending in NIGHTLY_PARTIAL_SUFFIXES are uploads still in progress: left for a later run. A name
- * that is not UTF-8 or holds a control character is refused (the database keeps names as text). */
+ * that is not UTF-8 or holds a control character is refused (the database keeps names as text).
+ * A file that cannot be read, or changes while it is read (still being written), is left in the
+ * inbox with a warning for the next run.
+ *
+ * The export and archive dirs may be outside the inbox or folders directly in it (the defaults),
+ * never the inbox itself or deeper in it (its files would be taken for manifests, or its folder
+ * warned about every night); the archive, export and rejected dirs are three different folders.
+ * Anything else is bad usage (STATUS_USAGE), found before the lock is taken. */
 #ifndef SUBSIDY_NIGHTLY_H
 #define SUBSIDY_NIGHTLY_H
 
@@ -37,7 +47,8 @@ GQuark nightly_error_quark(void);
 #define NIGHTLY_EXPORTS_NAME "exports"
 /* Beside a refused file, the reason it was refused. */
 #define NIGHTLY_REASON_SUFFIX ".reason"
-/* Name endings of partial uploads (browsers, WinSCP, many SFTP clients), NULL-terminated. */
+/* Name endings of partial uploads (browsers, WinSCP, many SFTP clients), NULL-terminated; in any
+ * case (".TMP", ".Part"). */
 #define NIGHTLY_PARTIAL_SUFFIXES { ".part", ".filepart", ".tmp", NULL }
 
 typedef struct {
@@ -61,14 +72,30 @@ typedef struct {
 	int64_t left_fen;
 } nightly_pool;
 
+/* Why nightly wrote a finance bureau file. */
+typedef enum {
+	NIGHTLY_EXPORT_NEW,        /* the batch this run made */
+	NIGHTLY_EXPORT_UNRECORDED, /* an earlier batch with no export recorded: a run stopped before it */
+	NIGHTLY_EXPORT_AGAIN,      /* exported before, its file missing: written again where it was */
+} nightly_export_kind;
+
+typedef struct {
+	int batch_id;
+	char *path;
+	nightly_export_kind kind;
+} nightly_export;
+
 typedef struct {
 	char run_day[CHRONO_DAY_TEXT_MAX]; /* the archive folder's name */
 	GArray *files;                     /* nightly_file, in the order taken */
 	guint waiting;                     /* uploads in progress, left in the inbox */
+	guint retry;                       /* files that could not be read whole (still being
+					    * written, or unreadable): left in the inbox, warned */
 	gboolean settled;
 	settle_result settle;
 	char *export_path;                 /* the new batch's file; NULL when settle made no batch */
 	GPtrArray *exports;                /* every file exported by this run, oldest batch first */
+	GArray *export_kinds;              /* nightly_export, beside exports */
 	GArray *pools;                     /* nightly_pool, by priority: budget left after the run */
 	guint move_failures;               /* files left in the inbox because they could not be moved */
 	char *head;                        /* the chain heads after the run (ledger_chain_heads); NULL: none */

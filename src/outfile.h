@@ -1,16 +1,57 @@
 /* outfile.h: files the engine writes for people (exports, reports, archived copies) appear whole
- * or not at all: they are written under a temporary name beside their target, then renamed. */
+ * or not at all: they are written under a temporary name beside their target, then renamed.
+ *
+ * A target that exists and is not a regular file (a device such as /dev/null, a fifo, a socket, a
+ * folder, or a symbolic link, even one to a regular file) is refused, never replaced: renaming
+ * over /dev/null as root would put every payee's bank account where the device was, and over a
+ * link would replace the link, not write where it points. Links are refused rather than followed
+ * so that what is written is always the name given.
+ *
+ * Temporary files still open are removed when the process is ended by SIGTERM, SIGINT or SIGHUP
+ * (the handler removes them, then lets the signal end the process as it would have). SIGKILL
+ * cannot be caught: a temporary file of a killed run keeps its name, ".NAME.XXXXXX", by which
+ * outfile_is_temp_of knows it and the next run removes it (nightly does, in its export dir). */
 #ifndef SUBSIDY_OUTFILE_H
 #define SUBSIDY_OUTFILE_H
 
+#include <glib.h>
+
+#define OUTFILE_ERROR outfile_error_quark()
+GQuark outfile_error_quark(void);
+
 /* What the engine's files hold (bank accounts, amounts): owner and group may read them. */
 #define OUTFILE_MODE 0640
+/* The name a command takes for standard output, where a file without companions makes sense. */
+#define OUTFILE_STDOUT "-"
+/* Temporary files open at once in one process (an export and its .sha256 are two). */
+#define OUTFILE_TEMPS_MAX 4
+/* The random part of a temporary name: mkstemp's XXXXXX. */
+#define OUTFILE_TEMP_RANDOM_CHARS 6
+
+/* TRUE when path does not exist or is a regular file (not a link to one); else FALSE with an
+ * error of code STATUS_USAGE naming what it is. Other lstat failures are left to the writer. */
+gboolean outfile_check_target(const char *path, GError **error);
 
 /* Creates a new empty file beside path, named ".NAME.XXXXXX" so that nothing looking for NAME
  * (or listing the folder's visible files) takes it half-written, with mode OUTFILE_MODE and
- * flags (O_WRONLY or O_RDWR; O_CLOEXEC is added). Returns its descriptor and sets *tmp_path
- * (caller frees); -1 with errno set (and *tmp_path NULL) on failure. The caller renames it into
- * place, or unlinks it. */
+ * flags (O_WRONLY or O_RDWR; O_CLOEXEC is added), and remembers it for the signal handler.
+ * Returns its descriptor and sets *tmp_path (caller frees); -1 with errno set (and *tmp_path NULL)
+ * on failure (EMFILE when OUTFILE_TEMPS_MAX are open). The caller ends it with outfile_commit,
+ * outfile_discard, or its own rename followed by outfile_forget. */
 int outfile_open_beside(const char *path, int flags, char **tmp_path);
+
+/* Renames tmp_path to path after checking path again (outfile_check_target): TRUE, or FALSE with
+ * an error (STATUS_USAGE for a target that is not a regular file, STATUS_SOFTWARE when the rename
+ * fails), tmp_path then removed. Either way tmp_path is forgotten. */
+gboolean outfile_commit(const char *tmp_path, const char *path, GError **error);
+
+/* Removes tmp_path and forgets it. */
+void outfile_discard(const char *tmp_path);
+
+/* Forgets tmp_path (renamed or removed by the caller): the signal handler leaves it alone. */
+void outfile_forget(const char *tmp_path);
+
+/* Is name (a base name) a temporary file of target_base, ".TARGET_BASE.XXXXXX"? */
+gboolean outfile_is_temp_of(const char *name, const char *target_base);
 
 #endif

@@ -410,7 +410,7 @@ static void header_on_row(int c, void *data)
 
 /* Decodes raw (one row, its line end optional) from encoding, drops a byte order mark, splits it as
  * CSV and trims each column. NULL-terminated result, caller frees; NULL with an error when raw does
- * not decode or has more than PROFILE_COLUMNS_MAX columns. */
+ * not decode. header_check then says whether the columns make a header at all. */
 static char **header_columns(const char *raw, gsize len, const char *encoding, const char *file, GError **error)
 {
 	while (len > 0 && (raw[len - 1] == '\n' || raw[len - 1] == '\r'))
@@ -442,14 +442,30 @@ static char **header_columns(const char *raw, gsize len, const char *encoding, c
 	csv_parse(&parser, start, written, header_on_field, header_on_row, &h);
 	csv_fini(&parser, header_on_field, header_on_row, &h);
 	csv_free(&parser);
-	if (h.columns->len > PROFILE_COLUMNS_MAX) {
-		g_set_error(error, PROFILE_ERROR, STATUS_DATAERR, "header of '%s' has %u columns, more than %d",
-			    file, h.columns->len, PROFILE_COLUMNS_MAX);
-		g_ptr_array_free(h.columns, TRUE);
-		return NULL;
-	}
 	g_ptr_array_add(h.columns, NULL);
 	return (char **)g_ptr_array_free(h.columns, FALSE);
+}
+
+/* A header whatever the profile: at most PROFILE_COLUMNS_MAX columns, and no name twice (which
+ * column would a field come from?); empty names, as a spreadsheet leaves after the last column,
+ * may repeat. FALSE with an error (STATUS_DATAERR) saying which. */
+static gboolean header_check(char **columns, const char *file, GError **error)
+{
+	guint n = g_strv_length(columns);
+	if (n > PROFILE_COLUMNS_MAX) {
+		g_set_error(error, PROFILE_ERROR, STATUS_DATAERR, "header of '%s' has %u columns, more than %d",
+			    file, n, PROFILE_COLUMNS_MAX);
+		return FALSE;
+	}
+	for (guint i = 0; i < n; i++)
+		for (guint j = i + 1; *columns[i] && j < n; j++)
+			if (strcmp(columns[i], columns[j]) == 0) {
+				g_set_error(error, PROFILE_ERROR, STATUS_DATAERR,
+					    "header of '%s' names column '%s' twice (columns %u and %u): refused, as"
+					    " either could be meant", file, columns[i], i + 1, j + 1);
+				return FALSE;
+			}
+	return TRUE;
 }
 
 /* ---- a profile applied to a header ---- */
@@ -584,9 +600,10 @@ profile_map *profile_map_header(const profile *p, const char *raw, gsize len, co
 	if (!overrides_parse(overrides, values, error))
 		return NULL;
 	char **header = header_columns(raw, len, p->encoding, file, error);
-	if (!header) {
+	if (!header || !header_check(header, file, error)) {
 		for (int f = 0; f < PROFILE_FIELD_COUNT; f++)
 			g_free(values[f]);
+		g_strfreev(header);
 		return NULL;
 	}
 	g_autoptr(GString) missing = g_string_new(NULL);
@@ -621,6 +638,14 @@ profile_map *profile_set_detect(const profile_set *ps, const char *raw, gsize le
 		gboolean ok = overrides_parse(overrides, values, NULL);
 		g_assert(ok);
 		char **header = header_columns(raw, len, p->encoding, file, NULL);
+		/* A header that decodes but is no header (too wide, a name twice) is wrong for every
+		 * profile: say so rather than "no profile matches". */
+		if (header && !header_check(header, file, error)) {
+			g_strfreev(header);
+			for (int f = 0; f < PROFILE_FIELD_COUNT; f++)
+				g_free(values[f]);
+			return NULL;
+		}
 		if (!header)
 			header = g_new0(char *, 1);
 		g_autoptr(GString) what = g_string_new(NULL);

@@ -1021,7 +1021,7 @@ Test(ingest, a_directory_given_as_a_file_exits_66)
 	const char *db = setup();
 	g_autofree char *dir = g_build_filename(h_tmpdir(), "a-directory.csv", NULL);
 	cr_assert_eq(g_mkdir(dir, 0700), 0);
-	g_autofree char *message = g_strdup_printf("cannot read '%s': Is a directory", dir);
+	g_autofree char *message = g_strdup_printf("'%s' is not a regular file (it is a folder)", dir);
 	assert_refused(db, dir, 66, message);
 }
 

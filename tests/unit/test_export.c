@@ -153,3 +153,26 @@ Test(export_unit, a_payment_digest_cannot_be_forged_by_moving_text_between_field
 	digest_of(b, 1, PAYMENTS_GENESIS, 1, db_);
 	cr_assert_str_neq(da, db_);
 }
+
+/* OWASP's CSV injection rule: a text cell starting with = + - @, tab or CR gets a leading quote;
+ * anything else is as export_csv_field writes it. */
+Test(export_unit, formula_like_text_gets_a_leading_quote_and_other_text_is_unchanged)
+{
+	static const char *const cases[][2] = {
+		{ "=HYPERLINK(\"http://x\",\"y\")", "\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\"" },
+		{ "@SUM(1+1)|cmd", "'@SUM(1+1)|cmd" },
+		{ "+86 138", "'+86 138" },
+		{ "-5.00", "'-5.00" },
+		{ "\tx", "'\tx" },
+		{ "\rx", "\"'\rx\"" },
+		{ "=**1", "'=**1" },
+		{ "标准店", "标准店" },
+		{ "a=b", "a=b" },
+		{ "", "" },
+	};
+	for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+		g_autoptr(GString) out = g_string_new(NULL);
+		export_csv_text_field(out, cases[i][0]);
+		cr_assert_str_eq(out->str, cases[i][1], "case %zu", i);
+	}
+}
