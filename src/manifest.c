@@ -448,9 +448,10 @@ static void map_fields(manifest_reader *r, manifest_line *line)
 			const char *v = column_value(r, mf->column[c]);
 			if (!v)
 				continue;
+			gsize v_at = (gsize)(v - rec->text->str); /* the space may move the text */
 			if (rec->text->len > start)
 				g_string_append_c(rec->text, ' ');
-			g_string_append(rec->text, v); /* GString copes with appending from itself */
+			g_string_append(rec->text, rec->text->str + v_at); /* GString copes with appending from itself */
 		}
 		if (rec->text->len > start) {
 			at[f] = (gssize)start;
