@@ -154,8 +154,8 @@ static gboolean load_fields(GKeyFile *kf, profile *p, GError **error)
 				return refuse(error, p, "[fields] %s names column '%s', which is not in header",
 					      *k, cols[i]);
 			p->field[f].column[i] = g_strdup(cols[i]);
+			p->field[f].n_columns = (guint)i + 1; /* freed with p, also when a later one is refused */
 		}
-		p->field[f].n_columns = (guint)n;
 	}
 	g_auto(GStrv) fixed = g_key_file_get_keys(kf, "fixed", NULL, NULL);
 	for (char **k = fixed; k && *k; k++) {

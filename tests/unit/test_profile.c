@@ -212,6 +212,14 @@ Test(profile, column_not_in_header_is_refused)
 	load_refused(text, "column '运费', which is not in header");
 }
 
+/* The columns named before the one not in header were kept and never freed (LeakSanitizer under
+ * build/asan; fuzz/regressions/profile/second-column-unknown). */
+Test(profile, second_column_not_in_header_is_refused_without_a_leak)
+{
+	g_autofree char *text = replaced(canonical_text, "\npickup_time=pickup_time", "\npickup_time=pickup_time,时间");
+	load_refused(text, "column '时间', which is not in header");
+}
+
 Test(profile, header_column_neither_mapped_nor_ignored_is_refused)
 {
 	g_autofree char *text = replaced(canonical_text, ",destination\n", ",destination,保价费\n");
