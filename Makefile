@@ -59,6 +59,8 @@ $(eval $(call flavour,build/asan,-O1 $(SAN)))
 FUZZ_CC   ?= clang
 # clang warns of {0}-style initialisers that gcc accepts.
 FUZZ_WARN := -Wno-missing-field-initializers
+# Chunks of 4 KiB rather than 64 (manifest.h), so that inputs libFuzzer can grow cross them.
+FUZZ_DEFS := -DMANIFEST_CHUNK_BYTES=4096
 FUZZ_SAN  := -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 FUZZ_SRC  := $(sort $(wildcard fuzz/*.c))
 FUZZ_BINS := $(patsubst fuzz/%.c,build/fuzz/%,$(FUZZ_SRC))
@@ -67,7 +69,7 @@ FUZZ_SECONDS ?= 60
 
 build/fuzz/obj/%.o: src/%.c $(wildcard src/*.h) | build/fuzz/obj
 	@echo "  CC      $@"
-	@$(FUZZ_CC) $(BASE_CFLAGS) $(FUZZ_WARN) -O1 $(FUZZ_SAN) -Isrc -c $< -o $@
+	@$(FUZZ_CC) $(BASE_CFLAGS) $(FUZZ_WARN) $(FUZZ_DEFS) -O1 $(FUZZ_SAN) -Isrc -c $< -o $@
 build/fuzz/obj/resources.o: build/fuzz/resources.c | build/fuzz/obj
 	@echo "  CC      $@"
 	@$(FUZZ_CC) $(BASE_CFLAGS) $(FUZZ_WARN) -O1 -Wno-overlength-strings -c $< -o $@
@@ -79,7 +81,7 @@ build/fuzz/libsubsidy.a: $(patsubst src/%.c,build/fuzz/obj/%.o,$(LIBSRC)) build/
 	@rm -f $@ && ar rcs $@ $^
 $(FUZZ_BINS): build/fuzz/%: fuzz/%.c fuzz/fuzz.h build/fuzz/libsubsidy.a
 	@echo "  LINK    $@"
-	@$(FUZZ_CC) $(BASE_CFLAGS) $(FUZZ_WARN) -O1 $(subst fuzzer-no-link,fuzzer,$(FUZZ_SAN)) -Isrc -o $@ $< build/fuzz/libsubsidy.a $(LIBS)
+	@$(FUZZ_CC) $(BASE_CFLAGS) $(FUZZ_WARN) $(FUZZ_DEFS) -O1 $(subst fuzzer-no-link,fuzzer,$(FUZZ_SAN)) -Isrc -o $@ $< build/fuzz/libsubsidy.a $(LIBS)
 build/fuzz/obj:
 	@mkdir -p $@
 
