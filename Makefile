@@ -5,6 +5,7 @@
 #   make bench      benchmarks (scripts/bench), apart from the tests
 #   make property   the settlement property test on many random programmes (SEEDS=50)
 #   make bench-settle  how a first night's settlement scales (scripts/bench-settle)
+#   make fuzz       each fuzz target (fuzz/*.c) for FUZZ_SECONDS (scripts/fuzz); clang and libFuzzer
 #   make install PREFIX=/usr/local
 
 .DEFAULT_GOAL := all
@@ -55,7 +56,38 @@ endef
 $(eval $(call flavour,build,$(OPT)))
 $(eval $(call flavour,build/asan,-O1 $(SAN)))
 
-.PHONY: all deps check test demo bench bench-settle install clean asan property
+# The fuzz flavour: the library built by clang with libFuzzer's coverage, ASan and UBSan, linked
+# with one target per parser (fuzz/NAME.c -> build/fuzz/NAME). See fuzz/README.md.
+FUZZ_CC   ?= clang
+# clang warns of {0}-style initialisers that gcc accepts.
+FUZZ_WARN := -Wno-missing-field-initializers
+# Chunks of 4 KiB rather than 64 (manifest.h), so that inputs libFuzzer can grow cross them.
+FUZZ_DEFS := -DMANIFEST_CHUNK_BYTES=4096
+FUZZ_SAN  := -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+FUZZ_SRC  := $(sort $(wildcard fuzz/*.c))
+FUZZ_BINS := $(patsubst fuzz/%.c,build/fuzz/%,$(FUZZ_SRC))
+FUZZ_TARGETS ?= $(patsubst fuzz/%.c,%,$(FUZZ_SRC))
+FUZZ_SECONDS ?= 60
+
+build/fuzz/obj/%.o: src/%.c $(wildcard src/*.h) | build/fuzz/obj
+	@echo "  CC      $@"
+	@$(FUZZ_CC) $(BASE_CFLAGS) $(FUZZ_WARN) $(FUZZ_DEFS) -O1 $(FUZZ_SAN) -Isrc -c $< -o $@
+build/fuzz/obj/resources.o: build/fuzz/resources.c | build/fuzz/obj
+	@echo "  CC      $@"
+	@$(FUZZ_CC) $(BASE_CFLAGS) $(FUZZ_WARN) -O1 -Wno-overlength-strings -c $< -o $@
+build/fuzz/resources.c: $(RESOURCES) scripts/resources | build/fuzz/obj
+	@echo "  GEN     $@"
+	@scripts/resources build/fuzz $(RESOURCES)
+build/fuzz/libsubsidy.a: $(patsubst src/%.c,build/fuzz/obj/%.o,$(LIBSRC)) build/fuzz/obj/resources.o
+	@echo "  AR      $@"
+	@rm -f $@ && ar rcs $@ $^
+$(FUZZ_BINS): build/fuzz/%: fuzz/%.c fuzz/fuzz.h build/fuzz/libsubsidy.a
+	@echo "  LINK    $@"
+	@$(FUZZ_CC) $(BASE_CFLAGS) $(FUZZ_WARN) $(FUZZ_DEFS) -O1 $(subst fuzzer-no-link,fuzzer,$(FUZZ_SAN)) -Isrc -o $@ $< build/fuzz/libsubsidy.a $(LIBS)
+build/fuzz/obj:
+	@mkdir -p $@
+
+.PHONY: all deps check test demo bench bench-settle install clean asan property fuzz fuzz-build
 all: build/subsidy
 
 deps:
@@ -63,9 +95,14 @@ deps:
 
 tests: build/subsidy build/test-unit build/test-integration
 asan: build/asan/subsidy build/asan/test-unit build/asan/test-integration
+fuzz-build: $(FUZZ_BINS)
+
+fuzz: deps
+	$(MAKE) fuzz-build
+	FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz run $(FUZZ_TARGETS)
 
 check: deps
-	$(MAKE) tests asan
+	$(MAKE) tests asan fuzz-build
 	scripts/check
 
 demo: deps

@@ -543,7 +543,8 @@ static void cut_back(manifest_reader *r, quote_defect why, guint open_field)
 	GByteArray *again = g_byte_array_sized_new((guint)(rec->len - rec->first_len +
 							   (r->again->len - r->again_pos)));
 	g_byte_array_append(again, r->rec_raw->data + rec->first_len, (guint)(rec->len - rec->first_len));
-	g_byte_array_append(again, r->again->data + r->again_pos, r->again->len - r->again_pos);
+	if (r->again->len > r->again_pos) /* an empty array's data is NULL: no offset from it */
+		g_byte_array_append(again, r->again->data + r->again_pos, r->again->len - r->again_pos);
 	g_byte_array_unref(r->again);
 	r->again = again;
 	r->again_pos = 0;
@@ -729,9 +730,10 @@ static void map_fields(manifest_reader *r, manifest_line *line)
 			const char *v = column_value(r, mf->column[c]);
 			if (!v)
 				continue;
+			gsize v_at = (gsize)(v - rec->text->str); /* the space may move the text */
 			if (rec->text->len > start)
 				g_string_append_c(rec->text, ' ');
-			g_string_append(rec->text, v); /* GString copes with appending from itself */
+			g_string_append(rec->text, rec->text->str + v_at); /* GString copes with appending from itself */
 		}
 		if (rec->text->len > start) {
 			at[f] = (gssize)start;

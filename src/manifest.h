@@ -23,8 +23,11 @@
 #define MANIFEST_ERROR manifest_error_quark()
 GQuark manifest_error_quark(void);
 
-/* Bytes read from the file at a time, and handed to the raw callback at a time. */
+/* Bytes read from the file at a time, and handed to the raw callback at a time. The fuzz build
+ * makes it smaller, so that small inputs cross chunks. */
+#ifndef MANIFEST_CHUNK_BYTES
 #define MANIFEST_CHUNK_BYTES (64 * 1024)
+#endif
 /* Longest value of one field, after trimming. The longest real value (an address) is a few hundred
  * bytes; a longer one rejects its line and is not kept. */
 #define MANIFEST_FIELD_BYTES_MAX 1024

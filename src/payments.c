@@ -248,39 +248,21 @@ static char *decode(const char *name, const char *raw, gsize len, gsize *out_len
 	return text;
 }
 
-/* Reads and checks the whole file into *lines (result_line, line order) and *sha256. */
-static gboolean read_file(const char *path, GArray *lines, char **sha256, GError **error)
+/* Checks a file's bytes (raw_len of them; name for messages) into *lines (result_line, line
+ * order). */
+static gboolean parse_bytes(const char *name, const char *raw, gsize raw_len, GArray *lines, GError **error)
 {
-	GStatBuf st;
-	if (g_stat(path, &st) != 0) {
-		int e = errno;
-		g_set_error(error, PAYMENTS_ERROR, STATUS_NOINPUT, "cannot open '%s': %s", path, g_strerror(e));
-		return FALSE;
-	}
-	if (st.st_size > PAYMENTS_FILE_BYTES_MAX) {
-		g_set_error(error, PAYMENTS_ERROR, STATUS_DATAERR, "cannot load payments '%s': larger than %d bytes",
-			    path, PAYMENTS_FILE_BYTES_MAX);
-		return FALSE;
-	}
-	g_autofree char *raw = NULL;
-	gsize raw_len = 0;
-	g_autoptr(GError) e = NULL;
-	if (!g_file_get_contents(path, &raw, &raw_len, &e)) {
-		g_set_error(error, PAYMENTS_ERROR, STATUS_NOINPUT, "cannot open '%s': %s", path, e->message);
-		return FALSE;
-	}
 	if (raw_len == 0) {
 		g_set_error(error, PAYMENTS_ERROR, STATUS_DATAERR, "cannot load payments '%s': the file is empty",
-			    path);
+			    name);
 		return FALSE;
 	}
-	*sha256 = g_compute_checksum_for_data(G_CHECKSUM_SHA256, (const guchar *)raw, raw_len);
 	gsize len = 0;
-	g_autofree char *text = decode(path, raw, raw_len, &len, error);
+	g_autofree char *text = decode(name, raw, raw_len, &len, error);
 	if (!text)
 		return FALSE;
 
-	reader r = { .name = path, .fields = g_ptr_array_new_with_free_func(g_free), .line = 1,
+	reader r = { .name = name, .fields = g_ptr_array_new_with_free_func(g_free), .line = 1,
 		     .messages = g_string_new(NULL), .lines = lines };
 	struct csv_parser p;
 	int rc = csv_init(&p, CSV_STRICT | CSV_STRICT_FINI | CSV_APPEND_NULL);
@@ -305,12 +287,51 @@ static gboolean read_file(const char *path, GArray *lines, char **sha256, GError
 	gboolean ok = r.errors == 0;
 	if (!ok) {
 		g_set_error(error, PAYMENTS_ERROR, STATUS_DATAERR,
-			    "cannot load payments '%s': %d line%s refused, nothing stored%s%s", path, r.errors,
+			    "cannot load payments '%s': %d line%s refused, nothing stored%s%s", name, r.errors,
 			    r.errors == 1 ? "" : "s", r.messages->str, r.errors > PAYMENTS_ERRORS_SHOWN_MAX ? "\n..." : "");
 	}
 	g_ptr_array_free(r.fields, TRUE);
 	g_string_free(r.messages, TRUE);
 	return ok;
+}
+
+gboolean payments_check_bytes(const char *name, const char *bytes, size_t len, int *n_lines, GError **error)
+{
+	g_return_val_if_fail(name != NULL && (bytes != NULL || len == 0), FALSE);
+	GArray *lines = g_array_new(FALSE, FALSE, sizeof(result_line));
+	g_array_set_clear_func(lines, result_line_clear);
+	gboolean ok = parse_bytes(name, bytes ? bytes : "", len, lines, error);
+	if (ok && n_lines)
+		*n_lines = (int)lines->len;
+	g_array_unref(lines);
+	return ok;
+}
+
+/* Reads and checks the whole file into *lines (result_line, line order) and *sha256. */
+static gboolean read_file(const char *path, GArray *lines, char **sha256, GError **error)
+{
+	GStatBuf st;
+	if (g_stat(path, &st) != 0) {
+		int e = errno;
+		g_set_error(error, PAYMENTS_ERROR, STATUS_NOINPUT, "cannot open '%s': %s", path, g_strerror(e));
+		return FALSE;
+	}
+	if (st.st_size > PAYMENTS_FILE_BYTES_MAX) {
+		g_set_error(error, PAYMENTS_ERROR, STATUS_DATAERR, "cannot load payments '%s': larger than %d bytes",
+			    path, PAYMENTS_FILE_BYTES_MAX);
+		return FALSE;
+	}
+	g_autofree char *raw = NULL;
+	gsize raw_len = 0;
+	g_autoptr(GError) e = NULL;
+	if (!g_file_get_contents(path, &raw, &raw_len, &e)) {
+		g_set_error(error, PAYMENTS_ERROR, STATUS_NOINPUT, "cannot open '%s': %s", path, e->message);
+		return FALSE;
+	}
+	if (!parse_bytes(path, raw, raw_len, lines, error))
+		return FALSE;
+	*sha256 = g_compute_checksum_for_data(G_CHECKSUM_SHA256, (const guchar *)raw, raw_len);
+	return TRUE;
 }
 
 /* ------------------------------------------------------------------------------------------ */

@@ -69,4 +69,10 @@ typedef struct {
 gboolean payments_load(db *d, const char *path, const char *os_user, payments_report *report, GError **error);
 void payments_report_clear(payments_report *report);
 
+/* What payments_load checks of a file before it reads the database, on its bytes (len of them),
+ * with no database: encoding, CSV, header, every line. name stands for the file in messages. TRUE
+ * with *n_lines (may be NULL) the result lines; else STATUS_DATAERR as payments_load refuses. For
+ * fuzzing and tests. */
+gboolean payments_check_bytes(const char *name, const char *bytes, size_t len, int *n_lines, GError **error);
+
 #endif

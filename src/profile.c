@@ -144,6 +144,9 @@ static gboolean load_fields(GKeyFile *kf, profile *p, GError **error)
 			g_autofree char *known = field_list();
 			return refuse(error, p, "unknown field '%s' in [fields] (fields: %s)", *k, known);
 		}
+		/* GKeyFile lists a key once per group of that name: [fields] twice names it twice. */
+		if (p->field[f].n_columns > 0)
+			return refuse(error, p, "[fields] %s is given twice", *k);
 		gsize n = 0;
 		g_auto(GStrv) cols = g_key_file_get_string_list(kf, "fields", *k, &n, NULL);
 		if (!cols || n == 0 || n > PROFILE_FIELD_COLUMNS_MAX)
@@ -155,8 +158,8 @@ static gboolean load_fields(GKeyFile *kf, profile *p, GError **error)
 				return refuse(error, p, "[fields] %s names column '%s', which is not in header",
 					      *k, cols[i]);
 			p->field[f].column[i] = g_strdup(cols[i]);
+			p->field[f].n_columns = (guint)i + 1; /* freed with p, also when a later one is refused */
 		}
-		p->field[f].n_columns = (guint)n;
 	}
 	g_auto(GStrv) fixed = g_key_file_get_keys(kf, "fixed", NULL, NULL);
 	for (char **k = fixed; k && *k; k++) {
@@ -167,6 +170,8 @@ static gboolean load_fields(GKeyFile *kf, profile *p, GError **error)
 		}
 		if (p->field[f].n_columns > 0)
 			return refuse(error, p, "%s is both in [fields] and in [fixed]", *k);
+		if (p->field[f].fixed)
+			return refuse(error, p, "[fixed] %s is given twice", *k);
 		char *value = g_strstrip(g_key_file_get_string(kf, "fixed", *k, NULL));
 		if (!value || !*value) {
 			g_free(value);

@@ -1275,6 +1275,37 @@ void registry_counts_clear(registry_counts *counts)
 	memset(counts, 0, sizeof *counts);
 }
 
+/* The file's bytes (a BOM dropped) into the loader's rows and problems: what the load checks before
+ * it reads the database. */
+static void read_rows(loader *l, const char *bytes, size_t len)
+{
+	size_t skip = len >= 3 && memcmp(bytes, REGISTRY_UTF8_BOM, 3) == 0 ? 3 : 0;
+	parse_text(l, bytes + skip, len - skip);
+}
+
+gboolean registry_check_bytes(const char *kind, const char *name, const char *bytes, size_t len, int *rows,
+			      GError **error)
+{
+	g_return_val_if_fail(name != NULL && (bytes != NULL || len == 0), FALSE);
+	const kind_spec *k = kind_find(kind);
+	if (!k) {
+		g_set_error(error, REGISTRY_ERROR, STATUS_USAGE, "unknown registry kind '%s'", kind ? kind : "");
+		return FALSE;
+	}
+	loader l;
+	loader_init(&l, k, name);
+	read_rows(&l, bytes ? bytes : "", len);
+	if (l.problems->len == 0 && k->id == KIND_POLICIES)
+		check_policy_overlaps(&l); /* with no current versions: the file's own */
+	gboolean ok = l.problems->len == 0;
+	if (ok && rows)
+		*rows = (int)l.rows->len;
+	if (!ok)
+		refuse(&l, error);
+	loader_clear(&l);
+	return ok;
+}
+
 gboolean registry_load(db *d, const char *kind, const char *path, const char *os_user, registry_counts *out,
 		       GError **error)
 {
@@ -1297,8 +1328,7 @@ gboolean registry_load(db *d, const char *kind, const char *path, const char *os
 	registry_counts counts = { 0 };
 	loader l;
 	loader_init(&l, k, path);
-	size_t skip = len >= 3 && memcmp(bytes, REGISTRY_UTF8_BOM, 3) == 0 ? 3 : 0;
-	parse_text(&l, bytes + skip, len - skip);
+	read_rows(&l, bytes, len);
 	gboolean ok = FALSE;
 	if (l.problems->len > 0) {
 		refuse(&l, error);

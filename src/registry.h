@@ -52,6 +52,14 @@ gboolean registry_kind_known(const char *kind);
 gboolean registry_load(db *d, const char *kind, const char *path, const char *os_user, registry_counts *out,
 		       GError **error);
 
+/* What registry_load checks of a file before it reads the database, on its bytes (len of them, a
+ * NUL after them not needed), with no database: UTF-8, a BOM, CSV, the header of kind, every field,
+ * ranges, duplicate keys, and for policies overlaps within the file. name stands for the file in
+ * messages. TRUE with *rows (may be NULL) the data rows; else STATUS_USAGE for an unknown kind,
+ * STATUS_DATAERR listing every refused line as registry_load does. For fuzzing and tests. */
+gboolean registry_check_bytes(const char *kind, const char *name, const char *bytes, size_t len, int *rows,
+			      GError **error);
+
 /* The GB 11643 check character ('0'..'9' or 'X') of the first 17 characters of digits17, which
  * must be digits. */
 char registry_id_check_char(const char *digits17);

@@ -236,6 +236,29 @@ Test(profile, column_not_in_header_is_refused)
 	load_refused(text, "column '运费', which is not in header");
 }
 
+/* The columns named before the one not in header were kept and never freed (LeakSanitizer under
+ * build/asan; fuzz/regressions/profile/second-column-unknown). */
+Test(profile, second_column_not_in_header_is_refused_without_a_leak)
+{
+	g_autofree char *text = replaced(canonical_text, "\npickup_time=pickup_time", "\npickup_time=pickup_time,时间");
+	load_refused(text, "column '时间', which is not in header");
+}
+
+/* GKeyFile merges a repeated group and lists its keys twice: the first mapping was overwritten and
+ * leaked (fuzz/regressions/profile/fields-group-twice). */
+Test(profile, fields_group_given_twice_is_refused)
+{
+	g_autofree char *text = g_strconcat(canonical_text, "[fields]\nfee=fee\n", NULL);
+	load_refused(text, "[fields] fee is given twice");
+}
+
+Test(profile, fixed_group_given_twice_is_refused)
+{
+	g_autofree char *no_courier = replaced(canonical_text, "courier=courier\n", "");
+	g_autofree char *text = g_strconcat(no_courier, "[fixed]\ncourier=ZTO\n[fields]\n[fixed]\ncourier=ZTO\n", NULL);
+	load_refused(text, "[fixed] courier is given twice");
+}
+
 Test(profile, header_column_neither_mapped_nor_ignored_is_refused)
 {
 	g_autofree char *text = replaced(canonical_text, ",destination\n", ",destination,保价费\n");

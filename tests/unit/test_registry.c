@@ -110,3 +110,50 @@ Test(registry_unit, the_six_kinds_are_known_and_nothing_else)
 	cr_assert_not(registry_kind_known(""));
 	cr_assert_not(registry_kind_known(NULL));
 }
+
+/* registry_check_bytes: the checks of a load that need no database (what fuzz/registry.c drives). */
+Test(registry_unit, check_bytes_accepts_a_fixture_and_counts_its_rows)
+{
+	g_autofree char *text = NULL;
+	gsize len = 0;
+	cr_assert(g_file_get_contents("fixtures/small/shops.csv", &text, &len, NULL));
+	int rows = -1;
+	GError *e = NULL;
+	cr_assert(registry_check_bytes("shops", "shops.csv", text, len, &rows, &e), "%s", e ? e->message : "");
+	cr_assert_eq(rows, 4);
+}
+
+Test(registry_unit, check_bytes_refuses_naming_every_bad_line)
+{
+	const char text[] = "policy_id,valid_from,valid_to,standard_rate_bp,standard_cap,poverty_rate_bp,poverty_cap,"
+			    "rounding,require_campaign,eligible_categories,fee_max\n"
+			    "P1,2018-06-01,,1000,,2000,,half_up,false,,\n"
+			    "P2,2018-07-01,,10001,,2000,,half_up,false,,\n"
+			    "P3,2018-06-1 ,,1000,,2000,,half_up,false,,\n";
+	GError *e = NULL;
+	cr_assert_not(registry_check_bytes("policies", "p.csv", text, strlen(text), NULL, &e));
+	cr_assert(g_error_matches(e, REGISTRY_ERROR, STATUS_DATAERR));
+	cr_assert(strstr(e->message, "\np.csv:3: standard_rate_bp '10001'"), "%s", e->message);
+	cr_assert(strstr(e->message, "\np.csv:4: valid_from"), "%s", e->message);
+	g_error_free(e);
+}
+
+Test(registry_unit, check_bytes_refuses_policies_overlapping_in_the_file)
+{
+	const char text[] = "policy_id,valid_from,valid_to,standard_rate_bp,standard_cap,poverty_rate_bp,poverty_cap,"
+			    "rounding,require_campaign,eligible_categories,fee_max\n"
+			    "P1,2018-06-01,,1000,,2000,,half_up,false,,\n"
+			    "P2,2018-07-01,,1000,,2000,,half_up,false,,\n";
+	GError *e = NULL;
+	cr_assert_not(registry_check_bytes("policies", "p.csv", text, strlen(text), NULL, &e));
+	cr_assert(strstr(e->message, "overlaps"), "%s", e->message);
+	g_error_free(e);
+}
+
+Test(registry_unit, check_bytes_refuses_an_unknown_kind_as_usage)
+{
+	GError *e = NULL;
+	cr_assert_not(registry_check_bytes("shop", "s.csv", "", 0, NULL, &e));
+	cr_assert(g_error_matches(e, REGISTRY_ERROR, STATUS_USAGE));
+	g_error_free(e);
+}

@@ -1,0 +1,41 @@
+/* test_payments.c: the treasury results reader without the database (payments_check_bytes, what
+ * fuzz/payments.c drives); loading and reconciling: tests/integration/test_payments.c. */
+#include "payments.h"
+#include "status.h"
+
+#include <criterion/criterion.h>
+#include <string.h>
+
+#define HEADER "批次号,店铺编号,金额(元),状态,支付时间,流水号\r\n"
+
+Test(payments_unit, check_bytes_reads_paid_and_failed_lines)
+{
+	const char text[] = HEADER "1,S1,13.00,成功,2018-06-22 10:00:00,T001\r\n1,S2,25.00,失败,,\r\n";
+	int n = -1;
+	GError *e = NULL;
+	cr_assert(payments_check_bytes("p.csv", text, strlen(text), &n, &e), "%s", e ? e->message : "");
+	cr_assert_eq(n, 2);
+}
+
+Test(payments_unit, check_bytes_reads_gb18030)
+{
+	gsize len = 0;
+	g_autofree char *text = g_convert(HEADER "1,S1,13.00,成功,2018-06-22 10:00:00,T001\r\n", -1, "GB18030",
+					  "UTF-8", NULL, &len, NULL);
+	int n = -1;
+	cr_assert(payments_check_bytes("p.csv", text, len, &n, NULL));
+	cr_assert_eq(n, 1);
+}
+
+Test(payments_unit, check_bytes_refuses_a_bad_line_and_an_empty_file)
+{
+	const char text[] = HEADER "1,S1,13.00,成功,2018-6-22 10:00:00 ,T001\r\n";
+	GError *e = NULL;
+	cr_assert_not(payments_check_bytes("p.csv", text, strlen(text), NULL, &e));
+	cr_assert(g_error_matches(e, PAYMENTS_ERROR, STATUS_DATAERR));
+	cr_assert(strstr(e->message, "p.csv:2: 支付时间"), "%s", e->message);
+	g_clear_error(&e);
+	cr_assert_not(payments_check_bytes("p.csv", "", 0, NULL, &e));
+	cr_assert(strstr(e->message, "empty"), "%s", e->message);
+	g_error_free(e);
+}
