@@ -321,6 +321,29 @@ void db_copy_row_end(GString *row)
 	g_string_append_c(row, '\n');
 }
 
+char *db_text_array(const char *const *items, size_t n)
+{
+	GString *a = g_string_new("{");
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			g_string_append_c(a, ',');
+		if (!items[i]) {
+			g_string_append(a, "NULL");
+			continue;
+		}
+		g_string_append_c(a, '"');
+		for (const char *p = items[i]; *p; p++) {
+			if (*p == '"' || *p == '\\')
+				g_string_append_c(a, '\\');
+			g_string_append_c(a, *p);
+		}
+		g_string_append_c(a, '"');
+	}
+	g_string_append_c(a, '}');
+	g_assert(a->len >= 2 && a->str[0] == '{' && a->str[a->len - 1] == '}');
+	return g_string_free(a, FALSE);
+}
+
 /* Runs one statement of the settlement lock on conn; the error says what a held lock and a role
  * that may not lock mean. */
 static gboolean lock_statement(db *d, PGconn *conn, const char *sql, GError **error)

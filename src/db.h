@@ -59,6 +59,10 @@ void db_copy_bool(GString *row, gboolean value);
 void db_copy_bytea(GString *row, const unsigned char *bytes, size_t len);
 void db_copy_row_end(GString *row);
 
+/* A text[] literal of n items, {"a","b",NULL}: each item quoted, its quotes and backslashes
+ * escaped; a NULL item is SQL NULL. For passing a list as one text parameter ($1::text[]). */
+char *db_text_array(const char *const *items, size_t n);
+
 /* The settlement lock: a row lock on the programme's row of settlement_locks (sql/004). Locking a
  * row needs UPDATE on its table, which only the engine and finance roles have, so a role that may
  * only read cannot block the nightly (an advisory lock, which any role can take, could).

@@ -1030,24 +1030,13 @@ static void refuse(loader *l, GError **error)
 /* ------------------------------------------------------------------------------------------ */
 /* Writing */
 
-/* A text[] literal of a ';'-joined list: {"a","b"}. */
+/* A text[] literal of a ';'-joined list: {"a","b"}; {} for an empty one. */
 static char *array_literal(const char *joined)
 {
-	GString *s = g_string_new("{");
-	if (joined && *joined) {
-		g_auto(GStrv) items = g_strsplit(joined, ";", -1);
-		for (char **i = items; *i; i++) {
-			g_string_append(s, i == items ? "\"" : ",\"");
-			for (const char *p = *i; *p; p++) {
-				if (*p == '"' || *p == '\\')
-					g_string_append_c(s, '\\');
-				g_string_append_c(s, *p);
-			}
-			g_string_append_c(s, '"');
-		}
-	}
-	g_string_append_c(s, '}');
-	return g_string_free(s, FALSE);
+	if (!joined || !*joined)
+		return db_text_array(NULL, 0);
+	g_auto(GStrv) items = g_strsplit(joined, ";", -1);
+	return db_text_array((const char *const *)items, g_strv_length(items));
 }
 
 /* Marks the current version of every changed row superseded at the load's time, in one

@@ -153,28 +153,14 @@ static gboolean touch(settle_ctx *c, const char *sql, int n_params, const char *
 	return TRUE;
 }
 
-/* A PostgreSQL array literal of the first column of res, or of its second when col is 1; NULLs
- * kept as NULL. */
-static char *array_literal(const PGresult *res, int col)
+/* A text[] literal of column col of res (db_text_array), NULLs kept. */
+static char *column_array(const PGresult *res, int col)
 {
-	GString *a = g_string_new("{");
-	for (int i = 0; i < PQntuples(res); i++) {
-		if (i)
-			g_string_append_c(a, ',');
-		if (PQgetisnull(res, i, col)) {
-			g_string_append(a, "NULL");
-			continue;
-		}
-		g_string_append_c(a, '"');
-		for (const char *p = PQgetvalue(res, i, col); *p; p++) {
-			if (*p == '"' || *p == '\\')
-				g_string_append_c(a, '\\');
-			g_string_append_c(a, *p);
-		}
-		g_string_append_c(a, '"');
-	}
-	g_string_append_c(a, '}');
-	return g_string_free(a, FALSE);
+	int n = PQntuples(res);
+	g_autofree const char **items = g_new0(const char *, (gsize)n + 1);
+	for (int i = 0; i < n; i++)
+		items[i] = PQgetisnull(res, i, col) ? NULL : PQgetvalue(res, i, col);
+	return db_text_array(items, (size_t)n);
 }
 
 /* The orders already settled whose entitlement a registry change since the last settlement may
@@ -205,7 +191,7 @@ static gboolean touch_registry_changes(settle_ctx *c, int64_t *n, GError **error
 	PGresult *policies = shops ? db_query(c->d, touch_changed_policies, 2, p2, error) : NULL;
 	gboolean ok = policies != NULL;
 	if (ok && PQntuples(shops) > 0) {
-		g_autofree char *ids = array_literal(shops, 0);
+		g_autofree char *ids = column_array(shops, 0);
 		const char *p[] = { c->programme, ids };
 		ok = touch(c,
 			   "INSERT INTO settle_touched SELECT shop_id, order_key FROM orders"
@@ -213,7 +199,7 @@ static gboolean touch_registry_changes(settle_ctx *c, int64_t *n, GError **error
 			   2, p, n, error);
 	}
 	if (ok && PQntuples(policies) > 0) {
-		g_autofree char *from = array_literal(policies, 0), *to = array_literal(policies, 1);
+		g_autofree char *from = column_array(policies, 0), *to = column_array(policies, 1);
 		const char *p[] = { c->programme, from, to };
 		ok = touch(c,
 			   "INSERT INTO settle_touched SELECT o.shop_id, o.order_key FROM orders o"
