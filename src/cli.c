@@ -32,6 +32,56 @@ static const GOptionEntry json_entries[] = {
 	{ NULL }
 };
 
+/* The keys of the configuration's [subsidy] group. */
+static const char *const config_keys[] = { "db", "programme", "profiles", "export_dir", "log_level" };
+
+/* The longest programme name: a county's code, which leads every key of the database. */
+#define CLI_PROGRAMME_MAX 63
+
+/* A programme is a plain code: lower-case ASCII letters and digits, '-' and '_', starting with a
+ * letter or digit. Anything else (spaces, a '#', capitals that a second config might spell
+ * otherwise) would file rows under a programme nobody meant. */
+static gboolean programme_valid(const char *p)
+{
+	size_t n = strlen(p);
+	if (n == 0 || n > CLI_PROGRAMME_MAX || !(g_ascii_islower(p[0]) || g_ascii_isdigit(p[0])))
+		return FALSE;
+	for (size_t i = 0; i < n; i++)
+		if (!(g_ascii_islower(p[i]) || g_ascii_isdigit(p[i]) || p[i] == '-' || p[i] == '_'))
+			return FALSE;
+	return TRUE;
+}
+
+/* Refuses what a key file would take silently: a key the engine does not know (a typo), and a
+ * value with a '#' after white space, which people write as a comment and GLib keeps as part of
+ * the value (key files have comments on their own lines only). */
+static gboolean config_check(GKeyFile *kf, const char *path, GError **error)
+{
+	g_auto(GStrv) keys = g_key_file_get_keys(kf, CLI_CONFIG_GROUP, NULL, NULL);
+	for (char **k = keys; k && *k; k++) {
+		gboolean known = FALSE;
+		for (size_t i = 0; i < G_N_ELEMENTS(config_keys) && !known; i++)
+			known = strcmp(*k, config_keys[i]) == 0;
+		if (!known) {
+			g_set_error(error, CLI_ERROR, STATUS_USAGE,
+				    "config '%s': unknown key '%s' in [" CLI_CONFIG_GROUP "]\n"
+				    "HINT: the keys are db, programme, profiles, export_dir and log_level",
+				    path, *k);
+			return FALSE;
+		}
+		g_autofree char *value = g_key_file_get_value(kf, CLI_CONFIG_GROUP, *k, NULL);
+		const char *hash = value ? strchr(value, '#') : NULL;
+		if (hash && hash > value && g_ascii_isspace(hash[-1])) {
+			g_set_error(error, CLI_ERROR, STATUS_USAGE,
+				    "config '%s': the value of '%s' has text after it: '%s'\n"
+				    "HINT: a key file has no comments after a value; put '# ...' on a line of its own",
+				    path, *k, value);
+			return FALSE;
+		}
+	}
+	return TRUE;
+}
+
 static gboolean load_config(cli_context *ctx, GError **error)
 {
 	ctx->programme = g_strdup(CLI_PROGRAMME_DEFAULT);
@@ -43,10 +93,20 @@ static gboolean load_config(cli_context *ctx, GError **error)
 		g_prefix_error(error, "cannot read config '%s': ", ctx->config);
 		return FALSE;
 	}
+	if (!config_check(kf, ctx->config, error))
+		return FALSE;
 	if (g_key_file_has_key(kf, CLI_CONFIG_GROUP, "programme", NULL)) {
 		g_free(ctx->programme);
 		ctx->programme = g_key_file_get_string(kf, CLI_CONFIG_GROUP, "programme", NULL);
+		if (!ctx->programme || !programme_valid(ctx->programme)) {
+			g_set_error(error, CLI_ERROR, STATUS_USAGE,
+				    "config '%s': programme '%s' is not a programme code\n"
+				    "HINT: 1 to %d lower-case letters, digits, '-' or '_', e.g. programme=baisha",
+				    ctx->config, ctx->programme ? ctx->programme : "", CLI_PROGRAMME_MAX);
+			return FALSE;
+		}
 	}
+	g_assert(programme_valid(ctx->programme));
 	if (!ctx->db && g_key_file_has_key(kf, CLI_CONFIG_GROUP, "db", NULL))
 		ctx->db = g_key_file_get_string(kf, CLI_CONFIG_GROUP, "db", NULL);
 	if (g_key_file_has_key(kf, CLI_CONFIG_GROUP, "profiles", NULL))

@@ -154,6 +154,43 @@ Test(cli, the_config_file_names_the_database_and_a_missing_one_exits_66)
 	h_result_clear(&r);
 }
 
+/* Issue 16, 1: GLib key files have no comments after a value, so the README's old example
+ * (`programme=baisha   # ...`) filed every row under a programme named with the comment, and a
+ * path or log level with a comment failed later with a puzzling message. Such a value, a
+ * programme that is not a plain code, and a key the engine does not know (a typo would be
+ * silently ignored) are refused with the file, the key and why (64). */
+Test(cli, a_config_value_with_stray_text_or_an_unknown_key_is_refused_saying_why)
+{
+	const char *db = h_fresh_db();
+	static const struct {
+		const char *text;
+		const char *says;
+	} bad[] = {
+		{ "programme=baisha   # the county programme\n", "programme" },
+		{ "programme=Bai Sha\n", "programme" },
+		{ "programme=\n", "programme" },
+		{ "log_level=info   # nightly's log\n", "log_level" },
+		{ "export_dir=/srv/subsidy/exports  # where nightly writes\n", "export_dir" },
+		{ "profiles=/etc/subsidy/profiles # extra\n", "profiles" },
+		{ "export-dir=/srv/subsidy/exports\n", "export-dir" },
+	};
+	for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
+		g_autofree char *text = g_strdup_printf("[subsidy]\ndb=%s\n%s", db, bad[i].text);
+		g_autofree char *config = h_write(h_tmpdir(), "stray.conf", text, -1);
+		h_result r = h_run(NULL, "status", "--config", config, NULL);
+		cr_assert_eq(r.status, 64, "case %zu: exit %d: %s", i, r.status, r.err);
+		cr_assert(strstr(r.err, "stray.conf") && strstr(r.err, bad[i].says), "case %zu: %s", i, r.err);
+		h_result_clear(&r);
+	}
+	/* Comments on their own lines, as the README now writes them, are fine. */
+	g_autofree char *good = g_strdup_printf("[subsidy]\n# the database\ndb=%s\n# the county\nprogramme=baisha-2018\n"
+						"log_level=info\n", db);
+	g_autofree char *config = h_write(h_tmpdir(), "good.conf", good, -1);
+	h_result r = h_run(NULL, "status", "--config", config, NULL);
+	cr_assert_eq(r.status, 0, "exit %d: %s", r.status, r.err);
+	h_result_clear(&r);
+}
+
 /* "--" ends the options and is no operand: what follows is an operand even when it starts with '-'. */
 Test(cli, a_double_dash_ends_the_options_and_is_no_operand)
 {
