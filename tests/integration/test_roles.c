@@ -483,6 +483,11 @@ Test(roles, no_guard_reads_a_temporary_table_of_the_same_name)
 						 " ',' ORDER BY pool_id) FROM pool_balances");
 	cr_assert_str_eq(pools_after, pools_before);
 	cr_assert_eq(h_sql_int(db, "SELECT count(*) FROM shops WHERE superseded_at IS NOT NULL"), 0);
+	/* And a function a later migration adds is pinned too (008 pins those it found). */
+	g_autofree char *loose = h_sql(db, "SELECT string_agg(proname, ', ') FROM pg_proc"
+					   " WHERE pronamespace = 'public'::regnamespace AND proname LIKE 'subsidy\\_%'"
+					   " AND NOT coalesce(proconfig @> ARRAY['search_path=pg_catalog, public, pg_temp'], false)");
+	cr_assert_null(loose, "functions with no pinned search_path: %s", loose);
 	const char *const verify[] = { "verify", NULL };
 	assert_run(engine, 0, NULL, verify);
 }
