@@ -444,3 +444,104 @@ Test(roles, each_role_runs_its_commands_and_is_refused_the_others_with_77)
 		assert_run(conns[i], 77, "owner", init);
 	}
 }
+
+/* The guards name tables without a schema, and a session's temporary tables come first in its
+ * search_path (for relations, even before pg_catalog): a role that made a temporary `pools` or
+ * `pg_roles` of its own would have the guards read it instead (issue 13, review). */
+Test(roles, no_guard_reads_a_temporary_table_of_the_same_name)
+{
+	const char *db = settled();
+	g_autofree char *engine = h_as_role(db, "subsidy_engine");
+	g_autofree char *finance = h_as_role(db, "subsidy_finance");
+	g_autofree char *before = h_ledger_dump(db);
+	g_autofree char *pools_before = h_sql(db, "SELECT string_agg(format('%s %s %s', pool_id, amount_fen, drawn_fen),"
+						  " ',' ORDER BY pool_id) FROM pool_balances");
+	/* A pool version of the raised amount "loaded in this transaction". */
+	assert_refused(engine, "BEGIN; CREATE TEMP TABLE pools AS SELECT programme, pool_id, superseded_at,"
+			       " amount_fen + 100000 AS amount_fen FROM public.pools WHERE superseded_at IS NULL;"
+			       " UPDATE pool_balances SET amount_fen = amount_fen + 100000; COMMIT",
+		       "refused");
+	/* A pg_roles that calls the role a superuser: every guard off. */
+	static const char *const superuser =
+		"CREATE TEMP TABLE pg_roles AS SELECT rolname, true AS rolsuper, oid FROM pg_catalog.pg_roles"
+		" WHERE rolname = current_user;";
+	g_autofree char *pair = g_strconcat("BEGIN; ", superuser,
+					    " INSERT INTO entries (programme, txn, entry_seq, account, amount_fen, shop_id)"
+					    " VALUES ('default', 'pay9.2', 1, 'payable:S1', -100000, 'S1'),"
+					    " ('default', 'pay9.2', 2, 'treasury', 100000, 'S1'); COMMIT",
+					    NULL);
+	assert_refused(finance, pair, "refused");
+	g_autofree char *reset = g_strconcat("SET search_path = pg_temp, public, pg_catalog; BEGIN; ", superuser,
+					     " UPDATE orders SET funded_fen = 0, unfunded_fen = entitlement_fen; COMMIT", NULL);
+	assert_refused(engine, reset, "refused");
+	g_autofree char *retire = g_strconcat("BEGIN; ", superuser,
+					      " UPDATE shops SET superseded_at = now() WHERE shop_id = 'S1'; COMMIT", NULL);
+	assert_refused(engine, retire, "refused");
+	g_autofree char *after = h_ledger_dump(db);
+	cr_assert_str_eq(after, before);
+	g_autofree char *pools_after = h_sql(db, "SELECT string_agg(format('%s %s %s', pool_id, amount_fen, drawn_fen),"
+						 " ',' ORDER BY pool_id) FROM pool_balances");
+	cr_assert_str_eq(pools_after, pools_before);
+	cr_assert_eq(h_sql_int(db, "SELECT count(*) FROM shops WHERE superseded_at IS NOT NULL"), 0);
+	/* And a function a later migration adds is pinned too (008 pins those it found). */
+	g_autofree char *loose = h_sql(db, "SELECT string_agg(proname, ', ') FROM pg_proc"
+					   " WHERE pronamespace = 'public'::regnamespace AND proname LIKE 'subsidy\\_%'"
+					   " AND NOT coalesce(proconfig @> ARRAY['search_path=pg_catalog, public, pg_temp'], false)");
+	cr_assert_null(loose, "functions with no pinned search_path: %s", loose);
+	const char *const verify[] = { "verify", NULL };
+	assert_run(engine, 0, NULL, verify);
+}
+
+/* A settlement prices again what the registry changed since the last one looked (settle_marks,
+ * sql/007). A mark set into the future would blind every later settlement, run honestly, to a
+ * registry correction until then, and neither verify nor replay as recorded would see it: the
+ * database takes no mark but the writing transaction's own time, and only from the engine. */
+Test(roles, no_role_can_set_the_registry_mark_to_another_time)
+{
+	const char *db = settled();
+	g_autofree char *engine = h_as_role(db, "subsidy_engine");
+	g_autofree char *finance = h_as_role(db, "subsidy_finance");
+	g_autofree char *auditor = h_as_role(db, "subsidy_auditor");
+	g_autofree char *mark = h_sql(db, "SELECT registry_seen_at::text FROM settle_marks");
+	assert_refused(engine, "UPDATE settle_marks SET registry_seen_at = now() + interval '10 years'", "refused");
+	assert_refused(engine, "INSERT INTO settle_marks (programme, registry_seen_at) VALUES ('default', 'infinity')"
+			       " ON CONFLICT (programme) DO UPDATE SET registry_seen_at = EXCLUDED.registry_seen_at",
+		       "refused");
+	assert_refused(engine, "INSERT INTO settle_marks (programme, registry_seen_at) VALUES ('other', 'infinity')",
+		       "refused");
+	assert_denied(finance, "UPDATE settle_marks SET registry_seen_at = now()");
+	assert_denied(auditor, "UPDATE settle_marks SET registry_seen_at = now()");
+	assert_denied(engine, "DELETE FROM settle_marks");
+	g_autofree char *after = h_sql(db, "SELECT registry_seen_at::text FROM settle_marks");
+	cr_assert_str_eq(after, mark);
+	/* So the next settlement sees a correction: H2 (S2's household) was poor only until June. */
+	cr_assert_eq(h_sql_int(db, "SELECT sum(entitlement_fen) FROM orders WHERE shop_id = 'S2'"), 960);
+	h_load_text(engine, "households", "household_id,head_name,village,poor_from,poor_to\n"
+					  "H2,符春花,村二,2015-01-01,2018-06-01\nH4,欧阳小锋,村四,2018-06-12,\n");
+	g_autofree char *s = h_settle(engine);
+	cr_assert(g_str_has_prefix(s, "{\"batch\":3,"), "%s", s);
+	cr_assert_eq(h_sql_int(db, "SELECT sum(entitlement_fen) FROM orders WHERE shop_id = 'S2'"), 600);
+	cr_assert_eq(h_sql_int(db, "SELECT count(*) FROM settle_marks WHERE registry_seen_at > now()"), 0);
+}
+
+/* A batch's seals are written with it, like its entries: a seal added to a batch already written
+ * would break that batch's digest for good (the table is append-only), and one for a later batch
+ * would keep an item from the batch that ought to seal it. */
+Test(roles, the_engine_cannot_seal_into_a_batch_already_written)
+{
+	const char *db = settled();
+	g_autofree char *engine = h_as_role(db, "subsidy_engine");
+	assert_refused(engine, "INSERT INTO batch_seals (programme, batch_id, tbl, item_key, digest)"
+			       " VALUES ('default', 2, 'runs', '999', repeat('a', 64))",
+		       "refused");
+	assert_refused(engine, "INSERT INTO batch_seals (programme, batch_id, tbl, item_key, digest)"
+			       " VALUES ('default', 1, 'runs', '998', repeat('a', 64))",
+		       "refused");
+	cr_assert_eq(h_sql_int(db, "SELECT count(*) FROM batch_seals WHERE item_key IN ('998', '999')"), 0);
+	h_ingest_text(engine, "night3.csv", HEADER "EMS,C1,O3,2018-06-09 10:00:00,C1,,1,12.00,,\n", 0);
+	g_autofree char *s = h_settle(engine);
+	cr_assert(g_str_has_prefix(s, "{\"batch\":3,"), "%s", s);
+	g_autofree char *auditor = h_as_role(db, "subsidy_auditor");
+	const char *const verify[] = { "verify", NULL };
+	assert_run(auditor, 0, NULL, verify);
+}
