@@ -761,15 +761,20 @@ static void reject_missing(manifest_reader *r, profile_field f)
 }
 
 /* The normal form (ident.h) of a waybill or order number, kept in store; NULL when the field is
- * absent, or has nothing visible, which rejects the line. */
+ * absent or has nothing visible. A waybill with nothing visible rejects the line (it is
+ * required); an order number with nothing visible is no order number, as an empty cell is
+ * (POLICY.md: a line without an order number is an order of its own), so that a cell holding
+ * only a no-break or zero-width space neither rejects an honest line nor joins unrelated ones. */
 static const char *normal_number(manifest_reader *r, profile_field f, const char *text, GString *store)
 {
+	g_assert(f == PROFILE_WAYBILL_NO || f == PROFILE_ORDER_NO);
 	if (!text)
 		return NULL;
 	g_autofree char *normal = ident_normalize(text);
 	g_assert(normal != NULL); /* fields are UTF-8: decode_line replaced what did not decode */
 	if (!*normal) {
-		reject(r, "%s has nothing visible (only spaces or invisible characters)", profile_field_name(f));
+		if (f == PROFILE_WAYBILL_NO)
+			reject(r, "%s has nothing visible (only spaces or invisible characters)", profile_field_name(f));
 		return NULL;
 	}
 	g_string_assign(store, normal);
