@@ -218,8 +218,9 @@ static gboolean touch_registry_changes(settle_ctx *c, int64_t *n, GError **error
 }
 
 /* Step 1: the orders to price: those with eligible lines newer than the last batch, those still
- * owed unfunded money (a retry funds the entitlement as it stands now, POLICY.md), and those a
- * registry change since the last settlement may move. */
+ * owed unfunded money (a retry funds the entitlement as it stands now, POLICY.md), those held by
+ * an earlier settlement (sql/009_settle_held.sql), and those a registry change since the last
+ * settlement may move. */
 static gboolean touch_orders(settle_ctx *c, GError **error)
 {
 	char prev[24], upto[24];
@@ -236,6 +237,10 @@ static gboolean touch_orders(settle_ctx *c, GError **error)
 		      touch(c,
 			    "INSERT INTO settle_touched SELECT shop_id, order_key FROM orders"
 			    " WHERE programme = $1 AND unfunded_fen > 0 ON CONFLICT DO NOTHING",
+			    1, p1, &unfunded, error) &&
+		      touch(c,
+			    "INSERT INTO settle_touched SELECT shop_id, order_key FROM settle_held"
+			    " WHERE programme = $1 ON CONFLICT DO NOTHING",
 			    1, p1, &unfunded, error) &&
 		      touch_registry_changes(c, &by_registry, error);
 	g_assert(!ok || (by_lines >= 0 && unfunded >= 0 && by_registry >= 0));
@@ -312,6 +317,28 @@ static gboolean price_order(settle_ctx *c, const PGresult *res, int i, GString *
 	return TRUE;
 }
 
+/* Keeps settle_held to the orders this settlement held: every held order was touched and priced
+ * again, so one it could price now leaves the list. */
+static gboolean record_held(settle_ctx *c, GError **error)
+{
+	const char *p1[] = { c->programme };
+	if (!exec_params(c->d, "DELETE FROM settle_held WHERE programme = $1", 1, p1, error))
+		return FALSE;
+	if (!c->res.held)
+		return TRUE;
+	g_autoptr(GString) copy = g_string_new(NULL);
+	for (guint i = 0; i < c->res.held->len; i++) {
+		const settle_held *h = g_ptr_array_index(c->res.held, i);
+		g_assert(h->shop_id && h->order_key && h->reason);
+		db_copy_text(copy, c->programme);
+		db_copy_text(copy, h->shop_id);
+		db_copy_text(copy, h->order_key);
+		db_copy_text(copy, h->reason);
+		db_copy_row_end(copy);
+	}
+	return flush(c, copy, "COPY settle_held (programme, shop_id, order_key, reason) FROM STDIN", error);
+}
+
 /* Step 2: price every touched order. */
 static gboolean price_orders(settle_ctx *c, GError **error)
 {
@@ -374,7 +401,7 @@ static gboolean price_orders(settle_ctx *c, GError **error)
 		if (n < SETTLE_CHUNK_ROWS)
 			break;
 	}
-	return db_exec(c->d, "CLOSE settle_orders", error);
+	return db_exec(c->d, "CLOSE settle_orders", error) && record_held(c, error);
 }
 
 /* The pools as they stand, in the order postings draw from them. Pool ids are interned: a

@@ -14,8 +14,8 @@
 #include <stdint.h>
 
 /* An order settlement could not price (its arithmetic does not fit 64 bits: a stored fee far
- * beyond any fee_max). It is held: no posting, its state as before; the rest of the batch settles
- * and the order is tried again at every settlement until its lines are corrected. */
+ * beyond any fee_max). It is held: no posting, its state as before; the rest of the batch settles,
+ * and the order is kept in settle_held and priced again at every settlement until it can be. */
 typedef struct {
 	char *shop_id;
 	char *order_no; /* "" for an order without a number */

@@ -191,6 +191,22 @@ Test(reprice, an_order_that_overflows_is_held_and_the_rest_settle)
 	h_result_clear(&r);
 	assert_postings(db, "O1", "1000:FUNDED");
 	assert_postings(db, "BIG", "(none)");
+	/* The next settlement, with nothing new, still reports it: it is kept until it can be priced. */
+	cr_assert_eq(h_sql_int(db, "SELECT count(*) FROM settle_held WHERE order_key = 'o:BIG'"), 1);
+	r = h_run(db, "settle", "--json", NULL);
+	cr_assert_eq(r.status, 1, "exit %d\n%s%s", r.status, r.out, r.err);
+	cr_assert(strstr(r.out, "\"held\":[{\"shop_id\":\"S2\",\"order_no\":\"BIG\","), "%s", r.out);
+	h_result_clear(&r);
+	/* Its line corrected (as a superuser would), it settles and leaves the list. */
+	cr_assert(h_exec(db,
+			 "ALTER TABLE lines DISABLE TRIGGER USER;"
+			 "UPDATE lines SET fee_fen = 2000 WHERE order_no = 'BIG';"
+			 "ALTER TABLE lines ENABLE TRIGGER USER",
+			 &err),
+		  "%s", err);
+	g_autofree char *fixed = h_settle(db);
+	cr_assert_str_eq(fixed, "{\"batch\":2,\"orders\":1,\"postings\":1,\"posted_fen\":1600,\"unfunded_fen\":0}");
+	cr_assert_eq(h_sql_int(db, "SELECT count(*) FROM settle_held"), 0);
 }
 
 /* A database upgraded from an engine that did not follow corrections has no settlement mark
