@@ -228,7 +228,7 @@ static gboolean touch_orders(settle_ctx *c, GError **error)
 	g_snprintf(upto, sizeof upto, "%" G_GINT64_FORMAT, (gint64)c->files_upto);
 	const char *p3[] = { c->programme, prev, upto };
 	const char *p1[] = { c->programme };
-	int64_t by_lines = 0, unfunded = 0, by_registry = 0;
+	int64_t by_lines = 0, retried = 0, by_registry = 0;
 	gboolean ok = touch(c,
 			    "INSERT INTO settle_touched SELECT DISTINCT shop_id, order_key FROM lines"
 			    " WHERE programme = $1 AND outcome = 'ELIGIBLE' AND file_id > $2::bigint"
@@ -237,13 +237,13 @@ static gboolean touch_orders(settle_ctx *c, GError **error)
 		      touch(c,
 			    "INSERT INTO settle_touched SELECT shop_id, order_key FROM orders"
 			    " WHERE programme = $1 AND unfunded_fen > 0 ON CONFLICT DO NOTHING",
-			    1, p1, &unfunded, error) &&
+			    1, p1, &retried, error) &&
 		      touch(c,
 			    "INSERT INTO settle_touched SELECT shop_id, order_key FROM settle_held"
 			    " WHERE programme = $1 ON CONFLICT DO NOTHING",
-			    1, p1, &unfunded, error) &&
+			    1, p1, &retried, error) &&
 		      touch_registry_changes(c, &by_registry, error);
-	g_assert(!ok || (by_lines >= 0 && unfunded >= 0 && by_registry >= 0));
+	g_assert(!ok || (by_lines >= 0 && retried >= 0 && by_registry >= 0));
 	return ok;
 }
 
