@@ -130,6 +130,24 @@ void h_result_clear(h_result *r)
 	g_clear_pointer(&r->err, g_free);
 }
 
+char *h_sqlf(const char *db, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	g_autofree char *sql = g_strdup_vprintf(fmt, ap);
+	va_end(ap);
+	return h_sql(db, sql);
+}
+
+int64_t h_sql_intf(const char *db, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	g_autofree char *sql = g_strdup_vprintf(fmt, ap);
+	va_end(ap);
+	return h_sql_int(db, sql);
+}
+
 char *h_sql(const char *db, const char *sql)
 {
 	PGconn *c = connect_or_fail(db);

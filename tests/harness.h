@@ -30,6 +30,9 @@ void h_result_clear(h_result *r);
 /* A single value from a query (NULL for SQL NULL); the test fails on a database error. */
 char *h_sql(const char *db, const char *sql);
 int64_t h_sql_int(const char *db, const char *sql);
+/* The same, with the query formatted printf-style. */
+char *h_sqlf(const char *db, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+int64_t h_sql_intf(const char *db, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 /* Runs a statement; returns FALSE with the message in *error_text (may be NULL) on failure. */
 gboolean h_exec(const char *db, const char *sql, char **error_text);
 

@@ -20,27 +20,6 @@ static const char *setup(void)
 	return db;
 }
 
-static int64_t sql_int(const char *db, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
-static int64_t sql_int(const char *db, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	g_autofree char *sql = g_strdup_vprintf(fmt, ap);
-	va_end(ap);
-	return h_sql_int(db, sql);
-}
-
-static char *sql_text(const char *db, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
-static char *sql_text(const char *db, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	g_autofree char *sql = g_strdup_vprintf(fmt, ap);
-	va_end(ap);
-	char *v = h_sql(db, sql);
-	return v ? v : g_strdup("(null)");
-}
-
 /* replay as recorded over 2018 agrees with the ledger: no difference, nothing pending. */
 static void assert_replay_agrees(const char *db)
 {
@@ -54,7 +33,7 @@ static void assert_replay_agrees(const char *db)
 /* The stored bytes of the newest file, as hex. */
 static char *stored_hex(const char *db)
 {
-	return sql_text(db, "SELECT encode(string_agg(bytes, ''::bytea ORDER BY seq), 'hex') FROM file_chunks"
+	return h_sqlf(db, "SELECT encode(string_agg(bytes, ''::bytea ORDER BY seq), 'hex') FROM file_chunks"
 			    " WHERE file_id = (SELECT max(file_id) FROM files)");
 }
 
@@ -82,22 +61,22 @@ Test(ident, one_parcel_written_five_ways_over_two_nights_is_paid_once)
 				    "YTO,ＹＴ６２００４５００００２７４,,2018-06-05 10:00:00,YT0001,,1,18.00,,\n"
 				    "圆通,YT6200450000274,,2018-06-05 10:00:00,,13800000001,1,18.00,,\n";
 	h_ingest_text(db, "night2.csv", night2, 0);
-	g_autofree char *outcomes = sql_text(db, "SELECT string_agg(outcome, ',' ORDER BY file_id, line_no) FROM lines");
+	g_autofree char *outcomes = h_sqlf(db, "SELECT string_agg(outcome, ',' ORDER BY file_id, line_no) FROM lines");
 	cr_assert_str_eq(outcomes, "ELIGIBLE,DUPLICATE,DUPLICATE,DUPLICATE,CONFLICT");
-	g_autofree char *conflict = sql_text(db, "SELECT reason FROM lines WHERE outcome = 'CONFLICT'");
+	g_autofree char *conflict = h_sqlf(db, "SELECT reason FROM lines WHERE outcome = 'CONFLICT'");
 	cr_assert(g_str_has_suffix(conflict, "/night1.csv:2; differs in sender_code, sender_phone"), "%s", conflict);
 	/* The parsed columns hold the normal form; the bytes as received are kept. */
-	cr_assert_eq(sql_int(db, "SELECT count(*) FROM lines WHERE courier = 'YTO' AND waybill_no = 'YT6200450000274'"),
+	cr_assert_eq(h_sql_intf(db, "SELECT count(*) FROM lines WHERE courier = 'YTO' AND waybill_no = 'YT6200450000274'"),
 		     5);
-	cr_assert_eq(sql_int(db, "SELECT count(*) FROM waybills"), 1);
+	cr_assert_eq(h_sql_intf(db, "SELECT count(*) FROM waybills"), 1);
 	g_autofree char *stored = stored_hex(db);
 	g_autofree char *sent = hex_of(night2);
 	cr_assert_str_eq(stored, sent);
 
 	g_autofree char *two = h_settle(db);
-	cr_assert_eq(sql_int(db, "SELECT count(*) FROM batches"), 1, "night 2 settled: %s", two);
-	cr_assert_eq(sql_int(db, "SELECT sum(funded_fen) FROM postings"), 900);
-	cr_assert_eq(sql_int(db, "SELECT sum(funded_fen) FROM orders"), 900);
+	cr_assert_eq(h_sql_intf(db, "SELECT count(*) FROM batches"), 1, "night 2 settled: %s", two);
+	cr_assert_eq(h_sql_intf(db, "SELECT sum(funded_fen) FROM postings"), 900);
+	cr_assert_eq(h_sql_intf(db, "SELECT sum(funded_fen) FROM orders"), 900);
 
 	/* `why` finds the parcel by any of its spellings. */
 	static const char *const spellings[] = { "YT6200450000274", "yt6200450000274", "YT6200450000274" ZWSP,
@@ -127,12 +106,12 @@ Test(ident, ORD1_ord1_and_fullwidth_ORD1_are_one_order_with_one_cap)
 			     "EMS,W3,ＯＲＤ1,2018-06-07 10:00:00,C1,,1,12.00,,\n", 0);
 	g_autofree char *two = h_settle(db);
 	cr_assert_str_eq(two, "{\"batch\":2,\"orders\":1,\"postings\":1,\"posted_fen\":400,\"unfunded_fen\":0}");
-	g_autofree char *order = sql_text(db, "SELECT string_agg(order_key || ' ' || order_no || ' ' || fee_fen || ' '"
+	g_autofree char *order = h_sqlf(db, "SELECT string_agg(order_key || ' ' || order_no || ' ' || fee_fen || ' '"
 					      " || funded_fen, ',') FROM orders");
 	cr_assert_str_eq(order, "o:ORD1 ORD1 3600 1000");
-	g_autofree char *keys = sql_text(db, "SELECT string_agg(DISTINCT order_no || ' ' || order_key, ',') FROM lines");
+	g_autofree char *keys = h_sqlf(db, "SELECT string_agg(DISTINCT order_no || ' ' || order_key, ',') FROM lines");
 	cr_assert_str_eq(keys, "ORD1 o:ORD1");
-	cr_assert_eq(sql_int(db, "SELECT sum(funded_fen) FROM postings"), 1000);
+	cr_assert_eq(h_sql_intf(db, "SELECT sum(funded_fen) FROM postings"), 1000);
 	assert_replay_agrees(db);
 }
 
@@ -148,16 +127,16 @@ Test(ident, a_waybill_with_nothing_visible_rejects_its_line_an_order_number_is_n
 			     ZWSP ",V3,,2018-06-05 10:00:00,C1,,1,12.00,,\n"
 			     "EMS,V4,,2018-06-05 10:00:00,C1,,1,12.00,,\n",
 		      0);
-	g_autofree char *got = sql_text(db, "SELECT string_agg(outcome || ': ' || coalesce(reason, ''), ' | '"
+	g_autofree char *got = h_sqlf(db, "SELECT string_agg(outcome || ': ' || coalesce(reason, ''), ' | '"
 					    " ORDER BY line_no) FROM lines");
 	cr_assert_str_eq(got, "REJECTED: waybill_no has nothing visible (only spaces or invisible characters) | "
 			      "ELIGIBLE:  | "
 			      "REJECTED: courier has nothing visible (only spaces or invisible characters) | "
 			      "ELIGIBLE: ");
 	/* An order number of invisible characters is no order number: V2 is an order of its own. */
-	cr_assert_eq(sql_int(db, "SELECT count(*) FROM lines WHERE waybill_no = 'V2' AND order_no IS NULL"
+	cr_assert_eq(h_sql_intf(db, "SELECT count(*) FROM lines WHERE waybill_no = 'V2' AND order_no IS NULL"
 				 " AND order_key = 'w:EMS:V2'"), 1);
-	cr_assert_eq(sql_int(db, "SELECT count(*) FROM waybills"), 2);
+	cr_assert_eq(h_sql_intf(db, "SELECT count(*) FROM waybills"), 2);
 }
 
 /* A courier named in Chinese is its code in every profile (canonical here, cainiao, and --set),
@@ -181,12 +160,12 @@ Test(ident, a_courier_named_in_chinese_is_its_code_in_every_profile)
 	h_result r = h_run(db, "ingest", "--set", "courier=圆通", path, NULL);
 	cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
 	h_result_clear(&r);
-	g_autofree char *got = sql_text(db, "SELECT string_agg(waybill_no || ' ' || coalesce(courier, '-') || ' ' || outcome"
+	g_autofree char *got = h_sqlf(db, "SELECT string_agg(waybill_no || ' ' || coalesce(courier, '-') || ' ' || outcome"
 					    " || coalesce(' ' || shop_id, ''), ', ' ORDER BY waybill_no) FROM lines");
 	/* The cainiao column holds names: YTO is not one, as before. */
 	cr_assert_str_eq(got, "YT1 YTO ELIGIBLE S1, YT2 YTO ELIGIBLE S1, YT3 YTO ELIGIBLE S1, YT4 YTO ELIGIBLE S1, "
 			      "YT5 EMS ELIGIBLE S1, YT6 YTO REJECTED, YT7 YTO ELIGIBLE S1");
-	g_autofree char *why = sql_text(db, "SELECT reason FROM lines WHERE waybill_no = 'YT6'");
+	g_autofree char *why = h_sqlf(db, "SELECT reason FROM lines WHERE waybill_no = 'YT6'");
 	cr_assert_str_eq(why, "unknown courier 'YTO'");
 }
 
@@ -199,12 +178,12 @@ Test(ident, the_senders_file_names_a_courier_by_its_code_or_its_name)
 	h_load_text(db, "senders", "shop_id,courier,sender_code,valid_from,valid_to\n"
 				   "S3,圆通,YN0003,2016-01-01,\n"
 				   "S3,ｚｔｏ,ZN0003,2016-01-01,\n");
-	g_autofree char *couriers = sql_text(db, "SELECT string_agg(courier, ',' ORDER BY courier) FROM senders"
+	g_autofree char *couriers = h_sqlf(db, "SELECT string_agg(courier, ',' ORDER BY courier) FROM senders"
 						 " WHERE sender_code IN ('YN0003', 'ZN0003')");
 	cr_assert_str_eq(couriers, "YTO,ZTO");
 	h_ingest_text(db, "n.csv", HEADER "yto,Y1,,2018-06-05 10:00:00,YN0003,,1,12.00,,\n"
 					  "中通,Z1,,2018-06-05 10:00:00,ZN0003,,1,12.00,,\n", 0);
-	g_autofree char *shops = sql_text(db, "SELECT string_agg(shop_id, ',' ORDER BY waybill_no) FROM lines");
+	g_autofree char *shops = h_sqlf(db, "SELECT string_agg(shop_id, ',' ORDER BY waybill_no) FROM lines");
 	cr_assert_str_eq(shops, "S3,S3");
 
 	g_autofree char *twice = h_write(h_tmpdir(), "senders-twice.csv",

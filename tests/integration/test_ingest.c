@@ -61,26 +61,6 @@ static char *q(const char *text)
 	return g_strjoinv("''", parts);
 }
 
-static int64_t sql_int(const char *db, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
-static int64_t sql_int(const char *db, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	g_autofree char *sql = g_strdup_vprintf(fmt, ap);
-	va_end(ap);
-	return h_sql_int(db, sql);
-}
-
-static char *sql_text(const char *db, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
-static char *sql_text(const char *db, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	g_autofree char *sql = g_strdup_vprintf(fmt, ap);
-	va_end(ap);
-	return h_sql(db, sql);
-}
-
 /* What ingest stores, counted: "files lines waybills file_chunks file_digests". */
 static char *stored(const char *db)
 {
@@ -100,12 +80,12 @@ static char *lines_of(const char *db)
 static void assert_nothing_stored_for(const char *db, const char *path)
 {
 	g_autofree char *name = q(path);
-	cr_assert_eq(sql_int(db, "SELECT count(*) FROM files WHERE name = '%s'", name), 0, "%s has a files row",
+	cr_assert_eq(h_sql_intf(db, "SELECT count(*) FROM files WHERE name = '%s'", name), 0, "%s has a files row",
 		     path);
 	/* Whatever file_id it would have had: every row of these belongs to a stored file. */
 	static const char *const tables[] = { "lines", "waybills", "file_chunks", "file_digests" };
 	for (size_t t = 0; t < G_N_ELEMENTS(tables); t++)
-		cr_assert_eq(sql_int(db, "SELECT count(*) FROM %s WHERE file_id NOT IN (SELECT file_id FROM files)",
+		cr_assert_eq(h_sql_intf(db, "SELECT count(*) FROM %s WHERE file_id NOT IN (SELECT file_id FROM files)",
 				     tables[t]),
 			     0, "%s of a file that was not stored", tables[t]);
 }
@@ -225,7 +205,7 @@ static void assert_golden(const char *db, const char *path)
 	g_autoptr(GPtrArray) golden = golden_read(path);
 	g_autofree char *name = q(path);
 	/* Rows separated by \x1e, fields by \x1f: neither is in a reason. */
-	g_autofree char *got = sql_text(db,
+	g_autofree char *got = h_sqlf(db,
 					"SELECT string_agg(format('%%s\x1f%%s\x1f%%s', line_no, outcome, reason), E'\\x1e'"
 					" ORDER BY line_no) FROM lines JOIN files USING (file_id) WHERE name = '%s'",
 					name);
@@ -261,7 +241,7 @@ static void assert_bytes_stored(const char *db, const char *path)
 	gsize len = 0;
 	g_autofree char *bytes = h_read(path, &len);
 	g_autofree char *name = q(path);
-	cr_assert_eq(sql_int(db,
+	cr_assert_eq(h_sql_intf(db,
 			     "SELECT count(*) FROM (SELECT seq, offset_bytes, row_number() OVER w - 1 AS n,"
 			     " coalesce(sum(length(bytes)) OVER w - length(bytes), 0) AS at"
 			     " FROM file_chunks JOIN files USING (file_id) WHERE name = '%s'"
@@ -269,18 +249,18 @@ static void assert_bytes_stored(const char *db, const char *path)
 			     name),
 		     0, "%s: its chunks are not consecutive", path);
 	g_autofree char *sha = g_compute_checksum_for_data(G_CHECKSUM_SHA256, (const guchar *)bytes, len);
-	g_autofree char *got_sha = sql_text(db,
+	g_autofree char *got_sha = h_sqlf(db,
 					    "SELECT encode(sha256(string_agg(bytes, ''::bytea ORDER BY seq)), 'hex')"
 					    " FROM file_chunks JOIN files USING (file_id) WHERE name = '%s'",
 					    name);
 	cr_assert_str_eq(got_sha ? got_sha : "(no chunks)", sha, "%s: the stored bytes are not the file's", path);
-	g_autofree char *row = sql_text(db, "SELECT format('%%s %%s', sha256, size_bytes) FROM files"
+	g_autofree char *row = h_sqlf(db, "SELECT format('%%s %%s', sha256, size_bytes) FROM files"
 					    " WHERE name = '%s'", name);
 	g_autofree char *want_row = g_strdup_printf("%s %zu", sha, len);
 	cr_assert_str_eq(row, want_row, "%s: files.sha256 and size_bytes", path);
 	if (len <= 64 * 1024) {
 		g_autofree char *want = hex(bytes, len);
-		g_autofree char *got = sql_text(db,
+		g_autofree char *got = h_sqlf(db,
 						"SELECT encode(string_agg(bytes, ''::bytea ORDER BY seq), 'hex')"
 						" FROM file_chunks JOIN files USING (file_id) WHERE name = '%s'",
 						name);
@@ -297,13 +277,13 @@ static void assert_raw_line(const char *db, const char *path, int line_no, const
 	const char *at = memmem(bytes, file_len, raw, len);
 	cr_assert_not_null(at, "%s: the test's raw line %d is not in the file", path, line_no);
 	g_autofree char *name = q(path);
-	g_autofree char *place = sql_text(db,
+	g_autofree char *place = h_sqlf(db,
 					  "SELECT format('%%s+%%s', byte_offset, byte_len) FROM lines"
 					  " JOIN files USING (file_id) WHERE name = '%s' AND line_no = %d",
 					  name, line_no);
 	g_autofree char *want_place = g_strdup_printf("%td+%zu", at - bytes, len);
 	cr_assert_str_eq(place, want_place, "%s:%d: byte_offset+byte_len", path, line_no);
-	g_autofree char *got = sql_text(db,
+	g_autofree char *got = h_sqlf(db,
 					"SELECT encode(substring(c.bytes from (l.byte_offset + 1)::int for l.byte_len),"
 					" 'hex') FROM lines l JOIN files f USING (file_id), LATERAL (SELECT"
 					" string_agg(bytes, ''::bytea ORDER BY seq) AS bytes FROM file_chunks k"
@@ -383,7 +363,7 @@ static void assert_refused(const char *db, const char *bad, int want, const char
 	g_autofree char *counts = stored(db);
 	cr_assert_str_eq(counts, "files 1 lines 1 waybills 1 chunks 1 digests 1", "%s", counts);
 	g_autofree char *good_name = q(good);
-	cr_assert_eq(sql_int(db, "SELECT count(*) FROM lines JOIN files USING (file_id) WHERE name = '%s'"
+	cr_assert_eq(h_sql_intf(db, "SELECT count(*) FROM lines JOIN files USING (file_id) WHERE name = '%s'"
 				 " AND outcome = 'ELIGIBLE'", good_name), 1);
 	h_result_clear(&r);
 }
@@ -420,7 +400,7 @@ static void assert_sample(const char *db, const char *path, const char *profile,
 	for (size_t o = FIRST_INELIGIBLE; o < OUTCOMES; o++)
 		ineligible += want[o];
 	g_autofree char *pname = q(path);
-	g_autofree char *row = sql_text(db,
+	g_autofree char *row = h_sqlf(db,
 					"SELECT format('%%s %%s %%s lines %%s = %%s + %%s + %%s + %%s + %%s', profile,"
 					" encoding, lines = eligible + ineligible + duplicate + conflict + rejected, lines,"
 					" eligible, ineligible, duplicate, conflict, rejected) FROM files WHERE name = '%s'",
@@ -447,7 +427,7 @@ Test(ingest, canonical_sample_gets_its_golden_outcomes_and_is_stored_as_received
 	assert_raw_line(db, path, 8, record, strlen(record));
 	static const char first[] = "EMS,1100000000011,TB0001,2018-06-03 09:15:00,C1,,1.0,12.00,水果,广东省\n";
 	assert_raw_line(db, path, 2, first, strlen(first));
-	cr_assert_null(sql_text(db, "SELECT totals_fen FROM files"));
+	cr_assert_null(h_sqlf(db, "SELECT totals_fen FROM files"));
 }
 
 Test(ingest, ems_sample_in_gb18030_with_crlf_gets_its_golden_outcomes_and_keeps_its_own_bytes)
@@ -568,7 +548,7 @@ Test(ingest, a_waybill_first_seen_in_an_earlier_chunk_of_the_same_file_is_still_
 	h_result r = INGEST(db, path);
 	assert_exit(&r, 0);
 	int last = ENGINE_CHUNK_LINES + 5 + 2;
-	g_autofree char *got = sql_text(db, "SELECT string_agg(format('%%s %%s %%s', line_no, outcome, reason),"
+	g_autofree char *got = h_sqlf(db, "SELECT string_agg(format('%%s %%s %%s', line_no, outcome, reason),"
 					    " E'\\n' ORDER BY line_no) FROM lines WHERE line_no >= %d", last);
 	g_autofree char *want = g_strdup_printf("%d DUPLICATE waybill first seen at chunks.csv:2\n"
 						"%d CONFLICT waybill first seen at chunks.csv:3; differs in fee",
@@ -1155,9 +1135,9 @@ Test(ingest, a_file_that_changes_while_it_is_read_is_refused)
 	close(out_fd);
 	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 65, "exit %d\n%s", WEXITSTATUS(st), out->str);
 	assert_has(out->str, "changed while it was read");
-	cr_assert_eq(sql_int(db, "SELECT count(*) FROM files"), 0);
-	cr_assert_eq(sql_int(db, "SELECT count(*) FROM lines"), 0);
-	cr_assert_eq(sql_int(db, "SELECT count(*) FROM waybills"), 0);
+	cr_assert_eq(h_sql_intf(db, "SELECT count(*) FROM files"), 0);
+	cr_assert_eq(h_sql_intf(db, "SELECT count(*) FROM lines"), 0);
+	cr_assert_eq(h_sql_intf(db, "SELECT count(*) FROM waybills"), 0);
 }
 
 /* ==== no line lost or merged (issue 12) ==== */
@@ -1212,7 +1192,7 @@ Test(ingest, a_quote_over_lines_followed_by_text_rejects_its_first_line_and_the_
 	const char *raw[] = { m1, m1b, m2, m3, m4 };
 	for (int i = 0; i < 5; i++)
 		assert_raw_line(db, path, i + 2, raw[i], strlen(raw[i]));
-	cr_assert_eq(sql_int(db, "SELECT count(*) FROM lines"), 5);
+	cr_assert_eq(h_sql_intf(db, "SELECT count(*) FROM lines"), 5);
 	h_result_clear(&r);
 }
 
@@ -1325,7 +1305,7 @@ Test(ingest, a_registry_load_between_two_files_counts_for_the_second)
 	int st;
 	cr_assert_eq(waitpid(pid, &st, WUNTRACED), pid);
 	cr_assert(WIFSTOPPED(st), "the run did not stop before its second file");
-	cr_assert_eq(sql_int(db, "SELECT count(*) FROM files"), 1, "the first file is committed");
+	cr_assert_eq(h_sql_intf(db, "SELECT count(*) FROM files"), 1, "the first file is committed");
 	g_autofree char *shops = h_read("fixtures/small/shops.csv", NULL);
 	/* S1's row ends with an open registered_to: close it on 2018-06-03. */
 	g_auto(GStrv) rows = g_strsplit(shops, "\n", -1);
@@ -1340,7 +1320,7 @@ Test(ingest, a_registry_load_between_two_files_counts_for_the_second)
 	kill(pid, SIGCONT);
 	cr_assert_eq(waitpid(pid, &st, 0), pid);
 	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "ingest exit %d", WEXITSTATUS(st));
-	g_autofree char *outcomes = sql_text(db, "SELECT string_agg(waybill_no || ' ' || outcome, ', ' ORDER BY waybill_no)"
+	g_autofree char *outcomes = h_sqlf(db, "SELECT string_agg(waybill_no || ' ' || outcome, ', ' ORDER BY waybill_no)"
 						 " FROM lines");
 	cr_assert_str_eq(outcomes, "RA1 ELIGIBLE, RB1 NOT_REGISTERED_ON_DATE");
 }
