@@ -7,7 +7,7 @@
  * that is UTF-8 when the file is; a file accepted is UTF-8 (a BOM aside) and has a header. */
 #include "fuzz.h"
 
-#include "registry.h"
+#include "registry_load.h"
 #include "status.h"
 
 static const char *const kinds[] = { "policies", "shops", "senders", "households", "campaigns", "budgets" };

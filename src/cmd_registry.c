@@ -4,7 +4,7 @@
  * and exits 65. */
 #include "cli.h"
 #include "json.h"
-#include "registry.h"
+#include "registry_load.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -1,6 +1,8 @@
 /* ident.c: the normal form of waybill numbers, order numbers and courier codes; see ident.h. */
 #include "ident.h"
 
+#include "status.h"
+
 #include <string.h>
 
 /* FORMATS.md's names of couriers (the cainiao profile's 快递公司 column, and any courier field in
@@ -12,6 +14,8 @@ static const struct {
 	{ "中通", "ZTO" }, { "圆通", "YTO" }, { "申通", "STO" }, { "韵达", "YUNDA" }, { "邮政", "EMS" },
 	{ "EMS", "EMS" },  { "百世", "BEST" }, { "极兔", "JT" },  { "顺丰", "SF" },
 };
+
+G_DEFINE_QUARK(subsidy-ident-error-quark, ident_error)
 
 gboolean ident_is_invisible(gunichar c)
 {
@@ -128,4 +132,70 @@ char *ident_order_key(const char *order_no, const char *courier, const char *way
 	g_autofree char *waybill = ident_normalize(waybill_no);
 	g_assert(code != NULL && waybill != NULL); /* stored text is valid UTF-8 */
 	return g_strconcat("w:", code, ":", waybill, NULL);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Identity numbers and phones */
+
+char ident_id_check_char(const char *digits17)
+{
+	static const int weights[IDENT_ID_NO_LEN - 1] = { 7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2 };
+	static const char checks[] = "10X98765432";
+	int sum = 0;
+	for (int i = 0; i < IDENT_ID_NO_LEN - 1; i++) {
+		g_assert(g_ascii_isdigit(digits17[i]));
+		sum += (digits17[i] - '0') * weights[i];
+	}
+	return checks[sum % 11];
+}
+
+gboolean ident_id_no_valid(const char *id_no, GError **error)
+{
+	g_return_val_if_fail(id_no != NULL, FALSE);
+	gboolean form = strlen(id_no) == IDENT_ID_NO_LEN;
+	for (int i = 0; form && i < IDENT_ID_NO_LEN - 1; i++)
+		form = g_ascii_isdigit(id_no[i]);
+	char last = form ? g_ascii_toupper(id_no[IDENT_ID_NO_LEN - 1]) : '\0';
+	if (!form || !(g_ascii_isdigit(last) || last == 'X')) {
+		g_set_error(error, IDENT_ERROR, STATUS_DATAERR,
+			    "'%s' is not a resident ID number (17 digits and a check character, a digit or X)", id_no);
+		return FALSE;
+	}
+	char expected = ident_id_check_char(id_no);
+	if (last != expected) {
+		g_set_error(error, IDENT_ERROR, STATUS_DATAERR, "'%s' has a wrong check character (expected '%c')",
+			    id_no, expected);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+gboolean ident_phone_digits(const char *text, char *buf, size_t cap)
+{
+	size_t n = 0;
+	buf[0] = '\0';
+	for (const char *p = text ? text : ""; *p; p++) {
+		if (!g_ascii_isdigit(*p))
+			continue;
+		if (n + 1 >= cap)
+			return FALSE;
+		buf[n++] = *p;
+	}
+	buf[n] = '\0';
+	size_t drop = 0;
+	if (n == IDENT_PHONE_DIGITS + 2 && strncmp(buf, "86", 2) == 0)
+		drop = 2;
+	else if (n == IDENT_PHONE_DIGITS + 4 && strncmp(buf, "0086", 4) == 0)
+		drop = 4;
+	memmove(buf, buf + drop, n - drop + 1);
+	return TRUE;
+}
+
+char *ident_phone(const char *text)
+{
+	size_t cap = (text ? strlen(text) : 0) + 1;
+	char *buf = g_malloc(cap);
+	gboolean fits = ident_phone_digits(text, buf, cap);
+	g_assert(fits);
+	return buf;
 }

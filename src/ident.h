@@ -67,4 +67,35 @@ const char *ident_courier_name_code(const char *normal);
  * order_no that is NULL or has nothing visible is no order number. */
 char *ident_order_key(const char *order_no, const char *courier, const char *waybill_no);
 
+/* ------------------------------------------------------------------------------------------ */
+/* Identity numbers and phones: checked when the registry is loaded, compared when a line names
+ * its sender (POLICY.md check 3 and duplicate detection). */
+
+#define IDENT_ERROR ident_error_quark()
+GQuark ident_error_quark(void);
+
+/* A resident ID number (GB 11643): 17 digits and a check character. */
+#define IDENT_ID_NO_LEN 18
+/* A mobile number: 1, then 3-9, then nine digits. */
+#define IDENT_PHONE_DIGITS 11
+/* Longest digit string a sender phone may have and still be a number after prefixes: 0086 + 11. */
+#define IDENT_PHONE_DIGITS_MAX 15
+G_STATIC_ASSERT(IDENT_PHONE_DIGITS_MAX == IDENT_PHONE_DIGITS + 4);
+
+/* The GB 11643 check character ('0'..'9' or 'X') of the first 17 characters of digits17, which
+ * must be digits. */
+char ident_id_check_char(const char *digits17);
+
+/* TRUE when id_no is 17 digits and the right check character ('x' is taken as 'X'); otherwise
+ * FALSE with a STATUS_DATAERR error saying what is wrong, quoting id_no. */
+gboolean ident_id_no_valid(const char *id_no, GError **error);
+
+/* The digits of text into buf (NUL-terminated), a leading 86 or 0086 dropped when 11 digits
+ * remain; FALSE when there are more than cap - 1 digits (no phone of ours is that long). */
+gboolean ident_phone_digits(const char *text, char *buf, size_t cap);
+
+/* A phone number as compared everywhere: ident_phone_digits of the whole text. "+86 138-0000-0003"
+ * gives "13800000003"; NULL or no digits gives "". Returns a new string. */
+char *ident_phone(const char *text);
+
 #endif

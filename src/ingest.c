@@ -2,6 +2,7 @@
 #include "ingest.h"
 
 #include "fault.h"
+#include "ident.h"
 #include "manifest.h"
 #include "money.h"
 #include "settle.h"
@@ -164,8 +165,8 @@ static char *differences(const chunk_line *l, const first_line *f)
 		g_string_append(d, ", fee");
 	if (!same_text(l->field[PROFILE_SENDER_CODE], f->sender_code))
 		g_string_append(d, ", sender_code");
-	g_autofree char *p1 = registry_normalise_phone(l->field[PROFILE_SENDER_PHONE]);
-	g_autofree char *p2 = registry_normalise_phone(f->sender_phone);
+	g_autofree char *p1 = ident_phone(l->field[PROFILE_SENDER_PHONE]);
+	g_autofree char *p2 = ident_phone(f->sender_phone);
 	if (strcmp(p1, p2) != 0)
 		g_string_append(d, ", sender_phone");
 	if (!same_text(l->field[PROFILE_CATEGORY], f->category))

@@ -1,10 +1,7 @@
 /* registry.h: the programme's reference data (policies, shops, senders, households, campaigns,
  * budget pools), versioned in the database, and the in-memory snapshot the other modules read.
  *
- * Loading validates a whole CSV file (FORMATS.md, "Registry files") and stores it as new versions
- * in one transaction: identical rows change nothing, a changed row becomes version n+1 and the old
- * one is marked superseded at the load's time, rows absent from the file are left alone. A file
- * with any bad row is refused whole, every bad line named.
+ * Loading files into versions is registry_load.h.
  *
  * A snapshot is the registry as known at one instant, in memory, with pure lookups (no I/O after
  * it is made): ingest matches a million lines against it, settle and replay read rates, poverty
@@ -22,59 +19,9 @@
 #define REGISTRY_ERROR registry_error_quark()
 GQuark registry_error_quark(void);
 
-/* A resident ID number (GB 11643): 17 digits and a check character. */
-#define REGISTRY_ID_NO_LEN 18
-
-/* ------------------------------------------------------------------------------------------ */
-/* Loading */
-
-typedef struct {
-	int new_rows;        /* keys not known before: version 1 */
-	int changed_rows;    /* keys known with other values: a new version */
-	int unchanged_rows;  /* identical to the current version: nothing stored */
-	GPtrArray *warnings; /* char *: what the person loading should know, not refusals */
-} registry_counts;
-
-/* Frees what registry_load put in counts (the warnings); counts itself is the caller's. */
-void registry_counts_clear(registry_counts *counts);
-
-/* TRUE for the six kinds: policies, shops, senders, households, campaigns, budgets. */
-gboolean registry_kind_known(const char *kind);
-
-/* Loads the CSV file at path (UTF-8, a BOM dropped, LF or CRLF, header row) as the registry data
- * of kind for db_programme(d), in one transaction that also records a `runs` row (os_user) and a
- * `registry_loads` row (counts, the file's SHA-256). budgets go to `pools` and `pool_balances`.
- * Errors: STATUS_USAGE for an unknown kind, STATUS_NOINPUT when the file cannot be read,
- * STATUS_DATAERR when any row is refused (the message lists every refused line as
- * "path:LINE: reason", nothing is stored), a database error's status otherwise. On success *out
- * holds the counts and warnings (clear it with registry_counts_clear). d must not be inside a
- * transaction. */
-gboolean registry_load(db *d, const char *kind, const char *path, const char *os_user, registry_counts *out,
-		       GError **error);
-
-/* What registry_load checks of a file before it reads the database, on its bytes (len of them, a
- * NUL after them not needed), with no database: UTF-8, a BOM, CSV, the header of kind, every field,
- * ranges, duplicate keys, and for policies overlaps within the file. name stands for the file in
- * messages. TRUE with *rows (may be NULL) the data rows; else STATUS_USAGE for an unknown kind,
- * STATUS_DATAERR listing every refused line as registry_load does. For fuzzing and tests. */
-gboolean registry_check_bytes(const char *kind, const char *name, const char *bytes, size_t len, int *rows,
-			      GError **error);
-
-/* The GB 11643 check character ('0'..'9' or 'X') of the first 17 characters of digits17, which
- * must be digits. */
-char registry_id_check_char(const char *digits17);
-
-/* TRUE when id_no is 17 digits and the right check character ('x' is taken as 'X'); otherwise
- * FALSE with a STATUS_DATAERR error saying what is wrong, quoting id_no. */
-gboolean registry_id_no_valid(const char *id_no, GError **error);
-
-/* A phone number as compared everywhere (POLICY.md check 3 and duplicate detection): its digits
- * only, with a leading 86 or 0086 dropped when 11 digits remain. "+86 138-0000-0003" gives
- * "13800000003"; NULL or no digits gives "". Returns a new string. */
-char *registry_normalise_phone(const char *text);
-
-/* ------------------------------------------------------------------------------------------ */
-/* Snapshots */
+/* A registry date as the database prints it (YYYY-MM-DD) as a day; NULL (an empty end date) is
+ * POLICY_OPEN_END. The text must be such a date. */
+chrono_day registry_day(const char *text);
 
 typedef struct registry registry;
 
