@@ -9,7 +9,6 @@
 
 #include "chrono.h"
 #include "ident.h"
-#include "json.h"
 #include "money.h"
 #include "policy.h"
 #include "status.h"
@@ -954,42 +953,55 @@ static char *array_literal(const char *joined)
 	return db_text_array((const char *const *)items, g_strv_length(items));
 }
 
+/* The column c of every row with version >= min_version, as a text[] literal (a parameter). */
+static char *column_array(const loader *l, int c, int min_version)
+{
+	GPtrArray *items = g_ptr_array_new();
+	for (guint i = 0; i < l->rows->len; i++) {
+		const load_row *r = g_ptr_array_index(l->rows, i);
+		if (r->version >= min_version)
+			g_ptr_array_add(items, r->values[c]);
+	}
+	char *lit = db_text_array((const char *const *)items->pdata, items->len);
+	g_ptr_array_free(items, TRUE);
+	return lit;
+}
+
 /* Marks the current version of every changed row superseded at the load's time, in one
- * statement (the trigger allows exactly this update). */
+ * statement (the trigger allows exactly this update). The keys and versions go as parallel
+ * arrays. */
 static gboolean supersede(loader *l, db *d, const char *now, int changed, GError **error)
 {
 	const kind_spec *k = l->kind;
-	json_writer w;
-	json_init(&w);
-	json_array_begin(&w);
+	g_assert(k->n_keys >= 1 && k->n_keys + 3 <= REGISTRY_COLUMNS_MAX);
+	const char *params[REGISTRY_COLUMNS_MAX] = { db_programme(d), now };
+	GPtrArray *owned = g_ptr_array_new_with_free_func(g_free);
+	for (int c = 0; c < k->n_keys; c++)
+		g_ptr_array_add(owned, column_array(l, c, 2));
+	GPtrArray *versions = g_ptr_array_new_with_free_func(g_free);
 	for (guint i = 0; i < l->rows->len; i++) {
 		const load_row *r = g_ptr_array_index(l->rows, i);
-		if (r->version <= 1)
-			continue;
-		json_object_begin(&w);
-		for (int c = 0; c < k->n_keys; c++) {
-			json_key(&w, col_db_name(&k->cols[c]));
-			json_string(&w, r->values[c]);
-		}
-		json_key(&w, "version");
-		json_int(&w, r->version - 1);
-		json_object_end(&w);
+		if (r->version >= 2)
+			g_ptr_array_add(versions, g_strdup_printf("%d", r->version - 1));
 	}
-	json_array_end(&w);
-	g_autofree char *keys = json_finish(&w);
+	g_assert((int)versions->len == changed);
+	g_ptr_array_add(owned, db_text_array((const char *const *)versions->pdata, versions->len));
+	g_ptr_array_free(versions, TRUE);
 	GString *sql = g_string_new(NULL);
-	g_string_append_printf(sql,
-			       "UPDATE %s t SET superseded_at = $2::timestamptz FROM json_to_recordset($3::json) AS k(",
-			       k->table);
+	g_string_append_printf(sql, "UPDATE %s t SET superseded_at = $2::timestamptz FROM unnest(", k->table);
 	for (int c = 0; c < k->n_keys; c++)
-		g_string_append_printf(sql, "%s text, ", col_db_name(&k->cols[c]));
-	g_string_append(sql, "version integer)"
-			     " WHERE t.programme = $1 AND t.superseded_at IS NULL AND t.version = k.version");
+		g_string_append_printf(sql, "$%d::text[], ", c + 3);
+	g_string_append_printf(sql, "$%d::int[]) AS k(", k->n_keys + 3);
+	for (int c = 0; c < k->n_keys; c++)
+		g_string_append_printf(sql, "%s, ", col_db_name(&k->cols[c]));
+	g_string_append(sql, "version) WHERE t.programme = $1 AND t.superseded_at IS NULL AND t.version = k.version");
 	for (int c = 0; c < k->n_keys; c++)
 		g_string_append_printf(sql, " AND t.%s = k.%s", col_db_name(&k->cols[c]), col_db_name(&k->cols[c]));
-	const char *params[] = { db_programme(d), now, keys };
-	PGresult *res = db_query(d, sql->str, 3, params, error);
+	for (guint i = 0; i < owned->len; i++)
+		params[i + 2] = g_ptr_array_index(owned, i);
+	PGresult *res = db_query(d, sql->str, k->n_keys + 3, params, error);
 	g_string_free(sql, TRUE);
+	g_ptr_array_free(owned, TRUE);
 	if (!res)
 		return FALSE;
 	int updated = atoi(PQcmdTuples(res));
@@ -1038,32 +1050,20 @@ static gboolean copy_versions(loader *l, db *d, const char *load_id, const char 
 	return ok;
 }
 
-/* A new or changed pool sets its balance's amount (what was drawn stays). */
+/* A new or changed pool sets its balance's amount (what was drawn stays). Budgets' columns:
+ * pool_id, name, amount (fen), ... */
 static gboolean write_balances(loader *l, db *d, GError **error)
 {
-	json_writer w;
-	json_init(&w);
-	json_array_begin(&w);
-	for (guint i = 0; i < l->rows->len; i++) {
-		const load_row *r = g_ptr_array_index(l->rows, i);
-		if (r->version == 0)
-			continue;
-		json_object_begin(&w);
-		json_key(&w, "pool_id");
-		json_string(&w, r->values[0]);
-		json_key(&w, "amount_fen");
-		json_int(&w, g_ascii_strtoll(r->values[2], NULL, 10));
-		json_object_end(&w);
-	}
-	json_array_end(&w);
-	g_autofree char *pools = json_finish(&w);
-	const char *params[] = { db_programme(d), pools };
+	g_assert(strcmp(l->kind->table, "pools") == 0 && l->kind->n_cols > 2);
+	g_autofree char *ids = column_array(l, 0, 1);
+	g_autofree char *amounts = column_array(l, 2, 1);
+	const char *params[] = { db_programme(d), ids, amounts };
 	PGresult *res = db_query(d,
 				 "INSERT INTO pool_balances (programme, pool_id, amount_fen)"
 				 " SELECT $1, k.pool_id, k.amount_fen"
-				 " FROM json_to_recordset($2::json) AS k(pool_id text, amount_fen bigint)"
+				 " FROM unnest($2::text[], $3::bigint[]) AS k(pool_id, amount_fen)"
 				 " ON CONFLICT (programme, pool_id) DO UPDATE SET amount_fen = EXCLUDED.amount_fen",
-				 2, params, error);
+				 3, params, error);
 	if (!res)
 		return FALSE;
 	PQclear(res);
