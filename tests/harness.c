@@ -13,6 +13,10 @@
 static GPtrArray *fresh_names;     /* databases this test process made */
 static GPtrArray *fresh_conninfos;
 static char *tmpdir;
+/* One connection per conninfo for the whole test, not one per call: h_sql's sessions (China time)
+ * and h_exec's (the server's defaults, reset after every statement) apart. */
+static GHashTable *sql_conns;  /* conninfo -> PGconn * */
+static GHashTable *exec_conns; /* conninfo -> PGconn * */
 
 static const char *env(const char *name)
 {
@@ -28,8 +32,44 @@ static PGconn *connect_or_fail(const char *conninfo)
 	return c;
 }
 
+static void finish_conn(gpointer c)
+{
+	PQfinish(c);
+}
+
+/* The cached connection of conninfo in *cache, made (and for h_sql set to China time) or remade
+ * when it is missing or broken (a test may have dropped its database with FORCE). */
+static PGconn *cached_conn(GHashTable **cache, const char *conninfo, gboolean china_time)
+{
+	if (!*cache)
+		*cache = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, finish_conn);
+	PGconn *c = g_hash_table_lookup(*cache, conninfo);
+	if (c && PQstatus(c) == CONNECTION_OK)
+		return c;
+	c = connect_or_fail(conninfo);
+	if (china_time)
+		PQclear(PQexec(c, "SET TimeZone = 'Asia/Shanghai'"));
+	g_hash_table_replace(*cache, g_strdup(conninfo), c);
+	return c;
+}
+
+void h_disconnect(const char *db)
+{
+	if (sql_conns)
+		g_hash_table_remove(sql_conns, db);
+	if (exec_conns)
+		g_hash_table_remove(exec_conns, db);
+}
+
+static void disconnect_all(void)
+{
+	g_clear_pointer(&sql_conns, g_hash_table_unref);
+	g_clear_pointer(&exec_conns, g_hash_table_unref);
+}
+
 static void cleanup(void)
 {
+	disconnect_all();
 	if (fresh_names) {
 		g_autofree char *ci = g_strdup_printf("%s dbname=postgres", g_getenv("SUBSIDY_TEST_ADMIN"));
 		PGconn *c = PQconnectdb(ci);
@@ -150,15 +190,13 @@ int64_t h_sql_intf(const char *db, const char *fmt, ...)
 
 char *h_sql(const char *db, const char *sql)
 {
-	PGconn *c = connect_or_fail(db);
-	PQclear(PQexec(c, "SET TimeZone = 'Asia/Shanghai'"));
+	PGconn *c = cached_conn(&sql_conns, db, TRUE);
 	PGresult *r = PQexec(c, sql);
 	cr_assert(PQresultStatus(r) == PGRES_TUPLES_OK, "%s: %s", sql, PQresultErrorMessage(r));
 	cr_assert(PQntuples(r) == 1 && PQnfields(r) == 1, "%s: %d rows, %d columns; wanted one value", sql,
 		  PQntuples(r), PQnfields(r));
 	char *v = PQgetisnull(r, 0, 0) ? NULL : g_strdup(PQgetvalue(r, 0, 0));
 	PQclear(r);
-	PQfinish(c);
 	return v;
 }
 
@@ -171,14 +209,20 @@ int64_t h_sql_int(const char *db, const char *sql)
 
 gboolean h_exec(const char *db, const char *sql, char **error_text)
 {
-	PGconn *c = connect_or_fail(db);
+	PGconn *c = cached_conn(&exec_conns, db, FALSE);
 	PGresult *r = PQexec(c, sql);
 	ExecStatusType st = PQresultStatus(r);
 	gboolean ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
 	if (error_text)
 		*error_text = ok ? NULL : g_strdup(PQresultErrorMessage(r));
 	PQclear(r);
-	PQfinish(c);
+	/* What the statement left (a transaction it failed inside, SET session_replication_role, a
+	 * role) must not reach the next one, as it could not when each call had its own session. */
+	if (PQstatus(c) == CONNECTION_OK) {
+		if (PQtransactionStatus(c) != PQTRANS_IDLE)
+			PQclear(PQexec(c, "ROLLBACK"));
+		PQclear(PQexec(c, "DISCARD ALL"));
+	}
 	return ok;
 }
 
@@ -313,6 +357,7 @@ PGconn *h_hold_settlement_lock(const char *db)
 void h_wait_sessions_gone(const char *db)
 {
 	/* 50 ms at a time, 10 s at most: a backend whose client died exits at its next read. */
+	disconnect_all(); /* the test's own sessions are not the killed run's */
 	for (int attempt = 0; attempt < 200; attempt++) {
 		if (h_sql_int(db, "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
 				  " AND pid <> pg_backend_pid()") == 0)

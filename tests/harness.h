@@ -27,7 +27,9 @@ h_result h_run(const char *db, ...) G_GNUC_NULL_TERMINATED;
 h_result h_runv(const char *db, const char *const *args);
 void h_result_clear(h_result *r);
 
-/* A single value from a query (NULL for SQL NULL); the test fails on a database error. */
+/* A single value from a query (NULL for SQL NULL), in China time; the test fails on a database
+ * error. h_sql and h_exec keep one session per db for the test (h_exec's reset after each
+ * statement), so a database the test uses as a template must be let go first: h_disconnect. */
 char *h_sql(const char *db, const char *sql);
 int64_t h_sql_int(const char *db, const char *sql);
 /* The same, with the query formatted printf-style. */
@@ -35,6 +37,8 @@ char *h_sqlf(const char *db, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 int64_t h_sql_intf(const char *db, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 /* Runs a statement; returns FALSE with the message in *error_text (may be NULL) on failure. */
 gboolean h_exec(const char *db, const char *sql, char **error_text);
+/* Closes the sessions h_sql and h_exec keep for db (the next call opens another). */
+void h_disconnect(const char *db);
 
 /* A temporary directory removed when the test process exits. */
 const char *h_tmpdir(void);

@@ -36,6 +36,7 @@ Test(cli, init_on_an_empty_database_applies_every_migration)
 	h_result_clear(&r);
 	cr_assert_eq(h_sql_int(empty, "SELECT count(*) FROM schema_version"),
 		     h_sql_int(db, "SELECT count(*) FROM schema_version"));
+	h_disconnect(empty);
 	g_autofree char *drop = g_strdup_printf("DROP DATABASE %s", name);
 	cr_assert(h_exec(db, drop, NULL));
 }

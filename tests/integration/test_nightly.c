@@ -344,6 +344,7 @@ static void drop_db(const char *conninfo)
 {
 	g_autofree char *name = h_sql(conninfo, "SELECT current_database()");
 	cr_assert_str_eq(name, clone_name);
+	h_disconnect(conninfo);
 	drop_clone_at_exit();
 }
 
@@ -386,6 +387,7 @@ Test(nightly, killed_at_any_point_the_reruns_give_the_uninterrupted_result)
 	const char *prepared = h_fresh_db();
 	h_load_registry(prepared, "fixtures/small");
 	g_autofree char *prepared_name = h_sql(prepared, "SELECT current_database()");
+	h_disconnect(prepared); /* a template has no sessions */
 
 	/* The uninterrupted run, in the same inbox folder every time (files are named by path). */
 	g_autofree char *inbox = new_inbox("kill-inbox");
