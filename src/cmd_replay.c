@@ -8,6 +8,7 @@
 #include "money.h"
 #include "outfile.h"
 #include "replay.h"
+#include "text.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -17,7 +18,6 @@
 #include <unistd.h>
 
 #define REPLAY_REPORT_HEADER "店铺编号,订单号,账面金额(元),重算金额(元),原因"
-#define REPLAY_REPORT_BOM "\xEF\xBB\xBF"
 #define REPLAY_REPORT_EOL "\r\n"
 /* Column widths of the human table (bytes; ids are ASCII in practice). */
 #define REPLAY_SHOP_WIDTH 12
@@ -45,7 +45,7 @@ static FILE *report_open(const char *path, char **tmp_path, GError **error)
 	}
 	FILE *f = fdopen(fd, "wb");
 	g_assert(f != NULL);
-	fputs(REPLAY_REPORT_BOM REPLAY_REPORT_HEADER REPLAY_REPORT_EOL, f);
+	fputs(TEXT_UTF8_BOM REPLAY_REPORT_HEADER REPLAY_REPORT_EOL, f);
 	return f;
 }
 

@@ -11,6 +11,7 @@
 #include "money.h"
 #include "outfile.h"
 #include "status.h"
+#include "text.h"
 
 #include <csv.h>
 #include <errno.h>
@@ -34,7 +35,6 @@ G_DEFINE_QUARK(subsidy-export-error-quark, export_error)
 /* A batch number as text, with its NUL. */
 #define EXPORT_INT_TEXT_MAX 16
 
-static const char utf8_bom[] = "\xEF\xBB\xBF";
 static const char csv_line_end[] = "\r\n";
 
 /* How one column's database value is written. */
@@ -286,7 +286,7 @@ static gboolean sink_open(sink *s, int fd, const char *sheet, const table *t, in
 			s->to_gb18030 = g_iconv_open("GB18030", "UTF-8");
 			g_assert(s->to_gb18030 != (GIConv)-1);
 		} else {
-			fputs(utf8_bom, s->csv);
+			fputs(TEXT_UTF8_BOM, s->csv);
 		}
 		return TRUE;
 	}

@@ -12,6 +12,7 @@
 #include "ledger.h"
 #include "money.h"
 #include "status.h"
+#include "text.h"
 
 #include <csv.h>
 #include <errno.h>
@@ -36,7 +37,6 @@ static const char *const payments_header[PAYMENTS_FIELDS] = {
 };
 static const char status_paid_text[] = "成功";
 static const char status_failed_text[] = "失败";
-static const char utf8_bom[] = "\xEF\xBB\xBF";
 
 /* ------------------------------------------------------------------------------------------ */
 /* The digest                                                                                  */
@@ -213,7 +213,7 @@ static void on_record(int c, void *data)
 /* The file's text in UTF-8: UTF-8 (a BOM dropped) as it is, else read as GB18030. */
 static char *decode(const char *name, const char *raw, gsize len, gsize *out_len, GError **error)
 {
-	gboolean bom = len >= 3 && memcmp(raw, utf8_bom, 3) == 0;
+	gboolean bom = len >= TEXT_UTF8_BOM_LEN && memcmp(raw, TEXT_UTF8_BOM, TEXT_UTF8_BOM_LEN) == 0;
 	const char *end = NULL;
 	char *text;
 	if (bom || g_utf8_validate(raw, (gssize)len, NULL)) {
@@ -230,7 +230,7 @@ static char *decode(const char *name, const char *raw, gsize len, gsize *out_len
 		}
 	}
 	/* A GB18030 file may begin with the byte order mark too (U+FEFF, encoded in GB18030). */
-	if (!bom && *out_len >= 3 && memcmp(text, utf8_bom, 3) == 0) {
+	if (!bom && *out_len >= TEXT_UTF8_BOM_LEN && memcmp(text, TEXT_UTF8_BOM, TEXT_UTF8_BOM_LEN) == 0) {
 		memmove(text, text + 3, *out_len - 3 + 1);
 		*out_len -= 3;
 	}

@@ -6,6 +6,7 @@
 #include "assets.h"
 #include "ident.h"
 #include "status.h"
+#include "text.h"
 
 #include <csv.h>
 #include <string.h>
@@ -14,7 +15,6 @@ G_DEFINE_QUARK(subsidy-profile-error-quark, profile_error)
 
 #define PROFILE_SUFFIX ".profile"
 #define PROFILE_LIST_SEPARATOR ','
-#define UTF8_BOM "\xEF\xBB\xBF"
 
 /* NULL-terminated, so that it joins into a message. */
 static const char *const field_names[PROFILE_FIELD_COUNT + 1] = {
@@ -435,9 +435,9 @@ static char **header_columns(const char *raw, gsize len, const char *encoding, c
 		return NULL;
 	}
 	const char *start = text;
-	if (g_str_has_prefix(start, UTF8_BOM)) {
-		start += strlen(UTF8_BOM);
-		written -= strlen(UTF8_BOM);
+	if (g_str_has_prefix(start, TEXT_UTF8_BOM)) {
+		start += TEXT_UTF8_BOM_LEN;
+		written -= TEXT_UTF8_BOM_LEN;
 	}
 
 	header_split h = { .columns = g_ptr_array_new_with_free_func(g_free) };

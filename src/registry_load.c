@@ -12,6 +12,7 @@
 #include "money.h"
 #include "policy.h"
 #include "status.h"
+#include "text.h"
 
 #include <csv.h>
 #include <errno.h>
@@ -31,7 +32,6 @@
 #define REGISTRY_KEY_SEP "\x1f"
 #define REGISTRY_BP_DIGITS_MAX 5
 #define REGISTRY_INT_DIGITS_MAX 9
-#define REGISTRY_UTF8_BOM "\xEF\xBB\xBF"
 
 G_STATIC_ASSERT(REGISTRY_ROWS_MAX < G_MAXINT / 2);
 
@@ -1183,7 +1183,7 @@ void registry_counts_clear(registry_counts *counts)
  * it reads the database. */
 static void read_rows(loader *l, const char *bytes, size_t len)
 {
-	size_t skip = len >= 3 && memcmp(bytes, REGISTRY_UTF8_BOM, 3) == 0 ? 3 : 0;
+	size_t skip = len >= TEXT_UTF8_BOM_LEN && memcmp(bytes, TEXT_UTF8_BOM, TEXT_UTF8_BOM_LEN) == 0 ? TEXT_UTF8_BOM_LEN : 0;
 	parse_text(l, bytes + skip, len - skip);
 }
 

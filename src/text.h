@@ -3,6 +3,11 @@
 #ifndef SUBSIDY_TEXT_H
 #define SUBSIDY_TEXT_H
 
+/* The UTF-8 byte order mark: written first in files for Excel, dropped when a file read starts
+ * with it. */
+#define TEXT_UTF8_BOM "\xEF\xBB\xBF"
+#define TEXT_UTF8_BOM_LEN 3
+
 /* bytes as valid UTF-8 with every control character (C0, DEL, C1), line and paragraph separator (U+2028,
  * U+2029) and every invalid sequence
  * replaced by U+FFFD: one line, nothing a terminal acts on. Caller frees. */
