@@ -21,9 +21,9 @@
 #include "replay.h"
 
 #include "money.h"
+#include "order.h"
 #include "policy.h"
 #include "registry.h"
-#include "settle.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -240,7 +240,7 @@ static void reclassify_line(replay_ctx *c, const PGresult *res, int i, GString *
 	/* Files are named as given to ingest; a cause names the file as a person knows it. */
 	g_autofree char *name = g_path_get_basename(PQgetvalue(res, i, L_NAME));
 	const char *line_no = PQgetvalue(res, i, L_LINE);
-	g_autofree char *new_key = new_eligible ? settle_order_key(value(res, i, L_ORDER_NO), courier,
+	g_autofree char *new_key = new_eligible ? order_key(value(res, i, L_ORDER_NO), courier,
 								   value(res, i, L_WAYBILL))
 						: NULL;
 	g_autofree char *note_out = NULL, *note_in = NULL;

@@ -34,11 +34,6 @@ G_DEFINE_QUARK(subsidy-settle-error-quark, settle_error)
 /* Flush a COPY buffer past this size even inside a chunk. */
 #define SETTLE_COPY_FLUSH_BYTES (1 << 20)
 
-char *settle_order_key(const char *order_no, const char *courier, const char *waybill_no)
-{
-	return ident_order_key(order_no, courier, waybill_no);
-}
-
 typedef struct {
 	db *d;
 	const char *programme;
