@@ -35,6 +35,8 @@ G_DEFINE_QUARK(subsidy-settle-error-quark, settle_error)
 
 /* Orders fetched and priced per round: the memory bound of a settlement. */
 #define SETTLE_CHUNK_ROWS 10000
+/* The server's work_mem for a settlement's sorts (settle_plan_settings). */
+#define SETTLE_SORT_MEM_MB 64
 /* Flush a COPY buffer past this size even inside a chunk. */
 #define SETTLE_COPY_FLUSH_BYTES (1 << 20)
 
@@ -1024,6 +1026,12 @@ void settle_print_text(const settle_result *r)
 		printf("settle: nothing to record, no batch; %s yuan owed and not funded\n", unfunded);
 }
 
+/* The server's memory for the two sorts that group lines by order and attempts by funding order:
+ * at the default 4 MB both spill to disk from about 20,000 orders, which measured 1.0 s against
+ * 0.54 s in memory for the lines of 100,000 orders (200,000 lines). The client's memory is not
+ * affected: it is bounded by a chunk. */
+static const char settle_plan_settings[] = "SET LOCAL work_mem = '" G_STRINGIFY(SETTLE_SORT_MEM_MB) "MB'";
+
 gboolean settle_run(db *d, const char *os_user, settle_result *out, GError **error)
 {
 	settle_ctx c = { 0 };
@@ -1042,7 +1050,8 @@ gboolean settle_run(db *d, const char *os_user, settle_result *out, GError **err
 
 	/* One snapshot for the whole settlement: the registry it prices with, the pools it draws and
 	 * the payee details it fixes all agree. */
-	gboolean ok = db_exec(d, "BEGIN ISOLATION LEVEL REPEATABLE READ", error) && settle_in_txn(&c, os_user, error);
+	gboolean ok = db_exec(d, "BEGIN ISOLATION LEVEL REPEATABLE READ", error) &&
+		      db_exec(d, settle_plan_settings, error) && settle_in_txn(&c, os_user, error);
 	fault_point("settle:before-commit");
 	ok = ok && db_commit(d, error);
 	fault_point("settle:committed");
