@@ -33,14 +33,15 @@
 #define SETTLE_ERROR settle_error_quark()
 G_DEFINE_QUARK(subsidy-settle-error-quark, settle_error)
 
-/* Orders fetched and priced per round: the memory bound of a settlement. */
+/* Lines (pricing) and attempts (funding) fetched per round: with the COPY buffers, flushed every
+ * round, the memory bound of a settlement. */
 #define SETTLE_CHUNK_ROWS 10000
 /* The lines of the touched orders are read by one pass over the programme's eligible lines when
  * the touched orders are at least 1/SETTLE_SCAN_SHARE of them (choose_lines_plan). */
 #define SETTLE_SCAN_SHARE 4
 /* The server's work_mem for a settlement's sorts (settle_plan_settings). */
 #define SETTLE_SORT_MEM_MB 64
-/* Flush a COPY buffer past this size even inside a chunk. */
+/* The COPY buffers' first size: about what a round of SETTLE_CHUNK_ROWS writes. */
 #define SETTLE_COPY_FLUSH_BYTES (1 << 20)
 
 typedef struct {
@@ -149,9 +150,10 @@ static const char copy_entries[] =
  * ANALYZE of a work table samples at most 30,000 rows (default_statistics_target 100) of the columns
  * named, those that the later statements join, group or filter on, so its cost is bounded whatever
  * the night's size. `lines` itself is never analysed here (on a big table that costs): it may be
- * unanalysed, or analysed before tonight's rows, or know nothing of a new programme, so the two
- * statements that read it each join it with an analysed work table on an indexed key, and no
- * estimate of `lines` can make them quadratic. */
+ * unanalysed, or analysed before tonight's rows, or know nothing of a new programme, so the
+ * statement that reads the touched orders' lines joins it with an analysed work table on an
+ * indexed key, and no estimate of `lines` can make it quadratic (choose_lines_plan picks between
+ * probing and one pass). */
 static gboolean analyse_work(settle_ctx *c, const char *table_and_columns, GError **error)
 {
 	g_autofree char *sql = g_strconcat("ANALYZE ", table_and_columns, NULL);
@@ -385,8 +387,9 @@ static void price_order(settle_ctx *c, settle_order *o)
 	const order_acc *a = &o->acc;
 	int64_t fee_fen = 0;
 	if (!order_acc_fee(a, &fee_fen)) {
-		hold_order(c, o->shop_id, o->order_key, a->order_no,
-			   "its fees add up to more than " G_STRINGIFY(INT64_MAX) " fen, beyond 64-bit arithmetic");
+		g_autofree char *why = g_strdup_printf("its fees add up to more than %" G_GINT64_FORMAT
+						       " fen, beyond 64-bit arithmetic", (gint64)INT64_MAX);
+		hold_order(c, o->shop_id, o->order_key, a->order_no, why);
 		return;
 	}
 	chrono_day order_day = order_acc_date(a);
