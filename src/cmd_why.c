@@ -6,8 +6,27 @@
 #include "ident.h"
 #include "json.h"
 #include "money.h"
+#include "order.h"
 
 #include <stdio.h>
+
+#define WHY_ERROR why_error_quark()
+G_DEFINE_QUARK(subsidy-why-error-quark, why_error)
+
+/* The order's fee (order_fee_sum) from its lines' fees as a comma-separated list; FALSE when the
+ * list does not read or the sum does not fit 64 bits. */
+static gboolean order_fee_of(const char *fees, int64_t *fee_fen)
+{
+	g_auto(GStrv) items = g_strsplit(fees, ",", -1);
+	guint n = g_strv_length(items);
+	if (n == 0)
+		return FALSE;
+	g_autofree order_line *lines = g_new0(order_line, n);
+	for (guint i = 0; i < n; i++)
+		if (!g_ascii_string_to_signed(items[i], 10, 0, INT64_MAX, &lines[i].fee_fen, NULL))
+			return FALSE;
+	return order_fee_sum(lines, n, fee_fen);
+}
 
 int cmd_why(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 {
@@ -38,7 +57,7 @@ int cmd_why(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 					" ORDER BY l.file_id, l.line_no",
 					2, params, &error)) &&
 		      (order = db_query(d,
-					ORDER_OF " SELECT o.shop_id, min(l.order_no), sum(l.fee_fen),"
+					ORDER_OF " SELECT o.shop_id, min(l.order_no), string_agg(l.fee_fen::text, ','),"
 					" (SELECT entitlement_fen FROM orders r WHERE r.programme = $1 AND r.shop_id = o.shop_id"
 					"   AND r.order_key = o.order_key),"
 					" (SELECT coalesce(sum(funded_fen), 0) FROM postings p WHERE p.programme = $1"
@@ -61,6 +80,15 @@ int cmd_why(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 		return cli_fail(error);
 	}
 	gboolean has_order = PQntuples(order) == 1;
+	int64_t fee_fen = 0;
+	if (has_order && !order_fee_of(PQgetvalue(order, 0, 2), &fee_fen)) {
+		PQclear(lines);
+		PQclear(order);
+		PQclear(postings);
+		return cli_fail(g_error_new(WHY_ERROR, STATUS_SOFTWARE,
+					    "cannot add up the fees of the order of waybill '%s': beyond 64-bit arithmetic",
+					    waybill));
+	}
 	if (ctx->json) {
 		json_writer w;
 		json_init(&w);
@@ -90,7 +118,7 @@ int cmd_why(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 			json_key(&w, "order_no");
 			json_string(&w, PQgetisnull(order, 0, 1) ? NULL : PQgetvalue(order, 0, 1));
 			json_key(&w, "fee_fen");
-			json_int(&w, g_ascii_strtoll(PQgetvalue(order, 0, 2), NULL, 10));
+			json_int(&w, fee_fen);
 			json_key(&w, "entitlement_fen");
 			if (PQgetisnull(order, 0, 3))
 				json_null(&w);
@@ -117,7 +145,7 @@ int cmd_why(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 		if (has_order) {
 			printf("order %s of shop %s: %s eligible lines, fee %s yuan, ",
 			       PQgetisnull(order, 0, 1) ? "(no number)" : PQgetvalue(order, 0, 1), PQgetvalue(order, 0, 0),
-			       PQgetvalue(order, 0, 5), money_format(g_ascii_strtoll(PQgetvalue(order, 0, 2), NULL, 10), a));
+			       PQgetvalue(order, 0, 5), money_format(fee_fen, a));
 			if (PQgetisnull(order, 0, 3))
 				printf("not settled yet");
 			else

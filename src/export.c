@@ -2,13 +2,15 @@
  *
  * One writer serves every file. A table names its columns (title, how a value is written, whether
  * the totals row sums it) and the query that yields its rows in order; the rows stream from a
- * cursor into a sink, CSV or XLSX, so memory is bounded by a fetch, not by the batch. The sink
+ * cursor into a sink, CSV or XLSX, so memory is bounded by a fetch, not by the batch (the detail's
+ * rows are put in funding order per shop by the order module: by one shop's postings). The sink
  * writes to a temporary file beside the target, which is hashed and renamed into place. */
 #include "export.h"
 
 #include "fault.h"
 #include "manifest.h"
 #include "money.h"
+#include "order.h"
 #include "outfile.h"
 #include "status.h"
 #include "text.h"
@@ -54,14 +56,22 @@ typedef struct {
 	int width_chars;  /* XLSX column width */
 } column;
 
+/* Orders two rows of a table by the texts of their columns (NULL for SQL NULL). */
+typedef int (*row_cmp)(const char *const *a, const char *const *b);
+
 typedef struct {
 	const char *sheet;  /* XLSX sheet name, before the batch number */
 	const column *cols;
 	size_t n_cols;
-	const char *query;  /* $1 programme, $2 batch: one column per cols entry, rows in file order */
+	const char *query;  /* $1 programme, $2 batch: one column per cols entry, rows in file order
+			     * (or in groups, see group_col), then n_hidden columns sort_rows reads */
 	gboolean totals;    /* a last row 合计 with the summed columns' sums */
 	const char *guard;  /* NULL, or $1 programme, $2 batch: a shop whose registry version at the
 			     * batch is missing (the table would lose its columns), or no row */
+	row_cmp sort_rows;  /* NULL, or: the query's rows come in groups of equal values of group_col,
+			     * and each group is written in sort_rows' order (memory: a group's rows) */
+	int group_col;
+	size_t n_hidden;
 } table;
 
 static const column summary_cols[] = {
@@ -80,6 +90,9 @@ static const table summary_table = {
 	" ORDER BY shop_id COLLATE \"C\"",
 	TRUE,
 	NULL,
+	NULL,
+	0,
+	0,
 };
 
 static const column detail_cols[] = {
@@ -91,16 +104,36 @@ static const column detail_cols[] = {
 	{ "状态", COL_TEXT, FALSE, 18 },
 };
 
-/* Postings by shop, then by the order's funding key (bytewise), then by seq so that the order of
+/* Columns of the detail query, and its hidden last one. */
+enum { D_BATCH, D_SHOP, D_ORDER_NO, D_COURIER, D_WAYBILL, D_PICKUP, D_FEE, D_RATE, D_FUNDED, D_CAMPAIGN, D_STATUS,
+       D_SEQ };
+
+/* Within a shop: by the order's funding key (order_fund_key_cmp), then by seq so that the order of
  * two postings of one order in one batch is fixed too. */
+static int detail_cmp(const char *const *a, const char *const *b)
+{
+	order_fund_key ka = { 0, a[D_COURIER], a[D_WAYBILL] }, kb = { 0, b[D_COURIER], b[D_WAYBILL] };
+	gboolean ok = chrono_parse_time(a[D_PICKUP], &ka.pickup, NULL) && chrono_parse_time(b[D_PICKUP], &kb.pickup, NULL);
+	g_assert(ok); /* to_char of a timestamp */
+	int c = order_fund_key_cmp(&ka, &kb);
+	if (c != 0)
+		return c;
+	int64_t sa = g_ascii_strtoll(a[D_SEQ], NULL, 10), sb = g_ascii_strtoll(b[D_SEQ], NULL, 10);
+	g_assert(sa != sb); /* (batch, seq) is a posting's key */
+	return sa < sb ? -1 : 1;
+}
+
+/* Postings by shop (bytewise), then in the funding order of their orders (detail_cmp). */
 static const table detail_table = {
 	"明细", detail_cols, G_N_ELEMENTS(detail_cols),
 	"SELECT batch_id, shop_id, order_no, fund_courier, fund_waybill,"
-	" to_char(fund_pickup, 'YYYY-MM-DD HH24:MI:SS'), fee_fen, rate_bp, funded_fen, campaign_id, status"
-	" FROM postings WHERE programme = $1 AND batch_id = $2::int"
-	" ORDER BY shop_id COLLATE \"C\", fund_pickup, fund_courier COLLATE \"C\", fund_waybill COLLATE \"C\", seq",
+	" to_char(fund_pickup, 'YYYY-MM-DD HH24:MI:SS'), fee_fen, rate_bp, funded_fen, campaign_id, status, seq"
+	" FROM postings WHERE programme = $1 AND batch_id = $2::int ORDER BY shop_id COLLATE \"C\"",
 	TRUE,
 	NULL,
+	detail_cmp,
+	D_SHOP,
+	D_SEQ + 1 - G_N_ELEMENTS(detail_cols),
 };
 
 static const column disclosure_cols[] = {
@@ -126,10 +159,14 @@ static const table disclosure_table = {
 	FALSE,
 	"SELECT bs.shop_id FROM batch_shops bs" SHOP_VERSION_AT_BATCH " AND s.shop_id IS NULL"
 	" ORDER BY bs.shop_id COLLATE \"C\" LIMIT 1",
+	NULL,
+	0,
+	0,
 };
 
 G_STATIC_ASSERT(G_N_ELEMENTS(summary_cols) <= EXPORT_COLUMNS_MAX);
 G_STATIC_ASSERT(G_N_ELEMENTS(detail_cols) <= EXPORT_COLUMNS_MAX);
+G_STATIC_ASSERT(D_SEQ == G_N_ELEMENTS(detail_cols) && D_SEQ < EXPORT_COLUMNS_MAX);
 G_STATIC_ASSERT(G_N_ELEMENTS(disclosure_cols) <= EXPORT_COLUMNS_MAX);
 
 /* ------------------------------------------------------------------------------------------ */
@@ -504,16 +541,16 @@ static void row_text_clear(row_text *rt)
 		g_clear_pointer(&rt->masked[i], g_free);
 }
 
-/* Fills cells from row i of res, as the table's columns say. */
-static void render_row(const table *t, PGresult *res, int i, cell *cells, row_text *rt)
+/* Fills cells from a row's texts (NULL for SQL NULL), as the table's columns say. */
+static void render_row(const table *t, const char *const *vals, cell *cells, row_text *rt)
 {
 	for (size_t c = 0; c < t->n_cols; c++) {
 		col_kind kind = t->cols[c].kind;
 		cell *out = &cells[c];
-		*out = (cell){ .kind = kind, .text = "", .blank = PQgetisnull(res, i, (int)c) };
+		*out = (cell){ .kind = kind, .text = "", .blank = vals[c] == NULL };
 		if (out->blank)
 			continue;
-		const char *v = PQgetvalue(res, i, (int)c);
+		const char *v = vals[c];
 		switch (kind) {
 		case COL_TEXT:
 			out->text = v;
@@ -540,6 +577,56 @@ static void render_row(const table *t, PGresult *res, int i, cell *cells, row_te
 	}
 }
 
+/* Writes one row and adds it to the sums. */
+static gboolean emit_row(const table *t, int batch_id, const char *const *vals, int64_t *sums, sink *s,
+			 GError **error)
+{
+	cell cells[EXPORT_COLUMNS_MAX];
+	row_text rt = { 0 };
+	render_row(t, vals, cells, &rt);
+	gboolean ok = TRUE;
+	for (size_t c = 0; ok && c < t->n_cols; c++) {
+		if (!t->cols[c].summed || cells[c].blank)
+			continue;
+		if (!money_add(sums[c], cells[c].value, &sums[c])) {
+			g_set_error(error, EXPORT_ERROR, STATUS_SOFTWARE, "cannot total column '%s' of batch %d: overflows 64 bits",
+				    t->cols[c].title, batch_id);
+			ok = FALSE;
+		}
+	}
+	ok = ok && sink_row(s, cells, t->n_cols, FALSE, error);
+	row_text_clear(&rt);
+	return ok;
+}
+
+static const table *sorting_table; /* qsort has no user data: the table being sorted */
+
+static int saved_row_cmp(const void *a, const void *b)
+{
+	return sorting_table->sort_rows(*(const char *const *const *)a, *(const char *const *const *)b);
+}
+
+/* Writes a group's saved rows in the table's order, and empties it. */
+static gboolean emit_group(const table *t, int batch_id, GPtrArray *group, int64_t *sums, sink *s, GError **error)
+{
+	sorting_table = t;
+	g_ptr_array_sort(group, saved_row_cmp); /* g_ptr_array_sort passes pointers to the elements */
+	sorting_table = NULL;
+	gboolean ok = TRUE;
+	for (guint k = 0; ok && k < group->len; k++)
+		ok = emit_row(t, batch_id, g_ptr_array_index(group, k), sums, s, error);
+	g_ptr_array_set_size(group, 0);
+	return ok;
+}
+
+static void saved_row_free(gpointer p)
+{
+	char **row = p;
+	for (size_t c = 0; c < EXPORT_COLUMNS_MAX; c++)
+		g_free(row[c]);
+	g_free(row);
+}
+
 /* Streams the table's rows for batch_id into the sink, then its totals row. */
 static gboolean write_rows(db *d, int batch_id, const table *t, sink *s, GError **error)
 {
@@ -559,7 +646,10 @@ static gboolean write_rows(db *d, int batch_id, const table *t, sink *s, GError 
 	PQclear(res);
 
 	int64_t sums[EXPORT_COLUMNS_MAX] = { 0 };
-	row_text rt = { 0 };
+	size_t n_all = t->n_cols + t->n_hidden;
+	g_assert(n_all <= EXPORT_COLUMNS_MAX);
+	g_assert(!t->sort_rows || (t->group_col >= 0 && (size_t)t->group_col < t->n_cols));
+	g_autoptr(GPtrArray) group = g_ptr_array_new_with_free_func(saved_row_free);
 	gboolean ok = TRUE;
 	for (int n = EXPORT_FETCH_ROWS; ok && n == EXPORT_FETCH_ROWS;) {
 		res = db_query(d, "FETCH " G_STRINGIFY(EXPORT_FETCH_ROWS) " FROM " EXPORT_CURSOR, 0, NULL, error);
@@ -567,25 +657,31 @@ static gboolean write_rows(db *d, int batch_id, const table *t, sink *s, GError 
 			ok = FALSE;
 			break;
 		}
-		g_assert((size_t)PQnfields(res) == t->n_cols);
+		g_assert((size_t)PQnfields(res) == n_all);
 		n = PQntuples(res);
 		for (int i = 0; ok && i < n; i++) {
-			render_row(t, res, i, cells, &rt);
-			for (size_t c = 0; c < t->n_cols; c++) {
-				if (!t->cols[c].summed || cells[c].blank)
-					continue;
-				if (!money_add(sums[c], cells[c].value, &sums[c])) {
-					g_set_error(error, EXPORT_ERROR, STATUS_SOFTWARE,
-						    "cannot total column '%s' of batch %d: overflows 64 bits",
-						    t->cols[c].title, batch_id);
-					ok = FALSE;
-				}
+			const char *vals[EXPORT_COLUMNS_MAX] = { 0 };
+			for (size_t c = 0; c < n_all; c++)
+				vals[c] = PQgetisnull(res, i, (int)c) ? NULL : PQgetvalue(res, i, (int)c);
+			if (!t->sort_rows) {
+				ok = emit_row(t, batch_id, vals, sums, s, error);
+				continue;
 			}
-			ok = ok && sink_row(s, cells, t->n_cols, FALSE, error);
-			row_text_clear(&rt);
+			g_assert(vals[t->group_col] != NULL);
+			if (group->len > 0) {
+				const char *const *first = g_ptr_array_index(group, 0);
+				if (strcmp(first[t->group_col], vals[t->group_col]) != 0)
+					ok = emit_group(t, batch_id, group, sums, s, error);
+			}
+			char **saved = g_new0(char *, EXPORT_COLUMNS_MAX);
+			for (size_t c = 0; c < n_all; c++)
+				saved[c] = g_strdup(vals[c]);
+			g_ptr_array_add(group, saved);
 		}
 		PQclear(res);
 	}
+	if (ok && group->len > 0)
+		ok = emit_group(t, batch_id, group, sums, s, error);
 	if (!db_exec(d, "CLOSE " EXPORT_CURSOR, ok ? error : NULL))
 		ok = FALSE;
 	if (!ok || !t->totals)

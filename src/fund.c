@@ -164,3 +164,25 @@ fund_posting fund_post(fund_pool *pools, size_t n_pools, GArray *draws, chrono_d
 		g_assert(pools[i].left_fen >= 0);
 	return out;
 }
+
+size_t fund_plan(fund_order_state before, int64_t new_fen, fund_attempt out[FUND_ATTEMPTS_MAX])
+{
+	g_assert(before.funded_fen >= 0 && before.unfunded_fen >= 0 && new_fen >= 0);
+	g_assert(before.funded_fen + before.unfunded_fen == before.entitlement_fen);
+	size_t n = 0;
+	if (new_fen < before.entitlement_fen) {
+		out[n++] = (fund_attempt){ FUND_PASS_REVERSAL, before, new_fen };
+		int64_t fall = before.entitlement_fen - new_fen;
+		if (before.unfunded_fen > fall) {
+			/* The reversal only cancels: funded as before, owed the rest (as fund_post does). */
+			fund_order_state left = { new_fen, before.funded_fen, before.unfunded_fen - fall };
+			out[n++] = (fund_attempt){ FUND_PASS_FORWARD, left, new_fen };
+		}
+	} else if (new_fen > before.entitlement_fen || before.unfunded_fen > 0) {
+		out[n++] = (fund_attempt){ FUND_PASS_FORWARD, before, new_fen };
+	}
+	g_assert(n <= FUND_ATTEMPTS_MAX);
+	for (size_t i = 0; i < n; i++)
+		g_assert(out[i].before.funded_fen + out[i].before.unfunded_fen == out[i].before.entitlement_fen);
+	return n;
+}

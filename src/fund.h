@@ -87,4 +87,29 @@ typedef struct {
 fund_posting fund_post(fund_pool *pools, size_t n_pools, GArray *draws, chrono_day day, fund_order_state before,
 		       int64_t new_fen, GArray *entries);
 
+/* The parts of a settlement's funding, in the order POLICY.md gives: reversals first, then new
+ * differences and retries together in funding-key order. */
+typedef enum {
+	FUND_PASS_REVERSAL = 0,
+	FUND_PASS_FORWARD = 1,
+} fund_pass;
+
+/* One posting settlement tries for an order: fund_post(pools, ..., before, new_fen, ...) in its
+ * pass, in funding-key order within the pass. */
+typedef struct {
+	fund_pass pass;
+	fund_order_state before;
+	int64_t new_fen;
+} fund_attempt;
+
+#define FUND_ATTEMPTS_MAX 2
+
+/* The postings to try for an order whose entitlement becomes new_fen (POLICY.md: "A settlement
+ * records a posting only where an entitlement changed or money was funded"): none when nothing
+ * changed and nothing is owed; a reversal when the entitlement falls, and when that reversal
+ * leaves the order owed money (it cancels only part of what was unfunded), a retry of the rest
+ * with the other retries, presenting the order as the reversal leaves it; otherwise one posting
+ * forward (a new difference, or a retry of what is owed). Returns how many are in out. */
+size_t fund_plan(fund_order_state before, int64_t new_fen, fund_attempt out[FUND_ATTEMPTS_MAX]);
+
 #endif

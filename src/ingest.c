@@ -5,7 +5,7 @@
 #include "ident.h"
 #include "manifest.h"
 #include "money.h"
-#include "settle.h"
+#include "order.h"
 #include "status.h"
 #include "text.h"
 
@@ -222,7 +222,7 @@ static void classify(ingest_ctx *c, chunk_line *l)
 		g_free(reason);
 	}
 	if (l->outcome == OUTCOME_ELIGIBLE) {
-		g_autofree char *key = settle_order_key(l->field[PROFILE_ORDER_NO], l->field[PROFILE_COURIER],
+		g_autofree char *key = order_key(l->field[PROFILE_ORDER_NO], l->field[PROFILE_COURIER],
 							l->field[PROFILE_WAYBILL_NO]);
 		l->order_key = g_string_chunk_insert(c->arena, key);
 	}

@@ -11,6 +11,7 @@
 #include "chrono.h"
 #include "export.h"
 #include "fault.h"
+#include "fund.h"
 #include "ledger.h"
 #include "manifest.h"
 #include "money.h"
@@ -665,17 +666,30 @@ static gboolean export_batches(run_ctx *c, GError **error)
 	return ok;
 }
 
+/* The pools with what is left in them, in the order postings draw from them (fund_pools_sort). */
 static gboolean read_pools(run_ctx *c, GError **error)
 {
 	const char *p1[] = { db_programme(c->d) };
 	PGresult *res = db_query(c->d,
-				 "SELECT p.pool_id, b.amount_fen, b.amount_fen - b.drawn_fen FROM pools p"
+				 "SELECT p.pool_id, b.amount_fen, b.amount_fen - b.drawn_fen, p.priority FROM pools p"
 				 " JOIN pool_balances b USING (programme, pool_id) WHERE p.programme = $1"
-				 " AND p.superseded_at IS NULL ORDER BY p.priority, p.pool_id COLLATE \"C\"",
+				 " AND p.superseded_at IS NULL",
 				 1, p1, error);
 	if (!res)
 		return FALSE;
-	for (int i = 0; i < PQntuples(res); i++) {
+	int n = PQntuples(res);
+	g_autofree fund_pool *order = g_new0(fund_pool, (gsize)n + 1);
+	for (int i = 0; i < n; i++) {
+		order[i].pool_id = PQgetvalue(res, i, 0);
+		order[i].priority = atoi(PQgetvalue(res, i, 3));
+		order[i].left_fen = g_ascii_strtoll(PQgetvalue(res, i, 2), NULL, 10);
+	}
+	fund_pools_sort(order, (size_t)n);
+	for (int k = 0; k < n; k++) {
+		int i = 0;
+		while (i < n && PQgetvalue(res, i, 0) != order[k].pool_id) /* the row whose text it borrows */
+			i++;
+		g_assert(i < n);
 		nightly_pool p = { 0 };
 		p.pool_id = g_strdup(PQgetvalue(res, i, 0));
 		p.amount_fen = g_ascii_strtoll(PQgetvalue(res, i, 1), NULL, 10);

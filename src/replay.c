@@ -21,14 +21,18 @@
 #include "replay.h"
 
 #include "money.h"
+#include "order.h"
 #include "policy.h"
 #include "registry.h"
-#include "settle.h"
+#include "status.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#define REPLAY_ERROR replay_error_quark()
+G_DEFINE_QUARK(subsidy-replay-error-quark, replay_error)
 
 /* Orders (and lines, when reclassifying) fetched per round: the memory bound of a replay. */
 #define REPLAY_CHUNK_ROWS 10000
@@ -76,6 +80,7 @@ typedef struct {
 	db *d;
 	replay_registry mode;
 	gboolean progress;
+	chrono_day from, to;    /* the range of order dates compared */
 	GArray *batches;        /* replay_batch, by batch_id */
 	GHashTable *snapshots;  /* registry_state -> registry * */
 	GQueue *recent;         /* registry_state keys of snapshots, most recently used first */
@@ -240,7 +245,7 @@ static void reclassify_line(replay_ctx *c, const PGresult *res, int i, GString *
 	/* Files are named as given to ingest; a cause names the file as a person knows it. */
 	g_autofree char *name = g_path_get_basename(PQgetvalue(res, i, L_NAME));
 	const char *line_no = PQgetvalue(res, i, L_LINE);
-	g_autofree char *new_key = new_eligible ? settle_order_key(value(res, i, L_ORDER_NO), courier,
+	g_autofree char *new_key = new_eligible ? order_key(value(res, i, L_ORDER_NO), courier,
 								   value(res, i, L_WAYBILL))
 						: NULL;
 	g_autofree char *note_out = NULL, *note_in = NULL;
@@ -323,10 +328,13 @@ static gboolean reclassify(replay_ctx *c, GError **error)
 /* ------------------------------------------------------------------------------------------ */
 /* The comparison */
 
-/* The lines grouped into orders (fee, first pickup, newest file), for the candidate orders only. */
+/* The lines grouped into orders, for the candidate orders only: each order's lines' fees and
+ * pickup times as lists (the order module sums and dates them, as settlement does), and its
+ * newest file. */
 #define ORDERS_OF(lines)                                                                                          \
-	"SELECT s.shop_id, s.order_key, min(s.order_no) AS order_no, sum(s.fee_fen) AS fee_fen,"                  \
-	" min(s.pickup_time) AS first_pickup, max(s.file_id) AS last_file FROM (" lines ") s"                     \
+	"SELECT s.shop_id, s.order_key, min(s.order_no) AS order_no, string_agg(s.fee_fen::text, ',') AS fees,"    \
+	" string_agg(to_char(s.pickup_time, 'YYYY-MM-DD HH24:MI:SS'), ',') AS pickups,"                           \
+	" max(s.file_id) AS last_file FROM (" lines ") s"                                                         \
 	" JOIN cand ON cand.shop_id = s.shop_id AND cand.order_key = s.order_key GROUP BY s.shop_id, s.order_key"
 
 /* The orders with a line picked up in the range. An order dated in the range has one (its
@@ -361,7 +369,7 @@ static gboolean reclassify(replay_ctx *c, GError **error)
 /* cand: the candidate orders (with a line, stored or recomputed, or a posting dated in the
  * range); rec: the recomputed side; sto: the stored side; led: the ledger side; chg: changed
  * lines. An order's date is its recomputed one, else (no eligible line now) its stored one, else
- * its latest posting's; the range is applied to that date last. */
+ * its latest posting's: compare_order dates it (order_date) and keeps it when in the range. */
 #define COMPARE(cand, rec, sto, chg)                                                                              \
 	"DECLARE replay_orders NO SCROLL CURSOR FOR"                                                              \
 	" WITH cand AS (" cand " UNION SELECT shop_id, order_key FROM postings WHERE programme = $1"               \
@@ -374,9 +382,8 @@ static gboolean reclassify(replay_ctx *c, GError **error)
 	"  WHERE p.programme = $1 ORDER BY p.shop_id, p.order_key, p.batch_id DESC, p.seq DESC),"                 \
 	" chg AS (" chg "),"                                                                                      \
 	" j AS (SELECT k.shop_id, k.order_key, coalesce(r.order_no, s.order_no, l.order_no, '') AS order_no,"     \
-	"  coalesce(r.first_pickup::date, s.first_pickup::date, l.order_date) AS order_date,"                     \
-	"  r.shop_id IS NOT NULL AS has_rec, r.fee_fen AS rec_fee,"                                              \
-	"  to_char(r.first_pickup, 'YYYY-MM-DD HH24:MI:SS') AS rec_first, r.last_file AS rec_last,"               \
+	"  s.pickups AS sto_pickups, r.shop_id IS NOT NULL AS has_rec, r.fees AS rec_fees,"                       \
+	"  r.pickups AS rec_pickups, r.last_file AS rec_last,"                                                   \
 	"  s.last_file AS sto_last, l.shop_id IS NOT NULL AS has_led, l.funded_sum, l.unfunded_fen,"              \
 	"  l.entitlement_fen, l.rule, l.rate_bp, l.policy_id, l.policy_version, l.fee_fen AS led_fee,"            \
 	"  to_char(l.order_date, 'YYYY-MM-DD') AS led_date, l.batch_id, l.seq, coalesce(c.n, 0) AS chg_n, c.notes" \
@@ -384,10 +391,10 @@ static gboolean reclassify(replay_ctx *c, GError **error)
 	"  LEFT JOIN sto s ON s.shop_id = k.shop_id AND s.order_key = k.order_key"                               \
 	"  LEFT JOIN led l ON l.shop_id = k.shop_id AND l.order_key = k.order_key"                               \
 	"  LEFT JOIN chg c ON c.shop_id = k.shop_id AND c.order_key = k.order_key)"                              \
-	" SELECT shop_id, order_key, order_no, to_char(order_date, 'YYYY-MM-DD'), has_rec, rec_fee, rec_first,"   \
+	" SELECT shop_id, order_key, order_no, sto_pickups, has_rec, rec_fees, rec_pickups,"                      \
 	"  rec_last, sto_last, has_led, funded_sum, unfunded_fen, entitlement_fen, rule, rate_bp, policy_id,"      \
 	"  policy_version, led_fee, led_date, batch_id, seq, chg_n, notes"                                        \
-	" FROM j WHERE order_date BETWEEN $2::date AND $3::date ORDER BY shop_id COLLATE \"C\", order_key COLLATE \"C\""
+	" FROM j ORDER BY shop_id COLLATE \"C\", order_key COLLATE \"C\""
 
 static const char compare_as_recorded[] =
 	COMPARE(IN_RANGE(STORED_LINES), ORDERS_OF(STORED_LINES), "SELECT * FROM rec", NO_CHANGES);
@@ -395,7 +402,7 @@ static const char compare_current[] = COMPARE(IN_RANGE(CURRENT_LINES) " UNION " 
 					      ORDERS_OF(CURRENT_LINES), ORDERS_OF(STORED_LINES), CURRENT_CHANGES);
 
 /* Columns of the replay_orders cursor. */
-enum { O_SHOP, O_KEY, O_ORDER_NO, O_DATE, O_HAS_REC, O_REC_FEE, O_REC_FIRST, O_REC_LAST, O_STO_LAST, O_HAS_LED,
+enum { O_SHOP, O_KEY, O_ORDER_NO, O_STO_PICKUPS, O_HAS_REC, O_REC_FEES, O_REC_PICKUPS, O_REC_LAST, O_STO_LAST, O_HAS_LED,
        O_LED_FUNDED, O_LED_UNFUNDED, O_LED_ENT, O_LED_RULE, O_LED_RATE, O_LED_POLICY, O_LED_VERSION, O_LED_FEE,
        O_LED_DATE, O_LED_BATCH, O_LED_SEQ, O_CHG_N, O_CHG_NOTES };
 
@@ -422,7 +429,7 @@ static void cause_part(GString *cause, const char *fmt, ...)
 
 /* Why the ledger and the recomputation differ for the order at row i: each rule or registry
  * fact that is not the same on both sides. now names the registry the recomputation used. */
-static char *cause_of(const PGresult *res, int i, const pricing *pr, chrono_day day,
+static char *cause_of(const PGresult *res, int i, const pricing *pr, chrono_day day, int64_t fee,
 		      int64_t ledger_fen, const char *now)
 {
 	GString *cause = g_string_new(NULL);
@@ -474,7 +481,7 @@ static char *cause_of(const PGresult *res, int i, const pricing *pr, chrono_day 
 		if (changed == 0 && strcmp(PQgetvalue(res, i, O_LED_DATE), day_text) != 0)
 			cause_part(cause, "order date: %s in the ledger, %s from the lines", PQgetvalue(res, i, O_LED_DATE),
 				   day_text);
-		int64_t fee = int_at(res, i, O_REC_FEE), led_fee = int_at(res, i, O_LED_FEE);
+		int64_t led_fee = int_at(res, i, O_LED_FEE);
 		if (changed == 0 && fee != led_fee)
 			cause_part(cause, "fee: %s yuan in the ledger, %s from the lines", money_format(led_fee, a),
 				   money_format(fee, b));
@@ -484,29 +491,71 @@ static char *cause_of(const PGresult *res, int i, const pricing *pr, chrono_day 
 	return g_string_free(cause, FALSE);
 }
 
+/* An order's lines from the comparison's lists (string_agg of the fees and of the pickup times,
+ * which hold no comma): fees may be NULL (only the dates are needed), pickups NULL for no line.
+ * FALSE when a list does not read. Lines get no courier or waybill: only the fee and date
+ * functions see them. */
+static gboolean lines_of(const char *fees, const char *pickups, GArray *lines)
+{
+	if (!pickups)
+		return fees == NULL;
+	g_auto(GStrv) times = g_strsplit(pickups, ",", -1);
+	g_auto(GStrv) amounts = fees ? g_strsplit(fees, ",", -1) : NULL;
+	guint n = g_strv_length(times);
+	if (n == 0 || (amounts && g_strv_length(amounts) != n))
+		return FALSE;
+	for (guint k = 0; k < n; k++) {
+		order_line l = { 0 };
+		if (!chrono_parse_time(times[k], &l.pickup, NULL))
+			return FALSE;
+		if (amounts && !g_ascii_string_to_signed(amounts[k], 10, 0, INT64_MAX, &l.fee_fen, NULL))
+			return FALSE;
+		g_array_append_val(lines, l);
+	}
+	return TRUE;
+}
+
 /* Compares the order at row i; a difference goes to the sink. */
 static gboolean compare_order(replay_ctx *c, const PGresult *res, int i, replay_sink sink, gpointer user_data,
 			      GError **error)
 {
+	const char *shop_id = PQgetvalue(res, i, O_SHOP);
+	/* The order's lines, as the recomputation has them (else, none eligible now, as stored). */
+	gboolean has_rec = bool_at(res, i, O_HAS_REC);
+	const char *pickups = has_rec ? PQgetvalue(res, i, O_REC_PICKUPS) : value(res, i, O_STO_PICKUPS);
+	g_autoptr(GArray) lines = g_array_new(FALSE, TRUE, sizeof(order_line));
+	if (!lines_of(has_rec ? PQgetvalue(res, i, O_REC_FEES) : NULL, pickups, lines)) {
+		g_set_error(error, REPLAY_ERROR, STATUS_SOFTWARE,
+			    "order '%s' of shop '%s': its lines' fees or pickup times cannot be read: '%s'",
+			    PQgetvalue(res, i, O_KEY), shop_id, pickups ? pickups : "");
+		return FALSE;
+	}
+	chrono_day day;
+	if (lines->len > 0) {
+		day = order_date((const order_line *)(const void *)lines->data, lines->len);
+	} else {
+		g_assert(bool_at(res, i, O_HAS_LED)); /* a candidate without lines has a posting */
+		gboolean ok = chrono_parse_day(PQgetvalue(res, i, O_LED_DATE), &day, NULL);
+		g_assert(ok); /* to_char of a date */
+	}
+	if (day < c->from || day > c->to)
+		return TRUE; /* a line in the range, but the order is dated before it */
+	int64_t fee = 0;
+	if (has_rec && !order_fee_sum((const order_line *)(const void *)lines->data, lines->len, &fee)) {
+		g_set_error(error, REPLAY_ERROR, STATUS_SOFTWARE,
+			    "order '%s' of shop '%s': its fees add up to more than 64-bit arithmetic holds",
+			    PQgetvalue(res, i, O_KEY), shop_id);
+		return FALSE;
+	}
 	int64_t newest = MAX(int_at(res, i, O_REC_LAST), int_at(res, i, O_STO_LAST));
 	if (c->sum.last_batch == 0 || newest > c->sum.files_upto) {
 		c->sum.pending++;
 		return TRUE;
 	}
 	c->sum.orders++;
-	const char *shop_id = PQgetvalue(res, i, O_SHOP);
-	chrono_day day;
-	gboolean ok = chrono_parse_day(PQgetvalue(res, i, O_DATE), &day, NULL);
-	g_assert(ok); /* to_char of a date */
 	pricing pr = { 0 };
 	g_autofree char *now = NULL;
-	if (bool_at(res, i, O_HAS_REC)) {
-		chrono_time first;
-		if (!chrono_parse_time(PQgetvalue(res, i, O_REC_FIRST), &first, error)) {
-			g_prefix_error(error, "order '%s' of shop '%s': ", PQgetvalue(res, i, O_KEY), shop_id);
-			return FALSE;
-		}
-		day = chrono_day_of(first);
+	if (has_rec) {
 		const registry *r = c->current;
 		if (c->mode == REPLAY_AS_RECORDED) {
 			g_assert(c->batches->len > 0); /* not pending: the last batch took in its newest line */
@@ -515,7 +564,7 @@ static gboolean compare_order(replay_ctx *c, const PGresult *res, int i, replay_
 				return FALSE;
 			now = g_strdup_printf("as known at batch %d", b->batch_id);
 		}
-		if (!price(r, shop_id, day, int_at(res, i, O_REC_FEE), &pr, error)) {
+		if (!price(r, shop_id, day, fee, &pr, error)) {
 			g_prefix_error(error, "order '%s' of shop '%s': ", PQgetvalue(res, i, O_KEY), shop_id);
 			return FALSE;
 		}
@@ -528,7 +577,7 @@ static gboolean compare_order(replay_ctx *c, const PGresult *res, int i, replay_
 	if (ledger_fen == pr.ent.amount_fen && led_ent == ledger_fen)
 		return TRUE;
 
-	g_autofree char *cause = cause_of(res, i, &pr, day, ledger_fen, now);
+	g_autofree char *cause = cause_of(res, i, &pr, day, fee, ledger_fen, now);
 	replay_difference diff = {
 		.shop_id = shop_id,
 		.order_key = PQgetvalue(res, i, O_KEY),
@@ -619,6 +668,8 @@ gboolean replay_run(db *d, chrono_day from, chrono_day to, replay_registry mode,
 	c.d = d;
 	c.mode = mode;
 	c.progress = progress;
+	c.from = from;
+	c.to = to;
 	c.batches = g_array_new(FALSE, TRUE, sizeof(replay_batch));
 	g_array_set_clear_func(c.batches, batch_clear);
 	c.snapshots = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)registry_free);

@@ -49,9 +49,4 @@ void settle_print_text(const settle_result *r);
 /* Prints one line per held order on stderr, names escaped: what a person must see. */
 void settle_print_held(const settle_result *r);
 
-/* The SQL text of the order key of a line: its order number, or for a line without one, its own
- * courier and waybill (an order of its own), in normal form: ident_order_key, which says how.
- * Used by ingest when it stores eligible lines, and by replay. */
-char *settle_order_key(const char *order_no, const char *courier, const char *waybill_no);
-
 #endif

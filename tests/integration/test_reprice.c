@@ -228,3 +228,29 @@ Test(reprice, the_first_settlement_after_an_upgrade_prices_every_order_again)
 	cr_assert_eq(h_sql_int(db, "SELECT count(*) FROM settle_marks"), 1);
 	assert_as_recorded_agrees(db);
 }
+
+/* An order whose fees add up beyond 64 bits (each line's fee within bigint, the sum not) is held
+ * with the reason, not wrapped and not an error; the rest settle. */
+Test(reprice, an_order_whose_fees_sum_beyond_64_bits_is_held)
+{
+	const char *db = setup();
+	h_ingest_text(db, "n1.csv", HEADER "EMS,W1,O1,2018-06-05 10:00:00,C1,,1,20.00,,\n"
+					   "EMS,W2,SUM,2018-06-05 11:00:00,C2,,1,20.00,,\n"
+					   "EMS,W3,SUM,2018-06-05 12:00:00,C2,,1,20.00,,\n", 0);
+	char *err = NULL;
+	cr_assert(h_exec(db,
+			 "ALTER TABLE lines DISABLE TRIGGER USER;"
+			 "UPDATE lines SET fee_fen = 5000000000000000000 WHERE order_no = 'SUM';"
+			 "ALTER TABLE lines ENABLE TRIGGER USER",
+			 &err),
+		  "%s", err);
+	h_result r = h_run(db, "settle", "--json", NULL);
+	cr_assert_eq(r.status, 1, "exit %d\n%s%s", r.status, r.out, r.err);
+	cr_assert(g_str_has_prefix(r.out, "{\"batch\":1,\"orders\":1,\"postings\":1,\"posted_fen\":1000,"), "%s", r.out);
+	cr_assert(strstr(r.out, "\"held\":[{\"shop_id\":\"S2\",\"order_no\":\"SUM\",\"reason\":\"its fees add up to more"
+				" than 9223372036854775807 fen, beyond 64-bit arithmetic\"}]"),
+		  "%s", r.out);
+	h_result_clear(&r);
+	assert_postings(db, "O1", "1000:FUNDED");
+	assert_postings(db, "SUM", "(none)");
+}

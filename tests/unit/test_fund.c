@@ -213,3 +213,37 @@ Test(fund, random_histories_conserve_money_and_never_overdraw)
 	}
 	g_rand_free(rand);
 }
+
+/* "A settlement records a posting only where an entitlement changed or money was funded";
+ * "Reversals come first; then new differences and retries together". */
+Test(fund, the_plan_of_an_order_reversals_first_then_differences_and_retries)
+{
+	fund_attempt a[FUND_ATTEMPTS_MAX];
+	cr_assert_eq(fund_plan(owed(1000, 1000), 1000, a), 0, "nothing changed, nothing owed: nothing to try");
+	cr_assert_eq(fund_plan(owed(0, 0), 0, a), 0);
+
+	cr_assert_eq(fund_plan(owed(600, 600), 1000, a), 1, "a top-up");
+	cr_assert(a[0].pass == FUND_PASS_FORWARD && a[0].new_fen == 1000 && a[0].before.entitlement_fen == 600);
+	cr_assert_eq(fund_plan(owed(1000, 400), 1000, a), 1, "a retry of what is owed");
+	cr_assert(a[0].pass == FUND_PASS_FORWARD && a[0].before.unfunded_fen == 600);
+
+	cr_assert_eq(fund_plan(owed(1000, 1000), 600, a), 1, "a reversal of funded money");
+	cr_assert(a[0].pass == FUND_PASS_REVERSAL && a[0].new_fen == 600);
+	cr_assert_eq(fund_plan(owed(1000, 700), 600, a), 1, "the fall cancels all that was owed: nothing to retry");
+	cr_assert(a[0].pass == FUND_PASS_REVERSAL);
+	cr_assert_eq(fund_plan(owed(1000, 300), 600, a), 2, "a fall smaller than what is owed leaves some owed");
+	cr_assert(a[0].pass == FUND_PASS_REVERSAL && a[1].pass == FUND_PASS_FORWARD);
+	cr_assert(a[1].before.entitlement_fen == 600 && a[1].before.funded_fen == 300 && a[1].before.unfunded_fen == 300);
+	cr_assert_eq(a[1].new_fen, 600);
+
+	/* The retry presents the order exactly as the reversal leaves it. */
+	fund_pool pools[1] = { pool("p", 1, 0) };
+	g_autoptr(GArray) entries = g_array_new(FALSE, FALSE, sizeof(fund_entry));
+	g_autoptr(GArray) draws = g_array_new(FALSE, FALSE, sizeof(fund_draw));
+	fund_order_state before = { 1000, 100, 900 };
+	cr_assert_eq(fund_plan(before, 600, a), 2);
+	fund_posting rev = fund_post(pools, 1, draws, day(2018, 6, 5), a[0].before, a[0].new_fen, entries);
+	cr_assert_eq(rev.status, FUND_REVERSAL);
+	cr_assert(memcmp(&rev.after, &a[1].before, sizeof rev.after) == 0);
+	cr_assert(a[1].before.funded_fen == 100 && a[1].before.unfunded_fen == 500);
+}
