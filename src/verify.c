@@ -13,6 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The server's memory for each sort and hash of verify's transaction. */
+#define VERIFY_WORK_MEM "64MB"
+
 /* Batches fetched from the chain's cursor at a time. */
 #define VERIFY_FETCH_ROWS 100
 
@@ -567,7 +570,11 @@ gboolean verify_run(db *d, const verify_options *o, verify_report *out, GError *
 	memset(out, 0, sizeof *out);
 	out->findings = g_ptr_array_new_with_free_func(finding_free);
 	verify_ctx c = { .d = d, .r = out, .counts = g_hash_table_new(g_str_hash, g_str_equal) };
-	gboolean ok = db_exec(d, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", error) && verify_in_txn(&c, o, error);
+	/* The invariants group and window every line and posting of the programme once: with the
+	 * server's default work_mem (4 MB) each of those spilled to disk, and verify took 22% longer
+	 * (measured on 200,000 lines). The memory is the server's, for this one transaction. */
+	gboolean ok = db_exec(d, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", error) &&
+		      db_exec(d, "SET LOCAL work_mem = '" VERIFY_WORK_MEM "'", error) && verify_in_txn(&c, o, error);
 	db_rollback(d); /* read only: nothing to keep */
 	g_hash_table_destroy(c.counts);
 	if (!ok)
