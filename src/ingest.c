@@ -48,7 +48,8 @@ typedef struct {
 	chrono_time pickup;
 	gboolean pickup_has_seconds;
 	int64_t fee_fen;
-	const char *where; /* "file.csv:12" */
+	const char *file;  /* where it is: "file.csv" and its line, written out only for a later line */
+	uint64_t line_no;
 } first_line;
 
 typedef struct {
@@ -390,8 +391,8 @@ static gboolean claim_waybills(ingest_ctx *c, GHashTable *fresh, GError **error)
 		f->category = TEXT(8);
 #undef TEXT
 		const char *fname = *PQgetvalue(res, i, 9) ? PQgetvalue(res, i, 9) : c->base;
-		g_autofree char *where = g_strdup_printf("%s:%s", fname, PQgetvalue(res, i, 10));
-		f->where = g_string_chunk_insert(c->arena, where);
+		f->file = g_string_chunk_insert(c->arena, fname);
+		f->line_no = g_ascii_strtoull(PQgetvalue(res, i, 10), NULL, 10);
 		g_hash_table_insert(c->firsts, waybill_key(PQgetvalue(res, i, 0), PQgetvalue(res, i, 1)), f);
 	}
 	g_assert(PQntuples(res) == (int)old_c->len);
@@ -433,9 +434,11 @@ static gboolean flush_chunk(ingest_ctx *c, GError **error)
 			if (f) {
 				g_autofree char *diff = differences(l, f);
 				g_autofree char *why =
-					*diff ? g_strdup_printf("waybill first seen at %s; differs in %s", f->where,
+					*diff ? g_strdup_printf("waybill first seen at %s:%" G_GUINT64_FORMAT "; differs in %s",
+								f->file, f->line_no,
 								diff + 2)
-					      : g_strdup_printf("waybill first seen at %s", f->where);
+					      : g_strdup_printf("waybill first seen at %s:%" G_GUINT64_FORMAT, f->file,
+								f->line_no);
 				l->outcome = *diff ? OUTCOME_CONFLICT : OUTCOME_DUPLICATE;
 				l->reason = g_string_chunk_insert(c->arena, why);
 			} else {
@@ -447,8 +450,8 @@ static gboolean flush_chunk(ingest_ctx *c, GError **error)
 				n->pickup = l->pickup;
 				n->pickup_has_seconds = l->pickup_has_seconds;
 				n->fee_fen = l->fee_fen;
-				g_autofree char *where = g_strdup_printf("%s:%" G_GUINT64_FORMAT, c->base, l->line_no);
-				n->where = g_string_chunk_insert(c->arena, where);
+				n->file = c->base;
+				n->line_no = l->line_no;
 				g_assert(g_hash_table_contains(fresh, key));
 				g_hash_table_insert(c->firsts, g_steal_pointer(&key), n);
 				classify(c, l);
