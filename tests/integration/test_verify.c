@@ -203,6 +203,16 @@ Test(verify, file_counts_that_do_not_add_up_are_found)
 	assert_finding(db, "files", "night1.csv): its counts say 4 lines = 2 eligible + 0 ineligible + 2 duplicate");
 }
 
+/* lines has no row-by-row foreign key to files (sql/001): a line whose file is not recorded is
+ * verify's to find. */
+Test(verify, lines_whose_file_is_not_recorded_are_found)
+{
+	const char *db = ledger();
+	tamper(db, "INSERT INTO lines (file_id, line_no, programme, byte_offset, byte_len, courier, waybill_no, outcome,"
+		   " reason) SELECT 4242, 2, programme, 0, 1, 'EMS', 'ORPHAN', 'REJECTED', 'forged' FROM files LIMIT 1");
+	assert_finding(db, "files", "file 4242 is not recorded, but 1 of its lines are stored");
+}
+
 Test(verify, a_waybill_taken_twice_and_a_line_without_a_valid_outcome_are_found)
 {
 	const char *db = ledger();
