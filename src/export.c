@@ -96,8 +96,8 @@ static const column detail_cols[] = {
 static const table detail_table = {
 	"明细", detail_cols, G_N_ELEMENTS(detail_cols),
 	"SELECT batch_id, shop_id, order_no, fund_courier, fund_waybill,"
-	" to_char(fund_pickup, 'YYYY-MM-DD HH24:MI:SS'), fee_fen, rate_bp, funded_fen, campaign_id, status"
-	" FROM postings WHERE programme = $1 AND batch_id = $2::int"
+	" to_char(fund_pickup, 'YYYY-MM-DD HH24:MI:SS'), fee_fen, rate_bp, funded_fen, campaign_id,"
+	" status || coalesce(':' || correction, '') FROM postings WHERE programme = $1 AND batch_id = $2::int"
 	" ORDER BY shop_id COLLATE \"C\", fund_pickup, fund_courier COLLATE \"C\", fund_waybill COLLATE \"C\", seq",
 	TRUE,
 	NULL,

@@ -281,8 +281,27 @@ static gboolean claim_waybills(ingest_ctx *c, GHashTable *fresh, GError **error)
 		g_hash_table_add(fresh, waybill_key(PQgetvalue(res, i, 0), PQgetvalue(res, i, 1)));
 	PQclear(res);
 
-	/* The rest were claimed before this chunk: what did their first line say? */
+	/* The rest were claimed before this chunk. A claim a withdrawal released (acts.h) is taken
+	 * by this file's first line of the waybill, as a new one. */
 	if (!stage_keys(c, fresh, &any, error))
+		return FALSE;
+	if (!any)
+		return TRUE;
+	res = db_query(c->d,
+		       "INSERT INTO claim_moves (programme, courier, waybill_no, file_id, line_no)"
+		       " SELECT DISTINCT ON (k.courier, k.waybill_no) $1, k.courier, k.waybill_no, $2::bigint, k.line_no"
+		       " FROM ingest_keys k JOIN LATERAL (SELECT m.file_id FROM claim_moves m WHERE m.programme = $1"
+		       "  AND m.courier = k.courier AND m.waybill_no = k.waybill_no ORDER BY m.move_id DESC LIMIT 1) m"
+		       "  ON m.file_id IS NULL ORDER BY k.courier, k.waybill_no, k.line_no RETURNING courier, waybill_no",
+		       2, p2, error);
+	if (!res)
+		return FALSE;
+	for (int i = 0; i < PQntuples(res); i++)
+		g_hash_table_add(fresh, waybill_key(PQgetvalue(res, i, 0), PQgetvalue(res, i, 1)));
+	gboolean retaken = PQntuples(res) > 0;
+	PQclear(res);
+	/* What did the line holding their claim say? */
+	if (retaken && !stage_keys(c, fresh, &any, error))
 		return FALSE;
 	if (!any)
 		return TRUE;
@@ -291,8 +310,10 @@ static gboolean claim_waybills(ingest_ctx *c, GHashTable *fresh, GError **error)
 		       " l.fee_fen, l.sender_code, l.sender_phone, l.category, coalesce(f.name, ''), l.line_no"
 		       " FROM (SELECT DISTINCT courier, waybill_no FROM ingest_keys) k"
 		       " JOIN waybills w ON w.programme = $1 AND w.courier = k.courier AND w.waybill_no = k.waybill_no"
-		       " JOIN lines l ON l.file_id = w.file_id AND l.line_no = w.line_no"
-		       " LEFT JOIN files f ON f.file_id = w.file_id",
+		       " LEFT JOIN LATERAL (SELECT m.file_id, m.line_no FROM claim_moves m WHERE m.programme = $1"
+		       "  AND m.courier = w.courier AND m.waybill_no = w.waybill_no ORDER BY m.move_id DESC LIMIT 1) m ON TRUE"
+		       " JOIN lines l ON l.file_id = coalesce(m.file_id, w.file_id) AND l.line_no = coalesce(m.line_no, w.line_no)"
+		       " LEFT JOIN files f ON f.file_id = l.file_id",
 		       1, p2, error);
 	if (!res)
 		return FALSE;
@@ -635,7 +656,10 @@ gboolean ingest_file_as(db *d, const char *path, const char *shown_as, const ing
 	 * and ingests of the same programme take turns. */
 	if (!db_wait_settlement_xact(d, error))
 		goto out;
-	if (!db_scalar(d, "SELECT file_id FROM file_digests WHERE programme = $1 AND sha256 = $2", 2, p2, &v, error))
+	if (!db_scalar(d,
+		       "SELECT file_id FROM file_digests d WHERE programme = $1 AND sha256 = $2 AND NOT EXISTS"
+		       " (SELECT 1 FROM acts a WHERE a.programme = $1 AND a.kind = 'W' AND a.file_id = d.file_id)",
+		       2, p2, &v, error))
 		goto out;
 	if (v) {
 		out->status = INGEST_SKIPPED;

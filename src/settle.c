@@ -12,6 +12,7 @@
  *      batch row with its digest closes the chain. */
 #include "settle.h"
 
+#include "acts.h"
 #include "chrono.h"
 #include "fault.h"
 #include "fund.h"
@@ -104,7 +105,7 @@ static const char copy_work[] =
 static const char copy_postings[] =
 	"COPY postings (programme, batch_id, seq, shop_id, order_key, order_no, status, fee_fen, order_date, rule,"
 	" rate_bp, policy_id, policy_version, campaign_id, entitlement_fen, previous_fen, funded_fen, unfunded_fen,"
-	" fund_pickup, fund_courier, fund_waybill) FROM STDIN";
+	" fund_pickup, fund_courier, fund_waybill, correction) FROM STDIN";
 static const char copy_entries[] =
 	"COPY entries (programme, txn, entry_seq, account, amount_fen, batch_id, posting_seq, pool_id, shop_id)"
 	" FROM STDIN";
@@ -228,7 +229,7 @@ static gboolean touch_orders(settle_ctx *c, GError **error)
 	g_snprintf(upto, sizeof upto, "%" G_GINT64_FORMAT, (gint64)c->files_upto);
 	const char *p3[] = { c->programme, prev, upto };
 	const char *p1[] = { c->programme };
-	int64_t by_lines = 0, retried = 0, by_registry = 0;
+	int64_t by_lines = 0, retried = 0, by_registry = 0, by_acts = 0;
 	gboolean ok = touch(c,
 			    "INSERT INTO settle_touched SELECT DISTINCT shop_id, order_key FROM lines"
 			    " WHERE programme = $1 AND outcome = 'ELIGIBLE' AND file_id > $2::bigint"
@@ -242,8 +243,8 @@ static gboolean touch_orders(settle_ctx *c, GError **error)
 			    "INSERT INTO settle_touched SELECT shop_id, order_key FROM settle_held"
 			    " WHERE programme = $1 ON CONFLICT DO NOTHING",
 			    1, p1, &retried, error) &&
-		      touch_registry_changes(c, &by_registry, error);
-	g_assert(!ok || (by_lines >= 0 && retried >= 0 && by_registry >= 0));
+		      touch_registry_changes(c, &by_registry, error) && acts_settle_touch(c->d, c->reg, &by_acts, error);
+	g_assert(!ok || (by_lines >= 0 && retried >= 0 && by_registry >= 0 && by_acts >= 0));
 	return ok;
 }
 
@@ -365,9 +366,17 @@ static gboolean price_orders(settle_ctx *c, GError **error)
 	if (!analyse_work(c, "settle_touched", error) ||
 	    !exec_params(c->d,
 			 "INSERT INTO settle_lines SELECT l.shop_id, l.order_key, l.order_no, l.fee_fen, l.pickup_time,"
-			 " l.courier, l.waybill_no, l.campaign_id FROM lines l JOIN settle_touched t USING (shop_id, order_key)"
-			 " WHERE l.programme = $1 AND l.outcome = 'ELIGIBLE' AND l.file_id <= $2::bigint",
+			 " l.courier, l.waybill_no, l.campaign_id FROM lines_counted l"
+			 " JOIN settle_touched t USING (shop_id, order_key) WHERE l.programme = $1 AND l.file_id <= $2::bigint",
 			 2, p2, error) ||
+	    /* An order that lost every line (acts.h) is priced as holding nothing. */
+	    !exec_params(c->d,
+			 "INSERT INTO settle_lines SELECT o.shop_id, o.order_key, o.order_no, 0, o.fund_pickup,"
+			 " o.fund_courier, o.fund_waybill, o.campaign_id FROM settle_touched t JOIN orders o"
+			 " ON o.programme = $1 AND o.shop_id = t.shop_id AND o.order_key = t.order_key"
+			 " WHERE NOT EXISTS (SELECT 1 FROM settle_lines s WHERE s.shop_id = t.shop_id"
+			 "  AND s.order_key = t.order_key)",
+			 1, p2, error) ||
 	    !analyse_work(c, "settle_lines (shop_id, order_key)", error))
 		return FALSE;
 	if (!exec_params(c->d,
@@ -569,6 +578,7 @@ static void fund_order(settle_ctx *c, PGresult *res, int i)
 	db_copy_text(p, PQgetvalue(res, i, 5));
 	db_copy_text(p, PQgetvalue(res, i, 6));
 	db_copy_text(p, PQgetvalue(res, i, 7));
+	db_copy_text(p, PQgetisnull(res, i, 18) ? NULL : PQgetvalue(res, i, 18)); /* correction */
 	db_copy_row_end(p);
 
 	GString *u = c->updates;
@@ -601,7 +611,7 @@ static gboolean fund_orders(settle_ctx *c, GError **error)
 #define SETTLE_FUND_COLUMNS "shop_id, order_key, order_no, fee_fen, order_date, fund_pickup, fund_courier," \
 			    " fund_waybill, campaign_id, rule, rate_bp, policy_id, policy_version"
 	if (!db_exec(c->d,
-		     "DECLARE settle_fund NO SCROLL CURSOR FOR SELECT * FROM ("
+		     "DECLARE settle_fund NO SCROLL CURSOR FOR SELECT w.*, k.correction FROM ("
 		     " SELECT " SETTLE_FUND_COLUMNS ", new_fen, old_fen, old_funded_fen, old_unfunded_fen, 0 AS pass"
 		     "  FROM settle_work WHERE new_fen < old_fen"
 		     " UNION ALL SELECT " SETTLE_FUND_COLUMNS ", new_fen, old_fen, old_funded_fen, old_unfunded_fen, 1"
@@ -609,6 +619,7 @@ static gboolean fund_orders(settle_ctx *c, GError **error)
 		     " UNION ALL SELECT " SETTLE_FUND_COLUMNS ", new_fen, new_fen, old_funded_fen,"
 		     "  old_unfunded_fen - (old_fen - new_fen), 2"
 		     "  FROM settle_work WHERE new_fen < old_fen AND old_unfunded_fen > old_fen - new_fen) w"
+		     " LEFT JOIN settle_corrections k USING (shop_id, order_key)"
 		     " ORDER BY pass = 0 DESC, fund_pickup, fund_courier COLLATE \"C\", fund_waybill COLLATE \"C\"",
 		     error))
 		return FALSE;
