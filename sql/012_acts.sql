@@ -76,36 +76,45 @@ CREATE TABLE claim_moves (
 );
 CREATE INDEX claim_moves_waybill ON claim_moves (programme, courier, waybill_no, move_id);
 
--- A line's state as the acts leave it (the latest row), and the eligible lines that count.
-CREATE VIEW line_states AS
-SELECT DISTINCT ON (programme, file_id, line_no) *
-  FROM line_acts ORDER BY programme, file_id, line_no, act_seq DESC;
+-- A line's state as the acts leave it (the latest row), the eligible lines that count, and every
+-- line with its state now. Functions rather than views (the planner inlines them as it would a
+-- view), so no role is offered a relation it might try to write.
+CREATE FUNCTION line_states() RETURNS SETOF line_acts LANGUAGE sql STABLE AS $$
+	SELECT DISTINCT ON (a.programme, a.file_id, a.line_no) a.*
+	  FROM line_acts a ORDER BY a.programme, a.file_id, a.line_no, a.act_seq DESC
+$$;
 
-CREATE VIEW lines_counted AS
-SELECT l.programme, l.file_id, l.line_no, l.courier, l.waybill_no, l.order_no, l.pickup_time, l.fee_fen,
-       l.shop_id, l.order_key, l.campaign_id
-  FROM lines l
- WHERE l.outcome = 'ELIGIBLE'
-   AND NOT EXISTS (SELECT 1 FROM line_acts a WHERE a.programme = l.programme AND a.file_id = l.file_id
-		   AND a.line_no = l.line_no)
-UNION ALL
-SELECT l.programme, l.file_id, l.line_no, l.courier, l.waybill_no, l.order_no, l.pickup_time, l.fee_fen,
-       s.shop_id, s.order_key, s.campaign_id
-  FROM line_states s JOIN lines l ON l.file_id = s.file_id AND l.line_no = s.line_no
- WHERE s.live AND s.outcome = 'ELIGIBLE';
+CREATE FUNCTION lines_counted() RETURNS TABLE (programme text, file_id bigint, line_no integer, courier text,
+	waybill_no text, order_no text, pickup_time timestamp, fee_fen bigint, shop_id text, order_key text,
+	campaign_id text) LANGUAGE sql STABLE AS $$
+	SELECT l.programme, l.file_id, l.line_no, l.courier, l.waybill_no, l.order_no, l.pickup_time, l.fee_fen,
+	       l.shop_id, l.order_key, l.campaign_id
+	  FROM lines l
+	 WHERE l.outcome = 'ELIGIBLE'
+	   AND NOT EXISTS (SELECT 1 FROM line_acts a WHERE a.programme = l.programme AND a.file_id = l.file_id
+			   AND a.line_no = l.line_no)
+	UNION ALL
+	SELECT l.programme, l.file_id, l.line_no, l.courier, l.waybill_no, l.order_no, l.pickup_time, l.fee_fen,
+	       s.shop_id, s.order_key, s.campaign_id
+	  FROM line_states() s JOIN lines l ON l.file_id = s.file_id AND l.line_no = s.line_no
+	 WHERE s.live AND s.outcome = 'ELIGIBLE'
+$$;
 
--- Every line with the state the acts leave it in, and whether it is live.
-CREATE VIEW lines_now AS
-SELECT l.file_id, l.line_no, l.programme, l.courier, l.waybill_no, l.order_no, l.pickup_time, l.fee_fen,
-       l.sender_code, l.sender_phone, l.category,
-       CASE WHEN s.act_seq IS NULL THEN l.outcome ELSE s.outcome END AS outcome,
-       CASE WHEN s.act_seq IS NULL THEN l.reason ELSE s.reason END AS reason,
-       CASE WHEN s.act_seq IS NULL THEN l.shop_id ELSE s.shop_id END AS shop_id,
-       CASE WHEN s.act_seq IS NULL THEN l.campaign_id ELSE s.campaign_id END AS campaign_id,
-       CASE WHEN s.act_seq IS NULL THEN l.order_key ELSE s.order_key END AS order_key,
-       coalesce(s.live, TRUE) AS live, s.act_seq
-  FROM lines l LEFT JOIN line_states s ON s.programme = l.programme AND s.file_id = l.file_id
-   AND s.line_no = l.line_no;
+CREATE FUNCTION lines_now() RETURNS TABLE (file_id bigint, line_no integer, programme text, courier text,
+	waybill_no text, order_no text, pickup_time timestamp, fee_fen bigint, sender_code text, sender_phone text,
+	category text, outcome text, reason text, shop_id text, campaign_id text, order_key text, live boolean,
+	act_seq integer) LANGUAGE sql STABLE AS $$
+	SELECT l.file_id, l.line_no, l.programme, l.courier, l.waybill_no, l.order_no, l.pickup_time, l.fee_fen,
+	       l.sender_code, l.sender_phone, l.category,
+	       CASE WHEN s.act_seq IS NULL THEN l.outcome ELSE s.outcome END,
+	       CASE WHEN s.act_seq IS NULL THEN l.reason ELSE s.reason END,
+	       CASE WHEN s.act_seq IS NULL THEN l.shop_id ELSE s.shop_id END,
+	       CASE WHEN s.act_seq IS NULL THEN l.campaign_id ELSE s.campaign_id END,
+	       CASE WHEN s.act_seq IS NULL THEN l.order_key ELSE s.order_key END,
+	       coalesce(s.live, TRUE), s.act_seq
+	  FROM lines l LEFT JOIN line_states() s ON s.programme = l.programme AND s.file_id = l.file_id
+	   AND s.line_no = l.line_no
+$$;
 
 -- A settlement records the newest act it has taken in.
 ALTER TABLE settle_marks ADD COLUMN acts_seen integer NOT NULL DEFAULT 0;
@@ -232,7 +241,7 @@ END $$;
 
 GRANT SELECT, INSERT ON acts, line_acts, claim_moves TO subsidy_engine;
 GRANT USAGE ON SEQUENCE claim_moves_move_id_seq TO subsidy_engine;
-GRANT SELECT ON acts, line_acts, claim_moves, line_states, lines_counted, lines_now TO subsidy_engine,
+GRANT SELECT ON acts, line_acts, claim_moves TO subsidy_engine,
 	subsidy_finance, subsidy_auditor;
 GRANT SELECT (correction) ON postings TO subsidy_auditor;
 GRANT SELECT (acts_seen) ON settle_marks TO subsidy_auditor;

@@ -77,7 +77,7 @@ static gboolean record_act(db *d, const char *kind, const char *os_user, const c
 }
 
 /* The state every line of a set has now, as SQL selecting (file_id, line_no, outcome, reason,
- * shop_id, campaign_id, order_key, live) from lines_now; counted: it counts toward its order. */
+ * shop_id, campaign_id, order_key, live) from lines_now(); counted: it counts toward its order. */
 #define NOW_COLUMNS "n.file_id, n.line_no, n.outcome, n.reason, n.shop_id, n.campaign_id, n.order_key"
 #define WAS_ORDER                                                                                                 \
 	"CASE WHEN n.live AND n.outcome = 'ELIGIBLE' THEN n.shop_id END,"                                          \
@@ -139,7 +139,7 @@ gboolean acts_withdraw(db *d, const char *os_user, const char *file, const char 
 			       "INSERT INTO line_acts (programme, act_seq, file_id, line_no, outcome, reason, shop_id,"
 			       " campaign_id, order_key, live, was_shop_id, was_order_key)"
 			       " SELECT $1, $2::int, " NOW_COLUMNS ", FALSE, " WAS_ORDER
-			       " FROM lines_now n WHERE n.programme = $1 AND n.file_id = $3::bigint",
+			       " FROM lines_now() n WHERE n.programme = $1 AND n.file_id = $3::bigint",
 			       3, p3, &out->lines, error);
 	fault_point("withdraw:lines");
 	/* Its claims are released: those its lines hold now. */
@@ -331,7 +331,7 @@ gboolean acts_resolve(db *d, const char *os_user, const char *courier_text, cons
 					"INSERT INTO line_acts (programme, act_seq, file_id, line_no, outcome, reason, shop_id,"
 					" campaign_id, order_key, live, was_shop_id, was_order_key)"
 					" SELECT $1, $2::int, " NOW_COLUMNS ", FALSE, " WAS_ORDER
-					" FROM lines_now n WHERE n.programme = $1 AND n.file_id = $3::bigint AND n.line_no = $4::int",
+					" FROM lines_now() n WHERE n.programme = $1 AND n.file_id = $3::bigint AND n.line_no = $4::int",
 					4, p6, &n, error));
 		out->lines += n;
 		fault_point("resolve:released");
@@ -415,7 +415,7 @@ static gboolean reclassify_range(db *d, const registry *reg, const char *seq, co
 			 "DECLARE acts_lines NO SCROLL CURSOR FOR SELECT n.file_id, n.line_no, n.outcome, n.shop_id,"
 			 " n.campaign_id, n.order_key, n.courier, n.sender_code, n.sender_phone, n.category,"
 			 " to_char(n.pickup_time, 'YYYY-MM-DD HH24:MI:SS'), n.order_no, n.waybill_no, n.reason"
-			 " FROM lines_now n WHERE n.programme = $1 AND n.live AND n.outcome IN ('ELIGIBLE',"
+			 " FROM lines_now() n WHERE n.programme = $1 AND n.live AND n.outcome IN ('ELIGIBLE',"
 			 " 'UNREGISTERED_SHOP', 'AMBIGUOUS_SHOP', 'NOT_REGISTERED_ON_DATE', 'OUTSIDE_POLICY_PERIOD',"
 			 " 'NOT_IN_CAMPAIGN', 'INELIGIBLE_PRODUCT')"
 			 " AND n.pickup_time >= $2::date AND n.pickup_time < $3::date + 1",

@@ -37,7 +37,7 @@ int cmd_status(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 					 " (SELECT max(batch_id) FROM batches WHERE programme = $1),"
 					 " (SELECT max(created_at)::text FROM batches WHERE programme = $1),"
 					 /* CONTROL.md: conflicts no resolution since their file closed, and the acts. */
-					 " (SELECT count(*) FROM lines_now n JOIN files f USING (file_id) WHERE n.programme = $1"
+					 " (SELECT count(*) FROM lines_now() n JOIN files f USING (file_id) WHERE n.programme = $1"
 					 "  AND n.outcome = 'CONFLICT' AND n.live AND NOT EXISTS (SELECT 1 FROM acts a"
 					 "  WHERE a.programme = $1 AND a.kind = 'R' AND a.courier = n.courier"
 					 "  AND a.waybill_no = n.waybill_no AND a.recorded_at >= f.ingested_at)),"

@@ -38,7 +38,7 @@ int cmd_why(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 					"  a.act_no, CASE WHEN a.kind = 'W' THEN ' withdrew its file' WHEN l.live THEN ' holds the claim'"
 					"  ELSE ' the claim went to another line' END, a.reason, a.os_user, a.db_role,"
 					"  to_char(a.recorded_at, 'YYYY-MM-DD HH24:MI:SS')) END"
-					" FROM lines_now l JOIN files f USING (file_id)"
+					" FROM lines_now() l JOIN files f USING (file_id)"
 					" LEFT JOIN acts a ON a.programme = l.programme AND a.act_seq = l.act_seq"
 					" WHERE l.programme = $1 AND l.waybill_no = $2"
 					" ORDER BY l.file_id, l.line_no",
@@ -85,8 +85,10 @@ int cmd_why(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 			json_string(&w, PQgetvalue(lines, i, 3));
 			json_key(&w, "reason");
 			json_string(&w, *PQgetvalue(lines, i, 4) ? PQgetvalue(lines, i, 4) : NULL);
-			json_key(&w, "act");
-			json_string(&w, *PQgetvalue(lines, i, 8) ? PQgetvalue(lines, i, 8) : NULL);
+			if (*PQgetvalue(lines, i, 8)) { /* CONTROL.md: the act that touched the line */
+				json_key(&w, "act");
+				json_string(&w, PQgetvalue(lines, i, 8));
+			}
 			json_object_end(&w);
 		}
 		json_array_end(&w);

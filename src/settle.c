@@ -366,18 +366,18 @@ static gboolean price_orders(settle_ctx *c, GError **error)
 	if (!analyse_work(c, "settle_touched", error) ||
 	    !exec_params(c->d,
 			 "INSERT INTO settle_lines SELECT l.shop_id, l.order_key, l.order_no, l.fee_fen, l.pickup_time,"
-			 " l.courier, l.waybill_no, l.campaign_id FROM lines_counted l"
+			 " l.courier, l.waybill_no, l.campaign_id FROM lines_counted() l"
 			 " JOIN settle_touched t USING (shop_id, order_key) WHERE l.programme = $1 AND l.file_id <= $2::bigint",
 			 2, p2, error) ||
-	    /* An order that lost every line (acts.h) is priced as holding nothing. */
+	    !analyse_work(c, "settle_lines (shop_id, order_key)", error) ||
+	    /* An order that lost every line to an act (acts.h) is priced as holding nothing. */
 	    !exec_params(c->d,
 			 "INSERT INTO settle_lines SELECT o.shop_id, o.order_key, o.order_no, 0, o.fund_pickup,"
-			 " o.fund_courier, o.fund_waybill, o.campaign_id FROM settle_touched t JOIN orders o"
+			 " o.fund_courier, o.fund_waybill, o.campaign_id FROM settle_corrections t JOIN orders o"
 			 " ON o.programme = $1 AND o.shop_id = t.shop_id AND o.order_key = t.order_key"
 			 " WHERE NOT EXISTS (SELECT 1 FROM settle_lines s WHERE s.shop_id = t.shop_id"
 			 "  AND s.order_key = t.order_key)",
-			 1, p2, error) ||
-	    !analyse_work(c, "settle_lines (shop_id, order_key)", error))
+			 1, p2, error))
 		return FALSE;
 	if (!exec_params(c->d,
 			 "DECLARE settle_orders NO SCROLL CURSOR FOR"

@@ -531,7 +531,7 @@ static const invariant invariants[] = {
 	  " AND b.batch_id = s.batch_id)) x ORDER BY batch_id" },
 	{ "waybills",
 	  "SELECT format('waybill %s of %s passed check 2 on %s lines: only its first line may', waybill_no,"
-	  " courier, count(*)) FROM lines_now WHERE programme = $1 AND live"
+	  " courier, count(*)) FROM lines_now() WHERE programme = $1 AND live"
 	  " AND outcome NOT IN ('DUPLICATE', 'CONFLICT', 'REJECTED')"
 	  " GROUP BY courier, waybill_no HAVING count(*) > 1"
 	  " ORDER BY courier COLLATE \"C\", waybill_no COLLATE \"C\"" },

@@ -142,7 +142,7 @@ Test(acts, resolve_moves_the_claim_exactly_once_back_and_forth)
 	g_free(h_settle(db));
 	assert_postings(db, "O1", "600:FUNDED:-,400:FUNDED:R1,-400:REVERSAL:R2,400:FUNDED:R5");
 	cr_assert_eq(h_sql_int(db, "SELECT sum(funded_fen) FROM postings WHERE order_no = 'O1'"), 1000);
-	cr_assert_eq(h_sql_int(db, "SELECT count(*) FROM lines_counted WHERE waybill_no = 'R1'"), 1);
+	cr_assert_eq(h_sql_int(db, "SELECT count(*) FROM lines_counted() WHERE waybill_no = 'R1'"), 1);
 	assert_replay_and_verify_clean(db, "as-recorded");
 }
 
