@@ -100,5 +100,8 @@ int cmd_nightly(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 int cmd_status(cli_context *ctx, const cli_command *cmd, int argc, char **argv);
 int cmd_replay(cli_context *ctx, const cli_command *cmd, int argc, char **argv);
 int cmd_verify(cli_context *ctx, const cli_command *cmd, int argc, char **argv);
+int cmd_withdraw(cli_context *ctx, const cli_command *cmd, int argc, char **argv);
+int cmd_resolve(cli_context *ctx, const cli_command *cmd, int argc, char **argv);
+int cmd_reclassify(cli_context *ctx, const cli_command *cmd, int argc, char **argv);
 
 #endif

@@ -35,7 +35,16 @@ int cmd_status(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 					 " (SELECT coalesce(sum(amount_fen), 0) FROM payments WHERE programme = $1"
 					 "  AND status = 'PAID'),"
 					 " (SELECT max(batch_id) FROM batches WHERE programme = $1),"
-					 " (SELECT max(created_at)::text FROM batches WHERE programme = $1)",
+					 " (SELECT max(created_at)::text FROM batches WHERE programme = $1),"
+					 /* CONTROL.md: conflicts no resolution since their file closed, and the acts. */
+					 " (SELECT count(*) FROM lines_now() n JOIN files f USING (file_id) WHERE n.programme = $1"
+					 "  AND n.outcome = 'CONFLICT' AND n.live AND NOT EXISTS (SELECT 1 FROM acts a"
+					 "  WHERE a.programme = $1 AND a.kind = 'R' AND a.courier = n.courier"
+					 "  AND a.waybill_no = n.waybill_no AND a.recorded_at >= f.ingested_at)),"
+					 " (SELECT count(*) FILTER (WHERE kind = 'W') || ' ' || count(*) FILTER (WHERE kind = 'R')"
+					 "  || ' ' || count(*) FILTER (WHERE kind = 'C') || ' ' || count(*) FILTER (WHERE act_seq >"
+					 "  coalesce((SELECT acts_seen FROM settle_marks m WHERE m.programme = $1), 0))"
+					 "  FROM acts WHERE programme = $1)",
 					 1, p1, &error));
 	db_rollback(d);
 	db_close(d);
@@ -55,6 +64,10 @@ int cmd_status(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 	int64_t paid = g_ascii_strtoll(PQgetvalue(totals, 0, 2), NULL, 10);
 	gboolean has_batch = !PQgetisnull(totals, 0, 3);
 	int last_batch = has_batch ? atoi(PQgetvalue(totals, 0, 3)) : 0;
+	int64_t open_conflicts = g_ascii_strtoll(PQgetvalue(totals, 0, 5), NULL, 10);
+	int64_t acts[4] = { 0 };
+	sscanf(PQgetvalue(totals, 0, 6), "%" G_GINT64_FORMAT " %" G_GINT64_FORMAT " %" G_GINT64_FORMAT " %" G_GINT64_FORMAT,
+	       &acts[0], &acts[1], &acts[2], &acts[3]);
 
 	if (ctx->json) {
 		json_writer w;
@@ -91,6 +104,19 @@ int cmd_status(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 			json_int(&w, last_batch);
 		else
 			json_null(&w);
+		json_key(&w, "open_conflicts");
+		json_int(&w, open_conflicts);
+		json_key(&w, "acts");
+		json_object_begin(&w);
+		json_key(&w, "withdrawals");
+		json_int(&w, acts[0]);
+		json_key(&w, "resolutions");
+		json_int(&w, acts[1]);
+		json_key(&w, "reclassifications");
+		json_int(&w, acts[2]);
+		json_key(&w, "not_yet_settled");
+		json_int(&w, acts[3]);
+		json_object_end(&w);
 		json_object_end(&w);
 		g_autofree char *text = json_finish(&w);
 		cli_print_json(text);
@@ -111,6 +137,9 @@ int cmd_status(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 			printf("last batch: %d, made %s\n", last_batch, PQgetvalue(totals, 0, 4));
 		else
 			printf("no batch yet\n");
+		printf("corrections: %" G_GINT64_FORMAT " withdrawals, %" G_GINT64_FORMAT " resolutions, %" G_GINT64_FORMAT
+		       " reclassifications (%" G_GINT64_FORMAT " not settled yet); %" G_GINT64_FORMAT " open conflicts\n",
+		       (gint64)acts[0], (gint64)acts[1], (gint64)acts[2], (gint64)acts[3], (gint64)open_conflicts);
 	}
 	PQclear(pools);
 	PQclear(outcomes);

@@ -52,8 +52,14 @@ int cmd_why(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 	gboolean ok = db_exec(d, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", &error) &&
 		      (lines = db_query(d,
 					"SELECT f.name, l.line_no, l.courier, l.outcome, coalesce(l.reason, ''),"
-					" coalesce(l.pickup_time::text, ''), coalesce(l.fee_fen::text, ''), f.ingested_at::text"
-					" FROM lines l JOIN files f USING (file_id) WHERE l.programme = $1 AND l.waybill_no = $2"
+					" coalesce(l.pickup_time::text, ''), coalesce(l.fee_fen::text, ''), f.ingested_at::text,"
+					" CASE WHEN a.act_seq IS NULL THEN '' ELSE format('%s%s%s: %s (by %s as %s, %s)', a.kind,"
+					"  a.act_no, CASE WHEN a.kind = 'W' THEN ' withdrew its file' WHEN l.live THEN ' holds the claim'"
+					"  ELSE ' the claim went to another line' END, a.reason, a.os_user, a.db_role,"
+					"  to_char(a.recorded_at, 'YYYY-MM-DD HH24:MI:SS')) END"
+					" FROM lines_now() l JOIN files f USING (file_id)"
+					" LEFT JOIN acts a ON a.programme = l.programme AND a.act_seq = l.act_seq"
+					" WHERE l.programme = $1 AND l.waybill_no = $2"
 					" ORDER BY l.file_id, l.line_no",
 					2, params, &error)) &&
 		      (order = db_query(d,
@@ -68,7 +74,7 @@ int cmd_why(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 					2, params, &error)) &&
 		      (postings = db_query(d,
 					   ORDER_OF " SELECT p.batch_id, p.seq, p.status, p.funded_fen, p.entitlement_fen,"
-					   " p.unfunded_fen, p.rule, p.rate_bp FROM o JOIN postings p"
+					   " p.unfunded_fen, p.rule, p.rate_bp, coalesce(' ' || p.correction, '') FROM o JOIN postings p"
 					   " ON p.programme = $1 AND p.shop_id = o.shop_id AND p.order_key = o.order_key"
 					   " ORDER BY p.batch_id, p.seq",
 					   2, params, &error));
@@ -107,6 +113,10 @@ int cmd_why(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 			json_string(&w, PQgetvalue(lines, i, 3));
 			json_key(&w, "reason");
 			json_string(&w, *PQgetvalue(lines, i, 4) ? PQgetvalue(lines, i, 4) : NULL);
+			if (*PQgetvalue(lines, i, 8)) { /* CONTROL.md: the act that touched the line */
+				json_key(&w, "act");
+				json_string(&w, PQgetvalue(lines, i, 8));
+			}
 			json_object_end(&w);
 		}
 		json_array_end(&w);
@@ -141,6 +151,8 @@ int cmd_why(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 			printf("%s:%s  %s  pickup %s  fee %s  %s%s%s\n", PQgetvalue(lines, i, 0), PQgetvalue(lines, i, 1),
 			       PQgetvalue(lines, i, 2), PQgetvalue(lines, i, 5), PQgetvalue(lines, i, 6),
 			       PQgetvalue(lines, i, 3), *PQgetvalue(lines, i, 4) ? ": " : "", PQgetvalue(lines, i, 4));
+			if (*PQgetvalue(lines, i, 8))
+				printf("  act %s\n", PQgetvalue(lines, i, 8));
 		}
 		if (has_order) {
 			printf("order %s of shop %s: %s eligible lines, fee %s yuan, ",
@@ -153,8 +165,9 @@ int cmd_why(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 				       money_format(g_ascii_strtoll(PQgetvalue(order, 0, 3), NULL, 10), b));
 			printf(", posted %s yuan\n", money_format(g_ascii_strtoll(PQgetvalue(order, 0, 4), NULL, 10), a));
 			for (int i = 0; i < PQntuples(postings); i++)
-				printf("  batch %s posting %s: %s %s yuan (%s rule, %s bp; entitled %s, unfunded %s fen)\n",
+				printf("  batch %s posting %s: %s%s %s yuan (%s rule, %s bp; entitled %s, unfunded %s fen)\n",
 				       PQgetvalue(postings, i, 0), PQgetvalue(postings, i, 1), PQgetvalue(postings, i, 2),
+				       PQgetvalue(postings, i, 8),
 				       money_format(g_ascii_strtoll(PQgetvalue(postings, i, 3), NULL, 10), a),
 				       PQgetvalue(postings, i, 6), PQgetvalue(postings, i, 7), PQgetvalue(postings, i, 4),
 				       PQgetvalue(postings, i, 5));

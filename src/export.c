@@ -127,7 +127,8 @@ static int detail_cmp(const char *const *a, const char *const *b)
 static const table detail_table = {
 	"明细", detail_cols, G_N_ELEMENTS(detail_cols),
 	"SELECT batch_id, shop_id, order_no, fund_courier, fund_waybill,"
-	" to_char(fund_pickup, 'YYYY-MM-DD HH24:MI:SS'), fee_fen, rate_bp, funded_fen, campaign_id, status, seq"
+	" to_char(fund_pickup, 'YYYY-MM-DD HH24:MI:SS'), fee_fen, rate_bp, funded_fen, campaign_id,"
+	" status || coalesce(':' || correction, ''), seq"
 	" FROM postings WHERE programme = $1 AND batch_id = $2::int ORDER BY shop_id COLLATE \"C\"",
 	TRUE,
 	NULL,

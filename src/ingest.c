@@ -329,8 +329,10 @@ static gboolean claim_waybills(ingest_ctx *c, GHashTable *fresh, GError **error)
 	PGresult *res = NULL;
 	g_autoptr(GHashTable) claimed = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	g_autofree char *couriers = NULL, *waybills = NULL, *old_couriers = NULL, *old_waybills = NULL;
+	g_autofree char *old_lines = NULL;
 	g_autoptr(GPtrArray) old_c = g_ptr_array_new();
 	g_autoptr(GPtrArray) old_w = g_ptr_array_new();
+	g_autoptr(GPtrArray) old_l = g_ptr_array_new_with_free_func(g_free);
 	g_autoptr(GString) rows = g_string_new(NULL);
 	if (k.courier->len == 0) {
 		ok = TRUE;
@@ -348,6 +350,7 @@ static gboolean claim_waybills(ingest_ctx *c, GHashTable *fresh, GError **error)
 			g_free(key);
 			g_ptr_array_add(old_c, (gpointer)courier);
 			g_ptr_array_add(old_w, (gpointer)waybill);
+			g_ptr_array_add(old_l, g_strdup_printf("%" G_GUINT64_FORMAT, g_array_index(k.line_no, uint64_t, i)));
 			continue;
 		}
 		g_hash_table_add(fresh, key);
@@ -365,17 +368,61 @@ static gboolean claim_waybills(ingest_ctx *c, GHashTable *fresh, GError **error)
 		goto out;
 	}
 
-	/* The rest were claimed before this chunk: what did their first line say? */
+	/* The rest were claimed before this chunk. A claim a withdrawal released (acts.h) is taken
+	 * by this chunk's first line of the waybill, as a new one. */
 	old_couriers = db_text_array((const char *const *)old_c->pdata, old_c->len);
 	old_waybills = db_text_array((const char *const *)old_w->pdata, old_w->len);
+	old_lines = db_text_array((const char *const *)old_l->pdata, old_l->len);
+	char file_id[24];
+	g_snprintf(file_id, sizeof file_id, "%" G_GINT64_FORMAT, (gint64)c->file_id);
+	const char *p5[] = { programme, old_couriers, old_waybills, file_id, old_lines };
+	res = db_query(c->d,
+		       "INSERT INTO claim_moves (programme, courier, waybill_no, file_id, line_no)"
+		       " SELECT $1, k.courier, k.waybill_no, $4::bigint, k.line_no"
+		       " FROM unnest($2::text[], $3::text[], $5::bigint[]) AS k (courier, waybill_no, line_no)"
+		       " JOIN LATERAL (SELECT m.file_id FROM claim_moves m WHERE m.programme = $1"
+		       "  AND m.courier = k.courier AND m.waybill_no = k.waybill_no ORDER BY m.move_id DESC LIMIT 1) m"
+		       "  ON m.file_id IS NULL RETURNING courier, waybill_no",
+		       5, p5, error);
+	if (!res)
+		goto out;
+	int retaken = PQntuples(res);
+	for (int i = 0; i < retaken; i++)
+		g_hash_table_add(fresh, waybill_key(PQgetvalue(res, i, 0), PQgetvalue(res, i, 1)));
+	g_clear_pointer(&res, PQclear);
+	if (retaken > 0) {
+		guint kept = 0;
+		for (guint i = 0; i < old_c->len; i++) {
+			g_autofree char *key = waybill_key(old_c->pdata[i], old_w->pdata[i]);
+			if (g_hash_table_contains(fresh, key))
+				continue;
+			old_c->pdata[kept] = old_c->pdata[i];
+			old_w->pdata[kept++] = old_w->pdata[i];
+		}
+		g_assert(kept + (guint)retaken == old_c->len);
+		g_ptr_array_set_size(old_c, kept);
+		g_ptr_array_set_size(old_w, kept);
+		if (kept == 0) {
+			ok = TRUE;
+			goto out;
+		}
+		g_free(old_couriers);
+		g_free(old_waybills);
+		old_couriers = db_text_array((const char *const *)old_c->pdata, old_c->len);
+		old_waybills = db_text_array((const char *const *)old_w->pdata, old_w->len);
+	}
+
+	/* What did the line holding each other claim say? */
 	const char *p3[] = { programme, old_couriers, old_waybills };
 	res = db_query(c->d,
 		       "SELECT k.courier, k.waybill_no, l.order_no, l.pickup_time, l.pickup_has_seconds,"
 		       " l.fee_fen, l.sender_code, l.sender_phone, l.category, coalesce(f.name, ''), l.line_no"
 		       " FROM unnest($2::text[], $3::text[]) AS k (courier, waybill_no)"
 		       " JOIN waybills w ON w.programme = $1 AND w.courier = k.courier AND w.waybill_no = k.waybill_no"
-		       " JOIN lines l ON l.file_id = w.file_id AND l.line_no = w.line_no"
-		       " LEFT JOIN files f ON f.file_id = w.file_id",
+		       " LEFT JOIN LATERAL (SELECT m.file_id, m.line_no FROM claim_moves m WHERE m.programme = $1"
+		       "  AND m.courier = w.courier AND m.waybill_no = w.waybill_no ORDER BY m.move_id DESC LIMIT 1) m ON TRUE"
+		       " JOIN lines l ON l.file_id = coalesce(m.file_id, w.file_id) AND l.line_no = coalesce(m.line_no, w.line_no)"
+		       " LEFT JOIN files f ON f.file_id = l.file_id",
 		       3, p3, error);
 	if (!res)
 		goto out;
@@ -724,7 +771,10 @@ gboolean ingest_file_as(db *d, const char *path, const char *shown_as, const ing
 	 * and ingests of the same programme take turns. */
 	if (!db_wait_settlement_xact(d, error))
 		goto out;
-	if (!db_scalar(d, "SELECT file_id FROM file_digests WHERE programme = $1 AND sha256 = $2", 2, p2, &v, error))
+	if (!db_scalar(d,
+		       "SELECT file_id FROM file_digests d WHERE programme = $1 AND sha256 = $2 AND NOT EXISTS"
+		       " (SELECT 1 FROM acts a WHERE a.programme = $1 AND a.kind = 'W' AND a.file_id = d.file_id)",
+		       2, p2, &v, error))
 		goto out;
 	if (v) {
 		out->status = INGEST_SKIPPED;

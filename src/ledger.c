@@ -1,6 +1,8 @@
 /* ledger.c: batch digests; see ledger.h. */
 #include "ledger.h"
 
+#include "acts.h"
+
 #include "status.h"
 
 #include <string.h>
@@ -91,6 +93,19 @@ const ledger_seal_kind ledger_seal_kinds[] = {
 	  "SELECT load_id::text AS item_key,"
 	  " " SEAL_DIGEST("format('%s|%s|%L|%L|%s|%s|%s|%L|%L', load_id, run_id, file_name, sha256, applied, findings,"
 			  " batches_upto, prev_digest, digest)") " AS digest FROM payment_loads WHERE programme = $1" },
+	/* The correction acts (sql/010_acts.sql): each by its own text and digest, and what it did. */
+	{ "acts",
+	  "SELECT act_seq::text AS item_key, " SEAL_DIGEST("format('%s|%s', " ACTS_TEXT ", digest)")
+	  " AS digest FROM acts WHERE programme = $1" },
+	{ "line_acts",
+	  "SELECT file_id || '/' || line_no || '/' || act_seq AS item_key,"
+	  " " SEAL_DIGEST("format('%s|%s|%s|%L|%L|%L|%L|%L|%s|%L|%L', act_seq, file_id, line_no, outcome, reason,"
+			  " shop_id, campaign_id, order_key, live, was_shop_id, was_order_key)")
+	  " AS digest FROM line_acts WHERE programme = $1" },
+	{ "claim_moves",
+	  "SELECT move_id::text AS item_key,"
+	  " " SEAL_DIGEST("format('%s|%L|%L|%s|%s|%s', move_id, courier, waybill_no, file_id, line_no, act_seq)")
+	  " AS digest FROM claim_moves WHERE programme = $1" },
 	{ "payment_findings",
 	  "SELECT load_id || '/' || line_no AS item_key,"
 	  " " SEAL_DIGEST("format('%s|%s|%L|%L|%L|%L', load_id, line_no, batch_id, shop_id, amount, finding)")

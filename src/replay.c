@@ -288,8 +288,8 @@ static gboolean reclassify(replay_ctx *c, GError **error)
 	GString *sql = g_string_new(
 		"DECLARE replay_lines NO SCROLL CURSOR FOR SELECT l.file_id, l.line_no, f.name, l.outcome, l.shop_id,"
 		" l.order_key, l.courier, l.waybill_no, l.order_no, to_char(l.pickup_time, 'YYYY-MM-DD HH24:MI:SS'),"
-		" l.sender_code, l.sender_phone, l.category, l.fee_fen FROM lines l JOIN files f USING (file_id)"
-		" WHERE l.programme = $1 AND l.outcome IN (");
+		" l.sender_code, l.sender_phone, l.category, l.fee_fen FROM lines_now() l JOIN files f USING (file_id)"
+		" WHERE l.programme = $1 AND l.live AND l.outcome IN (");
 	static const policy_outcome checked[] = { OUTCOME_ELIGIBLE,	  OUTCOME_UNREGISTERED_SHOP,
 						  OUTCOME_AMBIGUOUS_SHOP, OUTCOME_NOT_REGISTERED_ON_DATE,
 						  OUTCOME_OUTSIDE_POLICY_PERIOD, OUTCOME_NOT_IN_CAMPAIGN,
@@ -344,12 +344,12 @@ static gboolean reclassify(replay_ctx *c, GError **error)
 	"SELECT shop_id, order_key FROM (" lines ") i WHERE pickup_time >= $2::date AND pickup_time < $3::date + 1"
 
 #define STORED_LINES                                                                                              \
-	"SELECT shop_id, order_key, order_no, fee_fen, pickup_time, file_id FROM lines"                           \
-	" WHERE programme = $1 AND outcome = 'ELIGIBLE'"
+	"SELECT shop_id, order_key, order_no, fee_fen, pickup_time, file_id FROM lines_counted()"                   \
+	" WHERE programme = $1"
 
 #define CURRENT_LINES                                                                                             \
-	"SELECT l.shop_id, l.order_key, l.order_no, l.fee_fen, l.pickup_time, l.file_id FROM lines l"             \
-	" WHERE l.programme = $1 AND l.outcome = 'ELIGIBLE' AND NOT EXISTS (SELECT 1 FROM replay_changes c"       \
+	"SELECT l.shop_id, l.order_key, l.order_no, l.fee_fen, l.pickup_time, l.file_id FROM lines_counted() l"     \
+	" WHERE l.programme = $1 AND NOT EXISTS (SELECT 1 FROM replay_changes c"                                  \
 	"  WHERE c.file_id = l.file_id AND c.line_no = l.line_no)"                                               \
 	" UNION ALL SELECT new_shop, new_key, order_no, fee_fen, pickup_time, file_id FROM replay_changes"        \
 	" WHERE new_eligible"

@@ -16,6 +16,7 @@
  *      chain. */
 #include "settle.h"
 
+#include "acts.h"
 #include "chrono.h"
 #include "fault.h"
 #include "fund.h"
@@ -139,7 +140,7 @@ static const char copy_state[] =
 static const char copy_postings[] =
 	"COPY postings (programme, batch_id, seq, shop_id, order_key, order_no, status, fee_fen, order_date, rule,"
 	" rate_bp, policy_id, policy_version, campaign_id, entitlement_fen, previous_fen, funded_fen, unfunded_fen,"
-	" fund_pickup, fund_courier, fund_waybill) FROM STDIN";
+	" fund_pickup, fund_courier, fund_waybill, correction) FROM STDIN";
 static const char copy_entries[] =
 	"COPY entries (programme, txn, entry_seq, account, amount_fen, batch_id, posting_seq, pool_id, shop_id)"
 	" FROM STDIN";
@@ -263,7 +264,7 @@ static gboolean touch_orders(settle_ctx *c, GError **error)
 	g_snprintf(upto, sizeof upto, "%" G_GINT64_FORMAT, (gint64)c->files_upto);
 	const char *p3[] = { c->programme, prev, upto };
 	const char *p1[] = { c->programme };
-	int64_t by_lines = 0, retried = 0, by_registry = 0;
+	int64_t by_lines = 0, retried = 0, by_registry = 0, by_acts = 0;
 	gboolean ok = touch(c,
 			    "INSERT INTO settle_touched SELECT DISTINCT shop_id, order_key FROM lines"
 			    " WHERE programme = $1 AND outcome = 'ELIGIBLE' AND file_id > $2::bigint"
@@ -277,9 +278,9 @@ static gboolean touch_orders(settle_ctx *c, GError **error)
 			    "INSERT INTO settle_touched SELECT shop_id, order_key FROM settle_held"
 			    " WHERE programme = $1 ON CONFLICT DO NOTHING",
 			    1, p1, &retried, error) &&
-		      touch_registry_changes(c, &by_registry, error);
-	g_assert(!ok || (by_lines >= 0 && retried >= 0 && by_registry >= 0));
-	c->touched = by_lines + retried + by_registry;
+		      touch_registry_changes(c, &by_registry, error) && acts_settle_touch(c->d, c->reg, &by_acts, error);
+	g_assert(!ok || (by_lines >= 0 && retried >= 0 && by_registry >= 0 && by_acts >= 0));
+	c->touched = by_lines + retried + by_registry + by_acts;
 	return ok;
 }
 
@@ -479,13 +480,21 @@ static gboolean price_orders(settle_ctx *c, GError **error)
 	const char *p2[] = { c->programme, upto };
 	if (!analyse_work(c, "settle_touched", error) || !choose_lines_plan(c, error) ||
 	    !exec_params(c->d,
-			 "DECLARE settle_lines NO SCROLL CURSOR FOR"
+			 "DECLARE settle_lines NO SCROLL CURSOR FOR SELECT * FROM ("
 			 " SELECT l.shop_id, l.order_key, l.order_no, l.fee_fen, l.pickup_time, l.courier, l.waybill_no,"
 			 "  l.campaign_id, o.entitlement_fen, o.funded_fen, o.unfunded_fen"
-			 " FROM settle_touched t JOIN lines l ON l.programme = $1 AND l.outcome = 'ELIGIBLE'"
+			 " FROM settle_touched t JOIN lines_counted() l ON l.programme = $1"
 			 "  AND l.shop_id = t.shop_id AND l.order_key = t.order_key AND l.file_id <= $2::bigint"
 			 " LEFT JOIN orders o ON o.programme = $1 AND o.shop_id = t.shop_id AND o.order_key = t.order_key"
-			 " ORDER BY t.shop_id COLLATE \"C\", t.order_key COLLATE \"C\"",
+			 /* An order that lost every line to an act (acts.h) is priced as holding nothing: one
+			  * line of fee 0 with its funding key as it was. */
+			 " UNION ALL SELECT o.shop_id, o.order_key, o.order_no, 0, o.fund_pickup, o.fund_courier,"
+			 "  o.fund_waybill, o.campaign_id, o.entitlement_fen, o.funded_fen, o.unfunded_fen"
+			 " FROM settle_corrections k JOIN orders o ON o.programme = $1 AND o.shop_id = k.shop_id"
+			 "  AND o.order_key = k.order_key"
+			 " WHERE NOT EXISTS (SELECT 1 FROM lines_counted() l WHERE l.programme = $1"
+			 "  AND l.shop_id = k.shop_id AND l.order_key = k.order_key AND l.file_id <= $2::bigint)"
+			 ") u ORDER BY u.shop_id COLLATE \"C\", u.order_key COLLATE \"C\"",
 			 2, p2, error) ||
 	    !db_exec(c->d, "SET LOCAL enable_nestloop = on", error))
 		return FALSE;
@@ -655,6 +664,7 @@ typedef struct {
 	int64_t previous_fen;    /* before it */
 	int64_t funded_fen;      /* moved to the shop, signed */
 	int64_t unfunded_fen;    /* the order's unfunded after it */
+	const char *correction;  /* the reference of the act that caused it (W3, R1, C2), or NULL */
 } settle_posting;
 
 /* The one writer of a posting row (copy_postings' columns), numbered c->seq in the batch. */
@@ -683,11 +693,12 @@ static void write_posting(settle_ctx *c, const settle_posting *p)
 	db_copy_text(b, o[R_PICKUP]);
 	db_copy_text(b, o[R_COURIER]);
 	db_copy_text(b, o[R_WAYBILL]);
+	db_copy_text(b, p->correction);
 	db_copy_row_end(b);
 }
 
 /* Columns of the settle_funding cursor after the order's (SETTLE_ORDER_COLUMNS). */
-enum { F_NEW = R_COUNT, F_BEFORE_FEN, F_BEFORE_FUNDED, F_BEFORE_UNFUNDED, F_AFTER_REVERSAL, F_LAST };
+enum { F_NEW = R_COUNT, F_BEFORE_FEN, F_BEFORE_FUNDED, F_BEFORE_UNFUNDED, F_AFTER_REVERSAL, F_LAST, F_CORRECTION };
 
 static void mark_pool_used(settle_ctx *c, const char *pool_id)
 {
@@ -743,7 +754,7 @@ static void fund_order(settle_ctx *c, PGresult *res, int i)
 				mark_pool_used(c, e->pool_id);
 		}
 		settle_posting p = { &r, post.status, new_fen, before.entitlement_fen, post.moved_fen,
-				     post.after.unfunded_fen };
+				     post.after.unfunded_fen, text_or_null(res, i, F_CORRECTION) };
 		write_posting(c, &p);
 		c->res.postings++;
 		if (!after_reversal) /* its reversal counted the order already */
@@ -774,7 +785,8 @@ static gboolean fund_orders(settle_ctx *c, GError **error)
 		return FALSE;
 	if (!db_exec(c->d,
 		     "DECLARE settle_funding NO SCROLL CURSOR FOR SELECT " SETTLE_ORDER_COLUMNS ", new_fen, before_fen,"
-		     " before_funded_fen, before_unfunded_fen, after_reversal, last FROM settle_fund ORDER BY fund_order",
+		     " before_funded_fen, before_unfunded_fen, after_reversal, last, k.correction"
+		     " FROM settle_fund LEFT JOIN settle_corrections k USING (shop_id, order_key) ORDER BY fund_order",
 		     error))
 		return FALSE;
 	for (;;) {

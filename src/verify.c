@@ -6,6 +6,8 @@
  * client only reports. */
 #include "verify.h"
 
+#include "acts.h"
+
 #include "ledger.h"
 #include "payments.h"
 
@@ -518,13 +520,25 @@ static const invariant invariants[] = {
 	REGISTRY_SUPERSEDED("households", "'%L', household_id", "household_id"),
 	REGISTRY_SUPERSEDED("campaigns", "'%L', campaign_id", "campaign_id"),
 	REGISTRY_SUPERSEDED("pools", "'%L', pool_id", "pool_id"),
+	/* The acts' chain (sql/010_acts.sql): each act's digest over its text, each following the one
+	 * before it. A removed newest act is found by the seal of the batch after it. */
+	{ "acts",
+	  "SELECT format('act %s%s (%s in the chain): %s', kind, act_no, act_seq, CASE"
+	  "  WHEN act_seq <> n THEN format('act %s of the chain is missing', n)"
+	  "  WHEN prev_digest <> coalesce(before, repeat('0', 64)) THEN 'it does not follow the act before it'"
+	  "  ELSE 'its content does not match its digest' END)"
+	  " FROM (SELECT *, row_number() OVER w AS n, lag(digest) OVER w AS before FROM acts WHERE programme = $1"
+	  "  WINDOW w AS (ORDER BY act_seq)) a"
+	  " WHERE act_seq <> n OR prev_digest <> coalesce(before, repeat('0', 64)) OR digest <> " ACTS_DIGEST
+	  " ORDER BY act_seq" },
 	{ "batches",
 	  "SELECT format('seals of batch %s, which is not in the chain', batch_id) FROM (SELECT DISTINCT batch_id"
 	  " FROM batch_seals s WHERE programme = $1 AND NOT EXISTS (SELECT 1 FROM batches b WHERE b.programme = $1"
 	  " AND b.batch_id = s.batch_id)) x ORDER BY batch_id" },
 	{ "waybills",
 	  "SELECT format('waybill %s of %s passed check 2 on %s lines: only its first line may', waybill_no,"
-	  " courier, count(*)) FROM lines WHERE programme = $1 AND outcome NOT IN ('DUPLICATE', 'CONFLICT', 'REJECTED')"
+	  " courier, count(*)) FROM lines_now() WHERE programme = $1 AND live"
+	  " AND outcome NOT IN ('DUPLICATE', 'CONFLICT', 'REJECTED')"
 	  " GROUP BY courier, waybill_no HAVING count(*) > 1"
 	  " ORDER BY courier COLLATE \"C\", waybill_no COLLATE \"C\"" },
 };
