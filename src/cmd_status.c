@@ -1,5 +1,5 @@
 /* cmd_status.c: `subsidy status [--json]`: budget left per pool, outcome counts over every line,
- * what was posted, owed and paid, and the last batch. Reads only. */
+ * what was posted, owed and paid, the last batch and the batches not approved. Reads only. */
 #include "cli.h"
 #include "json.h"
 #include "money.h"
@@ -35,7 +35,10 @@ int cmd_status(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 					 " (SELECT coalesce(sum(amount_fen), 0) FROM payments WHERE programme = $1"
 					 "  AND status = 'PAID'),"
 					 " (SELECT max(batch_id) FROM batches WHERE programme = $1),"
-					 " (SELECT max(created_at)::text FROM batches WHERE programme = $1)",
+					 " (SELECT max(created_at)::text FROM batches WHERE programme = $1),"
+					 " (SELECT coalesce(string_agg(b.batch_id::text, ',' ORDER BY b.batch_id), '')"
+					 "  FROM batches b WHERE b.programme = $1 AND NOT EXISTS (SELECT 1 FROM approvals a"
+					 "  WHERE a.programme = b.programme AND a.batch_id = b.batch_id))",
 					 1, p1, &error));
 	db_rollback(d);
 	db_close(d);
@@ -55,6 +58,10 @@ int cmd_status(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 	int64_t paid = g_ascii_strtoll(PQgetvalue(totals, 0, 2), NULL, 10);
 	gboolean has_batch = !PQgetisnull(totals, 0, 3);
 	int last_batch = has_batch ? atoi(PQgetvalue(totals, 0, 3)) : 0;
+	/* Batches no one of finance approved yet (CONTROL.md "Approve a batch"), ascending. */
+	g_auto(GStrv) unapproved = g_strsplit(PQgetvalue(totals, 0, 5), ",", -1);
+	if (!unapproved[0] || !unapproved[0][0])
+		g_clear_pointer(&unapproved, g_strfreev);
 
 	if (ctx->json) {
 		json_writer w;
@@ -91,6 +98,11 @@ int cmd_status(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 			json_int(&w, last_batch);
 		else
 			json_null(&w);
+		json_key(&w, "unapproved_batches");
+		json_array_begin(&w);
+		for (char **u = unapproved; u && *u; u++)
+			json_int(&w, g_ascii_strtoll(*u, NULL, 10));
+		json_array_end(&w);
 		json_object_end(&w);
 		g_autofree char *text = json_finish(&w);
 		cli_print_json(text);
@@ -111,6 +123,12 @@ int cmd_status(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 			printf("last batch: %d, made %s\n", last_batch, PQgetvalue(totals, 0, 4));
 		else
 			printf("no batch yet\n");
+		if (unapproved) {
+			g_autofree char *list = g_strjoinv(", ", unapproved);
+			printf("batches not approved (subsidy approve --batch N; their payments are not applied): %s\n", list);
+		} else if (has_batch) {
+			printf("every batch is approved\n");
+		}
 	}
 	PQclear(pools);
 	PQclear(outcomes);
