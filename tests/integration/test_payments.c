@@ -41,6 +41,7 @@ static const char *seeded(void)
 	const char *db = h_fresh_db();
 	char *err = NULL;
 	cr_assert(h_exec(db, seed_sql, &err), "seed: %s", err);
+	h_approve_all(db);
 	return db;
 }
 
@@ -426,6 +427,7 @@ Test(payments, a_failed_payment_is_carried_into_the_next_batch_once_and_never_li
 	cr_assert_str_eq(batch1, "S1:1000: S2:800:");
 
 	g_autofree char *results = results_for(db, 1, "S2");
+	h_approve_all(db);
 	h_result r = load(db, "results-1.csv", results, -1);
 	cr_assert_eq(r.status, 0, "exit %d: %s%s", r.status, r.out, r.err);
 	assert_json_has(&r, "\"paid_fen\":1000");
@@ -442,6 +444,7 @@ Test(payments, a_failed_payment_is_carried_into_the_next_batch_once_and_never_li
 	cr_assert(strstr(s3, "\"batch\":null"), "%s", s3);
 
 	g_autofree char *results2 = results_for(db, 2, "");
+	h_approve_all(db);
 	r = load(db, "results-2.csv", results2, -1);
 	cr_assert_eq(r.status, 0, "exit %d: %s%s", r.status, r.out, r.err);
 	assert_json_has(&r, "\"paid_fen\":800");
@@ -467,6 +470,7 @@ Test(payments, a_failure_reported_after_the_shop_is_in_a_later_batch_is_still_ca
 	cr_assert_str_eq(batch2, "S2:400:");
 
 	g_autofree char *results = results_for(db, 1, "S2");
+	h_approve_all(db);
 	h_result r = load(db, "results-1.csv", results, -1);
 	cr_assert_eq(r.status, 0, "exit %d: %s%s", r.status, r.out, r.err);
 	h_result_clear(&r);
