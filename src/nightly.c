@@ -613,12 +613,16 @@ static gboolean record_export(run_ctx *c, int batch, const char *path, gboolean 
  * open it in Excel or WPS: bank accounts as text, statuses and couriers in Chinese, and the
  * control sheet (CONTROL.md), which says whether the batch is approved as it is when written. Not
  * recorded in exports: its control sheet changes once finance approves the batch. */
-static gboolean export_for_people(run_ctx *c, int batch, const char *csv_path, GError **error)
+static char *people_path(const char *csv_path)
 {
-	g_assert(g_str_has_suffix(csv_path, ".csv") || !g_str_has_suffix(csv_path, ".xlsx"));
 	g_autofree char *stem = g_str_has_suffix(csv_path, ".csv") ? g_strndup(csv_path, strlen(csv_path) - 4)
 								   : g_strdup(csv_path);
-	g_autofree char *path = g_strconcat(stem, ".xlsx", NULL);
+	return g_strconcat(stem, ".xlsx", NULL);
+}
+
+static gboolean export_for_people(run_ctx *c, int batch, const char *csv_path, GError **error)
+{
+	g_autofree char *path = people_path(csv_path);
 	export_options xo = EXPORT_OPTIONS_DEFAULT;
 	xo.format = EXPORT_FORMAT_XLSX;
 	if (!export_batch(c->d, batch, &xo, path, error))
@@ -652,8 +656,14 @@ static gboolean export_batches(run_ctx *c, GError **error)
 						 : g_build_filename(c->export_dir, name, NULL);
 		g_autofree char *sha = g_strconcat(path, EXPORT_SHA256_SUFFIX, NULL);
 		g_autofree char *dir = g_path_get_dirname(path);
-		if (recorded && exists(path) && exists(sha))
+		if (recorded && exists(path) && exists(sha)) {
+			/* A run stopped between the two files, or someone removed the XLSX. */
+			g_autofree char *xlsx = people_path(path);
+			g_autofree char *xlsx_sha = g_strconcat(xlsx, EXPORT_SHA256_SUFFIX, NULL);
+			if (!exists(xlsx) || !exists(xlsx_sha))
+				ok = export_for_people(c, batch, path, error);
 			continue;
+		}
 		nightly_export_kind kind = recorded			   ? NIGHTLY_EXPORT_AGAIN
 					   : batch == c->out->settle.batch_id ? NIGHTLY_EXPORT_NEW
 									      : NIGHTLY_EXPORT_UNRECORDED;

@@ -151,6 +151,17 @@ static void assert_export(const char *inbox, int batch, const char *want_totals)
 	cr_assert(g_file_test(sha, G_FILE_TEST_IS_REGULAR), "no checksum %s", sha);
 	g_autofree char *row = totals_row(path);
 	cr_assert_str_eq(row, want_totals, "%s: totals row", name);
+	/* Beside it, the XLSX finance opens (issue 16 point 10), with its checksum. */
+	g_autofree char *xname = g_strdup_printf("batch-%d.xlsx", batch);
+	g_autofree char *xlsx = g_build_filename(inbox, "exports", xname, NULL);
+	g_autofree char *xsha = g_strconcat(xlsx, ".sha256", NULL);
+	gsize len = 0;
+	g_autofree char *bytes = h_read(xlsx, &len);
+	cr_assert(len > 4 && memcmp(bytes, "PK\x03\x04", 4) == 0, "%s is no XLSX", xlsx);
+	g_autofree char *line = h_read(xsha, NULL);
+	g_autofree char *hex = g_compute_checksum_for_data(G_CHECKSUM_SHA256, (const guchar *)bytes, len);
+	g_autofree char *want_line = g_strdup_printf("%s  %s\n", hex, xname);
+	cr_assert_str_eq(line, want_line, "%s", xsha);
 }
 
 static int64_t budget_left(const char *db)

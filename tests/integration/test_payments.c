@@ -226,6 +226,36 @@ Test(payments, a_contradicting_repeat_is_a_finding_and_the_first_result_stands)
 	cr_assert_eq(balance(db, "treasury"), 1300);
 }
 
+/* 支付时间 as a spreadsheet saves it (FORMATS.md): with or without seconds, with '/' and no zero
+ * padding, or a date alone (the start of that day). A time that is none of them refuses the file. */
+Test(payments, the_payment_time_may_come_in_every_form_formats_md_lists)
+{
+	const char *db = seeded();
+	h_result r = load(db, "forms.csv",
+			  HEADER "1,S1,13.00,成功,2018-06-20 10:00,T001\r\n"
+				 "1,S2,25.00,成功,2018/6/20 10:00,T002\r\n"
+				 "1,S3,6.18,成功,2018-06-20,T003\r\n",
+			  -1);
+	cr_assert_eq(r.status, 0, "exit %d: %s%s", r.status, r.out, r.err);
+	assert_json_has(&r, "\"applied\":3");
+	h_result_clear(&r);
+	g_autofree char *times = h_sql(db, "SELECT string_agg(shop_id || '=' || paid_at, ',' ORDER BY shop_id) FROM payments");
+	cr_assert_str_eq(times, "S1=2018-06-20 10:00:00,S2=2018-06-20 10:00:00,S3=2018-06-20 00:00:00");
+	/* The same results with seconds repeat them exactly: nothing contradicts. */
+	r = load(db, "again.csv", HEADER "1,S1,13.00,成功,2018-06-20 10:00:00,T001\r\n", -1);
+	cr_assert_eq(r.status, 0, "exit %d: %s%s", r.status, r.out, r.err);
+	assert_json_has(&r, "\"already_applied\":1");
+	h_result_clear(&r);
+	const char *const bad[] = { "2018-06-20T10:00:00", "20/6/2018 10:00", "2018-06-20 25:00", "2018-02-30" };
+	for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
+		g_autofree char *text = g_strdup_printf(HEADER "1,S1,13.00,成功,%s,T001\r\n", bad[i]);
+		r = load(db, "bad-time.csv", text, -1);
+		cr_assert_eq(r.status, 65, "'%s': exit %d: %s%s", bad[i], r.status, r.out, r.err);
+		cr_assert(strstr(r.err, "支付时间") && strstr(r.err, bad[i]), "%s", r.err);
+		h_result_clear(&r);
+	}
+}
+
 Test(payments, a_gb18030_file_loads_like_its_utf8_twin)
 {
 	const char *db = seeded();
