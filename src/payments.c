@@ -139,18 +139,40 @@ static gboolean field_ok(reader *r, const char *value, const char *what)
 	return FALSE;
 }
 
-/* The forms a treasury's spreadsheet writes 支付时间 in (FORMATS.md): a date with '-' or '/'
- * (month and day with or without their zero), then a time of day with or without seconds, or no
- * time (the start of that day). */
-static const char *const paid_at_formats[] = {
-	"%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d", "%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M", "%Y/%m/%d",
+/* The forms a treasury's spreadsheet writes 支付时间 in (FORMATS.md): ISO dates with their zeros
+ * (2018-06-20 10:00:00, 2018-06-20 10:00, 2018-06-20: the start of that day), or a spreadsheet's
+ * own with '/' and without them (2018/6/20 10:00, with seconds or not). No spaces around. */
+static const struct {
+	const char *shape; /* '9' a digit, '#' one or two digits, anything else itself */
+	const char *format;
+} paid_at_forms[] = {
+	{ "9999-99-99 99:99:99", "%Y-%m-%d %H:%M:%S" }, { "9999-99-99 99:99", "%Y-%m-%d %H:%M" },
+	{ "9999-99-99", "%Y-%m-%d" },			 { "9999/#/# #:99:99", "%Y/%m/%d %H:%M:%S" },
+	{ "9999/#/# #:99", "%Y/%m/%d %H:%M" },		 { "9999/#/#", "%Y/%m/%d" },
 };
+
+static gboolean has_form(const char *text, const char *shape)
+{
+	const char *p = text;
+	for (const char *s = shape; *s; s++) {
+		if (*s == '9' || *s == '#') {
+			if (!g_ascii_isdigit(*p))
+				return FALSE;
+			p++;
+			if (*s == '#' && g_ascii_isdigit(*p))
+				p++;
+		} else if (*p++ != *s) {
+			return FALSE;
+		}
+	}
+	return *p == '\0';
+}
 
 gboolean payments_parse_time(const char *text, chrono_time *out)
 {
-	for (size_t i = 0; i < G_N_ELEMENTS(paid_at_formats); i++)
-		if (chrono_parse(text, paid_at_formats[i], out, NULL, NULL))
-			return TRUE;
+	for (size_t i = 0; i < G_N_ELEMENTS(paid_at_forms); i++)
+		if (has_form(text, paid_at_forms[i].shape))
+			return chrono_parse(text, paid_at_forms[i].format, out, NULL, NULL);
 	return FALSE;
 }
 
