@@ -92,6 +92,7 @@ int cmd_init(cli_context *ctx, const cli_command *cmd, int argc, char **argv);
 int cmd_registry(cli_context *ctx, const cli_command *cmd, int argc, char **argv);
 int cmd_export(cli_context *ctx, const cli_command *cmd, int argc, char **argv);
 int cmd_payments(cli_context *ctx, const cli_command *cmd, int argc, char **argv);
+int cmd_approve(cli_context *ctx, const cli_command *cmd, int argc, char **argv);
 int cmd_disclose(cli_context *ctx, const cli_command *cmd, int argc, char **argv);
 int cmd_ingest(cli_context *ctx, const cli_command *cmd, int argc, char **argv);
 int cmd_why(cli_context *ctx, const cli_command *cmd, int argc, char **argv);

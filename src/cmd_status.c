@@ -1,5 +1,5 @@
 /* cmd_status.c: `subsidy status [--json]`: budget left per pool, outcome counts over every line,
- * what was posted, owed and paid, and the last batch. Reads only. */
+ * what was posted, owed and paid, the last batch and the batches not approved. Reads only. */
 #include "cli.h"
 #include "json.h"
 #include "money.h"
@@ -44,7 +44,10 @@ int cmd_status(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 					 " (SELECT count(*) FILTER (WHERE kind = 'W') || ' ' || count(*) FILTER (WHERE kind = 'R')"
 					 "  || ' ' || count(*) FILTER (WHERE kind = 'C') || ' ' || count(*) FILTER (WHERE act_seq >"
 					 "  coalesce((SELECT acts_seen FROM settle_marks m WHERE m.programme = $1), 0))"
-					 "  FROM acts WHERE programme = $1)",
+					 "  FROM acts WHERE programme = $1),"
+					 " (SELECT coalesce(string_agg(b.batch_id::text, ',' ORDER BY b.batch_id), '')"
+					 "  FROM batches b WHERE b.programme = $1 AND NOT EXISTS (SELECT 1 FROM approvals a"
+					 "  WHERE a.programme = b.programme AND a.batch_id = b.batch_id))",
 					 1, p1, &error));
 	db_rollback(d);
 	db_close(d);
@@ -68,6 +71,10 @@ int cmd_status(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 	int64_t acts[4] = { 0 };
 	sscanf(PQgetvalue(totals, 0, 6), "%" G_GINT64_FORMAT " %" G_GINT64_FORMAT " %" G_GINT64_FORMAT " %" G_GINT64_FORMAT,
 	       &acts[0], &acts[1], &acts[2], &acts[3]);
+	/* Batches no one of finance approved yet (CONTROL.md "Approve a batch"), ascending. */
+	g_auto(GStrv) unapproved = g_strsplit(PQgetvalue(totals, 0, 7), ",", -1);
+	if (!unapproved[0] || !unapproved[0][0])
+		g_clear_pointer(&unapproved, g_strfreev);
 
 	if (ctx->json) {
 		json_writer w;
@@ -117,6 +124,11 @@ int cmd_status(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 		json_key(&w, "not_yet_settled");
 		json_int(&w, acts[3]);
 		json_object_end(&w);
+		json_key(&w, "unapproved_batches");
+		json_array_begin(&w);
+		for (char **u = unapproved; u && *u; u++)
+			json_int(&w, g_ascii_strtoll(*u, NULL, 10));
+		json_array_end(&w);
 		json_object_end(&w);
 		g_autofree char *text = json_finish(&w);
 		cli_print_json(text);
@@ -140,6 +152,12 @@ int cmd_status(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 		printf("corrections: %" G_GINT64_FORMAT " withdrawals, %" G_GINT64_FORMAT " resolutions, %" G_GINT64_FORMAT
 		       " reclassifications (%" G_GINT64_FORMAT " not settled yet); %" G_GINT64_FORMAT " open conflicts\n",
 		       (gint64)acts[0], (gint64)acts[1], (gint64)acts[2], (gint64)acts[3], (gint64)open_conflicts);
+		if (unapproved) {
+			g_autofree char *list = g_strjoinv(", ", unapproved);
+			printf("batches not approved (subsidy approve --batch N; their payments are not applied): %s\n", list);
+		} else if (has_batch) {
+			printf("every batch is approved\n");
+		}
 	}
 	PQclear(pools);
 	PQclear(outcomes);

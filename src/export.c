@@ -7,6 +7,7 @@
  * writes to a temporary file beside the target, which is hashed and renamed into place. */
 #include "export.h"
 
+#include "capitals.h"
 #include "fault.h"
 #include "manifest.h"
 #include "money.h"
@@ -33,6 +34,8 @@ G_DEFINE_QUARK(subsidy-export-error-quark, export_error)
 /* Excel's sheet holds at most this many rows (header and totals included). */
 #define EXPORT_XLSX_ROWS_MAX 1048576
 #define EXPORT_TOTAL_LABEL "合计"
+/* libxlsxwriter's paper index of A4 (worksheet_set_paper). */
+#define EXPORT_XLSX_PAPER_A4 9
 #define EXPORT_CURSOR "export_rows"
 /* A batch number as text, with its NUL. */
 #define EXPORT_INT_TEXT_MAX 16
@@ -47,6 +50,8 @@ typedef enum {
 	COL_PERCENT,    /* a rate in basis points: "50%" */
 	COL_MASK_NAME,  /* an owner's name, masked for public notice */
 	COL_MASK_PHONE, /* a phone number, masked for public notice */
+	COL_COURIER,    /* a courier's code: as stored in CSV, its Chinese name in XLSX (export_courier_name) */
+	COL_STATUS,     /* a posting's status: as stored in CSV, in Chinese in XLSX (export_status_name) */
 } col_kind;
 
 typedef struct {
@@ -72,6 +77,8 @@ typedef struct {
 			     * and each group is written in sort_rows' order (memory: a group's rows) */
 	int group_col;
 	size_t n_hidden;
+	int capitals_col;   /* -1, or the column whose totals cell holds the capitals of ... */
+	int capitals_of;    /* ... this summed COL_FEN column's total (CONTROL.md, 大写金额) */
 } table;
 
 static const column summary_cols[] = {
@@ -93,15 +100,17 @@ static const table summary_table = {
 	NULL,
 	0,
 	0,
+	9, /* 备注 */
+	8, /* 补贴金额(元) */
 };
 
 static const column detail_cols[] = {
 	{ "批次号", COL_COUNT, FALSE, 8 },        { "店铺编号", COL_TEXT, FALSE, 12 },
-	{ "订单号", COL_TEXT, FALSE, 20 },        { "快递公司", COL_TEXT, FALSE, 8 },
+	{ "订单号", COL_TEXT, FALSE, 20 },        { "快递公司", COL_COURIER, FALSE, 10 },
 	{ "运单号", COL_TEXT, FALSE, 20 },        { "揽收时间", COL_TEXT, FALSE, 20 },
 	{ "运费(元)", COL_FEN, FALSE, 10 },       { "补贴比例", COL_PERCENT, FALSE, 8 },
 	{ "补贴金额(元)", COL_FEN, TRUE, 14 },    { "活动", COL_TEXT, FALSE, 10 },
-	{ "状态", COL_TEXT, FALSE, 18 },
+	{ "状态", COL_STATUS, FALSE, 18 },
 };
 
 /* Columns of the detail query, and its hidden last one. */
@@ -135,6 +144,8 @@ static const table detail_table = {
 	detail_cmp,
 	D_SHOP,
 	D_SEQ + 1 - G_N_ELEMENTS(detail_cols),
+	-1, /* no 备注 column */
+	-1,
 };
 
 static const column disclosure_cols[] = {
@@ -163,6 +174,8 @@ static const table disclosure_table = {
 	NULL,
 	0,
 	0,
+	-1,
+	-1,
 };
 
 G_STATIC_ASSERT(G_N_ELEMENTS(summary_cols) <= EXPORT_COLUMNS_MAX);
@@ -217,6 +230,41 @@ char *export_percent(int32_t rate_bp, char buf[EXPORT_PERCENT_TEXT_MAX])
 		n = g_snprintf(buf, EXPORT_PERCENT_TEXT_MAX, "%d.%02d%%", (int)whole, (int)hundredths);
 	g_assert(n > 0 && n < EXPORT_PERCENT_TEXT_MAX);
 	return buf;
+}
+
+/* The couriers the engine knows (src/ident.c reads them from Cainiao's Chinese names), by the
+ * names their customers know them by. */
+static const struct {
+	const char *code, *name;
+} courier_names[] = {
+	{ "EMS", "中国邮政" }, { "ZTO", "中通快递" }, { "YTO", "圆通速递" }, { "STO", "申通快递" },
+	{ "YUNDA", "韵达快递" }, { "BEST", "百世快递" }, { "JT", "极兔速递" }, { "SF", "顺丰速运" },
+};
+
+const char *export_courier_name(const char *code)
+{
+	for (size_t i = 0; i < G_N_ELEMENTS(courier_names); i++)
+		if (strcmp(courier_names[i].code, code) == 0)
+			return courier_names[i].name;
+	return code;
+}
+
+/* A posting's statuses (sql/001: postings.status), as a finance bureau says them. */
+static const struct {
+	const char *code, *name;
+} status_names[] = {
+	{ "FUNDED", "已拨付" }, { "PARTIAL", "部分拨付" }, { "BUDGET_EXHAUSTED", "资金不足" }, { "REVERSAL", "冲回" },
+};
+
+char *export_status_name(const char *status)
+{
+	/* A correction's reference after the code (CONTROL.md: REVERSAL:W3) stays as it is. */
+	const char *colon = strchr(status, ':');
+	size_t n = colon ? (size_t)(colon - status) : strlen(status);
+	for (size_t i = 0; i < G_N_ELEMENTS(status_names); i++)
+		if (strlen(status_names[i].code) == n && strncmp(status_names[i].code, status, n) == 0)
+			return g_strconcat(status_names[i].name, colon ? colon : "", NULL);
+	return g_strdup(status);
 }
 
 char *export_mask_name(const char *name)
@@ -284,6 +332,7 @@ typedef struct {
 	lxw_worksheet *ws;
 	lxw_format *money_format, *header_format;
 	lxw_row_t row;
+	char *display;      /* the XLSX text of a COL_STATUS cell being written */
 } sink;
 
 /* The one place fen becomes a floating-point number (POLICY.md "Money"): an XLSX cell's value,
@@ -305,6 +354,15 @@ static gboolean xlsx_failed(lxw_error err, const sink *s, GError **error)
 		return FALSE;
 	g_set_error(error, EXPORT_ERROR, STATUS_SOFTWARE, "cannot write '%s': %s", s->path, lxw_strerror(err));
 	return TRUE;
+}
+
+/* How a sheet prints: A4 landscape, one page wide, the header row on every page. */
+static gboolean xlsx_print_setup(const sink *s, lxw_worksheet *ws, GError **error)
+{
+	worksheet_set_landscape(ws);
+	worksheet_set_paper(ws, EXPORT_XLSX_PAPER_A4);
+	worksheet_fit_to_pages(ws, 1, 0);
+	return !xlsx_failed(worksheet_repeat_rows(ws, 0, 0), s, error);
 }
 
 /* Opens the sink on path (which exists, empty); created fixes the XLSX document's creation time. */
@@ -353,7 +411,7 @@ static gboolean sink_open(sink *s, int fd, const char *sheet, const table *t, in
 			return FALSE;
 	}
 	worksheet_freeze_panes(s->ws, 1, 0);
-	return TRUE;
+	return xlsx_print_setup(s, s->ws, error);
 }
 
 static gboolean sink_row(sink *s, const cell *cells, size_t n, gboolean header, GError **error)
@@ -366,7 +424,8 @@ static gboolean sink_row(sink *s, const cell *cells, size_t n, gboolean header, 
 			/* Amounts, counts and rates are the engine's own digits (a signed amount starts
 			 * with '-' and must stay a number); text came from outside. */
 			gboolean text = cells[i].kind == COL_TEXT || cells[i].kind == COL_MASK_NAME ||
-					cells[i].kind == COL_MASK_PHONE;
+					cells[i].kind == COL_MASK_PHONE || cells[i].kind == COL_COURIER ||
+					cells[i].kind == COL_STATUS;
 			if (cells[i].blank)
 				continue;
 			if (text && !header)
@@ -409,7 +468,13 @@ static gboolean sink_row(sink *s, const cell *cells, size_t n, gboolean header, 
 		else if (c->kind == COL_COUNT || c->kind == COL_FEN)
 			err = worksheet_write_number(s->ws, s->row, col, xlsx_number(c->kind, c->value),
 						     c->kind == COL_FEN ? s->money_format : NULL);
-		else
+		else if (c->kind == COL_COURIER)
+			err = worksheet_write_string(s->ws, s->row, col, export_courier_name(c->text), NULL);
+		else if (c->kind == COL_STATUS) {
+			g_free(s->display);
+			s->display = export_status_name(c->text);
+			err = worksheet_write_string(s->ws, s->row, col, s->display, NULL);
+		} else
 			err = worksheet_write_string(s->ws, s->row, col, c->text, NULL);
 		if (xlsx_failed(err, s, error))
 			return FALSE;
@@ -446,6 +511,7 @@ static gboolean sink_close(sink *s, GError **error)
 	if (s->line)
 		g_string_free(s->line, TRUE);
 	s->line = NULL;
+	g_clear_pointer(&s->display, g_free);
 	return ok;
 }
 
@@ -554,6 +620,8 @@ static void render_row(const table *t, const char *const *vals, cell *cells, row
 		const char *v = vals[c];
 		switch (kind) {
 		case COL_TEXT:
+		case COL_COURIER:
+		case COL_STATUS:
 			out->text = v;
 			break;
 		case COL_COUNT:
@@ -688,7 +756,12 @@ static gboolean write_rows(db *d, int batch_id, const table *t, sink *s, GError 
 	if (!ok || !t->totals)
 		return ok;
 
+	/* The autofilter covers the header and the rows, not the totals. */
+	if (s->format == EXPORT_FORMAT_XLSX &&
+	    xlsx_failed(worksheet_autofilter(s->ws, 0, 0, s->row - 1, (lxw_col_t)(t->n_cols - 1)), s, error))
+		return FALSE;
 	char text[EXPORT_COLUMNS_MAX][MONEY_TEXT_MAX];
+	char capitals[CAPITALS_TEXT_MAX];
 	for (size_t c = 0; c < t->n_cols; c++) {
 		cells[c] = (cell){ .kind = t->cols[c].kind, .text = "", .blank = !t->cols[c].summed };
 		if (!t->cols[c].summed)
@@ -703,7 +776,83 @@ static gboolean write_rows(db *d, int batch_id, const table *t, sink *s, GError 
 	}
 	g_assert(!t->cols[0].summed);
 	cells[0] = (cell){ .kind = COL_TEXT, .text = EXPORT_TOTAL_LABEL };
+	if (t->capitals_col >= 0) {
+		g_assert((size_t)t->capitals_col < t->n_cols && !t->cols[t->capitals_col].summed);
+		g_assert(t->cols[t->capitals_of].kind == COL_FEN && t->cols[t->capitals_of].summed);
+		cells[t->capitals_col] = (cell){ .kind = COL_TEXT,
+						 .text = capitals_format(sums[t->capitals_of], capitals) };
+	}
 	return sink_row(s, cells, t->n_cols, FALSE, error);
+}
+
+/* The control sheet's rows (CONTROL.md "Control information in exports"), in order. */
+enum {
+	CTL_BATCH, CTL_MADE, CTL_DIGEST, CTL_PREV, CTL_SHOPS, CTL_ORDERS, CTL_AMOUNT, CTL_CAPITALS, CTL_APPROVED,
+	CTL_APPROVER, CTL_APPROVED_AT, CTL_ROWS
+};
+static const char *const control_items[CTL_ROWS] = {
+	"批次号", "生成时间", "本批摘要", "上批摘要", "店铺数", "订单数", "补贴金额(元)", "大写金额", "审核状态", "审核人",
+	"审核时间",
+};
+#define EXPORT_CONTROL_SHEET "控制信息"
+
+/* The XLSX's second sheet: the batch as a whole, what it pays (the summary's rows and totals,
+ * whichever table the first sheet holds) and whether finance approved it (sql/013) when the file
+ * was written. 生成时间 is when the batch was made, so that a file written twice in the same
+ * state is the same bytes. */
+static gboolean write_control_sheet(db *d, int batch_id, sink *s, GError **error)
+{
+	char batch[EXPORT_INT_TEXT_MAX];
+	g_snprintf(batch, sizeof batch, "%d", batch_id);
+	const char *params[] = { db_programme(d), batch };
+	PGresult *res = db_query(d,
+				 "SELECT b.batch_id, to_char(b.created_at, 'YYYY-MM-DD HH24:MI:SS'), b.digest, b.prev_digest,"
+				 " count(bs.shop_id), coalesce(sum(bs.orders), 0), coalesce(sum(bs.amount_fen), 0),"
+				 " a.db_role || ' / ' || a.os_user, to_char(a.approved_at, 'YYYY-MM-DD HH24:MI:SS')"
+				 " FROM batches b LEFT JOIN batch_shops bs ON bs.programme = b.programme"
+				 " AND bs.batch_id = b.batch_id AND bs.amount_fen > 0"
+				 " LEFT JOIN approvals a ON a.programme = b.programme AND a.batch_id = b.batch_id"
+				 " WHERE b.programme = $1 AND b.batch_id = $2::int"
+				 " GROUP BY b.batch_id, b.created_at, b.digest, b.prev_digest, a.db_role, a.os_user, a.approved_at",
+				 2, params, error);
+	if (!res)
+		return FALSE;
+	g_assert(PQntuples(res) == 1); /* batch_created found the batch in this snapshot */
+	gboolean approved = !PQgetisnull(res, 0, 7);
+	int64_t amount = parse_int(PQgetvalue(res, 0, 6));
+	char capitals[CAPITALS_TEXT_MAX];
+	cell values[CTL_ROWS] = {
+		[CTL_BATCH] = { COL_COUNT, PQgetvalue(res, 0, 0), parse_int(PQgetvalue(res, 0, 0)), FALSE },
+		[CTL_MADE] = { COL_TEXT, PQgetvalue(res, 0, 1), 0, FALSE },
+		[CTL_DIGEST] = { COL_TEXT, PQgetvalue(res, 0, 2), 0, FALSE },
+		[CTL_PREV] = { COL_TEXT, PQgetvalue(res, 0, 3), 0, FALSE },
+		[CTL_SHOPS] = { COL_COUNT, PQgetvalue(res, 0, 4), parse_int(PQgetvalue(res, 0, 4)), FALSE },
+		[CTL_ORDERS] = { COL_COUNT, PQgetvalue(res, 0, 5), parse_int(PQgetvalue(res, 0, 5)), FALSE },
+		[CTL_AMOUNT] = { COL_FEN, "", amount, FALSE },
+		[CTL_CAPITALS] = { COL_TEXT, capitals_format(amount, capitals), 0, FALSE },
+		[CTL_APPROVED] = { COL_TEXT, approved ? "已审核" : "未审核", 0, FALSE },
+		[CTL_APPROVER] = { COL_TEXT, approved ? PQgetvalue(res, 0, 7) : "", 0, !approved },
+		[CTL_APPROVED_AT] = { COL_TEXT, approved ? PQgetvalue(res, 0, 8) : "", 0, !approved },
+	};
+	lxw_worksheet *ws = workbook_add_worksheet(s->wb, EXPORT_CONTROL_SHEET);
+	g_assert(ws != NULL);
+	gboolean ok = !xlsx_failed(worksheet_set_column(ws, 0, 0, 14, NULL), s, error) &&
+		      !xlsx_failed(worksheet_set_column(ws, 1, 1, 70, NULL), s, error) &&
+		      !xlsx_failed(worksheet_write_string(ws, 0, 0, "项目", s->header_format), s, error) &&
+		      !xlsx_failed(worksheet_write_string(ws, 0, 1, "内容", s->header_format), s, error);
+	for (int i = 0; ok && i < CTL_ROWS; i++) {
+		const cell *c = &values[i];
+		lxw_row_t row = (lxw_row_t)i + 1;
+		lxw_error err = worksheet_write_string(ws, row, 0, control_items[i], NULL);
+		if (err == LXW_NO_ERROR && !c->blank)
+			err = c->kind == COL_TEXT ? worksheet_write_string(ws, row, 1, c->text, NULL)
+						  : worksheet_write_number(ws, row, 1, xlsx_number(c->kind, c->value),
+									   c->kind == COL_FEN ? s->money_format : NULL);
+		ok = !xlsx_failed(err, s, error);
+	}
+	ok = ok && xlsx_print_setup(s, ws, error);
+	PQclear(res);
+	return ok;
 }
 
 /* Runs the table's guard: FALSE (STATUS_SOFTWARE) when a shop lacks its registry version. */
@@ -762,7 +911,8 @@ static gboolean write_table(db *d, int batch_id, const table *t, export_format f
 		sink s = { .format = format, .encoding = encoding, .path = to_stdout ? "standard output" : tmp_path,
 			   .no_sync = to_stdout };
 		g_autofree char *sheet = g_strdup_printf("%s%d", t->sheet, batch_id);
-		ok = sink_open(&s, fd, sheet, t, created, error) && write_rows(d, batch_id, t, &s, error);
+		ok = sink_open(&s, fd, sheet, t, created, error) && write_rows(d, batch_id, t, &s, error) &&
+		     (format != EXPORT_FORMAT_XLSX || write_control_sheet(d, batch_id, &s, error));
 		ok = sink_close(&s, ok ? error : NULL) && ok;
 	}
 	if (own) {

@@ -76,6 +76,16 @@ void export_csv_text_field(GString *out, const char *field);
  * 1234 -> "12.34%". rate_bp must not be negative. Returns buf. */
 char *export_percent(int32_t rate_bp, char buf[EXPORT_PERCENT_TEXT_MAX]);
 
+/* A courier's code as the person reading the XLSX knows it: EMS 中国邮政, ZTO 中通快递, YTO
+ * 圆通速递, STO 申通快递, YUNDA 韵达快递, BEST 百世快递, JT 极兔速递, SF 顺丰速运; any other code as
+ * it is. The CSV keeps the codes, for machines. */
+const char *export_courier_name(const char *code);
+
+/* A posting's status in Chinese for the XLSX: FUNDED 已拨付, PARTIAL 部分拨付, BUDGET_EXHAUSTED
+ * 资金不足, REVERSAL 冲回; a correction's reference after a colon kept (REVERSAL:W3 冲回:W3); any
+ * other status as it is. Caller frees. */
+char *export_status_name(const char *status);
+
 /* An owner's name for public notice, counted in characters, not bytes: the first and the last
  * character kept and those between masked (张小三 -> 张*三, 欧阳小锋 -> 欧**锋); a two-character name
  * keeps its first (张三 -> 张*), a one-character name shows nothing of itself (*). name must be

@@ -545,7 +545,7 @@ static gboolean take_inbox(run_ctx *c, GPtrArray *names, GError **error)
 /* Settle, export, report                                                                      */
 
 /* Is name a temporary file of an export of ours, ".batch-N.csv.XXXXXX" or
- * ".batch-N.csv.sha256.XXXXXX" (outfile.h)? */
+ * ".batch-N.csv.sha256.XXXXXX" (outfile.h), or the same of batch-N.xlsx? */
 static gboolean export_temp_name(const char *name)
 {
 	size_t n = strlen(name);
@@ -553,7 +553,7 @@ static gboolean export_temp_name(const char *name)
 		return FALSE;
 	g_autofree char *target = g_strndup(name + 1, n - 2 - OUTFILE_TEMP_RANDOM_CHARS);
 	return outfile_is_temp_of(name, target) &&
-	       g_regex_match_simple("^batch-[0-9]+\\.csv(\\.sha256)?$", target, 0, 0);
+	       g_regex_match_simple("^batch-[0-9]+\\.(csv|xlsx)(\\.sha256)?$", target, 0, 0);
 }
 
 /* Removes the temporary files a killed export left in the export dir (SIGKILL cannot be caught).
@@ -610,6 +610,28 @@ static gboolean record_export(run_ctx *c, int batch, const char *path, gboolean 
 	return TRUE;
 }
 
+/* Beside the CSV (for machines), batch-N.xlsx and its .sha256 for the people of finance, who
+ * open it in Excel or WPS: bank accounts as text, statuses and couriers in Chinese, and the
+ * control sheet (CONTROL.md), which says whether the batch is approved as it is when written. Not
+ * recorded in exports: its control sheet changes once finance approves the batch. */
+static char *people_path(const char *csv_path)
+{
+	g_autofree char *stem = g_str_has_suffix(csv_path, ".csv") ? g_strndup(csv_path, strlen(csv_path) - 4)
+								   : g_strdup(csv_path);
+	return g_strconcat(stem, ".xlsx", NULL);
+}
+
+static gboolean export_for_people(run_ctx *c, int batch, const char *csv_path, GError **error)
+{
+	g_autofree char *path = people_path(csv_path);
+	export_options xo = EXPORT_OPTIONS_DEFAULT;
+	xo.format = EXPORT_FORMAT_XLSX;
+	if (!export_batch(c->d, batch, &xo, path, error))
+		return FALSE;
+	nightly_log(LOG_INFO, "wrote batch %d for finance to open to '%s'", batch, path);
+	return TRUE;
+}
+
 /* Exports every batch with no export recorded (the one just made, and any whose run stopped after
  * it settled) to the export dir, and writes again, where it was, the recorded file of any batch
  * that is missing; records each file written (sql/005_exports.sql). */
@@ -635,13 +657,20 @@ static gboolean export_batches(run_ctx *c, GError **error)
 						 : g_build_filename(c->export_dir, name, NULL);
 		g_autofree char *sha = g_strconcat(path, EXPORT_SHA256_SUFFIX, NULL);
 		g_autofree char *dir = g_path_get_dirname(path);
-		if (recorded && exists(path) && exists(sha))
+		if (recorded && exists(path) && exists(sha)) {
+			/* A run stopped between the two files, or someone removed the XLSX. */
+			g_autofree char *xlsx = people_path(path);
+			g_autofree char *xlsx_sha = g_strconcat(xlsx, EXPORT_SHA256_SUFFIX, NULL);
+			if (!exists(xlsx) || !exists(xlsx_sha))
+				ok = export_for_people(c, batch, path, error);
 			continue;
+		}
 		nightly_export_kind kind = recorded			   ? NIGHTLY_EXPORT_AGAIN
 					   : batch == c->out->settle.batch_id ? NIGHTLY_EXPORT_NEW
 									      : NIGHTLY_EXPORT_UNRECORDED;
 		ok = make_dir(dir, error) && export_batch(c->d, batch, &eo, path, error) &&
-		     record_export(c, batch, path, recorded, recorded ? PQgetvalue(res, i, 2) : NULL, error);
+		     record_export(c, batch, path, recorded, recorded ? PQgetvalue(res, i, 2) : NULL, error) &&
+		     export_for_people(c, batch, path, error);
 		if (!ok)
 			break;
 		switch (kind) {

@@ -139,6 +139,43 @@ static gboolean field_ok(reader *r, const char *value, const char *what)
 	return FALSE;
 }
 
+/* The forms a treasury's spreadsheet writes 支付时间 in (FORMATS.md): ISO dates with their zeros
+ * (2018-06-20 10:00:00, 2018-06-20 10:00, 2018-06-20: the start of that day), or a spreadsheet's
+ * own with '/' and without them (2018/6/20 10:00, with seconds or not). No spaces around. */
+static const struct {
+	const char *shape; /* '9' a digit, '#' one or two digits, anything else itself */
+	const char *format;
+} paid_at_forms[] = {
+	{ "9999-99-99 99:99:99", "%Y-%m-%d %H:%M:%S" }, { "9999-99-99 99:99", "%Y-%m-%d %H:%M" },
+	{ "9999-99-99", "%Y-%m-%d" },			 { "9999/#/# #:99:99", "%Y/%m/%d %H:%M:%S" },
+	{ "9999/#/# #:99", "%Y/%m/%d %H:%M" },		 { "9999/#/#", "%Y/%m/%d" },
+};
+
+static gboolean has_form(const char *text, const char *shape)
+{
+	const char *p = text;
+	for (const char *s = shape; *s; s++) {
+		if (*s == '9' || *s == '#') {
+			if (!g_ascii_isdigit(*p))
+				return FALSE;
+			p++;
+			if (*s == '#' && g_ascii_isdigit(*p))
+				p++;
+		} else if (*p++ != *s) {
+			return FALSE;
+		}
+	}
+	return *p == '\0';
+}
+
+gboolean payments_parse_time(const char *text, chrono_time *out)
+{
+	for (size_t i = 0; i < G_N_ELEMENTS(paid_at_forms); i++)
+		if (has_form(text, paid_at_forms[i].shape))
+			return chrono_parse(text, paid_at_forms[i].format, out, NULL, NULL);
+	return FALSE;
+}
+
 /* Checks one data record and keeps it. */
 static void take_record(reader *r, char **f)
 {
@@ -169,8 +206,10 @@ static void take_record(reader *r, char **f)
 	}
 	if (f[4][0] != '\0') {
 		chrono_time t;
-		if (!chrono_parse_time(f[4], &t, &e)) {
-			reader_error(r, line, "支付时间 (payment time): %s", e->message);
+		if (!payments_parse_time(f[4], &t)) {
+			reader_error(r, line,
+				     "支付时间 (payment time) '%s' is not a time like 2018-06-20 10:00:00, 2018-06-20 10:00,"
+				     " 2018/6/20 10:00 or a date like 2018-06-20", f[4]);
 			return;
 		}
 		char text[CHRONO_TIME_TEXT_MAX];
@@ -363,6 +402,7 @@ static char *result_key(int batch_id, const char *shop_id)
 /* What the database says about the batches the file names. */
 typedef struct {
 	GHashTable *batches;  /* batch_id (GINT_TO_POINTER) present */
+	GHashTable *approved; /* batch_id (GINT_TO_POINTER) approved (sql/013) */
 	GHashTable *exported; /* result_key -> int64_t * amount_fen of the export row */
 	GHashTable *applied;  /* result_key -> applied_result * */
 } ledger_view;
@@ -370,6 +410,7 @@ typedef struct {
 static void ledger_view_clear(ledger_view *v)
 {
 	g_clear_pointer(&v->batches, g_hash_table_unref);
+	g_clear_pointer(&v->approved, g_hash_table_unref);
 	g_clear_pointer(&v->exported, g_hash_table_unref);
 	g_clear_pointer(&v->applied, g_hash_table_unref);
 }
@@ -377,6 +418,7 @@ static void ledger_view_clear(ledger_view *v)
 static gboolean load_view(db *d, GArray *lines, ledger_view *v, GError **error)
 {
 	v->batches = g_hash_table_new(g_direct_hash, g_direct_equal);
+	v->approved = g_hash_table_new(g_direct_hash, g_direct_equal);
 	v->exported = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 	v->applied = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, applied_result_free);
 	/* The batches named, as a PostgreSQL array literal: {1,2,3}. */
@@ -392,12 +434,17 @@ static gboolean load_view(db *d, GArray *lines, ledger_view *v, GError **error)
 	g_autofree char *id_list = g_string_free(ids, FALSE);
 	const char *params[] = { db_programme(d), id_list };
 
-	PGresult *res = db_query(d, "SELECT batch_id FROM batches WHERE programme = $1 AND batch_id = ANY($2::int[])",
+	PGresult *res = db_query(d, "SELECT b.batch_id, a.batch_id IS NOT NULL FROM batches b LEFT JOIN approvals a"
+				    " USING (programme, batch_id) WHERE b.programme = $1 AND b.batch_id = ANY($2::int[])",
 				 2, params, error);
 	if (!res)
 		return FALSE;
-	for (int i = 0; i < PQntuples(res); i++)
-		g_hash_table_add(v->batches, GINT_TO_POINTER(atoi(PQgetvalue(res, i, 0))));
+	for (int i = 0; i < PQntuples(res); i++) {
+		gpointer b = GINT_TO_POINTER(atoi(PQgetvalue(res, i, 0)));
+		g_hash_table_add(v->batches, b);
+		if (strcmp(PQgetvalue(res, i, 1), "t") == 0)
+			g_hash_table_add(v->approved, b);
+	}
 	PQclear(res);
 
 	res = db_query(d, "SELECT batch_id, shop_id, amount_fen FROM batch_shops"
@@ -449,12 +496,17 @@ static void add_finding(payments_report *report, const result_line *l, char *rea
 	g_ptr_array_add(report->findings, f);
 }
 
-/* Why line l cannot apply, or NULL when it can: its batch, its export row, its amount. */
+/* Why line l cannot apply, or NULL when it can: its batch, its approval, its export row, its
+ * amount. */
 static char *mismatch(const result_line *l, const ledger_view *v, const int64_t *exported)
 {
 	char want[MONEY_TEXT_MAX];
 	if (!g_hash_table_contains(v->batches, GINT_TO_POINTER(l->batch_id)))
 		return g_strdup_printf("batch %d does not exist", l->batch_id);
+	if (!g_hash_table_contains(v->approved, GINT_TO_POINTER(l->batch_id)))
+		return g_strdup_printf("batch %d is not approved (subsidy approve --batch %d): nothing of it is paid"
+				       " until finance approves it",
+				       l->batch_id, l->batch_id);
 	if (!exported)
 		return g_strdup_printf("shop '%s' is not in the export of batch %d", l->shop_id, l->batch_id);
 	if (*exported != l->amount_fen)

@@ -9,6 +9,7 @@
 #ifndef SUBSIDY_PAYMENTS_H
 #define SUBSIDY_PAYMENTS_H
 
+#include "chrono.h"
 #include "db.h"
 
 #include <glib.h>
@@ -73,6 +74,10 @@ void payments_report_clear(payments_report *report);
  * with no database: encoding, CSV, header, every line. name stands for the file in messages. TRUE
  * with *n_lines (may be NULL) the result lines; else STATUS_DATAERR as payments_load refuses. For
  * fuzzing and tests. */
+/* 支付时间 as FORMATS.md allows it (2018-06-20 10:00:00, 2018-06-20 10:00, 2018/6/20 10:00,
+ * 2018-06-20: the start of the day) into *out; FALSE when it is none of them. */
+gboolean payments_parse_time(const char *text, chrono_time *out);
+
 gboolean payments_check_bytes(const char *name, const char *bytes, size_t len, int *n_lines, GError **error);
 
 #endif

@@ -7,7 +7,7 @@
 #include "verify.h"
 
 #include "acts.h"
-
+#include "approve.h"
 #include "ledger.h"
 #include "payments.h"
 
@@ -349,6 +349,50 @@ static gboolean verify_payments_chain(verify_ctx *c, GError **error)
 }
 
 /* ------------------------------------------------------------------------------------------ */
+/* The approvals chain (sql/013): each link's digest recomputed, each link after the one before */
+
+static gboolean verify_approvals_chain(verify_ctx *c, GError **error)
+{
+	const char *p1[] = { db_programme(c->d) };
+	PGresult *res = db_query(c->d,
+				 "SELECT approval_id, batch_id, batch_digest, reason, os_user, db_role, session_role,"
+				 " " APPROVE_UTC_SQL("approved_at") ", prev_digest, digest FROM approvals"
+				 " WHERE programme = $1 ORDER BY approval_id",
+				 1, p1, error);
+	if (!res)
+		return FALSE;
+	char prev[APPROVE_DIGEST_HEX];
+	g_strlcpy(prev, APPROVE_GENESIS, sizeof prev);
+	int expected_id = 1;
+	for (int i = 0; i < PQntuples(res); i++) {
+		approve_row row = { .approval_id = atoi(PQgetvalue(res, i, 0)), .batch_id = atoi(PQgetvalue(res, i, 1)),
+				    .batch_digest = PQgetvalue(res, i, 2), .reason = PQgetvalue(res, i, 3),
+				    .os_user = PQgetvalue(res, i, 4), .db_role = PQgetvalue(res, i, 5),
+				    .session_role = PQgetvalue(res, i, 6), .approved_at = PQgetvalue(res, i, 7) };
+		const char *stored_prev = PQgetvalue(res, i, 8), *digest = PQgetvalue(res, i, 9);
+		if (row.approval_id != expected_id)
+			add_finding(c, "approvals", "approval %d follows approval %d: an approval is missing from the chain",
+				    row.approval_id, expected_id - 1);
+		expected_id = row.approval_id + 1;
+		if (strcmp(stored_prev, prev) != 0)
+			add_finding(c, "approvals", "approval %d: its prev_digest is not the digest of the approval before it",
+				    row.approval_id);
+		/* The schema's CHECKs keep both digests 64 hex digits. */
+		char got[APPROVE_DIGEST_HEX];
+		approve_digest(db_programme(c->d), stored_prev, &row, got);
+		if (strcmp(got, digest) != 0)
+			add_finding(c, "approvals",
+				    "approval %d (of batch %d): its digest does not match what it holds now (batch, digest"
+				    " approved, reason, who or when changed since it was made): recorded %.12s...,"
+				    " recomputed %.12s...",
+				    row.approval_id, row.batch_id, digest, got);
+		g_strlcpy(prev, digest, sizeof prev);
+	}
+	PQclear(res);
+	return TRUE;
+}
+
+/* ------------------------------------------------------------------------------------------ */
 /* Invariants: one query each, $1 the programme, $2 the payable account prefix, $3 the pool
  * account prefix, $4 the treasury account. Each row is one finding's text. */
 
@@ -378,6 +422,24 @@ typedef struct {
 	  " ORDER BY " cols ", version" }
 
 static const invariant invariants[] = {
+	/* An approval approves its batch as the batch stands (sql/013). */
+	{ "approvals",
+	  "SELECT format('approval %s approves batch %s with digest %s..., but the batch''s digest is %s',"
+	  " a.approval_id, a.batch_id, left(a.batch_digest, 12), coalesce(left(b.digest, 12) || '...',"
+	  " 'none: there is no such batch')) FROM approvals a LEFT JOIN batches b ON b.programme = a.programme"
+	  " AND b.batch_id = a.batch_id WHERE a.programme = $1 AND b.digest IS DISTINCT FROM a.batch_digest"
+	  " ORDER BY a.approval_id" },
+	/* Every result applied since approvals exist applies to a batch approved before its load. */
+	{ "approvals",
+	  "SELECT format('payment load %s line %s applied a result to batch %s (shop %s), which no approval made"
+	  " before the load approves', p.load_id, p.line_no, p.batch_id, p.shop_id) FROM payments p"
+	  " JOIN payment_loads l ON l.programme = p.programme AND l.load_id = p.load_id"
+	  " JOIN runs r ON r.run_id = l.run_id"
+	  " WHERE p.programme = $1 AND r.started_at >= (SELECT min(applied_at) FROM schema_version"
+	  "  WHERE name ~ '_approvals[.]sql$')"
+	  " AND NOT EXISTS (SELECT 1 FROM approvals a WHERE a.programme = p.programme AND a.batch_id = p.batch_id"
+	  "  AND a.approved_at <= r.started_at)"
+	  " ORDER BY p.load_id, p.line_no" },
 	{ "entries",
 	  "SELECT format('transaction %s: its entries sum to %s fen, not 0', txn, sum(amount_fen)) FROM entries"
 	  " WHERE programme = $1 GROUP BY txn HAVING sum(amount_fen) <> 0 ORDER BY txn COLLATE \"C\"" },
@@ -568,7 +630,8 @@ static gboolean check_invariant(verify_ctx *c, const invariant *inv, GError **er
 
 static gboolean verify_in_txn(verify_ctx *c, const verify_options *o, GError **error)
 {
-	if (!verify_chain(c, error) || !verify_payments_chain(c, error) || !verify_seals(c, error))
+	if (!verify_chain(c, error) || !verify_payments_chain(c, error) || !verify_approvals_chain(c, error) ||
+	    !verify_seals(c, error))
 		return FALSE;
 	for (size_t i = 0; o && i < o->n_heads; i++)
 		if (!verify_head_kept(c, &o->heads[i], error))

@@ -31,7 +31,7 @@
 #define VERIFY_FINDINGS_PER_CHECK 20
 
 typedef struct {
-	char *check;  /* chain, payments_chain, seals, anchor, entries, pools, payables, orders, batches,
+	char *check;  /* chain, payments_chain, approvals, seals, anchor, entries, pools, payables, orders, batches,
 		       * batch_shops, lines, files, waybills, registry */
 	char *detail; /* what is wrong, naming the batch, order, shop, pool, file or line */
 } verify_finding;

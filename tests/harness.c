@@ -276,6 +276,19 @@ void h_load_registry(const char *db, const char *dir)
 	}
 }
 
+void h_approve_all(const char *db)
+{
+	g_autofree char *list = h_sql(db, "SELECT coalesce(string_agg(batch_id::text, ',' ORDER BY batch_id), '')"
+					  " FROM batches b WHERE NOT EXISTS (SELECT 1 FROM approvals a"
+					  " WHERE a.programme = b.programme AND a.batch_id = b.batch_id)");
+	g_auto(GStrv) batches = g_strsplit(list, ",", -1);
+	for (char **b = batches; *b && **b; b++) {
+		h_result r = h_run(db, "approve", "--batch", *b, NULL);
+		cr_assert_eq(r.status, 0, "approve --batch %s: exit %d\n%s%s", *b, r.status, r.out, r.err);
+		h_result_clear(&r);
+	}
+}
+
 char *h_ledger_dump(const char *db)
 {
 	static const char *const parts[] = {

@@ -85,4 +85,8 @@ char *h_settle(const char *db);
  * budgets, those present) into db; asserts each load exits 0. */
 void h_load_registry(const char *db, const char *dir);
 
+/* Approves (subsidy approve, as db's role) every batch not approved yet: payment results apply
+ * only to approved batches (CONTROL.md "Approve a batch"); asserts each exits 0. */
+void h_approve_all(const char *db);
+
 #endif

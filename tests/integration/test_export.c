@@ -5,6 +5,7 @@
  * The ledger is seeded with SQL (as a settlement would have left it): batch 1 pays S1, S10, S2 and
  * S3 (bytewise order: S1 < S10 < S2 < S3) and records S4's negative net, which is never exported;
  * batch 2 re-issues S2's amount with a remark. S1's registry version changed after batch 1. */
+#include "capitals.h"
 #include "harness.h"
 
 #include <criterion/criterion.h>
@@ -252,7 +253,8 @@ static void assert_summary_totals(const char *db, GPtrArray *rows)
 		cr_assert_str_eq(field(rows, last, f), totals_prefix[f]);
 	cr_assert_eq(g_ascii_strtoll(field(rows, last, 7), NULL, 10), orders);
 	cr_assert_eq(fen_of(field(rows, last, 8)), amount);
-	cr_assert_str_eq(field(rows, last, 9), "");
+	char capitals[CAPITALS_TEXT_MAX];
+	cr_assert_str_eq(field(rows, last, 9), capitals_format(amount, capitals), "the 合计 row's 备注: 大写金额");
 	cr_assert_eq(amount, exported_total(db, 1));
 }
 
@@ -274,7 +276,7 @@ Test(export, the_summary_is_utf8_with_bom_crlf_one_row_per_shop_owed_in_bytewise
 	assert_row(rows, 2, s10, G_N_ELEMENTS(s10));
 	assert_row(rows, 3, s2, G_N_ELEMENTS(s2));
 	assert_row(rows, 4, s3, G_N_ELEMENTS(s3));
-	const char *const totals[] = { "合计", "", "", "", "", "", "", "6", "45.74", "" };
+	const char *const totals[] = { "合计", "", "", "", "", "", "", "6", "45.74", "人民币肆拾伍元柒角肆分" };
 	assert_row(rows, 5, totals, G_N_ELEMENTS(totals));
 	assert_summary_totals(db, rows);
 }
@@ -288,7 +290,7 @@ Test(export, fields_are_quoted_only_when_they_hold_a_comma_or_a_quote)
 	cr_assert(strstr(bytes, "\r\n1,4,S3,\"山货店,\"\"特产\"\"\",欧阳小锋,农信,6221000000000034,1,1.56,\r\n"), "%s",
 		  bytes);
 	cr_assert(strstr(bytes, "\r\n1,1,S1,标准店,王小明,农信,6221000000000018,2,13.00,\r\n"), "%s", bytes);
-	cr_assert(strstr(bytes, "\r\n合计,,,,,,,6,45.74,\r\n"), "%s", bytes);
+	cr_assert(strstr(bytes, "\r\n合计,,,,,,,6,45.74,人民币肆拾伍元柒角肆分\r\n"), "%s", bytes);
 }
 
 Test(export, gb18030_has_no_bom_and_reads_back_as_the_same_rows)
@@ -364,7 +366,7 @@ Test(export, a_batch_with_a_remark_exports_it)
 	cr_assert_eq(rows->len, 3);
 	const char *const s2[] = { "2", "1", "S2", "扶贫店", "符春花", "农信", "6221000000000026", "0", "25.00", "补发:批次1" };
 	assert_row(rows, 1, s2, G_N_ELEMENTS(s2));
-	const char *const totals[] = { "合计", "", "", "", "", "", "", "0", "25.00", "" };
+	const char *const totals[] = { "合计", "", "", "", "", "", "", "0", "25.00", "人民币贰拾伍元整" };
 	assert_row(rows, 2, totals, G_N_ELEMENTS(totals));
 }
 
@@ -499,7 +501,7 @@ Test(export, the_xlsx_summary_has_a_frozen_header_text_accounts_and_numeric_amou
 		cr_assert(g_str_has_suffix(cells[8], ":0.00"), "the amount is a number formatted 0.00: %s", cells[8]);
 		sum += g_ascii_strtoll(cells[8] + 2, NULL, 10);
 	}
-	cr_assert_str_eq(lines[6], "s:合计\t\t\t\t\t\t\tn:600:General\tn:4574:0.00\t");
+	cr_assert_str_eq(lines[6], "s:合计\t\t\t\t\t\t\tn:600:General\tn:4574:0.00\ts:人民币肆拾伍元柒角肆分");
 	cr_assert_eq(sum, 4574);
 	cr_assert_eq(sum, exported_total(db, 1));
 	assert_sha256_verifies(path);
@@ -512,10 +514,15 @@ Test(export, the_xlsx_detail_keeps_order_numbers_as_text_and_totals_the_signed_a
 	g_auto(GStrv) lines = read_xlsx(path);
 	cr_assert_eq(g_strv_length(lines), 11, "freeze line, header, eight postings, totals");
 	cr_assert_str_eq(lines[0], "A2");
-	cr_assert_str_eq(lines[6], "n:100:General\ts:S2\ts:000123456789\ts:ZTO\ts:75300000000512\ts:2018-06-05 11:00:00"
-				   "\tn:2500:0.00\ts:80%\tn:2000:0.00\ts:c618\ts:FUNDED");
-	cr_assert_str_eq(lines[9], "n:100:General\ts:S4\ts:O8\ts:EMS\ts:E8\ts:2018-06-02 08:00:00\tn:0:0.00\ts:50%"
-				   "\tn:-500:0.00\ts:c618\ts:REVERSAL");
+	/* For a person: courier and status in Chinese (the CSV keeps the codes). */
+	cr_assert_str_eq(lines[6], "n:100:General\ts:S2\ts:000123456789\ts:中通快递\ts:75300000000512"
+				   "\ts:2018-06-05 11:00:00\tn:2500:0.00\ts:80%\tn:2000:0.00\ts:c618\ts:已拨付");
+	cr_assert_str_eq(lines[9], "n:100:General\ts:S4\ts:O8\ts:中国邮政\ts:E8\ts:2018-06-02 08:00:00\tn:0:0.00"
+				   "\ts:50%\tn:-500:0.00\ts:c618\ts:冲回");
+	g_autofree char *all = g_strjoinv("\n", lines);
+	cr_assert(strstr(all, "\ts:E5\t") && strstr(all, "\ts:c618\ts:部分拨付\n") && strstr(all, "\ts:c618\ts:资金不足\n") &&
+			  strstr(all, "\ts:圆通速递\ts:Y3\t") && !strstr(all, "FUNDED") && !strstr(all, "PARTIAL"),
+		  "%s", all);
 	cr_assert_str_eq(lines[10], "s:合计\t\t\t\t\t\t\t\tn:4074:0.00\t\t");
 }
 
@@ -582,4 +589,99 @@ Test(export, disclosure_refuses_a_shop_with_no_registry_version_when_the_batch_w
 	cr_assert(strstr(r.err, "'S10'"), "%s", r.err);
 	h_result_clear(&r);
 	cr_assert_not(g_file_test(path, G_FILE_TEST_EXISTS));
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* The XLSX for people: control sheet, autofilter, print setup (CONTROL.md, issue 16 point 10)   */
+
+/* Every sheet of the workbook: its name, autofilter, orientation, fit, repeated rows, then its
+ * rows as xlsx_dump writes them. */
+static const char xlsx_sheets_dump[] =
+	"import openpyxl, sys\n"
+	"wb = openpyxl.load_workbook(sys.argv[1])\n"
+	"for ws in wb.worksheets:\n"
+	"    ps = ws.page_setup\n"
+	/* fitToWidth absent is 1 (ECMA-376); fitToHeight 0 is "as many pages as it takes". */
+	"    print('sheet|%s|%s|%s|%s|%s|%s|%s' % (ws.title, ws.auto_filter.ref, ps.orientation,\n"
+	"          ws.sheet_properties.pageSetUpPr.fitToPage, ps.fitToWidth if ps.fitToWidth is not None else 1,\n"
+	"          ps.fitToHeight, ws.print_title_rows))\n"
+	"    for row in ws.iter_rows():\n"
+	"        out = []\n"
+	"        for c in row:\n"
+	"            v = c.value\n"
+	"            if v is None: out.append('')\n"
+	"            elif isinstance(v, str): out.append('s:' + v)\n"
+	"            else: out.append('n:%d:%s' % (round(v * 100), c.number_format))\n"
+	"        print('\\t'.join(out))\n";
+
+static char *read_xlsx_sheets(const char *path)
+{
+	const char *argv[] = { "/usr/bin/python3", "-c", xlsx_sheets_dump, path, NULL };
+	char *out = NULL;
+	cr_assert_eq(spawn_in(NULL, argv, &out), 0, "openpyxl cannot read %s", path);
+	return out;
+}
+
+/* The control sheet's rows after the one beginning "sheet|控制信息|", one "项目\t内容" a line. */
+static char *control_sheet(const char *dump)
+{
+	const char *at = strstr(dump, "sheet|控制信息|");
+	cr_assert(at, "no sheet 控制信息 in:\n%s", dump);
+	return g_strdup(strchr(at, '\n') + 1);
+}
+
+Test(export, the_xlsx_control_sheet_says_not_approved_then_who_approved_and_when)
+{
+	const char *db = seeded();
+	g_autofree char *before = export_file(db, "before.xlsx", "--format", "xlsx", NULL);
+	g_autofree char *dump = read_xlsx_sheets(before);
+	cr_assert(g_str_has_prefix(dump, "sheet|批次1|A1:J5|landscape|True|1|0|$1:$1\n"),
+		  "the first sheet: autofilter over header and rows, landscape, one page wide, header repeated:\n%s",
+		  dump);
+	g_autofree char *ctl = control_sheet(dump);
+	cr_assert_str_eq(ctl,
+			 "s:项目\ts:内容\n"
+			 "s:批次号\tn:100:General\n"
+			 "s:生成时间\ts:2018-06-20 02:00:00\n"
+			 "s:本批摘要\ts:1111111111111111111111111111111111111111111111111111111111111111\n"
+			 "s:上批摘要\ts:0000000000000000000000000000000000000000000000000000000000000000\n"
+			 "s:店铺数\tn:400:General\n"
+			 "s:订单数\tn:600:General\n"
+			 "s:补贴金额(元)\tn:4574:0.00\n"
+			 "s:大写金额\ts:人民币肆拾伍元柒角肆分\n"
+			 "s:审核状态\ts:未审核\n"
+			 "s:审核人\t\n"
+			 "s:审核时间\t\n");
+	cr_assert(strstr(dump, "sheet|控制信息|None|landscape|True|1|0|$1:$1\n"), "%s", dump);
+
+	h_result r = h_run(db, "approve", "--batch", "1", "--reason", "checked against the bank list", NULL);
+	cr_assert_eq(r.status, 0, "approve: exit %d\n%s%s", r.status, r.out, r.err);
+	h_result_clear(&r);
+	g_autofree char *after = export_file(db, "after.xlsx", "--format", "xlsx", "--detail");
+	g_autofree char *dump2 = read_xlsx_sheets(after);
+	cr_assert(g_str_has_prefix(dump2, "sheet|明细1|A1:K9|landscape|True|1|0|$1:$1\n"), "%s", dump2);
+	g_autofree char *ctl2 = control_sheet(dump2);
+	g_autofree char *who = h_sql(db, "SELECT db_role || ' / ' || os_user FROM approvals WHERE batch_id = 1");
+	g_autofree char *when = h_sql(db, "SELECT to_char(approved_at AT TIME ZONE 'Asia/Shanghai',"
+					  " 'YYYY-MM-DD HH24:MI:SS') FROM approvals WHERE batch_id = 1");
+	g_autofree char *tail = g_strdup_printf("s:审核状态\ts:已审核\ns:审核人\ts:%s\ns:审核时间\ts:%s\n", who, when);
+	cr_assert(g_str_has_suffix(ctl2, tail), "%s\nwanted it to end with\n%s", ctl2, tail);
+	cr_assert(g_str_has_prefix(who, "postgres / ") || strstr(who, " / "), "%s", who);
+	/* The detail's control sheet speaks of the batch as the summary does. */
+	cr_assert(strstr(ctl2, "s:补贴金额(元)\tn:4574:0.00\ns:大写金额\ts:人民币肆拾伍元柒角肆分\n"), "%s", ctl2);
+	/* Approved, the file is still the same bytes every time it is written. */
+	g_autofree char *again = export_file(db, "again.xlsx", "--format", "xlsx", "--detail");
+	assert_same_bytes(after, again);
+}
+
+/* The CSV is for machines: codes, not names; its 合计 row holds the capitals in 备注. */
+Test(export, the_csv_detail_keeps_courier_and_status_codes)
+{
+	const char *db = seeded();
+	g_autofree char *path = export_file(db, "detail.csv", "--detail", NULL, NULL);
+	gsize len = 0;
+	g_autofree char *bytes = h_read(path, &len);
+	cr_assert(strstr(bytes, ",ZTO,75300000000512,") && strstr(bytes, ",c618,FUNDED\r\n") &&
+			  strstr(bytes, ",c618,REVERSAL\r\n") && !strstr(bytes, "已拨付") && !strstr(bytes, "中通"),
+		  "%s", bytes);
 }

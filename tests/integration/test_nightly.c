@@ -151,6 +151,17 @@ static void assert_export(const char *inbox, int batch, const char *want_totals)
 	cr_assert(g_file_test(sha, G_FILE_TEST_IS_REGULAR), "no checksum %s", sha);
 	g_autofree char *row = totals_row(path);
 	cr_assert_str_eq(row, want_totals, "%s: totals row", name);
+	/* Beside it, the XLSX finance opens (issue 16 point 10), with its checksum. */
+	g_autofree char *xname = g_strdup_printf("batch-%d.xlsx", batch);
+	g_autofree char *xlsx = g_build_filename(inbox, "exports", xname, NULL);
+	g_autofree char *xsha = g_strconcat(xlsx, ".sha256", NULL);
+	gsize len = 0;
+	g_autofree char *bytes = h_read(xlsx, &len);
+	cr_assert(len > 4 && memcmp(bytes, "PK\x03\x04", 4) == 0, "%s is no XLSX", xlsx);
+	g_autofree char *line = h_read(xsha, NULL);
+	g_autofree char *hex = g_compute_checksum_for_data(G_CHECKSUM_SHA256, (const guchar *)bytes, len);
+	g_autofree char *want_line = g_strdup_printf("%s  %s\n", hex, xname);
+	cr_assert_str_eq(line, want_line, "%s", xsha);
 }
 
 static int64_t budget_left(const char *db)
@@ -218,7 +229,7 @@ Test(nightly, three_nights_match_the_hand_computed_ledger_budget_files_and_expor
 	g_autofree char *reason = h_read(reason_path, NULL);
 	cr_assert(strstr(reason, "7.51") && strstr(reason, "7.50"), "reason: %s", reason);
 	assert_inbox_empty(inbox);
-	assert_export(inbox, 1, "合计,,,,,,,3,32.00,");
+	assert_export(inbox, 1, "合计,,,,,,,3,32.00,人民币叁拾贰元整");
 
 	/* Night 2. n1-b comes again, the same bytes under the same name: skipped, and not archived
 	 * twice. n2-a: A4, a second parcel of OA1: the order's fee 24.00 -> 12.00, capped at 10.00:
@@ -241,7 +252,7 @@ Test(nightly, three_nights_match_the_hand_computed_ledger_budget_files_and_expor
 	cr_assert_eq(archived(inbox, "n1-b.csv"), 1);
 	cr_assert_eq(archived(inbox, "n2-a.csv"), 1);
 	assert_inbox_empty(inbox);
-	assert_export(inbox, 2, "合计,,,,,,,2,18.00,");
+	assert_export(inbox, 2, "合计,,,,,,,2,18.00,人民币壹拾捌元整");
 
 	/* Night 3, after a new pool "more" of 10.00 is loaded. A file named n2-a.csv again, other
 	 * bytes: stored, archived as n2-a.csv.1 beside the first. OB2 4.00 by S1 -> 2.00. The
@@ -262,7 +273,7 @@ Test(nightly, three_nights_match_the_hand_computed_ledger_budget_files_and_expor
 	cr_assert_eq(budget_left(db), 200);
 	cr_assert_eq(archived(inbox, "n2-a.csv"), 2);
 	assert_inbox_empty(inbox);
-	assert_export(inbox, 3, "合计,,,,,,,2,8.00,");
+	assert_export(inbox, 3, "合计,,,,,,,2,8.00,人民币捌元整");
 	/* Every order has what it is entitled to: 10 + 16 + 10 + 20 + 2 = 58.00, nothing unfunded. */
 	cr_assert_eq(h_sql_int(db, "SELECT sum(entitlement_fen) FROM orders"), 5800);
 	cr_assert_eq(h_sql_int(db, "SELECT sum(unfunded_fen) FROM orders"), 0);
@@ -499,7 +510,7 @@ Test(nightly, two_runs_started_together_do_the_work_once)
 	cr_assert_eq(archived(inbox, "many-0.csv"), 1);
 	cr_assert_eq(archived(inbox, "many-1.csv"), 1);
 	assert_inbox_empty(inbox);
-	assert_export(inbox, 1, "合计,,,,,,,3000,18000.00,");
+	assert_export(inbox, 1, "合计,,,,,,,3000,18000.00,人民币壹万捌仟元整");
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -589,7 +600,7 @@ Test(nightly, a_file_that_cannot_be_archived_stays_and_the_next_run_archives_it)
 	h_result_clear(&r);
 	g_autofree char *left = left_in_inbox(inbox);
 	cr_assert_str_eq(left, "n1.csv");
-	assert_export(inbox, 1, "合计,,,,,,,1,6.00,");
+	assert_export(inbox, 1, "合计,,,,,,,1,6.00,人民币陆元整");
 
 	nightly_ok(db, inbox, TRUE, 0, &r);
 	cr_assert(strstr(r.out, "\"status\":\"skipped\"") && strstr(r.out, "\"export\":null"), "%s", r.out);
@@ -666,7 +677,7 @@ Test(nightly, the_demo_inbox_runs_two_nights_as_its_readme_says)
 		}
 		h_result_clear(&r);
 		assert_inbox_empty(inbox);
-		assert_export(inbox, n + 1, n == 0 ? "合计,,,,,,,36,357.55," : "合计,,,,,,,24,203.23,");
+		assert_export(inbox, n + 1, n == 0 ? "合计,,,,,,,36,357.55,人民币叁佰伍拾柒元伍角伍分" : "合计,,,,,,,24,203.23,人民币贰佰零叁元贰角叁分");
 	}
 	cr_assert_eq(h_sql_int(db, "SELECT count(*) FROM files"), 4 + 4);
 	cr_assert_eq(posted(db), 35755 + 20323);

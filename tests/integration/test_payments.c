@@ -41,6 +41,7 @@ static const char *seeded(void)
 	const char *db = h_fresh_db();
 	char *err = NULL;
 	cr_assert(h_exec(db, seed_sql, &err), "seed: %s", err);
+	h_approve_all(db);
 	return db;
 }
 
@@ -223,6 +224,36 @@ Test(payments, a_contradicting_repeat_is_a_finding_and_the_first_result_stands)
 	cr_assert_eq(r.status, 1, "exit %d: %s", r.status, r.out);
 	h_result_clear(&r);
 	cr_assert_eq(balance(db, "treasury"), 1300);
+}
+
+/* 支付时间 as a spreadsheet saves it (FORMATS.md): with or without seconds, with '/' and no zero
+ * padding, or a date alone (the start of that day). A time that is none of them refuses the file. */
+Test(payments, the_payment_time_may_come_in_every_form_formats_md_lists)
+{
+	const char *db = seeded();
+	h_result r = load(db, "forms.csv",
+			  HEADER "1,S1,13.00,成功,2018-06-20 10:00,T001\r\n"
+				 "1,S2,25.00,成功,2018/6/20 10:00,T002\r\n"
+				 "1,S3,6.18,成功,2018-06-20,T003\r\n",
+			  -1);
+	cr_assert_eq(r.status, 0, "exit %d: %s%s", r.status, r.out, r.err);
+	assert_json_has(&r, "\"applied\":3");
+	h_result_clear(&r);
+	g_autofree char *times = h_sql(db, "SELECT string_agg(shop_id || '=' || paid_at, ',' ORDER BY shop_id) FROM payments");
+	cr_assert_str_eq(times, "S1=2018-06-20 10:00:00,S2=2018-06-20 10:00:00,S3=2018-06-20 00:00:00");
+	/* The same results with seconds repeat them exactly: nothing contradicts. */
+	r = load(db, "again.csv", HEADER "1,S1,13.00,成功,2018-06-20 10:00:00,T001\r\n", -1);
+	cr_assert_eq(r.status, 0, "exit %d: %s%s", r.status, r.out, r.err);
+	assert_json_has(&r, "\"already_applied\":1");
+	h_result_clear(&r);
+	const char *const bad[] = { "2018-06-20T10:00:00", "20/6/2018 10:00", "2018-06-20 25:00", "2018-02-30" };
+	for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
+		g_autofree char *text = g_strdup_printf(HEADER "1,S1,13.00,成功,%s,T001\r\n", bad[i]);
+		r = load(db, "bad-time.csv", text, -1);
+		cr_assert_eq(r.status, 65, "'%s': exit %d: %s%s", bad[i], r.status, r.out, r.err);
+		cr_assert(strstr(r.err, "支付时间") && strstr(r.err, bad[i]), "%s", r.err);
+		h_result_clear(&r);
+	}
 }
 
 Test(payments, a_gb18030_file_loads_like_its_utf8_twin)
@@ -426,6 +457,7 @@ Test(payments, a_failed_payment_is_carried_into_the_next_batch_once_and_never_li
 	cr_assert_str_eq(batch1, "S1:1000: S2:800:");
 
 	g_autofree char *results = results_for(db, 1, "S2");
+	h_approve_all(db);
 	h_result r = load(db, "results-1.csv", results, -1);
 	cr_assert_eq(r.status, 0, "exit %d: %s%s", r.status, r.out, r.err);
 	assert_json_has(&r, "\"paid_fen\":1000");
@@ -442,6 +474,7 @@ Test(payments, a_failed_payment_is_carried_into_the_next_batch_once_and_never_li
 	cr_assert(strstr(s3, "\"batch\":null"), "%s", s3);
 
 	g_autofree char *results2 = results_for(db, 2, "");
+	h_approve_all(db);
 	r = load(db, "results-2.csv", results2, -1);
 	cr_assert_eq(r.status, 0, "exit %d: %s%s", r.status, r.out, r.err);
 	assert_json_has(&r, "\"paid_fen\":800");
@@ -467,6 +500,7 @@ Test(payments, a_failure_reported_after_the_shop_is_in_a_later_batch_is_still_ca
 	cr_assert_str_eq(batch2, "S2:400:");
 
 	g_autofree char *results = results_for(db, 1, "S2");
+	h_approve_all(db);
 	h_result r = load(db, "results-1.csv", results, -1);
 	cr_assert_eq(r.status, 0, "exit %d: %s%s", r.status, r.out, r.err);
 	h_result_clear(&r);

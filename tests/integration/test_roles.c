@@ -24,6 +24,7 @@ static const char *settled(void)
 	g_free(h_settle(db));
 	h_ingest_text(db, "night2.csv", HEADER "EMS,B1,O1,2018-06-08 10:00:00,C1,,1,12.00,,\n", 0);
 	g_free(h_settle(db));
+	h_approve_all(db);
 	return db;
 }
 
@@ -418,6 +419,11 @@ Test(roles, each_role_runs_its_commands_and_is_refused_the_others_with_77)
 	for (size_t i = 0; i < G_N_ELEMENTS(engine_only); i++)
 		assert_run(engine, 0, NULL, engine_only[i]);
 	cr_assert_eq(h_sql_int(db, "SELECT count(*) FROM batches"), 3);
+	/* Approving a batch (four eyes): finance's alone, never the engine's, which made it. */
+	const char *const approve[] = { "approve", "--batch", "3", NULL };
+	assert_run(engine, 77, "subsidy_finance", approve);
+	assert_run(auditor, 77, "subsidy_finance", approve);
+	assert_run(finance, 0, NULL, approve);
 	/* Payment results: finance's alone. */
 	assert_run(engine, 77, "subsidy_finance", pay);
 	assert_run(auditor, 77, "subsidy_finance", pay);

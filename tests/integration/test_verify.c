@@ -33,6 +33,7 @@ static const char *ledger(void)
 				      " FROM batch_shops WHERE batch_id = 1 AND amount_fen > 0");
 	g_autofree char *text = g_strdup_printf("批次号,店铺编号,金额(元),状态,支付时间,流水号\n%s\n", rows);
 	g_autofree char *path = h_write(h_tmpdir(), "payments-1.csv", text, -1);
+	h_approve_all(db);
 	h_result r = h_run(db, "payments", "load", path, NULL);
 	cr_assert_eq(r.status, 0, "payments load: exit %d\n%s%s", r.status, r.out, r.err);
 	h_result_clear(&r);
@@ -312,7 +313,7 @@ Test(verify, the_newest_batch_deleted_with_its_state_rolled_back_is_found_by_the
 		   " DELETE FROM postings WHERE batch_id = 3; DELETE FROM batch_shops WHERE batch_id = 3;"
 		   " UPDATE payment_loads SET batches_upto = 2;" DROP_SEALS(3)
 		   " DELETE FROM runs WHERE run_id = (SELECT run_id FROM batches WHERE batch_id = 3);"
-		   " DELETE FROM batches WHERE batch_id = 3");
+		   " DELETE FROM approvals WHERE batch_id = 3; DELETE FROM batches WHERE batch_id = 3");
 	/* A chain with no anchor outside the database can be cut at its end: nothing to see. */
 	assert_sound(db, NULL);
 	assert_anchor_finding(db, head, "batch 3 is not in the chain");
@@ -395,8 +396,11 @@ Test(verify, a_registry_version_retired_in_place_is_found)
 /* Batches made before sql/006 have digest version 2 (no seals). Here the ledger's batches are
  * made version 2 again, each digest recomputed by SQL from the version-2 text (src/ledger.c), as
  * the binary before 006 made them: they verify, and the next batch seals the whole history. */
+/* A database from before 006 had no seals, and none of approvals (013), which came later: its
+ * payments were applied before approvals existed. */
 static const char to_version_2[] =
 	"SET TimeZone = 'Asia/Shanghai'; SET DateStyle = 'ISO, YMD'; DELETE FROM batch_seals;"
+	" DELETE FROM approvals; UPDATE schema_version SET applied_at = now() WHERE name ~ '_approvals[.]sql$';"
 	" DO $$ DECLARE b record; prev text := repeat('0', 64); d text; BEGIN"
 	" FOR b IN SELECT * FROM batches ORDER BY batch_id LOOP"
 	"  SELECT encode(sha256(convert_to(format('subsidy-batch-v2|%s|%s|%s|%s|%s|%s|%s|%s|%s', b.programme,"
@@ -476,6 +480,7 @@ Test(verify, nightly_export_and_payments_load_print_the_heads_that_verify_checks
 
 	g_autofree char *pay = h_write(h_tmpdir(), "payments.csv",
 				       "批次号,店铺编号,金额(元),状态,支付时间,流水号\n1,S1,6.00,成功,2018-06-20 10:00:00,SN1\n", -1);
+	h_approve_all(db);
 	r = h_run(db, "payments", "load", pay, NULL);
 	cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
 	g_autofree char *phead = payments_head(db);

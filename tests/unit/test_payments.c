@@ -39,3 +39,31 @@ Test(payments_unit, check_bytes_refuses_a_bad_line_and_an_empty_file)
 	cr_assert(strstr(e->message, "empty"), "%s", e->message);
 	g_error_free(e);
 }
+
+/* 支付时间 in the forms FORMATS.md lists, and nothing looser. */
+Test(payments_unit, the_payment_time_forms)
+{
+	static const struct {
+		const char *text;
+		const char *want; /* NULL: refused */
+	} cases[] = {
+		{ "2018-06-20 10:00:00", "2018-06-20 10:00:00" }, { "2018-06-20 10:00", "2018-06-20 10:00:00" },
+		{ "2018/6/20 10:00", "2018-06-20 10:00:00" },	  { "2018/06/20 9:05", "2018-06-20 09:05:00" },
+		{ "2018/6/20 10:00:07", "2018-06-20 10:00:07" },  { "2018-06-20", "2018-06-20 00:00:00" },
+		{ "2018/6/2", "2018-06-02 00:00:00" },		  { "2018-6-22 10:00:00", NULL },
+		{ "2018-06-20 10:00:00 ", NULL },		  { " 2018-06-20", NULL },
+		{ "2018-06-20T10:00:00", NULL },		  { "2018/6/20 10", NULL },
+		{ "2018-02-30", NULL },				  { "2018-06-20 24:00", NULL },
+		{ "20/6/2018", NULL },				  { "", NULL },
+	};
+	for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+		chrono_time t = 0;
+		gboolean ok = payments_parse_time(cases[i].text, &t);
+		cr_assert_eq(ok, cases[i].want != NULL, "'%s'", cases[i].text);
+		if (!ok)
+			continue;
+		char buf[CHRONO_TIME_TEXT_MAX];
+		chrono_format_time(t, buf);
+		cr_assert_str_eq(buf, cases[i].want, "'%s'", cases[i].text);
+	}
+}
