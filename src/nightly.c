@@ -16,6 +16,7 @@
 #include "money.h"
 #include "outfile.h"
 #include "registry.h"
+#include "report.h"
 #include "status.h"
 #include "text.h"
 
@@ -544,7 +545,7 @@ static gboolean take_inbox(run_ctx *c, GPtrArray *names, GError **error)
 /* Settle, export, report                                                                      */
 
 /* Is name a temporary file of an export of ours, ".batch-N.csv.XXXXXX" or
- * ".batch-N.csv.sha256.XXXXXX" (outfile.h)? */
+ * ".batch-N.csv.sha256.XXXXXX" (outfile.h), or of the report, ".report.html.XXXXXX"? */
 static gboolean export_temp_name(const char *name)
 {
 	size_t n = strlen(name);
@@ -552,7 +553,7 @@ static gboolean export_temp_name(const char *name)
 		return FALSE;
 	g_autofree char *target = g_strndup(name + 1, n - 2 - OUTFILE_TEMP_RANDOM_CHARS);
 	return outfile_is_temp_of(name, target) &&
-	       g_regex_match_simple("^batch-[0-9]+\\.csv(\\.sha256)?$", target, 0, 0);
+	       g_regex_match_simple("^(batch-[0-9]+\\.csv(\\.sha256)?|report\\.html)$", target, 0, 0);
 }
 
 /* Removes the temporary files a killed export left in the export dir (SIGKILL cannot be caught).
@@ -663,6 +664,17 @@ static gboolean export_batches(run_ctx *c, GError **error)
 	}
 	PQclear(res);
 	return ok;
+}
+
+/* The programme to date as a page beside the exports (REPORT.md), written again every night. */
+static gboolean write_report(run_ctx *c, GError **error)
+{
+	g_autofree char *path = g_build_filename(c->export_dir, REPORT_NIGHTLY_NAME, NULL);
+	g_autoptr(report) r = report_compute(c->d, NULL, NULL, error);
+	if (!r || !make_dir(c->export_dir, error) || !report_write_html(r, path, error))
+		return FALSE;
+	nightly_log(LOG_INFO, "wrote the programme report to '%s'", path);
+	return TRUE;
 }
 
 static gboolean read_pools(run_ctx *c, GError **error)
@@ -787,7 +799,7 @@ static gboolean run_locked(run_ctx *c, GError **error)
 		nightly_log(LOG_INFO, "settled: nothing to record, no batch");
 	fault_point("nightly:settled");
 
-	if (!export_batches(c, error) || !read_pools(c, error) ||
+	if (!export_batches(c, error) || !read_pools(c, error) || !write_report(c, error) ||
 	    !ledger_chain_heads(c->d, &c->out->head, &c->out->payments_head, error))
 		return FALSE;
 	if (c->out->move_failures) {

@@ -1,0 +1,449 @@
+/* report.c: the programme report's figures, and their JSON; see report.h and REPORT.md. */
+#include "report.h"
+
+#include "json.h"
+#include "outfile.h"
+#include "status.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+G_DEFINE_QUARK(subsidy-report-error-quark, report_error)
+
+/* The scope of orders: $2 and $3 are the first and last order dates, either NULL (unbounded). */
+#define ORDER_IN_SCOPE(o)                                                                                         \
+	"(" o ".order_date >= coalesce($2::date, '-infinity'::date)"                                               \
+	" AND " o ".order_date <= coalesce($3::date, 'infinity'::date))"
+
+/* Every figure of an order in scope, in one pass over orders, postings and payments: one row per
+ * section, kind first, then the key and up to five numbers.
+ *   total    orders, posted, paid, unfunded, shops_paid
+ *   poverty  villages_total, villages_reached, households_paid, orders, posted
+ *   village  village: orders, posted, poverty_posted
+ *   campaign campaign_id (name): orders, posted
+ *   courier  courier: posted
+ * An order's rate is its latest posting's (the last batch that posted for it); its money is the net
+ * of its postings; paid is the money of its postings whose (batch, shop) payment was PAID (成功). */
+static const char orders_sql[] =
+	"WITH po AS MATERIALIZED ("
+	"  SELECT o.shop_id, o.campaign_id, o.fund_courier, o.unfunded_fen, sum(p.funded_fen) AS net,"
+	"   coalesce(sum(p.funded_fen) FILTER (WHERE pay.status = 'PAID'), 0) AS paid,"
+	"   coalesce(bool_or(p.rule = 'poverty') FILTER (WHERE p.batch_id = o.last_batch), false) AS poor"
+	"  FROM orders o"
+	"  JOIN postings p ON p.programme = o.programme AND p.shop_id = o.shop_id AND p.order_key = o.order_key"
+	"  LEFT JOIN payments pay ON pay.programme = p.programme AND pay.batch_id = p.batch_id"
+	"   AND pay.shop_id = p.shop_id"
+	"  WHERE o.programme = $1 AND " ORDER_IN_SCOPE("o")
+	"  GROUP BY o.programme, o.shop_id, o.order_key),"
+	" pv AS MATERIALIZED (SELECT DISTINCT village FROM households WHERE programme = $1"
+	"  AND superseded_at IS NULL),"
+	" x AS MATERIALIZED (SELECT po.*, s.village, s.household_id,"
+	"  po.poor AND po.net > 0 AND s.village IN (SELECT village FROM pv) AS reach"
+	"  FROM po JOIN shops s ON s.programme = $1 AND s.shop_id = po.shop_id AND s.superseded_at IS NULL)"
+	" SELECT 'total', NULL::text, count(*), coalesce(sum(net), 0), coalesce(sum(paid), 0),"
+	"  coalesce(sum(unfunded_fen), 0),"
+	"  (SELECT count(*) FROM (SELECT 1 FROM x GROUP BY shop_id HAVING sum(net) > 0) s), NULL::text FROM x"
+	" UNION ALL SELECT 'poverty', NULL, (SELECT count(*) FROM pv),"
+	"  (SELECT count(DISTINCT village) FROM x WHERE reach),"
+	"  (SELECT count(DISTINCT household_id) FROM x WHERE reach),"
+	"  count(*), coalesce(sum(net), 0), NULL FROM x WHERE poor"
+	" UNION ALL (SELECT 'village', village, count(*), sum(net), coalesce(sum(net) FILTER (WHERE poor), 0),"
+	"  0, 0, NULL FROM x GROUP BY village ORDER BY village COLLATE \"C\")"
+	" UNION ALL (SELECT 'campaign', x.campaign_id, count(*), sum(net), 0, 0, 0, min(c.name) FROM x"
+	"  LEFT JOIN campaigns c ON c.programme = $1 AND c.campaign_id = x.campaign_id AND c.superseded_at IS NULL"
+	"  GROUP BY x.campaign_id ORDER BY x.campaign_id COLLATE \"C\" NULLS LAST)"
+	" UNION ALL SELECT 'courier', fund_courier, sum(net), 0, 0, 0, 0, NULL FROM x GROUP BY fund_courier";
+
+/* Lines by courier and outcome whose pickup day is in scope; a line whose pickup time could not be
+ * read only when no range is given. */
+static const char lines_sql[] =
+	"SELECT courier, outcome, count(*) FROM lines WHERE programme = $1"
+	" AND (($2::date IS NULL AND $3::date IS NULL) OR (pickup_time::date >= coalesce($2::date, '-infinity'::date)"
+	"  AND pickup_time::date <= coalesce($3::date, 'infinity'::date)))"
+	" GROUP BY courier, outcome";
+
+/* Every pool now, with what the postings of in-scope orders drew from it, net of returns. Without
+ * a range every posting's order is in scope, so the entries alone tell. */
+static const char pools_sql_all[] =
+	"WITH d AS (SELECT pool_id, -sum(amount_fen) AS drawn FROM entries WHERE programme = $1"
+	"  AND pool_id IS NOT NULL AND $2::date IS NULL AND $3::date IS NULL GROUP BY pool_id)"
+	" SELECT p.pool_id, p.name, b.amount_fen, coalesce(d.drawn, 0), b.amount_fen - b.drawn_fen FROM pools p"
+	" JOIN pool_balances b ON b.programme = p.programme AND b.pool_id = p.pool_id"
+	" LEFT JOIN d ON d.pool_id = p.pool_id WHERE p.programme = $1 AND p.superseded_at IS NULL"
+	" ORDER BY p.pool_id COLLATE \"C\"";
+static const char pools_sql_range[] =
+	"WITH d AS (SELECT e.pool_id, -sum(e.amount_fen) AS drawn FROM entries e"
+	"  JOIN postings ps ON ps.programme = e.programme AND ps.batch_id = e.batch_id AND ps.seq = e.posting_seq"
+	"  JOIN orders o ON o.programme = ps.programme AND o.shop_id = ps.shop_id AND o.order_key = ps.order_key"
+	"  WHERE e.programme = $1 AND e.pool_id IS NOT NULL AND " ORDER_IN_SCOPE("o") " GROUP BY e.pool_id)"
+	" SELECT p.pool_id, p.name, b.amount_fen, coalesce(d.drawn, 0), b.amount_fen - b.drawn_fen FROM pools p"
+	" JOIN pool_balances b ON b.programme = p.programme AND b.pool_id = p.pool_id"
+	" LEFT JOIN d ON d.pool_id = p.pool_id WHERE p.programme = $1 AND p.superseded_at IS NULL"
+	" ORDER BY p.pool_id COLLATE \"C\"";
+
+/* One point per China-time day on which a batch was made (the session's time zone is China's,
+ * db.h): the pools loaded by the moment of that day's last batch, at the amounts they had then,
+ * less what every batch up to it drew from them. */
+static const char burn_sql[] =
+	"WITH days AS (SELECT created_at::date AS day, max(batch_id) AS upto, max(created_at) AS at FROM batches"
+	"  WHERE programme = $1 GROUP BY 1),"
+	" draws AS (SELECT batch_id, -sum(amount_fen) AS drawn FROM entries WHERE programme = $1"
+	"  AND pool_id IS NOT NULL GROUP BY batch_id)"
+	" SELECT d.day::text,"
+	"  coalesce((SELECT sum(p.amount_fen) FROM pools p WHERE p.programme = $1 AND p.recorded_at <= d.at"
+	"   AND d.at < coalesce(p.superseded_at, 'infinity')), 0),"
+	"  coalesce((SELECT sum(w.drawn) FROM draws w WHERE w.batch_id <= d.upto), 0)"
+	" FROM days d ORDER BY d.day";
+
+static const char head_sql[] =
+	"SELECT to_char(now(), 'YYYY-MM-DD HH24:MI:SS'), b.batch_id, b.digest,"
+	" to_char(b.created_at, 'YYYY-MM-DD HH24:MI:SS'),"
+	" (SELECT coalesce(sum(amount_fen), 0) FROM pool_balances WHERE programme = $1),"
+	" (SELECT coalesce(sum(amount_fen - drawn_fen), 0) FROM pool_balances WHERE programme = $1)"
+	" FROM (SELECT 1) one LEFT JOIN LATERAL (SELECT batch_id, digest, created_at FROM batches"
+	"  WHERE programme = $1 ORDER BY batch_id DESC LIMIT 1) b ON true";
+
+static int64_t num(const PGresult *res, int row, int col)
+{
+	return PQgetisnull(res, row, col) ? 0 : g_ascii_strtoll(PQgetvalue(res, row, col), NULL, 10);
+}
+
+static char *text_or_null(const PGresult *res, int row, int col)
+{
+	return PQgetisnull(res, row, col) ? NULL : g_strdup(PQgetvalue(res, row, col));
+}
+
+/* Bytewise, NULL last: the order of REPORT.md's lists. */
+static int compare_keys(const char *a, const char *b)
+{
+	if (!a || !b)
+		return (a == NULL) - (b == NULL);
+	return strcmp(a, b);
+}
+
+static int compare_couriers(gconstpointer a, gconstpointer b)
+{
+	return compare_keys(((const report_courier *)a)->courier, ((const report_courier *)b)->courier);
+}
+
+/* The courier's entry, made when new (couriers come from lines and from orders' funding keys). */
+static report_courier *courier_entry(GArray *couriers, GHashTable *index, const char *courier)
+{
+	/* The hash table cannot hold a NULL key: the unreadable courier has its own name. */
+	const char *key = courier ? courier : "\x01(null)";
+	gpointer found;
+	if (g_hash_table_lookup_extended(index, key, NULL, &found))
+		return &g_array_index(couriers, report_courier, GPOINTER_TO_UINT(found));
+	report_courier c = { 0 };
+	c.courier = g_strdup(courier);
+	g_array_append_val(couriers, c);
+	g_hash_table_insert(index, g_strdup(key), GUINT_TO_POINTER(couriers->len - 1));
+	return &g_array_index(couriers, report_courier, couriers->len - 1);
+}
+
+static void clear_village(gpointer p)
+{
+	g_free(((report_village *)p)->village);
+}
+
+static void clear_campaign(gpointer p)
+{
+	report_campaign *c = p;
+	g_free(c->campaign_id);
+	g_free(c->name);
+}
+
+static void clear_courier(gpointer p)
+{
+	g_free(((report_courier *)p)->courier);
+}
+
+static void clear_pool(gpointer p)
+{
+	report_pool *pool = p;
+	g_free(pool->pool_id);
+	g_free(pool->name);
+}
+
+static report *report_new(void)
+{
+	report *r = g_new0(report, 1);
+	r->by_village = g_array_new(FALSE, TRUE, sizeof(report_village));
+	g_array_set_clear_func(r->by_village, clear_village);
+	r->by_campaign = g_array_new(FALSE, TRUE, sizeof(report_campaign));
+	g_array_set_clear_func(r->by_campaign, clear_campaign);
+	r->by_courier = g_array_new(FALSE, TRUE, sizeof(report_courier));
+	g_array_set_clear_func(r->by_courier, clear_courier);
+	r->pools = g_array_new(FALSE, TRUE, sizeof(report_pool));
+	g_array_set_clear_func(r->pools, clear_pool);
+	r->burn_down = g_array_new(FALSE, TRUE, sizeof(report_point));
+	return r;
+}
+
+void report_free(report *r)
+{
+	if (!r)
+		return;
+	g_array_unref(r->by_village);
+	g_array_unref(r->by_campaign);
+	g_array_unref(r->by_courier);
+	g_array_unref(r->pools);
+	g_array_unref(r->burn_down);
+	g_free(r->programme);
+	g_free(r->last_digest);
+	g_free(r);
+}
+
+static void take_orders(report *r, const PGresult *res, GArray *couriers, GHashTable *index)
+{
+	for (int i = 0; i < PQntuples(res); i++) {
+		const char *kind = PQgetvalue(res, i, 0);
+		if (strcmp(kind, "total") == 0) {
+			r->orders = num(res, i, 2);
+			r->posted_fen = num(res, i, 3);
+			r->paid_fen = num(res, i, 4);
+			r->unfunded_fen = num(res, i, 5);
+			r->shops_paid = num(res, i, 6);
+		} else if (strcmp(kind, "poverty") == 0) {
+			r->poverty.villages_total = num(res, i, 2);
+			r->poverty.villages_reached = num(res, i, 3);
+			r->poverty.households_paid = num(res, i, 4);
+			r->poverty.orders = num(res, i, 5);
+			r->poverty.posted_fen = num(res, i, 6);
+		} else if (strcmp(kind, "village") == 0) {
+			report_village v = { text_or_null(res, i, 1), num(res, i, 2), num(res, i, 3), num(res, i, 4) };
+			g_array_append_val(r->by_village, v);
+		} else if (strcmp(kind, "campaign") == 0) {
+			report_campaign c = { text_or_null(res, i, 1), text_or_null(res, i, 7), num(res, i, 2),
+					      num(res, i, 3) };
+			g_array_append_val(r->by_campaign, c);
+		} else {
+			g_assert(strcmp(kind, "courier") == 0);
+			courier_entry(couriers, index, PQgetisnull(res, i, 1) ? NULL : PQgetvalue(res, i, 1))->posted_fen =
+				num(res, i, 2);
+		}
+	}
+}
+
+static void take_lines(report *r, const PGresult *res, GArray *couriers, GHashTable *index)
+{
+	for (int i = 0; i < PQntuples(res); i++) {
+		policy_outcome o;
+		gboolean known = policy_outcome_parse(PQgetvalue(res, i, 1), &o);
+		g_assert(known); /* the lines table's CHECK allows these only */
+		int64_t n = num(res, i, 2);
+		report_courier *c = courier_entry(couriers, index, PQgetisnull(res, i, 0) ? NULL : PQgetvalue(res, i, 0));
+		c->lines += n;
+		c->outcomes[o] += n;
+		if (o == OUTCOME_ELIGIBLE)
+			c->eligible += n;
+		r->outcomes[o] += n;
+	}
+}
+
+report *report_compute(db *d, const char *from, const char *to, GError **error)
+{
+	g_return_val_if_fail(d != NULL, NULL);
+	g_assert(PQtransactionStatus(db_conn(d)) == PQTRANS_IDLE);
+	const char *params[] = { db_programme(d), from, to };
+	PGresult *head = NULL, *orders = NULL, *lines = NULL, *pools = NULL, *burn = NULL;
+	gboolean ok = db_exec(d, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", error) &&
+		      (head = db_query(d, head_sql, 1, params, error)) &&
+		      (orders = db_query(d, orders_sql, 3, params, error)) &&
+		      (lines = db_query(d, lines_sql, 3, params, error)) &&
+		      (pools = db_query(d, from || to ? pools_sql_range : pools_sql_all, 3, params, error)) &&
+		      (burn = db_query(d, burn_sql, 1, params, error));
+	db_rollback(d);
+	report *r = NULL;
+	if (ok) {
+		r = report_new();
+		r->has_from = from != NULL;
+		r->has_to = to != NULL;
+		g_strlcpy(r->from, from ? from : "", sizeof r->from);
+		g_strlcpy(r->to, to ? to : "", sizeof r->to);
+		r->programme = g_strdup(db_programme(d));
+		g_strlcpy(r->made_at, PQgetvalue(head, 0, 0), sizeof r->made_at);
+		r->last_batch = (int)num(head, 0, 1);
+		r->last_digest = text_or_null(head, 0, 2);
+		g_strlcpy(r->last_batch_at, PQgetvalue(head, 0, 3), sizeof r->last_batch_at);
+		r->pools_amount_fen = num(head, 0, 4);
+		r->pools_left_fen = num(head, 0, 5);
+
+		g_autoptr(GHashTable) index = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+		take_orders(r, orders, r->by_courier, index);
+		take_lines(r, lines, r->by_courier, index);
+		g_array_sort(r->by_courier, compare_couriers);
+
+		for (int i = 0; i < PQntuples(pools); i++) {
+			report_pool p = { text_or_null(pools, i, 0), text_or_null(pools, i, 1), num(pools, i, 2),
+					  num(pools, i, 3), num(pools, i, 4) };
+			g_array_append_val(r->pools, p);
+		}
+		for (int i = 0; i < PQntuples(burn); i++) {
+			report_point p = { 0 };
+			g_strlcpy(p.date, PQgetvalue(burn, i, 0), sizeof p.date);
+			p.total_fen = num(burn, i, 1);
+			p.left_fen = p.total_fen - num(burn, i, 2);
+			g_array_append_val(r->burn_down, p);
+		}
+	}
+	PQclear(head);
+	PQclear(orders);
+	PQclear(lines);
+	PQclear(pools);
+	PQclear(burn);
+	return r;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* JSON                                                                                        */
+
+static void key_int(json_writer *w, const char *key, int64_t value)
+{
+	json_key(w, key);
+	json_int(w, value);
+}
+
+static void key_day(json_writer *w, const char *key, gboolean has, const char *day)
+{
+	json_key(w, key);
+	json_string(w, has ? day : NULL);
+}
+
+char *report_json(const report *r)
+{
+	json_writer w;
+	json_init(&w);
+	json_object_begin(&w);
+	key_day(&w, "from", r->has_from, r->from);
+	key_day(&w, "to", r->has_to, r->to);
+	key_int(&w, "orders", r->orders);
+	key_int(&w, "shops_paid", r->shops_paid);
+	key_int(&w, "posted_fen", r->posted_fen);
+	key_int(&w, "paid_fen", r->paid_fen);
+	key_int(&w, "unfunded_fen", r->unfunded_fen);
+	json_key(&w, "poverty");
+	json_object_begin(&w);
+	key_int(&w, "villages_total", r->poverty.villages_total);
+	key_int(&w, "villages_reached", r->poverty.villages_reached);
+	key_int(&w, "households_paid", r->poverty.households_paid);
+	key_int(&w, "orders", r->poverty.orders);
+	key_int(&w, "posted_fen", r->poverty.posted_fen);
+	json_object_end(&w);
+
+	json_key(&w, "by_village");
+	json_array_begin(&w);
+	for (guint i = 0; i < r->by_village->len; i++) {
+		const report_village *v = &g_array_index(r->by_village, report_village, i);
+		json_object_begin(&w);
+		json_key(&w, "village");
+		json_string(&w, v->village);
+		key_int(&w, "orders", v->orders);
+		key_int(&w, "posted_fen", v->posted_fen);
+		key_int(&w, "poverty_posted_fen", v->poverty_posted_fen);
+		json_object_end(&w);
+	}
+	json_array_end(&w);
+
+	json_key(&w, "by_campaign");
+	json_array_begin(&w);
+	for (guint i = 0; i < r->by_campaign->len; i++) {
+		const report_campaign *c = &g_array_index(r->by_campaign, report_campaign, i);
+		json_object_begin(&w);
+		json_key(&w, "campaign_id");
+		json_string(&w, c->campaign_id);
+		key_int(&w, "orders", c->orders);
+		key_int(&w, "posted_fen", c->posted_fen);
+		json_object_end(&w);
+	}
+	json_array_end(&w);
+
+	json_key(&w, "by_courier");
+	json_array_begin(&w);
+	for (guint i = 0; i < r->by_courier->len; i++) {
+		const report_courier *c = &g_array_index(r->by_courier, report_courier, i);
+		json_object_begin(&w);
+		json_key(&w, "courier");
+		json_string(&w, c->courier);
+		key_int(&w, "lines", c->lines);
+		key_int(&w, "eligible", c->eligible);
+		key_int(&w, "posted_fen", c->posted_fen);
+		json_object_end(&w);
+	}
+	json_array_end(&w);
+
+	json_key(&w, "pools");
+	json_array_begin(&w);
+	for (guint i = 0; i < r->pools->len; i++) {
+		const report_pool *p = &g_array_index(r->pools, report_pool, i);
+		json_object_begin(&w);
+		json_key(&w, "pool_id");
+		json_string(&w, p->pool_id);
+		key_int(&w, "amount_fen", p->amount_fen);
+		key_int(&w, "drawn_fen", p->drawn_fen);
+		key_int(&w, "left_fen", p->left_fen);
+		json_object_end(&w);
+	}
+	json_array_end(&w);
+
+	json_key(&w, "burn_down");
+	json_array_begin(&w);
+	for (guint i = 0; i < r->burn_down->len; i++) {
+		const report_point *p = &g_array_index(r->burn_down, report_point, i);
+		json_object_begin(&w);
+		json_key(&w, "date");
+		json_string(&w, p->date);
+		key_int(&w, "left_fen", p->left_fen);
+		json_object_end(&w);
+	}
+	json_array_end(&w);
+
+	json_key(&w, "outcomes");
+	json_object_begin(&w);
+	for (int o = 0; o < OUTCOME_COUNT; o++)
+		key_int(&w, policy_outcome_name(o), r->outcomes[o]);
+	json_object_end(&w);
+	json_object_end(&w);
+	return json_finish(&w);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* The page as a file                                                                          */
+
+gboolean report_write_html(const report *r, const char *path, GError **error)
+{
+	if (!outfile_check_target(path, error))
+		return FALSE;
+	g_autofree char *page = report_html(r);
+	g_autofree char *tmp = NULL;
+	int fd = outfile_open_beside(path, O_WRONLY, &tmp);
+	if (fd < 0) {
+		g_set_error(error, REPORT_ERROR, STATUS_SOFTWARE, "cannot write '%s': %s", path, g_strerror(errno));
+		return FALSE;
+	}
+	size_t len = strlen(page), done = 0;
+	int e = 0;
+	while (done < len) {
+		ssize_t n = write(fd, page + done, len - done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			e = n < 0 ? errno : EIO;
+			break;
+		}
+		done += (size_t)n;
+	}
+	if (e == 0 && fsync(fd) != 0)
+		e = errno;
+	if (close(fd) != 0 && e == 0)
+		e = errno;
+	if (e != 0) {
+		outfile_discard(tmp);
+		g_set_error(error, REPORT_ERROR, STATUS_SOFTWARE, "cannot write '%s': %s", path, g_strerror(e));
+		return FALSE;
+	}
+	return outfile_commit(tmp, path, error);
+}
