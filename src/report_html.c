@@ -146,7 +146,7 @@ static int64_t nice_max(int64_t max)
 static void svg_begin(GString *o, int height, const char *title)
 {
 	g_string_append_printf(o,
-			       "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 %d %d\" role=\"img\""
+			       "<svg viewBox=\"0 0 %d %d\" role=\"img\""
 			       " aria-label=\"",
 			       SVG_W, height);
 	esc(o, title);
