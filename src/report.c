@@ -50,11 +50,11 @@ static const char orders_sql[] =
 	"  (SELECT count(DISTINCT village) FROM x WHERE reach),"
 	"  (SELECT count(DISTINCT household_id) FROM x WHERE reach),"
 	"  count(*), coalesce(sum(net), 0), NULL FROM x WHERE poor"
-	" UNION ALL (SELECT 'village', village, count(*), sum(net), coalesce(sum(net) FILTER (WHERE poor), 0),"
-	"  0, 0, NULL FROM x GROUP BY village ORDER BY village COLLATE \"C\")"
-	" UNION ALL (SELECT 'campaign', x.campaign_id, count(*), sum(net), 0, 0, 0, min(c.name) FROM x"
+	" UNION ALL SELECT 'village', village, count(*), sum(net), coalesce(sum(net) FILTER (WHERE poor), 0),"
+	"  0, 0, NULL FROM x GROUP BY village"
+	" UNION ALL SELECT 'campaign', x.campaign_id, count(*), sum(net), 0, 0, 0, min(c.name) FROM x"
 	"  LEFT JOIN campaigns c ON c.programme = $1 AND c.campaign_id = x.campaign_id AND c.superseded_at IS NULL"
-	"  GROUP BY x.campaign_id ORDER BY x.campaign_id COLLATE \"C\" NULLS LAST)"
+	"  GROUP BY x.campaign_id"
 	" UNION ALL SELECT 'courier', fund_courier, sum(net), 0, 0, 0, 0, NULL FROM x GROUP BY fund_courier";
 
 /* Lines by courier and outcome whose pickup day is in scope; a line whose pickup time could not be
@@ -122,6 +122,16 @@ static int compare_keys(const char *a, const char *b)
 	if (!a || !b)
 		return (a == NULL) - (b == NULL);
 	return strcmp(a, b);
+}
+
+static int compare_villages(gconstpointer a, gconstpointer b)
+{
+	return compare_keys(((const report_village *)a)->village, ((const report_village *)b)->village);
+}
+
+static int compare_campaigns(gconstpointer a, gconstpointer b)
+{
+	return compare_keys(((const report_campaign *)a)->campaign_id, ((const report_campaign *)b)->campaign_id);
 }
 
 static int compare_couriers(gconstpointer a, gconstpointer b)
@@ -275,6 +285,9 @@ report *report_compute(db *d, const char *from, const char *to, GError **error)
 		g_autoptr(GHashTable) index = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 		take_orders(r, orders, r->by_courier, index);
 		take_lines(r, lines, r->by_courier, index);
+		/* The sections of one UNION ALL come in no promised order: sorted here, bytewise. */
+		g_array_sort(r->by_village, compare_villages);
+		g_array_sort(r->by_campaign, compare_campaigns);
 		g_array_sort(r->by_courier, compare_couriers);
 
 		for (int i = 0; i < PQntuples(pools); i++) {

@@ -11,8 +11,8 @@
  *     O5 S4 EMS W3 06-15 fee 10.00   poverty   800  from p1 (p1 is now empty)
  *     O4 S3 ZTO Z2 11-05 fee  8.00   standard  400  BUDGET_EXHAUSTED, 400 unfunded   d11
  *     and lines that pay nothing: W9 (06-05, fee "abc": REJECTED), W8 (pickup unreadable: REJECTED),
- *     W7 (05-31: NOT_IN_CAMPAIGN). A REJECTED line keeps no field as read (W9's pickup neither), so
- *     it counts only in a report without a range.
+ *     W7 (05-31: NOT_IN_CAMPAIGN). A REJECTED line is stored with no pickup time (W9's neither),
+ *     so it counts only in a report without a range.
  *   the treasury pays S1's batch 1 (16.00, 成功) and fails S2's (16.00, 失败)
  *   pool p2 20.00 loaded (recorded 2018-06-20 12:00)
  *   night 2, batch 2 (made 2018-06-21 00:30 China time, still 06-20 in UTC):
