@@ -18,44 +18,42 @@ G_DEFINE_QUARK(subsidy-report-error-quark, report_error)
 	"(" o ".order_date >= coalesce($2::date, '-infinity'::date)"                                               \
 	" AND " o ".order_date <= coalesce($3::date, 'infinity'::date))"
 
-/* Every figure of an order in scope, in one pass over orders, postings and payments: one row per
- * section, kind first, then the key and up to five numbers.
- *   total    orders, posted, paid, unfunded, shops_paid
- *   poverty  villages_total, villages_reached, households_paid, orders, posted
- *   village  village: orders, posted, poverty_posted
- *   campaign campaign_id (name): orders, posted
- *   courier  courier: posted
- * An order's rate is its latest posting's (the last batch that posted for it); its money is the net
- * of its postings; paid is the money of its postings whose (batch, shop) payment was PAID (成功). */
+/* Every figure of an order in scope, in one pass over orders (each with its latest posting, the
+ * last batch that posted for it, for its rate) and the registry now: one row per grouping set,
+ * kind first, then the key and the numbers (orders, money, poverty orders, poverty money,
+ * unfunded, orders that reach a poverty village):
+ *   total (), village, campaign, courier (of the funding-key line), shop, household.
+ * An order's money is its funded_fen: the net of its postings, reversals included (the order's
+ * balance, which verify proves equal to the sum of its postings). No order is looked up alone. */
 static const char orders_sql[] =
-	"WITH po AS MATERIALIZED ("
-	"  SELECT o.shop_id, o.campaign_id, o.fund_courier, o.unfunded_fen, sum(p.funded_fen) AS net,"
-	"   coalesce(sum(p.funded_fen) FILTER (WHERE pay.status = 'PAID'), 0) AS paid,"
-	"   coalesce(bool_or(p.rule = 'poverty') FILTER (WHERE p.batch_id = o.last_batch), false) AS poor"
+	"WITH pv AS (SELECT DISTINCT village FROM households WHERE programme = $1 AND superseded_at IS NULL),"
+	" x AS (SELECT o.shop_id, o.campaign_id, o.fund_courier, o.unfunded_fen, o.funded_fen AS net,"
+	"  lp.rule = 'poverty' AS poor, s.village, s.household_id"
 	"  FROM orders o"
-	"  JOIN postings p ON p.programme = o.programme AND p.shop_id = o.shop_id AND p.order_key = o.order_key"
-	"  LEFT JOIN payments pay ON pay.programme = p.programme AND pay.batch_id = p.batch_id"
-	"   AND pay.shop_id = p.shop_id"
-	"  WHERE o.programme = $1 AND " ORDER_IN_SCOPE("o")
-	"  GROUP BY o.programme, o.shop_id, o.order_key),"
-	" pv AS MATERIALIZED (SELECT DISTINCT village FROM households WHERE programme = $1"
-	"  AND superseded_at IS NULL),"
-	" x AS MATERIALIZED (SELECT po.*, s.village, s.household_id,"
-	"  po.poor AND po.net > 0 AND s.village IN (SELECT village FROM pv) AS reach"
-	"  FROM po JOIN shops s ON s.programme = $1 AND s.shop_id = po.shop_id AND s.superseded_at IS NULL)"
-	" SELECT 'total', NULL::text, count(*), coalesce(sum(net), 0), coalesce(sum(paid), 0),"
-	"  coalesce(sum(unfunded_fen), 0),"
-	"  (SELECT count(*) FROM (SELECT 1 FROM x GROUP BY shop_id HAVING sum(net) > 0) s), NULL::text FROM x"
-	" UNION ALL SELECT 'poverty', NULL, (SELECT count(*) FROM pv),"
-	"  (SELECT count(DISTINCT village) FROM x WHERE reach),"
-	"  (SELECT count(DISTINCT household_id) FROM x WHERE reach),"
-	"  count(*), coalesce(sum(net), 0), NULL FROM x WHERE poor"
-	" UNION ALL SELECT 'village', village, count(*), sum(net), coalesce(sum(net) FILTER (WHERE poor), 0),"
-	"  0, 0, NULL FROM x GROUP BY village"
-	" UNION ALL SELECT 'campaign', x.campaign_id, count(*), sum(net), 0, 0, 0, min(c.name) FROM x"
-	"  LEFT JOIN campaigns c ON c.programme = $1 AND c.campaign_id = x.campaign_id AND c.superseded_at IS NULL"
-	"  GROUP BY x.campaign_id"
-	" UNION ALL SELECT 'courier', fund_courier, sum(net), 0, 0, 0, 0, NULL FROM x GROUP BY fund_courier";
+	"  JOIN postings lp ON lp.programme = o.programme AND lp.batch_id = o.last_batch AND lp.shop_id = o.shop_id"
+	"   AND lp.order_key = o.order_key"
+	"  JOIN shops s ON s.programme = o.programme AND s.shop_id = o.shop_id AND s.superseded_at IS NULL"
+	"  WHERE o.programme = $1 AND " ORDER_IN_SCOPE("o") "),"
+	" y AS (SELECT x.*, poor AND net > 0 AND village IN (SELECT village FROM pv) AS reach FROM x)"
+	" SELECT CASE GROUPING(village, campaign_id, fund_courier, shop_id, household_id)"
+	"  WHEN 31 THEN 'total' WHEN 15 THEN 'village' WHEN 23 THEN 'campaign' WHEN 27 THEN 'courier'"
+	"  WHEN 29 THEN 'shop' ELSE 'household' END,"
+	"  coalesce(village, campaign_id, fund_courier, shop_id, household_id),"
+	"  count(*), sum(net), count(*) FILTER (WHERE poor), coalesce(sum(net) FILTER (WHERE poor), 0),"
+	"  sum(unfunded_fen), count(*) FILTER (WHERE reach)"
+	" FROM y GROUP BY GROUPING SETS ((), (village), (campaign_id), (fund_courier), (shop_id), (household_id))";
+
+/* The money of in-scope orders' postings whose (batch, shop) payment result is PAID (成功). Without
+ * a range the order's scope is true and the planner drops the look-up. */
+static const char paid_sql[] =
+	"SELECT coalesce(sum(p.funded_fen), 0) FROM payments pay"
+	" JOIN postings p ON p.programme = pay.programme AND p.batch_id = pay.batch_id AND p.shop_id = pay.shop_id"
+	" WHERE pay.programme = $1 AND pay.status = 'PAID'"
+	" AND (($2::date IS NULL AND $3::date IS NULL) OR EXISTS (SELECT 1 FROM orders o WHERE o.programme = $1"
+	"  AND o.shop_id = p.shop_id AND o.order_key = p.order_key AND " ORDER_IN_SCOPE("o") "))";
+
+static const char campaigns_sql[] =
+	"SELECT campaign_id, name FROM campaigns WHERE programme = $1 AND superseded_at IS NULL";
 
 /* Lines by courier and outcome whose pickup day is in scope; a line whose pickup time could not be
  * read only when no range is given. */
@@ -102,7 +100,8 @@ static const char head_sql[] =
 	"SELECT to_char(now(), 'YYYY-MM-DD HH24:MI:SS'), b.batch_id, b.digest,"
 	" to_char(b.created_at, 'YYYY-MM-DD HH24:MI:SS'),"
 	" (SELECT coalesce(sum(amount_fen), 0) FROM pool_balances WHERE programme = $1),"
-	" (SELECT coalesce(sum(amount_fen - drawn_fen), 0) FROM pool_balances WHERE programme = $1)"
+	" (SELECT coalesce(sum(amount_fen - drawn_fen), 0) FROM pool_balances WHERE programme = $1),"
+	" (SELECT count(DISTINCT village) FROM households WHERE programme = $1 AND superseded_at IS NULL)"
 	" FROM (SELECT 1) one LEFT JOIN LATERAL (SELECT batch_id, digest, created_at FROM batches"
 	"  WHERE programme = $1 ORDER BY batch_id DESC LIMIT 1) b ON true";
 
@@ -211,30 +210,34 @@ static void take_orders(report *r, const PGresult *res, GArray *couriers, GHashT
 {
 	for (int i = 0; i < PQntuples(res); i++) {
 		const char *kind = PQgetvalue(res, i, 0);
+		char *key = text_or_null(res, i, 1);
+		int64_t orders = num(res, i, 2), money = num(res, i, 3), poor_orders = num(res, i, 4),
+			poor_money = num(res, i, 5), reach = num(res, i, 7);
 		if (strcmp(kind, "total") == 0) {
-			r->orders = num(res, i, 2);
-			r->posted_fen = num(res, i, 3);
-			r->paid_fen = num(res, i, 4);
-			r->unfunded_fen = num(res, i, 5);
-			r->shops_paid = num(res, i, 6);
-		} else if (strcmp(kind, "poverty") == 0) {
-			r->poverty.villages_total = num(res, i, 2);
-			r->poverty.villages_reached = num(res, i, 3);
-			r->poverty.households_paid = num(res, i, 4);
-			r->poverty.orders = num(res, i, 5);
-			r->poverty.posted_fen = num(res, i, 6);
+			r->orders = orders;
+			r->posted_fen = money;
+			r->unfunded_fen = num(res, i, 6);
+			r->poverty.orders = poor_orders;
+			r->poverty.posted_fen = poor_money;
 		} else if (strcmp(kind, "village") == 0) {
-			report_village v = { text_or_null(res, i, 1), num(res, i, 2), num(res, i, 3), num(res, i, 4) };
+			if (reach > 0)
+				r->poverty.villages_reached++;
+			report_village v = { g_steal_pointer(&key), orders, money, poor_money };
 			g_array_append_val(r->by_village, v);
 		} else if (strcmp(kind, "campaign") == 0) {
-			report_campaign c = { text_or_null(res, i, 1), text_or_null(res, i, 7), num(res, i, 2),
-					      num(res, i, 3) };
+			report_campaign c = { g_steal_pointer(&key), NULL, orders, money };
 			g_array_append_val(r->by_campaign, c);
+		} else if (strcmp(kind, "courier") == 0) {
+			courier_entry(couriers, index, key)->posted_fen = money;
+		} else if (strcmp(kind, "shop") == 0) {
+			if (money > 0)
+				r->shops_paid++;
 		} else {
-			g_assert(strcmp(kind, "courier") == 0);
-			courier_entry(couriers, index, PQgetisnull(res, i, 1) ? NULL : PQgetvalue(res, i, 1))->posted_fen =
-				num(res, i, 2);
+			g_assert(strcmp(kind, "household") == 0);
+			if (key && reach > 0)
+				r->poverty.households_paid++;
 		}
+		g_free(key);
 	}
 }
 
@@ -259,10 +262,15 @@ report *report_compute(db *d, const char *from, const char *to, GError **error)
 	g_return_val_if_fail(d != NULL, NULL);
 	g_assert(PQtransactionStatus(db_conn(d)) == PQTRANS_IDLE);
 	const char *params[] = { db_programme(d), from, to };
-	PGresult *head = NULL, *orders = NULL, *lines = NULL, *pools = NULL, *burn = NULL;
+	PGresult *head = NULL, *orders = NULL, *paid = NULL, *names = NULL, *lines = NULL, *pools = NULL,
+		 *burn = NULL;
+	/* Memory for the joins of a million orders in one report, this transaction only. */
 	gboolean ok = db_exec(d, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", error) &&
+		      db_exec(d, "SET LOCAL work_mem = '64MB'", error) &&
 		      (head = db_query(d, head_sql, 1, params, error)) &&
 		      (orders = db_query(d, orders_sql, 3, params, error)) &&
+		      (paid = db_query(d, paid_sql, 3, params, error)) &&
+		      (names = db_query(d, campaigns_sql, 1, params, error)) &&
 		      (lines = db_query(d, lines_sql, 3, params, error)) &&
 		      (pools = db_query(d, from || to ? pools_sql_range : pools_sql_all, 3, params, error)) &&
 		      (burn = db_query(d, burn_sql, 1, params, error));
@@ -281,11 +289,21 @@ report *report_compute(db *d, const char *from, const char *to, GError **error)
 		g_strlcpy(r->last_batch_at, PQgetvalue(head, 0, 3), sizeof r->last_batch_at);
 		r->pools_amount_fen = num(head, 0, 4);
 		r->pools_left_fen = num(head, 0, 5);
+		r->poverty.villages_total = num(head, 0, 6);
+		r->paid_fen = num(paid, 0, 0);
 
 		g_autoptr(GHashTable) index = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 		take_orders(r, orders, r->by_courier, index);
 		take_lines(r, lines, r->by_courier, index);
 		/* The sections of one UNION ALL come in no promised order: sorted here, bytewise. */
+		g_autoptr(GHashTable) campaign_names = g_hash_table_new(g_str_hash, g_str_equal);
+		for (int i = 0; i < PQntuples(names); i++)
+			g_hash_table_insert(campaign_names, PQgetvalue(names, i, 0), PQgetvalue(names, i, 1));
+		for (guint i = 0; i < r->by_campaign->len; i++) {
+			report_campaign *c = &g_array_index(r->by_campaign, report_campaign, i);
+			if (c->campaign_id)
+				c->name = g_strdup(g_hash_table_lookup(campaign_names, c->campaign_id));
+		}
 		g_array_sort(r->by_village, compare_villages);
 		g_array_sort(r->by_campaign, compare_campaigns);
 		g_array_sort(r->by_courier, compare_couriers);
@@ -305,6 +323,8 @@ report *report_compute(db *d, const char *from, const char *to, GError **error)
 	}
 	PQclear(head);
 	PQclear(orders);
+	PQclear(paid);
+	PQclear(names);
 	PQclear(lines);
 	PQclear(pools);
 	PQclear(burn);
