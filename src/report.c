@@ -27,20 +27,26 @@ G_DEFINE_QUARK(subsidy-report-error-quark, report_error)
  * balance, which verify proves equal to the sum of its postings). No order is looked up alone. */
 static const char orders_sql[] =
 	"WITH pv AS (SELECT DISTINCT village FROM households WHERE programme = $1 AND superseded_at IS NULL),"
-	" x AS (SELECT o.shop_id, o.campaign_id, o.fund_courier, o.unfunded_fen, o.funded_fen AS net,"
-	"  lp.rule = 'poverty' AS poor, s.village, s.household_id"
+	/* First by shop, campaign and courier, in one pass the planner may run in parallel: a few rows
+	 * per shop whatever the number of orders. reachable: poverty orders funded above zero. */
+	" x AS (SELECT o.shop_id, o.campaign_id, o.fund_courier, count(*) AS n, sum(o.funded_fen) AS net,"
+	"  count(*) FILTER (WHERE lp.rule = 'poverty') AS pn,"
+	"  coalesce(sum(o.funded_fen) FILTER (WHERE lp.rule = 'poverty'), 0) AS pnet,"
+	"  sum(o.unfunded_fen) AS unfunded,"
+	"  count(*) FILTER (WHERE lp.rule = 'poverty' AND o.funded_fen > 0) AS reachable"
 	"  FROM orders o"
 	"  JOIN postings lp ON lp.programme = o.programme AND lp.batch_id = o.last_batch AND lp.shop_id = o.shop_id"
 	"   AND lp.order_key = o.order_key"
-	"  JOIN shops s ON s.programme = o.programme AND s.shop_id = o.shop_id AND s.superseded_at IS NULL"
-	"  WHERE o.programme = $1 AND " ORDER_IN_SCOPE("o") "),"
-	" y AS (SELECT x.*, poor AND net > 0 AND village IN (SELECT village FROM pv) AS reach FROM x)"
+	"  WHERE o.programme = $1 AND " ORDER_IN_SCOPE("o")
+	"  GROUP BY o.shop_id, o.campaign_id, o.fund_courier),"
+	" y AS (SELECT x.*, s.village, s.household_id,"
+	"  CASE WHEN s.village IN (SELECT village FROM pv) THEN x.reachable ELSE 0 END AS reach"
+	"  FROM x JOIN shops s ON s.programme = $1 AND s.shop_id = x.shop_id AND s.superseded_at IS NULL)"
 	" SELECT CASE GROUPING(village, campaign_id, fund_courier, shop_id, household_id)"
 	"  WHEN 31 THEN 'total' WHEN 15 THEN 'village' WHEN 23 THEN 'campaign' WHEN 27 THEN 'courier'"
 	"  WHEN 29 THEN 'shop' ELSE 'household' END,"
 	"  coalesce(village, campaign_id, fund_courier, shop_id, household_id),"
-	"  count(*), sum(net), count(*) FILTER (WHERE poor), coalesce(sum(net) FILTER (WHERE poor), 0),"
-	"  sum(unfunded_fen), count(*) FILTER (WHERE reach)"
+	"  sum(n), sum(net), sum(pn), sum(pnet), sum(unfunded), sum(reach)"
 	" FROM y GROUP BY GROUPING SETS ((), (village), (campaign_id), (fund_courier), (shop_id), (household_id))";
 
 /* The money of in-scope orders' postings whose (batch, shop) payment result is PAID (成功). Without
