@@ -99,6 +99,7 @@ int cmd_why(cli_context *ctx, const cli_command *cmd, int argc, char **argv);
 int cmd_settle(cli_context *ctx, const cli_command *cmd, int argc, char **argv);
 int cmd_nightly(cli_context *ctx, const cli_command *cmd, int argc, char **argv);
 int cmd_status(cli_context *ctx, const cli_command *cmd, int argc, char **argv);
+int cmd_report(cli_context *ctx, const cli_command *cmd, int argc, char **argv);
 int cmd_replay(cli_context *ctx, const cli_command *cmd, int argc, char **argv);
 int cmd_verify(cli_context *ctx, const cli_command *cmd, int argc, char **argv);
 int cmd_withdraw(cli_context *ctx, const cli_command *cmd, int argc, char **argv);

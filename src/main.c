@@ -42,6 +42,9 @@ static const cli_command commands[] = {
 	  "check the hash chains, what batches sealed, the invariants, and heads kept elsewhere", cmd_verify, NULL,
 	  NULL },
 	{ "status", "[--json]", "budget left per pool, outcome counts, last batch", cmd_status, NULL, NULL },
+	{ "report", "[--from DATE] [--to DATE] (-o FILE.html | -o FILE.xlsx | --json)",
+	  "the programme report: what reached which villages, couriers and pools, as a page, a workbook or JSON",
+	  cmd_report, NULL, NULL },
 	{ "why", "[--json] WAYBILL", "every line, outcome, order and posting that touched one waybill, in any spelling",
 	  cmd_why, NULL, NULL },
 };

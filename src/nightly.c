@@ -17,6 +17,7 @@
 #include "money.h"
 #include "outfile.h"
 #include "registry.h"
+#include "report.h"
 #include "status.h"
 #include "text.h"
 
@@ -545,7 +546,8 @@ static gboolean take_inbox(run_ctx *c, GPtrArray *names, GError **error)
 /* Settle, export, report                                                                      */
 
 /* Is name a temporary file of an export of ours, ".batch-N.csv.XXXXXX" or
- * ".batch-N.csv.sha256.XXXXXX" (outfile.h), or the same of batch-N.xlsx? */
+ * ".batch-N.csv.sha256.XXXXXX" (outfile.h), the same of batch-N.xlsx, or of the report,
+ * ".report.html.XXXXXX"? */
 static gboolean export_temp_name(const char *name)
 {
 	size_t n = strlen(name);
@@ -553,7 +555,7 @@ static gboolean export_temp_name(const char *name)
 		return FALSE;
 	g_autofree char *target = g_strndup(name + 1, n - 2 - OUTFILE_TEMP_RANDOM_CHARS);
 	return outfile_is_temp_of(name, target) &&
-	       g_regex_match_simple("^batch-[0-9]+\\.(csv|xlsx)(\\.sha256)?$", target, 0, 0);
+	       g_regex_match_simple("^(batch-[0-9]+\\.(csv|xlsx)(\\.sha256)?|report\\.html)$", target, 0, 0);
 }
 
 /* Removes the temporary files a killed export left in the export dir (SIGKILL cannot be caught).
@@ -695,6 +697,17 @@ static gboolean export_batches(run_ctx *c, GError **error)
 	return ok;
 }
 
+/* The programme to date as a page beside the exports (REPORT.md), written again every night. */
+static gboolean write_report(run_ctx *c, GError **error)
+{
+	g_autofree char *path = g_build_filename(c->export_dir, REPORT_NIGHTLY_NAME, NULL);
+	g_autoptr(report) r = report_compute(c->d, NULL, NULL, error);
+	if (!r || !make_dir(c->export_dir, error) || !report_write_html(r, path, error))
+		return FALSE;
+	nightly_log(LOG_INFO, "wrote the programme report to '%s'", path);
+	return TRUE;
+}
+
 /* The pools with what is left in them, in the order postings draw from them (fund_pools_sort). */
 static gboolean read_pools(run_ctx *c, GError **error)
 {
@@ -830,7 +843,7 @@ static gboolean run_locked(run_ctx *c, GError **error)
 		nightly_log(LOG_INFO, "settled: nothing to record, no batch");
 	fault_point("nightly:settled");
 
-	if (!export_batches(c, error) || !read_pools(c, error) ||
+	if (!export_batches(c, error) || !read_pools(c, error) || !write_report(c, error) ||
 	    !ledger_chain_heads(c->d, &c->out->head, &c->out->payments_head, error))
 		return FALSE;
 	if (c->out->move_failures) {

@@ -1,0 +1,488 @@
+/* report.c: the programme report's figures, and their JSON; see report.h and REPORT.md. */
+#include "report.h"
+
+#include "json.h"
+#include "outfile.h"
+#include "status.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+G_DEFINE_QUARK(subsidy-report-error-quark, report_error)
+
+/* The scope of orders: $2 and $3 are the first and last order dates, either NULL (unbounded). */
+#define ORDER_IN_SCOPE(o)                                                                                         \
+	"(" o ".order_date >= coalesce($2::date, '-infinity'::date)"                                               \
+	" AND " o ".order_date <= coalesce($3::date, 'infinity'::date))"
+
+/* Every figure of an order in scope, in one pass over orders (each with its latest posting, the
+ * last batch that posted for it, for its rate) and the registry now: one row per grouping set,
+ * kind first, then the key and the numbers (orders, money, poverty orders, poverty money,
+ * unfunded, orders that reach a poverty village):
+ *   total (), village, campaign, courier (of the funding-key line), shop, household.
+ * An order's money is its funded_fen: the net of its postings, reversals included (the order's
+ * balance, which verify proves equal to the sum of its postings). No order is looked up alone. */
+static const char orders_sql[] =
+	"WITH pv AS (SELECT DISTINCT village FROM households WHERE programme = $1 AND superseded_at IS NULL),"
+	/* First by shop, campaign and courier, in one pass the planner may run in parallel: a few rows
+	 * per shop whatever the number of orders. reachable: poverty orders funded above zero. */
+	" x AS (SELECT o.shop_id, o.campaign_id, o.fund_courier, count(*) AS n, sum(o.funded_fen) AS net,"
+	"  count(*) FILTER (WHERE lp.rule = 'poverty') AS pn,"
+	"  coalesce(sum(o.funded_fen) FILTER (WHERE lp.rule = 'poverty'), 0) AS pnet,"
+	"  sum(o.unfunded_fen) AS unfunded,"
+	"  count(*) FILTER (WHERE lp.rule = 'poverty' AND o.funded_fen > 0) AS reachable"
+	"  FROM orders o"
+	"  JOIN postings lp ON lp.programme = o.programme AND lp.batch_id = o.last_batch AND lp.shop_id = o.shop_id"
+	"   AND lp.order_key = o.order_key"
+	"  WHERE o.programme = $1 AND " ORDER_IN_SCOPE("o")
+	"  GROUP BY o.shop_id, o.campaign_id, o.fund_courier),"
+	" y AS (SELECT x.*, s.village, s.household_id,"
+	"  CASE WHEN s.village IN (SELECT village FROM pv) THEN x.reachable ELSE 0 END AS reach"
+	"  FROM x JOIN shops s ON s.programme = $1 AND s.shop_id = x.shop_id AND s.superseded_at IS NULL)"
+	" SELECT CASE GROUPING(village, campaign_id, fund_courier, shop_id, household_id)"
+	"  WHEN 31 THEN 'total' WHEN 15 THEN 'village' WHEN 23 THEN 'campaign' WHEN 27 THEN 'courier'"
+	"  WHEN 29 THEN 'shop' ELSE 'household' END,"
+	"  coalesce(village, campaign_id, fund_courier, shop_id, household_id),"
+	"  sum(n), sum(net), sum(pn), sum(pnet), sum(unfunded), sum(reach)"
+	" FROM y GROUP BY GROUPING SETS ((), (village), (campaign_id), (fund_courier), (shop_id), (household_id))";
+
+/* The money of in-scope orders' postings whose (batch, shop) payment result is PAID (成功). Without
+ * a range the order's scope is true and the planner drops the look-up. */
+static const char paid_sql[] =
+	"SELECT coalesce(sum(p.funded_fen), 0) FROM payments pay"
+	" JOIN postings p ON p.programme = pay.programme AND p.batch_id = pay.batch_id AND p.shop_id = pay.shop_id"
+	" WHERE pay.programme = $1 AND pay.status = 'PAID'"
+	" AND (($2::date IS NULL AND $3::date IS NULL) OR EXISTS (SELECT 1 FROM orders o WHERE o.programme = $1"
+	"  AND o.shop_id = p.shop_id AND o.order_key = p.order_key AND " ORDER_IN_SCOPE("o") "))";
+
+static const char campaigns_sql[] =
+	"SELECT campaign_id, name FROM campaigns WHERE programme = $1 AND superseded_at IS NULL";
+
+/* Lines by courier and outcome whose pickup day is in scope; a line whose pickup time could not be
+ * read only when no range is given. */
+static const char lines_sql[] =
+	"SELECT courier, outcome, count(*) FROM lines WHERE programme = $1"
+	" AND (($2::date IS NULL AND $3::date IS NULL) OR (pickup_time::date >= coalesce($2::date, '-infinity'::date)"
+	"  AND pickup_time::date <= coalesce($3::date, 'infinity'::date)))"
+	" GROUP BY courier, outcome";
+
+/* Every pool now, with what the postings of in-scope orders drew from it, net of returns. Without
+ * a range every posting's order is in scope, so the entries alone tell. */
+static const char pools_sql_all[] =
+	"WITH d AS (SELECT pool_id, -sum(amount_fen) AS drawn FROM entries WHERE programme = $1"
+	"  AND pool_id IS NOT NULL AND $2::date IS NULL AND $3::date IS NULL GROUP BY pool_id)"
+	" SELECT p.pool_id, p.name, b.amount_fen, coalesce(d.drawn, 0), b.amount_fen - b.drawn_fen FROM pools p"
+	" JOIN pool_balances b ON b.programme = p.programme AND b.pool_id = p.pool_id"
+	" LEFT JOIN d ON d.pool_id = p.pool_id WHERE p.programme = $1 AND p.superseded_at IS NULL"
+	" ORDER BY p.pool_id COLLATE \"C\"";
+static const char pools_sql_range[] =
+	"WITH d AS (SELECT e.pool_id, -sum(e.amount_fen) AS drawn FROM entries e"
+	"  JOIN postings ps ON ps.programme = e.programme AND ps.batch_id = e.batch_id AND ps.seq = e.posting_seq"
+	"  JOIN orders o ON o.programme = ps.programme AND o.shop_id = ps.shop_id AND o.order_key = ps.order_key"
+	"  WHERE e.programme = $1 AND e.pool_id IS NOT NULL AND " ORDER_IN_SCOPE("o") " GROUP BY e.pool_id)"
+	" SELECT p.pool_id, p.name, b.amount_fen, coalesce(d.drawn, 0), b.amount_fen - b.drawn_fen FROM pools p"
+	" JOIN pool_balances b ON b.programme = p.programme AND b.pool_id = p.pool_id"
+	" LEFT JOIN d ON d.pool_id = p.pool_id WHERE p.programme = $1 AND p.superseded_at IS NULL"
+	" ORDER BY p.pool_id COLLATE \"C\"";
+
+/* One point per China-time day on which a batch was made (the session's time zone is China's,
+ * db.h): the pools loaded by the moment of that day's last batch, at the amounts they had then,
+ * less what every batch up to it drew from them. */
+static const char burn_sql[] =
+	"WITH days AS (SELECT created_at::date AS day, max(batch_id) AS upto, max(created_at) AS at FROM batches"
+	"  WHERE programme = $1 GROUP BY 1),"
+	" draws AS (SELECT batch_id, -sum(amount_fen) AS drawn FROM entries WHERE programme = $1"
+	"  AND pool_id IS NOT NULL GROUP BY batch_id)"
+	" SELECT d.day::text,"
+	"  coalesce((SELECT sum(p.amount_fen) FROM pools p WHERE p.programme = $1 AND p.recorded_at <= d.at"
+	"   AND d.at < coalesce(p.superseded_at, 'infinity')), 0),"
+	"  coalesce((SELECT sum(w.drawn) FROM draws w WHERE w.batch_id <= d.upto), 0)"
+	" FROM days d ORDER BY d.day";
+
+static const char head_sql[] =
+	"SELECT to_char(now(), 'YYYY-MM-DD HH24:MI:SS'), b.batch_id, b.digest,"
+	" to_char(b.created_at, 'YYYY-MM-DD HH24:MI:SS'),"
+	" (SELECT coalesce(sum(amount_fen), 0) FROM pool_balances WHERE programme = $1),"
+	" (SELECT coalesce(sum(amount_fen - drawn_fen), 0) FROM pool_balances WHERE programme = $1),"
+	" (SELECT count(DISTINCT village) FROM households WHERE programme = $1 AND superseded_at IS NULL)"
+	" FROM (SELECT 1) one LEFT JOIN LATERAL (SELECT batch_id, digest, created_at FROM batches"
+	"  WHERE programme = $1 ORDER BY batch_id DESC LIMIT 1) b ON true";
+
+static int64_t num(const PGresult *res, int row, int col)
+{
+	return PQgetisnull(res, row, col) ? 0 : g_ascii_strtoll(PQgetvalue(res, row, col), NULL, 10);
+}
+
+static char *text_or_null(const PGresult *res, int row, int col)
+{
+	return PQgetisnull(res, row, col) ? NULL : g_strdup(PQgetvalue(res, row, col));
+}
+
+/* Bytewise, NULL last: the order of REPORT.md's lists. */
+static int compare_keys(const char *a, const char *b)
+{
+	if (!a || !b)
+		return (a == NULL) - (b == NULL);
+	return strcmp(a, b);
+}
+
+static int compare_villages(gconstpointer a, gconstpointer b)
+{
+	return compare_keys(((const report_village *)a)->village, ((const report_village *)b)->village);
+}
+
+static int compare_campaigns(gconstpointer a, gconstpointer b)
+{
+	return compare_keys(((const report_campaign *)a)->campaign_id, ((const report_campaign *)b)->campaign_id);
+}
+
+static int compare_couriers(gconstpointer a, gconstpointer b)
+{
+	return compare_keys(((const report_courier *)a)->courier, ((const report_courier *)b)->courier);
+}
+
+/* The courier's entry, made when new (couriers come from lines and from orders' funding keys). */
+static report_courier *courier_entry(GArray *couriers, GHashTable *index, const char *courier)
+{
+	/* The hash table cannot hold a NULL key: the unreadable courier has its own name. */
+	const char *key = courier ? courier : "\x01(null)";
+	gpointer found;
+	if (g_hash_table_lookup_extended(index, key, NULL, &found))
+		return &g_array_index(couriers, report_courier, GPOINTER_TO_UINT(found));
+	report_courier c = { 0 };
+	c.courier = g_strdup(courier);
+	g_array_append_val(couriers, c);
+	g_hash_table_insert(index, g_strdup(key), GUINT_TO_POINTER(couriers->len - 1));
+	return &g_array_index(couriers, report_courier, couriers->len - 1);
+}
+
+static void clear_village(gpointer p)
+{
+	g_free(((report_village *)p)->village);
+}
+
+static void clear_campaign(gpointer p)
+{
+	report_campaign *c = p;
+	g_free(c->campaign_id);
+	g_free(c->name);
+}
+
+static void clear_courier(gpointer p)
+{
+	g_free(((report_courier *)p)->courier);
+}
+
+static void clear_pool(gpointer p)
+{
+	report_pool *pool = p;
+	g_free(pool->pool_id);
+	g_free(pool->name);
+}
+
+static report *report_new(void)
+{
+	report *r = g_new0(report, 1);
+	r->by_village = g_array_new(FALSE, TRUE, sizeof(report_village));
+	g_array_set_clear_func(r->by_village, clear_village);
+	r->by_campaign = g_array_new(FALSE, TRUE, sizeof(report_campaign));
+	g_array_set_clear_func(r->by_campaign, clear_campaign);
+	r->by_courier = g_array_new(FALSE, TRUE, sizeof(report_courier));
+	g_array_set_clear_func(r->by_courier, clear_courier);
+	r->pools = g_array_new(FALSE, TRUE, sizeof(report_pool));
+	g_array_set_clear_func(r->pools, clear_pool);
+	r->burn_down = g_array_new(FALSE, TRUE, sizeof(report_point));
+	return r;
+}
+
+void report_free(report *r)
+{
+	if (!r)
+		return;
+	g_array_unref(r->by_village);
+	g_array_unref(r->by_campaign);
+	g_array_unref(r->by_courier);
+	g_array_unref(r->pools);
+	g_array_unref(r->burn_down);
+	g_free(r->programme);
+	g_free(r->last_digest);
+	g_free(r);
+}
+
+static void take_orders(report *r, const PGresult *res, GArray *couriers, GHashTable *index)
+{
+	for (int i = 0; i < PQntuples(res); i++) {
+		const char *kind = PQgetvalue(res, i, 0);
+		char *key = text_or_null(res, i, 1);
+		int64_t orders = num(res, i, 2), money = num(res, i, 3), poor_orders = num(res, i, 4),
+			poor_money = num(res, i, 5), reach = num(res, i, 7);
+		if (strcmp(kind, "total") == 0) {
+			r->orders = orders;
+			r->posted_fen = money;
+			r->unfunded_fen = num(res, i, 6);
+			r->poverty.orders = poor_orders;
+			r->poverty.posted_fen = poor_money;
+		} else if (strcmp(kind, "village") == 0) {
+			if (reach > 0)
+				r->poverty.villages_reached++;
+			report_village v = { g_steal_pointer(&key), orders, money, poor_money };
+			g_array_append_val(r->by_village, v);
+		} else if (strcmp(kind, "campaign") == 0) {
+			report_campaign c = { g_steal_pointer(&key), NULL, orders, money };
+			g_array_append_val(r->by_campaign, c);
+		} else if (strcmp(kind, "courier") == 0) {
+			courier_entry(couriers, index, key)->posted_fen = money;
+		} else if (strcmp(kind, "shop") == 0) {
+			if (money > 0)
+				r->shops_paid++;
+		} else {
+			g_assert(strcmp(kind, "household") == 0);
+			if (key && reach > 0)
+				r->poverty.households_paid++;
+		}
+		g_free(key);
+	}
+}
+
+static void take_lines(report *r, const PGresult *res, GArray *couriers, GHashTable *index)
+{
+	for (int i = 0; i < PQntuples(res); i++) {
+		policy_outcome o;
+		gboolean known = policy_outcome_parse(PQgetvalue(res, i, 1), &o);
+		g_assert(known); /* the lines table's CHECK allows these only */
+		int64_t n = num(res, i, 2);
+		report_courier *c = courier_entry(couriers, index, PQgetisnull(res, i, 0) ? NULL : PQgetvalue(res, i, 0));
+		c->lines += n;
+		c->outcomes[o] += n;
+		if (o == OUTCOME_ELIGIBLE)
+			c->eligible += n;
+		r->outcomes[o] += n;
+	}
+}
+
+report *report_compute(db *d, const char *from, const char *to, GError **error)
+{
+	g_return_val_if_fail(d != NULL, NULL);
+	g_assert(PQtransactionStatus(db_conn(d)) == PQTRANS_IDLE);
+	const char *params[] = { db_programme(d), from, to };
+	PGresult *head = NULL, *orders = NULL, *paid = NULL, *names = NULL, *lines = NULL, *pools = NULL,
+		 *burn = NULL;
+	/* Memory for the joins of a million orders in one report, this transaction only. */
+	gboolean ok = db_exec(d, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", error) &&
+		      db_exec(d, "SET LOCAL work_mem = '64MB'", error) &&
+		      (head = db_query(d, head_sql, 1, params, error)) &&
+		      (orders = db_query(d, orders_sql, 3, params, error)) &&
+		      (paid = db_query(d, paid_sql, 3, params, error)) &&
+		      (names = db_query(d, campaigns_sql, 1, params, error)) &&
+		      (lines = db_query(d, lines_sql, 3, params, error)) &&
+		      (pools = db_query(d, from || to ? pools_sql_range : pools_sql_all, 3, params, error)) &&
+		      (burn = db_query(d, burn_sql, 1, params, error));
+	db_rollback(d);
+	report *r = NULL;
+	if (ok) {
+		r = report_new();
+		r->has_from = from != NULL;
+		r->has_to = to != NULL;
+		g_strlcpy(r->from, from ? from : "", sizeof r->from);
+		g_strlcpy(r->to, to ? to : "", sizeof r->to);
+		r->programme = g_strdup(db_programme(d));
+		g_strlcpy(r->made_at, PQgetvalue(head, 0, 0), sizeof r->made_at);
+		r->last_batch = (int)num(head, 0, 1);
+		r->last_digest = text_or_null(head, 0, 2);
+		g_strlcpy(r->last_batch_at, PQgetvalue(head, 0, 3), sizeof r->last_batch_at);
+		r->pools_amount_fen = num(head, 0, 4);
+		r->pools_left_fen = num(head, 0, 5);
+		r->poverty.villages_total = num(head, 0, 6);
+		r->paid_fen = num(paid, 0, 0);
+
+		g_autoptr(GHashTable) index = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+		take_orders(r, orders, r->by_courier, index);
+		take_lines(r, lines, r->by_courier, index);
+		/* The sections of one UNION ALL come in no promised order: sorted here, bytewise. */
+		g_autoptr(GHashTable) campaign_names = g_hash_table_new(g_str_hash, g_str_equal);
+		for (int i = 0; i < PQntuples(names); i++)
+			g_hash_table_insert(campaign_names, PQgetvalue(names, i, 0), PQgetvalue(names, i, 1));
+		for (guint i = 0; i < r->by_campaign->len; i++) {
+			report_campaign *c = &g_array_index(r->by_campaign, report_campaign, i);
+			if (c->campaign_id)
+				c->name = g_strdup(g_hash_table_lookup(campaign_names, c->campaign_id));
+		}
+		g_array_sort(r->by_village, compare_villages);
+		g_array_sort(r->by_campaign, compare_campaigns);
+		g_array_sort(r->by_courier, compare_couriers);
+
+		for (int i = 0; i < PQntuples(pools); i++) {
+			report_pool p = { text_or_null(pools, i, 0), text_or_null(pools, i, 1), num(pools, i, 2),
+					  num(pools, i, 3), num(pools, i, 4) };
+			g_array_append_val(r->pools, p);
+		}
+		for (int i = 0; i < PQntuples(burn); i++) {
+			report_point p = { 0 };
+			g_strlcpy(p.date, PQgetvalue(burn, i, 0), sizeof p.date);
+			p.total_fen = num(burn, i, 1);
+			p.left_fen = p.total_fen - num(burn, i, 2);
+			g_array_append_val(r->burn_down, p);
+		}
+	}
+	PQclear(head);
+	PQclear(orders);
+	PQclear(paid);
+	PQclear(names);
+	PQclear(lines);
+	PQclear(pools);
+	PQclear(burn);
+	return r;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* JSON                                                                                        */
+
+static void key_int(json_writer *w, const char *key, int64_t value)
+{
+	json_key(w, key);
+	json_int(w, value);
+}
+
+static void key_day(json_writer *w, const char *key, gboolean has, const char *day)
+{
+	json_key(w, key);
+	json_string(w, has ? day : NULL);
+}
+
+char *report_json(const report *r)
+{
+	json_writer w;
+	json_init(&w);
+	json_object_begin(&w);
+	key_day(&w, "from", r->has_from, r->from);
+	key_day(&w, "to", r->has_to, r->to);
+	key_int(&w, "orders", r->orders);
+	key_int(&w, "shops_paid", r->shops_paid);
+	key_int(&w, "posted_fen", r->posted_fen);
+	key_int(&w, "paid_fen", r->paid_fen);
+	key_int(&w, "unfunded_fen", r->unfunded_fen);
+	json_key(&w, "poverty");
+	json_object_begin(&w);
+	key_int(&w, "villages_total", r->poverty.villages_total);
+	key_int(&w, "villages_reached", r->poverty.villages_reached);
+	key_int(&w, "households_paid", r->poverty.households_paid);
+	key_int(&w, "orders", r->poverty.orders);
+	key_int(&w, "posted_fen", r->poverty.posted_fen);
+	json_object_end(&w);
+
+	json_key(&w, "by_village");
+	json_array_begin(&w);
+	for (guint i = 0; i < r->by_village->len; i++) {
+		const report_village *v = &g_array_index(r->by_village, report_village, i);
+		json_object_begin(&w);
+		json_key(&w, "village");
+		json_string(&w, v->village);
+		key_int(&w, "orders", v->orders);
+		key_int(&w, "posted_fen", v->posted_fen);
+		key_int(&w, "poverty_posted_fen", v->poverty_posted_fen);
+		json_object_end(&w);
+	}
+	json_array_end(&w);
+
+	json_key(&w, "by_campaign");
+	json_array_begin(&w);
+	for (guint i = 0; i < r->by_campaign->len; i++) {
+		const report_campaign *c = &g_array_index(r->by_campaign, report_campaign, i);
+		json_object_begin(&w);
+		json_key(&w, "campaign_id");
+		json_string(&w, c->campaign_id);
+		key_int(&w, "orders", c->orders);
+		key_int(&w, "posted_fen", c->posted_fen);
+		json_object_end(&w);
+	}
+	json_array_end(&w);
+
+	json_key(&w, "by_courier");
+	json_array_begin(&w);
+	for (guint i = 0; i < r->by_courier->len; i++) {
+		const report_courier *c = &g_array_index(r->by_courier, report_courier, i);
+		json_object_begin(&w);
+		json_key(&w, "courier");
+		json_string(&w, c->courier);
+		key_int(&w, "lines", c->lines);
+		key_int(&w, "eligible", c->eligible);
+		key_int(&w, "posted_fen", c->posted_fen);
+		json_object_end(&w);
+	}
+	json_array_end(&w);
+
+	json_key(&w, "pools");
+	json_array_begin(&w);
+	for (guint i = 0; i < r->pools->len; i++) {
+		const report_pool *p = &g_array_index(r->pools, report_pool, i);
+		json_object_begin(&w);
+		json_key(&w, "pool_id");
+		json_string(&w, p->pool_id);
+		key_int(&w, "amount_fen", p->amount_fen);
+		key_int(&w, "drawn_fen", p->drawn_fen);
+		key_int(&w, "left_fen", p->left_fen);
+		json_object_end(&w);
+	}
+	json_array_end(&w);
+
+	json_key(&w, "burn_down");
+	json_array_begin(&w);
+	for (guint i = 0; i < r->burn_down->len; i++) {
+		const report_point *p = &g_array_index(r->burn_down, report_point, i);
+		json_object_begin(&w);
+		json_key(&w, "date");
+		json_string(&w, p->date);
+		key_int(&w, "left_fen", p->left_fen);
+		json_object_end(&w);
+	}
+	json_array_end(&w);
+
+	json_key(&w, "outcomes");
+	json_object_begin(&w);
+	for (int o = 0; o < OUTCOME_COUNT; o++)
+		key_int(&w, policy_outcome_name(o), r->outcomes[o]);
+	json_object_end(&w);
+	json_object_end(&w);
+	return json_finish(&w);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* The page as a file                                                                          */
+
+gboolean report_write_html(const report *r, const char *path, GError **error)
+{
+	if (!outfile_check_target(path, error))
+		return FALSE;
+	g_autofree char *page = report_html(r);
+	g_autofree char *tmp = NULL;
+	int fd = outfile_open_beside(path, O_WRONLY, &tmp);
+	if (fd < 0) {
+		g_set_error(error, REPORT_ERROR, STATUS_SOFTWARE, "cannot write '%s': %s", path, g_strerror(errno));
+		return FALSE;
+	}
+	size_t len = strlen(page), done = 0;
+	int e = 0;
+	while (done < len) {
+		ssize_t n = write(fd, page + done, len - done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			e = n < 0 ? errno : EIO;
+			break;
+		}
+		done += (size_t)n;
+	}
+	if (e == 0 && fsync(fd) != 0)
+		e = errno;
+	if (close(fd) != 0 && e == 0)
+		e = errno;
+	if (e != 0) {
+		outfile_discard(tmp);
+		g_set_error(error, REPORT_ERROR, STATUS_SOFTWARE, "cannot write '%s': %s", path, g_strerror(e));
+		return FALSE;
+	}
+	return outfile_commit(tmp, path, error);
+}
