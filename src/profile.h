@@ -41,9 +41,16 @@ const char *profile_field_name(profile_field f);
 /* FALSE when name is not a canonical field. */
 gboolean profile_field_parse(const char *name, profile_field *out);
 
-/* Where a profile takes one canonical field from: columns (joined with one space) or a constant. */
+/* The rows a header may be searched in (rows_above_header). */
+#define PROFILE_HEADER_ROWS_MAX 20
+/* The pickup format that reads Excel's serial day numbers (44562 is 2022-01-01, 44562.5 its noon). */
+#define PROFILE_FORMAT_EXCEL "excel"
+
+/* Where a profile takes one canonical field from: columns (joined with one space, or added up when
+ * sum: fee=运费+附加费) or a constant. */
 typedef struct {
 	guint n_columns;                            /* 0: not from the file */
+	gboolean sum;                               /* the columns are amounts, added (blank is 0) */
 	char *column[PROFILE_FIELD_COLUMNS_MAX];    /* header names */
 	char *fixed;                                /* [fixed] value, or NULL */
 } profile_source;
@@ -58,8 +65,17 @@ typedef struct {
 	char **ignore;        /* header columns known but not used */
 	char *pickup_format;  /* chrono_parse pattern; NULL only when pickup_time is fixed */
 	gboolean excel_text;  /* unwrap ="..." cells */
-	char *totals_row;     /* first cell of the closing control-total row, or NULL */
-	char *totals_column;  /* the column it totals; set exactly when totals_row is */
+	char *totals_row;     /* the first label of a totals row (totals_labels[0]), or NULL: none */
+	char **totals_labels; /* every label of a totals row (合计, 总计, 合计：...); NULL: none */
+	char **totals_label_columns; /* the columns a label may be in; NULL: the file's first column */
+	char *totals_column;  /* the column whose sum the totals row states, or NULL: no sum check */
+	gboolean totals_required;   /* a file without a totals row is refused */
+	gboolean keep_after_totals; /* rows after the totals row are kept with the bytes, no outcome
+				     * (else a row after it refuses the file) */
+	gboolean rows_above_header; /* the header is the first row, within the first
+				     * PROFILE_HEADER_ROWS_MAX, that matches; rows above it get no outcome */
+	char **pickup_formats; /* every pickup format, tried in order (pickup_format is the first): a
+				* chrono_parse pattern or PROFILE_FORMAT_EXCEL */
 	/* Present ([courier_names] in the file): the courier column holds names, FORMATS.md's list
 	 * (ident.h) or the profile's own, and any other value rejects the line; these are the own
 	 * ones, name in normal form -> code. NULL: the column holds codes (or names of the list). */
@@ -112,7 +128,10 @@ typedef struct {
 	char **header;         /* the file's header columns, decoded and trimmed */
 	guint n_header;
 	profile_map_field field[PROFILE_FIELD_COUNT];
-	gint totals_column;    /* index of the profile's totals_column in header; -1: no totals row */
+	gint totals_column;    /* index of the profile's totals_column in header; -1: no sum check */
+	gboolean totals;       /* the profile has a totals row */
+	guint n_label_columns; /* where its label may be (indices in header) */
+	guint label_column[PROFILE_FIELD_COLUMNS_MAX];
 	char *overrides[PROFILE_FIELD_COUNT]; /* --set values (owned), NULL where none */
 } profile_map;
 
@@ -131,6 +150,10 @@ profile_map *profile_map_header(const profile *p, const char *raw, gsize len, co
  * lists the profiles tried and what the closest lacks) or several match equally (naming them). */
 profile_map *profile_set_detect(const profile_set *ps, const char *raw, gsize len, const char *const *overrides,
 				const char *file, GError **error);
+/* profile_set_detect over a row below the first (a title above the header): only the profiles
+ * with rows_above_header are tried. */
+profile_map *profile_set_detect_below(const profile_set *ps, const char *raw, gsize len,
+				      const char *const *overrides, const char *file, GError **error);
 void profile_map_free(profile_map *m);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(profile_map, profile_map_free)
 

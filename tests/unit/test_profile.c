@@ -297,10 +297,11 @@ Test(profile, name_other_than_the_file_name_is_refused)
 	load_refused(text, "name must be 'test'");
 }
 
-Test(profile, totals_row_without_totals_column_is_refused)
+/* A totals row may be only recognised (its label), without a control total; a total needs a label. */
+Test(profile, totals_column_without_totals_row_is_refused)
 {
-	g_autofree char *text = replaced(canonical_text, "pickup_format", "totals_row=合计\npickup_format");
-	load_refused(text, "totals_row and totals_column go together");
+	g_autofree char *text = replaced(canonical_text, "pickup_format", "totals_column=fee\npickup_format");
+	load_refused(text, "totals_column needs totals_row");
 }
 
 Test(profile, courier_names_without_a_courier_column_is_refused)
