@@ -33,7 +33,8 @@ int cmd_why(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 	gboolean ok = db_exec(d, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", &error) &&
 		      (lines = db_query(d,
 					"SELECT f.name, l.line_no, l.courier, l.outcome, coalesce(l.reason, ''),"
-					" coalesce(l.pickup_time::text, ''), coalesce(l.fee_fen::text, ''), f.ingested_at::text"
+					" coalesce(CASE WHEN l.pickup_date_only THEN l.pickup_time::date::text"
+					" ELSE l.pickup_time::text END, ''), coalesce(l.fee_fen::text, ''), f.ingested_at::text"
 					" FROM lines l JOIN files f USING (file_id) WHERE l.programme = $1 AND l.waybill_no = $2"
 					" ORDER BY l.file_id, l.line_no",
 					2, params, &error)) &&

@@ -96,8 +96,12 @@ static const column detail_cols[] = {
 static const table detail_table = {
 	"明细", detail_cols, G_N_ELEMENTS(detail_cols),
 	"SELECT batch_id, shop_id, order_no, fund_courier, fund_waybill,"
-	" to_char(fund_pickup, 'YYYY-MM-DD HH24:MI:SS'), fee_fen, rate_bp, funded_fen, campaign_id, status"
-	" FROM postings WHERE programme = $1 AND batch_id = $2::int"
+	/* A date-only pickup (the funding-key line's statement gave only the day) is shown as a date. */
+	" to_char(fund_pickup, CASE WHEN EXISTS (SELECT 1 FROM waybills w JOIN lines l ON l.file_id = w.file_id"
+	"   AND l.line_no = w.line_no WHERE w.programme = p.programme AND w.courier = p.fund_courier"
+	"   AND w.waybill_no = p.fund_waybill AND l.pickup_date_only) THEN 'YYYY-MM-DD' ELSE 'YYYY-MM-DD HH24:MI:SS' END),"
+	" fee_fen, rate_bp, funded_fen, campaign_id, status"
+	" FROM postings p WHERE programme = $1 AND batch_id = $2::int"
 	" ORDER BY shop_id COLLATE \"C\", fund_pickup, fund_courier COLLATE \"C\", fund_waybill COLLATE \"C\", seq",
 	TRUE,
 	NULL,
