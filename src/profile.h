@@ -87,7 +87,9 @@ typedef struct {
  * profile's name must be origin's base name without ".profile". Refuses (STATUS_DATAERR, the message
  * naming origin): a group or key it does not know, an unknown canonical field, a column not in
  * header, a header column neither mapped nor ignored, an encoding iconv does not know, a
- * pickup_format chrono_parse cannot use, totals_row without totals_column, and no mapping for
+ * pickup_format chrono_parse cannot use (nor 'excel'), totals_column, totals_label_column,
+ * totals_required or rows_after_totals without totals_row, a sum of columns for any field but
+ * the fee, and no mapping for
  * waybill_no, pickup_time or fee. courier and sender_code/sender_phone may come from --set, so
  * they are required of a file's map (profile_map_header), not of the profile. */
 profile *profile_load(const char *text, gsize len, const char *origin, GError **error);
@@ -147,7 +149,8 @@ profile_map *profile_map_header(const profile *p, const char *raw, gsize len, co
 /* Chooses the profile for a header row (raw as above): a profile matches when every column it
  * needs is present; among several, the one whose whole header is present wins, then the one whose
  * header is exactly the file's. Refuses the file (STATUS_DATAERR) when none matches (the message
- * lists the profiles tried and what the closest lacks) or several match equally (naming them). */
+ * lists the profiles tried and what the closest lacks, and when the header would match a profile
+ * read in another encoding, says so) or several match equally (naming them). */
 profile_map *profile_set_detect(const profile_set *ps, const char *raw, gsize len, const char *const *overrides,
 				const char *file, GError **error);
 /* profile_set_detect over a row below the first (a title above the header): only the profiles
