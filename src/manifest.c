@@ -1155,7 +1155,8 @@ static gboolean find_header_below(manifest_reader *r, const profile_set *ps, con
 				  GError **error)
 {
 	g_assert(!r->map && first_error);
-	if (first_error->code != STATUS_DATAERR || !any_rows_above(ps, chosen)) {
+	if (first_error->code != STATUS_DATAERR || !any_rows_above(ps, chosen) ||
+	    strstr(first_error->message, PROFILE_AMBIGUOUS_TEXT)) {
 		g_propagate_error(error, first_error);
 		return FALSE;
 	}

@@ -817,7 +817,7 @@ static profile_map *detect(const profile_set *ps, gboolean below, const char *ra
 		return g_ptr_array_steal_index(maps, chosen);
 	if (n_best > 1) {
 		g_set_error(error, PROFILE_ERROR, STATUS_DATAERR,
-			    "header of '%s' matches several profiles equally: %s\nchoose one with --profile",
+			    "header of '%s' " PROFILE_AMBIGUOUS_TEXT ": %s\nchoose one with --profile",
 			    file, names->str);
 		return NULL;
 	}

@@ -153,6 +153,10 @@ profile_map *profile_map_header(const profile *p, const char *raw, gsize len, co
  * read in another encoding, says so) or several match equally (naming them). */
 profile_map *profile_set_detect(const profile_set *ps, const char *raw, gsize len, const char *const *overrides,
 				const char *file, GError **error);
+/* What profile_set_detect's message says when several profiles match a header equally: such a
+ * row is a header (of which profile is the question), so no row below it is searched. */
+#define PROFILE_AMBIGUOUS_TEXT "matches several profiles equally"
+
 /* profile_set_detect over a row below the first (a title above the header): only the profiles
  * with rows_above_header are tried. */
 profile_map *profile_set_detect_below(const profile_set *ps, const char *raw, gsize len,
