@@ -106,6 +106,59 @@ gboolean chrono_parse(const char *text, const char *pattern, chrono_time *out, g
 	return TRUE;
 }
 
+#define EXCEL_FRACTION_SCALE_MAX 1000000000 /* 9 digits: more say nothing a second can hold */
+/* Excel's day 61 is 1900-03-01 (its day 60 is 1900-02-29, which never was). */
+#define EXCEL_FIRST_REAL_DAY 61
+
+gboolean chrono_parse_excel(const char *text, chrono_time *out, gboolean *has_time, GError **error)
+{
+	const char *p = text;
+	while (*p == ' ')
+		p++;
+	int64_t days = 0;
+	int n_int = 0;
+	for (; g_ascii_isdigit(*p) && n_int < 7; p++, n_int++)
+		days = days * 10 + (*p - '0');
+	int64_t frac = 0, scale = 1;
+	gboolean fraction = FALSE;
+	if (n_int > 0 && *p == '.') {
+		fraction = TRUE;
+		for (p++; g_ascii_isdigit(*p); p++) {
+			if (scale < EXCEL_FRACTION_SCALE_MAX) {
+				frac = frac * 10 + (*p - '0');
+				scale *= 10;
+			}
+		}
+	}
+	while (*p == ' ')
+		p++;
+	if (n_int == 0 || *p) {
+		g_set_error(error, CHRONO_ERROR, STATUS_DATAERR, "'%s' is not an Excel serial date (like 44562)", text);
+		return FALSE;
+	}
+	if (days < EXCEL_FIRST_REAL_DAY) {
+		g_set_error(error, CHRONO_ERROR, STATUS_DATAERR, "Excel serial date '%s' is before 1900-03-01", text);
+		return FALSE;
+	}
+	chrono_day first; /* Excel's day EXCEL_FIRST_REAL_DAY */
+	gboolean ok = chrono_day_from_ymd(1900, 3, 1, &first);
+	g_assert(ok);
+	chrono_day d = first + (chrono_day)(days - EXCEL_FIRST_REAL_DAY);
+	int year, month, day;
+	chrono_day_to_ymd(d, &year, &month, &day);
+	if (year > CHRONO_YEAR_MAX) {
+		g_set_error(error, CHRONO_ERROR, STATUS_DATAERR, "Excel serial date '%s' is after the year %d", text,
+			    CHRONO_YEAR_MAX);
+		return FALSE;
+	}
+	/* The time of day to the nearest second, in integers: frac/scale of 86400 seconds. */
+	int64_t seconds = (frac * CHRONO_DAY_SECONDS + scale / 2) / scale;
+	*out = chrono_time_of_day(d) + seconds;
+	if (has_time)
+		*has_time = fraction;
+	return TRUE;
+}
+
 /* TRUE when text has shape's length and, where shape has '9', a digit, elsewhere shape's character:
  * the fixed forms of FORMATS.md, which chrono_parse alone (1-digit fields, spaces around) exceeds. */
 static gboolean has_shape(const char *text, const char *shape)

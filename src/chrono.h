@@ -43,6 +43,12 @@ static inline chrono_time chrono_time_of_day(chrono_day d)
 gboolean chrono_parse(const char *text, const char *pattern, chrono_time *out, gboolean *has_seconds,
 		      GError **error);
 
+/* Parses Excel's serial date: days since 1899-12-30 (44562 is 2022-01-01), a fraction the time of
+ * day to the nearest second (44562.5 is 2022-01-01 12:00:00). Refuses what is not digits with an
+ * optional fraction, and days before 1900-03-01 (Excel counts a 1900-02-29 that never was).
+ * *has_time (may be NULL): a fraction was given. No floating point. */
+gboolean chrono_parse_excel(const char *text, chrono_time *out, gboolean *has_time, GError **error);
+
 /* "YYYY-MM-DD" and "YYYY-MM-DD HH:MM:SS"; an empty text is refused. */
 gboolean chrono_parse_day(const char *text, chrono_day *out, GError **error);
 gboolean chrono_parse_time(const char *text, chrono_time *out, GError **error);

@@ -96,6 +96,7 @@ int cmd_approve(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 int cmd_disclose(cli_context *ctx, const cli_command *cmd, int argc, char **argv);
 int cmd_ingest(cli_context *ctx, const cli_command *cmd, int argc, char **argv);
 int cmd_why(cli_context *ctx, const cli_command *cmd, int argc, char **argv);
+int cmd_lines(cli_context *ctx, const cli_command *cmd, int argc, char **argv);
 int cmd_settle(cli_context *ctx, const cli_command *cmd, int argc, char **argv);
 int cmd_nightly(cli_context *ctx, const cli_command *cmd, int argc, char **argv);
 int cmd_status(cli_context *ctx, const cli_command *cmd, int argc, char **argv);

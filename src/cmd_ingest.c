@@ -1,4 +1,4 @@
-/* cmd_ingest.c: `subsidy ingest [--profile NAME] [--set FIELD=VALUE] FILE...`: store manifests in
+/* cmd_ingest.c: `subsidy ingest [--profile NAME] [--set FIELD=VALUE] [--dry-run] FILE...`: store manifests in
  * the order given, classify every line, print the counts per outcome. A file refused as a whole
  * does not stop the others; the exit is then 65 (66 when a file could not be opened, or is not a
  * regular file). '-' or /dev/stdin (once) reads standard input, recorded as "stdin". */
@@ -26,6 +26,7 @@ int cmd_ingest(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 {
 	char *profile_name = NULL;
 	char **overrides = NULL, **profile_dirs = NULL;
+	gboolean dry_run = FALSE;
 	const GOptionEntry entries[] = {
 		{ "profile", 0, 0, G_OPTION_ARG_STRING, &profile_name, "the files' profile (default: detected from the header)",
 		  "NAME" },
@@ -33,6 +34,9 @@ int cmd_ingest(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 		  "FIELD=VALUE" },
 		{ "profiles", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &profile_dirs, "a directory of extra profiles (repeatable)",
 		  "DIR" },
+		{ "dry-run", 0, 0, G_OPTION_ARG_NONE, &dry_run,
+		  "read and classify, store nothing: the profile, the first lines as parsed, the counts, the reasons",
+		  NULL },
 		{ NULL }
 	};
 	int status = STATUS_OK;
@@ -78,7 +82,8 @@ int cmd_ingest(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 	o.overrides = (const char *const *)overrides;
 	o.now = chrono_now();
 	o.progress = ctx->progress;
-	if (!ingest_begin_run(d, "ingest", cli_os_user(), &o.run_id, &error)) {
+	o.dry_run = dry_run;
+	if (!dry_run && !ingest_begin_run(d, "ingest", cli_os_user(), &o.run_id, &error)) {
 		db_close(d);
 		status = cli_fail(error);
 		goto done;
@@ -108,6 +113,8 @@ int cmd_ingest(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 		} else {
 			ok = ingest_file(d, argv[i + 1], &o, &results[i], &error);
 		}
+		if (ok && !dry_run && results[i].status == INGEST_STORED)
+			ok = ingest_read_reasons(d, &results[i], &error);
 		if (!ok)
 			break;
 		if (results[i].status == INGEST_REFUSED) {
@@ -120,12 +127,18 @@ int cmd_ingest(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 		json_writer w;
 		json_init(&w);
 		json_object_begin(&w);
+		if (dry_run) { /* before CLI.md's keys, whose totals end the object */
+			json_key(&w, "dry_run");
+			json_bool(&w, TRUE);
+		}
 		ingest_json(&w, results, done_files);
 		json_object_end(&w);
 		g_autofree char *text = json_finish(&w);
 		cli_print_json(text);
 	} else {
 		ingest_print_text(results, done_files);
+		if (dry_run)
+			printf("dry run: nothing was stored\n");
 	}
 	for (int i = 0; i < n; i++)
 		ingest_file_result_clear(&results[i]);

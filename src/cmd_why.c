@@ -52,12 +52,14 @@ int cmd_why(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 	gboolean ok = db_exec(d, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", &error) &&
 		      (lines = db_query(d,
 					"SELECT f.name, l.line_no, l.courier, l.outcome, coalesce(l.reason, ''),"
-					" coalesce(l.pickup_time::text, ''), coalesce(l.fee_fen::text, ''), f.ingested_at::text,"
+					" coalesce(CASE WHEN d.pickup_date_only THEN l.pickup_time::date::text ELSE l.pickup_time::text END, ''),"
+					" coalesce(l.fee_fen::text, ''), f.ingested_at::text,"
 					" CASE WHEN a.act_seq IS NULL THEN '' ELSE format('%s%s%s: %s (by %s as %s, %s)', a.kind,"
 					"  a.act_no, CASE WHEN a.kind = 'W' THEN ' withdrew its file' WHEN l.live THEN ' holds the claim'"
 					"  ELSE ' the claim went to another line' END, a.reason, a.os_user, a.db_role,"
 					"  to_char(a.recorded_at, 'YYYY-MM-DD HH24:MI:SS')) END"
-					" FROM lines_now() l JOIN files f USING (file_id)"
+					" FROM lines_now() l JOIN lines d ON d.file_id = l.file_id AND d.line_no = l.line_no"
+					" JOIN files f ON f.file_id = l.file_id"
 					" LEFT JOIN acts a ON a.programme = l.programme AND a.act_seq = l.act_seq"
 					" WHERE l.programme = $1 AND l.waybill_no = $2"
 					" ORDER BY l.file_id, l.line_no",

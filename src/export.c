@@ -136,9 +136,12 @@ static int detail_cmp(const char *const *a, const char *const *b)
 static const table detail_table = {
 	"明细", detail_cols, G_N_ELEMENTS(detail_cols),
 	"SELECT batch_id, shop_id, order_no, fund_courier, fund_waybill,"
-	" to_char(fund_pickup, 'YYYY-MM-DD HH24:MI:SS'), fee_fen, rate_bp, funded_fen, campaign_id,"
-	" status || coalesce(':' || correction, ''), seq"
-	" FROM postings WHERE programme = $1 AND batch_id = $2::int ORDER BY shop_id COLLATE \"C\"",
+	/* A date-only pickup (the funding-key line's statement gave only the day) is shown as a date. */
+	" to_char(fund_pickup, CASE WHEN EXISTS (SELECT 1 FROM lines l WHERE l.programme = p.programme"
+	"   AND l.courier = p.fund_courier AND l.waybill_no = p.fund_waybill AND l.pickup_time = p.fund_pickup"
+	"   AND l.pickup_date_only) THEN 'YYYY-MM-DD' ELSE 'YYYY-MM-DD HH24:MI:SS' END),"
+	" fee_fen, rate_bp, funded_fen, campaign_id, status || coalesce(':' || correction, ''), seq"
+	" FROM postings p WHERE programme = $1 AND batch_id = $2::int ORDER BY shop_id COLLATE \"C\"",
 	TRUE,
 	NULL,
 	detail_cmp,

@@ -3,6 +3,7 @@
 
 #include "fault.h"
 #include "ident.h"
+#include "lines.h"
 #include "manifest.h"
 #include "money.h"
 #include "order.h"
@@ -34,6 +35,7 @@ typedef struct {
 	int64_t fee_fen;
 	chrono_time pickup;
 	gboolean pickup_has_seconds;
+	gboolean pickup_date_only;
 	gboolean typed; /* the reader parsed its fee and pickup */
 	gboolean valid; /* passed check 1 */
 	policy_outcome outcome;
@@ -79,6 +81,10 @@ void ingest_file_result_clear(ingest_file_result *r)
 	g_free(r->sha256);
 	g_free(r->profile);
 	g_free(r->reason);
+	if (r->reasons)
+		g_ptr_array_unref(r->reasons);
+	if (r->preview)
+		g_ptr_array_unref(r->preview);
 	memset(r, 0, sizeof *r);
 }
 
@@ -454,7 +460,7 @@ out:
 static const char copy_lines[] =
 	"COPY lines (file_id, line_no, programme, byte_offset, byte_len, courier, waybill_no, order_no, pickup_time,"
 	" pickup_has_seconds, sender_code, sender_phone, weight_kg, fee_fen, category, destination, outcome, reason,"
-	" shop_id, campaign_id, order_key) FROM STDIN";
+	" shop_id, campaign_id, order_key, pickup_date_only) FROM STDIN";
 
 /* Classifies the chunk's lines in order and stores them. */
 static gboolean flush_chunk(ingest_ctx *c, GError **error)
@@ -538,6 +544,7 @@ static gboolean flush_chunk(ingest_ctx *c, GError **error)
 		db_copy_text(r, l->shop_id);
 		db_copy_text(r, l->campaign_id);
 		db_copy_text(r, l->outcome == OUTCOME_ELIGIBLE ? l->order_key : NULL);
+		db_copy_bool(r, l->typed && l->pickup_date_only);
 		db_copy_row_end(r);
 	}
 	if (!copy_rows(c->d, copy_lines, c->copy, error))
@@ -564,6 +571,7 @@ static void take_line(ingest_ctx *c, const manifest_line *m)
 		l.fee_fen = m->fee_fen;
 		l.pickup = m->pickup;
 		l.pickup_has_seconds = m->pickup_has_seconds;
+		l.pickup_date_only = m->pickup_date_only;
 	} else {
 		/* A line the reader rejected keeps its text fields, no typed value. */
 		l.reason = g_string_chunk_insert(c->arena, m->reason);
@@ -615,6 +623,34 @@ static gboolean record_file(ingest_ctx *c, manifest_reader *m, GError **error)
 		return FALSE;
 	PQclear(res);
 	return TRUE;
+}
+
+static gboolean keep_preview_line(const char *const *values, gpointer user_data, GError **error)
+{
+	GPtrArray *preview = user_data;
+	char **row = g_new0(char *, LINES_COLUMNS + 1);
+	for (int i = 0; i < LINES_COLUMNS; i++)
+		row[i] = g_strdup(values[i] ? values[i] : "");
+	g_ptr_array_add(preview, row);
+	return TRUE;
+}
+
+/* A dry run, before its rollback: the first lines as parsed and the most frequent reasons, read
+ * from what the transaction stored. */
+static gboolean dry_run_report(ingest_ctx *c, ingest_file_result *out, GError **error)
+{
+	out->preview = g_ptr_array_new_with_free_func((GDestroyNotify)g_strfreev);
+	if (!lines_each(c->d, c->file_id, NULL, INGEST_PREVIEW_LINES, keep_preview_line, out->preview, error))
+		return FALSE;
+	out->reasons = lines_top_reasons(c->d, c->file_id, INGEST_TOP_REASONS, error);
+	return out->reasons != NULL;
+}
+
+gboolean ingest_read_reasons(db *d, ingest_file_result *r, GError **error)
+{
+	g_assert(r->status == INGEST_STORED && !r->reasons);
+	r->reasons = lines_top_reasons(d, r->file_id, INGEST_TOP_REASONS, error);
+	return r->reasons != NULL;
 }
 
 static void refuse(ingest_file_result *out, GError *why)
@@ -734,6 +770,9 @@ gboolean ingest_file_as(db *d, const char *path, const char *shown_as, const ing
 	g_autofree char *name = text_shown(shown_as ? shown_as : path);
 	g_autofree char *base = g_path_get_basename(name);
 	out->name = g_strdup(name);
+	/* Stored under its absolute path, so that "already ingested as ..." says which file it was. */
+	g_autofree char *absolute = g_canonicalize_filename(path, NULL);
+	g_autofree char *stored_name = shown_as ? g_strdup(name) : text_shown(absolute);
 	char sha[MANIFEST_SHA256_HEX_MAX];
 	uint64_t size = 0;
 	GError *why = NULL;
@@ -753,7 +792,7 @@ gboolean ingest_file_as(db *d, const char *path, const char *shown_as, const ing
 	c.d = d;
 	c.o = o;
 	c.path = path;
-	c.name = name;
+	c.name = stored_name;
 	c.base = base;
 	c.lines = g_array_sized_new(FALSE, TRUE, sizeof(chunk_line), INGEST_CHUNK_LINES);
 	c.arena = g_string_chunk_new(64 * 1024);
@@ -779,12 +818,18 @@ gboolean ingest_file_as(db *d, const char *path, const char *shown_as, const ing
 	if (v) {
 		out->status = INGEST_SKIPPED;
 		out->file_id = g_ascii_strtoll(v, NULL, 10);
-		out->reason = g_strdup_printf("already ingested as file %s", v);
-		g_autofree char *prof = NULL;
 		const char *p1[] = { v };
-		if (!db_scalar(d, "SELECT profile FROM files WHERE file_id = $1::bigint", 1, p1, &prof, error))
+		PGresult *seen = db_query(d,
+					  "SELECT profile, name, to_char(ingested_at, 'YYYY-MM-DD HH24:MI:SS')"
+					  " FROM files WHERE file_id = $1::bigint",
+					  1, p1, error);
+		if (!seen)
 			goto out;
-		out->profile = g_steal_pointer(&prof);
+		g_assert(PQntuples(seen) == 1);
+		out->reason = g_strdup_printf("already ingested as file %s ('%s', on %s)", v, PQgetvalue(seen, 0, 1),
+					      PQgetvalue(seen, 0, 2));
+		out->profile = g_strdup(PQgetvalue(seen, 0, 0));
+		PQclear(seen);
 		db_rollback(d);
 		ok = TRUE;
 		goto out;
@@ -795,7 +840,11 @@ gboolean ingest_file_as(db *d, const char *path, const char *shown_as, const ing
 	c.reg = registry_snapshot(d, NULL, error);
 	if (!c.reg)
 		goto out;
-	if (!db_scalar(d, "SELECT nextval(pg_get_serial_sequence('files', 'file_id'))", 0, NULL, &v, error))
+	/* A dry run takes no number from the sequence (the database stays as it was): file 0, which
+	 * no stored file has, and everything it writes is rolled back. */
+	if (o->dry_run)
+		v = g_strdup("0");
+	else if (!db_scalar(d, "SELECT nextval(pg_get_serial_sequence('files', 'file_id'))", 0, NULL, &v, error))
 		goto out;
 	c.file_id = g_ascii_strtoll(v, NULL, 10);
 
@@ -825,8 +874,19 @@ gboolean ingest_file_as(db *d, const char *path, const char *shown_as, const ing
 		goto refused;
 	}
 	g_assert(c.lines_read == manifest_lines(m));
-	if (!flush_chunk(&c, error) || !check_counts(&c, error) || !manifest_tally_check(&tally, m, error) ||
-	    !record_file(&c, m, error))
+	if (!flush_chunk(&c, error) || !check_counts(&c, error) || !manifest_tally_check(&tally, m, error))
+		goto out;
+	if (o->dry_run) {
+		if (!dry_run_report(&c, out, error))
+			goto out;
+		db_rollback(d);
+		out->status = INGEST_STORED; /* would be */
+		out->lines = c.lines_total;
+		memcpy(out->outcomes, c.outcomes, sizeof out->outcomes);
+		ok = TRUE;
+		goto out;
+	}
+	if (!record_file(&c, m, error))
 		goto out;
 	fault_point("ingest:before-commit");
 	if (!db_commit(d, error))
@@ -887,6 +947,46 @@ void ingest_json(json_writer *w, const ingest_file_result *results, size_t n)
 		json_int(w, r->lines);
 		json_key(w, "reason");
 		json_string(w, r->reason);
+		json_key(w, "file_id");
+		if (r->status == INGEST_STORED && !r->preview)
+			json_int(w, r->file_id);
+		else
+			json_null(w);
+		if (r->reasons) {
+			json_key(w, "reasons");
+			json_array_begin(w);
+			for (guint i = 0; i < r->reasons->len; i++) {
+				const lines_reason *lr = r->reasons->pdata[i];
+				json_object_begin(w);
+				json_key(w, "outcome");
+				json_string(w, lr->outcome);
+				json_key(w, "lines");
+				json_int(w, lr->lines);
+				json_key(w, "first_line");
+				json_int(w, lr->first_line);
+				json_key(w, "reason");
+				json_string(w, lr->reason);
+				json_object_end(w);
+			}
+			json_array_end(w);
+		}
+		if (r->preview) {
+			json_key(w, "preview");
+			json_array_begin(w);
+			for (guint i = 0; i < r->preview->len; i++) {
+				char **row = r->preview->pdata[i];
+				json_object_begin(w);
+				for (int c = 0; c < LINES_COLUMNS; c++) {
+					json_key(w, lines_column_names[c]);
+					if (c == LINES_LINE)
+						json_int(w, g_ascii_strtoll(row[c], NULL, 10));
+					else
+						json_string(w, *row[c] ? row[c] : NULL);
+				}
+				json_object_end(w);
+			}
+			json_array_end(w);
+		}
 		json_key(w, "outcomes");
 		json_object_begin(w);
 		for (int o = 0; o < OUTCOME_COUNT; o++) {
@@ -907,17 +1007,49 @@ void ingest_json(json_writer *w, const ingest_file_result *results, size_t n)
 	json_object_end(w);
 }
 
+/* A dry run's first lines, each with its parsed fields, outcome and reason. */
+static void print_preview(const ingest_file_result *r)
+{
+	if (!r->preview)
+		return;
+	printf("  first lines as parsed:\n");
+	for (guint i = 0; i < r->preview->len; i++) {
+		char **row = r->preview->pdata[i];
+		printf("    line %s:", row[LINES_LINE]);
+		for (int c = LINES_COURIER; c <= LINES_DESTINATION; c++)
+			if (*row[c])
+				printf(" %s=%s", lines_column_names[c], row[c]);
+		printf(" -> %s%s%s\n", row[LINES_OUTCOME], *row[LINES_REASON] ? ": " : "", row[LINES_REASON]);
+	}
+}
+
+/* The most frequent reasons of each outcome but ELIGIBLE, under the file's counts. */
+static void print_reasons(const ingest_file_result *r)
+{
+	if (!r->reasons || r->reasons->len == 0)
+		return;
+	printf("  most frequent reasons (lines, the first of them):\n");
+	for (guint i = 0; i < r->reasons->len; i++) {
+		const lines_reason *lr = r->reasons->pdata[i];
+		printf("    %-22s %6" G_GINT64_FORMAT "  line %" G_GINT64_FORMAT ": %s\n", lr->outcome,
+		       (gint64)lr->lines, (gint64)lr->first_line, lr->reason);
+	}
+}
+
 void ingest_print_text(const ingest_file_result *results, size_t n)
 {
 	int64_t totals[OUTCOME_COUNT] = { 0 };
 	for (size_t i = 0; i < n; i++) {
 		const ingest_file_result *r = &results[i];
 		if (r->status == INGEST_STORED) {
-			printf("stored   %s (%s): %" G_GINT64_FORMAT " lines:", r->name, r->profile, (gint64)r->lines);
+			printf("%s %s (%s): %" G_GINT64_FORMAT " lines:", r->preview ? "would store" : "stored  ", r->name,
+			       r->profile, (gint64)r->lines);
 			for (int o = 0; o < OUTCOME_COUNT; o++)
 				if (r->outcomes[o])
 					printf(" %s %" G_GINT64_FORMAT, policy_outcome_name(o), (gint64)r->outcomes[o]);
 			printf("\n");
+			print_preview(r);
+			print_reasons(r);
 		} else {
 			printf("%-8s %s: %s\n", ingest_status_name(r->status), r->name, r->reason);
 		}

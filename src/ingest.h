@@ -26,7 +26,15 @@ typedef struct {
 	chrono_time now;              /* the moment of ingest (China time): later pickups are refused */
 	int64_t run_id;               /* the runs row of this call */
 	gboolean progress;            /* report progress on stderr */
+	/* --dry-run: everything short of storing: the file is read, classified against the
+	 * database inside its transaction, and the transaction is rolled back; no run, no file id
+	 * from the sequence. The result gets preview and reasons. */
+	gboolean dry_run;
 } ingest_options;
+
+/* Lines of a dry run's preview; reasons kept per outcome. */
+#define INGEST_PREVIEW_LINES 5
+#define INGEST_TOP_REASONS 3
 
 typedef enum {
 	INGEST_STORED,
@@ -46,6 +54,8 @@ typedef struct {
 	int64_t lines;
 	char *reason;     /* skipped or refused: why */
 	int64_t outcomes[OUTCOME_COUNT];
+	GPtrArray *reasons; /* of lines_reason: the most frequent of each outcome but ELIGIBLE, or NULL */
+	GPtrArray *preview; /* dry run: the first lines as parsed, each a GStrv of LINES_COLUMNS, or NULL */
 } ingest_file_result;
 
 void ingest_file_result_clear(ingest_file_result *r);
@@ -92,7 +102,11 @@ const char *ingest_status_name(ingest_status s);
 
 /* Writes CLI.md's "files" array and "outcomes" totals as two keys of the open object in w. */
 void ingest_json(json_writer *w, const ingest_file_result *results, size_t n);
-/* Prints a person's summary: a line per file and the totals per outcome. */
+/* Prints a person's summary: a line per file (under it, its most frequent reasons, and a dry run's
+ * first lines) and the totals per outcome. */
 void ingest_print_text(const ingest_file_result *results, size_t n);
+
+/* Fills r->reasons of a stored file (after its commit). */
+gboolean ingest_read_reasons(db *d, ingest_file_result *r, GError **error);
 
 #endif

@@ -12,7 +12,7 @@ static const cli_command commands[] = {
 	{ "init", "[--roles]", "create or upgrade the schema (with --roles: first create the roles)", cmd_init, NULL, NULL },
 	{ "registry", "load KIND FILE [--json]", "load policies, shops, senders, households, campaigns or budgets",
 	  cmd_registry, "subsidy_engine", NULL },
-	{ "ingest", "[--profile NAME] [--set FIELD=VALUE] [--profiles DIR] [--json] FILE... (- for standard input)",
+	{ "ingest", "[--profile NAME] [--set FIELD=VALUE] [--profiles DIR] [--dry-run] [--json] FILE... (- for standard input)",
 	  "store courier manifests, classify every line, print counts per outcome", cmd_ingest, "subsidy_engine",
 	  NULL },
 	{ "settle", "[--json]", "post the differences of every changed or unfunded order as one batch", cmd_settle,
@@ -47,6 +47,11 @@ static const cli_command commands[] = {
 	  cmd_report, NULL, NULL },
 	{ "why", "[--json] WAYBILL", "every line, outcome, order and posting that touched one waybill, in any spelling",
 	  cmd_why, NULL, NULL },
+	/* The engine, who ingested the file and fixes its profile, and the auditor, who checks why
+	 * lines were not paid; finance pays shops, not lines. */
+	{ "lines", "--file ID [--outcome NAME] [--csv] [--json]",
+	  "every line of a stored file: its fields as parsed, outcome and reason", cmd_lines, "subsidy_engine",
+	  "subsidy_auditor" },
 };
 
 static void print_help(FILE *out)

@@ -153,6 +153,7 @@ struct manifest_reader {
 	GString *courier;        /* the line's courier code (ident_courier_code) */
 	GString *waybill_no;     /* the line's waybill number in normal form (ident_normalize) */
 	GString *order_no;       /* the line's order number in normal form */
+	GString *fee_text;       /* a fee summed from several columns, as an amount */
 	uint64_t lines;
 	gboolean finished;       /* manifest_next returned FALSE */
 	gboolean clean;          /* ... without error */
@@ -693,22 +694,6 @@ static gboolean is_scientific(const char *s)
 	return *s == '\0';
 }
 
-/* Digits, optionally a point and digits: 1, 0.5, 12.25. */
-static gboolean is_decimal(const char *s)
-{
-	if (!g_ascii_isdigit(*s))
-		return FALSE;
-	while (g_ascii_isdigit(*s))
-		s++;
-	if (*s == '.') {
-		if (!g_ascii_isdigit(*++s))
-			return FALSE;
-		while (g_ascii_isdigit(*s))
-			s++;
-	}
-	return *s == '\0';
-}
-
 /* Fills line->field from the record through the map: a constant, one column, or several columns'
  * non-empty values joined by one space (appended to the record's text). */
 static void map_fields(manifest_reader *r, manifest_line *line)
@@ -718,8 +703,8 @@ static void map_fields(manifest_reader *r, manifest_line *line)
 	for (int f = 0; f < PROFILE_FIELD_COUNT; f++) {
 		const profile_map_field *mf = &r->map->field[f];
 		at[f] = -1;
-		if (mf->fixed || mf->n_columns == 0)
-			continue;
+		if (mf->fixed || mf->n_columns == 0 || r->map->profile->field[f].sum)
+			continue; /* a sum is sum_fee's */
 		if (mf->n_columns == 1) {
 			const char *v = column_value(r, mf->column[0]);
 			at[f] = v ? v - rec->text->str : -1;
@@ -817,6 +802,74 @@ static void normalise_identifiers(manifest_reader *r, manifest_line *line)
 	line->courier = r->courier->str;
 }
 
+/* fee=A+B: the fee is the sum of its columns, each an amount, a blank one 0; all blank is no fee.
+ * The line's fee text is the sum, as an amount (the cells are in the line's bytes). */
+static void sum_fee(manifest_reader *r, manifest_line *line)
+{
+	const profile_map_field *mf = &r->map->field[PROFILE_FEE];
+	int64_t sum = 0;
+	gboolean any = FALSE;
+	for (guint c = 0; c < mf->n_columns; c++) {
+		const char *v = column_value(r, mf->column[c]);
+		if (!v)
+			continue;
+		int64_t fen = 0;
+		GError *e = NULL;
+		if (!money_parse(v, &fen, &e)) {
+			reject(r, "fee: column '%s': %s", r->map->header[mf->column[c]], e->message);
+			g_error_free(e);
+			return;
+		}
+		if (!money_add(sum, fen, &sum)) {
+			reject(r, "fee: the sum of its columns overflows");
+			return;
+		}
+		any = TRUE;
+	}
+	if (!any)
+		return; /* missing fee */
+	char text[MONEY_TEXT_MAX];
+	g_string_assign(r->fee_text, money_format(sum, text));
+	line->fee = r->fee_text->str;
+}
+
+/* Reads pickup_time with the profile's formats, the first that fits; a date without a time of day
+ * is the start of that day, and the line says it is a date only. */
+static void parse_pickup(manifest_reader *r, manifest_line *line)
+{
+	const profile *p = r->map->profile;
+	static const char *const fallback[] = { PICKUP_FORMAT_DEFAULT, NULL };
+	const char *const *formats = p->pickup_formats ? (const char *const *)p->pickup_formats : fallback;
+	GError *first = NULL;
+	for (const char *const *f = formats; *f; f++) {
+		GError *e = NULL;
+		gboolean has_time = FALSE, ok;
+		if (strcmp(*f, PROFILE_FORMAT_EXCEL) == 0) {
+			ok = chrono_parse_excel(line->pickup_time, &line->pickup, &has_time, &e);
+			line->pickup_has_seconds = has_time;
+		} else {
+			ok = chrono_parse(line->pickup_time, *f, &line->pickup, &line->pickup_has_seconds, &e);
+			has_time = strstr(*f, "%H") != NULL;
+		}
+		if (ok) {
+			line->pickup_date_only = !has_time;
+			g_clear_error(&first);
+			return;
+		}
+		if (!first)
+			first = e;
+		else
+			g_error_free(e);
+	}
+	if (formats[1]) {
+		g_autofree char *all = g_strjoinv("', '", (char **)formats);
+		reject(r, "pickup_time: %s (formats tried: '%s')", first->message, all);
+	} else {
+		reject(r, "pickup_time: %s", first->message);
+	}
+	g_error_free(first);
+}
+
 /* Check 1 of POLICY.md: the record as a line, typed, rejected with the first problem found. */
 static void make_line(manifest_reader *r, manifest_line *line)
 {
@@ -873,6 +926,8 @@ static void make_line(manifest_reader *r, manifest_line *line)
 		       rec->overlong_field <= m->n_header ? m->header[rec->overlong_field - 1] : "",
 		       rec->overlong_len, MANIFEST_FIELD_BYTES_MAX);
 
+	if (p->field[PROFILE_FEE].sum && !m->field[PROFILE_FEE].fixed)
+		sum_fee(r, line);
 	const profile_field required[] = { PROFILE_COURIER, PROFILE_WAYBILL_NO, PROFILE_PICKUP_TIME,
 					   PROFILE_FEE };
 	for (size_t i = 0; i < G_N_ELEMENTS(required); i++)
@@ -890,18 +945,14 @@ static void make_line(manifest_reader *r, manifest_line *line)
 		       line->order_no);
 
 	GError *e = NULL;
-	if (line->pickup_time &&
-	    !chrono_parse(line->pickup_time, p->pickup_format ? p->pickup_format : PICKUP_FORMAT_DEFAULT,
-			  &line->pickup, &line->pickup_has_seconds, &e)) {
-		reject(r, "pickup_time: %s", e->message);
-		g_clear_error(&e);
-	}
+	if (line->pickup_time)
+		parse_pickup(r, line);
 	if (line->fee && !money_parse(line->fee, &line->fee_fen, &e)) {
 		reject(r, "fee: %s", e->message);
 		g_clear_error(&e);
 	}
-	if (line->weight_kg && !is_decimal(line->weight_kg))
-		reject(r, "weight_kg '%s' is not a number", line->weight_kg);
+	/* weight_kg, category and destination are kept as received: no money depends on them (a
+	 * category check reads the text as it is), so `0.86kg` rejects nothing. */
 
 	line->rejected = r->reason->len > 0;
 	line->reason = line->rejected ? r->reason->str : NULL;
@@ -909,11 +960,19 @@ static void make_line(manifest_reader *r, manifest_line *line)
 
 /* ---- the control total (zto) ---- */
 
-/* TRUE when the record is the profile's totals row (its first cell is totals_row). */
+/* TRUE when the record is the profile's totals row: one of its label columns holds one of its
+ * labels (合计, 总计, 合计：... as the profile lists them). */
 static gboolean is_totals_row(const manifest_reader *r)
 {
-	const char *first = column_value(r, 0);
-	return r->map->totals_column >= 0 && first && strcmp(first, r->map->profile->totals_row) == 0;
+	const profile_map *m = r->map;
+	if (!m->totals)
+		return FALSE;
+	for (guint i = 0; i < m->n_label_columns; i++) {
+		const char *cell = column_value(r, m->label_column[i]);
+		if (cell && g_strv_contains((const char *const *)m->profile->totals_labels, cell))
+			return TRUE;
+	}
+	return FALSE;
 }
 
 /* Reads the amount in the totals column of the current record: a data line's or the totals row's. */
@@ -939,7 +998,7 @@ static gboolean take_totals(manifest_reader *r, GError **error)
 			      G_GUINT64_FORMAT ")",
 			      r->rec.line_no, r->name, r->totals_line);
 	r->totals_line = r->rec.line_no;
-	return totals_amount(r, &r->totals_fen, error);
+	return r->map->totals_column < 0 || totals_amount(r, &r->totals_fen, error);
 }
 
 /* Adds the current data line's amount to the sum the totals row must state, whatever the line's
@@ -959,11 +1018,16 @@ static gboolean add_to_sum(manifest_reader *r, GError **error)
 static gboolean finish(manifest_reader *r, GError **error)
 {
 	const profile *p = r->map->profile;
-	if (r->map->totals_column >= 0) {
-		if (!r->totals_line)
-			return refuse(error,
-				      "no totals row ('%s' in the first column) at the end of '%s': file truncated?",
-				      p->totals_row, r->name);
+	if (p->totals_required && !r->totals_line) {
+		g_autofree char *labels = g_strjoinv("' or '", p->totals_labels);
+		g_autofree char *where = p->totals_label_columns ? g_strjoinv("' or '", p->totals_label_columns) : NULL;
+		if (where)
+			return refuse(error, "no totals row ('%s' in column '%s') in '%s': file truncated?", labels,
+				      where, r->name);
+		return refuse(error, "no totals row ('%s' in the first column) at the end of '%s': file truncated?",
+			      labels, r->name);
+	}
+	if (r->map->totals_column >= 0 && r->totals_line) {
 		if (r->totals_fen != r->sum_fen) {
 			char says[MONEY_TEXT_MAX], sum[MONEY_TEXT_MAX];
 			return refuse(error,
@@ -1054,6 +1118,7 @@ void manifest_close(manifest_reader *r)
 	g_string_free(r->courier, TRUE);
 	g_string_free(r->waybill_no, TRUE);
 	g_string_free(r->order_no, TRUE);
+	g_string_free(r->fee_text, TRUE);
 	g_free(r->path);
 	g_free(r->name);
 	g_free(r);
@@ -1068,6 +1133,65 @@ static gboolean is_blank_bytes(const guint8 *bytes, gsize len)
 		if (!g_ascii_isspace(bytes[i]))
 			return FALSE;
 	return TRUE;
+}
+
+/* Does some profile allow rows above its header? */
+static gboolean any_rows_above(const profile_set *ps, const profile *chosen)
+{
+	if (chosen)
+		return chosen->rows_above_header;
+	for (guint i = 0; i < profile_set_size(ps); i++)
+		if (profile_set_nth(ps, i)->rows_above_header)
+			return TRUE;
+	return FALSE;
+}
+
+/* The first row did not match (first_error, taken): with a profile that allows rows above its
+ * header (a title, a date range), the header is the first row that matches within the first
+ * PROFILE_HEADER_ROWS_MAX; the rows above it are kept with the bytes, no outcome. When none
+ * matches, the first row's refusal stands. Sets r->map, or fails with the error. */
+static gboolean find_header_below(manifest_reader *r, const profile_set *ps, const profile *chosen,
+				  const char *const *overrides, GError *first_error, physical_line *header,
+				  GError **error)
+{
+	g_assert(!r->map && first_error);
+	if (first_error->code != STATUS_DATAERR || !any_rows_above(ps, chosen) ||
+	    strstr(first_error->message, PROFILE_AMBIGUOUS_TEXT)) {
+		g_propagate_error(error, first_error);
+		return FALSE;
+	}
+	physical_line pl;
+	while (r->physical_lines < PROFILE_HEADER_ROWS_MAX) {
+		if (!read_line(r, &pl, error)) {
+			g_error_free(first_error);
+			return FALSE;
+		}
+		if (pl.overlong)
+			continue;
+		if (!pl.bytes)
+			break;
+		if (is_blank_bytes(pl.bytes, pl.len))
+			continue;
+		GError *e = NULL;
+		r->map = chosen ? profile_map_header(chosen, (const char *)pl.bytes, pl.content, overrides, r->name, NULL)
+				: profile_set_detect_below(ps, (const char *)pl.bytes, pl.content, overrides, r->name, &e);
+		if (r->map) {
+			g_error_free(first_error);
+			*header = pl;
+			return TRUE;
+		}
+		if (e) { /* several profiles match this row equally */
+			g_error_free(first_error);
+			g_propagate_error(error, e);
+			return FALSE;
+		}
+	}
+	char *message = g_strdup_printf("%s\n(no row of the first %d matches either)", first_error->message,
+					PROFILE_HEADER_ROWS_MAX);
+	g_free(first_error->message);
+	first_error->message = message;
+	g_propagate_error(error, first_error);
+	return FALSE;
 }
 
 manifest_reader *manifest_open(const char *path, const profile_set *ps, const char *profile_name,
@@ -1091,6 +1215,7 @@ manifest_reader *manifest_open(const char *path, const profile_set *ps, const ch
 	r->courier = g_string_new(NULL);
 	r->waybill_no = g_string_new(NULL);
 	r->order_no = g_string_new(NULL);
+	r->fee_text = g_string_new(NULL);
 	r->cd = (GIConv)-1;
 
 	const profile *chosen = NULL;
@@ -1133,9 +1258,10 @@ manifest_reader *manifest_open(const char *path, const profile_set *ps, const ch
 			refuse(error, "no header row in '%s' (only blank lines)", r->name);
 		return NULL;
 	}
-	r->map = chosen ? profile_map_header(chosen, raw, len, overrides, r->name, error)
-			: profile_set_detect(ps, raw, len, overrides, r->name, error);
-	if (!r->map)
+	GError *first_error = NULL;
+	r->map = chosen ? profile_map_header(chosen, raw, len, overrides, r->name, &first_error)
+			: profile_set_detect(ps, raw, len, overrides, r->name, &first_error);
+	if (!r->map && !find_header_below(r, ps, chosen, overrides, first_error, &pl, error))
 		return NULL;
 	r->header_lines = r->chain_line = r->physical_lines;
 	r->header_bytes = r->chain_offset = pl.offset + pl.len;
@@ -1166,6 +1292,10 @@ gboolean manifest_next(manifest_reader *r, manifest_line *line, GError **error)
 		}
 		if (!r->rec.nonblank) {
 			chain(r, FALSE); /* a blank line, or only empty fields as Excel writes: no line */
+			continue;
+		}
+		if (r->totals_line && r->map->profile->keep_after_totals) {
+			chain(r, FALSE); /* 制表人：, a signature: kept with the bytes, no outcome */
 			continue;
 		}
 		if (is_totals_row(r)) {
@@ -1224,7 +1354,7 @@ const char *manifest_sha256(const manifest_reader *r)
 
 gboolean manifest_totals(const manifest_reader *r, int64_t *totals_fen, int64_t *sum_fen)
 {
-	if (r->map->totals_column < 0)
+	if (r->map->totals_column < 0 || !r->totals_line)
 		return FALSE;
 	*totals_fen = r->totals_fen;
 	*sum_fen = r->sum_fen;

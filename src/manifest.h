@@ -59,6 +59,7 @@ typedef struct {
 	int64_t fee_fen;             /* fee, parsed; meaningful when !rejected */
 	chrono_time pickup;          /* pickup_time, parsed (China time); meaningful when !rejected */
 	gboolean pickup_has_seconds; /* the profile's pickup format has seconds */
+	gboolean pickup_date_only;   /* the pickup format has no time of day: pickup is that day's start */
 	gboolean rejected;           /* fails check 1 (validation): the outcome is REJECTED */
 	const char *reason;          /* why, naming the field and the problem; NULL when !rejected */
 } manifest_line;

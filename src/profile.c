@@ -38,7 +38,8 @@ static const profile_field required_fields[] = { PROFILE_COURIER, PROFILE_WAYBIL
 /* The keys a profile may have, so that a typing slip is an error rather than a silent default. */
 static const char *const profile_keys[] = { "name", "description", "encoding", "header", "ignore",
 					    "pickup_format", "excel_text", "totals_row", "totals_column",
-					    NULL };
+					    "totals_label_column", "totals_required", "rows_after_totals",
+					    "rows_above_header", NULL };
 static const char *const profile_groups[] = { "profile", "fields", "fixed", "courier_names", NULL };
 
 const char *profile_field_name(profile_field f)
@@ -78,7 +79,10 @@ void profile_free(profile *p)
 	g_strfreev(p->ignore);
 	g_free(p->pickup_format);
 	g_free(p->totals_row);
+	g_strfreev(p->totals_labels);
+	g_strfreev(p->totals_label_columns);
 	g_free(p->totals_column);
+	g_strfreev(p->pickup_formats);
 	if (p->courier_names)
 		g_hash_table_unref(p->courier_names);
 	for (int f = 0; f < PROFILE_FIELD_COUNT; f++) {
@@ -149,11 +153,23 @@ static gboolean load_fields(GKeyFile *kf, profile *p, GError **error)
 			return refuse(error, p, "[fields] %s is given twice", *k);
 		gsize n = 0;
 		g_auto(GStrv) cols = g_key_file_get_string_list(kf, "fields", *k, &n, NULL);
+		g_autofree char *whole = g_key_file_get_string(kf, "fields", *k, NULL);
+		if (whole && strchr(whole, '+') && !strchr(whole, ',') && column_index(p->header, g_strstrip(whole)) < 0) {
+			/* fee=运费+附加费: amounts added up. Only the fee is money. */
+			if (f != PROFILE_FEE)
+				return refuse(error, p, "[fields] %s: only fee may be a sum of columns (A+B)", *k);
+			g_strfreev(cols);
+			cols = g_strsplit(whole, "+", -1);
+			n = g_strv_length(cols);
+			p->field[f].sum = TRUE;
+		}
 		if (!cols || n == 0 || n > PROFILE_FIELD_COLUMNS_MAX)
 			return refuse(error, p, "[fields] %s must name 1 to %d columns", *k,
 				      PROFILE_FIELD_COLUMNS_MAX);
 		for (gsize i = 0; i < n; i++) {
 			g_strstrip(cols[i]);
+			if (!*cols[i])
+				return refuse(error, p, "[fields] %s names an empty column", *k);
 			if (column_index(p->header, cols[i]) < 0)
 				return refuse(error, p, "[fields] %s names column '%s', which is not in header",
 					      *k, cols[i]);
@@ -247,6 +263,56 @@ static gboolean check_known_keys(GKeyFile *kf, const profile *p, GError **error)
 	return TRUE;
 }
 
+/* Reads the totals row's keys: totals_row (its labels), totals_label_column (where a label may be),
+ * totals_column (the amount it states, checked), totals_required, rows_after_totals. */
+static gboolean load_totals(GKeyFile *kf, profile *p, GError **error)
+{
+	gsize n = 0;
+	p->totals_labels = g_key_file_get_string_list(kf, "profile", "totals_row", &n, NULL);
+	for (gsize i = 0; i < n; i++)
+		if (!*g_strstrip(p->totals_labels[i]))
+			return refuse(error, p, "totals_row has an empty label");
+	if (p->totals_labels && n == 0)
+		return refuse(error, p, "totals_row has an empty label");
+	if (p->totals_labels)
+		p->totals_row = g_strdup(p->totals_labels[0]);
+	p->totals_column = g_key_file_get_string(kf, "profile", "totals_column", NULL);
+	if (p->totals_column)
+		g_strstrip(p->totals_column);
+	if (p->totals_column && !p->totals_row)
+		return refuse(error, p, "totals_column needs totals_row, the label of the totals row");
+	if (p->totals_column && column_index(p->header, p->totals_column) < 0)
+		return refuse(error, p, "totals_column '%s' is not in header", p->totals_column);
+	p->totals_label_columns = g_key_file_get_string_list(kf, "profile", "totals_label_column", &n, NULL);
+	if (p->totals_label_columns && !p->totals_row)
+		return refuse(error, p, "totals_label_column needs totals_row");
+	if (n > PROFILE_FIELD_COLUMNS_MAX)
+		return refuse(error, p, "totals_label_column names more than %d columns", PROFILE_FIELD_COLUMNS_MAX);
+	for (gsize i = 0; i < n; i++)
+		if (column_index(p->header, g_strstrip(p->totals_label_columns[i])) < 0)
+			return refuse(error, p, "totals_label_column '%s' is not in header", p->totals_label_columns[i]);
+	/* A control total (a totals_column) is required unless the profile says otherwise: zto's
+	 * refuses a truncated file by its absence. */
+	GError *e = NULL;
+	p->totals_required = g_key_file_get_boolean(kf, "profile", "totals_required", &e);
+	if (g_error_matches(e, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_KEY_NOT_FOUND)) {
+		p->totals_required = p->totals_column != NULL;
+	} else if (e) {
+		g_error_free(e);
+		return refuse(error, p, "totals_required must be true or false");
+	} else if (!p->totals_row) {
+		return refuse(error, p, "totals_required needs totals_row");
+	}
+	g_clear_error(&e);
+	g_autofree char *after = g_key_file_get_string(kf, "profile", "rows_after_totals", NULL);
+	if (after && strcmp(g_strstrip(after), "keep") != 0 && strcmp(after, "refuse") != 0)
+		return refuse(error, p, "rows_after_totals must be keep or refuse");
+	if (after && !p->totals_row)
+		return refuse(error, p, "rows_after_totals needs totals_row");
+	p->keep_after_totals = after && strcmp(after, "keep") == 0;
+	return TRUE;
+}
+
 /* Reads [profile]'s own keys (not the mappings). */
 static gboolean load_settings(GKeyFile *kf, profile *p, GError **error)
 {
@@ -285,12 +351,20 @@ static gboolean load_settings(GKeyFile *kf, profile *p, GError **error)
 	for (char **c = p->ignore; *c; c++)
 		g_strstrip(*c);
 
-	p->pickup_format = g_key_file_get_string(kf, "profile", "pickup_format", NULL);
-	if (p->pickup_format) {
-		const char *problem = pickup_format_problem(p->pickup_format);
+	/* Several formats (comma separated) are tried in order: a statement saved from a spreadsheet
+	 * may hold both a text date and Excel's serial number. */
+	p->pickup_formats = g_key_file_get_string_list(kf, "profile", "pickup_format", &n, NULL);
+	if (p->pickup_formats && n == 0)
+		g_clear_pointer(&p->pickup_formats, g_strfreev);
+	for (char **f = p->pickup_formats; f && *f; f++) {
+		g_strstrip(*f);
+		const char *problem = strcmp(*f, PROFILE_FORMAT_EXCEL) == 0 ? NULL : pickup_format_problem(*f);
 		if (problem)
-			return refuse(error, p, "pickup_format '%s': %s", p->pickup_format, problem);
+			return refuse(error, p, "pickup_format '%s': %s (or '%s' for Excel's serial dates)", *f,
+				      problem, PROFILE_FORMAT_EXCEL);
 	}
+	if (p->pickup_formats)
+		p->pickup_format = g_strdup(p->pickup_formats[0]);
 
 	GError *bool_error = NULL;
 	p->excel_text = g_key_file_get_boolean(kf, "profile", "excel_text", &bool_error);
@@ -300,16 +374,14 @@ static gboolean load_settings(GKeyFile *kf, profile *p, GError **error)
 	}
 	g_clear_error(&bool_error);
 
-	p->totals_row = g_key_file_get_string(kf, "profile", "totals_row", NULL);
-	p->totals_column = g_key_file_get_string(kf, "profile", "totals_column", NULL);
-	if (p->totals_row)
-		g_strstrip(p->totals_row);
-	if (p->totals_column)
-		g_strstrip(p->totals_column);
-	if (!p->totals_row != !p->totals_column || (p->totals_row && !*p->totals_row))
-		return refuse(error, p, "totals_row and totals_column go together, neither empty");
-	if (p->totals_column && column_index(p->header, p->totals_column) < 0)
-		return refuse(error, p, "totals_column '%s' is not in header", p->totals_column);
+	if (!load_totals(kf, p, error))
+		return FALSE;
+	p->rows_above_header = g_key_file_get_boolean(kf, "profile", "rows_above_header", &bool_error);
+	if (bool_error && !g_error_matches(bool_error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_KEY_NOT_FOUND)) {
+		g_error_free(bool_error);
+		return refuse(error, p, "rows_above_header must be true or false");
+	}
+	g_clear_error(&bool_error);
 	return TRUE;
 }
 
@@ -473,6 +545,10 @@ static gboolean header_check(char **columns, const char *file, GError **error)
 	return TRUE;
 }
 
+struct profile_set {
+	GPtrArray *profiles; /* of profile*, owned, sorted by name once loaded */
+};
+
 /* ---- a profile applied to a header ---- */
 
 void profile_map_free(profile_map *m)
@@ -531,6 +607,14 @@ static profile_map *map_build(const profile *p, char **header, char *overrides[P
 	m->n_header = g_strv_length(header);
 	memcpy(m->overrides, overrides, sizeof m->overrides);
 	m->totals_column = p->totals_column ? column_index(header, p->totals_column) : -1;
+	m->totals = p->totals_row != NULL;
+	for (char **c = p->totals_label_columns; c && *c; c++) {
+		gint index = column_index(header, *c);
+		if (index >= 0)
+			m->label_column[m->n_label_columns++] = (guint)index;
+	}
+	if (m->totals && !p->totals_label_columns)
+		m->label_column[m->n_label_columns++] = 0; /* the first column */
 
 	gboolean available[PROFILE_FIELD_COUNT];
 	for (int f = 0; f < PROFILE_FIELD_COUNT; f++) {
@@ -560,6 +644,11 @@ static profile_map *map_build(const profile *p, char **header, char *overrides[P
 		g_string_append_printf(missing, "%s%s or %s", missing->len ? ", " : "", code_text->str,
 				       phone_text->str);
 		*n_missing += MIN(code, phone);
+	}
+	if (m->totals && m->n_label_columns == 0) {
+		g_string_append_printf(missing, "%scolumn '%s' (totals label)", missing->len ? ", " : "",
+				       p->totals_label_columns[0]);
+		(*n_missing)++;
 	}
 	/* A profile with a totals row needs its column (unless a required field's, already counted). */
 	if (p->totals_column && m->totals_column < 0 && !required_column(p, p->totals_column)) {
@@ -597,6 +686,46 @@ static guint columns_present(const profile_map *m)
 	return n;
 }
 
+/* The encodings a header is tried in when it matches no profile in the profile's own. */
+static const char *const hint_encodings[] = { "UTF-8", "GB18030" };
+
+/* When the header (raw) would match one of ps[0..n) read in another encoding (UTF-8, GB18030 or
+ * another profile's), appends a line saying so to out: a UTF-8 file given to a GB18030 profile
+ * decodes to nonsense, and "lacks 单号" hides the cause. */
+static void encoding_hint(const profile *const *ps, guint n, const char *raw, gsize len,
+			  const char *const *overrides, GString *out)
+{
+	for (guint i = 0; i < n; i++) {
+		const profile *p = ps[i];
+		guint n_enc = G_N_ELEMENTS(hint_encodings) + n;
+		for (guint e = 0; e < n_enc; e++) {
+			const char *enc = e < G_N_ELEMENTS(hint_encodings) ? hint_encodings[e]
+									   : ps[e - G_N_ELEMENTS(hint_encodings)]->encoding;
+			if (g_ascii_strcasecmp(enc, p->encoding) == 0)
+				continue;
+			char **header = header_columns(raw, len, enc, "", NULL);
+			if (!header || !header_check(header, "", NULL)) {
+				g_strfreev(header);
+				continue;
+			}
+			char *values[PROFILE_FIELD_COUNT];
+			gboolean ok = overrides_parse(overrides, values, NULL);
+			g_assert(ok); /* checked by the caller */
+			g_autoptr(GString) missing = g_string_new(NULL);
+			guint n_missing = 0;
+			profile_map *m = map_build(p, header, values, missing, &n_missing);
+			profile_map_free(m);
+			if (n_missing == 0) {
+				g_string_append_printf(out,
+						       "\nread as %s it would match profile '%s', whose encoding is %s:"
+						       " is the file %s? (save it as %s, or make a profile with encoding=%s)",
+						       enc, p->name, p->encoding, enc, p->encoding, enc);
+				return;
+			}
+		}
+	}
+}
+
 profile_map *profile_map_header(const profile *p, const char *raw, gsize len, const char *const *overrides,
 				const char *file, GError **error)
 {
@@ -609,21 +738,33 @@ profile_map *profile_map_header(const profile *p, const char *raw, gsize len, co
 		for (int f = 0; f < PROFILE_FIELD_COUNT; f++)
 			g_free(values[f]);
 		g_strfreev(header);
+		g_autoptr(GString) hint = g_string_new(NULL);
+		encoding_hint(&p, 1, raw, len, overrides, hint);
+		if (hint->len && error && *error) {
+			char *message = g_strconcat((*error)->message, hint->str, NULL);
+			g_free((*error)->message);
+			(*error)->message = message;
+		}
 		return NULL;
 	}
 	g_autoptr(GString) missing = g_string_new(NULL);
 	guint n_missing = 0;
 	g_autoptr(profile_map) m = map_build(p, header, values, missing, &n_missing);
 	if (n_missing > 0) {
+		g_autoptr(GString) hint = g_string_new(NULL);
+		encoding_hint(&p, 1, raw, len, overrides, hint);
 		g_set_error(error, PROFILE_ERROR, STATUS_DATAERR,
-			    "header of '%s' lacks %s, required by profile '%s'", file, missing->str, p->name);
+			    "header of '%s' lacks %s, required by profile '%s'%s", file, missing->str, p->name,
+			    hint->str);
 		return NULL;
 	}
 	return g_steal_pointer(&m);
 }
 
-profile_map *profile_set_detect(const profile_set *ps, const char *raw, gsize len, const char *const *overrides,
-				const char *file, GError **error)
+/* Chooses among the profiles of ps (below: only those with rows_above_header, and a row that is no
+ * header is no match, not a refusal; no match then sets no error). */
+static profile_map *detect(const profile_set *ps, gboolean below, const char *raw, gsize len,
+			   const char *const *overrides, const char *file, GError **error)
 {
 	g_return_val_if_fail(ps != NULL && raw != NULL && file != NULL, NULL);
 	if (!profile_check_overrides(overrides, error))
@@ -642,7 +783,9 @@ profile_map *profile_set_detect(const profile_set *ps, const char *raw, gsize le
 		char *values[PROFILE_FIELD_COUNT];
 		gboolean ok = overrides_parse(overrides, values, NULL);
 		g_assert(ok);
-		char **header = header_columns(raw, len, p->encoding, file, NULL);
+		char **header = below && !p->rows_above_header ? NULL : header_columns(raw, len, p->encoding, file, NULL);
+		if (below && header && !header_check(header, file, NULL))
+			g_clear_pointer(&header, g_strfreev);
 		/* A header that decodes but is no header (too wide, a name twice) is wrong for every
 		 * profile: say so rather than "no profile matches". */
 		if (header && !header_check(header, file, error)) {
@@ -674,12 +817,16 @@ profile_map *profile_set_detect(const profile_set *ps, const char *raw, gsize le
 		return g_ptr_array_steal_index(maps, chosen);
 	if (n_best > 1) {
 		g_set_error(error, PROFILE_ERROR, STATUS_DATAERR,
-			    "header of '%s' matches several profiles equally: %s\nchoose one with --profile",
+			    "header of '%s' " PROFILE_AMBIGUOUS_TEXT ": %s\nchoose one with --profile",
 			    file, names->str);
 		return NULL;
 	}
 
+	if (below)
+		return NULL;
 	/* None matches: the closest has most of its header present, then lacks the fewest columns. */
+	g_autoptr(GString) hint = g_string_new(NULL);
+	encoding_hint((const profile *const *)ps->profiles->pdata, n, raw, len, overrides, hint);
 	guint closest = 0;
 	for (guint i = 1; i < n; i++) {
 		guint present = columns_present(maps->pdata[i]), best_present = columns_present(maps->pdata[closest]);
@@ -690,20 +837,30 @@ profile_map *profile_set_detect(const profile_set *ps, const char *raw, gsize le
 		g_string_append_printf(names, "%s%s", i ? ", " : "", profile_set_nth(ps, i)->name);
 	if (columns_present(maps->pdata[closest]) == 0)
 		g_set_error(error, PROFILE_ERROR, STATUS_DATAERR,
-			    "header of '%s' matches no profile (tried %s)\nno profile has any of its columns", file,
-			    names->str);
+			    "header of '%s' matches no profile (tried %s)\nno profile has any of its columns%s", file,
+			    names->str, hint->str);
 	else
 		g_set_error(error, PROFILE_ERROR, STATUS_DATAERR,
-			    "header of '%s' matches no profile (tried %s)\nclosest is '%s', which lacks %s", file,
-			    names->str, profile_set_nth(ps, closest)->name, (const char *)missing->pdata[closest]);
+			    "header of '%s' matches no profile (tried %s)\nclosest is '%s', which lacks %s%s", file,
+			    names->str, profile_set_nth(ps, closest)->name, (const char *)missing->pdata[closest],
+			    hint->str);
 	return NULL;
+}
+
+profile_map *profile_set_detect(const profile_set *ps, const char *raw, gsize len, const char *const *overrides,
+				const char *file, GError **error)
+{
+	return detect(ps, FALSE, raw, len, overrides, file, error);
+}
+
+profile_map *profile_set_detect_below(const profile_set *ps, const char *raw, gsize len,
+				      const char *const *overrides, const char *file, GError **error)
+{
+	return detect(ps, TRUE, raw, len, overrides, file, error);
 }
 
 /* ---- the set of profiles ---- */
 
-struct profile_set {
-	GPtrArray *profiles; /* of profile*, owned, sorted by name once loaded */
-};
 
 void profile_set_free(profile_set *ps)
 {

@@ -41,9 +41,16 @@ const char *profile_field_name(profile_field f);
 /* FALSE when name is not a canonical field. */
 gboolean profile_field_parse(const char *name, profile_field *out);
 
-/* Where a profile takes one canonical field from: columns (joined with one space) or a constant. */
+/* The rows a header may be searched in (rows_above_header). */
+#define PROFILE_HEADER_ROWS_MAX 20
+/* The pickup format that reads Excel's serial day numbers (44562 is 2022-01-01, 44562.5 its noon). */
+#define PROFILE_FORMAT_EXCEL "excel"
+
+/* Where a profile takes one canonical field from: columns (joined with one space, or added up when
+ * sum: fee=运费+附加费) or a constant. */
 typedef struct {
 	guint n_columns;                            /* 0: not from the file */
+	gboolean sum;                               /* the columns are amounts, added (blank is 0) */
 	char *column[PROFILE_FIELD_COLUMNS_MAX];    /* header names */
 	char *fixed;                                /* [fixed] value, or NULL */
 } profile_source;
@@ -58,8 +65,17 @@ typedef struct {
 	char **ignore;        /* header columns known but not used */
 	char *pickup_format;  /* chrono_parse pattern; NULL only when pickup_time is fixed */
 	gboolean excel_text;  /* unwrap ="..." cells */
-	char *totals_row;     /* first cell of the closing control-total row, or NULL */
-	char *totals_column;  /* the column it totals; set exactly when totals_row is */
+	char *totals_row;     /* the first label of a totals row (totals_labels[0]), or NULL: none */
+	char **totals_labels; /* every label of a totals row (合计, 总计, 合计：...); NULL: none */
+	char **totals_label_columns; /* the columns a label may be in; NULL: the file's first column */
+	char *totals_column;  /* the column whose sum the totals row states, or NULL: no sum check */
+	gboolean totals_required;   /* a file without a totals row is refused */
+	gboolean keep_after_totals; /* rows after the totals row are kept with the bytes, no outcome
+				     * (else a row after it refuses the file) */
+	gboolean rows_above_header; /* the header is the first row, within the first
+				     * PROFILE_HEADER_ROWS_MAX, that matches; rows above it get no outcome */
+	char **pickup_formats; /* every pickup format, tried in order (pickup_format is the first): a
+				* chrono_parse pattern or PROFILE_FORMAT_EXCEL */
 	/* Present ([courier_names] in the file): the courier column holds names, FORMATS.md's list
 	 * (ident.h) or the profile's own, and any other value rejects the line; these are the own
 	 * ones, name in normal form -> code. NULL: the column holds codes (or names of the list). */
@@ -71,7 +87,9 @@ typedef struct {
  * profile's name must be origin's base name without ".profile". Refuses (STATUS_DATAERR, the message
  * naming origin): a group or key it does not know, an unknown canonical field, a column not in
  * header, a header column neither mapped nor ignored, an encoding iconv does not know, a
- * pickup_format chrono_parse cannot use, totals_row without totals_column, and no mapping for
+ * pickup_format chrono_parse cannot use (nor 'excel'), totals_column, totals_label_column,
+ * totals_required or rows_after_totals without totals_row, a sum of columns for any field but
+ * the fee, and no mapping for
  * waybill_no, pickup_time or fee. courier and sender_code/sender_phone may come from --set, so
  * they are required of a file's map (profile_map_header), not of the profile. */
 profile *profile_load(const char *text, gsize len, const char *origin, GError **error);
@@ -112,7 +130,10 @@ typedef struct {
 	char **header;         /* the file's header columns, decoded and trimmed */
 	guint n_header;
 	profile_map_field field[PROFILE_FIELD_COUNT];
-	gint totals_column;    /* index of the profile's totals_column in header; -1: no totals row */
+	gint totals_column;    /* index of the profile's totals_column in header; -1: no sum check */
+	gboolean totals;       /* the profile has a totals row */
+	guint n_label_columns; /* where its label may be (indices in header) */
+	guint label_column[PROFILE_FIELD_COLUMNS_MAX];
 	char *overrides[PROFILE_FIELD_COUNT]; /* --set values (owned), NULL where none */
 } profile_map;
 
@@ -128,9 +149,18 @@ profile_map *profile_map_header(const profile *p, const char *raw, gsize len, co
 /* Chooses the profile for a header row (raw as above): a profile matches when every column it
  * needs is present; among several, the one whose whole header is present wins, then the one whose
  * header is exactly the file's. Refuses the file (STATUS_DATAERR) when none matches (the message
- * lists the profiles tried and what the closest lacks) or several match equally (naming them). */
+ * lists the profiles tried and what the closest lacks, and when the header would match a profile
+ * read in another encoding, says so) or several match equally (naming them). */
 profile_map *profile_set_detect(const profile_set *ps, const char *raw, gsize len, const char *const *overrides,
 				const char *file, GError **error);
+/* What profile_set_detect's message says when several profiles match a header equally: such a
+ * row is a header (of which profile is the question), so no row below it is searched. */
+#define PROFILE_AMBIGUOUS_TEXT "matches several profiles equally"
+
+/* profile_set_detect over a row below the first (a title above the header): only the profiles
+ * with rows_above_header are tried. */
+profile_map *profile_set_detect_below(const profile_set *ps, const char *raw, gsize len,
+				      const char *const *overrides, const char *file, GError **error);
 void profile_map_free(profile_map *m);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(profile_map, profile_map_free)
 

@@ -61,6 +61,13 @@ static char *q(const char *text)
 	return g_strjoinv("''", parts);
 }
 
+/* The name a file given as path is stored under (quoted for SQL): its absolute path. */
+static char *q_stored(const char *path)
+{
+	g_autofree char *absolute = g_canonicalize_filename(path, NULL);
+	return q(absolute);
+}
+
 /* What ingest stores, counted: "files lines waybills file_chunks file_digests". */
 static char *stored(const char *db)
 {
@@ -79,7 +86,7 @@ static char *lines_of(const char *db)
 /* The rows a file given as path left: 0 for every table when it was refused. */
 static void assert_nothing_stored_for(const char *db, const char *path)
 {
-	g_autofree char *name = q(path);
+	g_autofree char *name = q_stored(path);
 	cr_assert_eq(h_sql_intf(db, "SELECT count(*) FROM files WHERE name = '%s'", name), 0, "%s has a files row",
 		     path);
 	/* Whatever file_id it would have had: every row of these belongs to a stored file. */
@@ -203,7 +210,7 @@ static void golden_counts(const GPtrArray *golden, int64_t counts[OUTCOMES])
 static void assert_golden(const char *db, const char *path)
 {
 	g_autoptr(GPtrArray) golden = golden_read(path);
-	g_autofree char *name = q(path);
+	g_autofree char *name = q_stored(path);
 	/* Rows separated by \x1e, fields by \x1f: neither is in a reason. */
 	g_autofree char *got = h_sqlf(db,
 					"SELECT string_agg(format('%%s\x1f%%s\x1f%%s', line_no, outcome, reason), E'\\x1e'"
@@ -240,7 +247,7 @@ static void assert_bytes_stored(const char *db, const char *path)
 {
 	gsize len = 0;
 	g_autofree char *bytes = h_read(path, &len);
-	g_autofree char *name = q(path);
+	g_autofree char *name = q_stored(path);
 	cr_assert_eq(h_sql_intf(db,
 			     "SELECT count(*) FROM (SELECT seq, offset_bytes, row_number() OVER w - 1 AS n,"
 			     " coalesce(sum(length(bytes)) OVER w - length(bytes), 0) AS at"
@@ -276,7 +283,7 @@ static void assert_raw_line(const char *db, const char *path, int line_no, const
 	g_autofree char *bytes = h_read(path, &file_len);
 	const char *at = memmem(bytes, file_len, raw, len);
 	cr_assert_not_null(at, "%s: the test's raw line %d is not in the file", path, line_no);
-	g_autofree char *name = q(path);
+	g_autofree char *name = q_stored(path);
 	g_autofree char *place = h_sqlf(db,
 					  "SELECT format('%%s+%%s', byte_offset, byte_len) FROM lines"
 					  " JOIN files USING (file_id) WHERE name = '%s' AND line_no = %d",
@@ -362,7 +369,7 @@ static void assert_refused(const char *db, const char *bad, int want, const char
 	assert_nothing_stored_for(db, bad);
 	g_autofree char *counts = stored(db);
 	cr_assert_str_eq(counts, "files 1 lines 1 waybills 1 chunks 1 digests 1", "%s", counts);
-	g_autofree char *good_name = q(good);
+	g_autofree char *good_name = q_stored(good);
 	cr_assert_eq(h_sql_intf(db, "SELECT count(*) FROM lines JOIN files USING (file_id) WHERE name = '%s'"
 				 " AND outcome = 'ELIGIBLE'", good_name), 1);
 	h_result_clear(&r);
@@ -399,7 +406,7 @@ static void assert_sample(const char *db, const char *path, const char *profile,
 	int64_t ineligible = 0;
 	for (size_t o = FIRST_INELIGIBLE; o < OUTCOMES; o++)
 		ineligible += want[o];
-	g_autofree char *pname = q(path);
+	g_autofree char *pname = q_stored(path);
 	g_autofree char *row = h_sqlf(db,
 					"SELECT format('%%s %%s %%s lines %%s = %%s + %%s + %%s + %%s + %%s', profile,"
 					" encoding, lines = eligible + ineligible + duplicate + conflict + rejected, lines,"
@@ -508,7 +515,8 @@ Test(ingest, duplicates_and_conflicts_across_files_compare_with_the_first_line_t
 	/* One waybill, one first line: the waybills row points at it. */
 	g_autofree char *first = h_sql(db, "SELECT format('%s:%s', f.name, w.line_no) FROM waybills w JOIN files f"
 					   " USING (file_id) WHERE waybill_no = '75300000004011'");
-	cr_assert_str_eq(first, MANIFESTS "/across/1-canonical.csv:2");
+	g_autofree char *want = g_canonicalize_filename(MANIFESTS "/across/1-canonical.csv:2", NULL);
+	cr_assert_str_eq(first, want);
 	cr_assert_eq(h_sql_int(db, "SELECT count(*) FROM waybills"), 4);
 	h_result_clear(&r);
 }
@@ -841,7 +849,11 @@ Test(ingest, the_same_file_twice_is_skipped_the_second_time_exit_0_adding_nothin
 	g_autofree char *copy = write_tmp("renamed.csv", bytes, (gssize)len);
 	r = INGEST(db, path, copy, copy);
 	assert_exit(&r, 0);
-	g_autofree char *reason = g_strdup_printf("\"reason\":\"already ingested as file %s\"", file_id);
+	/* It names the stored file it repeats, by its absolute path, and when it was ingested. */
+	g_autofree char *absolute = g_canonicalize_filename(path, NULL);
+	g_autofree char *when = h_sql(db, "SELECT to_char(ingested_at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD HH24:MI:SS') FROM files");
+	g_autofree char *reason = g_strdup_printf("\"reason\":\"already ingested as file %s ('%s', on %s)\"", file_id,
+						  absolute, when);
 	static const int64_t zeros[OUTCOMES] = { 0 };
 	for (int i = 0; i < 3; i++) {
 		g_autofree char *f = json_file(r.out, i);

@@ -759,12 +759,14 @@ Test(manifest, unknown_courier_name_is_rejected)
 	cr_assert_str_eq(line_at(res, 1)->field[PROFILE_COURIER], "EMS");
 }
 
-Test(manifest, weight_that_is_not_a_number_is_rejected)
+/* FORMATS.md: no money depends on the weight, so it is kept as received and rejects nothing. */
+Test(manifest, weight_that_is_not_a_number_is_kept_as_received)
 {
 	g_autoptr(result) res = read_canonical("ZTO,753001,,2018-06-03 10:00:00,ZT1,,1.5kg,12.00,水果,gd\n"
 					       "ZTO,753002,,2018-06-03 10:00:00,ZT1,,,12.00,水果,gd\n");
 	assert_read(res, 2);
-	assert_rejected(line_at(res, 0), "weight_kg '1.5kg' is not a number");
+	assert_ok(line_at(res, 0));
+	cr_assert_str_eq(line_at(res, 0)->field[PROFILE_WEIGHT_KG], "1.5kg");
 	assert_ok(line_at(res, 1)); /* weight is not required */
 }
 
@@ -1265,4 +1267,180 @@ Test(manifest, joined_field_is_whole_whatever_the_record_length)
 		cr_assert_str_eq(line_at(res, 0)->field[PROFILE_PICKUP_TIME], "2018/6/3 9:05:33", "order number of %d",
 				 n);
 	}
+}
+
+/* ---- what a profile can say (FORMATS.md): a YTO customer statement, as an office gets it ---- */
+
+/* A GB18030 statement per customer account: a title and a date range above the header, a date
+ * only (or Excel's serial day), the fee over two columns, a weight with its unit, a totals row
+ * labelled in either of two columns, then who made it. No sender column: --set sender_code. */
+static const char yto_profile[] =
+	"[profile]\n"
+	"name=yto\n"
+	"encoding=GB18030\n"
+	"header=运单号,揽收日期,运费,附加费,重量,目的地,订单号\n"
+	"rows_above_header=true\n"
+	"pickup_format=%Y-%m-%d,excel\n"
+	"totals_row=合计,总计,合计：\n"
+	"totals_label_column=运单号,揽收日期\n"
+	"rows_after_totals=keep\n"
+	"[fields]\n"
+	"waybill_no=运单号\npickup_time=揽收日期\nfee=运费+附加费\nweight_kg=重量\ndestination=目的地\n"
+	"order_no=订单号\n"
+	"[fixed]\n"
+	"courier=YTO\n";
+static const char *const yto_set[] = { "sender_code=LFYT0001", NULL };
+#define YTO_HEADER "运单号,揽收日期,运费,附加费,重量,目的地,订单号\r\n"
+
+/* Reads utf8 (written in encoding) as name with the built-in profiles and profile_text. */
+static result *read_own(const char *profile_text, const char *encoding, const char *utf8, const char *profile_name,
+			const char *const *overrides)
+{
+	g_autofree char *dir = g_build_filename(tmp_dir, "profiles", NULL);
+	cr_assert_eq(g_mkdir(dir, 0700), 0);
+	g_auto(GStrv) name_line = g_regex_split_simple("name=([a-z]+)", profile_text, 0, 0);
+	g_autofree char *file = g_strconcat(name_line[1], ".profile", NULL);
+	g_autofree char *profile_path = g_build_filename(dir, file, NULL);
+	cr_assert(g_file_set_contents(profile_path, profile_text, -1, NULL));
+	GError *error = NULL;
+	const char *dirs[] = { dir, NULL };
+	profile_set *own = profile_set_load(dirs, &error);
+	cr_assert_not_null(own, "%s", error ? error->message : "");
+	g_autofree char *path = NULL;
+	if (strcmp(encoding, "UTF-8") == 0) {
+		path = write_bytes("statement.csv", utf8, -1);
+	} else {
+		gsize len = 0;
+		g_autofree char *bytes = g_convert(utf8, -1, encoding, "UTF-8", NULL, &len, NULL);
+		cr_assert_not_null(bytes);
+		path = write_bytes("statement.csv", bytes, (gssize)len);
+	}
+	profile_set *builtin = profiles;
+	profiles = own;
+	result *res = read_with(path, profile_name, overrides);
+	profiles = builtin;
+	profile_set_free(own);
+	g_remove(profile_path);
+	g_rmdir(dir);
+	return res;
+}
+
+/* text with from replaced by to; caller frees. */
+static char *replaced_text(const char *text, const char *from, const char *to)
+{
+	cr_assert(strstr(text, from), "'%s' not in the text", from);
+	g_auto(GStrv) parts = g_strsplit(text, from, -1);
+	return g_strjoinv(to, parts);
+}
+
+static result *read_yto(const char *utf8)
+{
+	return read_own(yto_profile, "GB18030", utf8, NULL, yto_set);
+}
+
+Test(manifest, profile_title_rows_above_the_header_get_no_outcome)
+{
+	g_autoptr(result) res = read_yto("圆通速递客户对账单\r\n"
+					 "账期：2022-01-01 至 2022-01-31,,,,,,\r\n"
+					 "\r\n" YTO_HEADER
+					 "YT1001,2022-01-03,2.40,1.00,0.86kg,河北,\r\n");
+	assert_read(res, 1);
+	cr_assert_str_eq(res->profile, "yto");
+	const kept_line *k = line_at(res, 0);
+	assert_ok(k);
+	cr_assert_eq(k->line.line_no, 5);
+	/* every byte still handed on: the title rows are kept with the file */
+	g_autofree char *file_path = g_build_filename(tmp_dir, "statement.csv", NULL);
+	g_autofree char *bytes = NULL;
+	gsize len = 0;
+	cr_assert(g_file_get_contents(file_path, &bytes, &len, NULL));
+	cr_assert_eq(res->raw->len, len);
+	cr_assert_eq(memcmp(res->raw->data, bytes, len), 0);
+}
+
+Test(manifest, profile_without_rows_above_header_still_refuses_a_title_row)
+{
+	g_autofree char *path = write_bytes("t.csv", "a title\n" CANONICAL_HEADER, -1);
+	g_autoptr(result) titled = read_file(path);
+	assert_refused(titled, "matches no profile");
+}
+
+Test(manifest, profile_no_header_within_the_first_rows_is_refused_saying_so)
+{
+	GString *text = g_string_new(NULL);
+	for (int i = 0; i < PROFILE_HEADER_ROWS_MAX; i++)
+		g_string_append_printf(text, "title %d\r\n", i);
+	g_string_append(text, YTO_HEADER "YT1001,2022-01-03,2.40,1.00,1,河北,\r\n");
+	g_autoptr(result) res = read_yto(text->str);
+	g_string_free(text, TRUE);
+	assert_refused(res, "no row of the first 20 matches either");
+}
+
+Test(manifest, profile_fee_is_the_sum_of_its_columns_blank_as_zero)
+{
+	g_autoptr(result) res = read_yto(YTO_HEADER "YT1001,2022-01-03,2.40,1.00,1,河北,\r\n"
+						    "YT1002,2022-01-03,2.40,,1,河北,\r\n"
+						    "YT1003,2022-01-03,,,1,河北,\r\n"
+						    "YT1004,2022-01-03,2.40,abc,1,河北,\r\n");
+	assert_read(res, 4);
+	assert_ok(line_at(res, 0));
+	cr_assert_eq(line_at(res, 0)->line.fee_fen, 340);
+	cr_assert_str_eq(line_at(res, 0)->field[PROFILE_FEE], "3.40");
+	assert_ok(line_at(res, 1));
+	cr_assert_eq(line_at(res, 1)->line.fee_fen, 240);
+	assert_rejected(line_at(res, 2), "missing fee");
+	assert_rejected(line_at(res, 3), "fee: column '附加费'");
+}
+
+Test(manifest, profile_dates_as_text_or_excel_serials_and_date_only)
+{
+	g_autoptr(result) res = read_yto(YTO_HEADER "YT1001,2022-01-03,2.40,,1,河北,\r\n"
+						    "YT1002,44562,2.40,,1,河北,\r\n"
+						    "YT1003,44562.5,2.40,,1,河北,\r\n"
+						    "YT1004,2022/01/03,2.40,,1,河北,\r\n");
+	assert_read(res, 4);
+	assert_ok(line_at(res, 0));
+	cr_assert_eq(line_at(res, 0)->line.pickup, at("2022-01-03 00:00:00"));
+	cr_assert(line_at(res, 0)->line.pickup_date_only);
+	assert_ok(line_at(res, 1));
+	cr_assert_eq(line_at(res, 1)->line.pickup, at("2022-01-01 00:00:00"));
+	cr_assert(line_at(res, 1)->line.pickup_date_only);
+	assert_ok(line_at(res, 2));
+	cr_assert_eq(line_at(res, 2)->line.pickup, at("2022-01-01 12:00:00"));
+	cr_assert_not(line_at(res, 2)->line.pickup_date_only);
+	assert_rejected(line_at(res, 3), "formats tried: '%Y-%m-%d', 'excel'");
+}
+
+Test(manifest, profile_totals_row_by_any_label_in_any_named_column_then_rows_after_it)
+{
+	const char *totals[] = { "合计,,4.80,,,,\r\n", ",总计,4.80,,,,\r\n", "合计：,,4.80,,,,\r\n" };
+	for (size_t i = 0; i < G_N_ELEMENTS(totals); i++) {
+		g_autofree char *text = g_strconcat(YTO_HEADER "YT1001,2022-01-03,2.40,,0.86kg,河北,\r\n"
+							       "YT1002,2022-01-03,2.40,,1,河北,\r\n",
+						    totals[i], "\r\n制表人：张三,,,,,,\r\n", NULL);
+		g_autoptr(result) res = read_yto(text);
+		assert_read(res, 2);
+		assert_ok(line_at(res, 0));
+		cr_assert_str_eq(line_at(res, 0)->field[PROFILE_WEIGHT_KG], "0.86kg");
+		cr_assert_str_eq(line_at(res, 0)->field[PROFILE_SENDER_CODE], "LFYT0001");
+		cr_assert_not(res->has_totals, "no totals_column: nothing to check");
+	}
+}
+
+Test(manifest, profile_required_totals_row_missing_refuses_the_file)
+{
+	g_autofree char *own = replaced_text(yto_profile, "rows_after_totals=keep\n", "totals_required=true\n");
+	g_autoptr(result) res = read_own(own, "GB18030", YTO_HEADER "YT1001,2022-01-03,2.40,,1,河北,\r\n", NULL,
+					 yto_set);
+	assert_refused(res, "no totals row ('合计' or '总计' or '合计：' in column '运单号' or '揽收日期')");
+}
+
+Test(manifest, profile_header_in_another_encoding_says_so)
+{
+	/* a UTF-8 file given to the GB18030 profile, chosen or detected */
+	const char *text = YTO_HEADER "YT1001,2022-01-03,2.40,,1,河北,\r\n";
+	g_autoptr(result) chosen = read_own(yto_profile, "UTF-8", text, "yto", yto_set);
+	assert_refused(chosen, "read as UTF-8 it would match profile 'yto', whose encoding is GB18030");
+	g_autoptr(result) detected = read_own(yto_profile, "UTF-8", text, NULL, yto_set);
+	assert_refused(detected, "read as UTF-8 it would match profile 'yto', whose encoding is GB18030");
 }

@@ -297,10 +297,11 @@ Test(profile, name_other_than_the_file_name_is_refused)
 	load_refused(text, "name must be 'test'");
 }
 
-Test(profile, totals_row_without_totals_column_is_refused)
+/* A totals row may be only recognised (its label), without a control total; a total needs a label. */
+Test(profile, totals_column_without_totals_row_is_refused)
 {
-	g_autofree char *text = replaced(canonical_text, "pickup_format", "totals_row=合计\npickup_format");
-	load_refused(text, "totals_row and totals_column go together");
+	g_autofree char *text = replaced(canonical_text, "pickup_format", "totals_column=fee\npickup_format");
+	load_refused(text, "totals_column needs totals_row");
 }
 
 Test(profile, courier_names_without_a_courier_column_is_refused)
@@ -611,4 +612,77 @@ Test(profile, detection_refuses_a_bad_override)
 	cr_assert_null(profile_set_detect(ps, header, strlen(header), overrides, "x.csv", &error));
 	cr_assert(g_error_matches(error, PROFILE_ERROR, STATUS_USAGE));
 	g_error_free(error);
+}
+
+/* ---- what a profile can say (FORMATS.md): the keys load, and their slips are refused ---- */
+
+static profile *load_ok(const char *text)
+{
+	GError *error = NULL;
+	profile *p = profile_load(text, strlen(text), "dir/test.profile", &error);
+	cr_assert_not_null(p, "refused: %s", error ? error->message : "");
+	return p;
+}
+
+Test(profile, the_profile_language_loads)
+{
+	g_autofree char *t1 = replaced(canonical_text, "pickup_format=%Y-%m-%d %H:%M:%S\n",
+				       "pickup_format=%Y-%m-%d, excel\nrows_above_header=true\n"
+				       "totals_row=合计, 总计,合计：\ntotals_label_column=courier,waybill_no\n"
+				       "rows_after_totals=keep\n");
+	g_autofree char *text = replaced(t1, "\nfee=fee\n", "\nfee=fee + category\n");
+	g_autoptr(profile) p = load_ok(text);
+	cr_assert(p->rows_above_header);
+	cr_assert_eq(g_strv_length(p->pickup_formats), 2);
+	cr_assert_str_eq(p->pickup_formats[1], "excel");
+	cr_assert_eq(g_strv_length(p->totals_labels), 3);
+	cr_assert_str_eq(p->totals_labels[1], "总计");
+	cr_assert_str_eq(p->totals_label_columns[1], "waybill_no");
+	cr_assert_not(p->totals_required, "no totals_column: not required unless said");
+	cr_assert(p->keep_after_totals);
+	cr_assert(p->field[PROFILE_FEE].sum);
+	cr_assert_eq(p->field[PROFILE_FEE].n_columns, 2);
+	cr_assert_str_eq(p->field[PROFILE_FEE].column[1], "category");
+}
+
+Test(profile, builtin_zto_still_requires_its_totals_row_and_refuses_rows_after_it)
+{
+	g_autoptr(profile_set) ps = builtin_set();
+	const profile *p = profile_set_find(ps, "zto");
+	cr_assert(p->totals_required);
+	cr_assert_not(p->keep_after_totals);
+	cr_assert_not(p->rows_above_header);
+}
+
+Test(profile, only_the_fee_may_be_a_sum_of_columns)
+{
+	g_autofree char *text = replaced(canonical_text, "\nweight_kg=weight_kg\n", "\nweight_kg=weight_kg+fee\n");
+	load_refused(text, "only fee may be a sum of columns");
+}
+
+Test(profile, a_sum_naming_a_column_not_in_header_is_refused)
+{
+	g_autofree char *text = replaced(canonical_text, "\nfee=fee\n", "\nfee=fee+附加费\n");
+	load_refused(text, "names column '附加费', which is not in header");
+}
+
+Test(profile, a_pickup_format_that_is_neither_a_pattern_nor_excel_is_refused)
+{
+	g_autofree char *text = replaced(canonical_text, "pickup_format=%Y-%m-%d %H:%M:%S",
+					 "pickup_format=%Y-%m-%d,lotus");
+	load_refused(text, "pickup_format 'lotus'");
+}
+
+Test(profile, totals_keys_without_a_totals_row_or_with_a_bad_value_are_refused)
+{
+	g_autofree char *a = replaced(canonical_text, "pickup_format", "rows_after_totals=keep\npickup_format");
+	load_refused(a, "rows_after_totals needs totals_row");
+	g_autofree char *b = replaced(canonical_text, "pickup_format", "totals_row=合计\nrows_after_totals=ignore\npickup_format");
+	load_refused(b, "rows_after_totals must be keep or refuse");
+	g_autofree char *c = replaced(canonical_text, "pickup_format", "totals_row=合计\ntotals_label_column=合计\npickup_format");
+	load_refused(c, "totals_label_column '合计' is not in header");
+	g_autofree char *d = replaced(canonical_text, "pickup_format", "totals_required=true\npickup_format");
+	load_refused(d, "totals_required needs totals_row");
+	g_autofree char *e = replaced(canonical_text, "pickup_format", "rows_above_header=maybe\npickup_format");
+	load_refused(e, "rows_above_header must be true or false");
 }
