@@ -278,6 +278,11 @@ int cli_fail(GError *error)
 	if (code == STATUS_NOPERM && running && running->role && !strstr(error->message, running->role)) {
 		g_autofree char *roles = needed_roles(running);
 		fprintf(stderr, "subsidy: 'subsidy %s' needs role %s\n", running->name, roles);
+	} else if (code == STATUS_NOPERM && running && !running->role && strcmp(running->name, "init") != 0 &&
+		   !strstr(error->message, "subsidy_")) {
+		/* A command every role of the three may run: this session's role is none of them. */
+		fprintf(stderr, "subsidy: 'subsidy %s' needs role subsidy_engine, subsidy_finance or subsidy_auditor\n",
+			running->name);
 	}
 	cli_note_error(code, error->message);
 	g_error_free(error);
