@@ -17,7 +17,8 @@ static const cli_command commands[] = {
 	  NULL },
 	{ "settle", "[--json]", "post the differences of every changed or unfunded order as one batch", cmd_settle,
 	  "subsidy_engine", NULL },
-	{ "nightly", "--inbox DIR [--archive DIR] [--export-dir DIR] [--profiles DIR] [--syslog] [--json]",
+	{ "nightly", "--inbox DIR [--archive DIR] [--export-dir DIR] [--profile NAME] [--set FIELD=VALUE] [--profiles DIR]"
+	  " [--syslog] [--json]",
 	  "the cron job: ingest the inbox, settle, export the batch, archive the files", cmd_nightly, "subsidy_engine",
 	  NULL },
 	{ "export", "--batch N [--format csv|xlsx] [--encoding utf8|gb18030] [--detail] -o FILE [--json]",
@@ -131,10 +132,6 @@ int main(int argc, char **argv)
 	ctx.progress = isatty(STDERR_FILENO);
 	int status = cmd->run(&ctx, cmd, cargc, cargv);
 	g_strfreev(cargv);
-	g_free(ctx.db);
-	g_free(ctx.config);
-	g_free(ctx.programme);
-	g_strfreev(ctx.profile_dirs);
-	g_free(ctx.export_dir);
+	cli_context_clear(&ctx);
 	return finish(argc, argv, status);
 }

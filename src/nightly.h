@@ -51,8 +51,24 @@ GQuark nightly_error_quark(void);
  * case (".TMP", ".Part"). */
 #define NIGHTLY_PARTIAL_SUFFIXES { ".part", ".filepart", ".tmp", NULL }
 
+/* A route (CLI.md, "The inbox of `nightly`"): the files of the inbox folder name are ingested
+ * with profile and the fixed fields overrides, archived to ARCHIVE/YYYY-MM-DD/name/ and refused
+ * to INBOX/rejected/name/. A folder of the inbox that is no route and none of nightly's own is
+ * left alone, logged and reported (nightly_report.unrouted). Files of a route folder are taken in
+ * bytewise name order where the folder's name falls among the inbox's names; folders inside a
+ * route folder are left alone too (one level). Their recorded name is "ROUTE/NAME". */
+typedef struct {
+	const char *name;
+	const char *profile;
+	const char *const *overrides; /* FIELD=VALUE, NULL-terminated */
+} nightly_route;
+
 typedef struct {
 	const char *inbox;
+	const char *profile_name;     /* --profile for the files directly in the inbox, or NULL */
+	const char *const *overrides; /* --set for them, NULL-terminated, or NULL */
+	const nightly_route *routes;
+	guint n_routes;
 	const char *archive_dir; /* NULL: INBOX/archive */
 	const char *export_dir;  /* NULL: INBOX/exports */
 	const profile_set *profiles;
@@ -97,6 +113,8 @@ typedef struct {
 	GPtrArray *exports;                /* every file exported by this run, oldest batch first */
 	GArray *export_kinds;              /* nightly_export, beside exports */
 	GArray *pools;                     /* nightly_pool, by priority: budget left after the run */
+	char *archive_day;                 /* the run's archive folder (files of a route: in ROUTE/ in it) */
+	GPtrArray *unrouted;               /* folders of the inbox no route names, left alone (names) */
 	guint move_failures;               /* files left in the inbox because they could not be moved */
 	char *head;                        /* the chain heads after the run (ledger_chain_heads); NULL: none */
 	char *payments_head;
