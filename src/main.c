@@ -43,7 +43,8 @@ static void print_help(FILE *out)
 		     "Commands:\n");
 	for (size_t i = 0; i < G_N_ELEMENTS(commands); i++)
 		fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
-	fprintf(out, "\nRun 'subsidy COMMAND --help' for a command's options; 'man subsidy' for the whole.\n"
+	fprintf(out, "\nRun 'subsidy COMMAND --help' for a command's options; for the whole, 'man subsidy' once"
+		     " installed\n(make install), 'man ./man/subsidy.1' in the source tree.\n"
 		     "The database is --db, else $SUBSIDY_DB, else libpq's defaults (PGHOST, PGDATABASE...).\n");
 }
 
