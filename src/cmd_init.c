@@ -93,6 +93,37 @@ static gboolean check_owner(db *d, gboolean roles, GError **error)
 	return may;
 }
 
+/* A superuser migrates as the schema's owner (the database's owner while there is no schema), so
+ * that the owner can run every later `init` itself: the README's setup has the superuser run
+ * `init --roles` once on a database made for an owner role, then the owner upgrade it. *owner
+ * gets the role migrated as when it is not the session's (caller frees), else NULL. */
+static gboolean become_owner(db *d, char **owner, GError **error)
+{
+	*owner = NULL;
+	PGresult *res = db_query(d,
+				 "SELECT coalesce((SELECT pg_get_userbyid(relowner) FROM pg_class"
+				 " WHERE oid = to_regclass('schema_version')), pg_get_userbyid(d.datdba)),"
+				 " (SELECT rolsuper FROM pg_roles WHERE rolname = current_user), current_user"
+				 " FROM pg_database d WHERE d.datname = current_database()",
+				 0, NULL, error);
+	if (!res)
+		return FALSE;
+	g_assert(PQntuples(res) == 1);
+	gboolean as_other = strcmp(PQgetvalue(res, 0, 1), "t") == 0 && strcmp(PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 2)) != 0;
+	g_autofree char *target = g_strdup(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	if (!as_other)
+		return TRUE;
+	char *quoted = PQescapeIdentifier(db_conn(d), target, strlen(target));
+	g_assert(quoted != NULL);
+	g_autofree char *sql = g_strdup_printf("SET ROLE %s", quoted);
+	PQfreemem(quoted);
+	if (!db_exec(d, sql, error))
+		return FALSE;
+	*owner = g_steal_pointer(&target);
+	return TRUE;
+}
+
 /* Applies every migration newer than the database's version; *applied counts them. */
 static gboolean migrate(db *d, int *applied, GError **error)
 {
@@ -170,11 +201,15 @@ int cmd_init(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 	if (!d)
 		return cli_fail(error);
 	int applied = 0;
+	g_autofree char *owner = NULL;
 	gboolean ok = check_owner(d, roles, &error) && db_lock_init(d, &error) && (!roles || create_roles(d, &error)) &&
-		      roles_exist(d, &error) && migrate(d, &applied, &error);
+		      roles_exist(d, &error) && become_owner(d, &owner, &error) && migrate(d, &applied, &error);
 	db_close(d);
 	if (!ok)
 		return cli_fail(error);
+	if (owner && applied > 0)
+		printf("init: the schema belongs to the database's owner '%s', who runs 'subsidy init' from now on\n",
+		       owner);
 	if (applied > 0)
 		printf("init: applied %d migration%s\n", applied, applied == 1 ? "" : "s");
 	else

@@ -604,3 +604,43 @@ Test(roles, a_role_that_is_none_of_the_three_is_refused_every_command_naming_the
 	g_autofree char *drop = g_strdup_printf("DROP ROLE %s", role);
 	cr_assert(h_exec(db, drop, NULL));
 }
+
+/* Issue 16, point 7: the README's production setup. A superuser runs `init --roles` on a database
+ * made for an owner role: the schema belongs to that owner, who runs every later `init` itself
+ * (not 77), and the engine works. */
+Test(roles, init_roles_by_a_superuser_makes_the_schema_the_database_owners)
+{
+	const char *admin = g_getenv("SUBSIDY_TEST_ADMIN");
+	cr_assert(admin != NULL);
+	g_autofree char *name = g_strdup_printf("t_%d_owned", (int)getpid());
+	g_autofree char *owner_role = g_strdup_printf("t_%d_owner", (int)getpid());
+	g_autofree char *server = g_strdup_printf("%s dbname=postgres", admin);
+	g_autofree char *drop_db = g_strdup_printf("DROP DATABASE IF EXISTS %s WITH (FORCE)", name);
+	g_autofree char *drop_role = g_strdup_printf("DROP ROLE IF EXISTS %s", owner_role);
+	g_autofree char *make_role = g_strdup_printf("CREATE ROLE %s LOGIN", owner_role);
+	g_autofree char *create = g_strdup_printf("CREATE DATABASE %s OWNER %s", name, owner_role);
+	cr_assert(h_exec(server, drop_db, NULL));
+	cr_assert(h_exec(server, drop_role, NULL));
+	cr_assert(h_exec(server, make_role, NULL));
+	cr_assert(h_exec(server, create, NULL));
+	g_autofree char *db = g_strdup_printf("%s dbname=%s", admin, name);
+	h_result r = h_run(db, "init", "--roles", NULL);
+	cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
+	cr_assert(strstr(r.out, owner_role), "%s", r.out);
+	h_result_clear(&r);
+	g_autofree char *owners = h_sql(db, "SELECT string_agg(DISTINCT pg_get_userbyid(relowner), ',') FROM pg_class c"
+					    " JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public'");
+	cr_assert_str_eq(owners, owner_role);
+	g_autofree char *as_owner = h_as_role(db, owner_role);
+	r = h_run(as_owner, "init", NULL);
+	cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
+	cr_assert(strstr(r.out, "up to date"), "%s", r.out);
+	h_result_clear(&r);
+	g_autofree char *engine = h_as_role(db, "subsidy_engine");
+	h_load_registry(engine, "fixtures/small");
+	r = h_run(engine, "status", NULL);
+	cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
+	h_result_clear(&r);
+	cr_assert(h_exec(server, drop_db, NULL));
+	cr_assert(h_exec(server, drop_role, NULL));
+}
