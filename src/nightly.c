@@ -573,12 +573,20 @@ static gboolean take_names(run_ctx *c, const nightly_route *route, GPtrArray *na
 	return TRUE;
 }
 
-/* Takes the files of the route folder INBOX/ROUTE, in bytewise name order. */
+/* Takes the files of the route folder INBOX/ROUTE, in bytewise name order. A folder that cannot
+ * be read is warned about and left for the next run, as a file that cannot be read is. */
 static gboolean take_folder(run_ctx *c, const nightly_route *route, GError **error)
 {
 	g_autofree char *dir = g_build_filename(c->inbox, route->name, NULL);
-	g_autoptr(GPtrArray) names = list_inbox(dir, error);
-	return names && take_names(c, route, names, error);
+	GError *why = NULL;
+	g_autoptr(GPtrArray) names = list_inbox(dir, &why);
+	if (!names) {
+		nightly_log(LOG_WARNING, "left route folder '%s' for the next run: %s", route->name, why->message);
+		g_error_free(why);
+		c->out->retry++;
+		return TRUE;
+	}
+	return take_names(c, route, names, error);
 }
 
 /* Takes the entries names (list_inbox's) of the inbox in their order, working in it (see

@@ -17,7 +17,7 @@
  *
  * What is not a plain file is never opened nor followed: a symbolic link, a fifo, a socket or a
  * device is refused (moved to rejected/ as it is, with its reason), a directory is left alone
- * (archive/, rejected/ and exports/ live there by default). Names starting with '.' and names
+ * (archive/, rejected/ and exports/ live there by default) unless it is a route (nightly_route). Names starting with '.' and names
  * ending in NIGHTLY_PARTIAL_SUFFIXES are uploads still in progress: left for a later run. A name
  * that is not UTF-8 or holds a control character is refused (the database keeps names as text).
  * A file that cannot be read, or changes while it is read (still being written), is left in the
