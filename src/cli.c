@@ -82,6 +82,108 @@ static gboolean config_check(GKeyFile *kf, const char *path, GError **error)
 	return TRUE;
 }
 
+static void cli_route_free(gpointer p)
+{
+	cli_route *r = p;
+	g_free(r->name);
+	g_free(r->profile);
+	g_strfreev(r->set);
+	g_free(r);
+}
+
+void cli_context_clear(cli_context *ctx)
+{
+	g_free(ctx->db);
+	g_free(ctx->config);
+	g_free(ctx->programme);
+	g_strfreev(ctx->profile_dirs);
+	g_free(ctx->export_dir);
+	if (ctx->routes)
+		g_ptr_array_free(ctx->routes, TRUE);
+	memset(ctx, 0, sizeof *ctx);
+}
+
+/* Folders of the inbox that are nightly's own (nightly.h): no route may be named so. */
+static const char *const route_reserved[] = { "archive", "rejected", "exports" };
+
+/* One [route NAME] group: see cli_route. */
+static gboolean load_route(GKeyFile *kf, const char *group, const char *path, cli_context *ctx, GError **error)
+{
+	const char *name = group + strlen(CLI_ROUTE_GROUP_PREFIX);
+	gboolean reserved = FALSE;
+	for (size_t i = 0; i < G_N_ELEMENTS(route_reserved); i++)
+		reserved = reserved || strcmp(name, route_reserved[i]) == 0;
+	if (!*name || name[0] == '.' || strchr(name, '/') || reserved) {
+		g_set_error(error, CLI_ERROR, STATUS_USAGE,
+			    "config '%s': [%s]: '%s' cannot be a route folder\n"
+			    "HINT: a route is a folder directly in the inbox, not starting with '.', not archive,"
+			    " rejected or exports",
+			    path, group, name);
+		return FALSE;
+	}
+	g_auto(GStrv) keys = g_key_file_get_keys(kf, group, NULL, NULL);
+	for (char **k = keys; k && *k; k++) {
+		if (strcmp(*k, "profile") != 0 && strcmp(*k, "set") != 0) {
+			g_set_error(error, CLI_ERROR, STATUS_USAGE,
+				    "config '%s': unknown key '%s' in [%s]\nHINT: a route has profile= and set=", path, *k,
+				    group);
+			return FALSE;
+		}
+		g_autofree char *value = g_key_file_get_value(kf, group, *k, NULL);
+		const char *hash = value ? strchr(value, '#') : NULL;
+		if (hash && hash > value && g_ascii_isspace(hash[-1])) {
+			g_set_error(error, CLI_ERROR, STATUS_USAGE,
+				    "config '%s': the value of '%s' in [%s] has text after it: '%s'\n"
+				    "HINT: a key file has no comments after a value; put '# ...' on a line of its own",
+				    path, *k, group, value);
+			return FALSE;
+		}
+	}
+	g_autofree char *profile = g_key_file_get_string(kf, group, "profile", NULL);
+	if (!profile || !*profile) {
+		g_set_error(error, CLI_ERROR, STATUS_USAGE,
+			    "config '%s': [%s] names no profile\nHINT: profile=NAME, the profile of every file of the"
+			    " folder", path, group);
+		return FALSE;
+	}
+	g_autofree char *set = g_key_file_get_string(kf, group, "set", NULL);
+	g_autoptr(GPtrArray) items = g_ptr_array_new_with_free_func(g_free);
+	g_auto(GStrv) parts = g_strsplit(set ? set : "", ";", -1);
+	for (char **s = parts; *s; s++) {
+		char *item = g_strstrip(*s);
+		if (!*item)
+			continue;
+		const char *eq = strchr(item, '=');
+		if (!eq || eq == item) {
+			g_set_error(error, CLI_ERROR, STATUS_USAGE,
+				    "config '%s': [%s]: set item '%s' is not FIELD=VALUE\n"
+				    "HINT: set=sender_code=LFYT0001;sender_phone=13800000000", path, group, item);
+			return FALSE;
+		}
+		g_ptr_array_add(items, g_strdup(item));
+	}
+	g_ptr_array_add(items, NULL);
+	for (guint i = 0; ctx->routes && i < ctx->routes->len; i++)
+		g_assert(strcmp(((cli_route *)ctx->routes->pdata[i])->name, name) != 0); /* a key file merges groups */
+	cli_route *r = g_new0(cli_route, 1);
+	r->name = g_strdup(name);
+	r->profile = g_steal_pointer(&profile);
+	r->set = (char **)g_ptr_array_free(g_steal_pointer(&items), FALSE);
+	if (!ctx->routes)
+		ctx->routes = g_ptr_array_new_with_free_func(cli_route_free);
+	g_ptr_array_add(ctx->routes, r);
+	return TRUE;
+}
+
+static gboolean load_routes(GKeyFile *kf, const char *path, cli_context *ctx, GError **error)
+{
+	g_auto(GStrv) groups = g_key_file_get_groups(kf, NULL);
+	for (char **g = groups; *g; g++)
+		if (g_str_has_prefix(*g, CLI_ROUTE_GROUP_PREFIX) && !load_route(kf, *g, path, ctx, error))
+			return FALSE;
+	return TRUE;
+}
+
 static gboolean load_config(cli_context *ctx, GError **error)
 {
 	ctx->programme = g_strdup(CLI_PROGRAMME_DEFAULT);
@@ -93,7 +195,7 @@ static gboolean load_config(cli_context *ctx, GError **error)
 		g_prefix_error(error, "cannot read config '%s': ", ctx->config);
 		return FALSE;
 	}
-	if (!config_check(kf, ctx->config, error))
+	if (!config_check(kf, ctx->config, error) || !load_routes(kf, ctx->config, ctx, error))
 		return FALSE;
 	if (g_key_file_has_key(kf, CLI_CONFIG_GROUP, "programme", NULL)) {
 		g_free(ctx->programme);
@@ -278,6 +380,11 @@ int cli_fail(GError *error)
 	if (code == STATUS_NOPERM && running && running->role && !strstr(error->message, running->role)) {
 		g_autofree char *roles = needed_roles(running);
 		fprintf(stderr, "subsidy: 'subsidy %s' needs role %s\n", running->name, roles);
+	} else if (code == STATUS_NOPERM && running && !running->role && strcmp(running->name, "init") != 0 &&
+		   !strstr(error->message, "subsidy_")) {
+		/* A command every role of the three may run: this session's role is none of them. */
+		fprintf(stderr, "subsidy: 'subsidy %s' needs role subsidy_engine, subsidy_finance or subsidy_auditor\n",
+			running->name);
 	}
 	cli_note_error(code, error->message);
 	g_error_free(error);

@@ -24,7 +24,22 @@ typedef struct {
 	char *export_dir;    /* default export directory of nightly */
 	int log_level;       /* the least urgent syslog(3) priority logged (config log_level; LOG_INFO) */
 	gboolean progress;   /* show progress on stderr (stderr is a terminal) */
+	GPtrArray *routes;   /* cli_route, the configuration's [route NAME] groups in file order; NULL: none */
 } cli_context;
+
+/* A [route NAME] group of the configuration (CLI.md, "The inbox of `nightly`"): the files of the
+ * inbox folder NAME are ingested with profile and the fixed fields of set. load_config checks
+ * the keys (profile required, set optional), the name (a folder directly in the inbox, not one of
+ * nightly's own) and that set splits into FIELD=VALUE items; nightly checks the profile exists
+ * and the fields are canonical. */
+#define CLI_ROUTE_GROUP_PREFIX "route "
+typedef struct {
+	char *name;
+	char *profile;
+	char **set; /* FIELD=VALUE items, NULL-terminated (empty without set=) */
+} cli_route;
+
+void cli_context_clear(cli_context *ctx);
 
 typedef struct cli_command {
 	const char *name;

@@ -46,8 +46,11 @@ static gboolean roles_exist(db *d, GError **error)
 }
 
 /* Migrating is the schema owner's (or a superuser's): another role is refused before any work
- * with STATUS_NOPERM, as the database would refuse it halfway. */
-static gboolean check_owner(db *d, GError **error)
+ * with STATUS_NOPERM, as the database would refuse it halfway. On a database with no schema yet,
+ * the first migration needs to create in its public schema: the database's owner may (PostgreSQL
+ * 15 gives public to pg_database_owner), a superuser may; `--roles` needs a superuser (or a role
+ * that may create roles). */
+static gboolean check_owner(db *d, gboolean roles, GError **error)
 {
 	PGresult *res = db_query(d,
 				 "SELECT current_user, pg_get_userbyid(relowner), pg_has_role(current_user, relowner, 'USAGE')"
@@ -61,8 +64,64 @@ static gboolean check_owner(db *d, GError **error)
 			    "permission denied: role '%s' may not run 'subsidy init': it needs the schema's owner '%s'"
 			    " or a superuser",
 			    PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1));
+	gboolean fresh = PQntuples(res) == 0;
+	PQclear(res);
+	if (!may)
+		return FALSE;
+	res = db_query(d,
+		       "SELECT current_user, current_database(), pg_get_userbyid(d.datdba),"
+		       " has_schema_privilege(current_user, 'public', 'CREATE'), r.rolsuper OR r.rolcreaterole"
+		       " FROM pg_database d, pg_roles r WHERE d.datname = current_database() AND r.rolname = current_user",
+		       0, NULL, error);
+	if (!res)
+		return FALSE;
+	g_assert(PQntuples(res) == 1);
+	if (roles && strcmp(PQgetvalue(res, 0, 4), "t") != 0) {
+		g_set_error(error, INIT_ERROR, STATUS_NOPERM,
+			    "permission denied: role '%s' may not run 'subsidy init --roles': it needs a superuser"
+			    " (e.g. sudo -u postgres subsidy init --roles)",
+			    PQgetvalue(res, 0, 0));
+		may = FALSE;
+	} else if (fresh && strcmp(PQgetvalue(res, 0, 3), "t") != 0) {
+		g_set_error(error, INIT_ERROR, STATUS_NOPERM,
+			    "permission denied: role '%s' may not run 'subsidy init' on database '%s', which has no"
+			    " schema yet: it needs the database's owner '%s' or a superuser",
+			    PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2));
+		may = FALSE;
+	}
 	PQclear(res);
 	return may;
+}
+
+/* A superuser migrates as the schema's owner (the database's owner while there is no schema), so
+ * that the owner can run every later `init` itself: the README's setup has the superuser run
+ * `init --roles` once on a database made for an owner role, then the owner upgrade it. *owner
+ * gets the role migrated as when it is not the session's (caller frees), else NULL. */
+static gboolean become_owner(db *d, char **owner, GError **error)
+{
+	*owner = NULL;
+	PGresult *res = db_query(d,
+				 "SELECT coalesce((SELECT pg_get_userbyid(relowner) FROM pg_class"
+				 " WHERE oid = to_regclass('schema_version')), pg_get_userbyid(d.datdba)),"
+				 " (SELECT rolsuper FROM pg_roles WHERE rolname = current_user), current_user"
+				 " FROM pg_database d WHERE d.datname = current_database()",
+				 0, NULL, error);
+	if (!res)
+		return FALSE;
+	g_assert(PQntuples(res) == 1);
+	gboolean as_other = strcmp(PQgetvalue(res, 0, 1), "t") == 0 && strcmp(PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 2)) != 0;
+	g_autofree char *target = g_strdup(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	if (!as_other)
+		return TRUE;
+	char *quoted = PQescapeIdentifier(db_conn(d), target, strlen(target));
+	g_assert(quoted != NULL);
+	g_autofree char *sql = g_strdup_printf("SET ROLE %s", quoted);
+	PQfreemem(quoted);
+	if (!db_exec(d, sql, error))
+		return FALSE;
+	*owner = g_steal_pointer(&target);
+	return TRUE;
 }
 
 /* Applies every migration newer than the database's version; *applied counts them. */
@@ -142,11 +201,15 @@ int cmd_init(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 	if (!d)
 		return cli_fail(error);
 	int applied = 0;
-	gboolean ok = check_owner(d, &error) && db_lock_init(d, &error) && (!roles || create_roles(d, &error)) &&
-		      roles_exist(d, &error) && migrate(d, &applied, &error);
+	g_autofree char *owner = NULL;
+	gboolean ok = check_owner(d, roles, &error) && db_lock_init(d, &error) && (!roles || create_roles(d, &error)) &&
+		      roles_exist(d, &error) && become_owner(d, &owner, &error) && migrate(d, &applied, &error);
 	db_close(d);
 	if (!ok)
 		return cli_fail(error);
+	if (owner && applied > 0)
+		printf("init: the schema belongs to the database's owner '%s', who runs 'subsidy init' from now on\n",
+		       owner);
 	if (applied > 0)
 		printf("init: applied %d migration%s\n", applied, applied == 1 ? "" : "s");
 	else

@@ -1,8 +1,11 @@
 /* cmd_nightly.c: `subsidy nightly --inbox DIR [--archive DIR] [--export-dir DIR] [--syslog]
- * [--profiles DIR] [--json]`: the cron entry point (nightly.h does the work). Prints a summary a
- * person reads in ten seconds, or with --json one object for monitoring:
+ * [--profile NAME] [--set FIELD=VALUE] [--profiles DIR] [--json]`: the cron entry point (nightly.h
+ * does the work). --profile and --set are for the files directly in the inbox; the files of a
+ * route folder take their route's ([route NAME] in the config file, checked here before any work).
+ * Prints a summary a person reads in ten seconds, or with --json one object for monitoring:
  *   {"files": [as ingest], "outcomes": {...}, "settle": {as settle}, "export": path | null,
  *    "exports": [every file exported by the run], "pools": [{"pool_id", "amount_fen", "left_fen"}],
+ *    "unrouted": [folders of the inbox no route names, left alone],
  *    "waiting": n, "head": "B<batch>:<digest>" | null, "payments_head": "P<load>:<digest>" | null}
  * The heads are the chains' newest links after the run, to keep outside the database (the summary
  * mailed or journaled is such a place): `verify --expect-head` checks one.
@@ -62,6 +65,11 @@ static void print_json(const nightly_report *r)
 		json_object_end(&w);
 	}
 	json_array_end(&w);
+	json_key(&w, "unrouted");
+	json_array_begin(&w);
+	for (guint i = 0; i < r->unrouted->len; i++)
+		json_string(&w, r->unrouted->pdata[i]);
+	json_array_end(&w);
 	json_key(&w, "waiting");
 	json_int(&w, r->waiting);
 	json_key(&w, "retry");
@@ -87,6 +95,9 @@ static void print_text(const nightly_report *r)
 	if (r->retry)
 		printf("; %u left in the inbox to try again (not read whole: see the log)", r->retry);
 	printf("\n");
+	for (guint i = 0; i < r->unrouted->len; i++)
+		printf("left alone: folder '%s' of the inbox: no route names it (add a [route %s] group to the config"
+		       " file)\n", (const char *)r->unrouted->pdata[i], (const char *)r->unrouted->pdata[i]);
 	g_autofree ingest_file_result *results = ingest_results(r);
 	ingest_print_text(results, r->files->len);
 	/* Where the files went: the archive folder once, then every file that went elsewhere or
@@ -103,7 +114,7 @@ static void print_text(const nightly_report *r)
 		else if (f->ingest.status == INGEST_REFUSED)
 			printf("rejected: %s (why: %s" NIGHTLY_REASON_SUFFIX ")\n", moved_to, to);
 		else if (archived++ == 0)
-			archive_dir = g_path_get_dirname(moved_to);
+			archive_dir = r->archive_day ? text_shown(r->archive_day) : g_path_get_dirname(moved_to);
 		if (f->moved_to && f->ingest.status != INGEST_REFUSED && strcmp(from, to) != 0)
 			printf("archived %s as %s (the name was taken)\n", from, to);
 	}
@@ -155,10 +166,40 @@ static int fail(GError *error)
 	return code;
 }
 
+/* The configuration's routes as nightly_run takes them, checked against the profiles (a profile
+ * that exists, fields that are canonical): STATUS_USAGE naming the config and the route. The
+ * array points into ctx. */
+static GArray *routes_of(cli_context *ctx, const profile_set *profiles, GError **error)
+{
+	GArray *routes = g_array_new(FALSE, TRUE, sizeof(nightly_route));
+	for (guint i = 0; ctx->routes && i < ctx->routes->len; i++) {
+		const cli_route *cr = ctx->routes->pdata[i];
+		GError *why = NULL;
+		if (!profile_set_find(profiles, cr->profile)) {
+			g_set_error(error, PROFILE_ERROR, STATUS_USAGE,
+				    "config '%s': [route %s] names profile '%s', which is not a profile\n"
+				    "HINT: a built-in one or a NAME.profile in the config's profiles= folders",
+				    ctx->config, cr->name, cr->profile);
+		} else if (!profile_check_overrides((const char *const *)cr->set, &why)) {
+			g_set_error(error, PROFILE_ERROR, STATUS_USAGE, "config '%s': [route %s]: set: %s", ctx->config,
+				    cr->name, why->message);
+			g_error_free(why);
+		} else {
+			nightly_route r = { cr->name, cr->profile, (const char *const *)cr->set };
+			g_array_append_val(routes, r);
+			continue;
+		}
+		g_array_free(routes, TRUE);
+		return NULL;
+	}
+	return routes;
+}
+
 int cmd_nightly(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 {
-	char *inbox = NULL, *archive = NULL, *export_dir = NULL;
-	char **profile_dirs = NULL;
+	char *inbox = NULL, *archive = NULL, *export_dir = NULL, *profile_name = NULL;
+	char **profile_dirs = NULL, **overrides = NULL;
+	GArray *routes = NULL;
 	gboolean use_syslog = FALSE;
 	const GOptionEntry entries[] = {
 		{ "inbox", 0, 0, G_OPTION_ARG_FILENAME, &inbox, "the folder the courier files arrive in", "DIR" },
@@ -170,6 +211,12 @@ int cmd_nightly(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 		  NULL },
 		{ "profiles", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &profile_dirs,
 		  "a directory of extra profiles (repeatable)", "DIR" },
+		{ "profile", 0, 0, G_OPTION_ARG_STRING, &profile_name,
+		  "the profile of the files directly in the inbox (default: detected from the header; a route"
+		  " folder's files take their route's)", "NAME" },
+		{ "set", 0, 0, G_OPTION_ARG_STRING_ARRAY, &overrides,
+		  "fix a canonical field for every line of the files directly in the inbox (repeatable)",
+		  "FIELD=VALUE" },
 		{ NULL }
 	};
 	int status = STATUS_OK;
@@ -188,10 +235,20 @@ int cmd_nightly(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 		status = cli_usage_error(cmd, "no --inbox given");
 		goto done;
 	}
-	nightly_log_open(use_syslog, ctx->log_level);
 	GError *error = NULL;
+	if (!profile_check_overrides((const char *const *)overrides, &error)) {
+		status = cli_usage_error(cmd, "%s", error->message);
+		g_error_free(error);
+		goto done;
+	}
+	nightly_log_open(use_syslog, ctx->log_level);
 	profiles = cli_profiles(ctx, profile_dirs, &error);
-	d = profiles ? cli_connect(ctx, &error) : NULL;
+	if (profiles && profile_name && !profile_set_find(profiles, profile_name)) {
+		status = cli_usage_error(cmd, "unknown profile '%s'", profile_name);
+		goto done;
+	}
+	routes = profiles ? routes_of(ctx, profiles, &error) : NULL;
+	d = routes ? cli_connect(ctx, &error) : NULL;
 	if (!d) {
 		status = fail(error);
 		goto done;
@@ -201,6 +258,10 @@ int cmd_nightly(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 	o.archive_dir = archive;
 	o.export_dir = export_dir ? export_dir : ctx->export_dir;
 	o.profiles = profiles;
+	o.profile_name = profile_name;
+	o.overrides = (const char *const *)overrides;
+	o.routes = (const nightly_route *)(void *)routes->data;
+	o.n_routes = routes->len;
 	o.os_user = cli_os_user();
 	o.progress = ctx->progress;
 	gboolean ok = nightly_run(d, &o, &report, &error);
@@ -230,5 +291,9 @@ done:
 	g_free(archive);
 	g_free(export_dir);
 	g_strfreev(profile_dirs);
+	g_free(profile_name);
+	g_strfreev(overrides);
+	if (routes)
+		g_array_free(routes, TRUE);
 	return status;
 }

@@ -28,6 +28,31 @@ static gboolean order_fee_of(const char *fees, int64_t *fee_fen)
 	return order_fee_sum(lines, n, fee_fen);
 }
 
+/* A rate in basis points as a person reads it: 5000 -> "50%", 1250 -> "12.5%", 1234 -> "12.34%". */
+#define WHY_RATE_TEXT_MAX 32
+static const char *rate_text(const char *bp_text, char out[WHY_RATE_TEXT_MAX])
+{
+	gint64 bp = g_ascii_strtoll(bp_text, NULL, 10);
+	gint64 whole = bp / 100, part = bp % 100;
+	if (part == 0)
+		g_snprintf(out, WHY_RATE_TEXT_MAX, "%" G_GINT64_FORMAT "%%", whole);
+	else if (part % 10 == 0)
+		g_snprintf(out, WHY_RATE_TEXT_MAX, "%" G_GINT64_FORMAT ".%" G_GINT64_FORMAT "%%", whole, part / 10);
+	else
+		g_snprintf(out, WHY_RATE_TEXT_MAX, "%" G_GINT64_FORMAT ".%02" G_GINT64_FORMAT "%%", whole, part);
+	return out;
+}
+
+/* Fen as yuan with two decimals; "" (an unread fee) stays "". */
+static const char *yuan_text(const char *fen_text, char out[MONEY_TEXT_MAX])
+{
+	if (!*fen_text) {
+		out[0] = '\0';
+		return out;
+	}
+	return money_format(g_ascii_strtoll(fen_text, NULL, 10), out);
+}
+
 int cmd_why(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 {
 	int parsed = cli_parse(ctx, cmd, NULL, TRUE, &argc, &argv);
@@ -146,12 +171,13 @@ int cmd_why(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 		g_autofree char *text = json_finish(&w);
 		cli_print_json(text);
 	} else {
-		char a[MONEY_TEXT_MAX], b[MONEY_TEXT_MAX];
+		char a[MONEY_TEXT_MAX], b[MONEY_TEXT_MAX], c[MONEY_TEXT_MAX], rate[WHY_RATE_TEXT_MAX];
 		if (PQntuples(lines) == 0)
 			printf("no line carries waybill '%s'\n", waybill);
 		for (int i = 0; i < PQntuples(lines); i++) {
-			printf("%s:%s  %s  pickup %s  fee %s  %s%s%s\n", PQgetvalue(lines, i, 0), PQgetvalue(lines, i, 1),
-			       PQgetvalue(lines, i, 2), PQgetvalue(lines, i, 5), PQgetvalue(lines, i, 6),
+			printf("%s:%s  %s  pickup %s  fee %s%s  %s%s%s\n", PQgetvalue(lines, i, 0), PQgetvalue(lines, i, 1),
+			       PQgetvalue(lines, i, 2), PQgetvalue(lines, i, 5), yuan_text(PQgetvalue(lines, i, 6), a),
+			       *PQgetvalue(lines, i, 6) ? " yuan" : "(none read)",
 			       PQgetvalue(lines, i, 3), *PQgetvalue(lines, i, 4) ? ": " : "", PQgetvalue(lines, i, 4));
 			if (*PQgetvalue(lines, i, 8))
 				printf("  act %s\n", PQgetvalue(lines, i, 8));
@@ -167,12 +193,12 @@ int cmd_why(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 				       money_format(g_ascii_strtoll(PQgetvalue(order, 0, 3), NULL, 10), b));
 			printf(", posted %s yuan\n", money_format(g_ascii_strtoll(PQgetvalue(order, 0, 4), NULL, 10), a));
 			for (int i = 0; i < PQntuples(postings); i++)
-				printf("  batch %s posting %s: %s%s %s yuan (%s rule, %s bp; entitled %s, unfunded %s fen)\n",
+				printf("  batch %s posting %s: %s%s %s yuan (%s rule, rate %s; entitled %s yuan, unfunded %s"
+				       " yuan)\n",
 				       PQgetvalue(postings, i, 0), PQgetvalue(postings, i, 1), PQgetvalue(postings, i, 2),
-				       PQgetvalue(postings, i, 8),
-				       money_format(g_ascii_strtoll(PQgetvalue(postings, i, 3), NULL, 10), a),
-				       PQgetvalue(postings, i, 6), PQgetvalue(postings, i, 7), PQgetvalue(postings, i, 4),
-				       PQgetvalue(postings, i, 5));
+				       PQgetvalue(postings, i, 8), yuan_text(PQgetvalue(postings, i, 3), a),
+				       PQgetvalue(postings, i, 6), rate_text(PQgetvalue(postings, i, 7), rate),
+				       yuan_text(PQgetvalue(postings, i, 4), b), yuan_text(PQgetvalue(postings, i, 5), c));
 		}
 	}
 	PQclear(lines);

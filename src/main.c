@@ -17,7 +17,8 @@ static const cli_command commands[] = {
 	  NULL },
 	{ "settle", "[--json]", "post the differences of every changed or unfunded order as one batch", cmd_settle,
 	  "subsidy_engine", NULL },
-	{ "nightly", "--inbox DIR [--archive DIR] [--export-dir DIR] [--profiles DIR] [--syslog] [--json]",
+	{ "nightly", "--inbox DIR [--archive DIR] [--export-dir DIR] [--profile NAME] [--set FIELD=VALUE] [--profiles DIR]"
+	  " [--syslog] [--json]",
 	  "the cron job: ingest the inbox, settle, export the batch, archive the files", cmd_nightly, "subsidy_engine",
 	  NULL },
 	{ "withdraw", "--file ID --reason TEXT [--json]",
@@ -61,7 +62,8 @@ static void print_help(FILE *out)
 		     "Commands:\n");
 	for (size_t i = 0; i < G_N_ELEMENTS(commands); i++)
 		fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
-	fprintf(out, "\nRun 'subsidy COMMAND --help' for a command's options; 'man subsidy' for the whole.\n"
+	fprintf(out, "\nRun 'subsidy COMMAND --help' for a command's options; for the whole, 'man subsidy' once"
+		     " installed\n(make install), 'man ./man/subsidy.1' in the source tree.\n"
 		     "The database is --db, else $SUBSIDY_DB, else libpq's defaults (PGHOST, PGDATABASE...).\n");
 }
 
@@ -150,10 +152,6 @@ int main(int argc, char **argv)
 	ctx.progress = isatty(STDERR_FILENO);
 	int status = cmd->run(&ctx, cmd, cargc, cargv);
 	g_strfreev(cargv);
-	g_free(ctx.db);
-	g_free(ctx.config);
-	g_free(ctx.programme);
-	g_strfreev(ctx.profile_dirs);
-	g_free(ctx.export_dir);
+	cli_context_clear(&ctx);
 	return finish(argc, argv, status);
 }

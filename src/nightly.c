@@ -107,6 +107,7 @@ void nightly_report_init(nightly_report *r)
 	g_array_set_clear_func(r->export_kinds, nightly_export_clear);
 	r->pools = g_array_new(FALSE, TRUE, sizeof(nightly_pool));
 	g_array_set_clear_func(r->pools, nightly_pool_clear);
+	r->unrouted = g_ptr_array_new_with_free_func(g_free);
 }
 
 void nightly_report_clear(nightly_report *r)
@@ -115,6 +116,8 @@ void nightly_report_clear(nightly_report *r)
 	g_array_free(r->pools, TRUE);
 	g_ptr_array_free(r->exports, TRUE);
 	g_array_free(r->export_kinds, TRUE);
+	g_ptr_array_free(r->unrouted, TRUE);
+	g_free(r->archive_day);
 	g_free(r->export_path);
 	settle_result_clear(&r->settle);
 	g_free(r->head);
@@ -441,23 +444,48 @@ static void log_ingested(const char *name, const ingest_file_result *r)
 		    counts->str);
 }
 
+/* What nightly offers where a refusal's reason advises ingest's --set or --profile (profile.c
+ * speaks for ingest): NULL when it advises neither. Caller frees. */
+static char *reason_advice(const char *reason, const nightly_route *route)
+{
+	if (!strstr(reason, "--set") && !strstr(reason, "--profile"))
+		return NULL;
+	if (route)
+		return g_strdup_printf("HINT: this folder is the route '%s' (profile %s): fix its [route %s] in the"
+				       " config file (profile=NAME, set=FIELD=VALUE;FIELD=VALUE), then put the file back",
+				       route->name, route->profile, route->name);
+	return g_strdup("HINT: nightly takes a file directly in the inbox as 'nightly --profile NAME --set"
+			" FIELD=VALUE' says; for one account's statements, make a folder ROUTE in the inbox and a"
+			" [route ROUTE] group in the config file (profile=NAME, set=FIELD=VALUE;FIELD=VALUE), then put"
+			" the file there");
+}
+
 /* Ingests (or refuses) the inbox entry name and moves it out of the inbox. The working directory
  * is the inbox: the file is ingested by its bare name, so the database records the name the
  * courier gave it (shown by `why` and in the reasons of later duplicates), not a path the file
  * leaves at once. FALSE only when the engine or the database failed: the run stops. A file that
  * cannot be moved is counted in move_failures and stays for the next run. */
-static gboolean take_entry(run_ctx *c, const char *name, const struct stat *st, GError **error)
+static gboolean take_entry(run_ctx *c, const nightly_route *route, const char *name, const struct stat *st,
+			   GError **error)
 {
-	g_autofree char *path = g_build_filename(c->inbox, name, NULL);
-	g_autofree char *shown = text_shown(name);
+	g_autofree char *rel = route ? g_build_filename(route->name, name, NULL) : g_strdup(name);
+	g_autofree char *path = g_build_filename(c->inbox, rel, NULL);
+	g_autofree char *shown = text_shown(rel);
 	g_autofree char *refusal = refusal_of(name, shown, st);
+	g_autofree char *rejected_dir = route ? g_build_filename(c->rejected_dir, route->name, NULL)
+					      : g_strdup(c->rejected_dir);
+	g_autofree char *archive_dir = route ? g_build_filename(c->archive_day, route->name, NULL)
+					     : g_strdup(c->archive_day);
+	ingest_options io = c->io;
+	io.profile_name = route ? route->profile : c->o->profile_name;
+	io.overrides = route ? route->overrides : c->o->overrides;
 	nightly_file f = { 0 };
 	if (refusal) {
 		f.ingest.name = g_strdup(shown);
 		f.ingest.status = INGEST_REFUSED;
 		f.ingest.exit_status = STATUS_DATAERR;
 		f.ingest.reason = g_steal_pointer(&refusal);
-	} else if (!ingest_file(c->d, name, &c->io, &f.ingest, error)) {
+	} else if (!ingest_file(c->d, rel, &io, &f.ingest, error)) {
 		ingest_file_result_clear(&f.ingest);
 		return FALSE;
 	} else if (f.ingest.status == INGEST_REFUSED && f.ingest.exit_status == STATUS_NOINPUT && !exists(path)) {
@@ -475,10 +503,13 @@ static gboolean take_entry(run_ctx *c, const char *name, const struct stat *st, 
 	fault_point("nightly:ingested");
 
 	GError *e = NULL;
+	g_autofree char *advice = f.ingest.status == INGEST_REFUSED ? reason_advice(f.ingest.reason, route) : NULL;
+	g_autofree char *reason = advice ? g_strconcat(f.ingest.reason, "\n", advice, NULL) : NULL;
 	if (f.ingest.status == INGEST_REFUSED)
-		f.moved_to = reject_entry(path, c->rejected_dir, name, S_ISREG(st->st_mode), f.ingest.reason, &e);
+		f.moved_to = reject_entry(path, rejected_dir, name, S_ISREG(st->st_mode),
+					  reason ? reason : f.ingest.reason, &e);
 	else
-		f.moved_to = archive_file(path, c->archive_day, name, f.ingest.sha256, &e);
+		f.moved_to = archive_file(path, archive_dir, name, f.ingest.sha256, &e);
 	if (!f.moved_to) {
 		nightly_log(LOG_ERR, "%s; it stays in the inbox for the next run", e->message);
 		g_error_free(e);
@@ -489,17 +520,30 @@ static gboolean take_entry(run_ctx *c, const char *name, const struct stat *st, 
 	return TRUE;
 }
 
-static gboolean take_names(run_ctx *c, GPtrArray *names, GError **error)
+static const nightly_route *route_named(const run_ctx *c, const char *name)
+{
+	for (guint i = 0; i < c->o->n_routes; i++)
+		if (strcmp(c->o->routes[i].name, name) == 0)
+			return &c->o->routes[i];
+	return NULL;
+}
+
+static gboolean take_folder(run_ctx *c, const nightly_route *route, GError **error);
+
+/* Takes names of the folder route (NULL: the inbox itself), which is the working directory's
+ * ROUTE or the working directory. */
+static gboolean take_names(run_ctx *c, const nightly_route *route, GPtrArray *names, GError **error)
 {
 	for (guint i = 0; i < names->len; i++) {
 		const char *name = names->pdata[i];
-		g_autofree char *shown = text_shown(name);
+		g_autofree char *rel = route ? g_build_filename(route->name, name, NULL) : g_strdup(name);
+		g_autofree char *shown = text_shown(rel);
 		if (in_progress(name)) {
 			c->out->waiting++;
 			nightly_log(LOG_INFO, "left '%s' in the inbox: an upload in progress, by its name", shown);
 			continue;
 		}
-		g_autofree char *path = g_build_filename(c->inbox, name, NULL);
+		g_autofree char *path = g_build_filename(c->inbox, rel, NULL);
 		struct stat st;
 		if (lstat(path, &st) != 0) {
 			int e = errno;
@@ -510,14 +554,41 @@ static gboolean take_names(run_ctx *c, GPtrArray *names, GError **error)
 			return FALSE;
 		}
 		if (S_ISDIR(st.st_mode)) {
-			if (!own_dir(c, name, &st))
-				nightly_log(LOG_WARNING, "skipped folder '%s': the inbox takes files only", shown);
+			const nightly_route *folder = route ? NULL : route_named(c, name);
+			if (!route && own_dir(c, name, &st)) {
+				/* archive/, rejected/, exports/ or the dirs given: ours */
+			} else if (folder) {
+				if (!take_folder(c, folder, error))
+					return FALSE;
+			} else if (route) {
+				nightly_log(LOG_WARNING, "skipped folder '%s': a route folder holds files only, left alone", shown);
+			} else {
+				nightly_log(LOG_WARNING, "skipped folder '%s': no route names it, left alone (a [route %s]"
+					    " group in the config file would make it one)", shown, shown);
+				g_ptr_array_add(c->out->unrouted, g_strdup(shown));
+			}
 			continue;
 		}
-		if (!take_entry(c, name, &st, error))
+		if (!take_entry(c, route, name, &st, error))
 			return FALSE;
 	}
 	return TRUE;
+}
+
+/* Takes the files of the route folder INBOX/ROUTE, in bytewise name order. A folder that cannot
+ * be read is warned about and left for the next run, as a file that cannot be read is. */
+static gboolean take_folder(run_ctx *c, const nightly_route *route, GError **error)
+{
+	g_autofree char *dir = g_build_filename(c->inbox, route->name, NULL);
+	GError *why = NULL;
+	g_autoptr(GPtrArray) names = list_inbox(dir, &why);
+	if (!names) {
+		nightly_log(LOG_WARNING, "left route folder '%s' for the next run: %s", route->name, why->message);
+		g_error_free(why);
+		c->out->retry++;
+		return TRUE;
+	}
+	return take_names(c, route, names, error);
 }
 
 /* Takes the entries names (list_inbox's) of the inbox in their order, working in it (see
@@ -533,7 +604,7 @@ static gboolean take_inbox(run_ctx *c, GPtrArray *names, GError **error)
 			close(back);
 		return FALSE;
 	}
-	gboolean ok = take_names(c, names, error);
+	gboolean ok = take_names(c, NULL, names, error);
 	if (back >= 0) {
 		if (fchdir(back) != 0)
 			nightly_log(LOG_WARNING, "cannot return to the working directory: %s", g_strerror(errno));
@@ -868,6 +939,7 @@ gboolean nightly_run(db *d, const nightly_options *o, nightly_report *out, GErro
 	c.archive_root = o->archive_dir ? g_canonicalize_filename(o->archive_dir, NULL)
 				       : g_build_filename(c.inbox, NIGHTLY_ARCHIVE_NAME, NULL);
 	c.archive_day = g_build_filename(c.archive_root, out->run_day, NULL);
+	out->archive_day = g_strdup(c.archive_day);
 	c.rejected_dir = g_build_filename(c.inbox, NIGHTLY_REJECTED_NAME, NULL);
 	c.export_dir = o->export_dir ? g_canonicalize_filename(o->export_dir, NULL)
 				     : g_build_filename(c.inbox, NIGHTLY_EXPORTS_NAME, NULL);

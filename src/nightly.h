@@ -17,7 +17,7 @@
  *
  * What is not a plain file is never opened nor followed: a symbolic link, a fifo, a socket or a
  * device is refused (moved to rejected/ as it is, with its reason), a directory is left alone
- * (archive/, rejected/ and exports/ live there by default). Names starting with '.' and names
+ * (archive/, rejected/ and exports/ live there by default) unless it is a route (nightly_route). Names starting with '.' and names
  * ending in NIGHTLY_PARTIAL_SUFFIXES are uploads still in progress: left for a later run. A name
  * that is not UTF-8 or holds a control character is refused (the database keeps names as text).
  * A file that cannot be read, or changes while it is read (still being written), is left in the
@@ -51,8 +51,24 @@ GQuark nightly_error_quark(void);
  * case (".TMP", ".Part"). */
 #define NIGHTLY_PARTIAL_SUFFIXES { ".part", ".filepart", ".tmp", NULL }
 
+/* A route (CLI.md, "The inbox of `nightly`"): the files of the inbox folder name are ingested
+ * with profile and the fixed fields overrides, archived to ARCHIVE/YYYY-MM-DD/name/ and refused
+ * to INBOX/rejected/name/. A folder of the inbox that is no route and none of nightly's own is
+ * left alone, logged and reported (nightly_report.unrouted). Files of a route folder are taken in
+ * bytewise name order where the folder's name falls among the inbox's names; folders inside a
+ * route folder are left alone too (one level). Their recorded name is "ROUTE/NAME". */
+typedef struct {
+	const char *name;
+	const char *profile;
+	const char *const *overrides; /* FIELD=VALUE, NULL-terminated */
+} nightly_route;
+
 typedef struct {
 	const char *inbox;
+	const char *profile_name;     /* --profile for the files directly in the inbox, or NULL */
+	const char *const *overrides; /* --set for them, NULL-terminated, or NULL */
+	const nightly_route *routes;
+	guint n_routes;
 	const char *archive_dir; /* NULL: INBOX/archive */
 	const char *export_dir;  /* NULL: INBOX/exports */
 	const profile_set *profiles;
@@ -97,6 +113,8 @@ typedef struct {
 	GPtrArray *exports;                /* every file exported by this run, oldest batch first */
 	GArray *export_kinds;              /* nightly_export, beside exports */
 	GArray *pools;                     /* nightly_pool, by priority: budget left after the run */
+	char *archive_day;                 /* the run's archive folder (files of a route: in ROUTE/ in it) */
+	GPtrArray *unrouted;               /* folders of the inbox no route names, left alone (names) */
 	guint move_failures;               /* files left in the inbox because they could not be moved */
 	char *head;                        /* the chain heads after the run (ledger_chain_heads); NULL: none */
 	char *payments_head;

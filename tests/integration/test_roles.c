@@ -6,6 +6,7 @@
 #include <criterion/criterion.h>
 #include <libpq-fe.h>
 #include <string.h>
+#include <unistd.h>
 
 #define HEADER "courier,waybill_no,order_no,pickup_time,sender_code,sender_phone,weight_kg,fee,category,destination\n"
 
@@ -550,4 +551,102 @@ Test(roles, the_engine_cannot_seal_into_a_batch_already_written)
 	g_autofree char *auditor = h_as_role(db, "subsidy_auditor");
 	const char *const verify[] = { "verify", NULL };
 	assert_run(auditor, 0, NULL, verify);
+}
+
+/* Issue 16, point 8: `init` on a database that has no schema yet, run as the engine (as a new
+ * office does, following the cron user's login), is refused before any work with 77 and a message
+ * that says who may run it: the database's owner or a superuser; `init --roles` needs a
+ * superuser. No raw "permission denied for schema public". */
+Test(roles, init_on_a_new_database_as_the_engine_says_it_needs_the_owner_or_a_superuser)
+{
+	const char *admin = g_getenv("SUBSIDY_TEST_ADMIN");
+	cr_assert(admin != NULL);
+	g_autofree char *name = g_strdup_printf("t_%d_empty", (int)getpid());
+	g_autofree char *server = g_strdup_printf("%s dbname=postgres", admin);
+	g_autofree char *drop = g_strdup_printf("DROP DATABASE IF EXISTS %s WITH (FORCE)", name);
+	g_autofree char *create = g_strdup_printf("CREATE DATABASE %s", name);
+	cr_assert(h_exec(server, drop, NULL));
+	cr_assert(h_exec(server, create, NULL));
+	g_autofree char *db = g_strdup_printf("%s dbname=%s", admin, name);
+	g_autofree char *engine = h_as_role(db, "subsidy_engine");
+	const char *const init[] = { "init", NULL };
+	const char *const init_roles[] = { "init", "--roles", NULL };
+	const char *const *runs[] = { init, init_roles };
+	const char *const wants[] = { "the database's owner", "superuser" };
+	for (size_t i = 0; i < G_N_ELEMENTS(runs); i++) {
+		h_result r = h_runv(engine, runs[i]);
+		cr_assert_eq(r.status, 77, "exit %d\n%s", r.status, r.err);
+		cr_assert(strstr(r.err, wants[i]) && strstr(r.err, "superuser"), "%s", r.err);
+		cr_assert(!strstr(r.err, "SQLSTATE"), "a raw database error: %s", r.err);
+		h_result_clear(&r);
+	}
+	cr_assert_eq(h_sql_int(db, "SELECT count(*) FROM pg_class WHERE relname = 'schema_version'"), 0);
+	/* The owner (here a superuser) then makes it. */
+	h_result r = h_runv(db, init);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	h_result_clear(&r);
+	cr_assert(h_exec(server, drop, NULL));
+}
+
+/* Issue 16, point 8: a role that is none of the three (a login made by hand, a typo in the
+ * config's user=) is refused every command with 77 and a message naming the roles that may. */
+Test(roles, a_role_that_is_none_of_the_three_is_refused_every_command_naming_the_roles)
+{
+	const char *db = settled();
+	g_autofree char *role = g_strdup_printf("t_%d_nobody", (int)getpid());
+	g_autofree char *create = g_strdup_printf("DROP ROLE IF EXISTS %s; CREATE ROLE %s LOGIN", role, role);
+	cr_assert(h_exec(db, create, NULL));
+	g_autofree char *nobody = h_as_role(db, role);
+	g_autofree char *out = g_build_filename(h_tmpdir(), "notice.csv", NULL);
+	const char *const disclose[] = { "disclose", "--batch", "1", "-o", out, NULL };
+	const char *const replay[] = { "replay", "--from", "2018-06-01", "--to", "2018-06-30", NULL };
+	const char *const verify[] = { "verify", NULL };
+	const char *const status[] = { "status", NULL };
+	const char *const why[] = { "why", "A1", NULL };
+	const char *const settle[] = { "settle", NULL };
+	const char *const *runs[] = { disclose, replay, verify, status, why, settle };
+	for (size_t i = 0; i < G_N_ELEMENTS(runs); i++)
+		assert_run(nobody, 77, "subsidy_", runs[i]);
+	g_autofree char *drop = g_strdup_printf("DROP ROLE %s", role);
+	cr_assert(h_exec(db, drop, NULL));
+}
+
+/* Issue 16, point 7: the README's production setup. A superuser runs `init --roles` on a database
+ * made for an owner role: the schema belongs to that owner, who runs every later `init` itself
+ * (not 77), and the engine works. */
+Test(roles, init_roles_by_a_superuser_makes_the_schema_the_database_owners)
+{
+	const char *admin = g_getenv("SUBSIDY_TEST_ADMIN");
+	cr_assert(admin != NULL);
+	g_autofree char *name = g_strdup_printf("t_%d_owned", (int)getpid());
+	g_autofree char *owner_role = g_strdup_printf("t_%d_owner", (int)getpid());
+	g_autofree char *server = g_strdup_printf("%s dbname=postgres", admin);
+	g_autofree char *drop_db = g_strdup_printf("DROP DATABASE IF EXISTS %s WITH (FORCE)", name);
+	g_autofree char *drop_role = g_strdup_printf("DROP ROLE IF EXISTS %s", owner_role);
+	g_autofree char *make_role = g_strdup_printf("CREATE ROLE %s LOGIN", owner_role);
+	g_autofree char *create = g_strdup_printf("CREATE DATABASE %s OWNER %s", name, owner_role);
+	cr_assert(h_exec(server, drop_db, NULL));
+	cr_assert(h_exec(server, drop_role, NULL));
+	cr_assert(h_exec(server, make_role, NULL));
+	cr_assert(h_exec(server, create, NULL));
+	g_autofree char *db = g_strdup_printf("%s dbname=%s", admin, name);
+	h_result r = h_run(db, "init", "--roles", NULL);
+	cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
+	cr_assert(strstr(r.out, owner_role), "%s", r.out);
+	h_result_clear(&r);
+	g_autofree char *owners = h_sql(db, "SELECT string_agg(DISTINCT pg_get_userbyid(relowner), ',') FROM pg_class c"
+					    " JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public'");
+	cr_assert_str_eq(owners, owner_role);
+	g_autofree char *as_owner = h_as_role(db, owner_role);
+	r = h_run(as_owner, "init", NULL);
+	cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
+	cr_assert(strstr(r.out, "up to date"), "%s", r.out);
+	h_result_clear(&r);
+	g_autofree char *engine = h_as_role(db, "subsidy_engine");
+	h_load_registry(engine, "fixtures/small");
+	r = h_run(engine, "status", NULL);
+	cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
+	h_result_clear(&r);
+	cr_assert(h_exec(server, drop_db, NULL));
+	cr_assert(h_exec(server, drop_role, NULL));
 }
