@@ -72,8 +72,12 @@ int cmd_why(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 	const char *params[] = { db_programme(d), waybill };
 	PGresult *lines = NULL, *order = NULL, *postings = NULL;
 	/* The order: the one the waybill's eligible line belongs to. */
-#define ORDER_OF "WITH o AS (SELECT shop_id, order_key FROM lines WHERE programme = $1 AND waybill_no = $2" \
-		 " AND outcome = 'ELIGIBLE' ORDER BY file_id, line_no LIMIT 1)"
+/* The waybill's order: that of its first line that counts now (lines_counted: acts applied), else,
+ * when none counts any more (its file withdrawn), that of its first line stored ELIGIBLE. */
+#define ORDER_OF "WITH o AS (SELECT shop_id, order_key FROM (SELECT shop_id, order_key, file_id, line_no, 0 AS pref" \
+		 " FROM lines_counted() WHERE programme = $1 AND waybill_no = $2 UNION ALL SELECT shop_id, order_key," \
+		 " file_id, line_no, 1 FROM lines WHERE programme = $1 AND waybill_no = $2 AND outcome = 'ELIGIBLE') x" \
+		 " ORDER BY pref, file_id, line_no LIMIT 1)"
 	gboolean ok = db_exec(d, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", &error) &&
 		      (lines = db_query(d,
 					"SELECT f.name, l.line_no, l.courier, l.outcome, coalesce(l.reason, ''),"
@@ -90,13 +94,14 @@ int cmd_why(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 					" ORDER BY l.file_id, l.line_no",
 					2, params, &error)) &&
 		      (order = db_query(d,
-					ORDER_OF " SELECT o.shop_id, min(l.order_no), string_agg(l.fee_fen::text, ','),"
+					ORDER_OF " SELECT o.shop_id, min(l.order_no), coalesce(string_agg(l.fee_fen::text, ','), '0'),"
 					" (SELECT entitlement_fen FROM orders r WHERE r.programme = $1 AND r.shop_id = o.shop_id"
 					"   AND r.order_key = o.order_key),"
 					" (SELECT coalesce(sum(funded_fen), 0) FROM postings p WHERE p.programme = $1"
-					"   AND p.shop_id = o.shop_id AND p.order_key = o.order_key), count(*)"
-					" FROM o JOIN lines l ON l.programme = $1 AND l.shop_id = o.shop_id"
-					"  AND l.order_key = o.order_key AND l.outcome = 'ELIGIBLE'"
+					"   AND p.shop_id = o.shop_id AND p.order_key = o.order_key), count(l.line_no)"
+					/* The lines that count now: a withdrawn or moved line no longer does. */
+					" FROM o LEFT JOIN lines_counted() l ON l.programme = $1 AND l.shop_id = o.shop_id"
+					"  AND l.order_key = o.order_key"
 					" GROUP BY o.shop_id, o.order_key",
 					2, params, &error)) &&
 		      (postings = db_query(d,

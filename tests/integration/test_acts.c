@@ -253,3 +253,35 @@ Test(acts, killed_at_any_point_an_act_is_whole_or_absent)
 		RUN(db, 0, NULL, "verify");
 	}
 }
+
+/* Issue 16, point 3: a statement exported per customer account (no sender in it) ingested with the
+ * wrong --set is not permanent. Withdrawn, the same bytes go in again with the right sender: the
+ * next settle reverses the wrong shop's money (W1) and pays the right shop at its own rate. */
+Test(acts, a_file_ingested_with_the_wrong_set_is_withdrawn_and_ingested_again_with_the_right_one)
+{
+	const char *db = setup();
+	static const char statement[] = HEADER "EMS,B1,P1,2018-06-05 10:00:00,,,1,12.00,,\n"
+					       "EMS,B2,P2,2018-06-05 11:00:00,,,1,30.00,,\n";
+	g_autofree char *path = h_write(h_tmpdir(), "account.csv", statement, -1);
+	RUN(db, 0, NULL, "ingest", "--set", "sender_code=C1", path); /* S1's code: the wrong shop */
+	g_free(h_settle(db));
+	assert_postings(db, "P1", "600:FUNDED:-");  /* S1, standard: 50% of 12.00 */
+	assert_postings(db, "P2", "1000:FUNDED:-"); /* 50% of 30.00, capped at 10.00 */
+
+	/* The same bytes with the right sender are "already ingested" until the file is withdrawn. */
+	RUN(db, 0, "already ingested", "ingest", "--set", "sender_code=C2", path);
+	RUN(db, 0, "W1", "withdraw", "--file", "1", "--reason", "wrong sender code for this account");
+	RUN(db, 0, NULL, "ingest", "--set", "sender_code=C2", path);
+	cr_assert_eq(h_sql_int(db, "SELECT count(*) FROM lines WHERE file_id = 2 AND outcome = 'ELIGIBLE'"
+				   " AND shop_id = 'S2'"), 2);
+	g_free(h_settle(db));
+	/* S1's orders are reversed by the withdrawal; S2 (a poverty household) is paid 80%, no cap. */
+	cr_assert_eq(h_sql_int(db, "SELECT count(*) FROM postings WHERE shop_id = 'S1' AND status = 'REVERSAL'"
+				   " AND correction = 'W1'"), 2);
+	cr_assert_eq(h_sql_int(db, "SELECT sum(funded_fen) FROM postings WHERE shop_id = 'S1'"), 0);
+	cr_assert_eq(h_sql_int(db, "SELECT sum(funded_fen) FROM postings WHERE shop_id = 'S2'"), 960 + 2400);
+	assert_replay_and_verify_clean(db, "as-recorded");
+	RUN(db, 0, "W1", "why", "B1");
+	/* why's order is the one that counts now: one line of 12.00 under S2, not the withdrawn one too. */
+	RUN(db, 0, "\"order\":{\"shop_id\":\"S2\",\"order_no\":\"P1\",\"fee_fen\":1200,", "why", "--json", "B1");
+}
