@@ -17,6 +17,9 @@ static const char posting_text[] =
 	"SELECT format('posting|%s|%L|%L|%L|%L|%s|%s|%L|%s|%L|%s|%L|%s|%s|%s|%s|%s|%L|%L', seq, shop_id, order_key,"
 	" order_no, status, fee_fen, order_date, rule, rate_bp, policy_id, policy_version, campaign_id,"
 	" entitlement_fen, previous_fen, funded_fen, unfunded_fen, fund_pickup, fund_courier, fund_waybill)"
+	/* A correction's reference (acts.h), after the columns of old: a posting without one has the
+	 * text it always had, so batches made before acts keep their digests. */
+	" || CASE WHEN correction IS NULL THEN '' ELSE format('|%L', correction) END"
 	" FROM postings WHERE programme = $1 AND batch_id = $2::int ORDER BY seq";
 static const char entry_text[] =
 	"SELECT format('entry|%L|%s|%L|%s|%s|%L|%L', txn, entry_seq, account, amount_fen, posting_seq, pool_id,"
