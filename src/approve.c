@@ -3,9 +3,10 @@
  * One transaction under the settlement lock (a payments load, which checks approvals, takes it
  * too): the role is checked, the batch's digest read, the chain's head read, the digest computed
  * here from the values the server fixes (its time, its roles) and the row written. The database
- * guard (sql/013) refuses any row that is not exactly that. */
+ * guard (sql/011) refuses any row that is not exactly that. */
 #include "approve.h"
 
+#include "fault.h"
 #include "status.h"
 
 #include <stdlib.h>
@@ -167,12 +168,18 @@ gboolean approve_batch(db *d, int batch_id, const char *reason, const char *os_u
 	}
 	gboolean ok = db_begin(d, error) && check_role(d, error) && db_try_settlement_xact(d, error) &&
 		      batch_to_approve(d, batch_id, out->batch_digest, error) &&
-		      record(d, batch_id, reason, os_user, out, error) && db_commit(d, error);
+		      record(d, batch_id, reason, os_user, out, error);
+	if (ok) {
+		fault_point("approve:recorded");
+		ok = db_commit(d, error);
+	}
 	if (!ok) {
 		db_rollback(d);
 		approve_report_clear(out);
+		return FALSE;
 	}
-	return ok;
+	fault_point("approve:committed");
+	return TRUE;
 }
 
 gboolean approve_lookup(db *d, int batch_id, gboolean *approved, char **who, char **when, GError **error)

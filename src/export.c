@@ -800,7 +800,7 @@ static const char *const control_items[CTL_ROWS] = {
 #define EXPORT_CONTROL_SHEET "控制信息"
 
 /* The XLSX's second sheet: the batch as a whole, what it pays (the summary's rows and totals,
- * whichever table the first sheet holds) and whether finance approved it (sql/013) when the file
+ * whichever table the first sheet holds) and whether finance approved it (sql/011) when the file
  * was written. 生成时间 is when the batch was made, so that a file written twice in the same
  * state is the same bytes. */
 static gboolean write_control_sheet(db *d, int batch_id, sink *s, GError **error)

@@ -113,7 +113,7 @@ const ledger_seal_kind ledger_seal_kinds[] = {
 	  "SELECT load_id || '/' || line_no AS item_key,"
 	  " " SEAL_DIGEST("format('%s|%s|%L|%L|%L|%L', load_id, line_no, batch_id, shop_id, amount, finding)")
 	  " AS digest FROM payment_findings WHERE programme = $1" },
-	/* An approval's digest covers its row and the one before it (sql/013). */
+	/* An approval's digest covers its row and the one before it (sql/011). */
 	{ "approvals",
 	  "SELECT approval_id::text AS item_key,"
 	  " " SEAL_DIGEST("format('%s|%s|%L|%L|%L|%L|%L|%s|%L|%L', approval_id, batch_id, batch_digest, reason, os_user,"

@@ -402,7 +402,7 @@ static char *result_key(int batch_id, const char *shop_id)
 /* What the database says about the batches the file names. */
 typedef struct {
 	GHashTable *batches;  /* batch_id (GINT_TO_POINTER) present */
-	GHashTable *approved; /* batch_id (GINT_TO_POINTER) approved (sql/013) */
+	GHashTable *approved; /* batch_id (GINT_TO_POINTER) approved (sql/011) */
 	GHashTable *exported; /* result_key -> int64_t * amount_fen of the export row */
 	GHashTable *applied;  /* result_key -> applied_result * */
 } ledger_view;

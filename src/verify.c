@@ -349,7 +349,7 @@ static gboolean verify_payments_chain(verify_ctx *c, GError **error)
 }
 
 /* ------------------------------------------------------------------------------------------ */
-/* The approvals chain (sql/013): each link's digest recomputed, each link after the one before */
+/* The approvals chain (sql/011): each link's digest recomputed, each link after the one before */
 
 static gboolean verify_approvals_chain(verify_ctx *c, GError **error)
 {
@@ -422,7 +422,7 @@ typedef struct {
 	  " ORDER BY " cols ", version" }
 
 static const invariant invariants[] = {
-	/* An approval approves its batch as the batch stands (sql/013). */
+	/* An approval approves its batch as the batch stands (sql/011). */
 	{ "approvals",
 	  "SELECT format('approval %s approves batch %s with digest %s..., but the batch''s digest is %s',"
 	  " a.approval_id, a.batch_id, left(a.batch_digest, 12), coalesce(left(b.digest, 12) || '...',"

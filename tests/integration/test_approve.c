@@ -361,3 +361,30 @@ Test(approve, each_digest_recomputes_from_the_stored_row)
 	g_autofree char *prev = h_sql(db, "SELECT digest FROM approvals WHERE approval_id = 1");
 	cr_assert_str_eq(f[7], prev);
 }
+
+/* An approval is a whole act or none (CONTROL.md: four acts, each append-only): killed before its
+ * commit nothing is recorded and approving again works; killed after it the approval stands and
+ * approving again exits 64. verify is clean either way. */
+Test(approve, killed_at_any_point_an_approval_is_whole_or_absent)
+{
+	static const struct {
+		const char *point;
+		int approvals, rerun_status;
+	} points[] = { { "approve:recorded", 0, 0 }, { "approve:committed", 1, 64 } };
+	for (size_t i = 0; i < G_N_ELEMENTS(points); i++) {
+		const char *db = settled();
+		g_setenv("SUBSIDY_FAULT", points[i].point, TRUE);
+		h_result r = approve(db, "1");
+		g_unsetenv("SUBSIDY_FAULT");
+		cr_assert_eq(r.status, 128 + 9, "%s: exit %d, wanted SIGKILL\n%s", points[i].point, r.status, r.err);
+		h_result_clear(&r);
+		h_wait_sessions_gone(db);
+		cr_assert_eq(h_sql_int(db, "SELECT count(*) FROM approvals"), points[i].approvals, "%s", points[i].point);
+		r = approve(db, "1");
+		cr_assert_eq(r.status, points[i].rerun_status, "%s: approving again exits %d\n%s%s", points[i].point,
+			     r.status, r.out, r.err);
+		h_result_clear(&r);
+		cr_assert_eq(h_sql_int(db, "SELECT count(*) FROM approvals"), 1, "%s", points[i].point);
+		assert_verify_clean(db);
+	}
+}
