@@ -1,7 +1,7 @@
 /* acts.h: the correction acts of CONTROL.md: withdraw a file (W<n>), resolve a conflict (R<n>),
  * reclassify a date range (C<n>). Each is one row of `acts`, appended under the settlement lock,
  * chained (prev_digest, digest over ACTS_TEXT) and sealed by the next batch; what it does to lines
- * is written as line_acts and claim_moves rows (sql/012_acts.sql). No act moves money: the next
+ * is written as line_acts and claim_moves rows (sql/010_acts.sql). No act moves money: the next
  * settlement calls acts_settle_touch, which prices again every order an act it has not seen
  * touched, and its postings carry the act's reference. */
 #ifndef SUBSIDY_ACTS_H
