@@ -388,3 +388,32 @@ Test(review3, take_first_after_the_first_file_was_withdrawn_and_ingested_again)
 	assert_postings(db, "O1", "600:FUNDED:W1,400:FUNDED:R2,-400:REVERSAL:R3");
 	assert_replay_and_verify_clean(db, "as-recorded");
 }
+
+/* CONTROL.md: the settle after a reclassification classifies every line picked up in its range with
+ * the registry as known at that settle. A resolution recorded after the reclassification (but
+ * before that settle) classified its line with the registry of its own moment; the settle must
+ * still reclassify it (here: the campaign window is widened between the resolution and the
+ * settle, so the taken line becomes ELIGIBLE and its order is paid 10.00). */
+Test(review3, a_resolution_after_a_pending_reclassification_is_still_reclassified)
+{
+	const char *db = setup();
+	h_ingest_text(db, "a.csv", HEADER "EMS,V1,O1,2018-06-20 10:00:00,C1,,1,12.00,,\n", 0);
+	h_ingest_text(db, "b.csv", HEADER "EMS,V1,O1,2018-06-20 10:00:00,C1,,1,30.00,,\n", 0);
+	g_free(h_settle(db));
+	assert_postings(db, "O1", "(none)");
+	RUN(db, 0, "C1", "reclassify", "--from", "2018-06-20", "--to", "2018-06-20", "--reason", "window corrected");
+	RUN(db, 0, "NOT_IN_CAMPAIGN", "resolve", "--courier", "EMS", "--waybill", "V1", "--take", "2:2", "--reason",
+	    "the second statement is right");
+	h_load_text(db, "campaigns",
+		    "campaign_id,name,starts_at,ends_at\n"
+		    "c618,618,2018-06-01 00:00:00,2018-06-25 00:00:00\n"
+		    "d11,双十一,2018-11-01 00:00:00,2018-11-12 00:00:00\n");
+	g_free(h_settle(db));
+	cr_assert_eq(h_sql_int(db, "SELECT count(*) FROM lines_now() WHERE file_id = 2 AND outcome = 'ELIGIBLE'"), 1,
+		     "the taken line is not reclassified by the settle of C1");
+	g_autofree char *got = postings_of(db, "O1");
+	cr_assert(got && (strcmp(got, "1000:FUNDED:C1") == 0 || strcmp(got, "1000:FUNDED:R1") == 0),
+		  "order O1: postings %s, wanted 1000:FUNDED (C1 or R1)", got);
+	RUN(db, 0, NULL, "replay", "--from", "2018-06-20", "--to", "2018-06-20", "--registry", "current");
+	assert_replay_and_verify_clean(db, "as-recorded");
+}
