@@ -105,7 +105,7 @@ gboolean acts_withdraw(db *d, const char *os_user, const char *file, const char 
 	gboolean ok = db_wait_settlement_xact(d, error) &&
 		      db_scalar(d,
 				"SELECT string_agg(f.file_id::text || CASE WHEN a.act_seq IS NULL THEN '' ELSE"
-				" ':W' || a.act_no END, ',' ORDER BY a.act_seq IS NULL, f.file_id DESC)"
+				" ':W' || a.act_no END, ',' ORDER BY a.act_seq IS NOT NULL, f.file_id DESC)"
 				" FROM files f LEFT JOIN acts a ON a.programme = f.programme AND a.kind = 'W'"
 				"  AND a.file_id = f.file_id"
 				" WHERE f.programme = $1 AND (f.file_id::text = $2 OR f.sha256 = $2)",
@@ -116,8 +116,8 @@ gboolean acts_withdraw(db *d, const char *os_user, const char *file, const char 
 		ok = FALSE;
 	}
 	if (ok) {
-		/* The live file of that id or digest is the first listed; a list of withdrawn ones only:
-		 * nothing left to withdraw. */
+		/* The live file of that id or digest is the first listed (not withdrawn sorts first); a
+		 * list of withdrawn ones only: nothing left to withdraw. */
 		char *first = withdrawn, *end = strchr(first, ',');
 		if (end)
 			*end = '\0';
@@ -247,11 +247,18 @@ gboolean acts_resolve(db *d, const char *os_user, const char *courier_text, cons
 	PGresult *claim = NULL, *line = NULL;
 	gboolean ok = db_wait_settlement_xact(d, error) &&
 		      (claim = db_query(d,
-					"SELECT w.file_id, w.line_no, CASE WHEN m.move_id IS NULL THEN w.file_id ELSE m.file_id END,"
+					"SELECT coalesce(i.file_id, w.file_id), coalesce(i.line_no, w.line_no),"
+					" CASE WHEN m.move_id IS NULL THEN w.file_id ELSE m.file_id END,"
 					" CASE WHEN m.move_id IS NULL THEN w.line_no ELSE m.line_no END"
 					" FROM waybills w LEFT JOIN LATERAL (SELECT * FROM claim_moves m WHERE m.programme = $1"
 					"  AND m.courier = w.courier AND m.waybill_no = w.waybill_no ORDER BY m.move_id DESC LIMIT 1) m"
-					"  ON TRUE WHERE w.programme = $1 AND w.courier = $2 AND w.waybill_no = $3",
+					"  ON TRUE"
+					/* The first line is the one an ingest claimed the waybill with: its waybills
+					 * row, or the latest line that took it again after a withdrawal released it. */
+					" LEFT JOIN LATERAL (SELECT i.file_id, i.line_no FROM claim_moves i WHERE i.programme = $1"
+					"  AND i.courier = w.courier AND i.waybill_no = w.waybill_no AND i.act_seq IS NULL"
+					"  ORDER BY i.move_id DESC LIMIT 1) i ON TRUE"
+					" WHERE w.programme = $1 AND w.courier = $2 AND w.waybill_no = $3",
 					3, p3, error)) != NULL;
 	if (ok && PQntuples(claim) == 0) {
 		g_set_error(error, ACTS_ERROR, STATUS_USAGE, "resolve refused: no waybill '%s' of courier '%s'", waybill,
