@@ -102,8 +102,8 @@ const ledger_seal_kind ledger_seal_kinds[] = {
 	  " AS digest FROM acts WHERE programme = $1" },
 	{ "line_acts",
 	  "SELECT file_id || '/' || line_no || '/' || act_seq AS item_key,"
-	  " " SEAL_DIGEST("format('%s|%s|%s|%L|%L|%L|%L|%L|%s|%L|%L', act_seq, file_id, line_no, outcome, reason,"
-			  " shop_id, campaign_id, order_key, live, was_shop_id, was_order_key)")
+	  " " SEAL_DIGEST("format('%s|%s|%s|%L|%L|%L|%L|%L|%s|%L|%L|%s', act_seq, file_id, line_no, outcome, reason,"
+			  " shop_id, campaign_id, order_key, live, was_shop_id, was_order_key, written)")
 	  " AS digest FROM line_acts WHERE programme = $1" },
 	{ "claim_moves",
 	  "SELECT move_id::text AS item_key,"

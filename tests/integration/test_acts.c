@@ -300,3 +300,18 @@ Test(acts, a_correction_reference_changed_in_a_posting_is_found_by_verify)
 			     " UPDATE postings SET correction = 'C7' WHERE correction = 'W1'", NULL));
 	RUN(db, 1, "batch", "verify");
 }
+
+/* Which state of a line is in force is the order its states were written (sql/013): that order is
+ * sealed with them, so a superuser who renumbers it to bring an older state back is found. */
+Test(acts, the_order_of_a_lines_states_is_sealed)
+{
+	const char *db = setup();
+	h_ingest_text(db, "n1.csv", night1, 0);
+	g_free(h_settle(db));
+	RUN(db, 0, "W1", "withdraw", "--file", "1", "--reason", "sent by mistake");
+	g_free(h_settle(db)); /* the batch seals the act and its line states */
+	RUN(db, 0, NULL, "verify");
+	cr_assert(h_exec(db, "SET session_replication_role = replica;"
+			     " UPDATE line_acts SET written = written + 1000 WHERE line_no = 2", NULL));
+	RUN(db, 1, "line_acts", "verify");
+}
