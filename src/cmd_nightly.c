@@ -4,6 +4,7 @@
  * route folder take their route's ([route NAME] in the config file, checked here before any work).
  * Prints a summary a person reads in ten seconds, or with --json one object for monitoring:
  *   {"files": [as ingest], "outcomes": {...}, "settle": {as settle}, "export": path | null,
+ *    "report": the report.html written | null,
  *    "exports": [every file exported by the run], "pools": [{"pool_id", "amount_fen", "left_fen"}],
  *    "unrouted": [folders of the inbox no route names, left alone],
  *    "waiting": n, "head": "B<batch>:<digest>" | null, "payments_head": "P<load>:<digest>" | null}
@@ -46,6 +47,8 @@ static void print_json(const nightly_report *r)
 	settle_json(&w, &r->settle);
 	json_key(&w, "export");
 	json_string(&w, r->export_path);
+	json_key(&w, "report");
+	json_string(&w, r->report_path);
 	json_key(&w, "exports");
 	json_array_begin(&w);
 	for (guint i = 0; i < r->exports->len; i++)
@@ -143,6 +146,10 @@ static void print_text(const nightly_report *r)
 		else if (e->kind == NIGHTLY_EXPORT_AGAIN)
 			printf("export: %s (written again where batch %d was exported: the file was missing)\n", path,
 			       e->batch_id);
+	}
+	if (r->report_path) {
+		g_autofree char *report_path = text_shown(r->report_path);
+		printf("report: %s (the programme to date)\n", report_path);
 	}
 	if (r->files->len == 0 && !r->settle.batch_id && r->exports->len == 0)
 		printf("nothing to do: no file in the inbox, nothing to settle, nothing changed\n");

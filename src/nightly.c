@@ -119,6 +119,7 @@ void nightly_report_clear(nightly_report *r)
 	g_ptr_array_free(r->unrouted, TRUE);
 	g_free(r->archive_day);
 	g_free(r->export_path);
+	g_free(r->report_path);
 	settle_result_clear(&r->settle);
 	g_free(r->head);
 	g_free(r->payments_head);
@@ -776,6 +777,8 @@ static gboolean write_report(run_ctx *c, GError **error)
 	if (!r || !make_dir(c->export_dir, error) || !report_write_html(r, path, error))
 		return FALSE;
 	nightly_log(LOG_INFO, "wrote the programme report to '%s'", path);
+	g_free(c->out->report_path);
+	c->out->report_path = g_strdup(path);
 	return TRUE;
 }
 

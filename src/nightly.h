@@ -110,6 +110,7 @@ typedef struct {
 	gboolean settled;
 	settle_result settle;
 	char *export_path;                 /* the new batch's file; NULL when settle made no batch */
+	char *report_path;                 /* report.html as written by this run; NULL before it is */
 	GPtrArray *exports;                /* every file exported by this run, oldest batch first */
 	GArray *export_kinds;              /* nightly_export, beside exports */
 	GArray *pools;                     /* nightly_pool, by priority: budget left after the run */

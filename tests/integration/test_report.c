@@ -613,8 +613,10 @@ Test(report, nightly_writes_the_page_beside_its_exports)
 	g_autofree char *engine = h_as_role(db, "subsidy_engine");
 	h_result r = h_run(engine, "nightly", "--inbox", inbox, "--export-dir", exports, NULL);
 	cr_assert_eq(r.status, 0, "nightly: exit %d\n%s%s", r.status, r.out, r.err);
-	h_result_clear(&r);
 	g_autofree char *html = g_build_filename(exports, "report.html", NULL);
+	g_autofree char *said = g_strdup_printf("report: %s (the programme to date)\n", html);
+	cr_assert(strstr(r.out, said), "nightly's summary does not name the page: %s", r.out);
+	h_result_clear(&r);
 	gsize len = 0;
 	g_autofree char *page = h_read(html, &len);
 	g_autofree char *digest = h_sql(db, "SELECT digest FROM batches WHERE batch_id = 1");
