@@ -5,6 +5,7 @@
 #   make bench      benchmarks (scripts/bench), apart from the tests; BENCH_ARGS='--lines 10000000'
 #   make property   the settlement property test on many random programmes (SEEDS=50)
 #   make bench-settle  how a first night's settlement scales (scripts/bench-settle)
+#   make bench-acts    how withdraw and the nights after it scale (scripts/bench-acts)
 #   make fuzz       each fuzz target (fuzz/*.c) for FUZZ_SECONDS (scripts/fuzz); clang and libFuzzer
 #   make install PREFIX=/usr/local
 
@@ -87,7 +88,7 @@ $(FUZZ_BINS): build/fuzz/%: fuzz/%.c fuzz/fuzz.h build/fuzz/libsubsidy.a
 build/fuzz/obj:
 	@mkdir -p $@
 
-.PHONY: all deps check test demo bench bench-settle install clean asan property fuzz fuzz-build
+.PHONY: all deps check test demo bench bench-settle bench-acts install clean asan property fuzz fuzz-build
 all: build/subsidy
 
 deps:
@@ -127,6 +128,10 @@ bench-settle: deps
 	$(MAKE) all
 	scripts/bench-settle
 	scripts/bench-settle --second-programme
+
+bench-acts: deps
+	$(MAKE) all
+	scripts/bench-acts
 
 build/bench-policy: scripts/bench-policy.c build/libsubsidy.a
 	@echo "  LINK    $@"
