@@ -8,6 +8,7 @@
  * and filtered every pair of orders in a nested loop's join filter. Counting the rows such repeated
  * nodes produce catches it on a few hundred orders, in well under a second, with no clock involved.
  * Registry: fixtures/small (C1 -> S1, C2 -> S2; pool "big" of 100,000.00). */
+#include "db.h"
 #include "harness.h"
 
 #include <criterion/criterion.h>
@@ -246,4 +247,78 @@ Test(settle_guard, a_settlement_killed_inside_a_statement_lets_go_of_the_lock)
 	PQfinish(holder);
 	g_autofree char *out = h_settle(db);
 	cr_assert_eq(h_sql_int(db, "SELECT count(*) FROM postings"), 1, "%s", out);
+}
+
+/* A withdrawal, then the same bytes again (CONTROL.md): each of the two settlements seals a line
+ * state and a claim move for every line of the file. Sealed by nested loop on estimates of a few
+ * rows, their anti-join compared every pair: 10,005 lines took 18.8 s (ledger_seal_new); these
+ * 4,000 repeated 64 million rows of work (at 1,200 the planner happened to hash). Autovacuum is
+ * kept off the tables the seals read, so that no ANALYZE between the steps hides it. */
+Test(settle_guard, the_settlements_after_a_withdrawal_and_the_bytes_again_plan_linearly)
+{
+	const char *db = setup();
+	static const char *const unanalysed[] = { "line_acts", "claim_moves", "batch_seals", "lines", "waybills" };
+	for (size_t i = 0; i < G_N_ELEMENTS(unanalysed); i++) {
+		g_autofree char *error_text = NULL;
+		g_autofree char *sql = g_strdup_printf("ALTER TABLE %s SET (autovacuum_enabled = off)", unanalysed[i]);
+		cr_assert(h_exec(db, sql, &error_text), "%s: %s", sql, error_text);
+	}
+	g_autoptr(GString) csv = g_string_new(HEADER);
+	int lines = 0;
+	for (int i = 0; i < 4000; i++, lines++)
+		g_string_append_printf(csv, "EMS,W%05d,N%05d,2018-06-05 10:%02d:00,C1,,1,7.00,,\n", i, i / 2, i % 60);
+	h_ingest_text(db, "night1.csv", csv->str, 0);
+	g_free(settle_explained(db));
+	h_result r = h_run(db, "withdraw", "--file", "1", "--reason", "sent twice", NULL);
+	cr_assert_eq(r.status, 0, "withdraw: %s%s", r.out, r.err);
+	h_result_clear(&r);
+	assert_linear(db, lines);
+	cr_assert_eq(h_sql_int(db, "SELECT count(*) FROM batch_seals WHERE tbl = 'line_acts'"), lines);
+	h_ingest_text(db, "night1.csv", csv->str, 0);
+	assert_linear(db, lines);
+	cr_assert_eq(h_sql_int(db, "SELECT count(*) FROM batch_seals WHERE tbl = 'claim_moves'"), 2 * lines);
+	cr_assert_eq(h_sql_int(db, "SELECT sum(funded_fen) FROM postings"), 2000 * 700);
+}
+
+/* The engine turns nested loops off for statements whose estimates it cannot trust, which adds
+ * PostgreSQL's disable cost (10^10) to their plans: with JIT on, every such statement and every
+ * trigger inside it was compiled by LLVM, 66 ms for a one-row catalogue look-up in a seal's guard,
+ * more than half the integration suite's time. A session of the engine has JIT off, and such a
+ * plan is not compiled; in the same session with JIT on (where the server has it) it is. */
+Test(settle_guard, the_engine_session_compiles_no_plan_with_jit)
+{
+	const char *conninfo = setup();
+	GError *error = NULL;
+	db *d = db_connect(conninfo, "default", &error);
+	cr_assert(d, "%s", error ? error->message : "");
+	char *jit = NULL;
+	cr_assert(db_scalar(d, "SHOW jit", 0, NULL, &jit, &error), "%s", error ? error->message : "");
+	cr_assert_str_eq(jit, "off");
+	g_free(jit);
+	/* The look-up of the seals' guard (subsidy_bound, sql/004), which joins two catalogues. */
+	static const char explain[] = "EXPLAIN (ANALYZE, TIMING OFF) SELECT NOT r.rolsuper"
+				      " FROM pg_roles r, pg_class c WHERE r.rolname = current_user"
+				      " AND c.oid = 'public.runs'::regclass";
+	for (int on = 0; on < 2; on++) {
+		cr_assert(db_exec(d, "BEGIN", &error) && db_exec(d, "SET LOCAL enable_nestloop = off", &error) &&
+				  (!on || db_exec(d, "SET LOCAL jit = on", &error)),
+			  "%s", error ? error->message : "");
+		PGresult *res = db_query(d, explain, 0, NULL, &error);
+		cr_assert(res, "%s", error ? error->message : "");
+		g_autoptr(GString) plan = g_string_new("");
+		for (int i = 0; i < PQntuples(res); i++)
+			g_string_append_printf(plan, "%s\n", PQgetvalue(res, i, 0));
+		PQclear(res);
+		char *available = NULL;
+		cr_assert(db_scalar(d, "SELECT pg_jit_available()::text", 0, NULL, &available, &error), "%s",
+			  error ? error->message : "");
+		gboolean compiled = strstr(plan->str, "JIT:") != NULL;
+		if (!on)
+			cr_assert(!compiled, "compiled with JIT off:\n%s", plan->str);
+		else if (strcmp(available, "true") == 0)
+			cr_assert(compiled, "not compiled with JIT on, so this test cannot tell:\n%s", plan->str);
+		g_free(available);
+		cr_assert(db_exec(d, "ROLLBACK", &error), "%s", error ? error->message : "");
+	}
+	db_close(d);
 }
