@@ -2,6 +2,7 @@
 #include "cli.h"
 
 #include "migrate.h"
+#include "profile.h"
 
 #include <pwd.h>
 #include <stdarg.h>
@@ -400,4 +401,16 @@ const char *cli_os_user(void)
 	struct passwd *pw = getpwuid(geteuid());
 	g_strlcpy(name, pw ? pw->pw_name : g_get_user_name(), sizeof name);
 	return name;
+}
+
+/* The profile set of a run: --profiles directories first, then the configuration's. */
+profile_set *cli_profiles(cli_context *ctx, char **extra_dirs, GError **error)
+{
+	g_autoptr(GPtrArray) dirs = g_ptr_array_new();
+	for (char **d = extra_dirs; d && *d; d++)
+		g_ptr_array_add(dirs, *d);
+	for (char **d = ctx->profile_dirs; d && *d; d++)
+		g_ptr_array_add(dirs, *d);
+	g_ptr_array_add(dirs, NULL);
+	return profile_set_load((const char *const *)dirs->pdata, error);
 }

@@ -10,18 +10,6 @@
 
 #include <stdio.h>
 
-/* The profile set of a run: --profiles directories first, then the configuration's. */
-profile_set *cli_profiles(cli_context *ctx, char **extra_dirs, GError **error)
-{
-	g_autoptr(GPtrArray) dirs = g_ptr_array_new();
-	for (char **d = extra_dirs; d && *d; d++)
-		g_ptr_array_add(dirs, *d);
-	for (char **d = ctx->profile_dirs; d && *d; d++)
-		g_ptr_array_add(dirs, *d);
-	g_ptr_array_add(dirs, NULL);
-	return profile_set_load((const char *const *)dirs->pdata, error);
-}
-
 int cmd_ingest(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 {
 	char *profile_name = NULL;
