@@ -336,13 +336,20 @@ db *cli_connect(cli_context *ctx, GError **error)
 	return d;
 }
 
-int cli_fail(GError *error)
+int cli_exit_status(const GError *error)
 {
 	g_assert(error != NULL);
 	int code = error->code;
-	if (code != STATUS_FINDINGS && code != STATUS_USAGE && code != STATUS_DATAERR && code != STATUS_NOINPUT &&
-	    code != STATUS_UNAVAILABLE && code != STATUS_TEMPFAIL && code != STATUS_NOPERM)
+	if (code != STATUS_USAGE && code != STATUS_DATAERR && code != STATUS_NOINPUT && code != STATUS_UNAVAILABLE &&
+	    code != STATUS_TEMPFAIL && code != STATUS_NOPERM)
 		code = STATUS_SOFTWARE;
+	g_assert(code != STATUS_OK && code != STATUS_FINDINGS);
+	return code;
+}
+
+int cli_fail(GError *error)
+{
+	int code = cli_exit_status(error);
 	fprintf(stderr, "subsidy: %s\n", error->message);
 	if (code == STATUS_NOPERM && running && running->role && !strstr(error->message, running->role)) {
 		g_autofree char *roles = needed_roles(running);

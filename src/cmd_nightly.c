@@ -163,10 +163,7 @@ static void print_text(const nightly_report *r)
  * database without the schema, 65 for a bad profile file... */
 static int fail(GError *error)
 {
-	int code = error->code;
-	if (code != STATUS_USAGE && code != STATUS_DATAERR && code != STATUS_NOINPUT && code != STATUS_UNAVAILABLE &&
-	    code != STATUS_TEMPFAIL && code != STATUS_NOPERM)
-		code = STATUS_SOFTWARE;
+	int code = cli_exit_status(error);
 	nightly_log(code == STATUS_TEMPFAIL ? LOG_NOTICE : LOG_ERR, "%s (exit %d)", error->message, code);
 	cli_note_error(code, error->message);
 	g_error_free(error);
