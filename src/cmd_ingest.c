@@ -169,6 +169,8 @@ int cmd_ingest(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 	o.dry_run = dry_run;
 	profile_set *profiles = NULL;
 	status = check_options(ctx, cmd, argc, argv, &o, overrides, profile_dirs, &profiles);
+	g_assert(status != STATUS_OK || o.profiles == profiles);
+	g_assert(status == STATUS_OK || status >= STATUS_USAGE);
 	if (status == STATUS_OK)
 		status = ingest(ctx, argc, argv, &o);
 	if (profiles)

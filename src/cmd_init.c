@@ -27,6 +27,7 @@ int cmd_init(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 	migrate_result r = { 0 };
 	gboolean ok = migrate_run(d, roles, &r, &error);
 	db_close(d);
+	g_assert(ok == (error == NULL));
 	if (!ok) {
 		migrate_result_clear(&r);
 		return cli_fail(error);

@@ -183,6 +183,8 @@ int cmd_lines(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 		return cli_usage_error(cmd, "--csv and --json are two outputs: give one");
 	if (outcome && (status = outcome_option(cmd, &outcome)) != STATUS_OK)
 		return status;
+	g_assert(file_id > 0);
+	g_assert(!(csv && ctx->json));
 	json_writer w = { 0 };
 	show s = { .mode = csv ? SHOW_CSV : ctx->json ? SHOW_JSON : SHOW_TEXT, .w = &w };
 	return show_file(ctx, cmd, file_id, outcome, &s);

@@ -325,6 +325,8 @@ int cmd_nightly(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 	int status = cli_parse(ctx, cmd, entries, TRUE, &argc, &argv);
 	if (status == STATUS_OK)
 		status = check_options(cmd, argc, argv, &a);
+	g_assert(status != STATUS_OK || a.inbox != NULL);
+	g_assert(status == STATUS_OK || status >= STATUS_USAGE); /* bad usage is never "done" */
 	if (status == STATUS_OK)
 		status = run(ctx, cmd, &a);
 	nightly_args_clear(&a);

@@ -246,6 +246,7 @@ int cmd_replay(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 	status = replay_args_parse(cmd, from_text, to_text, registry_text, report_path, &a);
 	if (status != STATUS_OK)
 		return status;
-	g_assert(a.report_path == report_path);
+	g_assert(a.from <= a.to);
+	g_assert(a.report_path == report_path); /* checked, not copied: it lives until the run ends */
 	return replay(ctx, &a);
 }

@@ -24,6 +24,8 @@ int cmd_settle(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 	int64_t reissue_fen = 0;
 	int reissue_shops = 0;
 	gboolean ok = db_lock_settlement(d, &error) && settle_run(d, cli_os_user(), &r, &error);
+	g_assert(ok == (error == NULL));
+	g_assert(r.batch_id >= 0);
 	if (ok && !ctx->json && !overview_reissued(d, r.batch_id, &reissue_fen, &reissue_shops, &error)) {
 		/* The batch is committed: a failed look at it is no failed settlement. */
 		fprintf(stderr, "subsidy: cannot read what batch %d re-issues: %s\n", r.batch_id, error->message);

@@ -134,6 +134,8 @@ int cmd_status(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 	overview o = { 0 };
 	gboolean ok = overview_read(d, &o, &error);
 	db_close(d);
+	g_assert(ok == (error == NULL));
+	g_assert(!ok || (o.pools != NULL && o.unapproved != NULL));
 	if (ok && ctx->json)
 		print_json(&o);
 	else if (ok)

@@ -14,13 +14,16 @@
 #define WHY_RATE_TEXT_MAX 32
 static const char *rate_text(int bp, char out[WHY_RATE_TEXT_MAX])
 {
+	g_assert(out != NULL);
 	gint64 whole = bp / 100, part = bp % 100;
+	int n;
 	if (part == 0)
-		g_snprintf(out, WHY_RATE_TEXT_MAX, "%" G_GINT64_FORMAT "%%", whole);
+		n = g_snprintf(out, WHY_RATE_TEXT_MAX, "%" G_GINT64_FORMAT "%%", whole);
 	else if (part % 10 == 0)
-		g_snprintf(out, WHY_RATE_TEXT_MAX, "%" G_GINT64_FORMAT ".%" G_GINT64_FORMAT "%%", whole, part / 10);
+		n = g_snprintf(out, WHY_RATE_TEXT_MAX, "%" G_GINT64_FORMAT ".%" G_GINT64_FORMAT "%%", whole, part / 10);
 	else
-		g_snprintf(out, WHY_RATE_TEXT_MAX, "%" G_GINT64_FORMAT ".%02" G_GINT64_FORMAT "%%", whole, part);
+		n = g_snprintf(out, WHY_RATE_TEXT_MAX, "%" G_GINT64_FORMAT ".%02" G_GINT64_FORMAT "%%", whole, part);
+	g_assert(n > 1 && n < WHY_RATE_TEXT_MAX); /* digits and '%', whole */
 	return out;
 }
 
@@ -141,6 +144,8 @@ int cmd_why(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 	why_report r = { 0 };
 	gboolean ok = why_read(d, waybill, &r, &error);
 	db_close(d);
+	g_assert(ok == (error == NULL));
+	g_assert(!ok || r.lines != NULL);
 	if (ok && ctx->json)
 		print_json(&r);
 	else if (ok)

@@ -51,6 +51,7 @@ gboolean migrate_check_version(db *d, GError **error)
 	if (!schema_version(d, &have, error))
 		return FALSE;
 	int known = migrate_known_version();
+	g_assert(have >= -1 && known > 0);
 	if (have == known)
 		return TRUE;
 	g_set_error(error, MIGRATE_ERROR, STATUS_USAGE,
@@ -71,6 +72,8 @@ void migrate_result_clear(migrate_result *r)
 static gboolean create_roles(db *d, GError **error)
 {
 	for (size_t i = 0; i < G_N_ELEMENTS(role_names); i++) {
+		/* The names go into the statement as they are: plain identifiers only. */
+		g_assert(strspn(role_names[i], "abcdefghijklmnopqrstuvwxyz_") == strlen(role_names[i]));
 		g_autofree char *sql = g_strdup_printf(
 			"DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '%s') THEN "
 			"CREATE ROLE %s LOGIN; END IF; END $$",
@@ -90,7 +93,9 @@ static gboolean roles_exist(db *d, GError **error)
 		       "SELECT count(*) FROM pg_roles WHERE rolname IN ('subsidy_engine', 'subsidy_finance', 'subsidy_auditor')",
 		       0, NULL, &n, error))
 		return FALSE;
-	gboolean all = n && atoi(n) == (int)G_N_ELEMENTS(role_names);
+	g_assert(n != NULL); /* count(*) */
+	g_assert(atoi(n) >= 0 && atoi(n) <= (int)G_N_ELEMENTS(role_names)); /* role names are unique */
+	gboolean all = atoi(n) == (int)G_N_ELEMENTS(role_names);
 	g_free(n);
 	if (!all)
 		g_set_error(error, MIGRATE_ERROR, STATUS_USAGE,

@@ -121,6 +121,7 @@ static gboolean read_lines(db *d, const char *const *params, GArray *lines, GErr
  * list does not read or the sum does not fit 64 bits. */
 static gboolean order_fee_of(const char *fees, int64_t *fee_fen)
 {
+	g_assert(fees != NULL);
 	g_auto(GStrv) items = g_strsplit(fees, ",", -1);
 	guint n = g_strv_length(items);
 	if (n == 0)
@@ -129,7 +130,10 @@ static gboolean order_fee_of(const char *fees, int64_t *fee_fen)
 	for (guint i = 0; i < n; i++)
 		if (!g_ascii_string_to_signed(items[i], 10, 0, INT64_MAX, &lines[i].fee_fen, NULL))
 			return FALSE;
-	return order_fee_sum(lines, n, fee_fen);
+	if (!order_fee_sum(lines, n, fee_fen))
+		return FALSE;
+	g_assert(*fee_fen >= 0); /* a sum of fees of 0 or more */
+	return TRUE;
 }
 
 /* The waybill's order, when it has one (*has), with what the ledger holds of it. */
