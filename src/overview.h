@@ -34,8 +34,9 @@ typedef struct {
 	GArray *unapproved;                /* int: batches no one of finance approved, ascending */
 } overview;
 
-/* Reads the overview of the session's programme in one read-only snapshot. out is the caller's
- * to clear, on failure too. Database errors as db.h. */
+/* Reads the overview of the session's programme in one read-only snapshot into out, zeroed
+ * ({ 0 }) by the caller, whose to clear it is, on failure too. d must be idle. Database errors as
+ * db.h. */
 gboolean overview_read(db *d, overview *out, GError **error);
 void overview_clear(overview *o);
 

@@ -60,8 +60,9 @@ typedef struct {
 } why_report;
 
 /* Reads what touched waybill (in its normal form, ident.h, as lines store it) in the session's
- * programme, in one read-only snapshot. STATUS_SOFTWARE when the order's fees add up beyond 64
- * bits; database errors as db.h. out is the caller's to clear, on failure too. */
+ * programme, in one read-only snapshot, into out, zeroed ({ 0 }) by the caller, whose to clear it
+ * is, on failure too. d must be idle. STATUS_SOFTWARE when the order's fees add up beyond 64 bits;
+ * database errors as db.h. */
 gboolean why_read(db *d, const char *waybill, why_report *out, GError **error);
 void why_report_clear(why_report *r);
 
