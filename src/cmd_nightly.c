@@ -86,25 +86,11 @@ static void print_json(const nightly_report *r)
 	cli_print_json(text);
 }
 
-static void print_text(const nightly_report *r)
+/* Where the files went: the archive folder once, then every file that went elsewhere or under
+ * another name. */
+static void print_moves(const nightly_report *r)
 {
-	guint n[INGEST_REFUSED + 1] = { 0 };
-	for (guint i = 0; i < r->files->len; i++)
-		n[g_array_index(r->files, nightly_file, i).ingest.status]++;
-	printf("nightly %s: files %u: %u stored, %u skipped, %u refused", r->run_day, r->files->len,
-	       n[INGEST_STORED], n[INGEST_SKIPPED], n[INGEST_REFUSED]);
-	if (r->waiting)
-		printf("; %u left in the inbox as uploads in progress", r->waiting);
-	if (r->retry)
-		printf("; %u left in the inbox to try again (not read whole: see the log)", r->retry);
-	printf("\n");
-	for (guint i = 0; i < r->unrouted->len; i++)
-		printf("left alone: folder '%s' of the inbox: no route names it (add a [route %s] group to the config"
-		       " file)\n", (const char *)r->unrouted->pdata[i], (const char *)r->unrouted->pdata[i]);
-	g_autofree ingest_file_result *results = ingest_results(r);
-	ingest_print_text(results, r->files->len);
-	/* Where the files went: the archive folder once, then every file that went elsewhere or
-	 * under another name. */
+	g_assert(r->files != NULL);
 	guint archived = 0;
 	g_autofree char *archive_dir = NULL;
 	for (guint i = 0; i < r->files->len; i++) {
@@ -121,8 +107,31 @@ static void print_text(const nightly_report *r)
 		if (f->moved_to && f->ingest.status != INGEST_REFUSED && strcmp(from, to) != 0)
 			printf("archived %s as %s (the name was taken)\n", from, to);
 	}
+	g_assert(archived <= r->files->len);
 	if (archived)
 		printf("archived: %u files in %s\n", archived, archive_dir);
+}
+
+static void print_text(const nightly_report *r)
+{
+	g_assert(r->settled); /* a summary is of a night that settled */
+	g_assert(r->files != NULL && r->pools != NULL && r->export_kinds != NULL);
+	guint n[INGEST_REFUSED + 1] = { 0 };
+	for (guint i = 0; i < r->files->len; i++)
+		n[g_array_index(r->files, nightly_file, i).ingest.status]++;
+	printf("nightly %s: files %u: %u stored, %u skipped, %u refused", r->run_day, r->files->len,
+	       n[INGEST_STORED], n[INGEST_SKIPPED], n[INGEST_REFUSED]);
+	if (r->waiting)
+		printf("; %u left in the inbox as uploads in progress", r->waiting);
+	if (r->retry)
+		printf("; %u left in the inbox to try again (not read whole: see the log)", r->retry);
+	printf("\n");
+	for (guint i = 0; i < r->unrouted->len; i++)
+		printf("left alone: folder '%s' of the inbox: no route names it (add a [route %s] group to the config"
+		       " file)\n", (const char *)r->unrouted->pdata[i], (const char *)r->unrouted->pdata[i]);
+	g_autofree ingest_file_result *results = ingest_results(r);
+	ingest_print_text(results, r->files->len);
+	print_moves(r);
 	settle_print_text(&r->settle);
 	char amount[MONEY_TEXT_MAX], left[MONEY_TEXT_MAX];
 	printf("budget left (yuan):");
