@@ -1,7 +1,8 @@
 /* cli.c: what every command shares; see cli.h. */
 #include "cli.h"
 
-#include "assets.h"
+#include "migrate.h"
+#include "profile.h"
 
 #include <pwd.h>
 #include <stdarg.h>
@@ -295,17 +296,6 @@ db *cli_connect_unchecked(cli_context *ctx, GError **error)
 	return db_connect(ctx->db, ctx->programme, error);
 }
 
-/* The newest migration this binary carries. */
-static int known_schema_version(void)
-{
-	g_auto(GStrv) names = assets_list("sql");
-	int known = 0;
-	for (char **n = names; *n; n++)
-		known = MAX(known, atoi(*n));
-	g_assert(known > 0);
-	return known;
-}
-
 /* "ROLE" or "ROLE or ROLE": what cmd needs. */
 static char *needed_roles(const cli_command *cmd)
 {
@@ -316,21 +306,18 @@ static char *needed_roles(const cli_command *cmd)
  * superuser (pg_has_role says so for both). */
 static gboolean check_role(db *d, const cli_command *cmd, GError **error)
 {
-	const char *params[] = { cmd->role, cmd->role_or ? cmd->role_or : cmd->role };
-	PGresult *res = db_query(d,
-				 "SELECT current_user, pg_has_role(current_user, $1, 'USAGE')"
-				 " OR pg_has_role(current_user, $2, 'USAGE')",
-				 2, params, error);
-	if (!res)
+	g_assert(cmd->role != NULL);
+	gboolean may = FALSE;
+	g_autofree char *user = NULL;
+	if (!db_role_may(d, cmd->role, cmd->role_or, &may, &user, error))
 		return FALSE;
-	gboolean may = strcmp(PQgetvalue(res, 0, 1), "t") == 0;
+	g_assert(user != NULL);
 	if (!may) {
 		g_autofree char *roles = needed_roles(cmd);
 		g_set_error(error, CLI_ERROR, STATUS_NOPERM,
-			    "permission denied: role '%s' may not run 'subsidy %s': it needs role %s", PQgetvalue(res, 0, 0),
-			    cmd->name, roles);
+			    "permission denied: role '%s' may not run 'subsidy %s': it needs role %s", user, cmd->name,
+			    roles);
 	}
-	PQclear(res);
 	return may;
 }
 
@@ -339,27 +326,7 @@ db *cli_connect(cli_context *ctx, GError **error)
 	db *d = cli_connect_unchecked(ctx, error);
 	if (!d)
 		return NULL;
-	char *v = NULL;
-	GError *why = NULL;
-	gboolean ok = db_scalar(d, "SELECT to_regclass('schema_version') IS NOT NULL", 0, NULL, &v, &why);
-	gboolean made = ok && strcmp(v, "t") == 0;
-	g_clear_pointer(&v, g_free);
-	if (made)
-		ok = db_scalar(d, "SELECT coalesce(max(version), 0) FROM schema_version", 0, NULL, &v, &why);
-	int have = ok && made ? atoi(v) : -1;
-	int known = known_schema_version();
-	g_free(v);
-	if (!ok) {
-		g_propagate_error(error, why);
-	} else if (have != known) {
-		g_set_error(error, CLI_ERROR, STATUS_USAGE,
-			    have < 0    ? "database '%s' has no subsidy schema: run 'subsidy init' first"
-			    : have < known ? "database '%s' has schema version %d, this subsidy needs %d: run 'subsidy init'"
-					   : "database '%s' has schema version %d, newer than this subsidy knows (%d): "
-					     "upgrade subsidy",
-			    PQdb(db_conn(d)), have, known);
-		ok = FALSE;
-	}
+	gboolean ok = migrate_check_version(d, error);
 	if (ok && running && running->role)
 		ok = check_role(d, running, error);
 	if (!ok) {
@@ -369,13 +336,20 @@ db *cli_connect(cli_context *ctx, GError **error)
 	return d;
 }
 
-int cli_fail(GError *error)
+int cli_exit_status(const GError *error)
 {
 	g_assert(error != NULL);
 	int code = error->code;
-	if (code != STATUS_FINDINGS && code != STATUS_USAGE && code != STATUS_DATAERR && code != STATUS_NOINPUT &&
-	    code != STATUS_UNAVAILABLE && code != STATUS_TEMPFAIL && code != STATUS_NOPERM)
+	if (code != STATUS_USAGE && code != STATUS_DATAERR && code != STATUS_NOINPUT && code != STATUS_UNAVAILABLE &&
+	    code != STATUS_TEMPFAIL && code != STATUS_NOPERM)
 		code = STATUS_SOFTWARE;
+	g_assert(code != STATUS_OK && code != STATUS_FINDINGS);
+	return code;
+}
+
+int cli_fail(GError *error)
+{
+	int code = cli_exit_status(error);
 	fprintf(stderr, "subsidy: %s\n", error->message);
 	if (code == STATUS_NOPERM && running && running->role && !strstr(error->message, running->role)) {
 		g_autofree char *roles = needed_roles(running);
@@ -434,4 +408,16 @@ const char *cli_os_user(void)
 	struct passwd *pw = getpwuid(geteuid());
 	g_strlcpy(name, pw ? pw->pw_name : g_get_user_name(), sizeof name);
 	return name;
+}
+
+/* The profile set of a run: --profiles directories first, then the configuration's. */
+profile_set *cli_profiles(cli_context *ctx, char **extra_dirs, GError **error)
+{
+	g_autoptr(GPtrArray) dirs = g_ptr_array_new();
+	for (char **d = extra_dirs; d && *d; d++)
+		g_ptr_array_add(dirs, *d);
+	for (char **d = ctx->profile_dirs; d && *d; d++)
+		g_ptr_array_add(dirs, *d);
+	g_ptr_array_add(dirs, NULL);
+	return profile_set_load((const char *const *)dirs->pdata, error);
 }

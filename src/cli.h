@@ -73,7 +73,11 @@ db *cli_connect(cli_context *ctx, GError **error);
 /* Connects without that check: for `subsidy init`, which makes the schema. */
 db *cli_connect_unchecked(cli_context *ctx, GError **error);
 
-/* Prints "subsidy: MESSAGE" for error and returns its exit status (consumes error). A
+/* The exit status of a failure: error's code when it is one of the failures of CLI.md (64, 65, 66,
+ * 69, 75, 77), else STATUS_SOFTWARE. Never 0 or 1: an error is no run that was done. */
+int cli_exit_status(const GError *error);
+
+/* Prints "subsidy: MESSAGE" for error and returns its exit status, cli_exit_status (consumes error). A
  * STATUS_NOPERM error (the database refused the role mid-command) also names the role the
  * command needs. */
 int cli_fail(GError *error);

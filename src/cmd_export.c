@@ -10,6 +10,34 @@
 #include <stdio.h>
 #include <string.h>
 
+/* What was written, and the chain heads to keep elsewhere. */
+static void print_heads(const cli_context *ctx, int batch_id, const char *output, const char *head,
+			const char *payments_head)
+{
+	g_assert(batch_id >= 1 && output != NULL);
+	g_assert(head != NULL); /* the batch exported is in the chain */
+	if (ctx->json) {
+		json_writer w;
+		json_init(&w);
+		json_object_begin(&w);
+		json_key(&w, "batch");
+		json_int(&w, batch_id);
+		json_key(&w, "file");
+		json_string(&w, output);
+		json_key(&w, "head");
+		json_string(&w, head);
+		json_key(&w, "payments_head");
+		json_string(&w, payments_head);
+		json_object_end(&w);
+		g_autofree char *text = json_finish(&w);
+		printf("%s\n", text);
+	} else {
+		printf("export: batch %d written to %s and %s" EXPORT_SHA256_SUFFIX "\n", batch_id, output, output);
+		printf("export: chain head %s; payments head %s (keep them: verify --expect-head)\n", head,
+		       payments_head ? payments_head : "none");
+	}
+}
+
 int cmd_export(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 {
 	int batch_id = CLI_BATCH_UNSET;
@@ -58,26 +86,6 @@ int cmd_export(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 	db_close(d);
 	if (!ok)
 		return cli_fail(error);
-	g_assert(head != NULL); /* the batch exported is in the chain */
-	if (ctx->json) {
-		json_writer w;
-		json_init(&w);
-		json_object_begin(&w);
-		json_key(&w, "batch");
-		json_int(&w, batch_id);
-		json_key(&w, "file");
-		json_string(&w, output);
-		json_key(&w, "head");
-		json_string(&w, head);
-		json_key(&w, "payments_head");
-		json_string(&w, payments_head);
-		json_object_end(&w);
-		g_autofree char *text = json_finish(&w);
-		printf("%s\n", text);
-	} else {
-		printf("export: batch %d written to %s and %s" EXPORT_SHA256_SUFFIX "\n", batch_id, output, output);
-		printf("export: chain head %s; payments head %s (keep them: verify --expect-head)\n", head,
-		       payments_head ? payments_head : "none");
-	}
+	print_heads(ctx, batch_id, output, head, payments_head);
 	return STATUS_OK;
 }

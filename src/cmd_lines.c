@@ -11,7 +11,6 @@
 #include "policy.h"
 
 #include <stdio.h>
-#include <string.h>
 
 #define UTF8_BOM "\xEF\xBB\xBF"
 
@@ -59,10 +58,111 @@ static gboolean show_line(const char *const *v, gpointer user_data, GError **err
 	return TRUE;
 }
 
+/* --outcome NAME in any case as the outcome's name; else STATUS_USAGE naming the outcomes. */
+static int outcome_option(const cli_command *cmd, char **outcome)
+{
+	g_assert(outcome != NULL && *outcome != NULL);
+	policy_outcome o;
+	g_autofree char *upper = g_ascii_strup(*outcome, -1);
+	if (!policy_outcome_parse(upper, &o)) {
+		g_autoptr(GString) names = g_string_new(NULL);
+		for (int i = 0; i < OUTCOME_COUNT; i++)
+			g_string_append_printf(names, "%s%s", i ? ", " : "", policy_outcome_name(i));
+		return cli_usage_error(cmd, "unknown outcome '%s' (outcomes: %s)", *outcome, names->str);
+	}
+	g_assert(o < OUTCOME_COUNT);
+	g_free(*outcome);
+	*outcome = g_strdup(policy_outcome_name(o));
+	return STATUS_OK;
+}
+
+/* What comes before the lines: the CSV header, the JSON object's file and the lines' array
+ * opened, or the file's line of text. */
+static void print_head(show *s, int64_t file_id, const lines_file *f)
+{
+	g_assert(file_id > 0 && f->name != NULL);
+	g_assert(s->shown == 0);
+	if (s->mode == SHOW_CSV) {
+		g_autoptr(GString) head = g_string_new(UTF8_BOM);
+		for (int c = 0; c < LINES_COLUMNS; c++)
+			g_string_append_printf(head, "%s%s", c ? "," : "", lines_column_names[c]);
+		g_string_append(head, "\r\n");
+		fwrite(head->str, 1, head->len, stdout);
+	} else if (s->mode == SHOW_JSON) {
+		json_init(s->w);
+		json_object_begin(s->w);
+		json_key(s->w, "file");
+		json_object_begin(s->w);
+		json_key(s->w, "file_id");
+		json_int(s->w, file_id);
+		json_key(s->w, "name");
+		json_string(s->w, f->name);
+		json_key(s->w, "profile");
+		json_string(s->w, f->profile);
+		json_key(s->w, "lines");
+		json_int(s->w, f->lines);
+		json_key(s->w, "ingested_at");
+		json_string(s->w, f->ingested_at);
+		json_object_end(s->w);
+		json_key(s->w, "lines");
+		json_array_begin(s->w);
+	} else {
+		printf("file %" G_GINT64_FORMAT ": %s (profile %s, %" G_GINT64_FORMAT " lines, ingested %s)\n",
+		       (gint64)file_id, f->name, f->profile, (gint64)f->lines, f->ingested_at);
+	}
+}
+
+/* What comes after the lines: the JSON object closed, or how many lines were shown. */
+static void print_end(show *s, const char *outcome)
+{
+	g_assert(s->shown >= 0);
+	g_assert(s->mode != SHOW_JSON || s->w->out != NULL);
+	if (s->mode == SHOW_JSON) {
+		json_array_end(s->w);
+		json_object_end(s->w);
+		g_autofree char *text = json_finish(s->w);
+		cli_print_json(text);
+	} else if (s->mode == SHOW_TEXT) {
+		printf("%" G_GINT64_FORMAT " line%s%s%s\n", (gint64)s->shown, s->shown == 1 ? "" : "s",
+		       outcome ? " " : "", outcome ? outcome : "");
+	}
+}
+
+/* Reads file_id's record and its lines (only those of outcome when not NULL) in one read-only
+ * snapshot, printing them as they come. */
+static int show_file(cli_context *ctx, const cli_command *cmd, int64_t file_id, const char *outcome, show *s)
+{
+	g_assert(file_id > 0);
+	g_assert(s->shown == 0);
+	GError *error = NULL;
+	db *d = cli_connect(ctx, &error);
+	if (!d)
+		return cli_fail(error);
+	lines_file f = { 0 };
+	gboolean found = FALSE;
+	gboolean ok = db_begin_read(d, &error) && lines_file_read(d, file_id, &f, &found, &error);
+	if (ok && found) {
+		print_head(s, file_id, &f);
+		ok = lines_each(d, file_id, outcome, 0, show_line, s, &error);
+	}
+	db_rollback(d);
+	db_close(d);
+	lines_file_clear(&f);
+	if (!ok) {
+		if (found && s->mode == SHOW_JSON)
+			g_free(json_finish(s->w));
+		return cli_fail(error);
+	}
+	if (!found)
+		return cli_usage_error(cmd, "no stored file %" G_GINT64_FORMAT, (gint64)file_id);
+	print_end(s, outcome);
+	return STATUS_OK;
+}
+
 int cmd_lines(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 {
 	gint64 file_id = 0;
-	char *outcome = NULL;
+	g_autofree char *outcome = NULL;
 	gboolean csv = FALSE;
 	const GOptionEntry entries[] = {
 		{ "file", 0, 0, G_OPTION_ARG_INT64, &file_id, "the stored file (its id, as ingest --json and status give it)",
@@ -74,109 +174,18 @@ int cmd_lines(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 	};
 	int status = cli_parse(ctx, cmd, entries, TRUE, &argc, &argv);
 	if (status != STATUS_OK)
-		goto done;
-	if (argc > 1) {
-		status = cli_usage_error(cmd, "unexpected '%s'", argv[1]);
-		goto done;
-	}
-	if (file_id <= 0) {
-		status = cli_usage_error(cmd, "--file ID is required (a stored file's id, from 1)");
-		goto done;
-	}
-	if (csv && ctx->json) {
-		status = cli_usage_error(cmd, "--csv and --json are two outputs: give one");
-		goto done;
-	}
-	if (outcome) {
-		policy_outcome o;
-		g_autofree char *upper = g_ascii_strup(outcome, -1);
-		if (!policy_outcome_parse(upper, &o)) {
-			GString *names = g_string_new(NULL);
-			for (int i = 0; i < OUTCOME_COUNT; i++)
-				g_string_append_printf(names, "%s%s", i ? ", " : "", policy_outcome_name(i));
-			status = cli_usage_error(cmd, "unknown outcome '%s' (outcomes: %s)", outcome, names->str);
-			g_string_free(names, TRUE);
-			goto done;
-		}
-		g_free(outcome);
-		outcome = g_strdup(policy_outcome_name(o));
-	}
-	GError *error = NULL;
-	db *d = cli_connect(ctx, &error);
-	if (!d) {
-		status = cli_fail(error);
-		goto done;
-	}
-	char id[24];
-	g_snprintf(id, sizeof id, "%" G_GINT64_FORMAT, file_id);
-	const char *params[] = { db_programme(d), id };
-	PGresult *file = NULL;
-	gboolean ok = db_exec(d, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", &error) &&
-		      (file = db_query(d,
-				       "SELECT name, profile, lines, to_char(ingested_at, 'YYYY-MM-DD HH24:MI:SS')"
-				       " FROM files WHERE programme = $1 AND file_id = $2::bigint",
-				       2, params, &error));
-	if (ok && PQntuples(file) == 0) {
-		PQclear(file);
-		db_rollback(d);
-		db_close(d);
-		status = cli_usage_error(cmd, "no stored file %s", id);
-		goto done;
-	}
-	json_writer w;
-	gboolean json_open = FALSE;
+		return status;
+	if (argc > 1)
+		return cli_usage_error(cmd, "unexpected '%s'", argv[1]);
+	if (file_id <= 0)
+		return cli_usage_error(cmd, "--file ID is required (a stored file's id, from 1)");
+	if (csv && ctx->json)
+		return cli_usage_error(cmd, "--csv and --json are two outputs: give one");
+	if (outcome && (status = outcome_option(cmd, &outcome)) != STATUS_OK)
+		return status;
+	g_assert(file_id > 0);
+	g_assert(!(csv && ctx->json));
+	json_writer w = { 0 };
 	show s = { .mode = csv ? SHOW_CSV : ctx->json ? SHOW_JSON : SHOW_TEXT, .w = &w };
-	if (ok) {
-		if (s.mode == SHOW_CSV) {
-			g_autoptr(GString) head = g_string_new(UTF8_BOM);
-			for (int c = 0; c < LINES_COLUMNS; c++)
-				g_string_append_printf(head, "%s%s", c ? "," : "", lines_column_names[c]);
-			g_string_append(head, "\r\n");
-			fwrite(head->str, 1, head->len, stdout);
-		} else if (s.mode == SHOW_JSON) {
-			json_init(&w);
-			json_open = TRUE;
-			json_object_begin(&w);
-			json_key(&w, "file");
-			json_object_begin(&w);
-			json_key(&w, "file_id");
-			json_int(&w, file_id);
-			json_key(&w, "name");
-			json_string(&w, PQgetvalue(file, 0, 0));
-			json_key(&w, "profile");
-			json_string(&w, PQgetvalue(file, 0, 1));
-			json_key(&w, "lines");
-			json_int(&w, g_ascii_strtoll(PQgetvalue(file, 0, 2), NULL, 10));
-			json_key(&w, "ingested_at");
-			json_string(&w, PQgetvalue(file, 0, 3));
-			json_object_end(&w);
-			json_key(&w, "lines");
-			json_array_begin(&w);
-		} else {
-			printf("file %s: %s (profile %s, %s lines, ingested %s)\n", id, PQgetvalue(file, 0, 0),
-			       PQgetvalue(file, 0, 1), PQgetvalue(file, 0, 2), PQgetvalue(file, 0, 3));
-		}
-		ok = lines_each(d, file_id, outcome, 0, show_line, &s, &error);
-	}
-	PQclear(file);
-	db_rollback(d);
-	db_close(d);
-	if (!ok) {
-		if (json_open)
-			g_free(json_finish(&w));
-		status = cli_fail(error);
-		goto done;
-	}
-	if (s.mode == SHOW_JSON) {
-		json_array_end(&w);
-		json_object_end(&w);
-		g_autofree char *text = json_finish(&w);
-		cli_print_json(text);
-	} else if (s.mode == SHOW_TEXT) {
-		printf("%" G_GINT64_FORMAT " line%s%s%s\n", (gint64)s.shown, s.shown == 1 ? "" : "s",
-		       outcome ? " " : "", outcome ? outcome : "");
-	}
-done:
-	g_free(outcome);
-	return status;
+	return show_file(ctx, cmd, file_id, outcome, &s);
 }

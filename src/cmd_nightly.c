@@ -86,25 +86,11 @@ static void print_json(const nightly_report *r)
 	cli_print_json(text);
 }
 
-static void print_text(const nightly_report *r)
+/* Where the files went: the archive folder once, then every file that went elsewhere or under
+ * another name. */
+static void print_moves(const nightly_report *r)
 {
-	guint n[INGEST_REFUSED + 1] = { 0 };
-	for (guint i = 0; i < r->files->len; i++)
-		n[g_array_index(r->files, nightly_file, i).ingest.status]++;
-	printf("nightly %s: files %u: %u stored, %u skipped, %u refused", r->run_day, r->files->len,
-	       n[INGEST_STORED], n[INGEST_SKIPPED], n[INGEST_REFUSED]);
-	if (r->waiting)
-		printf("; %u left in the inbox as uploads in progress", r->waiting);
-	if (r->retry)
-		printf("; %u left in the inbox to try again (not read whole: see the log)", r->retry);
-	printf("\n");
-	for (guint i = 0; i < r->unrouted->len; i++)
-		printf("left alone: folder '%s' of the inbox: no route names it (add a [route %s] group to the config"
-		       " file)\n", (const char *)r->unrouted->pdata[i], (const char *)r->unrouted->pdata[i]);
-	g_autofree ingest_file_result *results = ingest_results(r);
-	ingest_print_text(results, r->files->len);
-	/* Where the files went: the archive folder once, then every file that went elsewhere or
-	 * under another name. */
+	g_assert(r->files != NULL);
 	guint archived = 0;
 	g_autofree char *archive_dir = NULL;
 	for (guint i = 0; i < r->files->len; i++) {
@@ -121,8 +107,31 @@ static void print_text(const nightly_report *r)
 		if (f->moved_to && f->ingest.status != INGEST_REFUSED && strcmp(from, to) != 0)
 			printf("archived %s as %s (the name was taken)\n", from, to);
 	}
+	g_assert(archived <= r->files->len);
 	if (archived)
 		printf("archived: %u files in %s\n", archived, archive_dir);
+}
+
+static void print_text(const nightly_report *r)
+{
+	g_assert(r->settled); /* a summary is of a night that settled */
+	g_assert(r->files != NULL && r->pools != NULL && r->export_kinds != NULL);
+	guint n[INGEST_REFUSED + 1] = { 0 };
+	for (guint i = 0; i < r->files->len; i++)
+		n[g_array_index(r->files, nightly_file, i).ingest.status]++;
+	printf("nightly %s: files %u: %u stored, %u skipped, %u refused", r->run_day, r->files->len,
+	       n[INGEST_STORED], n[INGEST_SKIPPED], n[INGEST_REFUSED]);
+	if (r->waiting)
+		printf("; %u left in the inbox as uploads in progress", r->waiting);
+	if (r->retry)
+		printf("; %u left in the inbox to try again (not read whole: see the log)", r->retry);
+	printf("\n");
+	for (guint i = 0; i < r->unrouted->len; i++)
+		printf("left alone: folder '%s' of the inbox: no route names it (add a [route %s] group to the config"
+		       " file)\n", (const char *)r->unrouted->pdata[i], (const char *)r->unrouted->pdata[i]);
+	g_autofree ingest_file_result *results = ingest_results(r);
+	ingest_print_text(results, r->files->len);
+	print_moves(r);
 	settle_print_text(&r->settle);
 	char amount[MONEY_TEXT_MAX], left[MONEY_TEXT_MAX];
 	printf("budget left (yuan):");
@@ -163,10 +172,7 @@ static void print_text(const nightly_report *r)
  * database without the schema, 65 for a bad profile file... */
 static int fail(GError *error)
 {
-	int code = error->code;
-	if (code != STATUS_USAGE && code != STATUS_DATAERR && code != STATUS_NOINPUT && code != STATUS_UNAVAILABLE &&
-	    code != STATUS_TEMPFAIL && code != STATUS_NOPERM)
-		code = STATUS_SOFTWARE;
+	int code = cli_exit_status(error);
 	nightly_log(code == STATUS_TEMPFAIL ? LOG_NOTICE : LOG_ERR, "%s (exit %d)", error->message, code);
 	cli_note_error(code, error->message);
 	g_error_free(error);
@@ -202,76 +208,63 @@ static GArray *routes_of(cli_context *ctx, const profile_set *profiles, GError *
 	return routes;
 }
 
-int cmd_nightly(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
+/* The options of a night, as given. */
+typedef struct {
+	char *inbox, *archive, *export_dir, *profile_name;
+	char **profile_dirs, **overrides;
+	gboolean use_syslog;
+} nightly_args;
+
+static void nightly_args_clear(nightly_args *a)
 {
-	char *inbox = NULL, *archive = NULL, *export_dir = NULL, *profile_name = NULL;
-	char **profile_dirs = NULL, **overrides = NULL;
-	GArray *routes = NULL;
-	gboolean use_syslog = FALSE;
-	const GOptionEntry entries[] = {
-		{ "inbox", 0, 0, G_OPTION_ARG_FILENAME, &inbox, "the folder the courier files arrive in", "DIR" },
-		{ "archive", 0, 0, G_OPTION_ARG_FILENAME, &archive, "where taken files go (default: INBOX/archive)",
-		  "DIR" },
-		{ "export-dir", 0, 0, G_OPTION_ARG_FILENAME, &export_dir,
-		  "where batch-N.csv goes (default: the configuration's export_dir, else INBOX/exports)", "DIR" },
-		{ "syslog", 0, 0, G_OPTION_ARG_NONE, &use_syslog, "log to syslog too (ident subsidy, facility user)",
-		  NULL },
-		{ "profiles", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &profile_dirs,
-		  "a directory of extra profiles (repeatable)", "DIR" },
-		{ "profile", 0, 0, G_OPTION_ARG_STRING, &profile_name,
-		  "the profile of the files directly in the inbox (default: detected from the header; a route"
-		  " folder's files take their route's)", "NAME" },
-		{ "set", 0, 0, G_OPTION_ARG_STRING_ARRAY, &overrides,
-		  "fix a canonical field for every line of the files directly in the inbox (repeatable)",
-		  "FIELD=VALUE" },
-		{ NULL }
-	};
-	int status = STATUS_OK;
-	profile_set *profiles = NULL;
-	db *d = NULL;
-	nightly_report report;
-	nightly_report_init(&report);
-	status = cli_parse(ctx, cmd, entries, TRUE, &argc, &argv);
-	if (status != STATUS_OK)
-		goto done;
-	if (argc != 1) {
-		status = cli_usage_error(cmd, "unexpected argument '%s'", argv[1]);
-		goto done;
-	}
-	if (!inbox) {
-		status = cli_usage_error(cmd, "no --inbox given");
-		goto done;
-	}
+	g_free(a->inbox);
+	g_free(a->archive);
+	g_free(a->export_dir);
+	g_strfreev(a->profile_dirs);
+	g_free(a->profile_name);
+	g_strfreev(a->overrides);
+}
+
+/* The checks of the options before any work: no operand, an inbox, --set items. STATUS_OK, or
+ * STATUS_USAGE after saying why. */
+static int check_options(const cli_command *cmd, int argc, char **argv, const nightly_args *a)
+{
+	g_assert(argc >= 1 && argv != NULL);
+	g_assert(cmd != NULL);
+	if (argc != 1)
+		return cli_usage_error(cmd, "unexpected argument '%s'", argv[1]);
+	if (!a->inbox)
+		return cli_usage_error(cmd, "no --inbox given");
 	GError *error = NULL;
-	if (!profile_check_overrides((const char *const *)overrides, &error)) {
-		status = cli_usage_error(cmd, "%s", error->message);
+	if (!profile_check_overrides((const char *const *)a->overrides, &error)) {
+		int status = cli_usage_error(cmd, "%s", error->message);
 		g_error_free(error);
-		goto done;
+		return status;
 	}
-	nightly_log_open(use_syslog, ctx->log_level);
-	profiles = cli_profiles(ctx, profile_dirs, &error);
-	if (profiles && profile_name && !profile_set_find(profiles, profile_name)) {
-		status = cli_usage_error(cmd, "unknown profile '%s'", profile_name);
-		goto done;
-	}
-	routes = profiles ? routes_of(ctx, profiles, &error) : NULL;
-	d = routes ? cli_connect(ctx, &error) : NULL;
-	if (!d) {
-		status = fail(error);
-		goto done;
-	}
+	return STATUS_OK;
+}
+
+/* Runs the night on d and prints its summary (once it settled); returns the exit status. */
+static int night(cli_context *ctx, db *d, const nightly_args *a, const profile_set *profiles, const GArray *routes)
+{
+	g_assert(d != NULL && a->inbox != NULL);
+	g_assert(profiles != NULL && routes != NULL);
 	nightly_options o = { 0 };
-	o.inbox = inbox;
-	o.archive_dir = archive;
-	o.export_dir = export_dir ? export_dir : ctx->export_dir;
+	o.inbox = a->inbox;
+	o.archive_dir = a->archive;
+	o.export_dir = a->export_dir ? a->export_dir : ctx->export_dir;
 	o.profiles = profiles;
-	o.profile_name = profile_name;
-	o.overrides = (const char *const *)overrides;
+	o.profile_name = a->profile_name;
+	o.overrides = (const char *const *)a->overrides;
 	o.routes = (const nightly_route *)(void *)routes->data;
 	o.n_routes = routes->len;
 	o.os_user = cli_os_user();
 	o.progress = ctx->progress;
+	nightly_report report;
+	nightly_report_init(&report);
+	GError *error = NULL;
 	gboolean ok = nightly_run(d, &o, &report, &error);
+	g_assert(ok == (error == NULL));
 	if (report.settled) {
 		if (ctx->json)
 			print_json(&report);
@@ -279,28 +272,72 @@ int cmd_nightly(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 			print_text(&report);
 		settle_print_held(&report.settle);
 	}
-	if (ok) {
-		status = nightly_exit_status(&report);
+	int status = ok ? nightly_exit_status(&report) : fail(error);
+	if (ok)
 		nightly_log(status ? LOG_WARNING : LOG_INFO, "finished: exit %d%s", status,
 			    status ? (report.settle.held ? " (orders were held by settlement: see above)"
-						     : " (a file was refused as a whole: see the rejected folder)")
-			       : "");
+							 : " (a file was refused as a whole: see the rejected folder)")
+			    : "");
+	nightly_report_clear(&report);
+	return status;
+}
+
+/* Opens the log, loads the profiles, checks the routes against them, connects, and runs the
+ * night. */
+static int run(cli_context *ctx, const cli_command *cmd, const nightly_args *a)
+{
+	g_assert(a->inbox != NULL);
+	g_assert(cmd != NULL);
+	nightly_log_open(a->use_syslog, ctx->log_level);
+	GError *error = NULL;
+	profile_set *profiles = cli_profiles(ctx, a->profile_dirs, &error);
+	GArray *routes = NULL;
+	db *d = NULL;
+	int status;
+	if (profiles && a->profile_name && !profile_set_find(profiles, a->profile_name)) {
+		status = cli_usage_error(cmd, "unknown profile '%s'", a->profile_name);
 	} else {
-		status = fail(error);
+		routes = profiles ? routes_of(ctx, profiles, &error) : NULL;
+		d = routes ? cli_connect(ctx, &error) : NULL;
+		status = d ? night(ctx, d, a, profiles, routes) : fail(error);
 	}
-done:
 	nightly_log_close();
 	db_close(d);
 	if (profiles)
 		profile_set_free(profiles);
-	nightly_report_clear(&report);
-	g_free(inbox);
-	g_free(archive);
-	g_free(export_dir);
-	g_strfreev(profile_dirs);
-	g_free(profile_name);
-	g_strfreev(overrides);
 	if (routes)
 		g_array_free(routes, TRUE);
+	return status;
+}
+
+int cmd_nightly(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
+{
+	nightly_args a = { 0 };
+	const GOptionEntry entries[] = {
+		{ "inbox", 0, 0, G_OPTION_ARG_FILENAME, &a.inbox, "the folder the courier files arrive in", "DIR" },
+		{ "archive", 0, 0, G_OPTION_ARG_FILENAME, &a.archive, "where taken files go (default: INBOX/archive)",
+		  "DIR" },
+		{ "export-dir", 0, 0, G_OPTION_ARG_FILENAME, &a.export_dir,
+		  "where batch-N.csv goes (default: the configuration's export_dir, else INBOX/exports)", "DIR" },
+		{ "syslog", 0, 0, G_OPTION_ARG_NONE, &a.use_syslog, "log to syslog too (ident subsidy, facility user)",
+		  NULL },
+		{ "profiles", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &a.profile_dirs,
+		  "a directory of extra profiles (repeatable)", "DIR" },
+		{ "profile", 0, 0, G_OPTION_ARG_STRING, &a.profile_name,
+		  "the profile of the files directly in the inbox (default: detected from the header; a route"
+		  " folder's files take their route's)", "NAME" },
+		{ "set", 0, 0, G_OPTION_ARG_STRING_ARRAY, &a.overrides,
+		  "fix a canonical field for every line of the files directly in the inbox (repeatable)",
+		  "FIELD=VALUE" },
+		{ NULL }
+	};
+	int status = cli_parse(ctx, cmd, entries, TRUE, &argc, &argv);
+	if (status == STATUS_OK)
+		status = check_options(cmd, argc, argv, &a);
+	g_assert(status != STATUS_OK || a.inbox != NULL);
+	g_assert(status == STATUS_OK || status >= STATUS_USAGE); /* bad usage is never "done" */
+	if (status == STATUS_OK)
+		status = run(ctx, cmd, &a);
+	nightly_args_clear(&a);
 	return status;
 }

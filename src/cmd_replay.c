@@ -134,6 +134,97 @@ static void print_summary(const replay_summary *s, replay_registry mode, const c
 	printf("; %" G_GINT64_FORMAT " pending (lines newer than the last batch)\n", (gint64)s->pending);
 }
 
+/* What replay was asked, its options checked. */
+typedef struct {
+	chrono_day from, to;
+	replay_registry mode;
+	const char *report_path; /* NULL: no --report */
+} replay_args;
+
+/* Checks the options' texts into a; else STATUS_USAGE saying what is wrong. */
+static int replay_args_parse(const cli_command *cmd, const char *from_text, const char *to_text,
+			     const char *registry_text, const char *report_path, replay_args *a)
+{
+	g_assert(cmd != NULL && a != NULL);
+	if (!from_text || !to_text)
+		return cli_usage_error(cmd, "--from DATE and --to DATE are required");
+	g_autoptr(GError) perr = NULL;
+	if (!chrono_parse_day(from_text, &a->from, &perr))
+		return cli_usage_error(cmd, "bad --from date '%s': %s", from_text, perr->message);
+	if (!chrono_parse_day(to_text, &a->to, &perr))
+		return cli_usage_error(cmd, "bad --to date '%s': %s", to_text, perr->message);
+	if (a->from > a->to)
+		return cli_usage_error(cmd, "--from %s is after --to %s", from_text, to_text);
+	a->mode = REPLAY_AS_RECORDED;
+	if (registry_text && !replay_registry_parse(registry_text, &a->mode))
+		return cli_usage_error(cmd, "unknown registry '%s' (as-recorded or current)", registry_text);
+	if (report_path && !*report_path)
+		return cli_usage_error(cmd, "--report needs a file name");
+	if (report_path && strcmp(report_path, OUTFILE_STDOUT) == 0)
+		return cli_usage_error(cmd, "--report - is refused: standard output carries the differences already;"
+					    " give a file name");
+	a->report_path = report_path;
+	g_assert(a->from <= a->to);
+	return STATUS_OK;
+}
+
+/* The end of --json's object, after the differences streamed. */
+static void print_json_end(const replay_summary *s)
+{
+	g_assert(s->pending >= 0 && s->orders >= 0);
+	g_assert(s->last_batch >= 0);
+	printf("],\"pending\":%" G_GINT64_FORMAT ",\"orders\":%" G_GINT64_FORMAT ",\"last_batch\":",
+	       (gint64)s->pending, (gint64)s->orders);
+	if (s->last_batch)
+		printf("%d}\n", s->last_batch);
+	else
+		printf("null}\n");
+}
+
+/* Replays a's range, the differences streamed to stdout (and the report when asked), then the
+ * summary. */
+static int replay(cli_context *ctx, const replay_args *a)
+{
+	g_assert(a->from <= a->to);
+	GError *error = NULL;
+	db *d = cli_connect(ctx, &error);
+	if (!d)
+		return cli_fail(error);
+	replay_out o = { .json = ctx->json, .report_path = a->report_path };
+	g_autofree char *tmp_path = NULL;
+	if (a->report_path && !(o.report = report_open(a->report_path, &tmp_path, &error))) {
+		db_close(d);
+		return cli_fail(error);
+	}
+	if (o.json) {
+		printf("{\"differences\":[");
+		cli_json_printed();
+	}
+	replay_summary s = { 0 };
+	gboolean ok = replay_run(d, a->from, a->to, a->mode, ctx->progress, print_difference, &o, &s, &error);
+	db_close(d);
+	if (o.report && ok)
+		ok = report_close(o.report, tmp_path, a->report_path, &error);
+	else if (o.report) {
+		fclose(o.report);
+		outfile_discard(tmp_path);
+	}
+	g_assert(ok == (error == NULL));
+	if (!ok) {
+		if (o.json)
+			printf("]}\n"); /* the object stays whole; the exit status and stderr tell */
+		return cli_fail(error);
+	}
+	char from_day[CHRONO_DAY_TEXT_MAX], to_day[CHRONO_DAY_TEXT_MAX];
+	chrono_format_day(a->from, from_day);
+	chrono_format_day(a->to, to_day);
+	if (o.json)
+		print_json_end(&s);
+	else
+		print_summary(&s, a->mode, from_day, to_day);
+	return s.differences > 0 ? STATUS_FINDINGS : STATUS_OK;
+}
+
 int cmd_replay(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 {
 	g_autofree char *from_text = NULL, *to_text = NULL, *registry_text = NULL, *report_path = NULL;
@@ -146,71 +237,16 @@ int cmd_replay(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 		{ "report", 0, 0, G_OPTION_ARG_FILENAME, &report_path, "also write the differences as CSV", "FILE" },
 		{ NULL }
 	};
-	int parsed = cli_parse(ctx, cmd, entries, TRUE, &argc, &argv);
-	if (parsed != STATUS_OK)
-		return parsed;
+	int status = cli_parse(ctx, cmd, entries, TRUE, &argc, &argv);
+	if (status != STATUS_OK)
+		return status;
 	if (argc != 1)
 		return cli_usage_error(cmd, "unexpected argument '%s'", argv[1]);
-	if (!from_text || !to_text)
-		return cli_usage_error(cmd, "--from DATE and --to DATE are required");
-	chrono_day from, to;
-	g_autoptr(GError) perr = NULL;
-	if (!chrono_parse_day(from_text, &from, &perr))
-		return cli_usage_error(cmd, "bad --from date '%s': %s", from_text, perr->message);
-	if (!chrono_parse_day(to_text, &to, &perr))
-		return cli_usage_error(cmd, "bad --to date '%s': %s", to_text, perr->message);
-	if (from > to)
-		return cli_usage_error(cmd, "--from %s is after --to %s", from_text, to_text);
-	replay_registry mode = REPLAY_AS_RECORDED;
-	if (registry_text && !replay_registry_parse(registry_text, &mode))
-		return cli_usage_error(cmd, "unknown registry '%s' (as-recorded or current)", registry_text);
-	if (report_path && !*report_path)
-		return cli_usage_error(cmd, "--report needs a file name");
-	if (report_path && strcmp(report_path, OUTFILE_STDOUT) == 0)
-		return cli_usage_error(cmd, "--report - is refused: standard output carries the differences already;"
-					    " give a file name");
-
-	GError *error = NULL;
-	db *d = cli_connect(ctx, &error);
-	if (!d)
-		return cli_fail(error);
-	replay_out o = { .json = ctx->json, .report_path = report_path };
-	g_autofree char *tmp_path = NULL;
-	if (report_path && !(o.report = report_open(report_path, &tmp_path, &error))) {
-		db_close(d);
-		return cli_fail(error);
-	}
-	if (o.json) {
-		printf("{\"differences\":[");
-		cli_json_printed();
-	}
-	replay_summary s = { 0 };
-	char from_day[CHRONO_DAY_TEXT_MAX], to_day[CHRONO_DAY_TEXT_MAX];
-	chrono_format_day(from, from_day);
-	chrono_format_day(to, to_day);
-	gboolean ok = replay_run(d, from, to, mode, ctx->progress, print_difference, &o, &s, &error);
-	db_close(d);
-	if (o.report) {
-		if (ok)
-			ok = report_close(o.report, tmp_path, report_path, &error);
-		else {
-			fclose(o.report);
-			outfile_discard(tmp_path);
-		}
-	}
-	if (!ok) {
-		if (o.json)
-			printf("]}\n"); /* the object stays whole; the exit status and stderr tell */
-		return cli_fail(error);
-	}
-	if (o.json) {
-		printf("],\"pending\":%" G_GINT64_FORMAT ",\"orders\":%" G_GINT64_FORMAT ",\"last_batch\":",
-		       (gint64)s.pending, (gint64)s.orders);
-		if (s.last_batch)
-			printf("%d}\n", s.last_batch);
-		else
-			printf("null}\n");
-	} else
-		print_summary(&s, mode, from_day, to_day);
-	return s.differences > 0 ? STATUS_FINDINGS : STATUS_OK;
+	replay_args a = { 0 };
+	status = replay_args_parse(cmd, from_text, to_text, registry_text, report_path, &a);
+	if (status != STATUS_OK)
+		return status;
+	g_assert(a.from <= a.to);
+	g_assert(a.report_path == report_path); /* checked, not copied: it lives until the run ends */
+	return replay(ctx, &a);
 }

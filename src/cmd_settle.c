@@ -3,35 +3,11 @@
  * settlement lock; exit 1 when an order had to be held (settle.h). */
 #include "cli.h"
 #include "json.h"
+#include "money.h"
+#include "overview.h"
 #include "settle.h"
 
-#include "money.h"
-
 #include <stdio.h>
-#include <stdlib.h>
-
-/* What the batch re-issues of failed payments (CLI.md's settle counts postings only: a batch of
- * 0 postings may still pay): the positive amounts carried into it and the shops they go to. */
-static gboolean reissued(db *d, int batch, int64_t *fen, int *shops, GError **error)
-{
-	*fen = 0;
-	*shops = 0;
-	if (!batch)
-		return TRUE;
-	char batch_text[16];
-	g_snprintf(batch_text, sizeof batch_text, "%d", batch);
-	const char *params[] = { db_programme(d), batch_text };
-	PGresult *res = db_query(d,
-				 "SELECT coalesce(sum(carried_fen), 0), count(*) FROM batch_shops"
-				 " WHERE programme = $1 AND batch_id = $2::int AND carried_fen > 0",
-				 2, params, error);
-	if (!res)
-		return FALSE;
-	*fen = g_ascii_strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-	*shops = atoi(PQgetvalue(res, 0, 1));
-	PQclear(res);
-	return TRUE;
-}
 
 int cmd_settle(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 {
@@ -48,7 +24,9 @@ int cmd_settle(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 	int64_t reissue_fen = 0;
 	int reissue_shops = 0;
 	gboolean ok = db_lock_settlement(d, &error) && settle_run(d, cli_os_user(), &r, &error);
-	if (ok && !ctx->json && !reissued(d, r.batch_id, &reissue_fen, &reissue_shops, &error)) {
+	g_assert(ok == (error == NULL));
+	g_assert(r.batch_id >= 0);
+	if (ok && !ctx->json && !overview_reissued(d, r.batch_id, &reissue_fen, &reissue_shops, &error)) {
 		/* The batch is committed: a failed look at it is no failed settlement. */
 		fprintf(stderr, "subsidy: cannot read what batch %d re-issues: %s\n", r.batch_id, error->message);
 		g_clear_error(&error);

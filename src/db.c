@@ -208,6 +208,13 @@ gboolean db_begin(db *d, GError **error)
 	return db_exec(d, "BEGIN", error);
 }
 
+gboolean db_begin_read(db *d, GError **error)
+{
+	g_assert(d != NULL);
+	g_assert(PQtransactionStatus(d->conn) == PQTRANS_IDLE);
+	return db_exec(d, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", error);
+}
+
 gboolean db_commit(db *d, GError **error)
 {
 	return db_exec(d, "COMMIT", error);
@@ -440,6 +447,30 @@ gboolean db_wait_settlement_xact(db *d, GError **error)
 	if (d->settlement_locked)
 		return TRUE;
 	return lock_statement(d, d->conn, DB_LOCK_ROW_SQL, error) && lock_statement(d, d->conn, DB_LOCK_SQL, error);
+}
+
+/* The columns of the role check, by name. */
+enum { ROLE_USER, ROLE_MAY, ROLE_COLUMNS };
+
+gboolean db_role_may(db *d, const char *role, const char *role_or, gboolean *may, char **user, GError **error)
+{
+	g_assert(role != NULL);
+	g_assert(may != NULL && user != NULL);
+	*may = FALSE;
+	*user = NULL;
+	const char *params[] = { role, role_or ? role_or : role };
+	PGresult *res = db_query(d,
+				 "SELECT current_user, pg_has_role(current_user, $1, 'USAGE')"
+				 " OR pg_has_role(current_user, $2, 'USAGE')",
+				 2, params, error);
+	if (!res)
+		return FALSE;
+	g_assert(PQnfields(res) == ROLE_COLUMNS);
+	g_assert(PQntuples(res) == 1);
+	*may = strcmp(PQgetvalue(res, 0, ROLE_MAY), "t") == 0;
+	*user = g_strdup(PQgetvalue(res, 0, ROLE_USER));
+	PQclear(res);
+	return TRUE;
 }
 
 gboolean db_lock_init(db *d, GError **error)

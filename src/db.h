@@ -41,6 +41,9 @@ gboolean db_scalar(db *d, const char *sql, int n_params, const char *const *para
 		   GError **error);
 
 gboolean db_begin(db *d, GError **error);
+/* Begins a read-only transaction on one snapshot (REPEATABLE READ READ ONLY): what a command that
+ * only reads sees, every query of it at the same instant. End it with db_rollback. */
+gboolean db_begin_read(db *d, GError **error);
 gboolean db_commit(db *d, GError **error);
 void db_rollback(db *d);
 
@@ -80,6 +83,11 @@ gboolean db_lock_settlement(db *d, GError **error);
 gboolean db_try_settlement_xact(db *d, GError **error);
 gboolean db_wait_settlement_xact(db *d, GError **error);
 void db_unlock_settlement(db *d);
+
+/* May the session's role act as role, or as role_or (NULL: role alone)? A member of either may,
+ * and so may a superuser (pg_has_role says so for both). *may gets the answer and *user the
+ * session's role (caller frees). */
+gboolean db_role_may(db *d, const char *role, const char *role_or, gboolean *may, char **user, GError **error);
 
 /* Serialises `subsidy init` runs on a cluster (another advisory lock class). */
 gboolean db_lock_init(db *d, GError **error);

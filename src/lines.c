@@ -24,6 +24,44 @@ const char *const lines_column_names[LINES_COLUMNS] = {
 	[LINES_REASON] = "reason",
 };
 
+/* The columns of a file's record, by name. */
+enum { FILE_NAME, FILE_PROFILE, FILE_LINES, FILE_INGESTED_AT, FILE_COLUMNS };
+
+gboolean lines_file_read(db *d, int64_t file_id, lines_file *out, gboolean *found, GError **error)
+{
+	g_assert(file_id > 0);
+	g_assert(out->name == NULL && found != NULL);
+	char id[24];
+	g_snprintf(id, sizeof id, "%" G_GINT64_FORMAT, (gint64)file_id);
+	const char *params[] = { db_programme(d), id };
+	PGresult *res = db_query(d,
+				 "SELECT name, profile, lines, to_char(ingested_at, 'YYYY-MM-DD HH24:MI:SS')"
+				 " FROM files WHERE programme = $1 AND file_id = $2::bigint",
+				 2, params, error);
+	if (!res)
+		return FALSE;
+	g_assert(PQnfields(res) == FILE_COLUMNS);
+	g_assert(PQntuples(res) <= 1); /* file_id is the key */
+	*found = PQntuples(res) == 1;
+	if (*found) {
+		out->name = g_strdup(PQgetvalue(res, 0, FILE_NAME));
+		out->profile = g_strdup(PQgetvalue(res, 0, FILE_PROFILE));
+		out->lines = g_ascii_strtoll(PQgetvalue(res, 0, FILE_LINES), NULL, 10);
+		out->ingested_at = g_strdup(PQgetvalue(res, 0, FILE_INGESTED_AT));
+		g_assert(out->lines >= 0);
+	}
+	PQclear(res);
+	return TRUE;
+}
+
+void lines_file_clear(lines_file *f)
+{
+	g_free(f->name);
+	g_free(f->profile);
+	g_free(f->ingested_at);
+	memset(f, 0, sizeof *f);
+}
+
 /* The pickup as a person reads it: a date when the statement gave only a date. */
 #define PICKUP_SHOWN                                                                                  \
 	"CASE WHEN pickup_date_only THEN to_char(pickup_time, 'YYYY-MM-DD')"                          \
@@ -51,6 +89,7 @@ gboolean lines_each(db *d, int64_t file_id, const char *outcome, int64_t limit, 
 		res = db_query(d, "FETCH " G_STRINGIFY(LINES_FETCH) " FROM subsidy_lines", 0, NULL, error);
 		if (!res)
 			return FALSE;
+		g_assert(PQnfields(res) == LINES_COLUMNS);
 		n = PQntuples(res);
 		for (int i = 0; ok && i < n; i++) {
 			const char *values[LINES_COLUMNS];

@@ -30,6 +30,19 @@ enum {
 };
 extern const char *const lines_column_names[LINES_COLUMNS];
 
+/* A stored file's record, as `lines` heads its lines with. */
+typedef struct {
+	char *name;
+	char *profile;
+	int64_t lines;
+	char *ingested_at; /* China time, "YYYY-MM-DD HH:MM:SS" */
+} lines_file;
+
+/* Reads the record of file_id (of the session's programme); *found is FALSE when there is none.
+ * out is the caller's to clear. */
+gboolean lines_file_read(db *d, int64_t file_id, lines_file *out, gboolean *found, GError **error);
+void lines_file_clear(lines_file *f);
+
 /* Receives one line: values[LINES_COLUMNS], NULL where absent. FALSE (with error) stops. */
 typedef gboolean (*lines_row_fn)(const char *const *values, gpointer user_data, GError **error);
 
