@@ -121,8 +121,7 @@ typedef struct {
 } settle_row;
 
 static const char create_work[] =
-	"CREATE TEMP TABLE settle_touched (shop_id text, order_key text, PRIMARY KEY (shop_id, order_key))"
-	" ON COMMIT DROP;"
+	"CREATE TEMP TABLE settle_touched (shop_id text, order_key text) ON COMMIT DROP;"
 	"CREATE TEMP TABLE settle_fund (fund_order bytea, shop_id text, order_key text, order_no text, fee_fen bigint,"
 	" order_date date, fund_pickup timestamp, fund_courier text, fund_waybill text, campaign_id text, rule text,"
 	" rate_bp integer, policy_id text, policy_version integer, new_fen bigint, before_fen bigint,"
@@ -265,11 +264,19 @@ static gboolean touch_orders(settle_ctx *c, GError **error)
 	const char *p3[] = { c->programme, prev, upto };
 	const char *p1[] = { c->programme };
 	int64_t by_lines = 0, retried = 0, by_registry = 0, by_acts = 0;
-	gboolean ok = touch(c,
+	/* The night's orders by hash, into a table with no index yet; its key is built once, after
+	 * (the later causes need it: each skips an order touched already). Sorting the lines by
+	 * order and inserting each order into the key as it comes took 8.2 s of a first night of
+	 * 1,000,000 lines (514,263 orders, EXPLAIN ANALYZE; the sort spills, the key's inserts are
+	 * random); by hash, then the key built by one sort, 3.6 s. */
+	gboolean ok = db_exec(c->d, "SET LOCAL enable_sort = off", error) &&
+		      touch(c,
 			    "INSERT INTO settle_touched SELECT DISTINCT shop_id, order_key FROM lines"
 			    " WHERE programme = $1 AND outcome = 'ELIGIBLE' AND file_id > $2::bigint"
 			    " AND file_id <= $3::bigint",
 			    3, p3, &by_lines, error) &&
+		      db_exec(c->d, "SET LOCAL enable_sort = on", error) &&
+		      db_exec(c->d, "ALTER TABLE settle_touched ADD PRIMARY KEY (shop_id, order_key)", error) &&
 		      touch(c,
 			    "INSERT INTO settle_touched SELECT shop_id, order_key FROM orders"
 			    " WHERE programme = $1 AND unfunded_fen > 0 ON CONFLICT DO NOTHING",
