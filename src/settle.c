@@ -60,8 +60,7 @@ typedef struct {
 	GByteArray *key;     /* scratch: a funding order's bytes */
 	GString *fund;       /* COPY buffers */
 	GString *state;
-	GString *postings;
-	GString *entries;
+	ledger_writer *ledger; /* the batch's postings and entries */
 	int64_t touched;     /* orders in settle_touched */
 	int seq;
 	settle_result res;
@@ -135,14 +134,6 @@ static const char copy_fund[] =
 	" before_unfunded_fen, after_reversal, last) FROM STDIN";
 static const char copy_state[] =
 	"COPY settle_state (" SETTLE_ORDER_COLUMNS ", entitlement_fen, funded_fen, unfunded_fen, last_batch) FROM STDIN";
-/* The one column list of a posting; write_posting writes its rows. */
-static const char copy_postings[] =
-	"COPY postings (programme, batch_id, seq, shop_id, order_key, order_no, status, fee_fen, order_date, rule,"
-	" rate_bp, policy_id, policy_version, campaign_id, entitlement_fen, previous_fen, funded_fen, unfunded_fen,"
-	" fund_pickup, fund_courier, fund_waybill, correction) FROM STDIN";
-static const char copy_entries[] =
-	"COPY entries (programme, txn, entry_seq, account, amount_fen, batch_id, posting_seq, pool_id, shop_id)"
-	" FROM STDIN";
 
 /* The work tables are filled in this transaction and autovacuum never sees a temporary table:
  * without statistics the planner takes each for a handful of rows and joins them by nested loops,
@@ -645,68 +636,6 @@ static gboolean load_reversal_draws(settle_ctx *c, GError **error)
 	return ok;
 }
 
-static void add_entry(settle_ctx *c, const char *txn, int entry_seq, const char *account, int64_t amount_fen,
-		      const char *pool_id, const char *shop_id)
-{
-	g_assert(amount_fen != 0);
-	GString *e = c->entries;
-	db_copy_text(e, c->programme);
-	db_copy_text(e, txn);
-	db_copy_int(e, entry_seq);
-	db_copy_text(e, account);
-	db_copy_int(e, amount_fen);
-	db_copy_int(e, c->batch_id);
-	db_copy_int(e, c->seq);
-	db_copy_text(e, pool_id);
-	db_copy_text(e, shop_id);
-	db_copy_row_end(e);
-}
-
-/* A posting as the ledger records it: the order it is for, what fund_post decided, and the
- * order's entitlement before and after. */
-typedef struct {
-	const settle_row *order;
-	fund_status status;
-	int64_t entitlement_fen; /* after the posting */
-	int64_t previous_fen;    /* before it */
-	int64_t funded_fen;      /* moved to the shop, signed */
-	int64_t unfunded_fen;    /* the order's unfunded after it */
-	const char *correction;  /* the reference of the act that caused it (W3, R1, C2), or NULL */
-} settle_posting;
-
-/* The one writer of a posting row (copy_postings' columns), numbered c->seq in the batch. */
-static void write_posting(settle_ctx *c, const settle_posting *p)
-{
-	const char *const *o = p->order->col;
-	GString *b = c->postings;
-	db_copy_text(b, c->programme);
-	db_copy_int(b, c->batch_id);
-	db_copy_int(b, c->seq);
-	db_copy_text(b, o[R_SHOP]);
-	db_copy_text(b, o[R_KEY]);
-	db_copy_text(b, o[R_ORDER_NO]);
-	db_copy_text(b, fund_status_name(p->status));
-	db_copy_text(b, o[R_FEE]);
-	db_copy_text(b, o[R_DATE]);
-	db_copy_text(b, o[R_RULE]);
-	db_copy_text(b, o[R_RATE]);
-	db_copy_text(b, o[R_POLICY]);
-	db_copy_text(b, o[R_VERSION]);
-	db_copy_text(b, o[R_CAMPAIGN]);
-	db_copy_int(b, p->entitlement_fen);
-	db_copy_int(b, p->previous_fen);
-	db_copy_int(b, p->funded_fen);
-	db_copy_int(b, p->unfunded_fen);
-	db_copy_text(b, o[R_PICKUP]);
-	db_copy_text(b, o[R_COURIER]);
-	db_copy_text(b, o[R_WAYBILL]);
-	db_copy_text(b, p->correction);
-	db_copy_row_end(b);
-}
-
-/* Columns of the settle_funding cursor after the order's (SETTLE_ORDER_COLUMNS). */
-enum { F_NEW = R_COUNT, F_BEFORE_FEN, F_BEFORE_FUNDED, F_BEFORE_UNFUNDED, F_AFTER_REVERSAL, F_LAST, F_CORRECTION };
-
 static void mark_pool_used(settle_ctx *c, const char *pool_id)
 {
 	const fund_pool *pools = (const fund_pool *)(const void *)c->pools->data;
@@ -718,6 +647,48 @@ static void mark_pool_used(settle_ctx *c, const char *pool_id)
 	}
 	g_assert_not_reached(); /* fund_post draws only from the pools it is given */
 }
+
+/* The entries of posting c->seq (fund_post's, in c->txn_entries): a pool's account or the shop's
+ * payable, each leg named by whose account it is. */
+static void write_entries(settle_ctx *c, const char *shop_id)
+{
+	guint n = c->txn_entries->len;
+	g_assert(n != 1); /* a leg has its other side */
+	if (n == 0)
+		return; /* nothing moved (BUDGET_EXHAUSTED) */
+	g_autoptr(GPtrArray) accounts = g_ptr_array_new_with_free_func(g_free);
+	g_autofree ledger_leg *legs = g_new0(ledger_leg, n);
+	for (guint k = 0; k < n; k++) {
+		const fund_entry *e = &g_array_index(c->txn_entries, fund_entry, k);
+		char *account = e->pool_id ? ledger_pool_account(e->pool_id) : ledger_payable_account(shop_id);
+		g_ptr_array_add(accounts, account);
+		legs[k] = (ledger_leg){ account, e->amount_fen, e->pool_id, e->pool_id ? NULL : shop_id };
+		if (e->pool_id)
+			mark_pool_used(c, e->pool_id);
+	}
+	g_autofree char *txn = g_strdup_printf("b%d.p%d", c->batch_id, c->seq);
+	ledger_write_txn(c->ledger, txn, c->seq, legs, n);
+}
+
+/* The posting of an order (its texts r), numbered c->seq: what fund_post decided, and the order's
+ * entitlement before and after. */
+static void write_posting(settle_ctx *c, const settle_row *r, const fund_posting *post, int64_t new_fen,
+			  int64_t previous_fen, const char *correction)
+{
+	const char *const *o = r->col;
+	ledger_posting p = { .seq = c->seq, .shop_id = o[R_SHOP], .order_key = o[R_KEY], .order_no = o[R_ORDER_NO],
+			     .status = fund_status_name(post->status), .fee_fen = o[R_FEE], .order_date = o[R_DATE],
+			     .rule = o[R_RULE], .rate_bp = o[R_RATE], .policy_id = o[R_POLICY],
+			     .policy_version = o[R_VERSION], .campaign_id = o[R_CAMPAIGN], .entitlement_fen = new_fen,
+			     .previous_fen = previous_fen, .funded_fen = post->moved_fen,
+			     .unfunded_fen = post->after.unfunded_fen, .fund_pickup = o[R_PICKUP],
+			     .fund_courier = o[R_COURIER], .fund_waybill = o[R_WAYBILL], .correction = correction };
+	ledger_write_posting(c->ledger, &p);
+}
+
+/* Columns of the settle_funding cursor after the order's (SETTLE_ORDER_COLUMNS). */
+enum { F_NEW = R_COUNT, F_BEFORE_FEN, F_BEFORE_FUNDED, F_BEFORE_UNFUNDED, F_AFTER_REVERSAL, F_LAST, F_CORRECTION };
+
 
 /* Funds one attempt (a settle_fund row, in funding order); appends its posting, its entries and,
  * for the order's last attempt, its new state. */
@@ -751,18 +722,8 @@ static void fund_order(settle_ctx *c, PGresult *res, int i)
 	gboolean posted = post.status != FUND_NOTHING;
 	if (posted) {
 		c->seq++;
-		g_autofree char *txn = g_strdup_printf("b%d.p%d", c->batch_id, c->seq);
-		for (guint k = 0; k < c->txn_entries->len; k++) {
-			const fund_entry *e = &g_array_index(c->txn_entries, fund_entry, k);
-			g_autofree char *account = e->pool_id ? ledger_pool_account(e->pool_id)
-							      : ledger_payable_account(shop_id);
-			add_entry(c, txn, (int)k + 1, account, e->amount_fen, e->pool_id, e->pool_id ? NULL : shop_id);
-			if (e->pool_id)
-				mark_pool_used(c, e->pool_id);
-		}
-		settle_posting p = { &r, post.status, new_fen, before.entitlement_fen, post.moved_fen,
-				     post.after.unfunded_fen, text_or_null(res, i, F_CORRECTION) };
-		write_posting(c, &p);
+		write_entries(c, shop_id);
+		write_posting(c, &r, &post, new_fen, before.entitlement_fen, text_or_null(res, i, F_CORRECTION));
 		c->res.postings++;
 		if (!after_reversal) /* its reversal counted the order already */
 			c->res.orders++;
@@ -780,8 +741,7 @@ static gboolean flush_all(settle_ctx *c, GError **error)
 {
 	/* Postings before the orders' state: the orders guard checks one against the other, but
 	 * orders are written from settle_state by one statement, after every posting. */
-	return flush(c, c->postings, copy_postings, error) && flush(c, c->entries, copy_entries, error) &&
-	       flush(c, c->state, copy_state, error);
+	return ledger_writer_flush(c->ledger, error) && flush(c, c->state, copy_state, error);
 }
 
 /* Step 3: fund, in the order of the bytes price_order gave each attempt: reversals first, then by
@@ -977,6 +937,8 @@ static gboolean settle_in_txn(settle_ctx *c, const char *os_user, GError **error
 		return FALSE;
 	c->batch_id = atoi(v);
 	g_free(v);
+	g_assert(c->batch_id >= 1 && c->ledger == NULL);
+	c->ledger = ledger_writer_new(c->d, c->batch_id);
 	if (!db_scalar(c->d, "SELECT coalesce(max(files_upto), 0) FROM batches WHERE programme = $1", 1, p1, &v,
 		       error))
 		return FALSE;
@@ -1095,8 +1057,6 @@ gboolean settle_run(db *d, const char *os_user, settle_result *out, GError **err
 	c.key = g_byte_array_new();
 	c.fund = g_string_sized_new(SETTLE_COPY_FLUSH_BYTES);
 	c.state = g_string_sized_new(SETTLE_COPY_FLUSH_BYTES);
-	c.postings = g_string_sized_new(SETTLE_COPY_FLUSH_BYTES);
-	c.entries = g_string_sized_new(SETTLE_COPY_FLUSH_BYTES);
 
 	/* One snapshot for the whole settlement: the registry it prices with, the pools it draws and
 	 * the payee details it fixes all agree. */
@@ -1122,7 +1082,6 @@ gboolean settle_run(db *d, const char *os_user, settle_result *out, GError **err
 	g_byte_array_free(c.key, TRUE);
 	g_string_free(c.fund, TRUE);
 	g_string_free(c.state, TRUE);
-	g_string_free(c.postings, TRUE);
-	g_string_free(c.entries, TRUE);
+	ledger_writer_free(c.ledger);
 	return ok;
 }
