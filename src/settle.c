@@ -62,6 +62,8 @@ typedef struct {
 	GString *state;
 	ledger_writer *ledger; /* the batch's postings and entries */
 	int64_t touched;     /* orders in settle_touched */
+	int64_t priced;      /* orders the pricing pass has seen */
+	int64_t states;      /* rows of settle_state: orders with a new state */
 	int seq;
 	settle_result res;
 } settle_ctx;
@@ -332,6 +334,7 @@ static void write_order_state(settle_ctx *c, const settle_row *r, fund_order_sta
 	g_assert(s.funded_fen + s.unfunded_fen == s.entitlement_fen);
 	g_assert(s.funded_fen >= 0 && s.unfunded_fen >= 0);
 	copy_row(c->state, r);
+	c->states++;
 	db_copy_int(c->state, s.entitlement_fen);
 	db_copy_int(c->state, s.funded_fen);
 	db_copy_int(c->state, s.unfunded_fen);
@@ -469,35 +472,81 @@ static gboolean choose_lines_plan(settle_ctx *c, GError **error)
 	return db_exec(c->d, scan ? "SET LOCAL enable_nestloop = off" : "SET LOCAL enable_nestloop = on", error);
 }
 
-/* Step 2: price every touched order, in one pass over their eligible lines, which the database
- * groups by sorting them by order. */
-static gboolean price_orders(settle_ctx *c, GError **error)
+/* The cursor settle_lines over the touched orders' eligible lines, grouped by order (sorted
+ * bytewise by shop and key). */
+static gboolean open_lines(settle_ctx *c, GError **error)
 {
 	char upto[24];
 	g_snprintf(upto, sizeof upto, "%" G_GINT64_FORMAT, (gint64)c->files_upto);
 	const char *p2[] = { c->programme, upto };
-	if (!analyse_work(c, "settle_touched", error) || !choose_lines_plan(c, error) ||
-	    !exec_params(c->d,
-			 "DECLARE settle_lines NO SCROLL CURSOR FOR SELECT * FROM ("
-			 " SELECT l.shop_id, l.order_key, l.order_no, l.fee_fen, l.pickup_time, l.courier, l.waybill_no,"
-			 "  l.campaign_id, o.entitlement_fen, o.funded_fen, o.unfunded_fen"
-			 " FROM settle_touched t JOIN lines_counted() l ON l.programme = $1"
-			 "  AND l.shop_id = t.shop_id AND l.order_key = t.order_key AND l.file_id <= $2::bigint"
-			 " LEFT JOIN orders o ON o.programme = $1 AND o.shop_id = t.shop_id AND o.order_key = t.order_key"
-			 /* An order that lost every line to an act (acts.h) is priced as holding nothing: one
-			  * line of fee 0 with its funding key as it was. */
-			 " UNION ALL SELECT o.shop_id, o.order_key, o.order_no, 0, o.fund_pickup, o.fund_courier,"
-			 "  o.fund_waybill, o.campaign_id, o.entitlement_fen, o.funded_fen, o.unfunded_fen"
-			 " FROM settle_corrections k JOIN orders o ON o.programme = $1 AND o.shop_id = k.shop_id"
-			 "  AND o.order_key = k.order_key"
-			 " WHERE NOT EXISTS (SELECT 1 FROM lines_counted() l WHERE l.programme = $1"
-			 "  AND l.shop_id = k.shop_id AND l.order_key = k.order_key AND l.file_id <= $2::bigint)"
-			 ") u ORDER BY u.shop_id COLLATE \"C\", u.order_key COLLATE \"C\"",
-			 2, p2, error) ||
-	    !db_exec(c->d, "SET LOCAL enable_nestloop = on", error))
+	g_assert(c->files_upto >= c->files_prev && c->touched >= 0);
+	return analyse_work(c, "settle_touched", error) && choose_lines_plan(c, error) &&
+	       exec_params(c->d,
+			   "DECLARE settle_lines NO SCROLL CURSOR FOR SELECT * FROM ("
+			   " SELECT l.shop_id, l.order_key, l.order_no, l.fee_fen, l.pickup_time, l.courier, l.waybill_no,"
+			   "  l.campaign_id, o.entitlement_fen, o.funded_fen, o.unfunded_fen"
+			   " FROM settle_touched t JOIN lines_counted() l ON l.programme = $1"
+			   "  AND l.shop_id = t.shop_id AND l.order_key = t.order_key AND l.file_id <= $2::bigint"
+			   " LEFT JOIN orders o ON o.programme = $1 AND o.shop_id = t.shop_id AND o.order_key = t.order_key"
+			   /* An order that lost every line to an act (acts.h) is priced as holding nothing: one
+			    * line of fee 0 with its funding key as it was. */
+			   " UNION ALL SELECT o.shop_id, o.order_key, o.order_no, 0, o.fund_pickup, o.fund_courier,"
+			   "  o.fund_waybill, o.campaign_id, o.entitlement_fen, o.funded_fen, o.unfunded_fen"
+			   " FROM settle_corrections k JOIN orders o ON o.programme = $1 AND o.shop_id = k.shop_id"
+			   "  AND o.order_key = k.order_key"
+			   " WHERE NOT EXISTS (SELECT 1 FROM lines_counted() l WHERE l.programme = $1"
+			   "  AND l.shop_id = k.shop_id AND l.order_key = k.order_key AND l.file_id <= $2::bigint)"
+			   ") u ORDER BY u.shop_id COLLATE \"C\", u.order_key COLLATE \"C\"",
+			   2, p2, error) &&
+	       db_exec(c->d, "SET LOCAL enable_nestloop = on", error);
+}
+
+/* Folds row i of settle_lines into cur, pricing the order before it when row i starts another. */
+static gboolean fold_line(settle_ctx *c, settle_order *cur, const PGresult *res, int i, GError **error)
+{
+	const char *shop_id = PQgetvalue(res, i, L_SHOP), *key = PQgetvalue(res, i, L_KEY);
+	if (!cur->shop_id || strcmp(cur->shop_id, shop_id) != 0 || strcmp(cur->order_key, key) != 0) {
+		if (cur->shop_id) {
+			/* Sorted bytewise: an order's lines come together, once. */
+			int by_shop = strcmp(cur->shop_id, shop_id);
+			g_assert(by_shop < 0 || (by_shop == 0 && strcmp(cur->order_key, key) < 0));
+			price_order(c, cur);
+			settle_order_clear(cur);
+		}
+		cur->shop_id = g_strdup(shop_id);
+		cur->order_key = g_strdup(key);
+		c->priced++;
+		order_acc_init(&cur->acc);
+		cur->before.entitlement_fen = int_or_zero(res, i, L_OLD_FEN);
+		cur->before.funded_fen = int_or_zero(res, i, L_OLD_FUNDED);
+		cur->before.unfunded_fen = int_or_zero(res, i, L_OLD_UNFUNDED);
+		g_assert(cur->before.funded_fen + cur->before.unfunded_fen == cur->before.entitlement_fen);
+	}
+	order_line l = { 0 };
+	l.order_no = text_or_null(res, i, L_ORDER_NO);
+	l.courier = PQgetvalue(res, i, L_COURIER);
+	l.waybill_no = PQgetvalue(res, i, L_WAYBILL);
+	l.campaign_id = text_or_null(res, i, L_CAMPAIGN);
+	l.fee_fen = g_ascii_strtoll(PQgetvalue(res, i, L_FEE), NULL, 10);
+	g_assert(l.fee_fen >= 0); /* lines.fee_fen's CHECK */
+	GError *perr = NULL;
+	if (!chrono_parse_time(PQgetvalue(res, i, L_PICKUP), &l.pickup, &perr)) {
+		g_propagate_prefixed_error(error, perr, "order '%s' of shop '%s': ", key, shop_id);
+		return FALSE;
+	}
+	order_acc_add(&cur->acc, &l);
+	return TRUE;
+}
+
+/* Step 2: price every touched order, in one pass over their eligible lines, which the database
+ * groups by sorting them by order. */
+static gboolean price_orders(settle_ctx *c, GError **error)
+{
+	if (!open_lines(c, error))
 		return FALSE;
 	settle_order cur = { 0 };
 	gboolean ok = TRUE;
+	int64_t rows = 0;
 	for (;;) {
 		PGresult *res = db_query(c->d, "FETCH " G_STRINGIFY(SETTLE_CHUNK_ROWS) " FROM settle_lines", 0, NULL,
 					 error);
@@ -506,38 +555,9 @@ static gboolean price_orders(settle_ctx *c, GError **error)
 			break;
 		}
 		int n = PQntuples(res);
-		for (int i = 0; i < n && ok; i++) {
-			const char *shop_id = PQgetvalue(res, i, L_SHOP), *key = PQgetvalue(res, i, L_KEY);
-			if (!cur.shop_id || strcmp(cur.shop_id, shop_id) != 0 || strcmp(cur.order_key, key) != 0) {
-				if (cur.shop_id) {
-					/* Sorted bytewise: an order's lines come together, once. */
-					int by_shop = strcmp(cur.shop_id, shop_id);
-					g_assert(by_shop < 0 || (by_shop == 0 && strcmp(cur.order_key, key) < 0));
-					price_order(c, &cur);
-					settle_order_clear(&cur);
-				}
-				cur.shop_id = g_strdup(shop_id);
-				cur.order_key = g_strdup(key);
-				order_acc_init(&cur.acc);
-				cur.before.entitlement_fen = int_or_zero(res, i, L_OLD_FEN);
-				cur.before.funded_fen = int_or_zero(res, i, L_OLD_FUNDED);
-				cur.before.unfunded_fen = int_or_zero(res, i, L_OLD_UNFUNDED);
-				g_assert(cur.before.funded_fen + cur.before.unfunded_fen == cur.before.entitlement_fen);
-			}
-			order_line l = { 0 };
-			l.order_no = text_or_null(res, i, L_ORDER_NO);
-			l.courier = PQgetvalue(res, i, L_COURIER);
-			l.waybill_no = PQgetvalue(res, i, L_WAYBILL);
-			l.campaign_id = text_or_null(res, i, L_CAMPAIGN);
-			l.fee_fen = g_ascii_strtoll(PQgetvalue(res, i, L_FEE), NULL, 10);
-			GError *perr = NULL;
-			if (!chrono_parse_time(PQgetvalue(res, i, L_PICKUP), &l.pickup, &perr)) {
-				g_propagate_prefixed_error(error, perr, "order '%s' of shop '%s': ", key, shop_id);
-				ok = FALSE;
-				break;
-			}
-			order_acc_add(&cur.acc, &l);
-		}
+		for (int i = 0; i < n && ok; i++)
+			ok = fold_line(c, &cur, res, i, error);
+		rows += n;
 		PQclear(res);
 		if (!ok || !flush_pricing(c, error)) {
 			ok = FALSE;
@@ -546,6 +566,8 @@ static gboolean price_orders(settle_ctx *c, GError **error)
 		if (n < SETTLE_CHUNK_ROWS)
 			break;
 	}
+	/* Only touched orders are read, each once (settle_touched's key). */
+	g_assert(!ok || (c->priced <= c->touched && c->priced <= rows));
 	if (ok && cur.shop_id)
 		price_order(c, &cur);
 	settle_order_clear(&cur);
@@ -720,6 +742,10 @@ static void fund_order(settle_ctx *c, PGresult *res, int i)
 	fund_posting post = fund_post((fund_pool *)(void *)c->pools->data, c->pools->len, draws, order_day, before,
 				      new_fen, c->txn_entries);
 	gboolean posted = post.status != FUND_NOTHING;
+	/* No pool below zero after a draw, and the order's money adds up after the posting. */
+	for (guint k = 0; k < c->pools->len; k++)
+		g_assert(g_array_index(c->pools, fund_pool, k).left_fen >= 0);
+	g_assert(post.after.funded_fen + post.after.unfunded_fen == post.after.entitlement_fen);
 	if (posted) {
 		c->seq++;
 		write_entries(c, shop_id);
@@ -801,29 +827,41 @@ static gboolean record_pools(settle_ctx *c, GError **error)
 			   4, p, error);
 }
 
-/* Step 4: orders' state, pool balances, what the batch pays each shop. */
-static gboolean record_state(settle_ctx *c, gboolean *failed_waiting, GError **error)
+/* Every order priced takes its new state from settle_state, as one statement (the orders guard
+ * checks them against the batch's postings, all written by now). */
+static gboolean record_orders(settle_ctx *c, GError **error)
+{
+	const char *p1[] = { c->programme };
+	g_assert(c->states <= c->priced);
+	PGresult *res = db_query(c->d,
+				 "INSERT INTO orders AS o (programme, " SETTLE_ORDER_COLUMNS ", entitlement_fen, funded_fen,"
+				 " unfunded_fen, last_batch)"
+				 " SELECT $1, " SETTLE_ORDER_COLUMNS ", entitlement_fen, funded_fen, unfunded_fen, last_batch"
+				 " FROM settle_state"
+				 " ON CONFLICT (programme, shop_id, order_key) DO UPDATE SET order_no = EXCLUDED.order_no,"
+				 "  fee_fen = EXCLUDED.fee_fen, order_date = EXCLUDED.order_date,"
+				 "  entitlement_fen = EXCLUDED.entitlement_fen, funded_fen = EXCLUDED.funded_fen,"
+				 "  unfunded_fen = EXCLUDED.unfunded_fen, fund_pickup = EXCLUDED.fund_pickup,"
+				 "  fund_courier = EXCLUDED.fund_courier, fund_waybill = EXCLUDED.fund_waybill,"
+				 "  campaign_id = EXCLUDED.campaign_id, rule = EXCLUDED.rule, rate_bp = EXCLUDED.rate_bp,"
+				 "  policy_id = EXCLUDED.policy_id, policy_version = EXCLUDED.policy_version,"
+				 "  last_batch = coalesce(EXCLUDED.last_batch, o.last_batch)",
+				 1, p1, error);
+	if (!res)
+		return FALSE;
+	/* One state per order, each written once. */
+	g_assert(g_ascii_strtoll(PQcmdTuples(res), NULL, 10) == c->states);
+	PQclear(res);
+	return TRUE;
+}
+
+/* What the batch pays each shop; *failed_waiting: a shop's failed payment is carried in it. */
+static gboolean record_shops(settle_ctx *c, gboolean *failed_waiting, GError **error)
 {
 	char batch[16];
 	g_snprintf(batch, sizeof batch, "%d", c->batch_id);
 	const char *p2[] = { c->programme, batch };
-	if (!exec_params(c->d,
-			 "INSERT INTO orders AS o (programme, " SETTLE_ORDER_COLUMNS ", entitlement_fen, funded_fen,"
-			 " unfunded_fen, last_batch)"
-			 " SELECT $1, " SETTLE_ORDER_COLUMNS ", entitlement_fen, funded_fen, unfunded_fen, last_batch"
-			 " FROM settle_state"
-			 " ON CONFLICT (programme, shop_id, order_key) DO UPDATE SET order_no = EXCLUDED.order_no,"
-			 "  fee_fen = EXCLUDED.fee_fen, order_date = EXCLUDED.order_date,"
-			 "  entitlement_fen = EXCLUDED.entitlement_fen, funded_fen = EXCLUDED.funded_fen,"
-			 "  unfunded_fen = EXCLUDED.unfunded_fen, fund_pickup = EXCLUDED.fund_pickup,"
-			 "  fund_courier = EXCLUDED.fund_courier, fund_waybill = EXCLUDED.fund_waybill,"
-			 "  campaign_id = EXCLUDED.campaign_id, rule = EXCLUDED.rule, rate_bp = EXCLUDED.rate_bp,"
-			 "  policy_id = EXCLUDED.policy_id, policy_version = EXCLUDED.policy_version,"
-			 "  last_batch = coalesce(EXCLUDED.last_batch, o.last_batch)",
-			 1, p2, error))
-		return FALSE;
-	if (!record_pools(c, error))
-		return FALSE;
+	g_assert(c->batch_id >= 1);
 	/* What the batch pays each shop: its net for the batch plus what is carried in, i.e.
 	 * everything it was ever funded, less what was paid and what awaits a payment result.
 	 * A failed payment is carried (and named in the remark) until a batch made after the
@@ -868,6 +906,13 @@ static gboolean record_state(settle_ctx *c, gboolean *failed_waiting, GError **e
 	*failed_waiting = atoi(n) > 0;
 	g_free(n);
 	return TRUE;
+}
+
+
+/* Step 4: orders' state, pool balances, what the batch pays each shop. */
+static gboolean record_state(settle_ctx *c, gboolean *failed_waiting, GError **error)
+{
+	return record_orders(c, error) && record_pools(c, error) && record_shops(c, failed_waiting, error);
 }
 
 static gboolean close_batch(settle_ctx *c, const char *os_user, GError **error)
