@@ -1,4 +1,4 @@
-/* ledger.c: batch digests; see ledger.h. */
+/* ledger.c: the writer of postings and entries, batch and payment digests, seals; see ledger.h. */
 #include "ledger.h"
 
 #include "acts.h"

@@ -1,4 +1,10 @@
-/* ledger.h: the tamper evidence of the ledger: each batch's SHA-256 digest covers its header,
+/* ledger.h: the ledger's one writer and its tamper evidence.
+ *
+ * Postings and entries are written only here (ledger_writer): settlement's, of a batch, and a
+ * payment load's, of none; a transaction's legs are asserted to sum to zero before they are
+ * COPYed. The payments chain's digest (ledger_payments_digest) is here beside the batches'.
+ *
+ * Each batch's SHA-256 digest covers its header,
  * its postings, its entries and what it pays each shop, in a canonical order and text, and the
  * previous batch's digest. Settlement computes it when it makes a batch; verify recomputes it
  * with the same function from what the database holds, so any later change breaks the chain.
