@@ -322,67 +322,68 @@ static gboolean probe_claims(ingest_ctx *c, const char *couriers, const char *wa
 	return TRUE;
 }
 
-/* Claims the chunk's new waybills (each for its first line in the chunk) and learns what the first
- * line of each of the others said. The claims are plain rows of waybills, written by COPY: its
- * primary key is what makes a claim exactly-once (a key the probe missed would fail the COPY and
- * with it the file, never be claimed twice), and ingests of a programme take turns under the
- * settlement lock. *fresh gets the new keys. */
-static gboolean claim_waybills(ingest_ctx *c, GHashTable *fresh, GError **error)
+/* The chunk's keys that were claimed before it, with the chunk's first line of each. */
+typedef struct {
+	GPtrArray *courier, *waybill_no; /* const char *, into the arena */
+	GPtrArray *line_no;              /* char *, owned */
+} old_claims;
+
+static void old_claims_init(old_claims *o)
 {
-	chunk_keys k;
-	chunk_keys_collect(c, &k);
-	gboolean ok = FALSE;
-	PGresult *res = NULL;
-	g_autoptr(GHashTable) claimed = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-	g_autofree char *couriers = NULL, *waybills = NULL, *old_couriers = NULL, *old_waybills = NULL;
-	g_autofree char *old_lines = NULL;
-	g_autoptr(GPtrArray) old_c = g_ptr_array_new();
-	g_autoptr(GPtrArray) old_w = g_ptr_array_new();
-	g_autoptr(GPtrArray) old_l = g_ptr_array_new_with_free_func(g_free);
-	g_autoptr(GString) rows = g_string_new(NULL);
-	if (k.courier->len == 0) {
-		ok = TRUE;
-		goto out;
-	}
-	couriers = db_text_array((const char *const *)k.courier->pdata, k.courier->len);
-	waybills = db_text_array((const char *const *)k.waybill_no->pdata, k.waybill_no->len);
-	if (!probe_claims(c, couriers, waybills, k.courier->len, claimed, error))
-		goto out;
+	o->courier = g_ptr_array_new();
+	o->waybill_no = g_ptr_array_new();
+	o->line_no = g_ptr_array_new_with_free_func(g_free);
+}
+
+static void old_claims_clear(old_claims *o)
+{
+	g_ptr_array_free(o->courier, TRUE);
+	g_ptr_array_free(o->waybill_no, TRUE);
+	g_ptr_array_free(o->line_no, TRUE);
+}
+
+/* Claims each of the chunk's keys that claimed does not hold (for its first line in the chunk), by
+ * COPY into waybills; *fresh gets them, *old the others. */
+static gboolean claim_new(ingest_ctx *c, const chunk_keys *k, GHashTable *claimed, GHashTable *fresh,
+			  old_claims *old, GError **error)
+{
 	const char *programme = db_programme(c->d);
-	for (guint i = 0; i < k.courier->len; i++) {
-		const char *courier = g_ptr_array_index(k.courier, i), *waybill = g_ptr_array_index(k.waybill_no, i);
+	g_autoptr(GString) rows = g_string_new(NULL);
+	for (guint i = 0; i < k->courier->len; i++) {
+		const char *courier = g_ptr_array_index(k->courier, i), *waybill = g_ptr_array_index(k->waybill_no, i);
+		uint64_t line_no = g_array_index(k->line_no, uint64_t, i);
 		char *key = waybill_key(courier, waybill);
 		if (g_hash_table_contains(claimed, key)) {
 			g_free(key);
-			g_ptr_array_add(old_c, (gpointer)courier);
-			g_ptr_array_add(old_w, (gpointer)waybill);
-			g_ptr_array_add(old_l, g_strdup_printf("%" G_GUINT64_FORMAT, g_array_index(k.line_no, uint64_t, i)));
+			g_ptr_array_add(old->courier, (gpointer)courier);
+			g_ptr_array_add(old->waybill_no, (gpointer)waybill);
+			g_ptr_array_add(old->line_no, g_strdup_printf("%" G_GUINT64_FORMAT, line_no));
 			continue;
 		}
-		g_hash_table_add(fresh, key);
+		gboolean added = g_hash_table_add(fresh, key);
+		g_assert(added); /* the chunk's keys are distinct */
 		db_copy_text(rows, programme);
 		db_copy_text(rows, courier);
 		db_copy_text(rows, waybill);
 		db_copy_int(rows, c->file_id);
-		db_copy_int(rows, (int64_t)g_array_index(k.line_no, uint64_t, i));
+		db_copy_int(rows, (int64_t)line_no);
 		db_copy_row_end(rows);
 	}
-	if (!copy_rows(c->d, "COPY waybills (programme, courier, waybill_no, file_id, line_no) FROM STDIN", rows, error))
-		goto out;
-	if (old_c->len == 0) {
-		ok = TRUE;
-		goto out;
-	}
+	g_assert(g_hash_table_size(fresh) + old->courier->len == k->courier->len);
+	return copy_rows(c->d, "COPY waybills (programme, courier, waybill_no, file_id, line_no) FROM STDIN", rows, error);
+}
 
-	/* The rest were claimed before this chunk. A claim a withdrawal released (acts.h) is taken
-	 * by this chunk's first line of the waybill, as a new one. */
-	old_couriers = db_text_array((const char *const *)old_c->pdata, old_c->len);
-	old_waybills = db_text_array((const char *const *)old_w->pdata, old_w->len);
-	old_lines = db_text_array((const char *const *)old_l->pdata, old_l->len);
+/* A claim a withdrawal released (acts.h) is taken by this chunk's first line of the waybill, as a
+ * new one: those move from *old to *fresh. */
+static gboolean retake_released(ingest_ctx *c, old_claims *old, GHashTable *fresh, GError **error)
+{
+	g_autofree char *couriers = db_text_array((const char *const *)old->courier->pdata, old->courier->len);
+	g_autofree char *waybills = db_text_array((const char *const *)old->waybill_no->pdata, old->waybill_no->len);
+	g_autofree char *lines = db_text_array((const char *const *)old->line_no->pdata, old->line_no->len);
 	char file_id[24];
 	g_snprintf(file_id, sizeof file_id, "%" G_GINT64_FORMAT, (gint64)c->file_id);
-	const char *p5[] = { programme, old_couriers, old_waybills, file_id, old_lines };
-	res = db_query(c->d,
+	const char *p5[] = { db_programme(c->d), couriers, waybills, file_id, lines };
+	PGresult *res = db_query(c->d,
 		       "INSERT INTO claim_moves (programme, courier, waybill_no, file_id, line_no)"
 		       " SELECT $1, k.courier, k.waybill_no, $4::bigint, k.line_no"
 		       " FROM unnest($2::text[], $3::text[], $5::bigint[]) AS k (courier, waybill_no, line_no)"
@@ -391,36 +392,34 @@ static gboolean claim_waybills(ingest_ctx *c, GHashTable *fresh, GError **error)
 		       "  ON m.file_id IS NULL RETURNING courier, waybill_no",
 		       5, p5, error);
 	if (!res)
-		goto out;
+		return FALSE;
 	int retaken = PQntuples(res);
 	for (int i = 0; i < retaken; i++)
 		g_hash_table_add(fresh, waybill_key(PQgetvalue(res, i, 0), PQgetvalue(res, i, 1)));
-	g_clear_pointer(&res, PQclear);
-	if (retaken > 0) {
-		guint kept = 0;
-		for (guint i = 0; i < old_c->len; i++) {
-			g_autofree char *key = waybill_key(old_c->pdata[i], old_w->pdata[i]);
-			if (g_hash_table_contains(fresh, key))
-				continue;
-			old_c->pdata[kept] = old_c->pdata[i];
-			old_w->pdata[kept++] = old_w->pdata[i];
-		}
-		g_assert(kept + (guint)retaken == old_c->len);
-		g_ptr_array_set_size(old_c, kept);
-		g_ptr_array_set_size(old_w, kept);
-		if (kept == 0) {
-			ok = TRUE;
-			goto out;
-		}
-		g_free(old_couriers);
-		g_free(old_waybills);
-		old_couriers = db_text_array((const char *const *)old_c->pdata, old_c->len);
-		old_waybills = db_text_array((const char *const *)old_w->pdata, old_w->len);
+	PQclear(res);
+	guint kept = 0;
+	for (guint i = 0; retaken > 0 && i < old->courier->len; i++) {
+		g_autofree char *key = waybill_key(old->courier->pdata[i], old->waybill_no->pdata[i]);
+		if (g_hash_table_contains(fresh, key))
+			continue;
+		old->courier->pdata[kept] = old->courier->pdata[i];
+		old->waybill_no->pdata[kept++] = old->waybill_no->pdata[i];
 	}
+	if (retaken > 0) {
+		g_assert(kept + (guint)retaken == old->courier->len);
+		g_ptr_array_set_size(old->courier, kept);
+		g_ptr_array_set_size(old->waybill_no, kept);
+	}
+	return TRUE;
+}
 
-	/* What did the line holding each other claim say? */
-	const char *p3[] = { programme, old_couriers, old_waybills };
-	res = db_query(c->d,
+/* What did the line holding each of the *old claims say? Into c->firsts. */
+static gboolean learn_firsts(ingest_ctx *c, const old_claims *old, GError **error)
+{
+	g_autofree char *couriers = db_text_array((const char *const *)old->courier->pdata, old->courier->len);
+	g_autofree char *waybills = db_text_array((const char *const *)old->waybill_no->pdata, old->waybill_no->len);
+	const char *p3[] = { db_programme(c->d), couriers, waybills };
+	PGresult *res = db_query(c->d,
 		       "SELECT k.courier, k.waybill_no, l.order_no, l.pickup_time, l.pickup_has_seconds,"
 		       " l.fee_fen, l.sender_code, l.sender_phone, l.category, coalesce(f.name, ''), l.line_no"
 		       " FROM unnest($2::text[], $3::text[]) AS k (courier, waybill_no)"
@@ -431,7 +430,7 @@ static gboolean claim_waybills(ingest_ctx *c, GHashTable *fresh, GError **error)
 		       " LEFT JOIN files f ON f.file_id = l.file_id",
 		       3, p3, error);
 	if (!res)
-		goto out;
+		return FALSE;
 	for (int i = 0; i < PQntuples(res); i++) {
 		first_line *f = g_new0(first_line, 1);
 #define TEXT(col) (PQgetisnull(res, i, col) ? NULL : g_string_chunk_insert(c->arena, PQgetvalue(res, i, col)))
@@ -449,10 +448,36 @@ static gboolean claim_waybills(ingest_ctx *c, GHashTable *fresh, GError **error)
 		f->line_no = g_ascii_strtoull(PQgetvalue(res, i, 10), NULL, 10);
 		g_hash_table_insert(c->firsts, waybill_key(PQgetvalue(res, i, 0), PQgetvalue(res, i, 1)), f);
 	}
-	g_assert(PQntuples(res) == (int)old_c->len);
-	ok = TRUE;
-out:
+	/* Every claim held is held by a stored line. */
+	g_assert(PQntuples(res) == (int)old->courier->len);
 	PQclear(res);
+	return TRUE;
+}
+
+/* Claims the chunk's new waybills (each for its first line in the chunk) and learns what the first
+ * line of each of the others said. The claims are plain rows of waybills, written by COPY: its
+ * primary key is what makes a claim exactly-once (a key the probe missed would fail the COPY and
+ * with it the file, never be claimed twice), and ingests of a programme take turns under the
+ * settlement lock. *fresh gets the new keys. */
+static gboolean claim_waybills(ingest_ctx *c, GHashTable *fresh, GError **error)
+{
+	chunk_keys k;
+	chunk_keys_collect(c, &k);
+	g_assert(g_hash_table_size(fresh) == 0);
+	g_autoptr(GHashTable) claimed = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	old_claims old;
+	old_claims_init(&old);
+	gboolean ok = TRUE;
+	if (k.courier->len > 0) {
+		g_autofree char *couriers = db_text_array((const char *const *)k.courier->pdata, k.courier->len);
+		g_autofree char *waybills = db_text_array((const char *const *)k.waybill_no->pdata, k.waybill_no->len);
+		ok = probe_claims(c, couriers, waybills, k.courier->len, claimed, error) &&
+		     claim_new(c, &k, claimed, fresh, &old, error) &&
+		     (old.courier->len == 0 || retake_released(c, &old, fresh, error)) &&
+		     (old.courier->len == 0 || learn_firsts(c, &old, error));
+	}
+	g_assert(!ok || g_hash_table_size(fresh) + old.courier->len == k.courier->len);
+	old_claims_clear(&old);
 	chunk_keys_clear(&k);
 	return ok;
 }
@@ -461,6 +486,80 @@ static const char copy_lines[] =
 	"COPY lines (file_id, line_no, programme, byte_offset, byte_len, courier, waybill_no, order_no, pickup_time,"
 	" pickup_has_seconds, sender_code, sender_phone, weight_kg, fee_fen, category, destination, outcome, reason,"
 	" shop_id, campaign_id, order_key, pickup_date_only) FROM STDIN";
+
+/* POLICY.md check 2, then checks 3-7 for a waybill's first line: l's outcome. key is l's waybill;
+ * fresh holds the waybills this chunk claimed. */
+static void judge_line(ingest_ctx *c, chunk_line *l, GHashTable *fresh)
+{
+	g_assert(l->valid && l->typed);
+	g_autofree char *key = waybill_key(l->field[PROFILE_COURIER], l->field[PROFILE_WAYBILL_NO]);
+	first_line *f = g_hash_table_lookup(c->firsts, key);
+	if (f) {
+		g_autofree char *diff = differences(l, f);
+		g_autofree char *why =
+			*diff ? g_strdup_printf("waybill first seen at %s:%" G_GUINT64_FORMAT "; differs in %s", f->file,
+						f->line_no, diff + 2)
+			      : g_strdup_printf("waybill first seen at %s:%" G_GUINT64_FORMAT, f->file, f->line_no);
+		l->outcome = *diff ? OUTCOME_CONFLICT : OUTCOME_DUPLICATE;
+		l->reason = g_string_chunk_insert(c->arena, why);
+		return;
+	}
+	first_line *n = g_new0(first_line, 1);
+	n->order_no = l->field[PROFILE_ORDER_NO];
+	n->sender_code = l->field[PROFILE_SENDER_CODE];
+	n->sender_phone = l->field[PROFILE_SENDER_PHONE];
+	n->category = l->field[PROFILE_CATEGORY];
+	n->pickup = l->pickup;
+	n->pickup_has_seconds = l->pickup_has_seconds;
+	n->fee_fen = l->fee_fen;
+	n->file = c->base;
+	n->line_no = l->line_no;
+	/* Exactly once: only a waybill this chunk claimed is classified as a first line. */
+	g_assert(g_hash_table_contains(fresh, key));
+	g_hash_table_insert(c->firsts, g_steal_pointer(&key), n);
+	classify(c, l);
+	g_assert(l->outcome != OUTCOME_DUPLICATE && l->outcome != OUTCOME_CONFLICT && l->outcome != OUTCOME_REJECTED);
+}
+
+/* Line l's row of copy_lines. */
+static void copy_line(ingest_ctx *c, const chunk_line *l)
+{
+	g_assert(l->outcome != OUTCOME_ELIGIBLE || (l->order_key && l->shop_id && l->typed));
+	g_assert((l->outcome == OUTCOME_REJECTED) == !l->valid);
+	GString *r = c->copy;
+	db_copy_int(r, c->file_id);
+	db_copy_int(r, (int64_t)l->line_no);
+	db_copy_text(r, db_programme(c->d));
+	db_copy_int(r, (int64_t)l->byte_offset);
+	db_copy_int(r, (int64_t)l->byte_len);
+	for (int f = PROFILE_COURIER; f <= PROFILE_ORDER_NO; f++)
+		db_copy_text(r, l->field[f]);
+	if (!l->typed) {
+		db_copy_null(r);
+		db_copy_null(r);
+	} else {
+		char when[CHRONO_TIME_TEXT_MAX];
+		chrono_format_time(l->pickup, when);
+		db_copy_text(r, when);
+		db_copy_bool(r, l->pickup_has_seconds);
+	}
+	db_copy_text(r, l->field[PROFILE_SENDER_CODE]);
+	db_copy_text(r, l->field[PROFILE_SENDER_PHONE]);
+	db_copy_text(r, l->field[PROFILE_WEIGHT_KG]);
+	if (l->typed)
+		db_copy_int(r, l->fee_fen);
+	else
+		db_copy_null(r);
+	db_copy_text(r, l->field[PROFILE_CATEGORY]);
+	db_copy_text(r, l->field[PROFILE_DESTINATION]);
+	db_copy_text(r, policy_outcome_name(l->outcome));
+	db_copy_text(r, l->outcome == OUTCOME_ELIGIBLE ? NULL : l->reason ? l->reason : "");
+	db_copy_text(r, l->shop_id);
+	db_copy_text(r, l->campaign_id);
+	db_copy_text(r, l->outcome == OUTCOME_ELIGIBLE ? l->order_key : NULL);
+	db_copy_bool(r, l->typed && l->pickup_date_only);
+	db_copy_row_end(r);
+}
 
 /* Classifies the chunk's lines in order and stores them. */
 static gboolean flush_chunk(ingest_ctx *c, GError **error)
@@ -477,76 +576,19 @@ static gboolean flush_chunk(ingest_ctx *c, GError **error)
 	g_autoptr(GHashTable) fresh = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	if (!claim_waybills(c, fresh, error))
 		return FALSE;
-	const char *programme = db_programme(c->d);
+	int64_t before = c->lines_total;
 	for (guint i = 0; i < c->lines->len; i++) {
 		chunk_line *l = &g_array_index(c->lines, chunk_line, i);
-		if (!l->valid) {
+		if (!l->valid)
 			l->outcome = OUTCOME_REJECTED;
-		} else {
-			g_autofree char *key = waybill_key(l->field[PROFILE_COURIER], l->field[PROFILE_WAYBILL_NO]);
-			first_line *f = g_hash_table_lookup(c->firsts, key);
-			if (f) {
-				g_autofree char *diff = differences(l, f);
-				g_autofree char *why =
-					*diff ? g_strdup_printf("waybill first seen at %s:%" G_GUINT64_FORMAT "; differs in %s",
-								f->file, f->line_no,
-								diff + 2)
-					      : g_strdup_printf("waybill first seen at %s:%" G_GUINT64_FORMAT, f->file,
-								f->line_no);
-				l->outcome = *diff ? OUTCOME_CONFLICT : OUTCOME_DUPLICATE;
-				l->reason = g_string_chunk_insert(c->arena, why);
-			} else {
-				first_line *n = g_new0(first_line, 1);
-				n->order_no = l->field[PROFILE_ORDER_NO];
-				n->sender_code = l->field[PROFILE_SENDER_CODE];
-				n->sender_phone = l->field[PROFILE_SENDER_PHONE];
-				n->category = l->field[PROFILE_CATEGORY];
-				n->pickup = l->pickup;
-				n->pickup_has_seconds = l->pickup_has_seconds;
-				n->fee_fen = l->fee_fen;
-				n->file = c->base;
-				n->line_no = l->line_no;
-				g_assert(g_hash_table_contains(fresh, key));
-				g_hash_table_insert(c->firsts, g_steal_pointer(&key), n);
-				classify(c, l);
-			}
-		}
+		else
+			judge_line(c, l, fresh);
 		c->outcomes[l->outcome]++;
 		c->lines_total++;
-		GString *r = c->copy;
-		db_copy_int(r, c->file_id);
-		db_copy_int(r, (int64_t)l->line_no);
-		db_copy_text(r, programme);
-		db_copy_int(r, (int64_t)l->byte_offset);
-		db_copy_int(r, (int64_t)l->byte_len);
-		for (int f = PROFILE_COURIER; f <= PROFILE_ORDER_NO; f++)
-			db_copy_text(r, l->field[f]);
-		if (!l->typed) {
-			db_copy_null(r);
-			db_copy_null(r);
-		} else {
-			char when[CHRONO_TIME_TEXT_MAX];
-			chrono_format_time(l->pickup, when);
-			db_copy_text(r, when);
-			db_copy_bool(r, l->pickup_has_seconds);
-		}
-		db_copy_text(r, l->field[PROFILE_SENDER_CODE]);
-		db_copy_text(r, l->field[PROFILE_SENDER_PHONE]);
-		db_copy_text(r, l->field[PROFILE_WEIGHT_KG]);
-		if (l->typed)
-			db_copy_int(r, l->fee_fen);
-		else
-			db_copy_null(r);
-		db_copy_text(r, l->field[PROFILE_CATEGORY]);
-		db_copy_text(r, l->field[PROFILE_DESTINATION]);
-		db_copy_text(r, policy_outcome_name(l->outcome));
-		db_copy_text(r, l->outcome == OUTCOME_ELIGIBLE ? NULL : l->reason ? l->reason : "");
-		db_copy_text(r, l->shop_id);
-		db_copy_text(r, l->campaign_id);
-		db_copy_text(r, l->outcome == OUTCOME_ELIGIBLE ? l->order_key : NULL);
-		db_copy_bool(r, l->typed && l->pickup_date_only);
-		db_copy_row_end(r);
+		copy_line(c, l);
 	}
+	/* Every line of the chunk has its one outcome. */
+	g_assert(c->lines_total - before == (int64_t)c->lines->len);
 	if (!copy_rows(c->d, copy_lines, c->copy, error))
 		return FALSE;
 	g_array_set_size(c->lines, 0);
@@ -760,6 +802,154 @@ gboolean ingest_file(db *d, const char *path, const ingest_options *o, ingest_fi
 	return ingest_file_as(d, path, NULL, o, out, error);
 }
 
+/* Skips a file whose bytes were ingested before and not withdrawn: *seen, out says which file it
+ * was, and the transaction is rolled back. */
+static gboolean seen_before(db *d, const char *sha, ingest_file_result *out, gboolean *seen, GError **error)
+{
+	const char *p2[] = { db_programme(d), sha };
+	g_autofree char *v = NULL;
+	if (!db_scalar(d,
+		       "SELECT file_id FROM file_digests d WHERE programme = $1 AND sha256 = $2 AND NOT EXISTS"
+		       " (SELECT 1 FROM acts a WHERE a.programme = $1 AND a.kind = 'W' AND a.file_id = d.file_id)",
+		       2, p2, &v, error))
+		return FALSE;
+	*seen = v != NULL;
+	if (!v)
+		return TRUE;
+	out->status = INGEST_SKIPPED;
+	out->file_id = g_ascii_strtoll(v, NULL, 10);
+	g_assert(out->file_id >= 1);
+	const char *p1[] = { v };
+	PGresult *res = db_query(d,
+				 "SELECT profile, name, to_char(ingested_at, 'YYYY-MM-DD HH24:MI:SS')"
+				 " FROM files WHERE file_id = $1::bigint",
+				 1, p1, error);
+	if (!res)
+		return FALSE;
+	g_assert(PQntuples(res) == 1);
+	out->reason = g_strdup_printf("already ingested as file %s ('%s', on %s)", v, PQgetvalue(res, 0, 1),
+				      PQgetvalue(res, 0, 2));
+	out->profile = g_strdup(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	db_rollback(d);
+	return TRUE;
+}
+
+/* Reads, classifies and stores every line of m, a chunk at a time. TRUE with *why set: the file
+ * is refused (*retry: a later run may take it whole). */
+static gboolean store_lines(ingest_ctx *c, manifest_reader *m, const char *sha, GError **why, gboolean *retry,
+			    GError **error)
+{
+	manifest_line line;
+	manifest_tally tally = { 0 };
+	while (manifest_next(m, &line, why)) {
+		take_line(c, &line);
+		manifest_tally_add(&tally, &line);
+		c->lines_read++;
+		if (c->lines->len >= INGEST_CHUNK_LINES && !flush_chunk(c, error))
+			return FALSE;
+		if (!store_raw(c, FALSE, error))
+			return FALSE;
+	}
+	if (*why)
+		return TRUE;
+	/* The bytes read must be the ones whose digest was checked for "seen before": a file still
+	 * being written (an upload in progress) is refused, and taken whole by a later run. */
+	if (strcmp(manifest_sha256(m), sha) != 0) {
+		*why = g_error_new(INGEST_ERROR, STATUS_DATAERR, "'%s' changed while it was read: try again once it is "
+				   "complete", c->base);
+		*retry = TRUE;
+		return TRUE;
+	}
+	g_assert(c->lines_read == manifest_lines(m));
+	return flush_chunk(c, error) && check_counts(c, error) && manifest_tally_check(&tally, m, error);
+}
+
+/* Every line stored and counted: the file's record and the commit (a dry run: its report, and
+ * everything rolled back). */
+static gboolean commit_file(ingest_ctx *c, manifest_reader *m, ingest_file_result *out, GError **error)
+{
+	g_assert(c->lines_total == (int64_t)c->lines_read && c->lines->len == 0);
+	int64_t counted = 0;
+	for (int o = 0; o < OUTCOME_COUNT; o++)
+		counted += c->outcomes[o];
+	g_assert(counted == c->lines_total); /* the outcome counts, before commit */
+	if (c->o->dry_run) {
+		if (!dry_run_report(c, out, error))
+			return FALSE;
+		db_rollback(c->d);
+	} else {
+		g_assert(c->file_id >= 1);
+		if (!record_file(c, m, error))
+			return FALSE;
+		fault_point("ingest:before-commit");
+		if (!db_commit(c->d, error))
+			return FALSE;
+		fault_point("ingest:committed");
+		if (c->o->progress)
+			fprintf(stderr, "\n");
+		out->file_id = c->file_id;
+	}
+	out->status = INGEST_STORED; /* for a dry run, would be */
+	out->lines = c->lines_total;
+	memcpy(out->outcomes, c->outcomes, sizeof out->outcomes);
+	return TRUE;
+}
+
+/* A refusal ends the file with nothing stored, and is no error of the run; any other error is. */
+static gboolean refused(ingest_ctx *c, manifest_reader *m, GError *why, gboolean retry, ingest_file_result *out,
+			GError **error)
+{
+	g_assert(why != NULL);
+	if (!is_refusal(why)) {
+		g_propagate_error(error, why);
+		return FALSE;
+	}
+	db_rollback(c->d);
+	if (!out->profile && m)
+		out->profile = g_strdup(manifest_profile_name(m));
+	refuse(out, why);
+	out->retry = out->retry || retry;
+	return TRUE;
+}
+
+/* The file, in its own transaction under the settlement lock's key: a settlement never sees half
+ * a file and ingests of the same programme take turns. */
+static gboolean ingest_in_txn(ingest_ctx *c, const char *sha, ingest_file_result *out, GError **error)
+{
+	gboolean seen = FALSE;
+	if (!db_begin(c->d, error) || !db_wait_settlement_xact(c->d, error) ||
+	    !seen_before(c->d, sha, out, &seen, error))
+		return FALSE;
+	if (seen)
+		return TRUE;
+	/* Checks 3-7 use the registry as known when the line is ingested: read inside the lock, so a
+	 * registry load (which takes the same key) committed before this file, even during this run,
+	 * is seen, and none can commit while the file is classified. */
+	c->reg = registry_snapshot(c->d, NULL, error);
+	if (!c->reg)
+		return FALSE;
+	/* A dry run takes no number from the sequence (the database stays as it was): file 0, which
+	 * no stored file has, and everything it writes is rolled back. */
+	g_autofree char *v = c->o->dry_run ? g_strdup("0") : NULL;
+	if (!v && !db_scalar(c->d, "SELECT nextval(pg_get_serial_sequence('files', 'file_id'))", 0, NULL, &v, error))
+		return FALSE;
+	c->file_id = g_ascii_strtoll(v, NULL, 10);
+	GError *why = NULL;
+	gboolean retry = FALSE, ok;
+	manifest_reader *m = manifest_open(c->path, c->o->profiles, c->o->profile_name, c->o->overrides, on_raw, c, &why);
+	if (!m) {
+		ok = refused(c, m, why, retry, out, error);
+	} else {
+		out->profile = g_strdup(manifest_profile_name(m));
+		ok = store_lines(c, m, sha, &why, &retry, error);
+		if (ok)
+			ok = why ? refused(c, m, why, retry, out, error) : commit_file(c, m, out, error);
+	}
+	manifest_close(m);
+	return ok;
+}
+
 gboolean ingest_file_as(db *d, const char *path, const char *shown_as, const ingest_options *o,
 			ingest_file_result *out, GError **error)
 {
@@ -799,124 +989,9 @@ gboolean ingest_file_as(db *d, const char *path, const char *shown_as, const ing
 	c.firsts = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 	c.raw = g_string_sized_new(INGEST_RAW_PIECE_BYTES + MANIFEST_CHUNK_BYTES);
 	c.copy = g_string_sized_new(INGEST_RAW_PIECE_BYTES);
-	manifest_reader *m = NULL;
-	gboolean ok = FALSE, retry = FALSE;
-	char *v = NULL;
-	const char *p2[] = { db_programme(d), sha };
-
-	if (!db_begin(d, error))
-		goto out;
-	/* The settlement lock's key, held for this transaction: a settlement never sees half a file
-	 * and ingests of the same programme take turns. */
-	if (!db_wait_settlement_xact(d, error))
-		goto out;
-	if (!db_scalar(d,
-		       "SELECT file_id FROM file_digests d WHERE programme = $1 AND sha256 = $2 AND NOT EXISTS"
-		       " (SELECT 1 FROM acts a WHERE a.programme = $1 AND a.kind = 'W' AND a.file_id = d.file_id)",
-		       2, p2, &v, error))
-		goto out;
-	if (v) {
-		out->status = INGEST_SKIPPED;
-		out->file_id = g_ascii_strtoll(v, NULL, 10);
-		const char *p1[] = { v };
-		PGresult *seen = db_query(d,
-					  "SELECT profile, name, to_char(ingested_at, 'YYYY-MM-DD HH24:MI:SS')"
-					  " FROM files WHERE file_id = $1::bigint",
-					  1, p1, error);
-		if (!seen)
-			goto out;
-		g_assert(PQntuples(seen) == 1);
-		out->reason = g_strdup_printf("already ingested as file %s ('%s', on %s)", v, PQgetvalue(seen, 0, 1),
-					      PQgetvalue(seen, 0, 2));
-		out->profile = g_strdup(PQgetvalue(seen, 0, 0));
-		PQclear(seen);
-		db_rollback(d);
-		ok = TRUE;
-		goto out;
-	}
-	/* Checks 3-7 use the registry as known when the line is ingested: read inside the lock, so a
-	 * registry load (which takes the same key) committed before this file, even during this run,
-	 * is seen, and none can commit while the file is classified. */
-	c.reg = registry_snapshot(d, NULL, error);
-	if (!c.reg)
-		goto out;
-	/* A dry run takes no number from the sequence (the database stays as it was): file 0, which
-	 * no stored file has, and everything it writes is rolled back. */
-	if (o->dry_run)
-		v = g_strdup("0");
-	else if (!db_scalar(d, "SELECT nextval(pg_get_serial_sequence('files', 'file_id'))", 0, NULL, &v, error))
-		goto out;
-	c.file_id = g_ascii_strtoll(v, NULL, 10);
-
-	m = manifest_open(path, o->profiles, o->profile_name, o->overrides, on_raw, &c, &why);
-	if (!m)
-		goto refused;
-	out->profile = g_strdup(manifest_profile_name(m));
-	manifest_line line;
-	manifest_tally tally = { 0 };
-	while (manifest_next(m, &line, &why)) {
-		take_line(&c, &line);
-		manifest_tally_add(&tally, &line);
-		c.lines_read++;
-		if (c.lines->len >= INGEST_CHUNK_LINES && !flush_chunk(&c, error))
-			goto out;
-		if (!store_raw(&c, FALSE, error))
-			goto out;
-	}
-	if (why)
-		goto refused;
-	/* The bytes read must be the ones whose digest was checked for "seen before": a file still
-	 * being written (an upload in progress) is refused, and taken whole by a later run. */
-	if (strcmp(manifest_sha256(m), sha) != 0) {
-		why = g_error_new(INGEST_ERROR, STATUS_DATAERR, "'%s' changed while it was read: try again once it is "
-				  "complete", c.base);
-		retry = TRUE;
-		goto refused;
-	}
-	g_assert(c.lines_read == manifest_lines(m));
-	if (!flush_chunk(&c, error) || !check_counts(&c, error) || !manifest_tally_check(&tally, m, error))
-		goto out;
-	if (o->dry_run) {
-		if (!dry_run_report(&c, out, error))
-			goto out;
-		db_rollback(d);
-		out->status = INGEST_STORED; /* would be */
-		out->lines = c.lines_total;
-		memcpy(out->outcomes, c.outcomes, sizeof out->outcomes);
-		ok = TRUE;
-		goto out;
-	}
-	if (!record_file(&c, m, error))
-		goto out;
-	fault_point("ingest:before-commit");
-	if (!db_commit(d, error))
-		goto out;
-	fault_point("ingest:committed");
-	if (o->progress)
-		fprintf(stderr, "\n");
-	out->status = INGEST_STORED;
-	out->file_id = c.file_id;
-	out->lines = c.lines_total;
-	memcpy(out->outcomes, c.outcomes, sizeof out->outcomes);
-	ok = TRUE;
-	goto out;
-
-refused:
-	if (!is_refusal(why)) {
-		g_propagate_error(error, why);
-		goto out;
-	}
-	db_rollback(d);
-	if (!out->profile && m)
-		out->profile = g_strdup(manifest_profile_name(m));
-	refuse(out, why);
-	out->retry = out->retry || retry;
-	ok = TRUE;
-out:
+	gboolean ok = ingest_in_txn(&c, sha, out, error);
 	if (!ok)
 		db_rollback(d);
-	manifest_close(m);
-	g_free(v);
 	if (c.reg)
 		registry_free(c.reg);
 	g_array_free(c.lines, TRUE);
@@ -925,6 +1000,47 @@ out:
 	g_string_free(c.raw, TRUE);
 	g_string_free(c.copy, TRUE);
 	return ok;
+}
+
+/* A file's reasons (lines_reason *) as its "reasons" array. */
+static void json_reasons(json_writer *w, const GPtrArray *reasons)
+{
+	json_key(w, "reasons");
+	json_array_begin(w);
+	for (guint i = 0; i < reasons->len; i++) {
+		const lines_reason *lr = reasons->pdata[i];
+		json_object_begin(w);
+		json_key(w, "outcome");
+		json_string(w, lr->outcome);
+		json_key(w, "lines");
+		json_int(w, lr->lines);
+		json_key(w, "first_line");
+		json_int(w, lr->first_line);
+		json_key(w, "reason");
+		json_string(w, lr->reason);
+		json_object_end(w);
+	}
+	json_array_end(w);
+}
+
+/* A dry run's first lines (char **, LINES_COLUMNS each) as its "preview" array. */
+static void json_preview(json_writer *w, const GPtrArray *preview)
+{
+	json_key(w, "preview");
+	json_array_begin(w);
+	for (guint i = 0; i < preview->len; i++) {
+		char **row = preview->pdata[i];
+		json_object_begin(w);
+		for (int c = 0; c < LINES_COLUMNS; c++) {
+			json_key(w, lines_column_names[c]);
+			if (c == LINES_LINE)
+				json_int(w, g_ascii_strtoll(row[c], NULL, 10));
+			else
+				json_string(w, *row[c] ? row[c] : NULL);
+		}
+		json_object_end(w);
+	}
+	json_array_end(w);
 }
 
 void ingest_json(json_writer *w, const ingest_file_result *results, size_t n)
@@ -952,41 +1068,10 @@ void ingest_json(json_writer *w, const ingest_file_result *results, size_t n)
 			json_int(w, r->file_id);
 		else
 			json_null(w);
-		if (r->reasons) {
-			json_key(w, "reasons");
-			json_array_begin(w);
-			for (guint i = 0; i < r->reasons->len; i++) {
-				const lines_reason *lr = r->reasons->pdata[i];
-				json_object_begin(w);
-				json_key(w, "outcome");
-				json_string(w, lr->outcome);
-				json_key(w, "lines");
-				json_int(w, lr->lines);
-				json_key(w, "first_line");
-				json_int(w, lr->first_line);
-				json_key(w, "reason");
-				json_string(w, lr->reason);
-				json_object_end(w);
-			}
-			json_array_end(w);
-		}
-		if (r->preview) {
-			json_key(w, "preview");
-			json_array_begin(w);
-			for (guint i = 0; i < r->preview->len; i++) {
-				char **row = r->preview->pdata[i];
-				json_object_begin(w);
-				for (int c = 0; c < LINES_COLUMNS; c++) {
-					json_key(w, lines_column_names[c]);
-					if (c == LINES_LINE)
-						json_int(w, g_ascii_strtoll(row[c], NULL, 10));
-					else
-						json_string(w, *row[c] ? row[c] : NULL);
-				}
-				json_object_end(w);
-			}
-			json_array_end(w);
-		}
+		if (r->reasons)
+			json_reasons(w, r->reasons);
+		if (r->preview)
+			json_preview(w, r->preview);
 		json_key(w, "outcomes");
 		json_object_begin(w);
 		for (int o = 0; o < OUTCOME_COUNT; o++) {

@@ -1,4 +1,4 @@
-/* ledger.c: batch digests; see ledger.h. */
+/* ledger.c: the writer of postings and entries, batch and payment digests, seals; see ledger.h. */
 #include "ledger.h"
 
 #include "acts.h"
@@ -226,4 +226,166 @@ char *ledger_pool_account(const char *pool_id)
 char *ledger_payable_account(const char *shop_id)
 {
 	return g_strconcat("payable:", shop_id, NULL);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* The payments chain                                                                          */
+
+#define LEDGER_PAYMENTS_DIGEST_VERSION "subsidy-payments-v1"
+
+void ledger_payments_digest(const char *programme, int load_id, const char *prev_digest,
+			    const ledger_payment_row *rows, size_t n_rows, char out[LEDGER_DIGEST_HEX])
+{
+	g_assert(strlen(prev_digest) == LEDGER_DIGEST_HEX - 1 && load_id >= 1);
+	GString *text = g_string_new(NULL);
+	db_copy_text(text, LEDGER_PAYMENTS_DIGEST_VERSION);
+	db_copy_text(text, programme);
+	db_copy_int(text, load_id);
+	db_copy_text(text, prev_digest);
+	db_copy_row_end(text);
+	for (size_t i = 0; i < n_rows; i++) {
+		const ledger_payment_row *r = &rows[i];
+		g_assert(i == 0 || rows[i - 1].line_no < r->line_no);
+		g_assert(strcmp(r->status, "PAID") == 0 || strcmp(r->status, "FAILED") == 0);
+		db_copy_int(text, r->line_no);
+		db_copy_int(text, r->batch_id);
+		db_copy_text(text, r->shop_id);
+		db_copy_int(text, r->amount_fen);
+		db_copy_text(text, r->status);
+		db_copy_text(text, r->paid_at);
+		db_copy_text(text, r->serial_no);
+		db_copy_row_end(text);
+	}
+	g_autoptr(GChecksum) sum = g_checksum_new(G_CHECKSUM_SHA256);
+	g_checksum_update(sum, (const guchar *)text->str, (gssize)text->len);
+	g_string_free(text, TRUE);
+	g_strlcpy(out, g_checksum_get_string(sum), LEDGER_DIGEST_HEX);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* The writer of postings and entries                                                          */
+
+/* The one column list of each: the writer's rows follow it. */
+static const char copy_postings[] =
+	"COPY postings (programme, batch_id, seq, shop_id, order_key, order_no, status, fee_fen, order_date, rule,"
+	" rate_bp, policy_id, policy_version, campaign_id, entitlement_fen, previous_fen, funded_fen, unfunded_fen,"
+	" fund_pickup, fund_courier, fund_waybill, correction) FROM STDIN";
+static const char copy_entries[] =
+	"COPY entries (programme, txn, entry_seq, account, amount_fen, batch_id, posting_seq, pool_id, shop_id)"
+	" FROM STDIN";
+
+/* The buffers' first size: about what a settlement's round of postings writes. */
+#define LEDGER_COPY_BYTES (1 << 20)
+
+struct ledger_writer {
+	db *d;
+	int batch_id; /* 0: entries of no batch */
+	GString *postings;
+	GString *entries;
+	int64_t postings_n, entries_n; /* rows written, for the asserts */
+};
+
+ledger_writer *ledger_writer_new(db *d, int batch_id)
+{
+	g_assert(d != NULL && batch_id >= 0);
+	ledger_writer *w = g_new0(ledger_writer, 1);
+	w->d = d;
+	w->batch_id = batch_id;
+	w->postings = g_string_sized_new(batch_id ? LEDGER_COPY_BYTES : 0);
+	w->entries = g_string_sized_new(LEDGER_COPY_BYTES);
+	return w;
+}
+
+void ledger_writer_free(ledger_writer *w)
+{
+	if (!w)
+		return;
+	g_string_free(w->postings, TRUE);
+	g_string_free(w->entries, TRUE);
+	g_free(w);
+}
+
+void ledger_write_posting(ledger_writer *w, const ledger_posting *p)
+{
+	/* A posting belongs to a batch and moves an order from previous_fen to entitlement_fen. */
+	g_assert(w->batch_id >= 1 && p->seq >= 1);
+	g_assert(p->entitlement_fen >= 0 && p->previous_fen >= 0 && p->unfunded_fen >= 0);
+	g_assert(p->shop_id && p->order_key && p->status && p->fund_pickup && p->fund_courier && p->fund_waybill);
+	GString *b = w->postings;
+	db_copy_text(b, db_programme(w->d));
+	db_copy_int(b, w->batch_id);
+	db_copy_int(b, p->seq);
+	db_copy_text(b, p->shop_id);
+	db_copy_text(b, p->order_key);
+	db_copy_text(b, p->order_no);
+	db_copy_text(b, p->status);
+	db_copy_text(b, p->fee_fen);
+	db_copy_text(b, p->order_date);
+	db_copy_text(b, p->rule);
+	db_copy_text(b, p->rate_bp);
+	db_copy_text(b, p->policy_id);
+	db_copy_text(b, p->policy_version);
+	db_copy_text(b, p->campaign_id);
+	db_copy_int(b, p->entitlement_fen);
+	db_copy_int(b, p->previous_fen);
+	db_copy_int(b, p->funded_fen);
+	db_copy_int(b, p->unfunded_fen);
+	db_copy_text(b, p->fund_pickup);
+	db_copy_text(b, p->fund_courier);
+	db_copy_text(b, p->fund_waybill);
+	db_copy_text(b, p->correction);
+	db_copy_row_end(b);
+	w->postings_n++;
+}
+
+void ledger_write_txn(ledger_writer *w, const char *txn, int posting_seq, const ledger_leg *legs, size_t n)
+{
+	/* Double entry: at least two legs, none empty, summing to zero; a batch's are for a posting. */
+	g_assert(n >= 2 && txn && *txn);
+	g_assert((posting_seq >= 1) == (w->batch_id >= 1));
+	int64_t sum = 0;
+	for (size_t k = 0; k < n; k++) {
+		g_assert(legs[k].amount_fen != 0 && legs[k].account);
+		g_assert(legs[k].amount_fen > INT64_MIN / 2 && legs[k].amount_fen < INT64_MAX / 2);
+		sum += legs[k].amount_fen;
+	}
+	g_assert(sum == 0);
+	GString *e = w->entries;
+	for (size_t k = 0; k < n; k++) {
+		db_copy_text(e, db_programme(w->d));
+		db_copy_text(e, txn);
+		db_copy_int(e, (int64_t)k + 1);
+		db_copy_text(e, legs[k].account);
+		db_copy_int(e, legs[k].amount_fen);
+		if (w->batch_id) {
+			db_copy_int(e, w->batch_id);
+			db_copy_int(e, posting_seq);
+		} else {
+			db_copy_null(e);
+			db_copy_null(e);
+		}
+		db_copy_text(e, legs[k].pool_id);
+		db_copy_text(e, legs[k].shop_id);
+		db_copy_row_end(e);
+	}
+	w->entries_n += (int64_t)n;
+}
+
+static gboolean copy_buffer(db *d, const char *copy_sql, GString *rows, GError **error)
+{
+	if (rows->len == 0)
+		return TRUE;
+	gboolean ok = db_copy_begin(d, copy_sql, error) && db_copy_put(d, rows->str, rows->len, error) &&
+		      db_copy_end(d, error);
+	g_string_truncate(rows, 0);
+	return ok;
+}
+
+gboolean ledger_writer_flush(ledger_writer *w, GError **error)
+{
+	/* Entries of no batch come alone; a batch's entries are each for a posting of it. */
+	g_assert(w->batch_id >= 1 || w->postings_n == 0);
+	g_assert(w->postings_n >= 0 && w->entries_n >= 0);
+	return copy_buffer(w->d, copy_postings, w->postings, error) &&
+	       copy_buffer(w->d, copy_entries, w->entries, error);
 }

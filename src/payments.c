@@ -30,45 +30,12 @@ G_DEFINE_QUARK(subsidy-payments-error-quark, payments_error)
 #define PAYMENTS_ERRORS_SHOWN_MAX 20
 /* A batch number or load number as text, with its NUL. */
 #define PAYMENTS_INT_TEXT_MAX 16
-#define PAYMENTS_DIGEST_VERSION "subsidy-payments-v1"
 
 static const char *const payments_header[PAYMENTS_FIELDS] = {
 	"批次号", "店铺编号", "金额(元)", "状态", "支付时间", "流水号",
 };
 static const char status_paid_text[] = "成功";
 static const char status_failed_text[] = "失败";
-
-/* ------------------------------------------------------------------------------------------ */
-/* The digest                                                                                  */
-
-void payments_digest(const char *programme, int load_id, const char *prev_digest, const payments_row *rows,
-		     size_t n_rows, char out[PAYMENTS_DIGEST_HEX])
-{
-	g_assert(strlen(prev_digest) == PAYMENTS_DIGEST_HEX - 1 && load_id >= 1);
-	GString *text = g_string_new(NULL);
-	db_copy_text(text, PAYMENTS_DIGEST_VERSION);
-	db_copy_text(text, programme);
-	db_copy_int(text, load_id);
-	db_copy_text(text, prev_digest);
-	db_copy_row_end(text);
-	for (size_t i = 0; i < n_rows; i++) {
-		const payments_row *r = &rows[i];
-		g_assert(i == 0 || rows[i - 1].line_no < r->line_no);
-		g_assert(strcmp(r->status, "PAID") == 0 || strcmp(r->status, "FAILED") == 0);
-		db_copy_int(text, r->line_no);
-		db_copy_int(text, r->batch_id);
-		db_copy_text(text, r->shop_id);
-		db_copy_int(text, r->amount_fen);
-		db_copy_text(text, r->status);
-		db_copy_text(text, r->paid_at);
-		db_copy_text(text, r->serial_no);
-		db_copy_row_end(text);
-	}
-	g_autoptr(GChecksum) sum = g_checksum_new(G_CHECKSUM_SHA256);
-	g_checksum_update(sum, (const guchar *)text->str, (gssize)text->len);
-	g_string_free(text, TRUE);
-	g_strlcpy(out, g_checksum_get_string(sum), PAYMENTS_DIGEST_HEX);
-}
 
 /* ------------------------------------------------------------------------------------------ */
 /* Reading the file                                                                            */
@@ -575,47 +542,55 @@ static gboolean copy_rows(db *d, const char *copy_sql, GString *rows, GError **e
 	       db_copy_end(d, error);
 }
 
-static gboolean record(db *d, const char *path, const char *sha256, const char *os_user, GPtrArray *apply,
-		       payments_report *report, const char *prev_digest, GError **error)
+/* The load's row (and its run), chained to prev_digest by the digest of the payments it applies. */
+static gboolean record_load(db *d, const char *path, const char *sha256, const char *os_user, GPtrArray *apply,
+			    payments_report *report, const char *prev_digest, GError **error)
 {
 	const char *programme = db_programme(d);
-	int load_id = report->load_id;
-	char load[PAYMENTS_INT_TEXT_MAX], applied[PAYMENTS_INT_TEXT_MAX], findings[PAYMENTS_INT_TEXT_MAX];
-	g_snprintf(load, sizeof load, "%d", load_id);
-	g_snprintf(applied, sizeof applied, "%d", report->applied);
-	g_snprintf(findings, sizeof findings, "%u", report->findings->len);
-
-	payments_row *rows = g_new0(payments_row, apply->len + 1);
+	g_assert(report->load_id >= 1 && report->applied == (int)apply->len);
+	ledger_payment_row *rows = g_new0(ledger_payment_row, apply->len + 1);
 	for (guint i = 0; i < apply->len; i++) {
 		const result_line *l = apply->pdata[i];
-		rows[i] = (payments_row){ l->line_no, l->batch_id, l->shop_id, l->amount_fen,
-					  l->paid ? "PAID" : "FAILED", l->paid_at, l->serial_no };
+		rows[i] = (ledger_payment_row){ l->line_no, l->batch_id, l->shop_id, l->amount_fen,
+						l->paid ? "PAID" : "FAILED", l->paid_at, l->serial_no };
 	}
-	char digest[PAYMENTS_DIGEST_HEX];
-	payments_digest(programme, load_id, prev_digest, rows, apply->len, digest);
+	ledger_payments_digest(programme, report->load_id, prev_digest, rows, apply->len, report->digest);
 	g_free(rows);
-	g_strlcpy(report->digest, digest, sizeof report->digest);
+	g_assert(strlen(report->digest) == LEDGER_DIGEST_HEX - 1);
 
+	char load[PAYMENTS_INT_TEXT_MAX], applied[PAYMENTS_INT_TEXT_MAX], findings[PAYMENTS_INT_TEXT_MAX];
+	g_snprintf(load, sizeof load, "%d", report->load_id);
+	g_snprintf(applied, sizeof applied, "%d", report->applied);
+	g_snprintf(findings, sizeof findings, "%u", report->findings->len);
 	g_autofree char *base = g_path_get_basename(path);
-	char *run_id = NULL;
+	g_autofree char *run_id = NULL;
 	const char *run_params[] = { programme, os_user, path };
 	if (!db_scalar(d, "INSERT INTO runs (programme, kind, os_user, detail) VALUES ($1, 'payments', $2, $3)"
 			  " RETURNING run_id",
 		       3, run_params, &run_id, error))
 		return FALSE;
-	const char *load_params[] = { programme, load, run_id, base, sha256, applied, findings, prev_digest, digest };
+	const char *load_params[] = { programme, load, run_id, base, sha256, applied, findings, prev_digest,
+				      report->digest };
 	PGresult *res = db_query(d, "INSERT INTO payment_loads (programme, load_id, run_id, file_name, sha256, applied,"
 				    " findings, prev_digest, digest, batches_upto) VALUES ($1, $2::int, $3::bigint, $4, $5,"
 				    " $6::int, $7::int, $8, $9, (SELECT coalesce(max(batch_id), 0) FROM batches"
 				    " WHERE programme = $1))",
 				 9, load_params, error);
-	g_free(run_id);
 	if (!res)
 		return FALSE;
 	PQclear(res);
+	return TRUE;
+}
 
+/* The applied payments, and for each PAID one its two entries: the shop's payable moves to the
+ * treasury. No batch_id: the batch's digest covers the entries of its batch, and a payment comes
+ * after the batch is sealed. */
+static gboolean record_payments(db *d, GPtrArray *apply, int load_id, GError **error)
+{
+	const char *programme = db_programme(d);
 	g_autoptr(GString) pay = g_string_new(NULL);
-	g_autoptr(GString) entries = g_string_new(NULL);
+	g_autoptr(ledger_writer) ledger = ledger_writer_new(d, 0);
+	int64_t paid = 0;
 	for (guint i = 0; i < apply->len; i++) {
 		const result_line *l = apply->pdata[i];
 		db_copy_text(pay, programme);
@@ -630,34 +605,30 @@ static gboolean record(db *d, const char *path, const char *sha256, const char *
 		db_copy_row_end(pay);
 		if (!l->paid)
 			continue; /* a failed payment leaves the shop's payable owed, to be carried */
-		/* Paid: the shop's payable moves to the treasury. No batch_id: the batch's digest covers
-		 * the entries of its batch, and a payment comes after the batch is sealed. */
+		g_assert(l->amount_fen > 0);
 		g_autofree char *txn = g_strdup_printf("pay%d.%d", load_id, l->line_no);
 		g_autofree char *payable = ledger_payable_account(l->shop_id);
-		const struct {
-			const char *account;
-			int64_t amount_fen;
-		} legs[] = { { payable, -l->amount_fen }, { LEDGER_TREASURY, l->amount_fen } };
-		G_STATIC_ASSERT(G_N_ELEMENTS(legs) == 2);
-		g_assert(legs[0].amount_fen + legs[1].amount_fen == 0 && l->amount_fen > 0);
-		for (size_t k = 0; k < G_N_ELEMENTS(legs); k++) {
-			db_copy_text(entries, programme);
-			db_copy_text(entries, txn);
-			db_copy_int(entries, (int64_t)k + 1);
-			db_copy_text(entries, legs[k].account);
-			db_copy_int(entries, legs[k].amount_fen);
-			db_copy_null(entries); /* batch_id */
-			db_copy_null(entries); /* posting_seq */
-			db_copy_null(entries); /* pool_id */
-			db_copy_text(entries, l->shop_id);
-			db_copy_row_end(entries);
-		}
+		const ledger_leg legs[] = { { payable, -l->amount_fen, NULL, l->shop_id },
+					    { LEDGER_TREASURY, l->amount_fen, NULL, l->shop_id } };
+		ledger_write_txn(ledger, txn, 0, legs, G_N_ELEMENTS(legs));
+		paid++;
 	}
+	g_assert(paid <= (int64_t)apply->len);
+	return copy_rows(d,
+			 "COPY payments (programme, batch_id, shop_id, amount_fen, status, paid_at, serial_no, load_id,"
+			 " line_no) FROM STDIN",
+			 pay, error) &&
+	       ledger_writer_flush(ledger, error);
+}
+
+static gboolean record_findings(db *d, const payments_report *report, GError **error)
+{
 	g_autoptr(GString) found = g_string_new(NULL);
 	for (guint i = 0; i < report->findings->len; i++) {
 		const payments_finding *f = report->findings->pdata[i];
-		db_copy_text(found, programme);
-		db_copy_int(found, load_id);
+		g_assert(f->line_no >= 2 && f->reason);
+		db_copy_text(found, db_programme(d));
+		db_copy_int(found, report->load_id);
 		db_copy_int(found, f->line_no);
 		db_copy_int(found, f->batch_id);
 		db_copy_text(found, f->shop_id);
@@ -666,21 +637,20 @@ static gboolean record(db *d, const char *path, const char *sha256, const char *
 		db_copy_row_end(found);
 	}
 	return copy_rows(d,
-			 "COPY payments (programme, batch_id, shop_id, amount_fen, status, paid_at, serial_no, load_id,"
-			 " line_no) FROM STDIN",
-			 pay, error) &&
-	       copy_rows(d,
-			 "COPY entries (programme, txn, entry_seq, account, amount_fen, batch_id, posting_seq, pool_id,"
-			 " shop_id) FROM STDIN",
-			 entries, error) &&
-	       copy_rows(d,
 			 "COPY payment_findings (programme, load_id, line_no, batch_id, shop_id, amount, finding)"
 			 " FROM STDIN",
 			 found, error);
 }
 
+static gboolean record(db *d, const char *path, const char *sha256, const char *os_user, GPtrArray *apply,
+		       payments_report *report, const char *prev_digest, GError **error)
+{
+	return record_load(d, path, sha256, os_user, apply, report, prev_digest, error) &&
+	       record_payments(d, apply, report->load_id, error) && record_findings(d, report, error);
+}
+
 /* The next load's number and the digest it chains to. */
-static gboolean chain_head(db *d, int *load_id, char prev[PAYMENTS_DIGEST_HEX], GError **error)
+static gboolean chain_head(db *d, int *load_id, char prev[LEDGER_DIGEST_HEX], GError **error)
 {
 	const char *params[] = { db_programme(d) };
 	PGresult *res = db_query(d, "SELECT load_id, digest FROM payment_loads WHERE programme = $1"
@@ -690,13 +660,13 @@ static gboolean chain_head(db *d, int *load_id, char prev[PAYMENTS_DIGEST_HEX], 
 		return FALSE;
 	if (PQntuples(res) == 0) {
 		*load_id = 1;
-		g_strlcpy(prev, PAYMENTS_GENESIS, PAYMENTS_DIGEST_HEX);
+		g_strlcpy(prev, LEDGER_GENESIS, LEDGER_DIGEST_HEX);
 	} else {
 		*load_id = atoi(PQgetvalue(res, 0, 0)) + 1;
-		g_strlcpy(prev, PQgetvalue(res, 0, 1), PAYMENTS_DIGEST_HEX);
+		g_strlcpy(prev, PQgetvalue(res, 0, 1), LEDGER_DIGEST_HEX);
 	}
 	PQclear(res);
-	g_assert(strlen(prev) == PAYMENTS_DIGEST_HEX - 1);
+	g_assert(strlen(prev) == LEDGER_DIGEST_HEX - 1);
 	return TRUE;
 }
 
@@ -712,7 +682,7 @@ gboolean payments_load(db *d, const char *path, const char *os_user, payments_re
 
 	ledger_view view = { 0 };
 	g_autoptr(GPtrArray) apply = g_ptr_array_new();
-	char prev[PAYMENTS_DIGEST_HEX];
+	char prev[LEDGER_DIGEST_HEX];
 	/* The settlement lock, for this transaction only: finance can hold it no longer than a load. */
 	gboolean ok = db_begin(d, error) && db_try_settlement_xact(d, error) &&
 		      chain_head(d, &report->load_id, prev, error) &&

@@ -11,6 +11,7 @@
 
 #include "chrono.h"
 #include "db.h"
+#include "ledger.h"
 
 #include <glib.h>
 #include <stdint.h>
@@ -18,29 +19,8 @@
 #define PAYMENTS_ERROR payments_error_quark()
 GQuark payments_error_quark(void);
 
-#define PAYMENTS_DIGEST_HEX 65 /* 64 hex digits and NUL */
-#define PAYMENTS_GENESIS "0000000000000000000000000000000000000000000000000000000000000000"
 /* A payments file larger than this is refused: a result per shop per batch stays far below. */
 #define PAYMENTS_FILE_BYTES_MAX (64 * 1024 * 1024)
-
-/* One applied payment as the digest sees it; the strings are the database's text. */
-typedef struct {
-	int line_no;           /* in its file; the header is line 1 */
-	int batch_id;
-	const char *shop_id;
-	int64_t amount_fen;
-	const char *status;    /* "PAID" or "FAILED" */
-	const char *paid_at;   /* "YYYY-MM-DD HH:MM:SS" (China time), or NULL */
-	const char *serial_no; /* the treasury's serial number, or NULL */
-} payments_row;
-
-/* The digest of a payment load: SHA-256 over a header line (version, programme, load_id,
- * prev_digest) and one line per applied payment, in line order (line_no ascending), each line the
- * COPY text form of (line_no, batch_id, shop_id, amount_fen, status, paid_at, serial_no): tab
- * separated, backslash escapes, \N for NULL. prev_digest is the previous load's digest, or
- * PAYMENTS_GENESIS for the first. Settled here so that verify recomputes it from the stored rows. */
-void payments_digest(const char *programme, int load_id, const char *prev_digest, const payments_row *rows,
-		     size_t n_rows, char out[PAYMENTS_DIGEST_HEX]);
 
 /* A line that is not applied, and why. */
 typedef struct {
@@ -59,7 +39,7 @@ typedef struct {
 	int64_t paid_fen;        /* applied PAID amounts */
 	int64_t failed_fen;      /* applied FAILED amounts */
 	GPtrArray *findings;     /* payments_finding *, in line order */
-	char digest[PAYMENTS_DIGEST_HEX]; /* the load's: the payments chain's head is P<load_id>:<digest> */
+	char digest[LEDGER_DIGEST_HEX]; /* the load's: the payments chain's head is P<load_id>:<digest> */
 } payments_report;
 
 /* Loads the results in path; os_user is recorded with the run. Fills *report (clear it with

@@ -60,9 +60,10 @@ typedef struct {
 	GByteArray *key;     /* scratch: a funding order's bytes */
 	GString *fund;       /* COPY buffers */
 	GString *state;
-	GString *postings;
-	GString *entries;
+	ledger_writer *ledger; /* the batch's postings and entries */
 	int64_t touched;     /* orders in settle_touched */
+	int64_t priced;      /* orders the pricing pass has seen */
+	int64_t states;      /* rows of settle_state: orders with a new state */
 	int seq;
 	settle_result res;
 } settle_ctx;
@@ -121,8 +122,7 @@ typedef struct {
 } settle_row;
 
 static const char create_work[] =
-	"CREATE TEMP TABLE settle_touched (shop_id text, order_key text, PRIMARY KEY (shop_id, order_key))"
-	" ON COMMIT DROP;"
+	"CREATE TEMP TABLE settle_touched (shop_id text, order_key text) ON COMMIT DROP;"
 	"CREATE TEMP TABLE settle_fund (fund_order bytea, shop_id text, order_key text, order_no text, fee_fen bigint,"
 	" order_date date, fund_pickup timestamp, fund_courier text, fund_waybill text, campaign_id text, rule text,"
 	" rate_bp integer, policy_id text, policy_version integer, new_fen bigint, before_fen bigint,"
@@ -136,14 +136,6 @@ static const char copy_fund[] =
 	" before_unfunded_fen, after_reversal, last) FROM STDIN";
 static const char copy_state[] =
 	"COPY settle_state (" SETTLE_ORDER_COLUMNS ", entitlement_fen, funded_fen, unfunded_fen, last_batch) FROM STDIN";
-/* The one column list of a posting; write_posting writes its rows. */
-static const char copy_postings[] =
-	"COPY postings (programme, batch_id, seq, shop_id, order_key, order_no, status, fee_fen, order_date, rule,"
-	" rate_bp, policy_id, policy_version, campaign_id, entitlement_fen, previous_fen, funded_fen, unfunded_fen,"
-	" fund_pickup, fund_courier, fund_waybill, correction) FROM STDIN";
-static const char copy_entries[] =
-	"COPY entries (programme, txn, entry_seq, account, amount_fen, batch_id, posting_seq, pool_id, shop_id)"
-	" FROM STDIN";
 
 /* The work tables are filled in this transaction and autovacuum never sees a temporary table:
  * without statistics the planner takes each for a handful of rows and joins them by nested loops,
@@ -265,11 +257,19 @@ static gboolean touch_orders(settle_ctx *c, GError **error)
 	const char *p3[] = { c->programme, prev, upto };
 	const char *p1[] = { c->programme };
 	int64_t by_lines = 0, retried = 0, by_registry = 0, by_acts = 0;
-	gboolean ok = touch(c,
+	/* The night's orders by hash, into a table with no index yet; its key is built once, after
+	 * (the later causes need it: each skips an order touched already). Sorting the lines by
+	 * order and inserting each order into the key as it comes took 8.2 s of a first night of
+	 * 1,000,000 lines (514,263 orders, EXPLAIN ANALYZE; the sort spills, the key's inserts are
+	 * random); by hash, then the key built by one sort, 3.6 s. */
+	gboolean ok = db_exec(c->d, "SET LOCAL enable_sort = off", error) &&
+		      touch(c,
 			    "INSERT INTO settle_touched SELECT DISTINCT shop_id, order_key FROM lines"
 			    " WHERE programme = $1 AND outcome = 'ELIGIBLE' AND file_id > $2::bigint"
 			    " AND file_id <= $3::bigint",
 			    3, p3, &by_lines, error) &&
+		      db_exec(c->d, "SET LOCAL enable_sort = on", error) &&
+		      db_exec(c->d, "ALTER TABLE settle_touched ADD PRIMARY KEY (shop_id, order_key)", error) &&
 		      touch(c,
 			    "INSERT INTO settle_touched SELECT shop_id, order_key FROM orders"
 			    " WHERE programme = $1 AND unfunded_fen > 0 ON CONFLICT DO NOTHING",
@@ -334,6 +334,7 @@ static void write_order_state(settle_ctx *c, const settle_row *r, fund_order_sta
 	g_assert(s.funded_fen + s.unfunded_fen == s.entitlement_fen);
 	g_assert(s.funded_fen >= 0 && s.unfunded_fen >= 0);
 	copy_row(c->state, r);
+	c->states++;
 	db_copy_int(c->state, s.entitlement_fen);
 	db_copy_int(c->state, s.funded_fen);
 	db_copy_int(c->state, s.unfunded_fen);
@@ -471,35 +472,81 @@ static gboolean choose_lines_plan(settle_ctx *c, GError **error)
 	return db_exec(c->d, scan ? "SET LOCAL enable_nestloop = off" : "SET LOCAL enable_nestloop = on", error);
 }
 
-/* Step 2: price every touched order, in one pass over their eligible lines, which the database
- * groups by sorting them by order. */
-static gboolean price_orders(settle_ctx *c, GError **error)
+/* The cursor settle_lines over the touched orders' eligible lines, grouped by order (sorted
+ * bytewise by shop and key). */
+static gboolean open_lines(settle_ctx *c, GError **error)
 {
 	char upto[24];
 	g_snprintf(upto, sizeof upto, "%" G_GINT64_FORMAT, (gint64)c->files_upto);
 	const char *p2[] = { c->programme, upto };
-	if (!analyse_work(c, "settle_touched", error) || !choose_lines_plan(c, error) ||
-	    !exec_params(c->d,
-			 "DECLARE settle_lines NO SCROLL CURSOR FOR SELECT * FROM ("
-			 " SELECT l.shop_id, l.order_key, l.order_no, l.fee_fen, l.pickup_time, l.courier, l.waybill_no,"
-			 "  l.campaign_id, o.entitlement_fen, o.funded_fen, o.unfunded_fen"
-			 " FROM settle_touched t JOIN lines_counted() l ON l.programme = $1"
-			 "  AND l.shop_id = t.shop_id AND l.order_key = t.order_key AND l.file_id <= $2::bigint"
-			 " LEFT JOIN orders o ON o.programme = $1 AND o.shop_id = t.shop_id AND o.order_key = t.order_key"
-			 /* An order that lost every line to an act (acts.h) is priced as holding nothing: one
-			  * line of fee 0 with its funding key as it was. */
-			 " UNION ALL SELECT o.shop_id, o.order_key, o.order_no, 0, o.fund_pickup, o.fund_courier,"
-			 "  o.fund_waybill, o.campaign_id, o.entitlement_fen, o.funded_fen, o.unfunded_fen"
-			 " FROM settle_corrections k JOIN orders o ON o.programme = $1 AND o.shop_id = k.shop_id"
-			 "  AND o.order_key = k.order_key"
-			 " WHERE NOT EXISTS (SELECT 1 FROM lines_counted() l WHERE l.programme = $1"
-			 "  AND l.shop_id = k.shop_id AND l.order_key = k.order_key AND l.file_id <= $2::bigint)"
-			 ") u ORDER BY u.shop_id COLLATE \"C\", u.order_key COLLATE \"C\"",
-			 2, p2, error) ||
-	    !db_exec(c->d, "SET LOCAL enable_nestloop = on", error))
+	g_assert(c->files_upto >= c->files_prev && c->touched >= 0);
+	return analyse_work(c, "settle_touched", error) && choose_lines_plan(c, error) &&
+	       exec_params(c->d,
+			   "DECLARE settle_lines NO SCROLL CURSOR FOR SELECT * FROM ("
+			   " SELECT l.shop_id, l.order_key, l.order_no, l.fee_fen, l.pickup_time, l.courier, l.waybill_no,"
+			   "  l.campaign_id, o.entitlement_fen, o.funded_fen, o.unfunded_fen"
+			   " FROM settle_touched t JOIN lines_counted() l ON l.programme = $1"
+			   "  AND l.shop_id = t.shop_id AND l.order_key = t.order_key AND l.file_id <= $2::bigint"
+			   " LEFT JOIN orders o ON o.programme = $1 AND o.shop_id = t.shop_id AND o.order_key = t.order_key"
+			   /* An order that lost every line to an act (acts.h) is priced as holding nothing: one
+			    * line of fee 0 with its funding key as it was. */
+			   " UNION ALL SELECT o.shop_id, o.order_key, o.order_no, 0, o.fund_pickup, o.fund_courier,"
+			   "  o.fund_waybill, o.campaign_id, o.entitlement_fen, o.funded_fen, o.unfunded_fen"
+			   " FROM settle_corrections k JOIN orders o ON o.programme = $1 AND o.shop_id = k.shop_id"
+			   "  AND o.order_key = k.order_key"
+			   " WHERE NOT EXISTS (SELECT 1 FROM lines_counted() l WHERE l.programme = $1"
+			   "  AND l.shop_id = k.shop_id AND l.order_key = k.order_key AND l.file_id <= $2::bigint)"
+			   ") u ORDER BY u.shop_id COLLATE \"C\", u.order_key COLLATE \"C\"",
+			   2, p2, error) &&
+	       db_exec(c->d, "SET LOCAL enable_nestloop = on", error);
+}
+
+/* Folds row i of settle_lines into cur, pricing the order before it when row i starts another. */
+static gboolean fold_line(settle_ctx *c, settle_order *cur, const PGresult *res, int i, GError **error)
+{
+	const char *shop_id = PQgetvalue(res, i, L_SHOP), *key = PQgetvalue(res, i, L_KEY);
+	if (!cur->shop_id || strcmp(cur->shop_id, shop_id) != 0 || strcmp(cur->order_key, key) != 0) {
+		if (cur->shop_id) {
+			/* Sorted bytewise: an order's lines come together, once. */
+			int by_shop = strcmp(cur->shop_id, shop_id);
+			g_assert(by_shop < 0 || (by_shop == 0 && strcmp(cur->order_key, key) < 0));
+			price_order(c, cur);
+			settle_order_clear(cur);
+		}
+		cur->shop_id = g_strdup(shop_id);
+		cur->order_key = g_strdup(key);
+		c->priced++;
+		order_acc_init(&cur->acc);
+		cur->before.entitlement_fen = int_or_zero(res, i, L_OLD_FEN);
+		cur->before.funded_fen = int_or_zero(res, i, L_OLD_FUNDED);
+		cur->before.unfunded_fen = int_or_zero(res, i, L_OLD_UNFUNDED);
+		g_assert(cur->before.funded_fen + cur->before.unfunded_fen == cur->before.entitlement_fen);
+	}
+	order_line l = { 0 };
+	l.order_no = text_or_null(res, i, L_ORDER_NO);
+	l.courier = PQgetvalue(res, i, L_COURIER);
+	l.waybill_no = PQgetvalue(res, i, L_WAYBILL);
+	l.campaign_id = text_or_null(res, i, L_CAMPAIGN);
+	l.fee_fen = g_ascii_strtoll(PQgetvalue(res, i, L_FEE), NULL, 10);
+	g_assert(l.fee_fen >= 0); /* lines.fee_fen's CHECK */
+	GError *perr = NULL;
+	if (!chrono_parse_time(PQgetvalue(res, i, L_PICKUP), &l.pickup, &perr)) {
+		g_propagate_prefixed_error(error, perr, "order '%s' of shop '%s': ", key, shop_id);
+		return FALSE;
+	}
+	order_acc_add(&cur->acc, &l);
+	return TRUE;
+}
+
+/* Step 2: price every touched order, in one pass over their eligible lines, which the database
+ * groups by sorting them by order. */
+static gboolean price_orders(settle_ctx *c, GError **error)
+{
+	if (!open_lines(c, error))
 		return FALSE;
 	settle_order cur = { 0 };
 	gboolean ok = TRUE;
+	int64_t rows = 0;
 	for (;;) {
 		PGresult *res = db_query(c->d, "FETCH " G_STRINGIFY(SETTLE_CHUNK_ROWS) " FROM settle_lines", 0, NULL,
 					 error);
@@ -508,38 +555,9 @@ static gboolean price_orders(settle_ctx *c, GError **error)
 			break;
 		}
 		int n = PQntuples(res);
-		for (int i = 0; i < n && ok; i++) {
-			const char *shop_id = PQgetvalue(res, i, L_SHOP), *key = PQgetvalue(res, i, L_KEY);
-			if (!cur.shop_id || strcmp(cur.shop_id, shop_id) != 0 || strcmp(cur.order_key, key) != 0) {
-				if (cur.shop_id) {
-					/* Sorted bytewise: an order's lines come together, once. */
-					int by_shop = strcmp(cur.shop_id, shop_id);
-					g_assert(by_shop < 0 || (by_shop == 0 && strcmp(cur.order_key, key) < 0));
-					price_order(c, &cur);
-					settle_order_clear(&cur);
-				}
-				cur.shop_id = g_strdup(shop_id);
-				cur.order_key = g_strdup(key);
-				order_acc_init(&cur.acc);
-				cur.before.entitlement_fen = int_or_zero(res, i, L_OLD_FEN);
-				cur.before.funded_fen = int_or_zero(res, i, L_OLD_FUNDED);
-				cur.before.unfunded_fen = int_or_zero(res, i, L_OLD_UNFUNDED);
-				g_assert(cur.before.funded_fen + cur.before.unfunded_fen == cur.before.entitlement_fen);
-			}
-			order_line l = { 0 };
-			l.order_no = text_or_null(res, i, L_ORDER_NO);
-			l.courier = PQgetvalue(res, i, L_COURIER);
-			l.waybill_no = PQgetvalue(res, i, L_WAYBILL);
-			l.campaign_id = text_or_null(res, i, L_CAMPAIGN);
-			l.fee_fen = g_ascii_strtoll(PQgetvalue(res, i, L_FEE), NULL, 10);
-			GError *perr = NULL;
-			if (!chrono_parse_time(PQgetvalue(res, i, L_PICKUP), &l.pickup, &perr)) {
-				g_propagate_prefixed_error(error, perr, "order '%s' of shop '%s': ", key, shop_id);
-				ok = FALSE;
-				break;
-			}
-			order_acc_add(&cur.acc, &l);
-		}
+		for (int i = 0; i < n && ok; i++)
+			ok = fold_line(c, &cur, res, i, error);
+		rows += n;
 		PQclear(res);
 		if (!ok || !flush_pricing(c, error)) {
 			ok = FALSE;
@@ -548,6 +566,8 @@ static gboolean price_orders(settle_ctx *c, GError **error)
 		if (n < SETTLE_CHUNK_ROWS)
 			break;
 	}
+	/* Only touched orders are read, each once (settle_touched's key). */
+	g_assert(!ok || (c->priced <= c->touched && c->priced <= rows));
 	if (ok && cur.shop_id)
 		price_order(c, &cur);
 	settle_order_clear(&cur);
@@ -638,68 +658,6 @@ static gboolean load_reversal_draws(settle_ctx *c, GError **error)
 	return ok;
 }
 
-static void add_entry(settle_ctx *c, const char *txn, int entry_seq, const char *account, int64_t amount_fen,
-		      const char *pool_id, const char *shop_id)
-{
-	g_assert(amount_fen != 0);
-	GString *e = c->entries;
-	db_copy_text(e, c->programme);
-	db_copy_text(e, txn);
-	db_copy_int(e, entry_seq);
-	db_copy_text(e, account);
-	db_copy_int(e, amount_fen);
-	db_copy_int(e, c->batch_id);
-	db_copy_int(e, c->seq);
-	db_copy_text(e, pool_id);
-	db_copy_text(e, shop_id);
-	db_copy_row_end(e);
-}
-
-/* A posting as the ledger records it: the order it is for, what fund_post decided, and the
- * order's entitlement before and after. */
-typedef struct {
-	const settle_row *order;
-	fund_status status;
-	int64_t entitlement_fen; /* after the posting */
-	int64_t previous_fen;    /* before it */
-	int64_t funded_fen;      /* moved to the shop, signed */
-	int64_t unfunded_fen;    /* the order's unfunded after it */
-	const char *correction;  /* the reference of the act that caused it (W3, R1, C2), or NULL */
-} settle_posting;
-
-/* The one writer of a posting row (copy_postings' columns), numbered c->seq in the batch. */
-static void write_posting(settle_ctx *c, const settle_posting *p)
-{
-	const char *const *o = p->order->col;
-	GString *b = c->postings;
-	db_copy_text(b, c->programme);
-	db_copy_int(b, c->batch_id);
-	db_copy_int(b, c->seq);
-	db_copy_text(b, o[R_SHOP]);
-	db_copy_text(b, o[R_KEY]);
-	db_copy_text(b, o[R_ORDER_NO]);
-	db_copy_text(b, fund_status_name(p->status));
-	db_copy_text(b, o[R_FEE]);
-	db_copy_text(b, o[R_DATE]);
-	db_copy_text(b, o[R_RULE]);
-	db_copy_text(b, o[R_RATE]);
-	db_copy_text(b, o[R_POLICY]);
-	db_copy_text(b, o[R_VERSION]);
-	db_copy_text(b, o[R_CAMPAIGN]);
-	db_copy_int(b, p->entitlement_fen);
-	db_copy_int(b, p->previous_fen);
-	db_copy_int(b, p->funded_fen);
-	db_copy_int(b, p->unfunded_fen);
-	db_copy_text(b, o[R_PICKUP]);
-	db_copy_text(b, o[R_COURIER]);
-	db_copy_text(b, o[R_WAYBILL]);
-	db_copy_text(b, p->correction);
-	db_copy_row_end(b);
-}
-
-/* Columns of the settle_funding cursor after the order's (SETTLE_ORDER_COLUMNS). */
-enum { F_NEW = R_COUNT, F_BEFORE_FEN, F_BEFORE_FUNDED, F_BEFORE_UNFUNDED, F_AFTER_REVERSAL, F_LAST, F_CORRECTION };
-
 static void mark_pool_used(settle_ctx *c, const char *pool_id)
 {
 	const fund_pool *pools = (const fund_pool *)(const void *)c->pools->data;
@@ -711,6 +669,48 @@ static void mark_pool_used(settle_ctx *c, const char *pool_id)
 	}
 	g_assert_not_reached(); /* fund_post draws only from the pools it is given */
 }
+
+/* The entries of posting c->seq (fund_post's, in c->txn_entries): a pool's account or the shop's
+ * payable, each leg named by whose account it is. */
+static void write_entries(settle_ctx *c, const char *shop_id)
+{
+	guint n = c->txn_entries->len;
+	g_assert(n != 1); /* a leg has its other side */
+	if (n == 0)
+		return; /* nothing moved (BUDGET_EXHAUSTED) */
+	g_autoptr(GPtrArray) accounts = g_ptr_array_new_with_free_func(g_free);
+	g_autofree ledger_leg *legs = g_new0(ledger_leg, n);
+	for (guint k = 0; k < n; k++) {
+		const fund_entry *e = &g_array_index(c->txn_entries, fund_entry, k);
+		char *account = e->pool_id ? ledger_pool_account(e->pool_id) : ledger_payable_account(shop_id);
+		g_ptr_array_add(accounts, account);
+		legs[k] = (ledger_leg){ account, e->amount_fen, e->pool_id, e->pool_id ? NULL : shop_id };
+		if (e->pool_id)
+			mark_pool_used(c, e->pool_id);
+	}
+	g_autofree char *txn = g_strdup_printf("b%d.p%d", c->batch_id, c->seq);
+	ledger_write_txn(c->ledger, txn, c->seq, legs, n);
+}
+
+/* The posting of an order (its texts r), numbered c->seq: what fund_post decided, and the order's
+ * entitlement before and after. */
+static void write_posting(settle_ctx *c, const settle_row *r, const fund_posting *post, int64_t new_fen,
+			  int64_t previous_fen, const char *correction)
+{
+	const char *const *o = r->col;
+	ledger_posting p = { .seq = c->seq, .shop_id = o[R_SHOP], .order_key = o[R_KEY], .order_no = o[R_ORDER_NO],
+			     .status = fund_status_name(post->status), .fee_fen = o[R_FEE], .order_date = o[R_DATE],
+			     .rule = o[R_RULE], .rate_bp = o[R_RATE], .policy_id = o[R_POLICY],
+			     .policy_version = o[R_VERSION], .campaign_id = o[R_CAMPAIGN], .entitlement_fen = new_fen,
+			     .previous_fen = previous_fen, .funded_fen = post->moved_fen,
+			     .unfunded_fen = post->after.unfunded_fen, .fund_pickup = o[R_PICKUP],
+			     .fund_courier = o[R_COURIER], .fund_waybill = o[R_WAYBILL], .correction = correction };
+	ledger_write_posting(c->ledger, &p);
+}
+
+/* Columns of the settle_funding cursor after the order's (SETTLE_ORDER_COLUMNS). */
+enum { F_NEW = R_COUNT, F_BEFORE_FEN, F_BEFORE_FUNDED, F_BEFORE_UNFUNDED, F_AFTER_REVERSAL, F_LAST, F_CORRECTION };
+
 
 /* Funds one attempt (a settle_fund row, in funding order); appends its posting, its entries and,
  * for the order's last attempt, its new state. */
@@ -742,20 +742,14 @@ static void fund_order(settle_ctx *c, PGresult *res, int i)
 	fund_posting post = fund_post((fund_pool *)(void *)c->pools->data, c->pools->len, draws, order_day, before,
 				      new_fen, c->txn_entries);
 	gboolean posted = post.status != FUND_NOTHING;
+	/* No pool below zero after a draw, and the order's money adds up after the posting. */
+	for (guint k = 0; k < c->pools->len; k++)
+		g_assert(g_array_index(c->pools, fund_pool, k).left_fen >= 0);
+	g_assert(post.after.funded_fen + post.after.unfunded_fen == post.after.entitlement_fen);
 	if (posted) {
 		c->seq++;
-		g_autofree char *txn = g_strdup_printf("b%d.p%d", c->batch_id, c->seq);
-		for (guint k = 0; k < c->txn_entries->len; k++) {
-			const fund_entry *e = &g_array_index(c->txn_entries, fund_entry, k);
-			g_autofree char *account = e->pool_id ? ledger_pool_account(e->pool_id)
-							      : ledger_payable_account(shop_id);
-			add_entry(c, txn, (int)k + 1, account, e->amount_fen, e->pool_id, e->pool_id ? NULL : shop_id);
-			if (e->pool_id)
-				mark_pool_used(c, e->pool_id);
-		}
-		settle_posting p = { &r, post.status, new_fen, before.entitlement_fen, post.moved_fen,
-				     post.after.unfunded_fen, text_or_null(res, i, F_CORRECTION) };
-		write_posting(c, &p);
+		write_entries(c, shop_id);
+		write_posting(c, &r, &post, new_fen, before.entitlement_fen, text_or_null(res, i, F_CORRECTION));
 		c->res.postings++;
 		if (!after_reversal) /* its reversal counted the order already */
 			c->res.orders++;
@@ -773,8 +767,7 @@ static gboolean flush_all(settle_ctx *c, GError **error)
 {
 	/* Postings before the orders' state: the orders guard checks one against the other, but
 	 * orders are written from settle_state by one statement, after every posting. */
-	return flush(c, c->postings, copy_postings, error) && flush(c, c->entries, copy_entries, error) &&
-	       flush(c, c->state, copy_state, error);
+	return ledger_writer_flush(c->ledger, error) && flush(c, c->state, copy_state, error);
 }
 
 /* Step 3: fund, in the order of the bytes price_order gave each attempt: reversals first, then by
@@ -834,29 +827,41 @@ static gboolean record_pools(settle_ctx *c, GError **error)
 			   4, p, error);
 }
 
-/* Step 4: orders' state, pool balances, what the batch pays each shop. */
-static gboolean record_state(settle_ctx *c, gboolean *failed_waiting, GError **error)
+/* Every order priced takes its new state from settle_state, as one statement (the orders guard
+ * checks them against the batch's postings, all written by now). */
+static gboolean record_orders(settle_ctx *c, GError **error)
+{
+	const char *p1[] = { c->programme };
+	g_assert(c->states <= c->priced);
+	PGresult *res = db_query(c->d,
+				 "INSERT INTO orders AS o (programme, " SETTLE_ORDER_COLUMNS ", entitlement_fen, funded_fen,"
+				 " unfunded_fen, last_batch)"
+				 " SELECT $1, " SETTLE_ORDER_COLUMNS ", entitlement_fen, funded_fen, unfunded_fen, last_batch"
+				 " FROM settle_state"
+				 " ON CONFLICT (programme, shop_id, order_key) DO UPDATE SET order_no = EXCLUDED.order_no,"
+				 "  fee_fen = EXCLUDED.fee_fen, order_date = EXCLUDED.order_date,"
+				 "  entitlement_fen = EXCLUDED.entitlement_fen, funded_fen = EXCLUDED.funded_fen,"
+				 "  unfunded_fen = EXCLUDED.unfunded_fen, fund_pickup = EXCLUDED.fund_pickup,"
+				 "  fund_courier = EXCLUDED.fund_courier, fund_waybill = EXCLUDED.fund_waybill,"
+				 "  campaign_id = EXCLUDED.campaign_id, rule = EXCLUDED.rule, rate_bp = EXCLUDED.rate_bp,"
+				 "  policy_id = EXCLUDED.policy_id, policy_version = EXCLUDED.policy_version,"
+				 "  last_batch = coalesce(EXCLUDED.last_batch, o.last_batch)",
+				 1, p1, error);
+	if (!res)
+		return FALSE;
+	/* One state per order, each written once. */
+	g_assert(g_ascii_strtoll(PQcmdTuples(res), NULL, 10) == c->states);
+	PQclear(res);
+	return TRUE;
+}
+
+/* What the batch pays each shop; *failed_waiting: a shop's failed payment is carried in it. */
+static gboolean record_shops(settle_ctx *c, gboolean *failed_waiting, GError **error)
 {
 	char batch[16];
 	g_snprintf(batch, sizeof batch, "%d", c->batch_id);
 	const char *p2[] = { c->programme, batch };
-	if (!exec_params(c->d,
-			 "INSERT INTO orders AS o (programme, " SETTLE_ORDER_COLUMNS ", entitlement_fen, funded_fen,"
-			 " unfunded_fen, last_batch)"
-			 " SELECT $1, " SETTLE_ORDER_COLUMNS ", entitlement_fen, funded_fen, unfunded_fen, last_batch"
-			 " FROM settle_state"
-			 " ON CONFLICT (programme, shop_id, order_key) DO UPDATE SET order_no = EXCLUDED.order_no,"
-			 "  fee_fen = EXCLUDED.fee_fen, order_date = EXCLUDED.order_date,"
-			 "  entitlement_fen = EXCLUDED.entitlement_fen, funded_fen = EXCLUDED.funded_fen,"
-			 "  unfunded_fen = EXCLUDED.unfunded_fen, fund_pickup = EXCLUDED.fund_pickup,"
-			 "  fund_courier = EXCLUDED.fund_courier, fund_waybill = EXCLUDED.fund_waybill,"
-			 "  campaign_id = EXCLUDED.campaign_id, rule = EXCLUDED.rule, rate_bp = EXCLUDED.rate_bp,"
-			 "  policy_id = EXCLUDED.policy_id, policy_version = EXCLUDED.policy_version,"
-			 "  last_batch = coalesce(EXCLUDED.last_batch, o.last_batch)",
-			 1, p2, error))
-		return FALSE;
-	if (!record_pools(c, error))
-		return FALSE;
+	g_assert(c->batch_id >= 1);
 	/* What the batch pays each shop: its net for the batch plus what is carried in, i.e.
 	 * everything it was ever funded, less what was paid and what awaits a payment result.
 	 * A failed payment is carried (and named in the remark) until a batch made after the
@@ -901,6 +906,13 @@ static gboolean record_state(settle_ctx *c, gboolean *failed_waiting, GError **e
 	*failed_waiting = atoi(n) > 0;
 	g_free(n);
 	return TRUE;
+}
+
+
+/* Step 4: orders' state, pool balances, what the batch pays each shop. */
+static gboolean record_state(settle_ctx *c, gboolean *failed_waiting, GError **error)
+{
+	return record_orders(c, error) && record_pools(c, error) && record_shops(c, failed_waiting, error);
 }
 
 static gboolean close_batch(settle_ctx *c, const char *os_user, GError **error)
@@ -970,6 +982,8 @@ static gboolean settle_in_txn(settle_ctx *c, const char *os_user, GError **error
 		return FALSE;
 	c->batch_id = atoi(v);
 	g_free(v);
+	g_assert(c->batch_id >= 1 && c->ledger == NULL);
+	c->ledger = ledger_writer_new(c->d, c->batch_id);
 	if (!db_scalar(c->d, "SELECT coalesce(max(files_upto), 0) FROM batches WHERE programme = $1", 1, p1, &v,
 		       error))
 		return FALSE;
@@ -1088,8 +1102,6 @@ gboolean settle_run(db *d, const char *os_user, settle_result *out, GError **err
 	c.key = g_byte_array_new();
 	c.fund = g_string_sized_new(SETTLE_COPY_FLUSH_BYTES);
 	c.state = g_string_sized_new(SETTLE_COPY_FLUSH_BYTES);
-	c.postings = g_string_sized_new(SETTLE_COPY_FLUSH_BYTES);
-	c.entries = g_string_sized_new(SETTLE_COPY_FLUSH_BYTES);
 
 	/* One snapshot for the whole settlement: the registry it prices with, the pools it draws and
 	 * the payee details it fixes all agree. */
@@ -1115,7 +1127,6 @@ gboolean settle_run(db *d, const char *os_user, settle_result *out, GError **err
 	g_byte_array_free(c.key, TRUE);
 	g_string_free(c.fund, TRUE);
 	g_string_free(c.state, TRUE);
-	g_string_free(c.postings, TRUE);
-	g_string_free(c.entries, TRUE);
+	ledger_writer_free(c.ledger);
 	return ok;
 }

@@ -9,7 +9,6 @@
 #include "acts.h"
 #include "approve.h"
 #include "ledger.h"
-#include "payments.h"
 
 #include <stdarg.h>
 #include <stdlib.h>
@@ -282,7 +281,7 @@ static gboolean verify_payment_load(verify_ctx *c, int load_id, const char *prev
 	if (!res)
 		return FALSE;
 	int n = PQntuples(res);
-	payments_row *rows = g_new0(payments_row, MAX(n, 1));
+	ledger_payment_row *rows = g_new0(ledger_payment_row, MAX(n, 1));
 	gboolean ordered = TRUE;
 	for (int i = 0; i < n; i++) {
 		rows[i].line_no = atoi(PQgetvalue(res, i, 0));
@@ -295,12 +294,12 @@ static gboolean verify_payment_load(verify_ctx *c, int load_id, const char *prev
 		ordered = ordered && (i == 0 || rows[i - 1].line_no < rows[i].line_no);
 	}
 	if (!ordered) {
-		/* Two payments on one line of one file: payments_digest's precondition fails. */
+		/* Two payments on one line of one file: ledger_payments_digest's precondition fails. */
 		add_finding(c, "payments_chain", "payment load %d: two payments claim the same line of its file",
 			    load_id);
 	} else {
-		char got[PAYMENTS_DIGEST_HEX];
-		payments_digest(db_programme(c->d), load_id, prev_digest, rows, (size_t)n, got);
+		char got[LEDGER_DIGEST_HEX];
+		ledger_payments_digest(db_programme(c->d), load_id, prev_digest, rows, (size_t)n, got);
 		if (strcmp(got, digest) != 0)
 			add_finding(c, "payments_chain",
 				    "payment load %d: its digest does not match the payments it holds now: recorded"
@@ -321,8 +320,8 @@ static gboolean verify_payments_chain(verify_ctx *c, GError **error)
 				 1, p1, error);
 	if (!res)
 		return FALSE;
-	char prev[PAYMENTS_DIGEST_HEX];
-	g_strlcpy(prev, PAYMENTS_GENESIS, sizeof prev);
+	char prev[LEDGER_DIGEST_HEX];
+	g_strlcpy(prev, LEDGER_GENESIS, sizeof prev);
 	int expected_id = 1;
 	gboolean ok = TRUE;
 	for (int i = 0; ok && i < PQntuples(res); i++) {
@@ -335,7 +334,7 @@ static gboolean verify_payments_chain(verify_ctx *c, GError **error)
 		if (strcmp(stored_prev, prev) != 0)
 			add_finding(c, "payments_chain",
 				    "payment load %d: its prev_digest is not the digest of the load before it", load_id);
-		if (strlen(stored_prev) == PAYMENTS_DIGEST_HEX - 1)
+		if (strlen(stored_prev) == LEDGER_DIGEST_HEX - 1)
 			ok = verify_payment_load(c, load_id, stored_prev, PQgetvalue(res, i, 2), error);
 		else
 			add_finding(c, "payments_chain", "payment load %d: prev_digest is not a digest", load_id);

@@ -2,7 +2,7 @@
  *
  * Two hash chains are recomputed from what the database holds, with the functions that made
  * them: batches (ledger_batch_digest: header, postings, entries, what each shop is paid) and
- * payment loads (payments_digest). Then the invariants that tie the tables together: every
+ * payment loads (ledger_payments_digest). Then the invariants that tie the tables together: every
  * transaction's entries sum to zero and each posting's entries move its funded amount; no pool
  * is below zero and each pool balance is what its entries drew; each shop's payable is what its
  * postings funded less what was paid; each order's state is what its postings say; each batch's

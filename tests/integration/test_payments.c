@@ -7,6 +7,7 @@
  * The ledger is seeded with SQL as a settlement would leave it: batch 1 exports S1 13.00,
  * S2 25.00, S3 6.18; S4's negative net is recorded and not exported. */
 #include "harness.h"
+#include "ledger.h"
 #include "payments.h"
 
 #include <criterion/criterion.h>
@@ -361,7 +362,7 @@ Test(payments, a_load_waits_for_no_settlement_it_exits_75_while_one_holds_the_lo
 	h_result_clear(&r);
 }
 
-/* verify (written later) recomputes each load's digest with payments_digest from the stored rows. */
+/* verify (written later) recomputes each load's digest with ledger_payments_digest from the stored rows. */
 Test(payments, every_load_digest_recomputes_from_the_stored_rows_and_chains_to_the_previous)
 {
 	const char *db = seeded();
@@ -375,7 +376,7 @@ Test(payments, every_load_digest_recomputes_from_the_stored_rows_and_chains_to_t
 	cr_assert_eq(PQstatus(c), CONNECTION_OK);
 	PGresult *loads = PQexec(c, "SELECT load_id, prev_digest, digest FROM payment_loads ORDER BY load_id");
 	cr_assert_eq(PQntuples(loads), 2, "the third file does not parse: no load");
-	char prev[PAYMENTS_DIGEST_HEX] = PAYMENTS_GENESIS;
+	char prev[LEDGER_DIGEST_HEX] = LEDGER_GENESIS;
 	for (int i = 0; i < PQntuples(loads); i++) {
 		const char *load_id = PQgetvalue(loads, i, 0);
 		cr_assert_str_eq(PQgetvalue(loads, i, 1), prev);
@@ -387,16 +388,16 @@ Test(payments, every_load_digest_recomputes_from_the_stored_rows_and_chains_to_t
 					      1, NULL, params, NULL, NULL, 0);
 		cr_assert_eq(PQresultStatus(rows), PGRES_TUPLES_OK);
 		int n = PQntuples(rows);
-		payments_row *pr = g_new0(payments_row, n + 1);
+		ledger_payment_row *pr = g_new0(ledger_payment_row, n + 1);
 		for (int k = 0; k < n; k++) {
-			pr[k] = (payments_row){ atoi(PQgetvalue(rows, k, 0)), atoi(PQgetvalue(rows, k, 1)),
+			pr[k] = (ledger_payment_row){ atoi(PQgetvalue(rows, k, 0)), atoi(PQgetvalue(rows, k, 1)),
 						PQgetvalue(rows, k, 2), g_ascii_strtoll(PQgetvalue(rows, k, 3), NULL, 10),
 						PQgetvalue(rows, k, 4),
 						PQgetisnull(rows, k, 5) ? NULL : PQgetvalue(rows, k, 5),
 						PQgetisnull(rows, k, 6) ? NULL : PQgetvalue(rows, k, 6) };
 		}
-		char digest[PAYMENTS_DIGEST_HEX];
-		payments_digest("default", atoi(load_id), prev, pr, (size_t)n, digest);
+		char digest[LEDGER_DIGEST_HEX];
+		ledger_payments_digest("default", atoi(load_id), prev, pr, (size_t)n, digest);
 		cr_assert_str_eq(digest, PQgetvalue(loads, i, 2), "load %s", load_id);
 		g_strlcpy(prev, digest, sizeof prev);
 		g_free(pr);

@@ -2,6 +2,7 @@
  * disclosure"): RFC 4180 quoting, rates as percentages, owner names and phones masked for public
  * notice, and the payment loads' digest chain. */
 #include "export.h"
+#include "ledger.h"
 #include "payments.h"
 
 #include <criterion/criterion.h>
@@ -100,36 +101,36 @@ Test(export_unit, a_phone_too_short_to_keep_anything_is_masked_whole)
 	masked_as(export_mask_phone, "", "");
 }
 
-/* payments_digest: the chain verify recomputes. */
+/* ledger_payments_digest: the chain verify recomputes. */
 
-static void digest_of(const payments_row *rows, size_t n, const char *prev, int load_id, char out[PAYMENTS_DIGEST_HEX])
+static void digest_of(const ledger_payment_row *rows, size_t n, const char *prev, int load_id, char out[LEDGER_DIGEST_HEX])
 {
-	payments_digest("default", load_id, prev, rows, n, out);
-	cr_assert_eq(strlen(out), PAYMENTS_DIGEST_HEX - 1);
+	ledger_payments_digest("default", load_id, prev, rows, n, out);
+	cr_assert_eq(strlen(out), LEDGER_DIGEST_HEX - 1);
 }
 
 Test(export_unit, a_payment_digest_changes_with_every_field_and_with_the_previous_digest)
 {
-	payments_row base[] = {
+	ledger_payment_row base[] = {
 		{ 2, 1, "S1", 1000, "PAID", "2018-07-01 10:00:00", "T001" },
 		{ 3, 1, "S2", 2000, "FAILED", NULL, NULL },
 	};
-	char ref[PAYMENTS_DIGEST_HEX], got[PAYMENTS_DIGEST_HEX];
-	digest_of(base, 2, PAYMENTS_GENESIS, 1, ref);
-	digest_of(base, 2, PAYMENTS_GENESIS, 1, got);
+	char ref[LEDGER_DIGEST_HEX], got[LEDGER_DIGEST_HEX];
+	digest_of(base, 2, LEDGER_GENESIS, 1, ref);
+	digest_of(base, 2, LEDGER_GENESIS, 1, got);
 	cr_assert_str_eq(ref, got, "the same rows give the same digest");
 
 	digest_of(base, 2, ref, 1, got);
 	cr_assert_str_neq(ref, got, "the previous digest is covered");
-	digest_of(base, 2, PAYMENTS_GENESIS, 2, got);
+	digest_of(base, 2, LEDGER_GENESIS, 2, got);
 	cr_assert_str_neq(ref, got, "the load number is covered");
-	digest_of(base, 1, PAYMENTS_GENESIS, 1, got);
+	digest_of(base, 1, LEDGER_GENESIS, 1, got);
 	cr_assert_str_neq(ref, got, "every row is covered");
 
-	payments_row changed[2];
+	ledger_payment_row changed[2];
 	for (int field = 0; field < 7; field++) {
 		memcpy(changed, base, sizeof base);
-		payments_row *r = &changed[1];
+		ledger_payment_row *r = &changed[1];
 		switch (field) {
 		case 0: r->line_no = 4; break;
 		case 1: r->batch_id = 2; break;
@@ -139,18 +140,18 @@ Test(export_unit, a_payment_digest_changes_with_every_field_and_with_the_previou
 		case 5: r->paid_at = "2018-07-01 10:00:00"; break;
 		case 6: r->serial_no = ""; break; /* empty is not NULL */
 		}
-		digest_of(changed, 2, PAYMENTS_GENESIS, 1, got);
+		digest_of(changed, 2, LEDGER_GENESIS, 1, got);
 		cr_assert_str_neq(ref, got, "field %d is covered", field);
 	}
 }
 
 Test(export_unit, a_payment_digest_cannot_be_forged_by_moving_text_between_fields)
 {
-	payments_row a[] = { { 2, 1, "S1\t2000", 1000, "PAID", NULL, NULL } };
-	payments_row b[] = { { 2, 1, "S1", 1000, "PAID", NULL, "\t2000" } };
-	char da[PAYMENTS_DIGEST_HEX], db_[PAYMENTS_DIGEST_HEX];
-	digest_of(a, 1, PAYMENTS_GENESIS, 1, da);
-	digest_of(b, 1, PAYMENTS_GENESIS, 1, db_);
+	ledger_payment_row a[] = { { 2, 1, "S1\t2000", 1000, "PAID", NULL, NULL } };
+	ledger_payment_row b[] = { { 2, 1, "S1", 1000, "PAID", NULL, "\t2000" } };
+	char da[LEDGER_DIGEST_HEX], db_[LEDGER_DIGEST_HEX];
+	digest_of(a, 1, LEDGER_GENESIS, 1, da);
+	digest_of(b, 1, LEDGER_GENESIS, 1, db_);
 	cr_assert_str_neq(da, db_);
 }
 
