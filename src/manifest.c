@@ -870,20 +870,12 @@ static void parse_pickup(manifest_reader *r, manifest_line *line)
 	g_error_free(first);
 }
 
-/* Check 1 of POLICY.md: the record as a line, typed, rejected with the first problem found. */
-static void make_line(manifest_reader *r, manifest_line *line)
+/* Rejects the record for what the reader found in its bytes: its length, its quotes, a NUL, a
+ * byte not of the encoding, its field count, a field too long. */
+static void check_record(manifest_reader *r)
 {
 	const record *rec = &r->rec;
 	const profile_map *m = r->map;
-	const profile *p = m->profile;
-	memset(line, 0, sizeof *line);
-	line->line_no = rec->line_no;
-	line->line_count = rec->line_count;
-	line->byte_offset = rec->offset;
-	line->byte_len = rec->len;
-	g_string_truncate(r->reason, 0);
-	map_fields(r, line);
-
 	if (rec->overlong)
 		reject(r, "line is %" G_GUINT64_FORMAT " bytes long, more than the limit of %d bytes", rec->len,
 		       MANIFEST_RECORD_BYTES_MAX);
@@ -918,15 +910,26 @@ static void make_line(manifest_reader *r, manifest_line *line)
 		reject(r, "NUL byte at offset %" G_GINT64_FORMAT, rec->nul_at);
 	if (rec->bad_at >= 0)
 		reject(r, "byte 0x%02X at offset %" G_GINT64_FORMAT " is not valid %s", rec->bad_byte,
-		       rec->bad_at, p->encoding);
+		       rec->bad_at, m->profile->encoding);
 	if (rec->n_fields != m->n_header)
 		reject(r, "has %u fields, the header has %u", rec->n_fields, m->n_header);
 	if (rec->overlong_field)
 		reject(r, "field %u ('%s') is %zu bytes long, more than %d", rec->overlong_field,
 		       rec->overlong_field <= m->n_header ? m->header[rec->overlong_field - 1] : "",
 		       rec->overlong_len, MANIFEST_FIELD_BYTES_MAX);
+	/* The negative space: a record broken in any of these ways is never a line. */
+	gboolean broken = rec->overlong || rec->quote != QUOTE_OK || rec->nul_at >= 0 || rec->bad_at >= 0 ||
+			  rec->n_fields != m->n_header || rec->overlong_field;
+	g_assert(!broken || r->reason->len > 0);
+	g_assert(rec->overlong_field == 0 || rec->overlong_len > MANIFEST_FIELD_BYTES_MAX);
+}
 
-	if (p->field[PROFILE_FEE].sum && !m->field[PROFILE_FEE].fixed)
+/* Rejects the line for its values: a required field or both senders missing, a number in
+ * scientific notation, a pickup time or a fee that does not parse. */
+static void check_values(manifest_reader *r, manifest_line *line)
+{
+	const profile_map *m = r->map;
+	if (m->profile->field[PROFILE_FEE].sum && !m->field[PROFILE_FEE].fixed)
 		sum_fee(r, line);
 	const profile_field required[] = { PROFILE_COURIER, PROFILE_WAYBILL_NO, PROFILE_PICKUP_TIME,
 					   PROFILE_FEE };
@@ -953,9 +956,29 @@ static void make_line(manifest_reader *r, manifest_line *line)
 	}
 	/* weight_kg, category and destination are kept as received: no money depends on them (a
 	 * category check reads the text as it is), so `0.86kg` rejects nothing. */
+	g_assert(line->fee_fen >= 0);
+	g_assert(r->reason->len > 0 || (line->fee && line->pickup_time && (line->sender_code || line->sender_phone)));
+}
 
+/* Check 1 of POLICY.md: the record as a line, typed, rejected with the first problem found. */
+static void make_line(manifest_reader *r, manifest_line *line)
+{
+	const record *rec = &r->rec;
+	g_assert(r->map && r->map->profile);
+	memset(line, 0, sizeof *line);
+	line->line_no = rec->line_no;
+	line->line_count = rec->line_count;
+	line->byte_offset = rec->offset;
+	line->byte_len = rec->len;
+	g_string_truncate(r->reason, 0);
+	map_fields(r, line);
+	check_record(r);
+	check_values(r, line);
 	line->rejected = r->reason->len > 0;
 	line->reason = line->rejected ? r->reason->str : NULL;
+	/* A line taken has every field check 1 requires; a line rejected says why. */
+	g_assert(line->rejected || (line->courier && line->waybill_no && line->pickup_time && line->fee));
+	g_assert(line->rejected == (line->reason != NULL));
 }
 
 /* ---- the control total (zto) ---- */
