@@ -1217,6 +1217,63 @@ static gboolean find_header_below(manifest_reader *r, const profile_set *ps, con
 	return FALSE;
 }
 
+/* The profile named profile_name in ps (*chosen), or none (NULL) when no name is given: the
+ * header tells. Refuses a name ps does not have, listing those it has. */
+static gboolean choose_profile(const profile_set *ps, const char *profile_name, const profile **chosen,
+			       GError **error)
+{
+	*chosen = NULL;
+	if (!profile_name)
+		return TRUE;
+	*chosen = profile_set_find(ps, profile_name);
+	if (!*chosen) {
+		g_autoptr(GString) names = g_string_new(NULL);
+		for (guint i = 0; i < profile_set_size(ps); i++)
+			g_string_append_printf(names, "%s%s", i ? ", " : "", profile_set_nth(ps, i)->name);
+		g_set_error(error, MANIFEST_ERROR, STATUS_USAGE, "unknown profile '%s' (profiles: %s)", profile_name,
+			    names->str);
+		return FALSE;
+	}
+	g_assert(strcmp((*chosen)->name, profile_name) == 0);
+	g_assert(profile_set_size(ps) >= 1);
+	return TRUE;
+}
+
+/* The header: the first line that is not blank, read as every line is (the same line ends),
+ * mapped by the profile chosen or detected among ps's; or a row below it (find_header_below).
+ * Sets r->map and where the lines after the header start. */
+static gboolean read_header(manifest_reader *r, const profile_set *ps, const profile *chosen,
+			    const char *const *overrides, GError **error)
+{
+	g_assert(r->map == NULL && r->physical_lines == 0);
+	physical_line pl;
+	do {
+		if (!read_line(r, &pl, error))
+			return FALSE;
+		if (pl.overlong)
+			return refuse(error, "line %" G_GUINT64_FORMAT " of '%s', where its header should be, is longer"
+				      " than %d bytes", r->physical_lines, r->name, MANIFEST_RECORD_BYTES_MAX);
+	} while (pl.bytes && is_blank_bytes(pl.bytes, pl.len));
+	const char *raw = (const char *)pl.bytes;
+	gsize len = pl.content;
+	if (!raw) {
+		if (r->size == 0)
+			return refuse(error, "empty file '%s' (0 bytes)", r->name);
+		return refuse(error, "no header row in '%s' (only blank lines)", r->name);
+	}
+	GError *first_error = NULL;
+	r->map = chosen ? profile_map_header(chosen, raw, len, overrides, r->name, &first_error)
+			: profile_set_detect(ps, raw, len, overrides, r->name, &first_error);
+	if (!r->map && !find_header_below(r, ps, chosen, overrides, first_error, &pl, error))
+		return FALSE;
+	r->header_lines = r->chain_line = r->physical_lines;
+	r->header_bytes = r->chain_offset = pl.offset + pl.len;
+	/* A header of the profile asked for, within the bytes read so far. */
+	g_assert(r->map && (!chosen || r->map->profile == chosen));
+	g_assert(r->header_lines >= 1 && r->header_bytes <= r->size);
+	return TRUE;
+}
+
 manifest_reader *manifest_open(const char *path, const profile_set *ps, const char *profile_name,
 			       const char *const *overrides, manifest_raw_fn raw_fn, gpointer raw_user_data,
 			       GError **error)
@@ -1242,52 +1299,16 @@ manifest_reader *manifest_open(const char *path, const profile_set *ps, const ch
 	r->cd = (GIConv)-1;
 
 	const profile *chosen = NULL;
-	if (profile_name) {
-		chosen = profile_set_find(ps, profile_name);
-		if (!chosen) {
-			g_autoptr(GString) names = g_string_new(NULL);
-			for (guint i = 0; i < profile_set_size(ps); i++)
-				g_string_append_printf(names, "%s%s", i ? ", " : "",
-						       profile_set_nth(ps, i)->name);
-			g_set_error(error, MANIFEST_ERROR, STATUS_USAGE, "unknown profile '%s' (profiles: %s)",
-				    profile_name, names->str);
-			return NULL;
-		}
-	}
+	if (!choose_profile(ps, profile_name, &chosen, error))
+		return NULL;
 	r->file = fopen(path, "rb");
 	if (!r->file) {
 		g_set_error(error, MANIFEST_ERROR, STATUS_NOINPUT, "cannot open '%s': %s", path,
 			    g_strerror(errno));
 		return NULL;
 	}
-
-	/* The header: the first line that is not blank, read as every line is (the same line ends). */
-	physical_line pl;
-	do {
-		if (!read_line(r, &pl, error))
-			return NULL;
-		if (pl.overlong) {
-			refuse(error, "line %" G_GUINT64_FORMAT " of '%s', where its header should be, is longer than %d"
-			       " bytes", r->physical_lines, r->name, MANIFEST_RECORD_BYTES_MAX);
-			return NULL;
-		}
-	} while (pl.bytes && is_blank_bytes(pl.bytes, pl.len));
-	const char *raw = (const char *)pl.bytes;
-	gsize len = pl.content;
-	if (!raw) {
-		if (r->size == 0)
-			refuse(error, "empty file '%s' (0 bytes)", r->name);
-		else
-			refuse(error, "no header row in '%s' (only blank lines)", r->name);
+	if (!read_header(r, ps, chosen, overrides, error))
 		return NULL;
-	}
-	GError *first_error = NULL;
-	r->map = chosen ? profile_map_header(chosen, raw, len, overrides, r->name, &first_error)
-			: profile_set_detect(ps, raw, len, overrides, r->name, &first_error);
-	if (!r->map && !find_header_below(r, ps, chosen, overrides, first_error, &pl, error))
-		return NULL;
-	r->header_lines = r->chain_line = r->physical_lines;
-	r->header_bytes = r->chain_offset = pl.offset + pl.len;
 
 	r->cd = g_iconv_open("UTF-8", r->map->profile->encoding);
 	g_assert(r->cd != (GIConv)-1); /* profile_load checked the encoding */
