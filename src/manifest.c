@@ -247,6 +247,92 @@ static void read_line_again(manifest_reader *r, physical_line *pl)
 	}
 }
 
+/* What of the avail bytes at p (avail >= 1) belongs to the physical line being read: take bytes,
+ * its content and line end; content, the bytes before a line end (or all taken, when none);
+ * ended, when the line ends there. *after_cr: the line so far ends with a CR (the chunk before
+ * ended with it), so an LF may only complete its line end; set when p's bytes end with the line's
+ * CR, whose LF would be the next chunk's first byte. */
+typedef struct {
+	gsize take, content;
+	gboolean ended;
+} line_part;
+
+static line_part part_of_line(const guint8 *p, gsize avail, gboolean *after_cr)
+{
+	g_assert(avail >= 1);
+	line_part part = { 0 };
+	if (*after_cr) {
+		part.take = *p == '\n' ? 1 : 0;
+		part.ended = TRUE;
+		return part;
+	}
+	const guint8 *end = find_line_end(p, avail);
+	part.take = end ? (gsize)(end - p) + 1 : avail;
+	part.content = end ? part.take - 1 : part.take;
+	if (end && *end == '\r') {
+		if (part.take < avail) {
+			if (p[part.take] == '\n')
+				part.take++;
+			part.ended = TRUE;
+		} else {
+			*after_cr = TRUE; /* is the next chunk's first byte its LF? */
+		}
+	} else if (end) {
+		part.ended = TRUE;
+	}
+	/* Within the bytes given; a line that goes on takes them all. */
+	g_assert(part.content <= part.take && part.take <= avail);
+	g_assert(part.ended || part.take == avail);
+	return part;
+}
+
+/* Reads the next physical line from the file's chunks (read_line's contract). */
+static gboolean read_line_from_file(manifest_reader *r, physical_line *pl, GError **error)
+{
+	g_byte_array_set_size(r->line, 0);
+	gsize total = 0, content = 0;
+	gboolean after_cr = FALSE;
+	line_part part = { 0 };
+	while (!part.ended) {
+		if (r->chunk_pos == r->chunk_len) {
+			if (!r->at_eof && !read_chunk(r, error))
+				return FALSE;
+			if (r->at_eof)
+				break;
+		}
+		const guint8 *p = r->chunk + r->chunk_pos;
+		gsize avail = r->chunk_len - r->chunk_pos;
+		if (total == 0)
+			pl->offset = r->chunk_offset + r->chunk_pos;
+		gboolean continues_cr = after_cr;
+		part = part_of_line(p, avail, &after_cr);
+		if (!continues_cr)
+			content = total + part.content;
+		r->chunk_pos += part.take;
+		if (part.ended && total == 0) {
+			/* The whole line is in the chunk: no copy. */
+			pl->bytes = p;
+			pl->len = part.take;
+			pl->content = content;
+			return TRUE;
+		}
+		if (total + part.take <= MANIFEST_RECORD_BYTES_MAX)
+			g_byte_array_append(r->line, p, (guint)part.take);
+		total += part.take;
+	}
+	if (total == 0)
+		return TRUE; /* the end of the file */
+	pl->len = total;
+	pl->content = content;
+	if (total > MANIFEST_RECORD_BYTES_MAX) {
+		pl->overlong = TRUE;
+		return TRUE;
+	}
+	g_assert(r->line->len == total);
+	pl->bytes = r->line->data;
+	return TRUE;
+}
+
 /* Reads the next physical line into *pl: ended by LF, CRLF or CR (a CR at a chunk's end waits for
  * the next chunk's first byte), or by the end of the file; pl->bytes is NULL (and pl->overlong
  * FALSE) at the end of the file. A line longer than MANIFEST_RECORD_BYTES_MAX is read to its end
@@ -258,71 +344,15 @@ static gboolean read_line(manifest_reader *r, physical_line *pl, GError **error)
 		g_byte_array_set_size(r->again, 0);
 		r->again_pos = 0;
 	}
-	if (r->again_pos < r->again->len) {
+	if (r->again_pos < r->again->len)
 		read_line_again(r, pl);
+	else if (!read_line_from_file(r, pl, error))
+		return FALSE;
+	if (pl->len > 0)
 		r->physical_lines++;
-		return TRUE;
-	}
-	g_byte_array_set_size(r->line, 0);
-	gsize total = 0, content = 0;
-	gboolean after_cr = FALSE, ended = FALSE;
-	for (;;) {
-		if (r->chunk_pos == r->chunk_len) {
-			if (!r->at_eof && !read_chunk(r, error))
-				return FALSE;
-			if (r->at_eof)
-				break;
-		}
-		const guint8 *p = r->chunk + r->chunk_pos;
-		gsize avail = r->chunk_len - r->chunk_pos;
-		if (total == 0)
-			pl->offset = r->chunk_offset + r->chunk_pos;
-		gsize take;
-		if (after_cr) {
-			take = *p == '\n' ? 1 : 0;
-			ended = TRUE;
-		} else {
-			const guint8 *end = find_line_end(p, avail);
-			take = end ? (gsize)(end - p) + 1 : avail;
-			content = total + (end ? take - 1 : take);
-			if (end && *end == '\r') {
-				if (take < avail) {
-					if (p[take] == '\n')
-						take++;
-					ended = TRUE;
-				} else {
-					after_cr = TRUE; /* is the next chunk's first byte its LF? */
-				}
-			} else if (end) {
-				ended = TRUE;
-			}
-		}
-		r->chunk_pos += take;
-		if (ended && total == 0) {
-			/* The whole line is in the chunk: no copy. */
-			pl->bytes = p;
-			pl->len = take;
-			pl->content = content;
-			r->physical_lines++;
-			return TRUE;
-		}
-		if (total + take <= MANIFEST_RECORD_BYTES_MAX)
-			g_byte_array_append(r->line, p, (guint)take);
-		total += take;
-		if (ended)
-			break;
-	}
-	if (total == 0)
-		return TRUE; /* the end of the file */
-	r->physical_lines++;
-	pl->len = total;
-	pl->content = content;
-	if (total > MANIFEST_RECORD_BYTES_MAX) {
-		pl->overlong = TRUE;
-		return TRUE;
-	}
-	g_assert(r->line->len == total);
-	pl->bytes = r->line->data;
+	/* A line has bytes, kept or too long to keep; the end of the file has none. */
+	g_assert((pl->len > 0) == (pl->bytes != NULL || pl->overlong));
+	g_assert(pl->content <= pl->len && (!pl->overlong || pl->len > MANIFEST_RECORD_BYTES_MAX));
 	return TRUE;
 }
 
