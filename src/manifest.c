@@ -609,6 +609,25 @@ static guint count_commas(const guint8 *p, gsize len)
 	return n;
 }
 
+/* A record spanning lines, ended (its quote closed), stands only when its quotes pair up, no line
+ * it takes could be a line of its own (as many commas as the header has: line_of_its_own, 0 when
+ * none) and its fields are the header's; else it is cut back (cut_back) to what its first line
+ * holds, open_field (1-based) being the field whose quote was open at that line's end. */
+static void judge_span(manifest_reader *r, guint open_field, uint64_t line_of_its_own)
+{
+	record *rec = &r->rec;
+	g_assert(rec->ended && rec->line_count >= 2 && open_field >= 1);
+	g_assert(line_of_its_own == 0 || line_of_its_own > rec->line_no);
+	if (rec->quote == QUOTE_TEXT_AFTER) {
+		cut_back(r, QUOTE_SPAN_TEXT, open_field);
+	} else if (line_of_its_own) {
+		rec->quote_line = line_of_its_own;
+		cut_back(r, QUOTE_SPAN_LINE, open_field);
+	} else if (rec->n_fields != r->map->n_header) {
+		cut_back(r, QUOTE_SPAN_FIELDS, open_field);
+	}
+}
+
 /* Reads physical lines until a record ends. *eof at the end of the file (no record). */
 static gboolean read_record(manifest_reader *r, gboolean *eof, GError **error)
 {
@@ -666,16 +685,7 @@ static gboolean read_record(manifest_reader *r, gboolean *eof, GError **error)
 			line_of_its_own = r->physical_lines;
 		if (!rec->ended)
 			continue; /* still open: refused at the end of the file, or past the record limit */
-		/* A record spanning lines stands only when its quotes pair up, no line it takes could be
-		 * a line of its own (as many commas as the header has) and its fields are the header's. */
-		if (rec->quote == QUOTE_TEXT_AFTER) {
-			cut_back(r, QUOTE_SPAN_TEXT, open_field);
-		} else if (line_of_its_own) {
-			rec->quote_line = line_of_its_own;
-			cut_back(r, QUOTE_SPAN_LINE, open_field);
-		} else if (rec->n_fields != r->map->n_header) {
-			cut_back(r, QUOTE_SPAN_FIELDS, open_field);
-		}
+		judge_span(r, open_field, line_of_its_own);
 	}
 	g_assert(rec->ended);
 	rec->open = FALSE;
