@@ -564,19 +564,10 @@ static gboolean write_sha256(const char *path, const char *data_path, char **tmp
 		return FALSE;
 	}
 	g_autofree char *sha_path = g_strconcat(path, EXPORT_SHA256_SUFFIX, NULL);
-	int fd = open_beside(sha_path, tmp_path, error);
-	if (fd < 0)
-		return FALSE;
 	g_autofree char *base = g_path_get_basename(path);
 	/* sha256sum's own line: the hex, two spaces (text mode), the name, a newline. */
 	g_autofree char *text = g_strdup_printf("%s  %s\n", hex, base);
-	size_t len = strlen(text);
-	gboolean ok = write(fd, text, len) == (ssize_t)len && fsync(fd) == 0;
-	int e = errno;
-	close(fd);
-	if (!ok)
-		write_error(error, sha_path, e);
-	return ok;
+	return outfile_write_temp(sha_path, text, strlen(text), tmp_path, error);
 }
 
 /* ------------------------------------------------------------------------------------------ */

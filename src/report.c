@@ -5,11 +5,8 @@
 #include "outfile.h"
 #include "status.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 G_DEFINE_QUARK(subsidy-report-error-quark, report_error)
 
@@ -551,35 +548,8 @@ char *report_json(const report *r)
 
 gboolean report_write_html(const report *r, const char *path, GError **error)
 {
-	if (!outfile_check_target(path, error))
-		return FALSE;
+	g_assert(r && path);
 	g_autofree char *page = report_html(r);
-	g_autofree char *tmp = NULL;
-	int fd = outfile_open_beside(path, O_WRONLY, &tmp);
-	if (fd < 0) {
-		g_set_error(error, REPORT_ERROR, STATUS_SOFTWARE, "cannot write '%s': %s", path, g_strerror(errno));
-		return FALSE;
-	}
-	size_t len = strlen(page), done = 0;
-	int e = 0;
-	while (done < len) {
-		ssize_t n = write(fd, page + done, len - done);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			e = n < 0 ? errno : EIO;
-			break;
-		}
-		done += (size_t)n;
-	}
-	if (e == 0 && fsync(fd) != 0)
-		e = errno;
-	if (close(fd) != 0 && e == 0)
-		e = errno;
-	if (e != 0) {
-		outfile_discard(tmp);
-		g_set_error(error, REPORT_ERROR, STATUS_SOFTWARE, "cannot write '%s': %s", path, g_strerror(e));
-		return FALSE;
-	}
-	return outfile_commit(tmp, path, error);
+	g_assert(page != NULL);
+	return outfile_write(path, page, strlen(page), error);
 }

@@ -240,14 +240,10 @@ static gboolean write_book(const report *r, const char *path, GError **error)
 
 gboolean report_write_xlsx(const report *r, const char *path, GError **error)
 {
-	if (!outfile_check_target(path, error))
-		return FALSE;
 	g_autofree char *tmp = NULL;
-	int fd = outfile_open_beside(path, O_WRONLY, &tmp);
-	if (fd < 0) {
-		g_set_error(error, REPORT_ERROR, STATUS_SOFTWARE, "cannot write '%s': %s", path, g_strerror(errno));
+	int fd = outfile_begin(path, O_WRONLY, &tmp, error);
+	if (fd < 0)
 		return FALSE;
-	}
 	/* libxlsxwriter writes the file by name; the descriptor only reserved it. */
 	close(fd);
 	if (!write_book(r, tmp, error)) {
