@@ -501,8 +501,12 @@ static gboolean xlsx_row(sink *s, const cell *cells, size_t n, gboolean header, 
 /* Writes one row of n cells, the header's or a body row, and counts it in s->rows. */
 static gboolean sink_row(sink *s, const cell *cells, size_t n, gboolean header, GError **error)
 {
-	return s->format == EXPORT_FORMAT_CSV ? csv_row(s, cells, n, header, error)
-					      : xlsx_row(s, cells, n, header, error);
+	g_assert(cells != NULL && (s->format == EXPORT_FORMAT_CSV || s->format == EXPORT_FORMAT_XLSX));
+	int64_t rows_before = s->rows;
+	gboolean ok = s->format == EXPORT_FORMAT_CSV ? csv_row(s, cells, n, header, error)
+						     : xlsx_row(s, cells, n, header, error);
+	g_assert(s->rows == rows_before + (ok ? 1 : 0)); /* a row written is counted once */
+	return ok;
 }
 
 /* Finishes the file; FALSE (with error) when any write failed. The sink is closed either way. */
@@ -567,7 +571,10 @@ static gboolean write_sha256(const char *path, const char *data_path, char **tmp
 	g_autofree char *base = g_path_get_basename(path);
 	/* sha256sum's own line: the hex, two spaces (text mode), the name, a newline. */
 	g_autofree char *text = g_strdup_printf("%s  %s\n", hex, base);
-	return outfile_write_temp(sha_path, text, strlen(text), tmp_path, error);
+	g_assert(strlen(text) == strlen(hex) + 2 + strlen(base) + 1 && *tmp_path == NULL);
+	gboolean ok = outfile_write_temp(sha_path, text, strlen(text), tmp_path, error);
+	g_assert(ok == (*tmp_path != NULL));
+	return ok;
 }
 
 /* ------------------------------------------------------------------------------------------ */

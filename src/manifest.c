@@ -289,6 +289,7 @@ static line_part part_of_line(const guint8 *p, gsize avail, gboolean *after_cr)
 /* Reads the next physical line from the file's chunks (read_line's contract). */
 static gboolean read_line_from_file(manifest_reader *r, physical_line *pl, GError **error)
 {
+	g_assert(r->again_pos == r->again->len); /* nothing left to read again */
 	g_byte_array_set_size(r->line, 0);
 	gsize total = 0, content = 0;
 	gboolean after_cr = FALSE;
@@ -322,6 +323,7 @@ static gboolean read_line_from_file(manifest_reader *r, physical_line *pl, GErro
 	}
 	if (total == 0)
 		return TRUE; /* the end of the file */
+	g_assert(content <= total);
 	pl->len = total;
 	pl->content = content;
 	if (total > MANIFEST_RECORD_BYTES_MAX) {

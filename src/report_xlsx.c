@@ -49,6 +49,7 @@ static void put_text(book *b, lxw_col_t col, const char *text)
 
 static void sheet(book *b, const char *name, const char *const *head, size_t cols)
 {
+	g_assert(cols >= 1 && b->sheets < BOOK_SHEETS);
 	b->ws = workbook_add_worksheet(b->wb, name);
 	g_assert(b->ws != NULL);
 	b->sheets++;
@@ -240,6 +241,8 @@ static gboolean write_book(const report *r, const char *path, GError **error)
 
 gboolean report_write_xlsx(const report *r, const char *path, GError **error)
 {
+	g_assert(r != NULL);
+	g_assert(path != NULL);
 	g_autofree char *tmp = NULL;
 	int fd = outfile_begin(path, O_WRONLY, &tmp, error);
 	if (fd < 0)
