@@ -209,9 +209,191 @@ static const char *val(const PGresult *res, int row, int col)
 	return PQgetisnull(res, row, col) ? NULL : PQgetvalue(res, row, col);
 }
 
+/* --take: "first" (*file and *line 0: the waybill's first line) or FILE_ID:LINE of a data line. */
+static gboolean parse_take(const char *take, int64_t *file, int *line, GError **error)
+{
+	g_assert(take);
+	*file = 0;
+	*line = 0;
+	if (strcmp(take, "first") == 0)
+		return TRUE;
+	const char *colon = strchr(take, ':');
+	g_autofree char *f = colon ? g_strndup(take, (gsize)(colon - take)) : NULL;
+	gint64 v = 0;
+	if (!colon || !g_ascii_string_to_signed(colon + 1, 10, 2, G_MAXINT, NULL, NULL) ||
+	    !g_ascii_string_to_signed(f, 10, 1, G_MAXINT64, &v, NULL)) {
+		g_set_error(error, ACTS_ERROR, STATUS_USAGE,
+			    "resolve refused: --take '%s' is neither 'first' nor FILE_ID:LINE", take);
+		return FALSE;
+	}
+	*file = v;
+	*line = atoi(colon + 1);
+	/* A data line, never the header: both parts named, or neither. */
+	g_assert(*file > 0 && *line >= 2);
+	return TRUE;
+}
+
+/* The waybill's first line (columns 0, 1: the one an ingest claimed it with) and the line holding
+ * its claim now (columns 2, 3). NULL with an error when there is no such waybill. */
+static PGresult *query_claim(db *d, const char *courier, const char *waybill, GError **error)
+{
+	const char *p3[] = { db_programme(d), courier, waybill };
+	PGresult *claim = db_query(
+		d,
+		"SELECT coalesce(i.file_id, w.file_id), coalesce(i.line_no, w.line_no),"
+		" CASE WHEN m.move_id IS NULL THEN w.file_id ELSE m.file_id END,"
+		" CASE WHEN m.move_id IS NULL THEN w.line_no ELSE m.line_no END"
+		" FROM waybills w LEFT JOIN LATERAL (SELECT * FROM claim_moves m WHERE m.programme = $1"
+		"  AND m.courier = w.courier AND m.waybill_no = w.waybill_no ORDER BY m.move_id DESC LIMIT 1) m"
+		"  ON TRUE"
+		/* The first line is the one an ingest claimed the waybill with: its waybills
+		 * row, or the latest line that took it again after a withdrawal released it. */
+		" LEFT JOIN LATERAL (SELECT i.file_id, i.line_no FROM claim_moves i WHERE i.programme = $1"
+		"  AND i.courier = w.courier AND i.waybill_no = w.waybill_no AND i.act_seq IS NULL"
+		"  ORDER BY i.move_id DESC LIMIT 1) i ON TRUE"
+		" WHERE w.programme = $1 AND w.courier = $2 AND w.waybill_no = $3",
+		3, p3, error);
+	if (!claim)
+		return NULL;
+	/* The waybills key is (programme, courier, waybill_no): one row or none. */
+	g_assert(PQnfields(claim) == 4);
+	g_assert(PQntuples(claim) <= 1);
+	if (PQntuples(claim) == 0) {
+		g_set_error(error, ACTS_ERROR, STATUS_USAGE, "resolve refused: no waybill '%s' of courier '%s'", waybill,
+			    courier);
+		g_clear_pointer(&claim, PQclear);
+	}
+	return claim;
+}
+
+/* The line to take, tf:tl, as classify reads it (columns 0-6), its outcome (7) and whether its
+ * file is withdrawn (8). NULL with an error when it is not a line of the waybill, is of a
+ * withdrawn file, or (chosen by --take FILE_ID:LINE) is not a CONFLICT line. */
+static PGresult *query_taken(db *d, const char *tf, const char *tl, const char *courier, const char *waybill,
+			     gboolean chosen, GError **error)
+{
+	const char *p5[] = { db_programme(d), tf, tl, courier, waybill };
+	PGresult *line = db_query(
+		d,
+		"SELECT l.courier, l.sender_code, l.sender_phone, l.category,"
+		" to_char(l.pickup_time, 'YYYY-MM-DD HH24:MI:SS'), l.order_no, l.waybill_no, l.outcome,"
+		" EXISTS (SELECT 1 FROM acts a WHERE a.programme = $1 AND a.kind = 'W' AND a.file_id = l.file_id)"
+		" FROM lines l WHERE l.programme = $1 AND l.file_id = $2::bigint AND l.line_no = $3::int"
+		" AND l.courier = $4 AND l.waybill_no = $5",
+		5, p5, error);
+	if (!line)
+		return NULL;
+	/* The lines key is (file_id, line_no): one row or none. */
+	g_assert(PQnfields(line) == 9);
+	g_assert(PQntuples(line) <= 1);
+	if (PQntuples(line) == 0)
+		g_set_error(error, ACTS_ERROR, STATUS_USAGE, "resolve refused: line %s:%s is not a line of waybill '%s'",
+			    tf, tl, waybill);
+	else if (chosen && strcmp(PQgetvalue(line, 0, 7), "CONFLICT") != 0)
+		g_set_error(error, ACTS_ERROR, STATUS_USAGE, "resolve refused: line %s:%s is %s, not a CONFLICT line", tf,
+			    tl, PQgetvalue(line, 0, 7));
+	else if (PQgetvalue(line, 0, 8)[0] == 't')
+		g_set_error(error, ACTS_ERROR, STATUS_USAGE, "resolve refused: line %s:%s is of a withdrawn file", tf, tl);
+	else
+		return line;
+	PQclear(line);
+	return NULL;
+}
+
+/* The holder of the claim (claim's columns 2, 3; none after a withdrawal released it) stops
+ * counting, under act seq; *n gets the lines changed. */
+static gboolean release_holder(db *d, const char *seq, const PGresult *claim, int64_t *n, GError **error)
+{
+	g_assert(seq && PQntuples(claim) == 1);
+	*n = 0;
+	const char *holder_f = val(claim, 0, 2);
+	const char *holder_l = val(claim, 0, 3);
+	g_assert(!holder_f == !holder_l);
+	if (!holder_f)
+		return TRUE;
+	const char *p4[] = { db_programme(d), seq, holder_f, holder_l };
+	gboolean ok = exec_params(d,
+				  "INSERT INTO line_acts (programme, act_seq, file_id, line_no, outcome, reason, shop_id,"
+				  " campaign_id, order_key, live, was_shop_id, was_order_key)"
+				  " SELECT $1, $2::int, " NOW_COLUMNS ", FALSE, " WAS_ORDER
+				  " FROM lines_now() n WHERE n.programme = $1 AND n.file_id = $3::bigint AND n.line_no = $4::int",
+				  4, p4, n, error);
+	/* One line by the lines key, or none when the holder's state is no longer there. */
+	g_assert(!ok || (*n >= 0 && *n <= 1));
+	return ok;
+}
+
+/* The line taken, tf:tl, holds the claim and counts under act seq: with k's state when it was
+ * chosen (k NULL: it could not be classified, CONFLICT), or taken back as first line (first) with
+ * the outcome it was ingested with. */
+static gboolean insert_taken(db *d, const char *seq, const char *tf, const char *tl, gboolean first,
+			     const acts_class *k, int64_t *n, GError **error)
+{
+	g_assert(seq && tf && tl);
+	g_assert(!first || !k); /* a first line taken back is not classified again */
+	const char *outcome = k ? policy_outcome_name(k->outcome) : "CONFLICT";
+	const char *p9[] = { db_programme(d), seq, tf, tl, outcome, k ? k->reason : NULL, k ? k->shop_id : NULL,
+			     k ? k->campaign_id : NULL, k ? k->order_key : NULL };
+	gboolean ok = exec_params(d,
+				  !first ? "INSERT INTO line_acts (programme, act_seq, file_id, line_no, outcome, reason, shop_id,"
+					   " campaign_id, order_key, live, was_shop_id, was_order_key)"
+					   " VALUES ($1, $2::int, $3::bigint, $4::int, $5, $6, $7, $8, $9, TRUE, NULL, NULL)"
+					 : "INSERT INTO line_acts (programme, act_seq, file_id, line_no, outcome, reason, shop_id,"
+					   " campaign_id, order_key, live, was_shop_id, was_order_key)"
+					   " SELECT $1, $2::int, l.file_id, l.line_no, l.outcome, l.reason, l.shop_id,"
+					   " l.campaign_id, l.order_key, TRUE, NULL, NULL FROM lines l"
+					   " WHERE l.file_id = $3::bigint AND l.line_no = $4::int",
+				  !first ? (int)G_N_ELEMENTS(p9) : 4, p9, n, error);
+	/* The line exists (query_taken found it): exactly one state is added. */
+	g_assert(!ok || *n == 1);
+	return ok;
+}
+
+/* The claim of courier/waybill moves to tf:tl under act seq: the holder stops counting, the line
+ * taken counts, classified now when chosen (a first line taken back keeps the outcome it was
+ * ingested with), and the claim's move is recorded. */
+static gboolean move_claim(db *d, const char *seq, const char *courier, const char *waybill, const PGresult *claim,
+			   const PGresult *line, const char *tf, const char *tl, gboolean chosen, acts_result *out,
+			   GError **error)
+{
+	g_assert(seq && PQntuples(claim) == 1 && PQntuples(line) == 1);
+	registry *reg = NULL;
+	acts_class k = { 0 };
+	gboolean ok = TRUE, classified = FALSE;
+	if (chosen) {
+		reg = registry_snapshot(d, NULL, error);
+		ok = reg != NULL;
+		classified = ok && classify(reg, val(line, 0, 0), val(line, 0, 1), val(line, 0, 2), val(line, 0, 3),
+					    val(line, 0, 4), val(line, 0, 5), val(line, 0, 6), &k);
+		out->note = g_strdup_printf("line %s:%s is now %s%s%s", tf, tl,
+					    classified ? policy_outcome_name(k.outcome) : "CONFLICT", k.reason ? ": " : "",
+					    k.reason ? k.reason : "");
+	}
+	int64_t n = 0;
+	ok = ok && release_holder(d, seq, claim, &n, error);
+	out->lines += n;
+	fault_point("resolve:released");
+	n = 0;
+	ok = ok && insert_taken(d, seq, tf, tl, !chosen, classified ? &k : NULL, &n, error);
+	out->lines += n;
+	const char *p6[] = { db_programme(d), seq, courier, waybill, tf, tl };
+	ok = ok && exec_params(d,
+			       "INSERT INTO claim_moves (programme, courier, waybill_no, file_id, line_no, act_seq)"
+			       " VALUES ($1, $3, $4, $5::bigint, $6::int, $2::int)",
+			       G_N_ELEMENTS(p6), p6, &out->claims, error);
+	/* One claim moves, and at most the holder and the line taken change. */
+	g_assert(!ok || (out->claims == 1 && out->lines >= 1 && out->lines <= 2));
+	g_free(k.reason);
+	g_free(k.order_key);
+	if (reg)
+		registry_free(reg);
+	return ok;
+}
+
 gboolean acts_resolve(db *d, const char *os_user, const char *courier_text, const char *waybill_text,
 		      const char *take, const char *reason, acts_result *out, GError **error)
 {
+	g_assert(out && take);
 	memset(out, 0, sizeof *out);
 	if (!reason_ok(reason, error))
 		return FALSE;
@@ -223,48 +405,11 @@ gboolean acts_resolve(db *d, const char *os_user, const char *courier_text, cons
 	}
 	int64_t take_file = 0;
 	int take_line = 0;
-	if (strcmp(take, "first") != 0) {
-		const char *colon = strchr(take, ':');
-		if (!colon || !g_ascii_string_to_signed(colon + 1, 10, 2, G_MAXINT, NULL, NULL)) {
-			g_set_error(error, ACTS_ERROR, STATUS_USAGE,
-				    "resolve refused: --take '%s' is neither 'first' nor FILE_ID:LINE", take);
-			return FALSE;
-		}
-		g_autofree char *f = g_strndup(take, (gsize)(colon - take));
-		gint64 v = 0;
-		if (!g_ascii_string_to_signed(f, 10, 1, G_MAXINT64, &v, NULL)) {
-			g_set_error(error, ACTS_ERROR, STATUS_USAGE,
-				    "resolve refused: --take '%s' is neither 'first' nor FILE_ID:LINE", take);
-			return FALSE;
-		}
-		take_file = v;
-		take_line = atoi(colon + 1);
-	}
-	if (!db_begin(d, error))
+	if (!parse_take(take, &take_file, &take_line, error) || !db_begin(d, error))
 		return FALSE;
-	const char *p3[] = { db_programme(d), courier, waybill };
 	/* The waybill's first line, the line holding its claim now, and the line to take. */
 	PGresult *claim = NULL, *line = NULL;
-	gboolean ok = db_wait_settlement_xact(d, error) &&
-		      (claim = db_query(d,
-					"SELECT coalesce(i.file_id, w.file_id), coalesce(i.line_no, w.line_no),"
-					" CASE WHEN m.move_id IS NULL THEN w.file_id ELSE m.file_id END,"
-					" CASE WHEN m.move_id IS NULL THEN w.line_no ELSE m.line_no END"
-					" FROM waybills w LEFT JOIN LATERAL (SELECT * FROM claim_moves m WHERE m.programme = $1"
-					"  AND m.courier = w.courier AND m.waybill_no = w.waybill_no ORDER BY m.move_id DESC LIMIT 1) m"
-					"  ON TRUE"
-					/* The first line is the one an ingest claimed the waybill with: its waybills
-					 * row, or the latest line that took it again after a withdrawal released it. */
-					" LEFT JOIN LATERAL (SELECT i.file_id, i.line_no FROM claim_moves i WHERE i.programme = $1"
-					"  AND i.courier = w.courier AND i.waybill_no = w.waybill_no AND i.act_seq IS NULL"
-					"  ORDER BY i.move_id DESC LIMIT 1) i ON TRUE"
-					" WHERE w.programme = $1 AND w.courier = $2 AND w.waybill_no = $3",
-					3, p3, error)) != NULL;
-	if (ok && PQntuples(claim) == 0) {
-		g_set_error(error, ACTS_ERROR, STATUS_USAGE, "resolve refused: no waybill '%s' of courier '%s'", waybill,
-			    courier);
-		ok = FALSE;
-	}
+	gboolean ok = db_wait_settlement_xact(d, error) && (claim = query_claim(d, courier, waybill, error)) != NULL;
 	char tf[24], tl[16];
 	if (ok) {
 		if (take_file == 0) {
@@ -274,29 +419,7 @@ gboolean acts_resolve(db *d, const char *os_user, const char *courier_text, cons
 			g_snprintf(tf, sizeof tf, "%" G_GINT64_FORMAT, (gint64)take_file);
 			g_snprintf(tl, sizeof tl, "%d", take_line);
 		}
-		const char *p5[] = { db_programme(d), tf, tl, courier, waybill };
-		line = db_query(d,
-				"SELECT l.courier, l.sender_code, l.sender_phone, l.category,"
-				" to_char(l.pickup_time, 'YYYY-MM-DD HH24:MI:SS'), l.order_no, l.waybill_no, l.outcome,"
-				" EXISTS (SELECT 1 FROM acts a WHERE a.programme = $1 AND a.kind = 'W' AND a.file_id = l.file_id)"
-				" FROM lines l WHERE l.programme = $1 AND l.file_id = $2::bigint AND l.line_no = $3::int"
-				" AND l.courier = $4 AND l.waybill_no = $5",
-				5, p5, error);
-		ok = line != NULL;
-	}
-	if (ok && PQntuples(line) == 0) {
-		g_set_error(error, ACTS_ERROR, STATUS_USAGE, "resolve refused: line %s:%s is not a line of waybill '%s'",
-			    tf, tl, waybill);
-		ok = FALSE;
-	}
-	if (ok && take_file != 0 && strcmp(PQgetvalue(line, 0, 7), "CONFLICT") != 0) {
-		g_set_error(error, ACTS_ERROR, STATUS_USAGE, "resolve refused: line %s:%s is %s, not a CONFLICT line", tf,
-			    tl, PQgetvalue(line, 0, 7));
-		ok = FALSE;
-	}
-	if (ok && PQgetvalue(line, 0, 8)[0] == 't') {
-		g_set_error(error, ACTS_ERROR, STATUS_USAGE, "resolve refused: line %s:%s is of a withdrawn file", tf, tl);
-		ok = FALSE;
+		ok = (line = query_taken(d, tf, tl, courier, waybill, take_file != 0, error)) != NULL;
 	}
 	gboolean moves = ok && (PQgetisnull(claim, 0, 2) || strcmp(PQgetvalue(claim, 0, 2), tf) != 0 ||
 				strcmp(PQgetvalue(claim, 0, 3), tl) != 0);
@@ -308,63 +431,9 @@ gboolean acts_resolve(db *d, const char *os_user, const char *courier_text, cons
 	g_autofree char *seq = NULL;
 	const char *fields[7] = { NULL, courier, waybill, take_file ? tf : NULL, take_file ? tl : NULL, NULL, NULL };
 	ok = ok && record_act(d, "R", os_user, reason, fields, &seq, out, error);
-	if (ok && moves) {
-		/* The holder stops counting; the line taken holds the claim, classified now (a
-		 * first line taken back keeps the outcome it was ingested with). */
-		registry *reg = NULL;
-		acts_class k = { 0 };
-		const char *outcome = "CONFLICT", *rsn = NULL, *shop = NULL, *campaign = NULL;
-		g_autofree char *okey = NULL;
-		if (take_file != 0) {
-			reg = registry_snapshot(d, NULL, error);
-			ok = reg != NULL;
-			if (ok && classify(reg, val(line, 0, 0), val(line, 0, 1), val(line, 0, 2), val(line, 0, 3),
-					   val(line, 0, 4), val(line, 0, 5), val(line, 0, 6), &k)) {
-				outcome = policy_outcome_name(k.outcome);
-				rsn = k.reason;
-				shop = k.shop_id;
-				campaign = k.campaign_id;
-				okey = g_steal_pointer(&k.order_key);
-			}
-			out->note = g_strdup_printf("line %s:%s is now %s%s%s", tf, tl, outcome, rsn ? ": " : "",
-						    rsn ? rsn : "");
-		}
-		const char *holder_f = PQgetisnull(claim, 0, 2) ? NULL : PQgetvalue(claim, 0, 2);
-		const char *holder_l = PQgetisnull(claim, 0, 3) ? NULL : PQgetvalue(claim, 0, 3);
-		const char *p6[] = { db_programme(d), seq, holder_f, holder_l };
-		int64_t n = 0;
-		ok = ok && (!holder_f ||
-			    exec_params(d,
-					"INSERT INTO line_acts (programme, act_seq, file_id, line_no, outcome, reason, shop_id,"
-					" campaign_id, order_key, live, was_shop_id, was_order_key)"
-					" SELECT $1, $2::int, " NOW_COLUMNS ", FALSE, " WAS_ORDER
-					" FROM lines_now() n WHERE n.programme = $1 AND n.file_id = $3::bigint AND n.line_no = $4::int",
-					4, p6, &n, error));
-		out->lines += n;
-		fault_point("resolve:released");
-		const char *p9[] = { db_programme(d), seq, tf, tl, outcome, rsn, shop, campaign, okey };
-		ok = ok && exec_params(d,
-				       take_file != 0
-					       ? "INSERT INTO line_acts (programme, act_seq, file_id, line_no, outcome, reason, shop_id,"
-						 " campaign_id, order_key, live, was_shop_id, was_order_key)"
-						 " VALUES ($1, $2::int, $3::bigint, $4::int, $5, $6, $7, $8, $9, TRUE, NULL, NULL)"
-					       : "INSERT INTO line_acts (programme, act_seq, file_id, line_no, outcome, reason, shop_id,"
-						 " campaign_id, order_key, live, was_shop_id, was_order_key)"
-						 " SELECT $1, $2::int, l.file_id, l.line_no, l.outcome, l.reason, l.shop_id,"
-						 " l.campaign_id, l.order_key, TRUE, NULL, NULL FROM lines l"
-						 " WHERE l.file_id = $3::bigint AND l.line_no = $4::int",
-				       take_file != 0 ? (int)G_N_ELEMENTS(p9) : 4, p9, &n, error);
-		out->lines += n;
-		const char *p7[] = { db_programme(d), seq, courier, waybill, tf, tl };
-		ok = ok && exec_params(d,
-				       "INSERT INTO claim_moves (programme, courier, waybill_no, file_id, line_no, act_seq)"
-				       " VALUES ($1, $3, $4, $5::bigint, $6::int, $2::int)",
-				       G_N_ELEMENTS(p7), p7, &out->claims, error);
-		g_free(k.reason);
-		g_free(k.order_key);
-		if (reg)
-			registry_free(reg);
-	}
+	ok = ok && (!moves || move_claim(d, seq, courier, waybill, claim, line, tf, tl, take_file != 0, out, error));
+	/* A resolve that changes nothing records the act and moves nothing. */
+	g_assert(!ok || moves || (out->claims == 0 && out->lines == 0));
 	PQclear(claim);
 	PQclear(line);
 	ok = ok && finish(d, "resolve:recorded", error);

@@ -336,6 +336,7 @@ typedef struct {
 	lxw_format *money_format, *header_format;
 	lxw_row_t row;
 	char *display;      /* the XLSX text of a COL_STATUS cell being written */
+	int64_t rows;       /* written, header and totals included */
 } sink;
 
 /* The one place fen becomes a floating-point number (POLICY.md "Money"): an XLSX cell's value,
@@ -417,43 +418,53 @@ static gboolean sink_open(sink *s, int fd, const char *sheet, const table *t, in
 	return xlsx_print_setup(s, s->ws, error);
 }
 
-static gboolean sink_row(sink *s, const cell *cells, size_t n, gboolean header, GError **error)
+/* One CSV line, in the sink's encoding: text from outside quoted as export_csv_text_field does. */
+static gboolean csv_row(sink *s, const cell *cells, size_t n, gboolean header, GError **error)
 {
-	if (s->format == EXPORT_FORMAT_CSV) {
-		g_string_truncate(s->line, 0);
-		for (size_t i = 0; i < n; i++) {
-			if (i > 0)
-				g_string_append_c(s->line, ',');
-			/* Amounts, counts and rates are the engine's own digits (a signed amount starts
-			 * with '-' and must stay a number); text came from outside. */
-			gboolean text = cells[i].kind == COL_TEXT || cells[i].kind == COL_MASK_NAME ||
-					cells[i].kind == COL_MASK_PHONE || cells[i].kind == COL_COURIER ||
-					cells[i].kind == COL_STATUS;
-			if (cells[i].blank)
-				continue;
-			if (text && !header)
-				export_csv_text_field(s->line, cells[i].text);
-			else
-				export_csv_field(s->line, cells[i].text);
-		}
-		g_string_append(s->line, csv_line_end);
-		if (s->to_gb18030 == (GIConv)-1) {
-			fwrite(s->line->str, 1, s->line->len, s->csv);
-			return TRUE;
-		}
-		/* GB18030 encodes every Unicode character, so only invalid UTF-8 (a bug) could fail. */
-		gsize len = 0;
-		g_autoptr(GError) conv = NULL;
-		g_autofree char *gb =
-			g_convert_with_iconv(s->line->str, (gssize)s->line->len, s->to_gb18030, NULL, &len, &conv);
-		if (!gb) {
-			g_set_error(error, EXPORT_ERROR, STATUS_SOFTWARE, "cannot write '%s' in GB18030: %s", s->path,
-				    conv->message);
-			return FALSE;
-		}
-		fwrite(gb, 1, len, s->csv);
+	g_assert(s->csv && s->line);
+	g_assert(n >= 1 && n <= EXPORT_COLUMNS_MAX);
+	g_string_truncate(s->line, 0);
+	for (size_t i = 0; i < n; i++) {
+		if (i > 0)
+			g_string_append_c(s->line, ',');
+		/* Amounts, counts and rates are the engine's own digits (a signed amount starts
+		 * with '-' and must stay a number); text came from outside. */
+		gboolean text = cells[i].kind == COL_TEXT || cells[i].kind == COL_MASK_NAME ||
+				cells[i].kind == COL_MASK_PHONE || cells[i].kind == COL_COURIER ||
+				cells[i].kind == COL_STATUS;
+		if (cells[i].blank)
+			continue;
+		if (text && !header)
+			export_csv_text_field(s->line, cells[i].text);
+		else
+			export_csv_field(s->line, cells[i].text);
+	}
+	g_string_append(s->line, csv_line_end);
+	if (s->to_gb18030 == (GIConv)-1) {
+		fwrite(s->line->str, 1, s->line->len, s->csv);
+		s->rows++;
 		return TRUE;
 	}
+	/* GB18030 encodes every Unicode character, so only invalid UTF-8 (a bug) could fail. */
+	gsize len = 0;
+	g_autoptr(GError) conv = NULL;
+	g_autofree char *gb =
+		g_convert_with_iconv(s->line->str, (gssize)s->line->len, s->to_gb18030, NULL, &len, &conv);
+	if (!gb) {
+		g_set_error(error, EXPORT_ERROR, STATUS_SOFTWARE, "cannot write '%s' in GB18030: %s", s->path,
+			    conv->message);
+		return FALSE;
+	}
+	fwrite(gb, 1, len, s->csv);
+	s->rows++;
+	return TRUE;
+}
+
+/* One row of the XLSX sheet, numbers as numbers; refused past the sheet's last row. */
+static gboolean xlsx_row(sink *s, const cell *cells, size_t n, gboolean header, GError **error)
+{
+	g_assert(s->ws && s->csv == NULL);
+	g_assert(n >= 1 && n <= EXPORT_COLUMNS_MAX);
 	if (s->row >= EXPORT_XLSX_ROWS_MAX) {
 		g_set_error(error, EXPORT_ERROR, STATUS_USAGE,
 			    "cannot write '%s': more than %d rows do not fit an XLSX sheet; export as CSV", s->path,
@@ -483,7 +494,19 @@ static gboolean sink_row(sink *s, const cell *cells, size_t n, gboolean header, 
 			return FALSE;
 	}
 	s->row++;
+	s->rows++;
 	return TRUE;
+}
+
+/* Writes one row of n cells, the header's or a body row, and counts it in s->rows. */
+static gboolean sink_row(sink *s, const cell *cells, size_t n, gboolean header, GError **error)
+{
+	g_assert(cells != NULL && (s->format == EXPORT_FORMAT_CSV || s->format == EXPORT_FORMAT_XLSX));
+	int64_t rows_before = s->rows;
+	gboolean ok = s->format == EXPORT_FORMAT_CSV ? csv_row(s, cells, n, header, error)
+						     : xlsx_row(s, cells, n, header, error);
+	g_assert(s->rows == rows_before + (ok ? 1 : 0)); /* a row written is counted once */
+	return ok;
 }
 
 /* Finishes the file; FALSE (with error) when any write failed. The sink is closed either way. */
@@ -545,18 +568,12 @@ static gboolean write_sha256(const char *path, const char *data_path, char **tmp
 		return FALSE;
 	}
 	g_autofree char *sha_path = g_strconcat(path, EXPORT_SHA256_SUFFIX, NULL);
-	int fd = open_beside(sha_path, tmp_path, error);
-	if (fd < 0)
-		return FALSE;
 	g_autofree char *base = g_path_get_basename(path);
 	/* sha256sum's own line: the hex, two spaces (text mode), the name, a newline. */
 	g_autofree char *text = g_strdup_printf("%s  %s\n", hex, base);
-	size_t len = strlen(text);
-	gboolean ok = write(fd, text, len) == (ssize_t)len && fsync(fd) == 0;
-	int e = errno;
-	close(fd);
-	if (!ok)
-		write_error(error, sha_path, e);
+	g_assert(strlen(text) == strlen(hex) + 2 + strlen(base) + 1 && *tmp_path == NULL);
+	gboolean ok = outfile_write_temp(sha_path, text, strlen(text), tmp_path, error);
+	g_assert(ok == (*tmp_path != NULL));
 	return ok;
 }
 
@@ -699,15 +716,45 @@ static void saved_row_free(gpointer p)
 	g_free(row);
 }
 
-/* Streams the table's rows for batch_id into the sink, then its totals row. */
-static gboolean write_rows(db *d, int batch_id, const table *t, sink *s, GError **error)
+/* The header row: each column's title; the first row of the sink. */
+static gboolean write_head(const table *t, sink *s, GError **error)
 {
+	g_assert(t->n_cols >= 1 && t->n_cols <= EXPORT_COLUMNS_MAX);
+	g_assert(s->rows == 0);
 	cell cells[EXPORT_COLUMNS_MAX];
 	for (size_t c = 0; c < t->n_cols; c++)
 		cells[c] = (cell){ .kind = COL_TEXT, .text = t->cols[c].title };
-	if (!sink_row(s, cells, t->n_cols, TRUE, error))
-		return FALSE;
+	return sink_row(s, cells, t->n_cols, TRUE, error);
+}
 
+/* Takes one fetched row: written now, or, for a table sorted within groups, kept in its group,
+ * the group before it written first when the row starts a new one. */
+static gboolean take_row(const table *t, int batch_id, const char *const *vals, size_t n_all, GPtrArray *group,
+			 int64_t *sums, sink *s, GError **error)
+{
+	if (!t->sort_rows)
+		return emit_row(t, batch_id, vals, sums, s, error);
+	g_assert(vals[t->group_col] != NULL);
+	gboolean ok = TRUE;
+	if (group->len > 0) {
+		const char *const *first = g_ptr_array_index(group, 0);
+		if (strcmp(first[t->group_col], vals[t->group_col]) != 0)
+			ok = emit_group(t, batch_id, group, sums, s, error);
+	}
+	char **saved = g_new0(char *, EXPORT_COLUMNS_MAX);
+	for (size_t c = 0; c < n_all; c++)
+		saved[c] = g_strdup(vals[c]);
+	g_ptr_array_add(group, saved);
+	/* A group holds the rows of one key only. */
+	g_assert(strcmp(((char **)g_ptr_array_index(group, 0))[t->group_col], vals[t->group_col]) == 0);
+	return ok;
+}
+
+/* Streams the table's rows for batch_id into the sink through a cursor, EXPORT_FETCH_ROWS at a
+ * time, adding the summed columns to sums; *fetched gets the number of rows. */
+static gboolean stream_rows(db *d, int batch_id, const table *t, int64_t *sums, sink *s, int64_t *fetched,
+			    GError **error)
+{
 	char batch[EXPORT_INT_TEXT_MAX];
 	g_snprintf(batch, sizeof batch, "%d", batch_id);
 	const char *params[] = { db_programme(d), batch };
@@ -717,10 +764,11 @@ static gboolean write_rows(db *d, int batch_id, const table *t, sink *s, GError 
 		return FALSE;
 	PQclear(res);
 
-	int64_t sums[EXPORT_COLUMNS_MAX] = { 0 };
 	size_t n_all = t->n_cols + t->n_hidden;
 	g_assert(n_all <= EXPORT_COLUMNS_MAX);
 	g_assert(!t->sort_rows || (t->group_col >= 0 && (size_t)t->group_col < t->n_cols));
+	int64_t rows_before = s->rows;
+	*fetched = 0;
 	g_autoptr(GPtrArray) group = g_ptr_array_new_with_free_func(saved_row_free);
 	gboolean ok = TRUE;
 	for (int n = EXPORT_FETCH_ROWS; ok && n == EXPORT_FETCH_ROWS;) {
@@ -731,24 +779,12 @@ static gboolean write_rows(db *d, int batch_id, const table *t, sink *s, GError 
 		}
 		g_assert((size_t)PQnfields(res) == n_all);
 		n = PQntuples(res);
+		*fetched += n;
 		for (int i = 0; ok && i < n; i++) {
 			const char *vals[EXPORT_COLUMNS_MAX] = { 0 };
 			for (size_t c = 0; c < n_all; c++)
 				vals[c] = PQgetisnull(res, i, (int)c) ? NULL : PQgetvalue(res, i, (int)c);
-			if (!t->sort_rows) {
-				ok = emit_row(t, batch_id, vals, sums, s, error);
-				continue;
-			}
-			g_assert(vals[t->group_col] != NULL);
-			if (group->len > 0) {
-				const char *const *first = g_ptr_array_index(group, 0);
-				if (strcmp(first[t->group_col], vals[t->group_col]) != 0)
-					ok = emit_group(t, batch_id, group, sums, s, error);
-			}
-			char **saved = g_new0(char *, EXPORT_COLUMNS_MAX);
-			for (size_t c = 0; c < n_all; c++)
-				saved[c] = g_strdup(vals[c]);
-			g_ptr_array_add(group, saved);
+			ok = take_row(t, batch_id, vals, n_all, group, sums, s, error);
 		}
 		PQclear(res);
 	}
@@ -756,13 +792,19 @@ static gboolean write_rows(db *d, int batch_id, const table *t, sink *s, GError 
 		ok = emit_group(t, batch_id, group, sums, s, error);
 	if (!db_exec(d, "CLOSE " EXPORT_CURSOR, ok ? error : NULL))
 		ok = FALSE;
-	if (!ok || !t->totals)
-		return ok;
+	/* Every row fetched is written once, grouped or not. */
+	g_assert(!ok || s->rows - rows_before == *fetched);
+	return ok;
+}
 
-	/* The autofilter covers the header and the rows, not the totals. */
+/* The totals row (the autofilter of an XLSX sheet covers the header and the rows, not it). */
+static gboolean write_totals(const table *t, const int64_t *sums, sink *s, GError **error)
+{
+	g_assert(t->totals && s->rows >= 1);
 	if (s->format == EXPORT_FORMAT_XLSX &&
 	    xlsx_failed(worksheet_autofilter(s->ws, 0, 0, s->row - 1, (lxw_col_t)(t->n_cols - 1)), s, error))
 		return FALSE;
+	cell cells[EXPORT_COLUMNS_MAX];
 	char text[EXPORT_COLUMNS_MAX][MONEY_TEXT_MAX];
 	char capitals[CAPITALS_TEXT_MAX];
 	for (size_t c = 0; c < t->n_cols; c++) {
@@ -786,6 +828,19 @@ static gboolean write_rows(db *d, int batch_id, const table *t, sink *s, GError 
 						 .text = capitals_format(sums[t->capitals_of], capitals) };
 	}
 	return sink_row(s, cells, t->n_cols, FALSE, error);
+}
+
+/* Writes the table for batch_id into the sink: its header, its rows, then its totals row. */
+static gboolean write_rows(db *d, int batch_id, const table *t, sink *s, GError **error)
+{
+	g_assert(t->query && s->rows == 0);
+	int64_t sums[EXPORT_COLUMNS_MAX] = { 0 };
+	int64_t fetched = 0;
+	gboolean ok = write_head(t, s, error) && stream_rows(d, batch_id, t, sums, s, &fetched, error) &&
+		      (!t->totals || write_totals(t, sums, s, error));
+	/* The header, every row, and the totals when the table has them: nothing else. */
+	g_assert(!ok || s->rows == 1 + fetched + (t->totals ? 1 : 0));
+	return ok;
 }
 
 /* The control sheet's rows (CONTROL.md "Control information in exports"), in order. */

@@ -247,6 +247,94 @@ static void read_line_again(manifest_reader *r, physical_line *pl)
 	}
 }
 
+/* What of the avail bytes at p (avail >= 1) belongs to the physical line being read: take bytes,
+ * its content and line end; content, the bytes before a line end (or all taken, when none);
+ * ended, when the line ends there. *after_cr: the line so far ends with a CR (the chunk before
+ * ended with it), so an LF may only complete its line end; set when p's bytes end with the line's
+ * CR, whose LF would be the next chunk's first byte. */
+typedef struct {
+	gsize take, content;
+	gboolean ended;
+} line_part;
+
+static line_part part_of_line(const guint8 *p, gsize avail, gboolean *after_cr)
+{
+	g_assert(avail >= 1);
+	line_part part = { 0 };
+	if (*after_cr) {
+		part.take = *p == '\n' ? 1 : 0;
+		part.ended = TRUE;
+		return part;
+	}
+	const guint8 *end = find_line_end(p, avail);
+	part.take = end ? (gsize)(end - p) + 1 : avail;
+	part.content = end ? part.take - 1 : part.take;
+	if (end && *end == '\r') {
+		if (part.take < avail) {
+			if (p[part.take] == '\n')
+				part.take++;
+			part.ended = TRUE;
+		} else {
+			*after_cr = TRUE; /* is the next chunk's first byte its LF? */
+		}
+	} else if (end) {
+		part.ended = TRUE;
+	}
+	/* Within the bytes given; a line that goes on takes them all. */
+	g_assert(part.content <= part.take && part.take <= avail);
+	g_assert(part.ended || part.take == avail);
+	return part;
+}
+
+/* Reads the next physical line from the file's chunks (read_line's contract). */
+static gboolean read_line_from_file(manifest_reader *r, physical_line *pl, GError **error)
+{
+	g_assert(r->again_pos == r->again->len); /* nothing left to read again */
+	g_byte_array_set_size(r->line, 0);
+	gsize total = 0, content = 0;
+	gboolean after_cr = FALSE;
+	line_part part = { 0 };
+	while (!part.ended) {
+		if (r->chunk_pos == r->chunk_len) {
+			if (!r->at_eof && !read_chunk(r, error))
+				return FALSE;
+			if (r->at_eof)
+				break;
+		}
+		const guint8 *p = r->chunk + r->chunk_pos;
+		gsize avail = r->chunk_len - r->chunk_pos;
+		if (total == 0)
+			pl->offset = r->chunk_offset + r->chunk_pos;
+		gboolean continues_cr = after_cr;
+		part = part_of_line(p, avail, &after_cr);
+		if (!continues_cr)
+			content = total + part.content;
+		r->chunk_pos += part.take;
+		if (part.ended && total == 0) {
+			/* The whole line is in the chunk: no copy. */
+			pl->bytes = p;
+			pl->len = part.take;
+			pl->content = content;
+			return TRUE;
+		}
+		if (total + part.take <= MANIFEST_RECORD_BYTES_MAX)
+			g_byte_array_append(r->line, p, (guint)part.take);
+		total += part.take;
+	}
+	if (total == 0)
+		return TRUE; /* the end of the file */
+	g_assert(content <= total);
+	pl->len = total;
+	pl->content = content;
+	if (total > MANIFEST_RECORD_BYTES_MAX) {
+		pl->overlong = TRUE;
+		return TRUE;
+	}
+	g_assert(r->line->len == total);
+	pl->bytes = r->line->data;
+	return TRUE;
+}
+
 /* Reads the next physical line into *pl: ended by LF, CRLF or CR (a CR at a chunk's end waits for
  * the next chunk's first byte), or by the end of the file; pl->bytes is NULL (and pl->overlong
  * FALSE) at the end of the file. A line longer than MANIFEST_RECORD_BYTES_MAX is read to its end
@@ -258,71 +346,15 @@ static gboolean read_line(manifest_reader *r, physical_line *pl, GError **error)
 		g_byte_array_set_size(r->again, 0);
 		r->again_pos = 0;
 	}
-	if (r->again_pos < r->again->len) {
+	if (r->again_pos < r->again->len)
 		read_line_again(r, pl);
+	else if (!read_line_from_file(r, pl, error))
+		return FALSE;
+	if (pl->len > 0)
 		r->physical_lines++;
-		return TRUE;
-	}
-	g_byte_array_set_size(r->line, 0);
-	gsize total = 0, content = 0;
-	gboolean after_cr = FALSE, ended = FALSE;
-	for (;;) {
-		if (r->chunk_pos == r->chunk_len) {
-			if (!r->at_eof && !read_chunk(r, error))
-				return FALSE;
-			if (r->at_eof)
-				break;
-		}
-		const guint8 *p = r->chunk + r->chunk_pos;
-		gsize avail = r->chunk_len - r->chunk_pos;
-		if (total == 0)
-			pl->offset = r->chunk_offset + r->chunk_pos;
-		gsize take;
-		if (after_cr) {
-			take = *p == '\n' ? 1 : 0;
-			ended = TRUE;
-		} else {
-			const guint8 *end = find_line_end(p, avail);
-			take = end ? (gsize)(end - p) + 1 : avail;
-			content = total + (end ? take - 1 : take);
-			if (end && *end == '\r') {
-				if (take < avail) {
-					if (p[take] == '\n')
-						take++;
-					ended = TRUE;
-				} else {
-					after_cr = TRUE; /* is the next chunk's first byte its LF? */
-				}
-			} else if (end) {
-				ended = TRUE;
-			}
-		}
-		r->chunk_pos += take;
-		if (ended && total == 0) {
-			/* The whole line is in the chunk: no copy. */
-			pl->bytes = p;
-			pl->len = take;
-			pl->content = content;
-			r->physical_lines++;
-			return TRUE;
-		}
-		if (total + take <= MANIFEST_RECORD_BYTES_MAX)
-			g_byte_array_append(r->line, p, (guint)take);
-		total += take;
-		if (ended)
-			break;
-	}
-	if (total == 0)
-		return TRUE; /* the end of the file */
-	r->physical_lines++;
-	pl->len = total;
-	pl->content = content;
-	if (total > MANIFEST_RECORD_BYTES_MAX) {
-		pl->overlong = TRUE;
-		return TRUE;
-	}
-	g_assert(r->line->len == total);
-	pl->bytes = r->line->data;
+	/* A line has bytes, kept or too long to keep; the end of the file has none. */
+	g_assert((pl->len > 0) == (pl->bytes != NULL || pl->overlong));
+	g_assert(pl->content <= pl->len && (!pl->overlong || pl->len > MANIFEST_RECORD_BYTES_MAX));
 	return TRUE;
 }
 
@@ -579,6 +611,25 @@ static guint count_commas(const guint8 *p, gsize len)
 	return n;
 }
 
+/* A record spanning lines, ended (its quote closed), stands only when its quotes pair up, no line
+ * it takes could be a line of its own (as many commas as the header has: line_of_its_own, 0 when
+ * none) and its fields are the header's; else it is cut back (cut_back) to what its first line
+ * holds, open_field (1-based) being the field whose quote was open at that line's end. */
+static void judge_span(manifest_reader *r, guint open_field, uint64_t line_of_its_own)
+{
+	record *rec = &r->rec;
+	g_assert(rec->ended && rec->line_count >= 2 && open_field >= 1);
+	g_assert(line_of_its_own == 0 || line_of_its_own > rec->line_no);
+	if (rec->quote == QUOTE_TEXT_AFTER) {
+		cut_back(r, QUOTE_SPAN_TEXT, open_field);
+	} else if (line_of_its_own) {
+		rec->quote_line = line_of_its_own;
+		cut_back(r, QUOTE_SPAN_LINE, open_field);
+	} else if (rec->n_fields != r->map->n_header) {
+		cut_back(r, QUOTE_SPAN_FIELDS, open_field);
+	}
+}
+
 /* Reads physical lines until a record ends. *eof at the end of the file (no record). */
 static gboolean read_record(manifest_reader *r, gboolean *eof, GError **error)
 {
@@ -636,16 +687,7 @@ static gboolean read_record(manifest_reader *r, gboolean *eof, GError **error)
 			line_of_its_own = r->physical_lines;
 		if (!rec->ended)
 			continue; /* still open: refused at the end of the file, or past the record limit */
-		/* A record spanning lines stands only when its quotes pair up, no line it takes could be
-		 * a line of its own (as many commas as the header has) and its fields are the header's. */
-		if (rec->quote == QUOTE_TEXT_AFTER) {
-			cut_back(r, QUOTE_SPAN_TEXT, open_field);
-		} else if (line_of_its_own) {
-			rec->quote_line = line_of_its_own;
-			cut_back(r, QUOTE_SPAN_LINE, open_field);
-		} else if (rec->n_fields != r->map->n_header) {
-			cut_back(r, QUOTE_SPAN_FIELDS, open_field);
-		}
+		judge_span(r, open_field, line_of_its_own);
 	}
 	g_assert(rec->ended);
 	rec->open = FALSE;
@@ -870,20 +912,12 @@ static void parse_pickup(manifest_reader *r, manifest_line *line)
 	g_error_free(first);
 }
 
-/* Check 1 of POLICY.md: the record as a line, typed, rejected with the first problem found. */
-static void make_line(manifest_reader *r, manifest_line *line)
+/* Rejects the record for what the reader found in its bytes: its length, its quotes, a NUL, a
+ * byte not of the encoding, its field count, a field too long. */
+static void check_record(manifest_reader *r)
 {
 	const record *rec = &r->rec;
 	const profile_map *m = r->map;
-	const profile *p = m->profile;
-	memset(line, 0, sizeof *line);
-	line->line_no = rec->line_no;
-	line->line_count = rec->line_count;
-	line->byte_offset = rec->offset;
-	line->byte_len = rec->len;
-	g_string_truncate(r->reason, 0);
-	map_fields(r, line);
-
 	if (rec->overlong)
 		reject(r, "line is %" G_GUINT64_FORMAT " bytes long, more than the limit of %d bytes", rec->len,
 		       MANIFEST_RECORD_BYTES_MAX);
@@ -918,15 +952,26 @@ static void make_line(manifest_reader *r, manifest_line *line)
 		reject(r, "NUL byte at offset %" G_GINT64_FORMAT, rec->nul_at);
 	if (rec->bad_at >= 0)
 		reject(r, "byte 0x%02X at offset %" G_GINT64_FORMAT " is not valid %s", rec->bad_byte,
-		       rec->bad_at, p->encoding);
+		       rec->bad_at, m->profile->encoding);
 	if (rec->n_fields != m->n_header)
 		reject(r, "has %u fields, the header has %u", rec->n_fields, m->n_header);
 	if (rec->overlong_field)
 		reject(r, "field %u ('%s') is %zu bytes long, more than %d", rec->overlong_field,
 		       rec->overlong_field <= m->n_header ? m->header[rec->overlong_field - 1] : "",
 		       rec->overlong_len, MANIFEST_FIELD_BYTES_MAX);
+	/* The negative space: a record broken in any of these ways is never a line. */
+	gboolean broken = rec->overlong || rec->quote != QUOTE_OK || rec->nul_at >= 0 || rec->bad_at >= 0 ||
+			  rec->n_fields != m->n_header || rec->overlong_field;
+	g_assert(!broken || r->reason->len > 0);
+	g_assert(rec->overlong_field == 0 || rec->overlong_len > MANIFEST_FIELD_BYTES_MAX);
+}
 
-	if (p->field[PROFILE_FEE].sum && !m->field[PROFILE_FEE].fixed)
+/* Rejects the line for its values: a required field or both senders missing, a number in
+ * scientific notation, a pickup time or a fee that does not parse. */
+static void check_values(manifest_reader *r, manifest_line *line)
+{
+	const profile_map *m = r->map;
+	if (m->profile->field[PROFILE_FEE].sum && !m->field[PROFILE_FEE].fixed)
 		sum_fee(r, line);
 	const profile_field required[] = { PROFILE_COURIER, PROFILE_WAYBILL_NO, PROFILE_PICKUP_TIME,
 					   PROFILE_FEE };
@@ -953,9 +998,29 @@ static void make_line(manifest_reader *r, manifest_line *line)
 	}
 	/* weight_kg, category and destination are kept as received: no money depends on them (a
 	 * category check reads the text as it is), so `0.86kg` rejects nothing. */
+	g_assert(line->fee_fen >= 0);
+	g_assert(r->reason->len > 0 || (line->fee && line->pickup_time && (line->sender_code || line->sender_phone)));
+}
 
+/* Check 1 of POLICY.md: the record as a line, typed, rejected with the first problem found. */
+static void make_line(manifest_reader *r, manifest_line *line)
+{
+	const record *rec = &r->rec;
+	g_assert(r->map && r->map->profile);
+	memset(line, 0, sizeof *line);
+	line->line_no = rec->line_no;
+	line->line_count = rec->line_count;
+	line->byte_offset = rec->offset;
+	line->byte_len = rec->len;
+	g_string_truncate(r->reason, 0);
+	map_fields(r, line);
+	check_record(r);
+	check_values(r, line);
 	line->rejected = r->reason->len > 0;
 	line->reason = line->rejected ? r->reason->str : NULL;
+	/* A line taken has every field check 1 requires; a line rejected says why. */
+	g_assert(line->rejected || (line->courier && line->waybill_no && line->pickup_time && line->fee));
+	g_assert(line->rejected == (line->reason != NULL));
 }
 
 /* ---- the control total (zto) ---- */
@@ -1194,6 +1259,63 @@ static gboolean find_header_below(manifest_reader *r, const profile_set *ps, con
 	return FALSE;
 }
 
+/* The profile named profile_name in ps (*chosen), or none (NULL) when no name is given: the
+ * header tells. Refuses a name ps does not have, listing those it has. */
+static gboolean choose_profile(const profile_set *ps, const char *profile_name, const profile **chosen,
+			       GError **error)
+{
+	*chosen = NULL;
+	if (!profile_name)
+		return TRUE;
+	*chosen = profile_set_find(ps, profile_name);
+	if (!*chosen) {
+		g_autoptr(GString) names = g_string_new(NULL);
+		for (guint i = 0; i < profile_set_size(ps); i++)
+			g_string_append_printf(names, "%s%s", i ? ", " : "", profile_set_nth(ps, i)->name);
+		g_set_error(error, MANIFEST_ERROR, STATUS_USAGE, "unknown profile '%s' (profiles: %s)", profile_name,
+			    names->str);
+		return FALSE;
+	}
+	g_assert(strcmp((*chosen)->name, profile_name) == 0);
+	g_assert(profile_set_size(ps) >= 1);
+	return TRUE;
+}
+
+/* The header: the first line that is not blank, read as every line is (the same line ends),
+ * mapped by the profile chosen or detected among ps's; or a row below it (find_header_below).
+ * Sets r->map and where the lines after the header start. */
+static gboolean read_header(manifest_reader *r, const profile_set *ps, const profile *chosen,
+			    const char *const *overrides, GError **error)
+{
+	g_assert(r->map == NULL && r->physical_lines == 0);
+	physical_line pl;
+	do {
+		if (!read_line(r, &pl, error))
+			return FALSE;
+		if (pl.overlong)
+			return refuse(error, "line %" G_GUINT64_FORMAT " of '%s', where its header should be, is longer"
+				      " than %d bytes", r->physical_lines, r->name, MANIFEST_RECORD_BYTES_MAX);
+	} while (pl.bytes && is_blank_bytes(pl.bytes, pl.len));
+	const char *raw = (const char *)pl.bytes;
+	gsize len = pl.content;
+	if (!raw) {
+		if (r->size == 0)
+			return refuse(error, "empty file '%s' (0 bytes)", r->name);
+		return refuse(error, "no header row in '%s' (only blank lines)", r->name);
+	}
+	GError *first_error = NULL;
+	r->map = chosen ? profile_map_header(chosen, raw, len, overrides, r->name, &first_error)
+			: profile_set_detect(ps, raw, len, overrides, r->name, &first_error);
+	if (!r->map && !find_header_below(r, ps, chosen, overrides, first_error, &pl, error))
+		return FALSE;
+	r->header_lines = r->chain_line = r->physical_lines;
+	r->header_bytes = r->chain_offset = pl.offset + pl.len;
+	/* A header of the profile asked for, within the bytes read so far. */
+	g_assert(r->map && (!chosen || r->map->profile == chosen));
+	g_assert(r->header_lines >= 1 && r->header_bytes <= r->size);
+	return TRUE;
+}
+
 manifest_reader *manifest_open(const char *path, const profile_set *ps, const char *profile_name,
 			       const char *const *overrides, manifest_raw_fn raw_fn, gpointer raw_user_data,
 			       GError **error)
@@ -1219,52 +1341,16 @@ manifest_reader *manifest_open(const char *path, const profile_set *ps, const ch
 	r->cd = (GIConv)-1;
 
 	const profile *chosen = NULL;
-	if (profile_name) {
-		chosen = profile_set_find(ps, profile_name);
-		if (!chosen) {
-			g_autoptr(GString) names = g_string_new(NULL);
-			for (guint i = 0; i < profile_set_size(ps); i++)
-				g_string_append_printf(names, "%s%s", i ? ", " : "",
-						       profile_set_nth(ps, i)->name);
-			g_set_error(error, MANIFEST_ERROR, STATUS_USAGE, "unknown profile '%s' (profiles: %s)",
-				    profile_name, names->str);
-			return NULL;
-		}
-	}
+	if (!choose_profile(ps, profile_name, &chosen, error))
+		return NULL;
 	r->file = fopen(path, "rb");
 	if (!r->file) {
 		g_set_error(error, MANIFEST_ERROR, STATUS_NOINPUT, "cannot open '%s': %s", path,
 			    g_strerror(errno));
 		return NULL;
 	}
-
-	/* The header: the first line that is not blank, read as every line is (the same line ends). */
-	physical_line pl;
-	do {
-		if (!read_line(r, &pl, error))
-			return NULL;
-		if (pl.overlong) {
-			refuse(error, "line %" G_GUINT64_FORMAT " of '%s', where its header should be, is longer than %d"
-			       " bytes", r->physical_lines, r->name, MANIFEST_RECORD_BYTES_MAX);
-			return NULL;
-		}
-	} while (pl.bytes && is_blank_bytes(pl.bytes, pl.len));
-	const char *raw = (const char *)pl.bytes;
-	gsize len = pl.content;
-	if (!raw) {
-		if (r->size == 0)
-			refuse(error, "empty file '%s' (0 bytes)", r->name);
-		else
-			refuse(error, "no header row in '%s' (only blank lines)", r->name);
+	if (!read_header(r, ps, chosen, overrides, error))
 		return NULL;
-	}
-	GError *first_error = NULL;
-	r->map = chosen ? profile_map_header(chosen, raw, len, overrides, r->name, &first_error)
-			: profile_set_detect(ps, raw, len, overrides, r->name, &first_error);
-	if (!r->map && !find_header_below(r, ps, chosen, overrides, first_error, &pl, error))
-		return NULL;
-	r->header_lines = r->chain_line = r->physical_lines;
-	r->header_bytes = r->chain_offset = pl.offset + pl.len;
 
 	r->cd = g_iconv_open("UTF-8", r->map->profile->encoding);
 	g_assert(r->cd != (GIConv)-1); /* profile_load checked the encoding */

@@ -72,6 +72,69 @@ static const char *trailing_reason(const char *p, gboolean had_point)
 	return "not an amount (expected digits, a point and one or two decimals, ￥ before or 元 after)";
 }
 
+/* Whole yuan at *p: digits, optionally in comma groups (first 1-3 digits, then exactly 3 each).
+ * Moves *p past them. */
+static gboolean parse_yuan(const char **p, const char *text, int64_t *yuan, GError **error)
+{
+	const char *start = *p;
+	*yuan = 0;
+	int digits = 0;       /* digits before the point, commas not counted */
+	int group = 0;        /* digits since the last comma, or since the start */
+	gboolean grouped = FALSE;
+	if (!is_digit(**p))
+		return refuse(error, text, leading_reason(*p));
+	for (;; (*p)++) {
+		if (is_digit(**p)) {
+			if (++digits > MONEY_DIGITS_MAX)
+				return refuse(error, text, money_too_many_digits);
+			*yuan = *yuan * 10 + (**p - '0');
+			group++;
+			if (grouped && group > MONEY_GROUP_DIGITS)
+				return refuse(error, text, "commas must group the digits in threes");
+		} else if (**p == ',') {
+			gboolean ok = grouped ? group == MONEY_GROUP_DIGITS : group <= MONEY_GROUP_DIGITS;
+			if (!ok || !is_digit((*p)[1]))
+				return refuse(error, text, "commas must group the digits in threes");
+			grouped = TRUE;
+			group = 0;
+		} else {
+			break;
+		}
+	}
+	if (grouped && group != MONEY_GROUP_DIGITS)
+		return refuse(error, text, "commas must group the digits in threes");
+	g_assert(digits >= 1 && digits <= MONEY_DIGITS_MAX);
+	/* 18 digits fit int64 (MONEY_DIGITS_MAX's reason); the cursor moved past each, and the commas. */
+	g_assert(*yuan >= 0 && *p - start >= digits);
+	return TRUE;
+}
+
+/* Fen at *p: nothing, or a point and one or two digits ("12.5" is 12.50). Moves *p past them;
+ * *had_point says whether there was a point. */
+static gboolean parse_fen(const char **p, const char *text, int64_t *fraction_fen, gboolean *had_point,
+			  GError **error)
+{
+	const char *start = *p;
+	*fraction_fen = 0;
+	*had_point = **p == '.';
+	if (!*had_point)
+		return TRUE;
+	(*p)++;
+	int decimals = 0;
+	for (; is_digit(**p); (*p)++) {
+		if (++decimals > MONEY_DECIMALS_MAX)
+			return refuse(error, text, "more than two decimals");
+		*fraction_fen = *fraction_fen * 10 + (**p - '0');
+	}
+	if (decimals == 0)
+		return refuse(error, text, "no digits after the point");
+	if (decimals == 1)
+		*fraction_fen *= 10;
+	g_assert(*fraction_fen >= 0 && *fraction_fen < MONEY_FEN_PER_YUAN);
+	g_assert(*p - start == 1 + decimals);
+	return TRUE;
+}
+
 gboolean money_parse(const char *text, int64_t *out_fen, GError **error)
 {
 	g_return_val_if_fail(text != NULL, FALSE);
@@ -86,52 +149,10 @@ gboolean money_parse(const char *text, int64_t *out_fen, GError **error)
 	for (size_t i = 0; i < G_N_ELEMENTS(money_prefixes); i++)
 		if (skip(&p, money_prefixes[i]))
 			break;
-
-	/* Whole yuan: digits, optionally in comma groups (first 1-3 digits, then exactly 3 each). */
-	int64_t yuan = 0;
-	int digits = 0;       /* digits before the point, commas not counted */
-	int group = 0;        /* digits since the last comma, or since the start */
-	gboolean grouped = FALSE;
-	if (!is_digit(*p))
-		return refuse(error, text, leading_reason(p));
-	for (;; p++) {
-		if (is_digit(*p)) {
-			if (++digits > MONEY_DIGITS_MAX)
-				return refuse(error, text, money_too_many_digits);
-			yuan = yuan * 10 + (*p - '0');
-			group++;
-			if (grouped && group > MONEY_GROUP_DIGITS)
-				return refuse(error, text, "commas must group the digits in threes");
-		} else if (*p == ',') {
-			gboolean ok = grouped ? group == MONEY_GROUP_DIGITS : group <= MONEY_GROUP_DIGITS;
-			if (!ok || !is_digit(p[1]))
-				return refuse(error, text, "commas must group the digits in threes");
-			grouped = TRUE;
-			group = 0;
-		} else {
-			break;
-		}
-	}
-	if (grouped && group != MONEY_GROUP_DIGITS)
-		return refuse(error, text, "commas must group the digits in threes");
-	g_assert(digits >= 1 && digits <= MONEY_DIGITS_MAX);
-
-	/* Fen: a point and one or two digits ("12.5" is 12.50). */
-	int64_t fraction_fen = 0;
-	gboolean had_point = *p == '.';
-	if (had_point) {
-		p++;
-		int decimals = 0;
-		for (; is_digit(*p); p++) {
-			if (++decimals > MONEY_DECIMALS_MAX)
-				return refuse(error, text, "more than two decimals");
-			fraction_fen = fraction_fen * 10 + (*p - '0');
-		}
-		if (decimals == 0)
-			return refuse(error, text, "no digits after the point");
-		if (decimals == 1)
-			fraction_fen *= 10;
-	}
+	int64_t yuan, fraction_fen;
+	gboolean had_point;
+	if (!parse_yuan(&p, text, &yuan, error) || !parse_fen(&p, text, &fraction_fen, &had_point, error))
+		return FALSE;
 	skip(&p, money_suffix);
 	while (is_blank(*p))
 		p++;
@@ -143,6 +164,7 @@ gboolean money_parse(const char *text, int64_t *out_fen, GError **error)
 	    __builtin_add_overflow(fen, fraction_fen, &fen))
 		return refuse(error, text, "too large to hold in 64-bit fen");
 	g_assert(fen >= 0);
+	g_assert(fen % MONEY_FEN_PER_YUAN == fraction_fen); /* the decimals are the fen, exactly */
 	*out_fen = fen;
 	return TRUE;
 }

@@ -171,3 +171,68 @@ gboolean outfile_is_temp_of(const char *name, const char *target_base)
 			return FALSE;
 	return TRUE;
 }
+
+/* ------------------------------------------------------------------------------------------ */
+/* Whole files: check, write beside, rename (what the report writers and export's .sha256 share) */
+
+int outfile_begin(const char *path, int flags, char **tmp_path, GError **error)
+{
+	g_assert(path && tmp_path && *tmp_path == NULL);
+	if (!outfile_check_target(path, error))
+		return -1;
+	int fd = outfile_open_beside(path, flags, tmp_path);
+	if (fd < 0) {
+		int e = errno;
+		g_set_error(error, OUTFILE_ERROR, STATUS_SOFTWARE, "cannot write '%s': %s", path, g_strerror(e));
+	}
+	/* A descriptor comes with its temporary file, a failure with none. */
+	g_assert((fd >= 0) == (*tmp_path != NULL));
+	return fd;
+}
+
+gboolean outfile_write_temp(const char *path, const void *bytes, size_t len, char **tmp_path, GError **error)
+{
+	g_assert(path && tmp_path && *tmp_path == NULL);
+	g_assert(bytes != NULL || len == 0);
+	int fd = outfile_open_beside(path, O_WRONLY, tmp_path);
+	if (fd < 0) {
+		int e = errno;
+		g_set_error(error, OUTFILE_ERROR, STATUS_SOFTWARE, "cannot write '%s': %s", path, g_strerror(e));
+		return FALSE;
+	}
+	size_t done = 0;
+	int e = 0;
+	while (done < len) {
+		ssize_t n = write(fd, (const char *)bytes + done, len - done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			e = n < 0 ? errno : EIO;
+			break;
+		}
+		done += (size_t)n;
+	}
+	if (e == 0 && fsync(fd) != 0)
+		e = errno;
+	if (close(fd) != 0 && e == 0)
+		e = errno;
+	if (e != 0) {
+		outfile_discard(*tmp_path);
+		g_clear_pointer(tmp_path, g_free);
+		g_set_error(error, OUTFILE_ERROR, STATUS_SOFTWARE, "cannot write '%s': %s", path, g_strerror(e));
+		return FALSE;
+	}
+	/* Every byte written, none more: the cursor only moved forward, to the end. */
+	g_assert(done == len);
+	return TRUE;
+}
+
+gboolean outfile_write(const char *path, const void *bytes, size_t len, GError **error)
+{
+	g_assert(path != NULL);
+	g_assert(bytes != NULL || len == 0);
+	if (!outfile_check_target(path, error))
+		return FALSE;
+	g_autofree char *tmp = NULL;
+	return outfile_write_temp(path, bytes, len, &tmp, error) && outfile_commit(tmp, path, error);
+}

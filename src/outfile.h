@@ -54,4 +54,20 @@ void outfile_forget(const char *tmp_path);
 /* Is name (a base name) a temporary file of target_base, ".TARGET_BASE.XXXXXX"? */
 gboolean outfile_is_temp_of(const char *name, const char *target_base);
 
+/* Checks path (outfile_check_target), then opens a temporary file beside it (outfile_open_beside
+ * with flags): its descriptor and *tmp_path (caller frees; *tmp_path NULL on entry), or -1 with
+ * an error (STATUS_USAGE for a target that is not a regular file, else STATUS_SOFTWARE "cannot
+ * write 'PATH': REASON"), nothing created. End it with outfile_commit or outfile_discard. */
+int outfile_begin(const char *path, int flags, char **tmp_path, GError **error);
+
+/* Writes len bytes, every one, to a new temporary file beside path, synced and closed: TRUE with
+ * *tmp_path (caller frees; NULL on entry), for outfile_commit or outfile_discard; else FALSE with
+ * an error "cannot write 'PATH': REASON" (STATUS_SOFTWARE) and nothing left behind. The target is
+ * not checked: outfile_commit checks it again anyway. */
+gboolean outfile_write_temp(const char *path, const void *bytes, size_t len, char **tmp_path, GError **error);
+
+/* Writes len bytes to path whole or not at all: outfile_check_target, outfile_write_temp, then
+ * outfile_commit; FALSE with their error. */
+gboolean outfile_write(const char *path, const void *bytes, size_t len, GError **error);
+
 #endif

@@ -761,6 +761,101 @@ profile_map *profile_map_header(const profile *p, const char *raw, gsize len, co
 	return g_steal_pointer(&m);
 }
 
+/* Profile p's map of the header raw (map_build's: *map, with *missing and *n_missing saying what
+ * it lacks, caller frees). The header read in p's encoding; one p cannot decode, or (below) a row
+ * that is no header, maps no column. FALSE with an error when the header decodes but is no header
+ * for any profile (too wide, a name twice). */
+static gboolean map_one(const profile *p, gboolean below, const char *raw, gsize len, const char *const *overrides,
+			const char *file, profile_map **map, char **missing, guint *n_missing, GError **error)
+{
+	char *values[PROFILE_FIELD_COUNT];
+	gboolean ok = overrides_parse(overrides, values, NULL);
+	g_assert(ok); /* detect checked them */
+	char **header = below && !p->rows_above_header ? NULL : header_columns(raw, len, p->encoding, file, NULL);
+	if (below && header && !header_check(header, file, NULL))
+		g_clear_pointer(&header, g_strfreev);
+	/* A header that decodes but is no header (too wide, a name twice) is wrong for every
+	 * profile: say so rather than "no profile matches". */
+	if (header && !header_check(header, file, error)) {
+		g_strfreev(header);
+		for (int f = 0; f < PROFILE_FIELD_COUNT; f++)
+			g_free(values[f]);
+		return FALSE;
+	}
+	if (!header)
+		header = g_new0(char *, 1);
+	g_autoptr(GString) what = g_string_new(NULL);
+	*map = map_build(p, header, values, what, n_missing);
+	*missing = g_string_free(g_steal_pointer(&what), FALSE);
+	/* What lacks is said: a map is a match exactly when nothing lacks. */
+	g_assert(*n_missing == 0 || (*missing)[0] != '\0');
+	g_assert((map_level(*map, *n_missing) > 0) == (*n_missing == 0));
+	return TRUE;
+}
+
+/* The profile that reads the header best: the only one at the best level above 0 (*chosen), or
+ * none (*chosen n, no error) when none matches; two or more at the best level are refused. */
+static gboolean pick_best(const profile_set *ps, const int *levels, const char *file, guint *chosen,
+			  GError **error)
+{
+	guint n = profile_set_size(ps);
+	int best = 0;
+	for (guint i = 0; i < n; i++)
+		best = MAX(best, levels[i]);
+	g_autoptr(GString) names = g_string_new(NULL);
+	guint n_best = 0;
+	*chosen = n;
+	for (guint i = 0; i < n; i++) {
+		if (best > 0 && levels[i] == best) {
+			g_string_append_printf(names, "%s'%s'", names->len ? ", " : "", profile_set_nth(ps, i)->name);
+			*chosen = i;
+			n_best++;
+		}
+	}
+	if (n_best > 1) {
+		g_set_error(error, PROFILE_ERROR, STATUS_DATAERR,
+			    "header of '%s' " PROFILE_AMBIGUOUS_TEXT ": %s\nchoose one with --profile",
+			    file, names->str);
+		return FALSE;
+	}
+	/* One chosen at the best level when any matches; none when none does. */
+	g_assert((*chosen < n) == (best > 0));
+	g_assert(*chosen == n || levels[*chosen] == best);
+	return TRUE;
+}
+
+/* No profile matches the header: the error names every profile tried and the closest (most of
+ * its header present, then the fewest columns lacking) with what it lacks, and a hint when
+ * another encoding would read the header. */
+static void refuse_no_match(const profile_set *ps, const GPtrArray *maps, const GPtrArray *missing,
+			    const guint *n_missing, const char *raw, gsize len, const char *const *overrides,
+			    const char *file, GError **error)
+{
+	guint n = profile_set_size(ps);
+	g_assert(n >= 1 && maps->len == n && missing->len == n);
+	g_autoptr(GString) hint = g_string_new(NULL);
+	encoding_hint((const profile *const *)ps->profiles->pdata, n, raw, len, overrides, hint);
+	guint closest = 0;
+	for (guint i = 0; i < n; i++) {
+		g_assert(n_missing[i] > 0); /* none matches: each lacks something */
+		guint present = columns_present(maps->pdata[i]), best_present = columns_present(maps->pdata[closest]);
+		if (i > 0 && (present > best_present || (present == best_present && n_missing[i] < n_missing[closest])))
+			closest = i;
+	}
+	g_autoptr(GString) names = g_string_new(NULL);
+	for (guint i = 0; i < n; i++)
+		g_string_append_printf(names, "%s%s", i ? ", " : "", profile_set_nth(ps, i)->name);
+	if (columns_present(maps->pdata[closest]) == 0)
+		g_set_error(error, PROFILE_ERROR, STATUS_DATAERR,
+			    "header of '%s' matches no profile (tried %s)\nno profile has any of its columns%s", file,
+			    names->str, hint->str);
+	else
+		g_set_error(error, PROFILE_ERROR, STATUS_DATAERR,
+			    "header of '%s' matches no profile (tried %s)\nclosest is '%s', which lacks %s%s", file,
+			    names->str, profile_set_nth(ps, closest)->name, (const char *)missing->pdata[closest],
+			    hint->str);
+}
+
 /* Chooses among the profiles of ps (below: only those with rows_above_header, and a row that is no
  * header is no match, not a refusal; no match then sets no error). */
 static profile_map *detect(const profile_set *ps, gboolean below, const char *raw, gsize len,
@@ -777,73 +872,25 @@ static profile_map *detect(const profile_set *ps, gboolean below, const char *ra
 	g_autoptr(GPtrArray) missing = g_ptr_array_new_with_free_func((GDestroyNotify)g_free);
 	g_autofree int *levels = g_new0(int, n);
 	g_autofree guint *n_missing = g_new0(guint, n);
-	int best = 0;
 	for (guint i = 0; i < n; i++) {
-		const profile *p = profile_set_nth(ps, i);
-		char *values[PROFILE_FIELD_COUNT];
-		gboolean ok = overrides_parse(overrides, values, NULL);
-		g_assert(ok);
-		char **header = below && !p->rows_above_header ? NULL : header_columns(raw, len, p->encoding, file, NULL);
-		if (below && header && !header_check(header, file, NULL))
-			g_clear_pointer(&header, g_strfreev);
-		/* A header that decodes but is no header (too wide, a name twice) is wrong for every
-		 * profile: say so rather than "no profile matches". */
-		if (header && !header_check(header, file, error)) {
-			g_strfreev(header);
-			for (int f = 0; f < PROFILE_FIELD_COUNT; f++)
-				g_free(values[f]);
+		profile_map *map = NULL;
+		char *what = NULL;
+		if (!map_one(profile_set_nth(ps, i), below, raw, len, overrides, file, &map, &what, &n_missing[i], error))
 			return NULL;
-		}
-		if (!header)
-			header = g_new0(char *, 1);
-		g_autoptr(GString) what = g_string_new(NULL);
-		g_ptr_array_add(maps, map_build(p, header, values, what, &n_missing[i]));
-		g_ptr_array_add(missing, g_string_free(g_steal_pointer(&what), FALSE));
-		levels[i] = map_level(maps->pdata[i], n_missing[i]);
-		best = MAX(best, levels[i]);
+		g_ptr_array_add(maps, map);
+		g_ptr_array_add(missing, what);
+		levels[i] = map_level(map, n_missing[i]);
 	}
-
-	g_autoptr(GString) names = g_string_new(NULL);
-	guint chosen = n, n_best = 0;
-	for (guint i = 0; i < n; i++) {
-		if (best > 0 && levels[i] == best) {
-			g_string_append_printf(names, "%s'%s'", names->len ? ", " : "",
-					       profile_set_nth(ps, i)->name);
-			chosen = i;
-			n_best++;
-		}
-	}
-	if (n_best == 1)
+	g_assert(maps->len == n && missing->len == n);
+	guint chosen;
+	if (!pick_best(ps, levels, file, &chosen, error))
+		return NULL;
+	if (chosen < n) {
+		g_assert(n_missing[chosen] == 0); /* a match lacks nothing */
 		return g_ptr_array_steal_index(maps, chosen);
-	if (n_best > 1) {
-		g_set_error(error, PROFILE_ERROR, STATUS_DATAERR,
-			    "header of '%s' " PROFILE_AMBIGUOUS_TEXT ": %s\nchoose one with --profile",
-			    file, names->str);
-		return NULL;
 	}
-
-	if (below)
-		return NULL;
-	/* None matches: the closest has most of its header present, then lacks the fewest columns. */
-	g_autoptr(GString) hint = g_string_new(NULL);
-	encoding_hint((const profile *const *)ps->profiles->pdata, n, raw, len, overrides, hint);
-	guint closest = 0;
-	for (guint i = 1; i < n; i++) {
-		guint present = columns_present(maps->pdata[i]), best_present = columns_present(maps->pdata[closest]);
-		if (present > best_present || (present == best_present && n_missing[i] < n_missing[closest]))
-			closest = i;
-	}
-	for (guint i = 0; i < n; i++)
-		g_string_append_printf(names, "%s%s", i ? ", " : "", profile_set_nth(ps, i)->name);
-	if (columns_present(maps->pdata[closest]) == 0)
-		g_set_error(error, PROFILE_ERROR, STATUS_DATAERR,
-			    "header of '%s' matches no profile (tried %s)\nno profile has any of its columns%s", file,
-			    names->str, hint->str);
-	else
-		g_set_error(error, PROFILE_ERROR, STATUS_DATAERR,
-			    "header of '%s' matches no profile (tried %s)\nclosest is '%s', which lacks %s%s", file,
-			    names->str, profile_set_nth(ps, closest)->name, (const char *)missing->pdata[closest],
-			    hint->str);
+	if (!below)
+		refuse_no_match(ps, maps, missing, n_missing, raw, len, overrides, file, error);
 	return NULL;
 }
 

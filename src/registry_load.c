@@ -214,27 +214,133 @@ static char *reason_from(const char *name, const GError *e)
 	return g_strdup_printf(e->message[0] == '\'' ? "%s %s" : "%s: %s", name, e->message);
 }
 
-/* Converts one field; on success *out is the canonical text (NULL for SQL NULL, else a new
- * string), on failure *reason says why (new string). */
-static gboolean convert(const col_spec *c, const char *text, char **out, char **reason)
+/* The reason a field is refused when another module's parser said why (e). */
+static gboolean refuse_from(const col_spec *c, const GError *e, char **reason)
 {
-	*out = NULL;
-	*reason = NULL;
+	g_assert(e != NULL);
+	g_assert(*reason == NULL); /* never said twice */
+	*reason = reason_from(c->name, e);
+	return FALSE;
+}
+
+/* An empty field: NULL (*out NULL) where the column may be empty, its default, or refused. */
+static gboolean convert_empty(const col_spec *c, char **out, char **reason)
+{
+	g_assert(*out == NULL && *reason == NULL);
+	gboolean ok = TRUE;
+	switch (c->type) {
+	case COL_TEXT_OPT:
+	case COL_DATE_OPEN:
+	case COL_AMOUNT_OPT: break;
+	case COL_LIST: *out = g_strdup(""); break; /* an empty list, as the database prints '{}' */
+	case COL_FEE_MAX: *out = g_strdup_printf("%d", POLICY_FEE_MAX_DEFAULT_FEN); break;
+	default: *reason = g_strdup_printf("%s is empty", c->name); ok = FALSE;
+	}
+	g_assert(ok == (*reason == NULL));
+	return ok;
+}
+
+/* A day (YYYY-MM-DD) or a time (YYYY-MM-DD HH:MM:SS), in chrono's canonical form. */
+static gboolean convert_when(const col_spec *c, const char *text, char **out, char **reason)
+{
+	g_assert(c->type == COL_DATE || c->type == COL_DATE_OPEN || c->type == COL_TIME);
 	g_autoptr(GError) e = NULL;
-	gboolean empty = text[0] == '\0';
-	if (empty) {
-		switch (c->type) {
-		case COL_TEXT_OPT:
-		case COL_DATE_OPEN:
-		case COL_AMOUNT_OPT: return TRUE;
-		case COL_LIST: *out = g_strdup(""); return TRUE; /* an empty list, as the database prints '{}' */
-		case COL_FEE_MAX: *out = g_strdup_printf("%d", POLICY_FEE_MAX_DEFAULT_FEN); return TRUE;
-		default: *reason = g_strdup_printf("%s is empty", c->name); return FALSE;
+	if (c->type == COL_TIME) {
+		chrono_time t;
+		if (!chrono_parse_time(text, &t, &e))
+			return refuse_from(c, e, reason);
+		char buf[CHRONO_TIME_TEXT_MAX];
+		chrono_format_time(t, buf);
+		*out = g_strdup(buf);
+	} else {
+		chrono_day d;
+		if (!chrono_parse_day(text, &d, &e))
+			return refuse_from(c, e, reason);
+		char buf[CHRONO_DAY_TEXT_MAX];
+		chrono_format_day(d, buf);
+		*out = g_strdup(buf);
+	}
+	g_assert(strlen(*out) == (c->type == COL_TIME ? CHRONO_TIME_TEXT_MAX : CHRONO_DAY_TEXT_MAX) - 1);
+	return TRUE;
+}
+
+/* A whole number (basis points, or a count) or an amount in yuan (stored in fen; a fee_max within
+ * POLICY.md's bounds), as decimal digits. */
+static gboolean convert_number(const col_spec *c, const char *text, char **out, char **reason)
+{
+	int64_t v;
+	if (c->type == COL_BP || c->type == COL_INT) {
+		gboolean bp = c->type == COL_BP;
+		if (!parse_whole(text, bp ? REGISTRY_BP_DIGITS_MAX : REGISTRY_INT_DIGITS_MAX,
+				 bp ? MONEY_BP_ONE : 999999999, &v)) {
+			*reason = g_strdup_printf(bp ? "%s '%s' is not a whole number of basis points from 0 to 10000"
+						     : "%s '%s' is not a whole number from 0 to 999999999",
+						  c->name, text);
+			return FALSE;
+		}
+	} else {
+		g_assert(c->type == COL_AMOUNT || c->type == COL_AMOUNT_OPT || c->type == COL_FEE_MAX);
+		g_autoptr(GError) e = NULL;
+		if (!money_parse(text, &v, &e))
+			return refuse_from(c, e, reason);
+		if (c->type == COL_FEE_MAX && !policy_fee_max_valid(v, &e)) {
+			*reason = g_strdup_printf("%s '%s' %s", c->name, text, e->message);
+			return FALSE;
 		}
 	}
+	g_assert(v >= 0 && (c->type != COL_BP || v <= MONEY_BP_ONE));
+	*out = g_strdup_printf("%" G_GINT64_FORMAT, (gint64)v);
+	return TRUE;
+}
+
+/* A word of a closed set (a rounding mode, true or false) or a ';'-separated list, canonical:
+ * the mode's name, lower case, the items trimmed with the empty ones left out. */
+static gboolean convert_word(const col_spec *c, const char *text, char **out, char **reason)
+{
+	money_rounding mode;
 	switch (c->type) {
-	case COL_TEXT:
-	case COL_TEXT_OPT: *out = g_strdup(text); return TRUE;
+	case COL_ROUNDING:
+		if (!money_rounding_parse(text, &mode)) {
+			*reason = g_strdup_printf("%s '%s' is not half_up or half_even", c->name, text);
+			return FALSE;
+		}
+		*out = g_strdup(money_rounding_name(mode));
+		return TRUE;
+	case COL_BOOL:
+		/* Excel re-saves true as TRUE. */
+		if (g_ascii_strcasecmp(text, "true") != 0 && g_ascii_strcasecmp(text, "false") != 0) {
+			*reason = g_strdup_printf("%s '%s' is not true or false", c->name, text);
+			return FALSE;
+		}
+		*out = g_ascii_strdown(text, -1);
+		return TRUE;
+	default: break;
+	}
+	g_assert(c->type == COL_LIST);
+	g_auto(GStrv) items = g_strsplit(text, ";", -1);
+	GString *joined = g_string_new(NULL);
+	for (char **i = items; *i; i++) {
+		g_strstrip(*i);
+		if (**i == '\0')
+			continue;
+		if (joined->len > 0)
+			g_string_append_c(joined, ';');
+		g_string_append(joined, *i);
+	}
+	/* Never longer than the text, never starting or ending with a separator. */
+	g_assert(joined->len <= strlen(text));
+	g_assert(joined->len == 0 || (joined->str[0] != ';' && joined->str[joined->len - 1] != ';'));
+	*out = g_string_free(joined, FALSE);
+	return TRUE;
+}
+
+/* What names a person or a party: a courier (its code, as lines name it), a resident ID number
+ * (upper case), an 11-digit mobile number, a bank account's digits. */
+static gboolean convert_identity(const col_spec *c, const char *text, char **out, char **reason)
+{
+	g_autoptr(GError) e = NULL;
+	gboolean ok = TRUE;
+	switch (c->type) {
 	case COL_CODE:
 		/* zto, ＺＴＯ, ZTO and 中通 are one courier (POLICY.md check 2): as lines name it. */
 		*out = ident_courier_code(text, NULL);
@@ -244,113 +350,65 @@ static gboolean convert(const col_spec *c, const char *text, char **out, char **
 		g_clear_pointer(out, g_free);
 		*reason = g_strdup_printf("%s has nothing visible (only spaces or invisible characters)", c->name);
 		return FALSE;
-	case COL_DATE:
-	case COL_DATE_OPEN: {
-		chrono_day d;
-		if (!chrono_parse_day(text, &d, &e))
-			break;
-		char buf[CHRONO_DAY_TEXT_MAX];
-		chrono_format_day(d, buf);
-		*out = g_strdup(buf);
-		return TRUE;
-	}
-	case COL_TIME: {
-		chrono_time t;
-		if (!chrono_parse_time(text, &t, &e))
-			break;
-		char buf[CHRONO_TIME_TEXT_MAX];
-		chrono_format_time(t, buf);
-		*out = g_strdup(buf);
-		return TRUE;
-	}
-	case COL_BP:
-	case COL_INT: {
-		gboolean bp = c->type == COL_BP;
-		int64_t v;
-		if (!parse_whole(text, bp ? REGISTRY_BP_DIGITS_MAX : REGISTRY_INT_DIGITS_MAX,
-				 bp ? MONEY_BP_ONE : 999999999, &v)) {
-			*reason = g_strdup_printf(bp ? "%s '%s' is not a whole number of basis points from 0 to 10000"
-						     : "%s '%s' is not a whole number from 0 to 999999999",
-						  c->name, text);
-			return FALSE;
-		}
-		*out = g_strdup_printf("%" G_GINT64_FORMAT, (gint64)v);
-		return TRUE;
-	}
-	case COL_AMOUNT:
-	case COL_AMOUNT_OPT:
-	case COL_FEE_MAX: {
-		int64_t fen;
-		if (!money_parse(text, &fen, &e))
-			break;
-		if (c->type == COL_FEE_MAX && !policy_fee_max_valid(fen, &e)) {
-			*reason = g_strdup_printf("%s '%s' %s", c->name, text, e->message);
-			return FALSE;
-		}
-		*out = g_strdup_printf("%" G_GINT64_FORMAT, (gint64)fen);
-		return TRUE;
-	}
-	case COL_ROUNDING: {
-		money_rounding mode;
-		if (!money_rounding_parse(text, &mode)) {
-			*reason = g_strdup_printf("%s '%s' is not half_up or half_even", c->name, text);
-			return FALSE;
-		}
-		*out = g_strdup(money_rounding_name(mode));
-		return TRUE;
-	}
-	case COL_BOOL:
-		/* Excel re-saves true as TRUE. */
-		if (g_ascii_strcasecmp(text, "true") != 0 && g_ascii_strcasecmp(text, "false") != 0) {
-			*reason = g_strdup_printf("%s '%s' is not true or false", c->name, text);
-			return FALSE;
-		}
-		*out = g_ascii_strdown(text, -1);
-		return TRUE;
-	case COL_LIST: {
-		g_auto(GStrv) items = g_strsplit(text, ";", -1);
-		GString *joined = g_string_new(NULL);
-		for (char **i = items; *i; i++) {
-			g_strstrip(*i);
-			if (**i == '\0')
-				continue;
-			if (joined->len > 0)
-				g_string_append_c(joined, ';');
-			g_string_append(joined, *i);
-		}
-		*out = g_string_free(joined, FALSE);
-		return TRUE;
-	}
 	case COL_ID_NO:
 		if (!ident_id_no_valid(text, &e))
-			break;
+			return refuse_from(c, e, reason);
 		*out = g_ascii_strup(text, -1);
 		return TRUE;
-	case COL_PHONE: {
-		gboolean ok = strlen(text) == IDENT_PHONE_DIGITS && text[0] == '1' && text[1] >= '3' &&
-			      text[1] <= '9';
+	case COL_PHONE:
+		ok = strlen(text) == IDENT_PHONE_DIGITS && text[0] == '1' && text[1] >= '3' && text[1] <= '9';
 		for (int i = 2; ok && i < IDENT_PHONE_DIGITS; i++)
 			ok = g_ascii_isdigit(text[i]);
-		if (!ok) {
+		if (!ok)
 			*reason = g_strdup_printf("%s '%s' is not an 11-digit mobile number", c->name, text);
-			return FALSE;
-		}
-		*out = g_strdup(text);
-		return TRUE;
+		break;
+	default:
+		g_assert(c->type == COL_DIGITS);
+		for (const char *p = text; ok && *p; p++)
+			ok = g_ascii_isdigit(*p);
+		if (!ok)
+			*reason = g_strdup_printf("%s '%s' is not all digits", c->name, text);
+		break;
 	}
-	case COL_DIGITS:
-		for (const char *p = text; *p; p++) {
-			if (!g_ascii_isdigit(*p)) {
-				*reason = g_strdup_printf("%s '%s' is not all digits", c->name, text);
-				return FALSE;
-			}
-		}
+	g_assert(ok == (*reason == NULL));
+	if (ok)
 		*out = g_strdup(text);
-		return TRUE;
+	return ok;
+}
+
+/* Converts one field; on success *out is the canonical text (NULL for SQL NULL, else a new
+ * string), on failure *reason says why (new string). */
+static gboolean convert(const col_spec *c, const char *text, char **out, char **reason)
+{
+	g_assert(c && text);
+	*out = NULL;
+	*reason = NULL;
+	gboolean ok;
+	if (text[0] == '\0')
+		return convert_empty(c, out, reason);
+	switch (c->type) {
+	case COL_TEXT:
+	case COL_TEXT_OPT: *out = g_strdup(text); ok = TRUE; break;
+	case COL_DATE:
+	case COL_DATE_OPEN:
+	case COL_TIME: ok = convert_when(c, text, out, reason); break;
+	case COL_BP:
+	case COL_INT:
+	case COL_AMOUNT:
+	case COL_AMOUNT_OPT:
+	case COL_FEE_MAX: ok = convert_number(c, text, out, reason); break;
+	case COL_ROUNDING:
+	case COL_BOOL:
+	case COL_LIST: ok = convert_word(c, text, out, reason); break;
+	case COL_CODE:
+	case COL_ID_NO:
+	case COL_PHONE:
+	case COL_DIGITS: ok = convert_identity(c, text, out, reason); break;
+	default: g_assert_not_reached();
 	}
-	g_assert(e != NULL);
-	*reason = reason_from(c->name, e);
-	return FALSE;
+	/* A field that is there is a value or a reason, never both, never neither. */
+	g_assert(ok ? (*out != NULL && *reason == NULL) : (*out == NULL && *reason != NULL));
+	return ok;
 }
 
 /* "2016-01-01 to 2018-12-31", or "from 2016-01-01" when open. */

@@ -515,33 +515,74 @@ static gboolean lines_of(const char *fees, const char *pickups, GArray *lines)
 	return TRUE;
 }
 
+/* The order at row i: its lines, as the recomputation has them (else, none eligible now, as
+ * stored), and its date: its lines', or with none, its posting's. */
+static gboolean order_lines_and_day(const PGresult *res, int i, GArray *lines, chrono_day *day, GError **error)
+{
+	g_assert(lines->len == 0);
+	gboolean has_rec = bool_at(res, i, O_HAS_REC);
+	const char *pickups = has_rec ? PQgetvalue(res, i, O_REC_PICKUPS) : value(res, i, O_STO_PICKUPS);
+	if (!lines_of(has_rec ? PQgetvalue(res, i, O_REC_FEES) : NULL, pickups, lines)) {
+		g_set_error(error, REPLAY_ERROR, STATUS_SOFTWARE,
+			    "order '%s' of shop '%s': its lines' fees or pickup times cannot be read: '%s'",
+			    PQgetvalue(res, i, O_KEY), PQgetvalue(res, i, O_SHOP), pickups ? pickups : "");
+		return FALSE;
+	}
+	/* Recomputed lines are never an empty list: lines_of refuses one. */
+	g_assert(!has_rec || lines->len > 0);
+	if (lines->len > 0) {
+		*day = order_date((const order_line *)(const void *)lines->data, lines->len);
+	} else {
+		g_assert(bool_at(res, i, O_HAS_LED)); /* a candidate without lines has a posting */
+		gboolean ok = chrono_parse_day(PQgetvalue(res, i, O_LED_DATE), day, NULL);
+		g_assert(ok); /* to_char of a date */
+	}
+	return TRUE;
+}
+
+/* What the order at row i is entitled to (*pr; zero when none of its lines is eligible now) with
+ * the registry the mode says, and *now how that registry is named in a cause (caller frees). */
+static gboolean recompute(replay_ctx *c, const PGresult *res, int i, chrono_day day, int64_t fee, pricing *pr,
+			  char **now, GError **error)
+{
+	g_assert(*now == NULL);
+	memset(pr, 0, sizeof *pr);
+	const char *shop_id = PQgetvalue(res, i, O_SHOP);
+	if (bool_at(res, i, O_HAS_REC)) {
+		const registry *r = c->current;
+		if (c->mode == REPLAY_AS_RECORDED) {
+			g_assert(c->batches->len > 0); /* not pending: the last batch took in its newest line */
+			const replay_batch *b = &g_array_index(c->batches, replay_batch, c->batches->len - 1);
+			if (!(r = snapshot_of(c, b, error)))
+				return FALSE;
+			*now = g_strdup_printf("as known at batch %d", b->batch_id);
+		}
+		if (!price(r, shop_id, day, fee, pr, error)) {
+			g_prefix_error(error, "order '%s' of shop '%s': ", PQgetvalue(res, i, O_KEY), shop_id);
+			return FALSE;
+		}
+	}
+	if (!*now)
+		*now = g_strdup(c->mode == REPLAY_CURRENT ? "now" : "as recorded");
+	/* An entitlement is a part of the fee, never below zero (policy_entitle). */
+	g_assert(pr->ent.amount_fen >= 0 && pr->ent.amount_fen <= fee);
+	return TRUE;
+}
+
 /* Compares the order at row i; a difference goes to the sink. */
 static gboolean compare_order(replay_ctx *c, const PGresult *res, int i, replay_sink sink, gpointer user_data,
 			      GError **error)
 {
+	g_assert(i >= 0 && i < PQntuples(res));
 	const char *shop_id = PQgetvalue(res, i, O_SHOP);
-	/* The order's lines, as the recomputation has them (else, none eligible now, as stored). */
-	gboolean has_rec = bool_at(res, i, O_HAS_REC);
-	const char *pickups = has_rec ? PQgetvalue(res, i, O_REC_PICKUPS) : value(res, i, O_STO_PICKUPS);
 	g_autoptr(GArray) lines = g_array_new(FALSE, TRUE, sizeof(order_line));
-	if (!lines_of(has_rec ? PQgetvalue(res, i, O_REC_FEES) : NULL, pickups, lines)) {
-		g_set_error(error, REPLAY_ERROR, STATUS_SOFTWARE,
-			    "order '%s' of shop '%s': its lines' fees or pickup times cannot be read: '%s'",
-			    PQgetvalue(res, i, O_KEY), shop_id, pickups ? pickups : "");
-		return FALSE;
-	}
 	chrono_day day;
-	if (lines->len > 0) {
-		day = order_date((const order_line *)(const void *)lines->data, lines->len);
-	} else {
-		g_assert(bool_at(res, i, O_HAS_LED)); /* a candidate without lines has a posting */
-		gboolean ok = chrono_parse_day(PQgetvalue(res, i, O_LED_DATE), &day, NULL);
-		g_assert(ok); /* to_char of a date */
-	}
+	if (!order_lines_and_day(res, i, lines, &day, error))
+		return FALSE;
 	if (day < c->from || day > c->to)
 		return TRUE; /* a line in the range, but the order is dated before it */
 	int64_t fee = 0;
-	if (has_rec && !order_fee_sum((const order_line *)(const void *)lines->data, lines->len, &fee)) {
+	if (bool_at(res, i, O_HAS_REC) && !order_fee_sum((const order_line *)(const void *)lines->data, lines->len, &fee)) {
 		g_set_error(error, REPLAY_ERROR, STATUS_SOFTWARE,
 			    "order '%s' of shop '%s': its fees add up to more than 64-bit arithmetic holds",
 			    PQgetvalue(res, i, O_KEY), shop_id);
@@ -553,24 +594,10 @@ static gboolean compare_order(replay_ctx *c, const PGresult *res, int i, replay_
 		return TRUE;
 	}
 	c->sum.orders++;
-	pricing pr = { 0 };
+	pricing pr;
 	g_autofree char *now = NULL;
-	if (has_rec) {
-		const registry *r = c->current;
-		if (c->mode == REPLAY_AS_RECORDED) {
-			g_assert(c->batches->len > 0); /* not pending: the last batch took in its newest line */
-			const replay_batch *b = &g_array_index(c->batches, replay_batch, c->batches->len - 1);
-			if (!(r = snapshot_of(c, b, error)))
-				return FALSE;
-			now = g_strdup_printf("as known at batch %d", b->batch_id);
-		}
-		if (!price(r, shop_id, day, fee, &pr, error)) {
-			g_prefix_error(error, "order '%s' of shop '%s': ", PQgetvalue(res, i, O_KEY), shop_id);
-			return FALSE;
-		}
-	}
-	if (!now)
-		now = g_strdup(c->mode == REPLAY_CURRENT ? "now" : "as recorded");
+	if (!recompute(c, res, i, day, fee, &pr, &now, error))
+		return FALSE;
 	int64_t ledger_fen = bool_at(res, i, O_HAS_LED) ? int_at(res, i, O_LED_FUNDED) + int_at(res, i, O_LED_UNFUNDED)
 							 : 0;
 	int64_t led_ent = bool_at(res, i, O_HAS_LED) ? int_at(res, i, O_LED_ENT) : 0;
@@ -590,6 +617,8 @@ static gboolean compare_order(replay_ctx *c, const PGresult *res, int i, replay_
 	c->sum.differences++;
 	c->sum.ledger_fen += ledger_fen;
 	c->sum.recomputed_fen += pr.ent.amount_fen;
+	/* A difference is of an order compared, never of a pending one. */
+	g_assert(c->sum.differences <= c->sum.orders);
 	return sink(&diff, user_data, error);
 }
 

@@ -5,11 +5,8 @@
 #include "outfile.h"
 #include "status.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 G_DEFINE_QUARK(subsidy-report-error-quark, report_error)
 
@@ -263,6 +260,70 @@ static void take_lines(report *r, const PGresult *res, GArray *couriers, GHashTa
 	}
 }
 
+/* Where the figures come from (head_sql's one row) and the money paid (paid_sql's one row). */
+static void take_head(report *r, const PGresult *head, const PGresult *paid)
+{
+	g_assert(PQntuples(head) == 1 && PQnfields(head) == 7);
+	g_assert(PQntuples(paid) == 1 && PQnfields(paid) == 1);
+	g_strlcpy(r->made_at, PQgetvalue(head, 0, 0), sizeof r->made_at);
+	r->last_batch = (int)num(head, 0, 1);
+	r->last_digest = text_or_null(head, 0, 2);
+	g_strlcpy(r->last_batch_at, PQgetvalue(head, 0, 3), sizeof r->last_batch_at);
+	r->pools_amount_fen = num(head, 0, 4);
+	r->pools_left_fen = num(head, 0, 5);
+	r->poverty.villages_total = num(head, 0, 6);
+	r->paid_fen = num(paid, 0, 0);
+	/* Every pool's left is within 0..amount (pool_balances' CHECKs), so is their sum. */
+	g_assert(r->pools_left_fen >= 0 && r->pools_left_fen <= r->pools_amount_fen);
+	g_assert((r->last_batch == 0) == (r->last_digest == NULL));
+}
+
+/* Each campaign of the report takes its name in the registry now (NULL when none). */
+static void name_campaigns(report *r, const PGresult *names)
+{
+	g_assert(PQnfields(names) == 2);
+	g_autoptr(GHashTable) campaign_names = g_hash_table_new(g_str_hash, g_str_equal);
+	for (int i = 0; i < PQntuples(names); i++)
+		g_hash_table_insert(campaign_names, PQgetvalue(names, i, 0), PQgetvalue(names, i, 1));
+	/* One current row per campaign. */
+	g_assert(g_hash_table_size(campaign_names) == (guint)PQntuples(names));
+	for (guint i = 0; i < r->by_campaign->len; i++) {
+		report_campaign *c = &g_array_index(r->by_campaign, report_campaign, i);
+		g_assert(c->name == NULL); /* named once */
+		if (c->campaign_id)
+			c->name = g_strdup(g_hash_table_lookup(campaign_names, c->campaign_id));
+	}
+}
+
+/* Every pool now, by pool_id bytewise (pools_sql_*: one current row per pool). */
+static void take_pools(report *r, const PGresult *pools)
+{
+	g_assert(PQnfields(pools) == 5 && r->pools->len == 0);
+	for (int i = 0; i < PQntuples(pools); i++) {
+		report_pool p = { text_or_null(pools, i, 0), text_or_null(pools, i, 1), num(pools, i, 2),
+				  num(pools, i, 3), num(pools, i, 4) };
+		/* pool_never_below_zero: left within 0..amount. */
+		g_assert(p.left_fen >= 0 && p.left_fen <= p.amount_fen);
+		g_assert(i == 0 || compare_keys(g_array_index(r->pools, report_pool, i - 1).pool_id, p.pool_id) < 0);
+		g_array_append_val(r->pools, p);
+	}
+}
+
+/* REPORT.md's burn-down: one point per day a batch was made, by day. */
+static void take_burn_down(report *r, const PGresult *burn)
+{
+	g_assert(PQnfields(burn) == 3 && r->burn_down->len == 0);
+	for (int i = 0; i < PQntuples(burn); i++) {
+		report_point p = { 0 };
+		g_strlcpy(p.date, PQgetvalue(burn, i, 0), sizeof p.date);
+		p.total_fen = num(burn, i, 1);
+		p.left_fen = p.total_fen - num(burn, i, 2);
+		/* The days only move forward, each once. */
+		g_assert(i == 0 || strcmp(g_array_index(r->burn_down, report_point, i - 1).date, p.date) < 0);
+		g_array_append_val(r->burn_down, p);
+	}
+}
+
 report *report_compute(db *d, const char *from, const char *to, GError **error)
 {
 	g_return_val_if_fail(d != NULL, NULL);
@@ -289,44 +350,19 @@ report *report_compute(db *d, const char *from, const char *to, GError **error)
 		g_strlcpy(r->from, from ? from : "", sizeof r->from);
 		g_strlcpy(r->to, to ? to : "", sizeof r->to);
 		r->programme = g_strdup(db_programme(d));
-		g_strlcpy(r->made_at, PQgetvalue(head, 0, 0), sizeof r->made_at);
-		r->last_batch = (int)num(head, 0, 1);
-		r->last_digest = text_or_null(head, 0, 2);
-		g_strlcpy(r->last_batch_at, PQgetvalue(head, 0, 3), sizeof r->last_batch_at);
-		r->pools_amount_fen = num(head, 0, 4);
-		r->pools_left_fen = num(head, 0, 5);
-		r->poverty.villages_total = num(head, 0, 6);
-		r->paid_fen = num(paid, 0, 0);
-
+		take_head(r, head, paid);
 		g_autoptr(GHashTable) index = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 		take_orders(r, orders, r->by_courier, index);
 		take_lines(r, lines, r->by_courier, index);
+		name_campaigns(r, names);
 		/* The sections of one UNION ALL come in no promised order: sorted here, bytewise. */
-		g_autoptr(GHashTable) campaign_names = g_hash_table_new(g_str_hash, g_str_equal);
-		for (int i = 0; i < PQntuples(names); i++)
-			g_hash_table_insert(campaign_names, PQgetvalue(names, i, 0), PQgetvalue(names, i, 1));
-		for (guint i = 0; i < r->by_campaign->len; i++) {
-			report_campaign *c = &g_array_index(r->by_campaign, report_campaign, i);
-			if (c->campaign_id)
-				c->name = g_strdup(g_hash_table_lookup(campaign_names, c->campaign_id));
-		}
 		g_array_sort(r->by_village, compare_villages);
 		g_array_sort(r->by_campaign, compare_campaigns);
 		g_array_sort(r->by_courier, compare_couriers);
-
-		for (int i = 0; i < PQntuples(pools); i++) {
-			report_pool p = { text_or_null(pools, i, 0), text_or_null(pools, i, 1), num(pools, i, 2),
-					  num(pools, i, 3), num(pools, i, 4) };
-			g_array_append_val(r->pools, p);
-		}
-		for (int i = 0; i < PQntuples(burn); i++) {
-			report_point p = { 0 };
-			g_strlcpy(p.date, PQgetvalue(burn, i, 0), sizeof p.date);
-			p.total_fen = num(burn, i, 1);
-			p.left_fen = p.total_fen - num(burn, i, 2);
-			g_array_append_val(r->burn_down, p);
-		}
+		take_pools(r, pools);
+		take_burn_down(r, burn);
 	}
+	g_assert(ok == (r != NULL));
 	PQclear(head);
 	PQclear(orders);
 	PQclear(paid);
@@ -352,8 +388,134 @@ static void key_day(json_writer *w, const char *key, gboolean has, const char *d
 	json_string(w, has ? day : NULL);
 }
 
+/* REPORT.md's "poverty" object: a part of the whole. */
+static void json_poverty(json_writer *w, const report *r)
+{
+	g_assert(r->poverty.orders >= 0 && r->poverty.orders <= r->orders);
+	g_assert(r->poverty.villages_reached <= r->poverty.villages_total);
+	json_key(w, "poverty");
+	json_object_begin(w);
+	key_int(w, "villages_total", r->poverty.villages_total);
+	key_int(w, "villages_reached", r->poverty.villages_reached);
+	key_int(w, "households_paid", r->poverty.households_paid);
+	key_int(w, "orders", r->poverty.orders);
+	key_int(w, "posted_fen", r->poverty.posted_fen);
+	json_object_end(w);
+}
+
+/* "by_village": bytewise, each village once; every order in scope is in one village's row. */
+static void json_by_village(json_writer *w, const report *r)
+{
+	int64_t orders = 0, posted_fen = 0;
+	json_key(w, "by_village");
+	json_array_begin(w);
+	for (guint i = 0; i < r->by_village->len; i++) {
+		const report_village *v = &g_array_index(r->by_village, report_village, i);
+		g_assert(i == 0 || compare_villages(v - 1, v) < 0);
+		orders += v->orders;
+		posted_fen += v->posted_fen;
+		json_object_begin(w);
+		json_key(w, "village");
+		json_string(w, v->village);
+		key_int(w, "orders", v->orders);
+		key_int(w, "posted_fen", v->posted_fen);
+		key_int(w, "poverty_posted_fen", v->poverty_posted_fen);
+		json_object_end(w);
+	}
+	json_array_end(w);
+	g_assert(orders == r->orders && posted_fen == r->posted_fen);
+}
+
+/* "by_campaign": bytewise, NULL last, each once; every order in scope is in one campaign's row. */
+static void json_by_campaign(json_writer *w, const report *r)
+{
+	int64_t orders = 0, posted_fen = 0;
+	json_key(w, "by_campaign");
+	json_array_begin(w);
+	for (guint i = 0; i < r->by_campaign->len; i++) {
+		const report_campaign *c = &g_array_index(r->by_campaign, report_campaign, i);
+		g_assert(i == 0 || compare_campaigns(c - 1, c) < 0);
+		orders += c->orders;
+		posted_fen += c->posted_fen;
+		json_object_begin(w);
+		json_key(w, "campaign_id");
+		json_string(w, c->campaign_id);
+		key_int(w, "orders", c->orders);
+		key_int(w, "posted_fen", c->posted_fen);
+		json_object_end(w);
+	}
+	json_array_end(w);
+	g_assert(orders == r->orders && posted_fen == r->posted_fen);
+}
+
+/* "by_courier": bytewise, NULL last, each once; the money of every order in scope is in the row
+ * of its funding-key line's courier, every line in scope in its own courier's. */
+static void json_by_courier(json_writer *w, const report *r)
+{
+	int64_t posted_fen = 0, lines = 0, outcomes = 0;
+	json_key(w, "by_courier");
+	json_array_begin(w);
+	for (guint i = 0; i < r->by_courier->len; i++) {
+		const report_courier *c = &g_array_index(r->by_courier, report_courier, i);
+		g_assert(i == 0 || compare_couriers(c - 1, c) < 0);
+		g_assert(c->eligible == c->outcomes[OUTCOME_ELIGIBLE]);
+		posted_fen += c->posted_fen;
+		lines += c->lines;
+		json_object_begin(w);
+		json_key(w, "courier");
+		json_string(w, c->courier);
+		key_int(w, "lines", c->lines);
+		key_int(w, "eligible", c->eligible);
+		key_int(w, "posted_fen", c->posted_fen);
+		json_object_end(w);
+	}
+	json_array_end(w);
+	for (int o = 0; o < OUTCOME_COUNT; o++)
+		outcomes += r->outcomes[o];
+	g_assert(posted_fen == r->posted_fen && lines == outcomes);
+}
+
+/* "pools": bytewise, each once, what is left within 0..amount. */
+static void json_pools(json_writer *w, const report *r)
+{
+	json_key(w, "pools");
+	json_array_begin(w);
+	for (guint i = 0; i < r->pools->len; i++) {
+		const report_pool *p = &g_array_index(r->pools, report_pool, i);
+		g_assert(i == 0 || compare_keys(p[-1].pool_id, p->pool_id) < 0);
+		g_assert(p->left_fen >= 0 && p->left_fen <= p->amount_fen);
+		json_object_begin(w);
+		json_key(w, "pool_id");
+		json_string(w, p->pool_id);
+		key_int(w, "amount_fen", p->amount_fen);
+		key_int(w, "drawn_fen", p->drawn_fen);
+		key_int(w, "left_fen", p->left_fen);
+		json_object_end(w);
+	}
+	json_array_end(w);
+}
+
+/* "burn_down": one point a day, the days in order. */
+static void json_burn_down(json_writer *w, const report *r)
+{
+	json_key(w, "burn_down");
+	json_array_begin(w);
+	for (guint i = 0; i < r->burn_down->len; i++) {
+		const report_point *p = &g_array_index(r->burn_down, report_point, i);
+		g_assert(i == 0 || strcmp(p[-1].date, p->date) < 0);
+		g_assert(strlen(p->date) == CHRONO_DAY_TEXT_MAX - 1);
+		json_object_begin(w);
+		json_key(w, "date");
+		json_string(w, p->date);
+		key_int(w, "left_fen", p->left_fen);
+		json_object_end(w);
+	}
+	json_array_end(w);
+}
+
 char *report_json(const report *r)
 {
+	g_assert(r != NULL);
 	json_writer w;
 	json_init(&w);
 	json_object_begin(&w);
@@ -364,86 +526,18 @@ char *report_json(const report *r)
 	key_int(&w, "posted_fen", r->posted_fen);
 	key_int(&w, "paid_fen", r->paid_fen);
 	key_int(&w, "unfunded_fen", r->unfunded_fen);
-	json_key(&w, "poverty");
-	json_object_begin(&w);
-	key_int(&w, "villages_total", r->poverty.villages_total);
-	key_int(&w, "villages_reached", r->poverty.villages_reached);
-	key_int(&w, "households_paid", r->poverty.households_paid);
-	key_int(&w, "orders", r->poverty.orders);
-	key_int(&w, "posted_fen", r->poverty.posted_fen);
-	json_object_end(&w);
-
-	json_key(&w, "by_village");
-	json_array_begin(&w);
-	for (guint i = 0; i < r->by_village->len; i++) {
-		const report_village *v = &g_array_index(r->by_village, report_village, i);
-		json_object_begin(&w);
-		json_key(&w, "village");
-		json_string(&w, v->village);
-		key_int(&w, "orders", v->orders);
-		key_int(&w, "posted_fen", v->posted_fen);
-		key_int(&w, "poverty_posted_fen", v->poverty_posted_fen);
-		json_object_end(&w);
-	}
-	json_array_end(&w);
-
-	json_key(&w, "by_campaign");
-	json_array_begin(&w);
-	for (guint i = 0; i < r->by_campaign->len; i++) {
-		const report_campaign *c = &g_array_index(r->by_campaign, report_campaign, i);
-		json_object_begin(&w);
-		json_key(&w, "campaign_id");
-		json_string(&w, c->campaign_id);
-		key_int(&w, "orders", c->orders);
-		key_int(&w, "posted_fen", c->posted_fen);
-		json_object_end(&w);
-	}
-	json_array_end(&w);
-
-	json_key(&w, "by_courier");
-	json_array_begin(&w);
-	for (guint i = 0; i < r->by_courier->len; i++) {
-		const report_courier *c = &g_array_index(r->by_courier, report_courier, i);
-		json_object_begin(&w);
-		json_key(&w, "courier");
-		json_string(&w, c->courier);
-		key_int(&w, "lines", c->lines);
-		key_int(&w, "eligible", c->eligible);
-		key_int(&w, "posted_fen", c->posted_fen);
-		json_object_end(&w);
-	}
-	json_array_end(&w);
-
-	json_key(&w, "pools");
-	json_array_begin(&w);
-	for (guint i = 0; i < r->pools->len; i++) {
-		const report_pool *p = &g_array_index(r->pools, report_pool, i);
-		json_object_begin(&w);
-		json_key(&w, "pool_id");
-		json_string(&w, p->pool_id);
-		key_int(&w, "amount_fen", p->amount_fen);
-		key_int(&w, "drawn_fen", p->drawn_fen);
-		key_int(&w, "left_fen", p->left_fen);
-		json_object_end(&w);
-	}
-	json_array_end(&w);
-
-	json_key(&w, "burn_down");
-	json_array_begin(&w);
-	for (guint i = 0; i < r->burn_down->len; i++) {
-		const report_point *p = &g_array_index(r->burn_down, report_point, i);
-		json_object_begin(&w);
-		json_key(&w, "date");
-		json_string(&w, p->date);
-		key_int(&w, "left_fen", p->left_fen);
-		json_object_end(&w);
-	}
-	json_array_end(&w);
-
+	json_poverty(&w, r);
+	json_by_village(&w, r);
+	json_by_campaign(&w, r);
+	json_by_courier(&w, r);
+	json_pools(&w, r);
+	json_burn_down(&w, r);
 	json_key(&w, "outcomes");
 	json_object_begin(&w);
-	for (int o = 0; o < OUTCOME_COUNT; o++)
+	for (int o = 0; o < OUTCOME_COUNT; o++) {
+		g_assert(r->outcomes[o] >= 0);
 		key_int(&w, policy_outcome_name(o), r->outcomes[o]);
+	}
 	json_object_end(&w);
 	json_object_end(&w);
 	return json_finish(&w);
@@ -454,35 +548,8 @@ char *report_json(const report *r)
 
 gboolean report_write_html(const report *r, const char *path, GError **error)
 {
-	if (!outfile_check_target(path, error))
-		return FALSE;
+	g_assert(r && path);
 	g_autofree char *page = report_html(r);
-	g_autofree char *tmp = NULL;
-	int fd = outfile_open_beside(path, O_WRONLY, &tmp);
-	if (fd < 0) {
-		g_set_error(error, REPORT_ERROR, STATUS_SOFTWARE, "cannot write '%s': %s", path, g_strerror(errno));
-		return FALSE;
-	}
-	size_t len = strlen(page), done = 0;
-	int e = 0;
-	while (done < len) {
-		ssize_t n = write(fd, page + done, len - done);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			e = n < 0 ? errno : EIO;
-			break;
-		}
-		done += (size_t)n;
-	}
-	if (e == 0 && fsync(fd) != 0)
-		e = errno;
-	if (close(fd) != 0 && e == 0)
-		e = errno;
-	if (e != 0) {
-		outfile_discard(tmp);
-		g_set_error(error, REPORT_ERROR, STATUS_SOFTWARE, "cannot write '%s': %s", path, g_strerror(e));
-		return FALSE;
-	}
-	return outfile_commit(tmp, path, error);
+	g_assert(page != NULL);
+	return outfile_write(path, page, strlen(page), error);
 }

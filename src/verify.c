@@ -85,8 +85,93 @@ static void batch_header(const PGresult *res, int i, ledger_batch_header *h)
 	g_strlcpy(h->prev_digest, PQgetvalue(res, i, 7), sizeof h->prev_digest);
 }
 
+/* Findings of check so far. */
+static int findings_of(const verify_ctx *c, const char *check)
+{
+	return GPOINTER_TO_INT(g_hash_table_lookup(c->counts, check));
+}
+
+/* Where the walk along the batch chain is. */
+typedef struct {
+	int expected_id;                /* the batch that should come next */
+	int sealed_since;               /* the first batch of digest version 3, 0 before */
+	char prev[LEDGER_DIGEST_HEX];   /* the digest the next batch must link to */
+} chain_walk;
+
+/* Batch h's links to the chain walked so far (w, moved on past h): its id follows the batch before
+ * it, it seals when the batches before it did, its prev_digest is the digest before it. TRUE when
+ * a link is broken, each broken link a "chain" finding. */
+static gboolean link_broken(verify_ctx *c, chain_walk *w, const ledger_batch_header *h)
+{
+	int findings_before = findings_of(c, "chain");
+	gboolean broken = FALSE;
+	if (h->batch_id != w->expected_id) {
+		add_finding(c, "chain", "batch %d follows batch %d: a batch is missing from the chain", h->batch_id,
+			    w->expected_id - 1);
+		broken = TRUE;
+	}
+	w->expected_id = h->batch_id + 1;
+	/* The schema's CHECK keeps the version 2 or 3. Once batches seal, every later one must: a
+	 * version-2 batch after them would leave what it should seal uncovered. */
+	if (h->version >= 3 && !w->sealed_since)
+		w->sealed_since = h->batch_id;
+	if (h->version < 3 && w->sealed_since) {
+		add_finding(c, "chain",
+			    "batch %d: digest version %d after batch %d sealed with version 3: a batch"
+			    " made since seals what it takes in",
+			    h->batch_id, h->version, w->sealed_since);
+		broken = TRUE;
+	}
+	if (strcmp(h->prev_digest, w->prev) != 0) {
+		add_finding(c, "chain",
+			    "batch %d: its prev_digest %.12s... is not the digest of the batch before it (%.12s...)",
+			    h->batch_id, h->prev_digest, w->prev);
+		broken = TRUE;
+	}
+	/* Broken exactly when something was found; sealing, once begun, never ends. */
+	g_assert(broken == (findings_of(c, "chain") > findings_before));
+	g_assert(h->version < 3 || w->sealed_since != 0);
+	return broken;
+}
+
+/* Batch i of res (the verify_batches cursor's columns): its links, and its digest recomputed from
+ * what it holds now. Counts it and makes it the head. FALSE only when the database fails. */
+static gboolean check_batch(verify_ctx *c, chain_walk *w, const PGresult *res, int i, GError **error)
+{
+	/* The link and the digest are checked apart, so a broken link does not hide a changed batch.
+	 * The schema's CHECKs keep both digests 64 hex digits. */
+	int findings_before = findings_of(c, "chain");
+	ledger_batch_header h;
+	batch_header(res, i, &h);
+	const char *digest = PQgetvalue(res, i, 8);
+	gboolean broken = link_broken(c, w, &h);
+	g_strlcpy(w->prev, digest, sizeof w->prev);
+	char again[LEDGER_DIGEST_HEX];
+	if (!ledger_batch_digest(c->d, &h, again, error))
+		return FALSE;
+	if (strcmp(again, digest) != 0) {
+		add_finding(c, "chain",
+			    "batch %d: its digest does not match what it holds now (its header, postings,"
+			    " entries, payees%s changed since it was made): recorded %.12s..., recomputed"
+			    " %.12s...",
+			    h.batch_id, h.version >= 3 ? " or seals" : "", digest, again);
+		broken = TRUE;
+	}
+	if (broken && c->r->first_broken_batch == 0)
+		c->r->first_broken_batch = h.batch_id;
+	int64_t batches_before = c->r->batches;
+	c->r->batches++;
+	g_free(c->r->head);
+	c->r->head = g_strdup_printf("B%d:%s", h.batch_id, digest);
+	g_assert(c->r->batches == batches_before + 1);
+	g_assert(broken == (findings_of(c, "chain") > findings_before));
+	return TRUE;
+}
+
+/* The batch chain, batch by batch in batch_id order through a cursor: every link and digest. */
 static gboolean verify_chain(verify_ctx *c, GError **error)
 {
+	g_assert(c->r->batches == 0 && c->r->head == NULL); /* walked once */
 	const char *p1[] = { db_programme(c->d) };
 	PGresult *res = db_query(c->d,
 				 "DECLARE verify_batches NO SCROLL CURSOR FOR SELECT batch_id, created_at::text, files_upto,"
@@ -96,71 +181,26 @@ static gboolean verify_chain(verify_ctx *c, GError **error)
 	if (!res)
 		return FALSE;
 	PQclear(res);
-	int expected_id = 1;
-	int sealed_since = 0; /* the first batch of digest version 3 */
-	char prev[LEDGER_DIGEST_HEX];
-	g_strlcpy(prev, LEDGER_GENESIS, sizeof prev);
+	chain_walk w = { .expected_id = 1 };
+	g_strlcpy(w.prev, LEDGER_GENESIS, sizeof w.prev);
+	int64_t fetched = 0;
 	for (;;) {
 		res = db_query(c->d, "FETCH " G_STRINGIFY(VERIFY_FETCH_ROWS) " FROM verify_batches", 0, NULL, error);
 		if (!res)
 			return FALSE;
 		int n = PQntuples(res);
-		for (int i = 0; i < n; i++) {
-			/* The link and the digest are checked apart, so a broken link does not hide a
-			 * changed batch. The schema's CHECKs keep both digests 64 hex digits. */
-			ledger_batch_header h;
-			batch_header(res, i, &h);
-			const char *digest = PQgetvalue(res, i, 8);
-			gboolean broken = FALSE;
-			if (h.batch_id != expected_id) {
-				add_finding(c, "chain", "batch %d follows batch %d: a batch is missing from the chain",
-					    h.batch_id, expected_id - 1);
-				broken = TRUE;
-			}
-			expected_id = h.batch_id + 1;
-			/* The schema's CHECK keeps the version 2 or 3. Once batches seal, every later one
-			 * must: a version-2 batch after them would leave what it should seal uncovered. */
-			if (h.version >= 3 && !sealed_since)
-				sealed_since = h.batch_id;
-			if (h.version < 3 && sealed_since) {
-				add_finding(c, "chain",
-					    "batch %d: digest version %d after batch %d sealed with version 3: a batch"
-					    " made since seals what it takes in",
-					    h.batch_id, h.version, sealed_since);
-				broken = TRUE;
-			}
-			if (strcmp(h.prev_digest, prev) != 0) {
-				add_finding(c, "chain",
-					    "batch %d: its prev_digest %.12s... is not the digest of the batch before it"
-					    " (%.12s...)",
-					    h.batch_id, h.prev_digest, prev);
-				broken = TRUE;
-			}
-			g_strlcpy(prev, digest, sizeof prev);
-			char again[LEDGER_DIGEST_HEX];
-			if (!ledger_batch_digest(c->d, &h, again, error)) {
+		for (int i = 0; i < n; i++, fetched++) {
+			if (!check_batch(c, &w, res, i, error)) {
 				PQclear(res);
 				return FALSE;
 			}
-			if (strcmp(again, digest) != 0) {
-				add_finding(c, "chain",
-					    "batch %d: its digest does not match what it holds now (its header, postings,"
-					    " entries, payees%s changed since it was made): recorded %.12s..., recomputed"
-					    " %.12s...",
-					    h.batch_id, h.version >= 3 ? " or seals" : "", digest, again);
-				broken = TRUE;
-			}
-			int batch_id = h.batch_id;
-			if (broken && c->r->first_broken_batch == 0)
-				c->r->first_broken_batch = batch_id;
-			c->r->batches++;
-			g_free(c->r->head);
-			c->r->head = g_strdup_printf("B%d:%s", h.batch_id, digest);
 		}
 		PQclear(res);
 		if (n < VERIFY_FETCH_ROWS)
 			break;
 	}
+	/* Every batch counted once; the head is the last, none without a batch. */
+	g_assert(c->r->batches == fetched && (fetched == 0) == (c->r->head == NULL));
 	return db_exec(c->d, "CLOSE verify_batches", error);
 }
 

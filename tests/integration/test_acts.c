@@ -146,6 +146,29 @@ Test(acts, resolve_moves_the_claim_exactly_once_back_and_forth)
 	assert_replay_and_verify_clean(db, "as-recorded");
 }
 
+/* Every refusal of resolve (CONTROL.md): a --take that is neither "first" nor FILE_ID:LINE of a
+ * data line, a parcel with no waybill, a line that is not one of the waybill's, a line of a
+ * withdrawn file; each leaves no act behind. */
+Test(acts, resolve_refuses_a_bad_take_an_unknown_waybill_a_foreign_line_and_a_withdrawn_file)
+{
+	const char *db = setup();
+	h_ingest_text(db, "n1.csv", HEADER "EMS,R1,O1,2018-06-05 10:00:00,C1,,1,12.00,,\n", 0);
+	h_ingest_text(db, "n2.csv", HEADER "EMS,R1,O1,2018-06-05 10:00:00,C1,,1,30.00,,\n"
+					   "EMS,R2,O2,2018-06-05 11:00:00,C1,,1,12.00,,\n", 0);
+	const char *takes[] = { "last", "2", "2:", ":2", "2:1", "0:2", "-1:2", "2:x" };
+	for (size_t i = 0; i < G_N_ELEMENTS(takes); i++)
+		RUN(db, 64, "is neither 'first' nor FILE_ID:LINE", "resolve", "--courier", "EMS", "--waybill", "R1",
+		    "--take", takes[i], "--reason", "the second statement is right");
+	RUN(db, 64, "no waybill 'NOPE' of courier 'EMS'", "resolve", "--courier", "EMS", "--waybill", "nope", "--take",
+	    "first", "--reason", "the second statement is right");
+	RUN(db, 64, "line 2:3 is not a line of waybill 'R1'", "resolve", "--courier", "EMS", "--waybill", "R1",
+	    "--take", "2:3", "--reason", "the second statement is right");
+	RUN(db, 0, "W1", "withdraw", "--file", "2", "--reason", "sent by mistake");
+	RUN(db, 64, "line 2:2 is of a withdrawn file", "resolve", "--courier", "EMS", "--waybill", "R1", "--take",
+	    "2:2", "--reason", "the second statement is right");
+	cr_assert_eq(h_sql_int(db, "SELECT count(*) FROM acts WHERE kind = 'R'"), 0);
+}
+
 /* A campaign window corrected after the lines were classified: the outcome does not follow until
  * reclassify says so; then the next settle funds the line, and replay with the current registry
  * finds nothing. */

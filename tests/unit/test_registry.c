@@ -64,3 +64,30 @@ Test(registry_unit, check_bytes_refuses_an_unknown_kind_as_usage)
 	cr_assert(g_error_matches(e, REGISTRY_ERROR, STATUS_USAGE));
 	g_error_free(e);
 }
+
+/* Each kind of value of a policies file refused with its reason, one bad field a line: the
+ * conversions of registry_load.c (a day, basis points, an amount, a rounding mode, true or false,
+ * fee_max within POLICY.md's bounds, a required field left empty). */
+Test(registry_unit, check_bytes_names_the_reason_for_each_kind_of_value)
+{
+	const char text[] = "policy_id,valid_from,valid_to,standard_rate_bp,standard_cap,poverty_rate_bp,poverty_cap,"
+			    "rounding,require_campaign,eligible_categories,fee_max\n"
+			    "P1,2018-01-01,2018-01-31,1000,,2000,,half_up,TRUE, a ; ;b ,\n"
+			    "P2,2018-02-01,2018-02-30,1000,,2000,,half_up,false,,\n"
+			    "P3,2018-03-01,2018-03-31,10a0,,2000,,half_up,false,,\n"
+			    "P4,2018-04-01,2018-04-30,1000,1.234,2000,,half_up,false,,\n"
+			    "P5,2018-05-01,2018-05-31,1000,,2000,,bankers,false,,\n"
+			    "P6,2018-06-01,2018-06-30,1000,,2000,,half_even,yes,,\n"
+			    "P7,2018-07-01,2018-07-31,1000,,2000,,half_up,false,,100000.01\n"
+			    ",2018-08-01,2018-08-31,1000,,2000,,half_up,false,,\n";
+	GError *e = NULL;
+	cr_assert_not(registry_check_bytes("policies", "p.csv", text, strlen(text), NULL, &e));
+	const char *const want[] = { "\np.csv:3: valid_to", "\np.csv:4: standard_rate_bp '10a0' is not a whole number",
+				     "\np.csv:5: standard_cap", "\np.csv:6: rounding 'bankers' is not half_up or half_even",
+				     "\np.csv:7: require_campaign 'yes' is not true or false", "\np.csv:8: fee_max '100000.01' is above the limit",
+				     "\np.csv:9: policy_id is empty" };
+	for (size_t i = 0; i < G_N_ELEMENTS(want); i++)
+		cr_assert(strstr(e->message, want[i]), "no '%s' in %s", want[i] + 1, e->message);
+	cr_assert_null(strstr(e->message, "p.csv:2:"), "line 2 is good: %s", e->message);
+	g_error_free(e);
+}
