@@ -3,6 +3,7 @@
 
 #include "migrate.h"
 #include "profile.h"
+#include "text.h"
 
 #include <pwd.h>
 #include <stdarg.h>
@@ -191,8 +192,22 @@ static gboolean load_config(cli_context *ctx, GError **error)
 	ctx->log_level = LOG_INFO;
 	if (!ctx->config)
 		return TRUE;
+	g_autofree char *text = NULL;
+	gsize len = 0;
+	if (!g_file_get_contents(ctx->config, &text, &len, error)) {
+		g_prefix_error(error, "cannot read config '%s': ", ctx->config);
+		return FALSE;
+	}
+	/* GKeyFile reads a value that is not UTF-8 as no value: a db= so written fell back to libpq's
+	 * defaults, another database. */
+	unsigned bad_line = text_utf8_bad_line(text, len);
+	if (bad_line) {
+		g_set_error(error, CLI_ERROR, STATUS_USAGE, "config '%s': line %u is not UTF-8 (a config is UTF-8 text)",
+			    ctx->config, bad_line);
+		return FALSE;
+	}
 	g_autoptr(GKeyFile) kf = g_key_file_new();
-	if (!g_key_file_load_from_file(kf, ctx->config, G_KEY_FILE_NONE, error)) {
+	if (!g_key_file_load_from_data(kf, text, len, G_KEY_FILE_NONE, error)) {
 		g_prefix_error(error, "cannot read config '%s': ", ctx->config);
 		return FALSE;
 	}

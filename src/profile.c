@@ -231,7 +231,7 @@ static gboolean load_courier_names(GKeyFile *kf, profile *p, GError **error)
 	g_auto(GStrv) keys = g_key_file_get_keys(kf, "courier_names", NULL, NULL);
 	for (char **k = keys; k && *k; k++) {
 		g_autofree char *value = g_key_file_get_string(kf, "courier_names", *k, NULL);
-		/* GKeyFile hands out UTF-8 only (a value that is not fails to load). */
+		/* UTF-8: profile_load refuses a profile that is not. */
 		g_autofree char *code = value ? ident_courier_code(value, NULL) : NULL;
 		g_autofree char *name = ident_normalize(*k);
 		if (!code || !*code)
@@ -391,6 +391,11 @@ profile *profile_load(const char *text, gsize len, const char *origin, GError **
 	g_autoptr(profile) p = g_new0(profile, 1);
 	p->origin = g_strdup(origin);
 
+	unsigned bad_line = text_utf8_bad_line(text, len);
+	if (bad_line) {
+		refuse(error, p, "line %u is not UTF-8 (a profile is UTF-8 text)", bad_line);
+		return NULL;
+	}
 	g_autoptr(GKeyFile) kf = g_key_file_new();
 	g_key_file_set_list_separator(kf, PROFILE_LIST_SEPARATOR);
 	GError *kf_error = NULL;

@@ -16,3 +16,16 @@ char *text_shown(const char *bytes)
 	}
 	return g_string_free(out, FALSE);
 }
+
+unsigned text_utf8_bad_line(const char *bytes, size_t len)
+{
+	g_assert(bytes != NULL || len == 0);
+	const char *end = NULL;
+	if (g_utf8_validate_len(bytes, len, &end))
+		return 0;
+	g_assert(end >= bytes && end < bytes + len);
+	unsigned line = 1;
+	for (const char *c = bytes; c < end; c++)
+		line += *c == '\n';
+	return line;
+}

@@ -1,7 +1,10 @@
-/* text.h: names from outside (file names, shop names) made fit for what a person reads: a line of
- * a summary, a log, a message. A name with a line break in it could otherwise forge a line. */
+/* text.h: text from outside (file names, shop names, key files): made fit for what a person reads
+ * (a line of a summary, a log, a message: a name with a line break in it could otherwise forge a
+ * line), and checked to be UTF-8 where a reader would take bad bytes for nothing. */
 #ifndef SUBSIDY_TEXT_H
 #define SUBSIDY_TEXT_H
+
+#include <stddef.h>
 
 /* The UTF-8 byte order mark: written first in files for Excel, dropped when a file read starts
  * with it. */
@@ -12,5 +15,9 @@
  * U+2029) and every invalid sequence
  * replaced by U+FFFD: one line, nothing a terminal acts on. Caller frees. */
 char *text_shown(const char *bytes);
+
+/* 0 when the len bytes are all UTF-8; else the line (from 1) of the first byte that is not. A key
+ * file (a profile, the config) is UTF-8 text: GKeyFile reads a value that is not as no value. */
+unsigned text_utf8_bad_line(const char *bytes, size_t len);
 
 #endif

@@ -153,6 +153,14 @@ Test(cli, the_config_file_names_the_database_and_a_missing_one_exits_66)
 	r = h_run(NULL, "status", "--config", bad, NULL);
 	cr_assert_eq(r.status, 64, "exit %d: %s", r.status, r.err);
 	h_result_clear(&r);
+	/* A value that is not UTF-8 was read as no value: this db= fell back to libpq's defaults, and
+	 * status answered for another database. */
+	g_autofree char *latin = g_strdup_printf("[subsidy]\n# the county's\ndb=%s application_name=\xe9t\xe9\n", db);
+	g_autofree char *not_utf8 = h_write(h_tmpdir(), "latin1.conf", latin, -1);
+	r = h_run(NULL, "status", "--config", not_utf8, NULL);
+	cr_assert_eq(r.status, 64, "exit %d: %s%s", r.status, r.out, r.err);
+	cr_assert(strstr(r.err, "latin1.conf': line 3 is not UTF-8"), "%s", r.err);
+	h_result_clear(&r);
 }
 
 /* Issue 16, 1: GLib key files have no comments after a value, so the README's old example

@@ -2,6 +2,7 @@
  * a profile that is wrong is refused naming its file and the problem, user directories add and
  * replace profiles, and a header row chooses its profile or is refused saying why. Key files and
  * headers are written to a temporary directory per test. */
+#include "assets.h"
 #include "profile.h"
 #include "ident.h"
 #include "status.h"
@@ -209,6 +210,30 @@ Test(profile, valid_profile_loads)
 	cr_assert_str_eq(p->name, "test");
 	cr_assert_not(p->excel_text);
 	cr_assert_null(p->courier_names);
+}
+
+/* A value that is not UTF-8 was read by GKeyFile as no value at all: zto's totals_column so
+ * written loaded as a profile with a totals row but no control total, and files without one were
+ * taken (found by the profile fuzz target; fuzz/regressions/profile/totals-column-not-utf8). A
+ * profile is UTF-8 text; one that is not is refused, naming the line. Also in a comment, and in a
+ * value nothing reads: no byte of a profile is let through unread. */
+Test(profile, a_profile_that_is_not_utf8_is_refused_naming_the_line)
+{
+	g_autofree char *value = replaced(canonical_text, "\nfee=fee", "\nfee=fee\xff");
+	load_refused(value, "line ");
+	load_refused(value, "is not UTF-8");
+	g_autofree char *comment = g_strconcat("# \xe9t\xe9\n", canonical_text, NULL);
+	load_refused(comment, "line 1 is not UTF-8");
+	/* zto's totals_column, one byte off. */
+	GError *error = NULL;
+	g_autoptr(GBytes) bytes = assets_get("profiles", "zto.profile");
+	cr_assert_not_null(bytes);
+	g_autofree char *zto = g_strndup(g_bytes_get_data(bytes, NULL), g_bytes_get_size(bytes));
+	g_autofree char *broken = replaced(zto, "totals_column=", "totals_column=\xff");
+	profile *p = profile_load(broken, strlen(broken), "dir/test.profile", &error);
+	cr_assert_null(p, "zto with a totals_column that is not UTF-8 loaded");
+	cr_assert(strstr(error->message, "is not UTF-8"), "%s", error->message);
+	g_error_free(error);
 }
 
 Test(profile, unknown_canonical_field_is_refused)
