@@ -950,7 +950,7 @@ static gboolean write_table(db *d, int batch_id, const table *t, export_format f
 			   (with_sha256 && !outfile_check_target(sha_target, error))))
 		return FALSE;
 	gboolean own = PQtransactionStatus(db_conn(d)) == PQTRANS_IDLE;
-	if (own && !db_exec(d, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", error))
+	if (own && !db_begin_read(d, error))
 		return FALSE;
 	g_autofree char *tmp_path = NULL, *sha_tmp_path = NULL;
 	int64_t created = 0;

@@ -306,7 +306,7 @@ registry *registry_snapshot(db *d, const char *as_of, GError **error)
 
 	/* One consistent view: its own read-only transaction, unless the caller is in one already. */
 	gboolean own = PQtransactionStatus(db_conn(d)) == PQTRANS_IDLE;
-	if (own && !db_exec(d, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", error))
+	if (own && !db_begin_read(d, error))
 		goto fail;
 	if (!(snap_shops(r, d, as_of, error) && snap_senders(r, d, as_of, error) &&
 	      snap_households(r, d, as_of, error) && snap_policies(r, d, as_of, error) &&

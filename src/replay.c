@@ -708,7 +708,7 @@ gboolean replay_run(db *d, chrono_day from, chrono_day to, replay_registry mode,
 	 * and is the session's own: it changes nothing anyone else sees. */
 	gboolean scratch = mode == REPLAY_CURRENT;
 	gboolean ok = (!scratch || db_exec(d, create_changes, error)) &&
-		      db_exec(d, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", error) &&
+		      db_begin_read(d, error) &&
 		      db_exec(d, replay_plan_settings, error) &&
 		      replay_in_txn(&c, from, to, sink, user_data, error);
 	db_rollback(d); /* read only: nothing to keep */

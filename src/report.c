@@ -332,7 +332,7 @@ report *report_compute(db *d, const char *from, const char *to, GError **error)
 	PGresult *head = NULL, *orders = NULL, *paid = NULL, *names = NULL, *lines = NULL, *pools = NULL,
 		 *burn = NULL;
 	/* Memory for the joins of a million orders in one report, this transaction only. */
-	gboolean ok = db_exec(d, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", error) &&
+	gboolean ok = db_begin_read(d, error) &&
 		      db_exec(d, "SET LOCAL work_mem = '64MB'", error) &&
 		      (head = db_query(d, head_sql, 1, params, error)) &&
 		      (orders = db_query(d, orders_sql, 3, params, error)) &&
