@@ -533,15 +533,11 @@ static gboolean reclassify_range(db *d, const registry *reg, const char *seq, co
 			g_free(k.order_key);
 		}
 		PQclear(res);
-		if (copy->len > 0) {
-			if (!db_copy_begin(d,
-					   "COPY line_acts (programme, act_seq, file_id, line_no, outcome, reason, shop_id,"
-					   " campaign_id, order_key, live, was_shop_id, was_order_key) FROM STDIN",
-					   error) ||
-			    !db_copy_put(d, copy->str, copy->len, error) || !db_copy_end(d, error))
-				return FALSE;
-			g_string_truncate(copy, 0);
-		}
+		if (!db_copy_rows(d,
+				  "COPY line_acts (programme, act_seq, file_id, line_no, outcome, reason, shop_id,"
+				  " campaign_id, order_key, live, was_shop_id, was_order_key) FROM STDIN",
+				  copy, error))
+			return FALSE;
 		if (n < SETTLE_CLASSIFY_CHUNK)
 			break;
 	}

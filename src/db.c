@@ -270,6 +270,18 @@ gboolean db_copy_end(db *d, GError **error)
 	return ok;
 }
 
+gboolean db_copy_rows(db *d, const char *copy_sql, GString *rows, GError **error)
+{
+	g_assert(d != NULL && copy_sql != NULL && rows != NULL);
+	g_assert(rows->len == 0 || rows->str[rows->len - 1] == '\n');
+	if (rows->len == 0)
+		return TRUE;
+	gboolean ok = db_copy_begin(d, copy_sql, error) && db_copy_put(d, rows->str, rows->len, error) &&
+		      db_copy_end(d, error);
+	g_string_truncate(rows, 0);
+	return ok;
+}
+
 static void copy_sep(GString *row)
 {
 	if (row->len > 0 && row->str[row->len - 1] != '\n')

@@ -51,6 +51,9 @@ void db_rollback(db *d);
 gboolean db_copy_begin(db *d, const char *copy_sql, GError **error);
 gboolean db_copy_put(db *d, const char *buf, size_t len, GError **error);
 gboolean db_copy_end(db *d, GError **error);
+/* One COPY of the rows in rows (text format, each ended by db_copy_row_end), then rows emptied for
+ * the next chunk; nothing is sent when rows is empty. */
+gboolean db_copy_rows(db *d, const char *copy_sql, GString *rows, GError **error);
 
 /* Appending one field of a COPY text row. Each appends its separator first unless the row is
  * empty; db_copy_row_end appends the newline. NULL text is \N. */

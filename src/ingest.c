@@ -110,15 +110,6 @@ gboolean ingest_begin_run(db *d, const char *kind, const char *os_user, int64_t 
 	return TRUE;
 }
 
-static gboolean copy_rows(db *d, const char *copy_sql, GString *rows, GError **error)
-{
-	if (rows->len == 0)
-		return TRUE;
-	gboolean ok = db_copy_begin(d, copy_sql, error) && db_copy_put(d, rows->str, rows->len, error) &&
-		      db_copy_end(d, error);
-	g_string_truncate(rows, 0);
-	return ok;
-}
 
 static gboolean store_raw(ingest_ctx *c, gboolean final, GError **error)
 {
@@ -132,7 +123,7 @@ static gboolean store_raw(ingest_ctx *c, gboolean final, GError **error)
 	db_copy_row_end(row);
 	c->raw_offset += (int64_t)c->raw->len;
 	g_string_truncate(c->raw, 0);
-	return copy_rows(c->d, "COPY file_chunks (file_id, seq, offset_bytes, bytes) FROM STDIN", row, error);
+	return db_copy_rows(c->d, "COPY file_chunks (file_id, seq, offset_bytes, bytes) FROM STDIN", row, error);
 }
 
 /* The manifest reader hands us the file's bytes; they are stored in pieces. COPY cannot run
@@ -370,7 +361,7 @@ static gboolean claim_new(ingest_ctx *c, const chunk_keys *k, GHashTable *claime
 		db_copy_row_end(rows);
 	}
 	g_assert(g_hash_table_size(fresh) + old->courier->len == k->courier->len);
-	return copy_rows(c->d, "COPY waybills (programme, courier, waybill_no, file_id, line_no) FROM STDIN", rows, error);
+	return db_copy_rows(c->d, "COPY waybills (programme, courier, waybill_no, file_id, line_no) FROM STDIN", rows, error);
 }
 
 /* A claim a withdrawal released (acts.h) is taken by this chunk's first line of the waybill, as a
@@ -589,7 +580,7 @@ static gboolean flush_chunk(ingest_ctx *c, GError **error)
 	}
 	/* Every line of the chunk has its one outcome. */
 	g_assert(c->lines_total - before == (int64_t)c->lines->len);
-	if (!copy_rows(c->d, copy_lines, c->copy, error))
+	if (!db_copy_rows(c->d, copy_lines, c->copy, error))
 		return FALSE;
 	g_array_set_size(c->lines, 0);
 	g_hash_table_remove_all(c->firsts);

@@ -371,21 +371,12 @@ void ledger_write_txn(ledger_writer *w, const char *txn, int posting_seq, const 
 	w->entries_n += (int64_t)n;
 }
 
-static gboolean copy_buffer(db *d, const char *copy_sql, GString *rows, GError **error)
-{
-	if (rows->len == 0)
-		return TRUE;
-	gboolean ok = db_copy_begin(d, copy_sql, error) && db_copy_put(d, rows->str, rows->len, error) &&
-		      db_copy_end(d, error);
-	g_string_truncate(rows, 0);
-	return ok;
-}
 
 gboolean ledger_writer_flush(ledger_writer *w, GError **error)
 {
 	/* Entries of no batch come alone; a batch's entries are each for a posting of it. */
 	g_assert(w->batch_id >= 1 || w->postings_n == 0);
 	g_assert(w->postings_n >= 0 && w->entries_n >= 0);
-	return copy_buffer(w->d, copy_postings, w->postings, error) &&
-	       copy_buffer(w->d, copy_entries, w->entries, error);
+	return db_copy_rows(w->d, copy_postings, w->postings, error) &&
+	       db_copy_rows(w->d, copy_entries, w->entries, error);
 }

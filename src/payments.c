@@ -534,13 +534,6 @@ static void reconcile(GArray *lines, ledger_view *v, int load_id, GPtrArray *app
 /* ------------------------------------------------------------------------------------------ */
 /* Recording                                                                                   */
 
-static gboolean copy_rows(db *d, const char *copy_sql, GString *rows, GError **error)
-{
-	if (rows->len == 0)
-		return TRUE;
-	return db_copy_begin(d, copy_sql, error) && db_copy_put(d, rows->str, rows->len, error) &&
-	       db_copy_end(d, error);
-}
 
 /* The load's row (and its run), chained to prev_digest by the digest of the payments it applies. */
 static gboolean record_load(db *d, const char *path, const char *sha256, const char *os_user, GPtrArray *apply,
@@ -614,7 +607,7 @@ static gboolean record_payments(db *d, GPtrArray *apply, int load_id, GError **e
 		paid++;
 	}
 	g_assert(paid <= (int64_t)apply->len);
-	return copy_rows(d,
+	return db_copy_rows(d,
 			 "COPY payments (programme, batch_id, shop_id, amount_fen, status, paid_at, serial_no, load_id,"
 			 " line_no) FROM STDIN",
 			 pay, error) &&
@@ -636,7 +629,7 @@ static gboolean record_findings(db *d, const payments_report *report, GError **e
 		db_copy_text(found, f->reason);
 		db_copy_row_end(found);
 	}
-	return copy_rows(d,
+	return db_copy_rows(d,
 			 "COPY payment_findings (programme, load_id, line_no, batch_id, shop_id, amount, finding)"
 			 " FROM STDIN",
 			 found, error);

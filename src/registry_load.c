@@ -1101,8 +1101,7 @@ static gboolean copy_versions(loader *l, db *d, const char *load_id, const char 
 		}
 		db_copy_row_end(buf);
 	}
-	gboolean ok = db_copy_begin(d, sql->str, error) && db_copy_put(d, buf->str, buf->len, error) &&
-		      db_copy_end(d, error);
+	gboolean ok = db_copy_rows(d, sql->str, buf, error);
 	g_string_free(sql, TRUE);
 	g_string_free(buf, TRUE);
 	return ok;

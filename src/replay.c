@@ -274,12 +274,7 @@ static void reclassify_line(replay_ctx *c, const PGresult *res, int i, GString *
 
 static gboolean flush_copy(replay_ctx *c, GString *copy, GError **error)
 {
-	if (copy->len == 0)
-		return TRUE;
-	gboolean ok = db_copy_begin(c->d, copy_changes, error) && db_copy_put(c->d, copy->str, copy->len, error) &&
-		      db_copy_end(c->d, error);
-	g_string_truncate(copy, 0);
-	return ok;
+	return db_copy_rows(c->d, copy_changes, copy, error);
 }
 
 static gboolean reclassify(replay_ctx *c, GError **error)

@@ -101,12 +101,7 @@ static gboolean exec_params(db *d, const char *sql, int n, const char *const *pa
 
 static gboolean flush(settle_ctx *c, GString *buf, const char *copy_sql, GError **error)
 {
-	if (buf->len == 0)
-		return TRUE;
-	gboolean ok = db_copy_begin(c->d, copy_sql, error) && db_copy_put(c->d, buf->str, buf->len, error) &&
-		      db_copy_end(c->d, error);
-	g_string_truncate(buf, 0);
-	return ok;
+	return db_copy_rows(c->d, copy_sql, buf, error);
 }
 
 /* An order's columns as settlement writes them (settle_fund, settle_state, orders), in the
