@@ -482,12 +482,16 @@ gboolean acts_reclassify(db *d, const char *os_user, const char *from, const cha
 
 /* A reclassification, carried out by the settlement: every live line of checks 3-7 picked up in
  * the range, classified with the registry as known now; the ones whose outcome, shop, campaign
- * or order changed get a new state. */
+ * or order changed get a new state. The cursor is planned without nested loops: right after a
+ * night nothing is analysed, the planner took the range's lines for 2 rows and joined each to
+ * every line state (a reclassification of 100,000 lines after a withdrawal ran for minutes in
+ * its first FETCH; scripts/bench-acts). By hash, one pass over each. */
 static gboolean reclassify_range(db *d, const registry *reg, const char *seq, const char *from, const char *to,
 				 GError **error)
 {
 	const char *p3[] = { db_programme(d), from, to };
-	if (!exec_params(d,
+	if (!db_exec(d, "SET LOCAL enable_nestloop = off", error) ||
+	    !exec_params(d,
 			 "DECLARE acts_lines NO SCROLL CURSOR FOR SELECT n.file_id, n.line_no, n.outcome, n.shop_id,"
 			 " n.campaign_id, n.order_key, n.courier, n.sender_code, n.sender_phone, n.category,"
 			 " to_char(n.pickup_time, 'YYYY-MM-DD HH24:MI:SS'), n.order_no, n.waybill_no, n.reason"
@@ -495,7 +499,8 @@ static gboolean reclassify_range(db *d, const registry *reg, const char *seq, co
 			 " 'UNREGISTERED_SHOP', 'AMBIGUOUS_SHOP', 'NOT_REGISTERED_ON_DATE', 'OUTSIDE_POLICY_PERIOD',"
 			 " 'NOT_IN_CAMPAIGN', 'INELIGIBLE_PRODUCT')"
 			 " AND n.pickup_time >= $2::date AND n.pickup_time < $3::date + 1",
-			 3, p3, NULL, error))
+			 3, p3, NULL, error) ||
+	    !db_exec(d, "SET LOCAL enable_nestloop = on", error))
 		return FALSE;
 	g_autoptr(GString) copy = g_string_new(NULL);
 	for (;;) {
