@@ -9,7 +9,7 @@
 
 #include "capitals.h"
 #include "fault.h"
-#include "manifest.h"
+#include "filehash.h"
 #include "money.h"
 #include "order.h"
 #include "outfile.h"
@@ -558,9 +558,9 @@ static int open_beside(const char *path, char **tmp_path, GError **error)
 /* Writes path.sha256 for data_path's bytes, to a temporary file: *tmp_path (caller frees). */
 static gboolean write_sha256(const char *path, const char *data_path, char **tmp_path, GError **error)
 {
-	char hex[MANIFEST_SHA256_HEX_MAX];
+	char hex[FILEHASH_HEX_MAX];
 	GError *why = NULL;
-	if (!manifest_file_sha256(data_path, hex, NULL, &why)) {
+	if (!filehash_sha256(data_path, hex, NULL, &why)) {
 		/* The file was written a moment ago: not reading it back is the engine's failure. */
 		g_set_error(error, EXPORT_ERROR, STATUS_SOFTWARE, "cannot read back '%s': %s", data_path,
 			    why->message);

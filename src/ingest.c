@@ -4,6 +4,7 @@
 #include "fault.h"
 #include "ident.h"
 #include "lines.h"
+#include "filehash.h"
 #include "manifest.h"
 #include "money.h"
 #include "order.h"
@@ -954,7 +955,7 @@ gboolean ingest_file_as(db *d, const char *path, const char *shown_as, const ing
 	/* Stored under its absolute path, so that "already ingested as ..." says which file it was. */
 	g_autofree char *absolute = g_canonicalize_filename(path, NULL);
 	g_autofree char *stored_name = shown_as ? g_strdup(name) : text_shown(absolute);
-	char sha[MANIFEST_SHA256_HEX_MAX];
+	char sha[FILEHASH_HEX_MAX];
 	uint64_t size = 0;
 	GError *why = NULL;
 	if (!regular_or_absent(path, name, &why)) {
@@ -962,7 +963,7 @@ gboolean ingest_file_as(db *d, const char *path, const char *shown_as, const ing
 		out->retry = FALSE; /* what it is, not a moment's trouble */
 		return TRUE;
 	}
-	if (!manifest_file_sha256(path, sha, &size, &why)) {
+	if (!filehash_sha256(path, sha, &size, &why)) {
 		refuse(out, why);
 		return TRUE;
 	}

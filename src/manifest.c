@@ -1446,33 +1446,3 @@ gboolean manifest_totals(const manifest_reader *r, int64_t *totals_fen, int64_t 
 	*sum_fen = r->sum_fen;
 	return TRUE;
 }
-
-gboolean manifest_file_sha256(const char *path, char hex[MANIFEST_SHA256_HEX_MAX], uint64_t *size_bytes,
-			      GError **error)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f) {
-		g_set_error(error, MANIFEST_ERROR, STATUS_NOINPUT, "cannot open '%s': %s", path,
-			    g_strerror(errno));
-		return FALSE;
-	}
-	g_autoptr(GChecksum) sha = g_checksum_new(G_CHECKSUM_SHA256);
-	g_autofree guint8 *chunk = g_malloc(MANIFEST_CHUNK_BYTES);
-	uint64_t size = 0;
-	size_t n;
-	while ((n = fread(chunk, 1, MANIFEST_CHUNK_BYTES, f)) > 0) {
-		g_checksum_update(sha, chunk, n);
-		size += n;
-	}
-	gboolean ok = !ferror(f);
-	if (!ok)
-		g_set_error(error, MANIFEST_ERROR, STATUS_NOINPUT, "cannot read '%s': %s", path,
-			    g_strerror(errno));
-	fclose(f);
-	if (!ok)
-		return FALSE;
-	g_strlcpy(hex, g_checksum_get_string(sha), MANIFEST_SHA256_HEX_MAX);
-	if (size_bytes)
-		*size_bytes = size;
-	return TRUE;
-}

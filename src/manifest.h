@@ -35,8 +35,6 @@ GQuark manifest_error_quark(void);
  * rejected alone (its bytes are read on, not kept); a quote still open past it is a quote left
  * open: the file is refused. It bounds the reader's memory. */
 #define MANIFEST_RECORD_BYTES_MAX (4 * 1024 * 1024)
-/* "0123...ef" and its NUL */
-#define MANIFEST_SHA256_HEX_MAX 65
 
 /* One record of the file, as a line for the engine. Strings are trimmed UTF-8 without NUL, NULL
  * when absent or empty; they point into storage owned by the reader (or its profile), valid until
@@ -130,10 +128,5 @@ const char *manifest_sha256(const manifest_reader *r);
  * amount the totals row states and the sum of the data lines, which are then equal. FALSE for a
  * profile without a totals row. */
 gboolean manifest_totals(const manifest_reader *r, int64_t *totals_fen, int64_t *sum_fen);
-
-/* The SHA-256 (lower-case hex) and size of a file, read in chunks: for deciding whether a file was
- * seen before reading its lines. STATUS_NOINPUT when it cannot be read. */
-gboolean manifest_file_sha256(const char *path, char hex[MANIFEST_SHA256_HEX_MAX], uint64_t *size_bytes,
-			      GError **error);
 
 #endif

@@ -13,7 +13,7 @@
 #include "fault.h"
 #include "fund.h"
 #include "ledger.h"
-#include "manifest.h"
+#include "filehash.h"
 #include "money.h"
 #include "outfile.h"
 #include "registry.h"
@@ -253,8 +253,8 @@ static gboolean make_dir(const char *dir, GError **error)
 
 static gboolean same_bytes(const char *path, const char *sha256)
 {
-	char hex[MANIFEST_SHA256_HEX_MAX];
-	return manifest_file_sha256(path, hex, NULL, NULL) && strcmp(hex, sha256) == 0;
+	char hex[FILEHASH_HEX_MAX];
+	return filehash_sha256(path, hex, NULL, NULL) && strcmp(hex, sha256) == 0;
 }
 
 /* Moves a stored or skipped file into dir (the run's archive folder) under its name, or the first
@@ -656,9 +656,9 @@ static void remove_stale_temps(run_ctx *c)
 static gboolean record_export(run_ctx *c, int batch, const char *path, gboolean again, const char *first_sha,
 			      GError **error)
 {
-	char hex[MANIFEST_SHA256_HEX_MAX];
+	char hex[FILEHASH_HEX_MAX];
 	GError *why = NULL;
-	if (!manifest_file_sha256(path, hex, NULL, &why)) {
+	if (!filehash_sha256(path, hex, NULL, &why)) {
 		g_set_error(error, NIGHTLY_ERROR, STATUS_SOFTWARE, "cannot read back '%s': %s", path, why->message);
 		g_error_free(why);
 		return FALSE;

@@ -3,6 +3,7 @@
  * shared/samples), read with the profile they must be detected as; then one test per bad-input
  * class: a file refused whole, or one line rejected and the lines around it still read. Small files
  * are written to a temporary directory per test. Tests run from the repository root. */
+#include "filehash.h"
 #include "manifest.h"
 #include "money.h"
 #include "status.h"
@@ -309,9 +310,9 @@ Test(manifest, raw_bytes_hash_size_and_line_ranges_are_the_files)
 		g_autofree char *sha =
 			g_compute_checksum_for_data(G_CHECKSUM_SHA256, (const guchar *)bytes, len);
 		cr_assert_str_eq(res->sha256, sha);
-		char hex[MANIFEST_SHA256_HEX_MAX];
+		char hex[FILEHASH_HEX_MAX];
 		uint64_t size = 0;
-		cr_assert(manifest_file_sha256(path, hex, &size, NULL));
+		cr_assert(filehash_sha256(path, hex, &size, NULL));
 		cr_assert_str_eq(hex, sha);
 		cr_assert_eq(size, len);
 		/* Each line's range is one physical line of the file, its line end included. */
