@@ -406,3 +406,33 @@ char *h_settle(const char *db)
 	g_free(r.err);
 	return out;
 }
+
+char *h_postings_of(const char *db, const char *order_no)
+{
+	return h_sqlf(db,
+		      "SELECT string_agg(funded_fen || ':' || status || ':' || coalesce(correction, '-'), ','"
+		      " ORDER BY batch_id, seq) FROM postings WHERE order_no = '%s'",
+		      order_no);
+}
+
+void h_assert_postings(const char *db, const char *order_no, const char *want)
+{
+	g_autofree char *got = h_postings_of(db, order_no);
+	cr_assert_str_eq(got ? got : "(none)", want, "order %s: postings %s, wanted %s", order_no, got, want);
+}
+
+void h_assert_run(const char *db, int want, const char *must_have, const char *const *args)
+{
+	h_result r = h_runv(db, args);
+	cr_assert_eq(r.status, want, "%s: exit %d, wanted %d\n%s%s", args[0], r.status, want, r.out, r.err);
+	if (must_have)
+		cr_assert(strstr(r.out, must_have) || strstr(r.err, must_have), "%s: no '%s' in\n%s%s", args[0],
+			  must_have, r.out, r.err);
+	h_result_clear(&r);
+}
+
+void h_assert_replay_and_verify_clean(const char *db, const char *registry)
+{
+	H_RUN(db, 0, NULL, "replay", "--from", "2018-01-01", "--to", "2018-12-31", "--registry", registry);
+	H_RUN(db, 0, NULL, "verify");
+}

@@ -89,4 +89,20 @@ void h_load_registry(const char *db, const char *dir);
  * only to approved batches (CONTROL.md "Approve a batch"); asserts each exits 0. */
 void h_approve_all(const char *db);
 
+/* The postings of the order numbered order_no, in batch order, as "funded:status:correction,..."
+ * (correction '-' when none); NULL when it has none. Caller frees. */
+char *h_postings_of(const char *db, const char *order_no);
+/* Asserts h_postings_of(db, order_no) is want ("(none)" for none). */
+void h_assert_postings(const char *db, const char *order_no, const char *want);
+/* Runs the binary with args (NULL-terminated); asserts exit status want and, when must_have is not
+ * NULL, that stdout or stderr holds it. H_RUN takes the args inline. */
+void h_assert_run(const char *db, int want, const char *must_have, const char *const *args);
+#define H_RUN(db, want, must_have, ...)                                                                          \
+	do {                                                                                                      \
+		const char *args_[] = { __VA_ARGS__, NULL };                                                      \
+		h_assert_run(db, want, must_have, args_);                                                         \
+	} while (0)
+/* replay of 2018 with --registry registry, then verify: both exit 0. */
+void h_assert_replay_and_verify_clean(const char *db, const char *registry);
+
 #endif

@@ -17,43 +17,6 @@ static const char *setup(void)
 	return db;
 }
 
-/* The postings of one order, in batch order, as "funded:status:correction,...". */
-static char *postings_of(const char *db, const char *order_no)
-{
-	return h_sqlf(db,
-		      "SELECT string_agg(funded_fen || ':' || status || ':' || coalesce(correction, '-'), ','"
-		      " ORDER BY batch_id, seq) FROM postings WHERE order_no = '%s'",
-		      order_no);
-}
-
-static void assert_postings(const char *db, const char *order_no, const char *want)
-{
-	g_autofree char *got = postings_of(db, order_no);
-	cr_assert_str_eq(got ? got : "(none)", want, "order %s: postings %s, wanted %s", order_no, got, want);
-}
-
-static void assert_run(const char *db, int want, const char *must_have, const char *const *args)
-{
-	h_result r = h_runv(db, args);
-	cr_assert_eq(r.status, want, "%s: exit %d, wanted %d\n%s%s", args[0], r.status, want, r.out, r.err);
-	if (must_have)
-		cr_assert(strstr(r.out, must_have) || strstr(r.err, must_have), "%s: no '%s' in\n%s%s", args[0],
-			  must_have, r.out, r.err);
-	h_result_clear(&r);
-}
-
-#define RUN(db, want, must_have, ...)                                                                            \
-	do {                                                                                                      \
-		const char *args_[] = { __VA_ARGS__, NULL };                                                      \
-		assert_run(db, want, must_have, args_);                                                           \
-	} while (0)
-
-static void assert_replay_and_verify_clean(const char *db, const char *registry)
-{
-	RUN(db, 0, NULL, "replay", "--from", "2018-01-01", "--to", "2018-12-31", "--registry", registry);
-	RUN(db, 0, NULL, "verify");
-}
-
 static const char night1[] = HEADER "EMS,A1,O1,2018-06-05 10:00:00,C1,,1,12.00,,\n"
 				    "EMS,A2,O2,2018-06-05 11:00:00,C2,,1,12.00,,\n";
 
@@ -62,31 +25,31 @@ Test(acts, withdraw_reverses_what_the_file_paid_and_its_bytes_may_come_again)
 	const char *db = setup();
 	h_ingest_text(db, "n1.csv", night1, 0);
 	g_free(h_settle(db));
-	assert_postings(db, "O1", "600:FUNDED:-");
-	assert_postings(db, "O2", "960:FUNDED:-");
+	h_assert_postings(db, "O1", "600:FUNDED:-");
+	h_assert_postings(db, "O2", "960:FUNDED:-");
 
-	RUN(db, 64, "reason", "withdraw", "--file", "1", "--reason", "no");
-	RUN(db, 64, "no file", "withdraw", "--file", "99", "--reason", "sent by mistake");
-	RUN(db, 0, "W1", "withdraw", "--file", "1", "--reason", "sent by mistake");
-	RUN(db, 64, "already withdrawn", "withdraw", "--file", "1", "--reason", "sent by mistake");
+	H_RUN(db, 64, "reason", "withdraw", "--file", "1", "--reason", "no");
+	H_RUN(db, 64, "no file", "withdraw", "--file", "99", "--reason", "sent by mistake");
+	H_RUN(db, 0, "W1", "withdraw", "--file", "1", "--reason", "sent by mistake");
+	H_RUN(db, 64, "already withdrawn", "withdraw", "--file", "1", "--reason", "sent by mistake");
 	cr_assert_eq(h_sql_int(db, "SELECT count(*) FROM postings"), 2, "an act moves no money by itself");
-	RUN(db, 0, "W1", "why", "A1");
+	H_RUN(db, 0, "W1", "why", "A1");
 
 	g_free(h_settle(db));
-	assert_postings(db, "O1", "600:FUNDED:-,-600:REVERSAL:W1");
-	assert_postings(db, "O2", "960:FUNDED:-,-960:REVERSAL:W1");
-	assert_replay_and_verify_clean(db, "as-recorded");
+	h_assert_postings(db, "O1", "600:FUNDED:-,-600:REVERSAL:W1");
+	h_assert_postings(db, "O2", "960:FUNDED:-,-960:REVERSAL:W1");
+	h_assert_replay_and_verify_clean(db, "as-recorded");
 
 	/* The same bytes again: not "already ingested"; the released claims are taken anew. */
 	h_ingest_text(db, "n1.csv", night1, 0);
 	cr_assert_eq(h_sql_int(db, "SELECT count(*) FROM lines WHERE file_id = 2 AND outcome = 'ELIGIBLE'"), 2);
 	g_free(h_settle(db));
-	assert_postings(db, "O1", "600:FUNDED:-,-600:REVERSAL:W1,600:FUNDED:-");
-	assert_postings(db, "O2", "960:FUNDED:-,-960:REVERSAL:W1,960:FUNDED:-");
-	assert_replay_and_verify_clean(db, "as-recorded");
+	h_assert_postings(db, "O1", "600:FUNDED:-,-600:REVERSAL:W1,600:FUNDED:-");
+	h_assert_postings(db, "O2", "960:FUNDED:-,-960:REVERSAL:W1,960:FUNDED:-");
+	h_assert_replay_and_verify_clean(db, "as-recorded");
 	/* And a third time: the live file is there, so it is skipped. */
 	g_autofree char *path = h_write(h_tmpdir(), "n1.csv", night1, -1);
-	RUN(db, 0, "already ingested as file 2", "ingest", path);
+	H_RUN(db, 0, "already ingested as file 2", "ingest", path);
 }
 
 /* The detail export's 状态 carries the reference. */
@@ -95,10 +58,10 @@ Test(acts, the_detail_export_shows_the_reference_in_its_status)
 	const char *db = setup();
 	h_ingest_text(db, "n1.csv", night1, 0);
 	g_free(h_settle(db));
-	RUN(db, 0, "W1", "withdraw", "--file", "1", "--reason", "wrong profile");
+	H_RUN(db, 0, "W1", "withdraw", "--file", "1", "--reason", "wrong profile");
 	g_free(h_settle(db));
 	g_autofree char *out = g_build_filename(h_tmpdir(), "b2.csv", NULL);
-	RUN(db, 0, NULL, "export", "--batch", "2", "--detail", "-o", out);
+	H_RUN(db, 0, NULL, "export", "--batch", "2", "--detail", "-o", out);
 	g_autofree char *csv = h_read(out, NULL);
 	cr_assert(strstr(csv, "REVERSAL:W1"), "no REVERSAL:W1 in\n%s", csv);
 }
@@ -112,38 +75,38 @@ Test(acts, resolve_moves_the_claim_exactly_once_back_and_forth)
 	g_free(h_settle(db));
 	h_ingest_text(db, "n2.csv", HEADER "EMS,R1,O1,2018-06-05 10:00:00,C1,,1,30.00,,\n", 0);
 	cr_assert_eq(h_sql_int(db, "SELECT count(*) FROM lines WHERE outcome = 'CONFLICT'"), 1);
-	RUN(db, 0, "\"open_conflicts\":1", "status", "--json");
+	H_RUN(db, 0, "\"open_conflicts\":1", "status", "--json");
 
-	RUN(db, 64, "not a CONFLICT line", "resolve", "--courier", "EMS", "--waybill", "R1", "--take", "1:2", "--reason",
+	H_RUN(db, 64, "not a CONFLICT line", "resolve", "--courier", "EMS", "--waybill", "R1", "--take", "1:2", "--reason",
 	    "the second statement is right");
-	RUN(db, 0, "R1", "resolve", "--courier", "EMS", "--waybill", "r1", "--take", "2:2", "--reason",
+	H_RUN(db, 0, "R1", "resolve", "--courier", "EMS", "--waybill", "r1", "--take", "2:2", "--reason",
 	    "the second statement is right");
-	RUN(db, 0, "\"open_conflicts\":0", "status", "--json");
-	RUN(db, 64, "holds the claim already", "resolve", "--courier", "EMS", "--waybill", "R1", "--take", "2:2",
+	H_RUN(db, 0, "\"open_conflicts\":0", "status", "--json");
+	H_RUN(db, 64, "holds the claim already", "resolve", "--courier", "EMS", "--waybill", "R1", "--take", "2:2",
 	    "--reason", "again");
 	g_free(h_settle(db));
-	assert_postings(db, "O1", "600:FUNDED:-,400:FUNDED:R1");
+	h_assert_postings(db, "O1", "600:FUNDED:-,400:FUNDED:R1");
 	cr_assert_eq(h_sql_int(db, "SELECT fee_fen FROM orders WHERE order_no = 'O1'"), 3000);
-	assert_replay_and_verify_clean(db, "as-recorded");
+	h_assert_replay_and_verify_clean(db, "as-recorded");
 
-	RUN(db, 0, "R2", "resolve", "--courier", "EMS", "--waybill", "R1", "--take", "first", "--reason",
+	H_RUN(db, 0, "R2", "resolve", "--courier", "EMS", "--waybill", "R1", "--take", "first", "--reason",
 	    "the first was right after all");
 	g_free(h_settle(db));
-	assert_postings(db, "O1", "600:FUNDED:-,400:FUNDED:R1,-400:REVERSAL:R2");
+	h_assert_postings(db, "O1", "600:FUNDED:-,400:FUNDED:R1,-400:REVERSAL:R2");
 	cr_assert_eq(h_sql_int(db, "SELECT fee_fen FROM orders WHERE order_no = 'O1'"), 1200);
-	assert_replay_and_verify_clean(db, "as-recorded");
+	h_assert_replay_and_verify_clean(db, "as-recorded");
 
-	RUN(db, 0, "R3", "resolve", "--courier", "EMS", "--waybill", "R1", "--take", "2:2", "--reason",
+	H_RUN(db, 0, "R3", "resolve", "--courier", "EMS", "--waybill", "R1", "--take", "2:2", "--reason",
 	    "no, the second one");
-	RUN(db, 0, "R4", "resolve", "--courier", "EMS", "--waybill", "R1", "--take", "first", "--reason",
+	H_RUN(db, 0, "R4", "resolve", "--courier", "EMS", "--waybill", "R1", "--take", "first", "--reason",
 	    "the first, finally");
-	RUN(db, 0, "R5", "resolve", "--courier", "EMS", "--waybill", "R1", "--take", "2:2", "--reason",
+	H_RUN(db, 0, "R5", "resolve", "--courier", "EMS", "--waybill", "R1", "--take", "2:2", "--reason",
 	    "the second, finally");
 	g_free(h_settle(db));
-	assert_postings(db, "O1", "600:FUNDED:-,400:FUNDED:R1,-400:REVERSAL:R2,400:FUNDED:R5");
+	h_assert_postings(db, "O1", "600:FUNDED:-,400:FUNDED:R1,-400:REVERSAL:R2,400:FUNDED:R5");
 	cr_assert_eq(h_sql_int(db, "SELECT sum(funded_fen) FROM postings WHERE order_no = 'O1'"), 1000);
 	cr_assert_eq(h_sql_int(db, "SELECT count(*) FROM lines_counted() WHERE waybill_no = 'R1'"), 1);
-	assert_replay_and_verify_clean(db, "as-recorded");
+	h_assert_replay_and_verify_clean(db, "as-recorded");
 }
 
 /* Every refusal of resolve (CONTROL.md): a --take that is neither "first" nor FILE_ID:LINE of a
@@ -157,14 +120,14 @@ Test(acts, resolve_refuses_a_bad_take_an_unknown_waybill_a_foreign_line_and_a_wi
 					   "EMS,R2,O2,2018-06-05 11:00:00,C1,,1,12.00,,\n", 0);
 	const char *takes[] = { "last", "2", "2:", ":2", "2:1", "0:2", "-1:2", "2:x" };
 	for (size_t i = 0; i < G_N_ELEMENTS(takes); i++)
-		RUN(db, 64, "is neither 'first' nor FILE_ID:LINE", "resolve", "--courier", "EMS", "--waybill", "R1",
+		H_RUN(db, 64, "is neither 'first' nor FILE_ID:LINE", "resolve", "--courier", "EMS", "--waybill", "R1",
 		    "--take", takes[i], "--reason", "the second statement is right");
-	RUN(db, 64, "no waybill 'NOPE' of courier 'EMS'", "resolve", "--courier", "EMS", "--waybill", "nope", "--take",
+	H_RUN(db, 64, "no waybill 'NOPE' of courier 'EMS'", "resolve", "--courier", "EMS", "--waybill", "nope", "--take",
 	    "first", "--reason", "the second statement is right");
-	RUN(db, 64, "line 2:3 is not a line of waybill 'R1'", "resolve", "--courier", "EMS", "--waybill", "R1",
+	H_RUN(db, 64, "line 2:3 is not a line of waybill 'R1'", "resolve", "--courier", "EMS", "--waybill", "R1",
 	    "--take", "2:3", "--reason", "the second statement is right");
-	RUN(db, 0, "W1", "withdraw", "--file", "2", "--reason", "sent by mistake");
-	RUN(db, 64, "line 2:2 is of a withdrawn file", "resolve", "--courier", "EMS", "--waybill", "R1", "--take",
+	H_RUN(db, 0, "W1", "withdraw", "--file", "2", "--reason", "sent by mistake");
+	H_RUN(db, 64, "line 2:2 is of a withdrawn file", "resolve", "--courier", "EMS", "--waybill", "R1", "--take",
 	    "2:2", "--reason", "the second statement is right");
 	cr_assert_eq(h_sql_int(db, "SELECT count(*) FROM acts WHERE kind = 'R'"), 0);
 }
@@ -178,23 +141,23 @@ Test(acts, reclassify_then_settle_leaves_nothing_for_replay_current)
 	h_ingest_text(db, "n1.csv", HEADER "EMS,K1,O1,2018-06-20 10:00:00,C1,,1,12.00,,\n"
 					   "EMS,K2,O2,2018-06-05 10:00:00,C1,,1,8.00,,\n", 0);
 	g_free(h_settle(db));
-	assert_postings(db, "O2", "400:FUNDED:-");
+	h_assert_postings(db, "O2", "400:FUNDED:-");
 	h_load_text(db, "campaigns",
 		    "campaign_id,name,starts_at,ends_at\n"
 		    "c618,618,2018-06-01 00:00:00,2018-06-25 00:00:00\n"
 		    "d11,双十一,2018-11-01 00:00:00,2018-11-12 00:00:00\n");
 	g_free(h_settle(db));
-	assert_postings(db, "O1", "(none)");
-	RUN(db, 1, NULL, "replay", "--from", "2018-06-01", "--to", "2018-06-30", "--registry", "current");
+	h_assert_postings(db, "O1", "(none)");
+	H_RUN(db, 1, NULL, "replay", "--from", "2018-06-01", "--to", "2018-06-30", "--registry", "current");
 
-	RUN(db, 64, NULL, "reclassify", "--from", "2018-06-30", "--to", "2018-06-01", "--reason", "window corrected");
-	RUN(db, 0, "C1", "reclassify", "--from", "2018-06-01", "--to", "2018-06-30", "--reason", "window corrected");
+	H_RUN(db, 64, NULL, "reclassify", "--from", "2018-06-30", "--to", "2018-06-01", "--reason", "window corrected");
+	H_RUN(db, 0, "C1", "reclassify", "--from", "2018-06-01", "--to", "2018-06-30", "--reason", "window corrected");
 	cr_assert_eq(h_sql_int(db, "SELECT count(*) FROM postings"), 1, "an act moves no money by itself");
 	g_free(h_settle(db));
-	assert_postings(db, "O1", "600:FUNDED:C1");
-	assert_postings(db, "O2", "400:FUNDED:-");
-	RUN(db, 0, NULL, "replay", "--from", "2018-06-01", "--to", "2018-06-30", "--registry", "current");
-	assert_replay_and_verify_clean(db, "as-recorded");
+	h_assert_postings(db, "O1", "600:FUNDED:C1");
+	h_assert_postings(db, "O2", "400:FUNDED:-");
+	H_RUN(db, 0, NULL, "replay", "--from", "2018-06-01", "--to", "2018-06-30", "--registry", "current");
+	h_assert_replay_and_verify_clean(db, "as-recorded");
 }
 
 Test(acts, an_act_changed_by_a_superuser_is_found_by_verify)
@@ -202,14 +165,14 @@ Test(acts, an_act_changed_by_a_superuser_is_found_by_verify)
 	const char *db = setup();
 	h_ingest_text(db, "n1.csv", night1, 0);
 	g_free(h_settle(db));
-	RUN(db, 0, "W1", "withdraw", "--file", "1", "--reason", "sent by mistake");
-	RUN(db, 0, "C1", "reclassify", "--from", "2018-06-01", "--to", "2018-06-30", "--reason", "window corrected");
-	RUN(db, 0, NULL, "verify");
+	H_RUN(db, 0, "W1", "withdraw", "--file", "1", "--reason", "sent by mistake");
+	H_RUN(db, 0, "C1", "reclassify", "--from", "2018-06-01", "--to", "2018-06-30", "--reason", "window corrected");
+	H_RUN(db, 0, NULL, "verify");
 	cr_assert(h_exec(db, "SET session_replication_role = replica;"
 			     " UPDATE acts SET reason = 'nothing happened' WHERE kind = 'W'", NULL));
-	RUN(db, 1, "act W1", "verify");
+	H_RUN(db, 1, "act W1", "verify");
 	cr_assert(h_exec(db, "SET session_replication_role = replica; DELETE FROM acts WHERE kind = 'W'", NULL));
-	RUN(db, 1, "act C1", "verify");
+	H_RUN(db, 1, "act C1", "verify");
 }
 
 Test(acts, finance_and_the_auditor_may_not_record_an_act)
@@ -219,14 +182,14 @@ Test(acts, finance_and_the_auditor_may_not_record_an_act)
 	static const char *const roles[] = { "subsidy_finance", "subsidy_auditor" };
 	for (size_t i = 0; i < G_N_ELEMENTS(roles); i++) {
 		g_autofree char *as = h_as_role(db, roles[i]);
-		RUN(as, 77, "subsidy_engine", "withdraw", "--file", "1", "--reason", "sent by mistake");
-		RUN(as, 77, "subsidy_engine", "resolve", "--courier", "EMS", "--waybill", "A1", "--take", "first",
+		H_RUN(as, 77, "subsidy_engine", "withdraw", "--file", "1", "--reason", "sent by mistake");
+		H_RUN(as, 77, "subsidy_engine", "resolve", "--courier", "EMS", "--waybill", "A1", "--take", "first",
 		    "--reason", "first stands");
-		RUN(as, 77, "subsidy_engine", "reclassify", "--from", "2018-06-01", "--to", "2018-06-30", "--reason",
+		H_RUN(as, 77, "subsidy_engine", "reclassify", "--from", "2018-06-01", "--to", "2018-06-30", "--reason",
 		    "window corrected");
 	}
 	g_autofree char *engine = h_as_role(db, "subsidy_engine");
-	RUN(engine, 0, "W1", "withdraw", "--file", "1", "--reason", "sent by mistake");
+	H_RUN(engine, 0, "W1", "withdraw", "--file", "1", "--reason", "sent by mistake");
 	/* The engine cannot forge what an act did outside one. */
 	cr_assert(!h_exec(engine, "INSERT INTO line_acts (programme, act_seq, file_id, line_no, outcome, live)"
 				  " VALUES ('default', 1, 1, 2, 'REJECTED', FALSE)", NULL));
@@ -273,7 +236,7 @@ Test(acts, killed_at_any_point_an_act_is_whole_or_absent)
 			cr_assert(lines == (points[i].point[0] == 'w' ? 1 : points[i].point[2] == 's' ? 2 : 0) &&
 					  claims == (points[i].point[2] == 'c' ? 0 : 1),
 				  "%s: %ld line states, %ld claims", points[i].point, (long)lines, (long)claims);
-		RUN(db, 0, NULL, "verify");
+		H_RUN(db, 0, NULL, "verify");
 	}
 }
 
@@ -286,15 +249,15 @@ Test(acts, a_file_ingested_with_the_wrong_set_is_withdrawn_and_ingested_again_wi
 	static const char statement[] = HEADER "EMS,B1,P1,2018-06-05 10:00:00,,,1,12.00,,\n"
 					       "EMS,B2,P2,2018-06-05 11:00:00,,,1,30.00,,\n";
 	g_autofree char *path = h_write(h_tmpdir(), "account.csv", statement, -1);
-	RUN(db, 0, NULL, "ingest", "--set", "sender_code=C1", path); /* S1's code: the wrong shop */
+	H_RUN(db, 0, NULL, "ingest", "--set", "sender_code=C1", path); /* S1's code: the wrong shop */
 	g_free(h_settle(db));
-	assert_postings(db, "P1", "600:FUNDED:-");  /* S1, standard: 50% of 12.00 */
-	assert_postings(db, "P2", "1000:FUNDED:-"); /* 50% of 30.00, capped at 10.00 */
+	h_assert_postings(db, "P1", "600:FUNDED:-");  /* S1, standard: 50% of 12.00 */
+	h_assert_postings(db, "P2", "1000:FUNDED:-"); /* 50% of 30.00, capped at 10.00 */
 
 	/* The same bytes with the right sender are "already ingested" until the file is withdrawn. */
-	RUN(db, 0, "already ingested", "ingest", "--set", "sender_code=C2", path);
-	RUN(db, 0, "W1", "withdraw", "--file", "1", "--reason", "wrong sender code for this account");
-	RUN(db, 0, NULL, "ingest", "--set", "sender_code=C2", path);
+	H_RUN(db, 0, "already ingested", "ingest", "--set", "sender_code=C2", path);
+	H_RUN(db, 0, "W1", "withdraw", "--file", "1", "--reason", "wrong sender code for this account");
+	H_RUN(db, 0, NULL, "ingest", "--set", "sender_code=C2", path);
 	cr_assert_eq(h_sql_int(db, "SELECT count(*) FROM lines WHERE file_id = 2 AND outcome = 'ELIGIBLE'"
 				   " AND shop_id = 'S2'"), 2);
 	g_free(h_settle(db));
@@ -303,10 +266,10 @@ Test(acts, a_file_ingested_with_the_wrong_set_is_withdrawn_and_ingested_again_wi
 				   " AND correction = 'W1'"), 2);
 	cr_assert_eq(h_sql_int(db, "SELECT sum(funded_fen) FROM postings WHERE shop_id = 'S1'"), 0);
 	cr_assert_eq(h_sql_int(db, "SELECT sum(funded_fen) FROM postings WHERE shop_id = 'S2'"), 960 + 2400);
-	assert_replay_and_verify_clean(db, "as-recorded");
-	RUN(db, 0, "W1", "why", "B1");
+	h_assert_replay_and_verify_clean(db, "as-recorded");
+	H_RUN(db, 0, "W1", "why", "B1");
 	/* why's order is the one that counts now: one line of 12.00 under S2, not the withdrawn one too. */
-	RUN(db, 0, "\"order\":{\"shop_id\":\"S2\",\"order_no\":\"P1\",\"fee_fen\":1200,", "why", "--json", "B1");
+	H_RUN(db, 0, "\"order\":{\"shop_id\":\"S2\",\"order_no\":\"P1\",\"fee_fen\":1200,", "why", "--json", "B1");
 }
 
 /* A posting's correction reference is covered by its batch's digest: changed by a superuser (the
@@ -316,12 +279,12 @@ Test(acts, a_correction_reference_changed_in_a_posting_is_found_by_verify)
 	const char *db = setup();
 	h_ingest_text(db, "n1.csv", night1, 0);
 	g_free(h_settle(db));
-	RUN(db, 0, "W1", "withdraw", "--file", "1", "--reason", "sent by mistake");
+	H_RUN(db, 0, "W1", "withdraw", "--file", "1", "--reason", "sent by mistake");
 	g_free(h_settle(db));
-	RUN(db, 0, NULL, "verify");
+	H_RUN(db, 0, NULL, "verify");
 	cr_assert(h_exec(db, "SET session_replication_role = replica;"
 			     " UPDATE postings SET correction = 'C7' WHERE correction = 'W1'", NULL));
-	RUN(db, 1, "batch", "verify");
+	H_RUN(db, 1, "batch", "verify");
 }
 
 /* Which state of a line is in force is the order its states were written (sql/013): that order is
@@ -331,10 +294,10 @@ Test(acts, the_order_of_a_lines_states_is_sealed)
 	const char *db = setup();
 	h_ingest_text(db, "n1.csv", night1, 0);
 	g_free(h_settle(db));
-	RUN(db, 0, "W1", "withdraw", "--file", "1", "--reason", "sent by mistake");
+	H_RUN(db, 0, "W1", "withdraw", "--file", "1", "--reason", "sent by mistake");
 	g_free(h_settle(db)); /* the batch seals the act and its line states */
-	RUN(db, 0, NULL, "verify");
+	H_RUN(db, 0, NULL, "verify");
 	cr_assert(h_exec(db, "SET session_replication_role = replica;"
 			     " UPDATE line_acts SET written = written + 1000 WHERE line_no = 2", NULL));
-	RUN(db, 1, "line_acts", "verify");
+	H_RUN(db, 1, "line_acts", "verify");
 }

@@ -15,44 +15,6 @@ static const char *setup(void)
 	return db;
 }
 
-/* The postings of one order, in batch order, as "funded:status:correction,...". */
-static char *postings_of(const char *db, const char *order_no)
-{
-	return h_sqlf(db,
-		      "SELECT string_agg(funded_fen || ':' || status || ':' || coalesce(correction, '-'), ','"
-		      " ORDER BY batch_id, seq) FROM postings WHERE order_no = '%s'",
-		      order_no);
-}
-
-static void assert_postings(const char *db, const char *order_no, const char *want)
-{
-	g_autofree char *got = postings_of(db, order_no);
-	cr_assert_str_eq(got ? got : "(none)", want, "order %s: postings %s, wanted %s", order_no, got, want);
-}
-
-static void assert_run(const char *db, int want, const char *must_have, const char *const *args)
-{
-	h_result r = h_runv(db, args);
-	cr_assert_eq(r.status, want, "%s: exit %d, wanted %d\n%s%s", args[0], r.status, want, r.out, r.err);
-	if (must_have)
-		cr_assert(strstr(r.out, must_have) || strstr(r.err, must_have), "%s: no '%s' in\n%s%s", args[0],
-			  must_have, r.out, r.err);
-	h_result_clear(&r);
-}
-
-#define RUN(db, want, must_have, ...)                                                                            \
-	do {                                                                                                      \
-		const char *args_[] = { __VA_ARGS__, NULL };                                                      \
-		assert_run(db, want, must_have, args_);                                                           \
-	} while (0)
-
-static void assert_replay_and_verify_clean(const char *db, const char *registry)
-{
-	RUN(db, 0, NULL, "replay", "--from", "2018-01-01", "--to", "2018-12-31", "--registry", registry);
-	RUN(db, 0, NULL, "verify");
-}
-
-
 /* An order whose lines came in two files: withdrawing one re-prices it with the other's only. */
 Test(review3, withdraw_one_file_of_a_two_file_order_reprices_with_the_rest)
 {
@@ -61,18 +23,18 @@ Test(review3, withdraw_one_file_of_a_two_file_order_reprices_with_the_rest)
 	g_free(h_settle(db));
 	h_ingest_text(db, "b.csv", HEADER "EMS,M2,O1,2018-06-04 10:00:00,C1,,1,12.00,,\n", 0);
 	g_free(h_settle(db));
-	assert_postings(db, "O1", "600:FUNDED:-,400:FUNDED:-");
-	RUN(db, 0, "W1", "withdraw", "--file", "1", "--reason", "wrong profile");
+	h_assert_postings(db, "O1", "600:FUNDED:-,400:FUNDED:-");
+	H_RUN(db, 0, "W1", "withdraw", "--file", "1", "--reason", "wrong profile");
 	g_free(h_settle(db));
 	/* M2 alone: 12.00 -> 6.00; the order had 10.00. */
-	assert_postings(db, "O1", "600:FUNDED:-,400:FUNDED:-,-400:REVERSAL:W1");
+	h_assert_postings(db, "O1", "600:FUNDED:-,400:FUNDED:-,-400:REVERSAL:W1");
 	cr_assert_eq(h_sql_int(db, "SELECT fee_fen FROM orders WHERE order_no = 'O1'"), 1200);
 	cr_assert_eq(h_sql_int(db, "SELECT count(*) FROM orders WHERE order_no = 'O1' AND fund_waybill = 'M2'"), 1);
-	assert_replay_and_verify_clean(db, "as-recorded");
+	h_assert_replay_and_verify_clean(db, "as-recorded");
 	h_ingest_text(db, "a.csv", HEADER "EMS,M1,O1,2018-06-05 10:00:00,C1,,1,12.00,,\n", 0);
 	g_free(h_settle(db));
-	assert_postings(db, "O1", "600:FUNDED:-,400:FUNDED:-,-400:REVERSAL:W1,400:FUNDED:-");
-	assert_replay_and_verify_clean(db, "as-recorded");
+	h_assert_postings(db, "O1", "600:FUNDED:-,400:FUNDED:-,-400:REVERSAL:W1,400:FUNDED:-");
+	h_assert_replay_and_verify_clean(db, "as-recorded");
 }
 
 /* A waybill first claimed by file 1 and repeated (DUPLICATE) in file 2: withdrawing file 1 does not
@@ -86,27 +48,27 @@ Test(review3, withdraw_with_duplicates_in_a_later_file_then_ingest_again)
 	h_ingest_text(db, "a.csv", a, 0);
 	h_ingest_text(db, "b.csv", b, 0);
 	g_free(h_settle(db));
-	assert_postings(db, "O1", "600:FUNDED:-");
-	assert_postings(db, "O2", "800:FUNDED:-");
-	RUN(db, 0, "W1", "withdraw", "--file", "1", "--reason", "sent by mistake");
+	h_assert_postings(db, "O1", "600:FUNDED:-");
+	h_assert_postings(db, "O2", "800:FUNDED:-");
+	H_RUN(db, 0, "W1", "withdraw", "--file", "1", "--reason", "sent by mistake");
 	g_free(h_settle(db));
-	assert_postings(db, "O1", "600:FUNDED:-,-600:REVERSAL:W1");
-	assert_replay_and_verify_clean(db, "as-recorded");
+	h_assert_postings(db, "O1", "600:FUNDED:-,-600:REVERSAL:W1");
+	h_assert_replay_and_verify_clean(db, "as-recorded");
 	h_ingest_text(db, "a.csv", a, 0); /* file 3 */
 	g_free(h_settle(db));
-	assert_postings(db, "O1", "600:FUNDED:-,-600:REVERSAL:W1,600:FUNDED:-");
-	RUN(db, 0, "W2", "withdraw", "--file", "2", "--reason", "sent by mistake");
+	h_assert_postings(db, "O1", "600:FUNDED:-,-600:REVERSAL:W1,600:FUNDED:-");
+	H_RUN(db, 0, "W2", "withdraw", "--file", "2", "--reason", "sent by mistake");
 	g_free(h_settle(db));
-	assert_postings(db, "O1", "600:FUNDED:-,-600:REVERSAL:W1,600:FUNDED:-");
-	assert_postings(db, "O2", "800:FUNDED:-,-800:REVERSAL:W2");
-	assert_replay_and_verify_clean(db, "as-recorded");
+	h_assert_postings(db, "O1", "600:FUNDED:-,-600:REVERSAL:W1,600:FUNDED:-");
+	h_assert_postings(db, "O2", "800:FUNDED:-,-800:REVERSAL:W2");
+	h_assert_replay_and_verify_clean(db, "as-recorded");
 	h_ingest_text(db, "b.csv", b, 0); /* file 4: X1 held by file 3, Y1 taken again */
 	cr_assert_eq(h_sql_int(db, "SELECT count(*) FROM lines WHERE file_id = 4 AND outcome = 'DUPLICATE'"), 1);
 	g_free(h_settle(db));
-	assert_postings(db, "O1", "600:FUNDED:-,-600:REVERSAL:W1,600:FUNDED:-");
-	assert_postings(db, "O2", "800:FUNDED:-,-800:REVERSAL:W2,800:FUNDED:-");
+	h_assert_postings(db, "O1", "600:FUNDED:-,-600:REVERSAL:W1,600:FUNDED:-");
+	h_assert_postings(db, "O2", "800:FUNDED:-,-800:REVERSAL:W2,800:FUNDED:-");
 	cr_assert_eq(h_sql_int(db, "SELECT sum(funded_fen) FROM postings"), 1400);
-	assert_replay_and_verify_clean(db, "as-recorded");
+	h_assert_replay_and_verify_clean(db, "as-recorded");
 }
 
 /* A CONFLICT line taken by resolve, then its file withdrawn: the order has no line that counts
@@ -118,25 +80,25 @@ Test(review3, withdraw_the_file_of_a_taken_conflict_line)
 	h_ingest_text(db, "a.csv", HEADER "EMS,R1,O1,2018-06-05 10:00:00,C1,,1,12.00,,\n", 0);
 	h_ingest_text(db, "b.csv", HEADER "EMS,R1,O1,2018-06-05 10:00:00,C1,,1,30.00,,\n", 0);
 	g_free(h_settle(db));
-	assert_postings(db, "O1", "600:FUNDED:-");
-	RUN(db, 0, "R1", "resolve", "--courier", "EMS", "--waybill", "R1", "--take", "2:2", "--reason",
+	h_assert_postings(db, "O1", "600:FUNDED:-");
+	H_RUN(db, 0, "R1", "resolve", "--courier", "EMS", "--waybill", "R1", "--take", "2:2", "--reason",
 	    "the second statement is right");
 	g_free(h_settle(db));
-	assert_postings(db, "O1", "600:FUNDED:-,400:FUNDED:R1");
-	RUN(db, 0, "W1", "withdraw", "--file", "2", "--reason", "sent by mistake");
+	h_assert_postings(db, "O1", "600:FUNDED:-,400:FUNDED:R1");
+	H_RUN(db, 0, "W1", "withdraw", "--file", "2", "--reason", "sent by mistake");
 	g_free(h_settle(db));
-	assert_postings(db, "O1", "600:FUNDED:-,400:FUNDED:R1,-1000:REVERSAL:W1");
-	assert_replay_and_verify_clean(db, "as-recorded");
-	RUN(db, 0, "R2", "resolve", "--courier", "EMS", "--waybill", "R1", "--take", "first", "--reason",
+	h_assert_postings(db, "O1", "600:FUNDED:-,400:FUNDED:R1,-1000:REVERSAL:W1");
+	h_assert_replay_and_verify_clean(db, "as-recorded");
+	H_RUN(db, 0, "R2", "resolve", "--courier", "EMS", "--waybill", "R1", "--take", "first", "--reason",
 	    "the first stands after all");
 	g_free(h_settle(db));
-	assert_postings(db, "O1", "600:FUNDED:-,400:FUNDED:R1,-1000:REVERSAL:W1,600:FUNDED:R2");
-	assert_replay_and_verify_clean(db, "as-recorded");
-	RUN(db, 0, "W2", "withdraw", "--file", "1", "--reason", "this one too");
+	h_assert_postings(db, "O1", "600:FUNDED:-,400:FUNDED:R1,-1000:REVERSAL:W1,600:FUNDED:R2");
+	h_assert_replay_and_verify_clean(db, "as-recorded");
+	H_RUN(db, 0, "W2", "withdraw", "--file", "1", "--reason", "this one too");
 	g_free(h_settle(db));
-	assert_postings(db, "O1", "600:FUNDED:-,400:FUNDED:R1,-1000:REVERSAL:W1,600:FUNDED:R2,-600:REVERSAL:W2");
+	h_assert_postings(db, "O1", "600:FUNDED:-,400:FUNDED:R1,-1000:REVERSAL:W1,600:FUNDED:R2,-600:REVERSAL:W2");
 	cr_assert_eq(h_sql_int(db, "SELECT sum(funded_fen) FROM postings"), 0);
-	assert_replay_and_verify_clean(db, "as-recorded");
+	h_assert_replay_and_verify_clean(db, "as-recorded");
 }
 
 /* A file of more than one ingest chunk (10,000 lines), with an order whose lines sit in both chunks
@@ -167,8 +129,8 @@ Test(review3, withdraw_a_chunk_crossing_file_and_ingest_it_again, .timeout = 300
 	/* 10,002 orders of 1.00 -> 0.50 each, less line 10003 (DUPLICATE); ORD-X 24.00 -> 10.00. */
 	int64_t first = h_sql_int(db, "SELECT sum(funded_fen) FROM postings");
 	cr_assert_eq(first, (int64_t)(N - 3) * 50 + 1000, "funded %lld", (long long)first);
-	assert_postings(db, "ORD-X", "1000:FUNDED:-");
-	RUN(db, 0, "W1", "withdraw", "--file", "1", "--reason", "wrong profile");
+	h_assert_postings(db, "ORD-X", "1000:FUNDED:-");
+	H_RUN(db, 0, "W1", "withdraw", "--file", "1", "--reason", "wrong profile");
 	g_free(h_settle(db));
 	cr_assert_eq(h_sql_int(db, "SELECT sum(funded_fen) FROM postings"), 0);
 	h_ingest_text(db, "big.csv", f->str, 0);
@@ -180,8 +142,8 @@ Test(review3, withdraw_a_chunk_crossing_file_and_ingest_it_again, .timeout = 300
 	cr_assert(last_us < 8 * first_us, "the settlement after the acts took %.2f s, the first %.2f s",
 		  last_us / 1e6, first_us / 1e6);
 	cr_assert_eq(h_sql_int(db, "SELECT sum(funded_fen) FROM postings"), first);
-	assert_postings(db, "ORD-X", "1000:FUNDED:-,-1000:REVERSAL:W1,1000:FUNDED:-");
-	assert_replay_and_verify_clean(db, "as-recorded");
+	h_assert_postings(db, "ORD-X", "1000:FUNDED:-,-1000:REVERSAL:W1,1000:FUNDED:-");
+	h_assert_replay_and_verify_clean(db, "as-recorded");
 }
 
 /* A withdrawal in a settlement with too little money: the withdrawn orders cancel what they were
@@ -198,32 +160,32 @@ Test(review3, withdraw_under_a_short_budget_cancels_unfunded_and_pays_the_waitin
 					  "EMS,B3,OB3,2018-06-05 12:00:00,C1,,1,20.00,,\n"
 					  "EMS,B4,OB4,2018-06-05 13:00:00,C1,,1,20.00,,\n", 0);
 	g_free(h_settle(db));
-	assert_postings(db, "OB1", "1000:FUNDED:-");
-	assert_postings(db, "OB2", "500:PARTIAL:-");
-	assert_postings(db, "OB3", "0:BUDGET_EXHAUSTED:-");
-	RUN(db, 0, "W1", "withdraw", "--file", "1", "--reason", "sent by mistake");
+	h_assert_postings(db, "OB1", "1000:FUNDED:-");
+	h_assert_postings(db, "OB2", "500:PARTIAL:-");
+	h_assert_postings(db, "OB3", "0:BUDGET_EXHAUSTED:-");
+	H_RUN(db, 0, "W1", "withdraw", "--file", "1", "--reason", "sent by mistake");
 	g_free(h_settle(db));
-	assert_postings(db, "OB1", "1000:FUNDED:-,-1000:REVERSAL:W1");
-	assert_postings(db, "OB2", "500:PARTIAL:-,500:FUNDED:-");
-	assert_postings(db, "OB3", "0:BUDGET_EXHAUSTED:-,500:PARTIAL:-");
-	assert_postings(db, "OB4", "0:BUDGET_EXHAUSTED:-");
+	h_assert_postings(db, "OB1", "1000:FUNDED:-,-1000:REVERSAL:W1");
+	h_assert_postings(db, "OB2", "500:PARTIAL:-,500:FUNDED:-");
+	h_assert_postings(db, "OB3", "0:BUDGET_EXHAUSTED:-,500:PARTIAL:-");
+	h_assert_postings(db, "OB4", "0:BUDGET_EXHAUSTED:-");
 	cr_assert_eq(h_sql_int(db, "SELECT drawn_fen FROM pool_balances WHERE pool_id = 'big'"), 1500);
-	assert_replay_and_verify_clean(db, "as-recorded");
+	h_assert_replay_and_verify_clean(db, "as-recorded");
 	/* Now the waiting orders' file: OB3 cancels 500 owed and gives back 500; OB2 gives back 1000.
 	 * OB4 is withdrawn too: it cancels 1000 owed. Nothing is left to pay: the pool is whole. */
-	RUN(db, 0, "W2", "withdraw", "--file", "2", "--reason", "sent by mistake too");
+	H_RUN(db, 0, "W2", "withdraw", "--file", "2", "--reason", "sent by mistake too");
 	g_free(h_settle(db));
-	assert_postings(db, "OB2", "500:PARTIAL:-,500:FUNDED:-,-1000:REVERSAL:W2");
-	assert_postings(db, "OB3", "0:BUDGET_EXHAUSTED:-,500:PARTIAL:-,-500:REVERSAL:W2");
+	h_assert_postings(db, "OB2", "500:PARTIAL:-,500:FUNDED:-,-1000:REVERSAL:W2");
+	h_assert_postings(db, "OB3", "0:BUDGET_EXHAUSTED:-,500:PARTIAL:-,-500:REVERSAL:W2");
 	cr_assert_eq(h_sql_int(db, "SELECT drawn_fen FROM pool_balances WHERE pool_id = 'big'"), 0);
 	cr_assert_eq(h_sql_int(db, "SELECT coalesce(sum(unfunded_fen), 0) FROM orders"), 0);
 	cr_assert_eq(h_sql_int(db, "SELECT coalesce(sum(funded_fen), 0) FROM orders"), 0);
-	assert_replay_and_verify_clean(db, "as-recorded");
+	h_assert_replay_and_verify_clean(db, "as-recorded");
 	/* The same bytes of file 1 again: OB1 is paid first of everything by its funding key. */
 	h_ingest_text(db, "a.csv", HEADER "EMS,B1,OB1,2018-06-05 10:00:00,C1,,1,20.00,,\n", 0);
 	g_free(h_settle(db));
-	assert_postings(db, "OB1", "1000:FUNDED:-,-1000:REVERSAL:W1,1000:FUNDED:-");
-	assert_replay_and_verify_clean(db, "as-recorded");
+	h_assert_postings(db, "OB1", "1000:FUNDED:-,-1000:REVERSAL:W1,1000:FUNDED:-");
+	h_assert_replay_and_verify_clean(db, "as-recorded");
 }
 
 /* Reclassify back and forth with the registry changed between the act and its settlement: the
@@ -240,30 +202,30 @@ Test(review3, reclassify_follows_the_registry_as_known_at_the_settlement)
 	h_ingest_text(db, "n1.csv", HEADER "EMS,K1,O1,2018-06-05 10:00:00,C1,,1,12.00,,\n"
 					   "EMS,K2,O1,2018-06-20 10:00:00,C1,,1,12.00,,\n", 0);
 	g_free(h_settle(db));
-	assert_postings(db, "O1", "600:FUNDED:-");
+	h_assert_postings(db, "O1", "600:FUNDED:-");
 	h_load_text(db, "campaigns", wide);
-	RUN(db, 0, "C1", "reclassify", "--from", "2018-06-20", "--to", "2018-06-20", "--reason", "window corrected");
+	H_RUN(db, 0, "C1", "reclassify", "--from", "2018-06-20", "--to", "2018-06-20", "--reason", "window corrected");
 	g_free(h_settle(db));
-	assert_postings(db, "O1", "600:FUNDED:-,400:FUNDED:C1");
-	assert_replay_and_verify_clean(db, "as-recorded");
+	h_assert_postings(db, "O1", "600:FUNDED:-,400:FUNDED:C1");
+	h_assert_replay_and_verify_clean(db, "as-recorded");
 	h_load_text(db, "campaigns", narrow);
-	RUN(db, 0, "C2", "reclassify", "--from", "2018-06-01", "--to", "2018-06-30", "--reason", "window was right");
+	H_RUN(db, 0, "C2", "reclassify", "--from", "2018-06-01", "--to", "2018-06-30", "--reason", "window was right");
 	g_free(h_settle(db));
-	assert_postings(db, "O1", "600:FUNDED:-,400:FUNDED:C1,-400:REVERSAL:C2");
-	RUN(db, 0, NULL, "replay", "--from", "2018-06-01", "--to", "2018-06-30", "--registry", "current");
-	assert_replay_and_verify_clean(db, "as-recorded");
+	h_assert_postings(db, "O1", "600:FUNDED:-,400:FUNDED:C1,-400:REVERSAL:C2");
+	H_RUN(db, 0, NULL, "replay", "--from", "2018-06-01", "--to", "2018-06-30", "--registry", "current");
+	h_assert_replay_and_verify_clean(db, "as-recorded");
 	/* The act, then the registry changes again before the settlement. */
-	RUN(db, 0, "C3", "reclassify", "--from", "2018-06-01", "--to", "2018-06-30", "--reason", "once more");
+	H_RUN(db, 0, "C3", "reclassify", "--from", "2018-06-01", "--to", "2018-06-30", "--reason", "once more");
 	h_load_text(db, "campaigns", wide);
 	g_free(h_settle(db));
-	assert_postings(db, "O1", "600:FUNDED:-,400:FUNDED:C1,-400:REVERSAL:C2,400:FUNDED:C3");
-	RUN(db, 0, NULL, "replay", "--from", "2018-06-01", "--to", "2018-06-30", "--registry", "current");
-	assert_replay_and_verify_clean(db, "as-recorded");
+	h_assert_postings(db, "O1", "600:FUNDED:-,400:FUNDED:C1,-400:REVERSAL:C2,400:FUNDED:C3");
+	H_RUN(db, 0, NULL, "replay", "--from", "2018-06-01", "--to", "2018-06-30", "--registry", "current");
+	h_assert_replay_and_verify_clean(db, "as-recorded");
 	/* Withdraw the file after all that: nothing is left. */
-	RUN(db, 0, "W1", "withdraw", "--file", "1", "--reason", "sent by mistake");
+	H_RUN(db, 0, "W1", "withdraw", "--file", "1", "--reason", "sent by mistake");
 	g_free(h_settle(db));
-	assert_postings(db, "O1", "600:FUNDED:-,400:FUNDED:C1,-400:REVERSAL:C2,400:FUNDED:C3,-1000:REVERSAL:W1");
-	assert_replay_and_verify_clean(db, "as-recorded");
+	h_assert_postings(db, "O1", "600:FUNDED:-,400:FUNDED:C1,-400:REVERSAL:C2,400:FUNDED:C3,-1000:REVERSAL:W1");
+	h_assert_replay_and_verify_clean(db, "as-recorded");
 }
 
 /* A sender code that belonged to another shop: reclassified, the lines move shop, the old order is
@@ -274,13 +236,13 @@ Test(review3, reclassify_moves_an_order_to_another_shop)
 	h_ingest_text(db, "n1.csv", HEADER "EMS,K1,O1,2018-06-05 10:00:00,C1,,1,12.00,,\n"
 					   "EMS,K2,O1,2018-06-06 10:00:00,C1,,1,12.00,,\n", 0);
 	g_free(h_settle(db));
-	assert_postings(db, "O1", "1000:FUNDED:-");
+	h_assert_postings(db, "O1", "1000:FUNDED:-");
 	h_load_text(db, "senders",
 		    "shop_id,courier,sender_code,valid_from,valid_to\n"
 		    "S1,EMS,C1,2016-01-01,2018-06-05\n"
 		    "S2,EMS,C1,2018-06-06,\n"
 		    "S2,EMS,C2,2016-01-01,\n");
-	RUN(db, 0, "C1", "reclassify", "--from", "2018-06-01", "--to", "2018-06-30", "--reason", "code was S2's");
+	H_RUN(db, 0, "C1", "reclassify", "--from", "2018-06-01", "--to", "2018-06-30", "--reason", "code was S2's");
 	g_free(h_settle(db));
 	/* K2 moves to S2 (poor: 12.00 -> 9.60); K1 stays with S1 (12.00 -> 6.00). */
 	g_autofree char *s1 = h_sql(db, "SELECT string_agg(funded_fen || ':' || status || ':' || coalesce(correction, '-'),"
@@ -289,8 +251,8 @@ Test(review3, reclassify_moves_an_order_to_another_shop)
 					" ',' ORDER BY batch_id, seq) FROM postings WHERE shop_id = 'S2'");
 	cr_assert_str_eq(s1, "1000:FUNDED:-,-400:REVERSAL:C1");
 	cr_assert_str_eq(s2, "960:FUNDED:C1");
-	RUN(db, 0, NULL, "replay", "--from", "2018-06-01", "--to", "2018-06-30", "--registry", "current");
-	assert_replay_and_verify_clean(db, "as-recorded");
+	H_RUN(db, 0, NULL, "replay", "--from", "2018-06-01", "--to", "2018-06-30", "--registry", "current");
+	h_assert_replay_and_verify_clean(db, "as-recorded");
 }
 
 /* A settlement after one act of each kind, killed at each of its fault points: the rerun posts
@@ -318,9 +280,9 @@ static void acts_story(const char *db, const char *fault)
 		    "campaign_id,name,starts_at,ends_at\n"
 		    "c618,618,2018-06-01 00:00:00,2018-06-25 00:00:00\n"
 		    "d11,双十一,2018-11-01 00:00:00,2018-11-12 00:00:00\n");
-	RUN(db, 0, "R1", "resolve", "--courier", "EMS", "--waybill", "R1", "--take", "2:2", "--reason", "second is right");
-	RUN(db, 0, "W1", "withdraw", "--file", "2", "--reason", "sent by mistake");
-	RUN(db, 0, "C1", "reclassify", "--from", "2018-06-20", "--to", "2018-06-20", "--reason", "window corrected");
+	H_RUN(db, 0, "R1", "resolve", "--courier", "EMS", "--waybill", "R1", "--take", "2:2", "--reason", "second is right");
+	H_RUN(db, 0, "W1", "withdraw", "--file", "2", "--reason", "sent by mistake");
+	H_RUN(db, 0, "C1", "reclassify", "--from", "2018-06-20", "--to", "2018-06-20", "--reason", "window corrected");
 	if (fault) {
 		g_setenv("SUBSIDY_FAULT", fault, TRUE);
 		h_result r = h_run(db, "settle", NULL);
@@ -330,7 +292,7 @@ static void acts_story(const char *db, const char *fault)
 		h_wait_sessions_gone(db);
 	}
 	g_free(h_settle(db));
-	assert_replay_and_verify_clean(db, "as-recorded");
+	h_assert_replay_and_verify_clean(db, "as-recorded");
 }
 
 Test(review3, a_settlement_after_acts_killed_anywhere_reruns_to_the_uninterrupted_ledger, .timeout = 300)
@@ -357,16 +319,16 @@ Test(review3, withdraw_by_digest_after_the_bytes_came_again_withdraws_the_live_f
 	static const char a[] = HEADER "EMS,D1,O1,2018-06-05 10:00:00,C1,,1,12.00,,\n";
 	h_ingest_text(db, "a.csv", a, 0);
 	g_autofree char *sha = h_sql(db, "SELECT sha256 FROM files WHERE file_id = 1");
-	RUN(db, 0, "W1", "withdraw", "--file", sha, "--reason", "wrong profile");
+	H_RUN(db, 0, "W1", "withdraw", "--file", sha, "--reason", "wrong profile");
 	h_ingest_text(db, "a.csv", a, 0);
 	g_free(h_settle(db));
-	assert_postings(db, "O1", "600:FUNDED:W1");
-	RUN(db, 0, "W2", "withdraw", "--file", sha, "--reason", "wrong again");
+	h_assert_postings(db, "O1", "600:FUNDED:W1");
+	H_RUN(db, 0, "W2", "withdraw", "--file", sha, "--reason", "wrong again");
 	cr_assert_eq(h_sql_int(db, "SELECT file_id FROM acts WHERE kind = 'W' AND act_no = 2"), 2);
 	g_free(h_settle(db));
-	assert_postings(db, "O1", "600:FUNDED:W1,-600:REVERSAL:W2");
-	RUN(db, 64, "already withdrawn", "withdraw", "--file", sha, "--reason", "a third time");
-	assert_replay_and_verify_clean(db, "as-recorded");
+	h_assert_postings(db, "O1", "600:FUNDED:W1,-600:REVERSAL:W2");
+	H_RUN(db, 64, "already withdrawn", "withdraw", "--file", sha, "--reason", "a third time");
+	h_assert_replay_and_verify_clean(db, "as-recorded");
 }
 
 /* A claim released by a withdrawal and taken again by the same bytes: a later CONFLICT line of the
@@ -377,25 +339,25 @@ Test(review3, take_first_after_the_first_file_was_withdrawn_and_ingested_again)
 	const char *db = setup();
 	static const char a[] = HEADER "EMS,T1,O1,2018-06-05 10:00:00,C1,,1,12.00,,\n";
 	h_ingest_text(db, "a.csv", a, 0);
-	RUN(db, 0, "W1", "withdraw", "--file", "1", "--reason", "wrong profile");
+	H_RUN(db, 0, "W1", "withdraw", "--file", "1", "--reason", "wrong profile");
 	h_ingest_text(db, "a.csv", a, 0);                                                   /* file 2 */
 	h_ingest_text(db, "b.csv", HEADER "EMS,T1,O1,2018-06-05 10:00:00,C1,,1,30.00,,\n", 0); /* file 3 */
 	cr_assert_eq(h_sql_int(db, "SELECT count(*) FROM lines WHERE file_id = 3 AND outcome = 'CONFLICT'"), 1);
 	g_free(h_settle(db));
-	assert_postings(db, "O1", "600:FUNDED:W1");
+	h_assert_postings(db, "O1", "600:FUNDED:W1");
 	/* The claimed line (2:2) stands: the conflict is closed, no money moves. */
-	RUN(db, 0, "R1", "resolve", "--courier", "EMS", "--waybill", "T1", "--take", "first", "--reason",
+	H_RUN(db, 0, "R1", "resolve", "--courier", "EMS", "--waybill", "T1", "--take", "first", "--reason",
 	    "the claimed line is right");
-	RUN(db, 0, "\"open_conflicts\":0", "status", "--json");
-	RUN(db, 0, "R2", "resolve", "--courier", "EMS", "--waybill", "T1", "--take", "3:2", "--reason",
+	H_RUN(db, 0, "\"open_conflicts\":0", "status", "--json");
+	H_RUN(db, 0, "R2", "resolve", "--courier", "EMS", "--waybill", "T1", "--take", "3:2", "--reason",
 	    "no, the second statement");
 	g_free(h_settle(db));
-	assert_postings(db, "O1", "600:FUNDED:W1,400:FUNDED:R2");
-	RUN(db, 0, "R3", "resolve", "--courier", "EMS", "--waybill", "T1", "--take", "first", "--reason",
+	h_assert_postings(db, "O1", "600:FUNDED:W1,400:FUNDED:R2");
+	H_RUN(db, 0, "R3", "resolve", "--courier", "EMS", "--waybill", "T1", "--take", "first", "--reason",
 	    "the claimed line after all");
 	g_free(h_settle(db));
-	assert_postings(db, "O1", "600:FUNDED:W1,400:FUNDED:R2,-400:REVERSAL:R3");
-	assert_replay_and_verify_clean(db, "as-recorded");
+	h_assert_postings(db, "O1", "600:FUNDED:W1,400:FUNDED:R2,-400:REVERSAL:R3");
+	h_assert_replay_and_verify_clean(db, "as-recorded");
 }
 
 /* CONTROL.md: the settle after a reclassification classifies every line picked up in its range with
@@ -409,9 +371,9 @@ Test(review3, a_resolution_after_a_pending_reclassification_is_still_reclassifie
 	h_ingest_text(db, "a.csv", HEADER "EMS,V1,O1,2018-06-20 10:00:00,C1,,1,12.00,,\n", 0);
 	h_ingest_text(db, "b.csv", HEADER "EMS,V1,O1,2018-06-20 10:00:00,C1,,1,30.00,,\n", 0);
 	g_free(h_settle(db));
-	assert_postings(db, "O1", "(none)");
-	RUN(db, 0, "C1", "reclassify", "--from", "2018-06-20", "--to", "2018-06-20", "--reason", "window corrected");
-	RUN(db, 0, "NOT_IN_CAMPAIGN", "resolve", "--courier", "EMS", "--waybill", "V1", "--take", "2:2", "--reason",
+	h_assert_postings(db, "O1", "(none)");
+	H_RUN(db, 0, "C1", "reclassify", "--from", "2018-06-20", "--to", "2018-06-20", "--reason", "window corrected");
+	H_RUN(db, 0, "NOT_IN_CAMPAIGN", "resolve", "--courier", "EMS", "--waybill", "V1", "--take", "2:2", "--reason",
 	    "the second statement is right");
 	h_load_text(db, "campaigns",
 		    "campaign_id,name,starts_at,ends_at\n"
@@ -420,9 +382,9 @@ Test(review3, a_resolution_after_a_pending_reclassification_is_still_reclassifie
 	g_free(h_settle(db));
 	cr_assert_eq(h_sql_int(db, "SELECT count(*) FROM lines_now() WHERE file_id = 2 AND outcome = 'ELIGIBLE'"), 1,
 		     "the taken line is not reclassified by the settle of C1");
-	g_autofree char *got = postings_of(db, "O1");
+	g_autofree char *got = h_postings_of(db, "O1");
 	cr_assert(got && (strcmp(got, "1000:FUNDED:C1") == 0 || strcmp(got, "1000:FUNDED:R1") == 0),
 		  "order O1: postings %s, wanted 1000:FUNDED (C1 or R1)", got);
-	RUN(db, 0, NULL, "replay", "--from", "2018-06-20", "--to", "2018-06-20", "--registry", "current");
-	assert_replay_and_verify_clean(db, "as-recorded");
+	H_RUN(db, 0, NULL, "replay", "--from", "2018-06-20", "--to", "2018-06-20", "--registry", "current");
+	h_assert_replay_and_verify_clean(db, "as-recorded");
 }
