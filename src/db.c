@@ -54,6 +54,7 @@ static void set_pg_error(db *d, const PGresult *res, const char *what, GError **
 	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
 	const char *msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
 	const char *detail = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL) : NULL;
+	const char *hint = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_HINT) : NULL;
 	g_strlcpy(d->sqlstate, state ? state : "", sizeof d->sqlstate);
 	if (!msg)
 		msg = PQerrorMessage(d->conn);
@@ -69,8 +70,10 @@ static void set_pg_error(db *d, const PGresult *res, const char *what, GError **
 		g_set_error(error, DB_ERROR, code, "%s: %s (SQLSTATE %s)", what, trimmed, state);
 	else
 		g_set_error(error, DB_ERROR, code, "%s: %s", what, trimmed);
-	if (detail && error && *error) {
-		char *with = g_strdup_printf("%s\n%s", (*error)->message, detail);
+	/* PostgreSQL's own shape: the primary line, then DETAIL: and HINT: lines as the server gave them. */
+	if (error && *error && (detail || hint)) {
+		char *with = g_strdup_printf("%s%s%s%s%s", (*error)->message, detail ? "\nDETAIL: " : "",
+					     detail ? detail : "", hint ? "\nHINT: " : "", hint ? hint : "");
 		g_free((*error)->message);
 		(*error)->message = with;
 	}

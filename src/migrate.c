@@ -55,10 +55,10 @@ gboolean migrate_check_version(db *d, GError **error)
 	if (have == known)
 		return TRUE;
 	g_set_error(error, MIGRATE_ERROR, STATUS_USAGE,
-		    have < 0	   ? "database '%s' has no subsidy schema: run 'subsidy init' first"
-		    : have < known ? "database '%s' has schema version %d, this subsidy needs %d: run 'subsidy init'"
-				   : "database '%s' has schema version %d, newer than this subsidy knows (%d): "
-				     "upgrade subsidy",
+		    have < 0	   ? "database '%s' has no subsidy schema\nHINT: run 'subsidy init' first"
+		    : have < known ? "database '%s' has schema version %d, this subsidy needs %d\nHINT: run 'subsidy init'"
+				   : "database '%s' has schema version %d, newer than this subsidy knows (%d)\n"
+				     "HINT: upgrade subsidy",
 		    PQdb(db_conn(d)), have, known);
 	return FALSE;
 }
@@ -100,7 +100,7 @@ static gboolean roles_exist(db *d, GError **error)
 	if (!all)
 		g_set_error(error, MIGRATE_ERROR, STATUS_USAGE,
 			    "the roles subsidy_engine, subsidy_finance and subsidy_auditor do not exist in this cluster\n"
-			    "run 'subsidy init --roles' once, as a superuser");
+			    "HINT: run 'subsidy init --roles' once, as a superuser");
 	return all;
 }
 
@@ -152,8 +152,8 @@ static gboolean check_owner(db *d, gboolean roles, GError **error)
 	gboolean may = TRUE;
 	if (roles && strcmp(PQgetvalue(res, 0, DATABASE_MAY_CREATE_ROLES), "t") != 0) {
 		g_set_error(error, MIGRATE_ERROR, STATUS_NOPERM,
-			    "permission denied: role '%s' may not run 'subsidy init --roles': it needs a superuser"
-			    " (e.g. sudo -u postgres subsidy init --roles)",
+			    "permission denied: role '%s' may not run 'subsidy init --roles': it needs a superuser\n"
+			    "HINT: e.g. sudo -u postgres subsidy init --roles",
 			    PQgetvalue(res, 0, DATABASE_USER));
 		may = FALSE;
 	} else if (fresh && strcmp(PQgetvalue(res, 0, DATABASE_MAY_CREATE), "t") != 0) {

@@ -61,3 +61,24 @@ Test(messages, help_names_the_man_page_of_the_checkout_until_installed)
 	cr_assert(strstr(r.out, "man ./man/subsidy.1"), "%s", r.out);
 	h_result_clear(&r);
 }
+
+/* An error from the server reaches the user in PostgreSQL's own shape (issue 15): the primary line,
+ * then the server's DETAIL: and HINT: lines, each so labelled. */
+Test(messages, a_server_error_keeps_its_detail_and_hint_each_on_a_labelled_line)
+{
+	const char *db = h_fresh_db();
+	h_load_registry(db, "fixtures/small");
+	cr_assert(h_exec(db,
+			 "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+			 " RAISE EXCEPTION 'files are closed today' USING DETAIL = 'the test says so',"
+			 " HINT = 'try again tomorrow'; END $$;"
+			 " CREATE TRIGGER refuse BEFORE INSERT ON files FOR EACH ROW EXECUTE FUNCTION refuse()",
+			 NULL));
+	g_autofree char *path =
+		h_write(h_tmpdir(), "night1.csv", HEADER "EMS,W1,O1,2018-06-05 10:00:00,C1,,1,12.35,,\n", -1);
+	h_result r = h_run(db, "ingest", path, NULL);
+	cr_assert_neq(r.status, 0, "%s", r.out);
+	cr_assert(strstr(r.err, "files are closed today"), "%s", r.err);
+	cr_assert(strstr(r.err, "\nDETAIL: the test says so\nHINT: try again tomorrow"), "%s", r.err);
+	h_result_clear(&r);
+}
