@@ -722,7 +722,7 @@ static void encoding_hint(const profile *const *ps, guint n, const char *raw, gs
 			profile_map_free(m);
 			if (n_missing == 0) {
 				g_string_append_printf(out,
-						       "\nread as %s it would match profile '%s', whose encoding is %s:"
+						       "\nHINT: read as %s it would match profile '%s', whose encoding is %s:"
 						       " is the file %s? (save it as %s, or make a profile with encoding=%s)",
 						       enc, p->name, p->encoding, enc, p->encoding, enc);
 				return;
@@ -819,7 +819,7 @@ static gboolean pick_best(const profile_set *ps, const int *levels, const char *
 	}
 	if (n_best > 1) {
 		g_set_error(error, PROFILE_ERROR, STATUS_DATAERR,
-			    "header of '%s' " PROFILE_AMBIGUOUS_TEXT ": %s\nchoose one with --profile",
+			    "header of '%s' " PROFILE_AMBIGUOUS_TEXT ": %s\nHINT: choose one with --profile",
 			    file, names->str);
 		return FALSE;
 	}
@@ -852,11 +852,11 @@ static void refuse_no_match(const profile_set *ps, const GPtrArray *maps, const 
 		g_string_append_printf(names, "%s%s", i ? ", " : "", profile_set_nth(ps, i)->name);
 	if (columns_present(maps->pdata[closest]) == 0)
 		g_set_error(error, PROFILE_ERROR, STATUS_DATAERR,
-			    "header of '%s' matches no profile (tried %s)\nno profile has any of its columns%s", file,
+			    "header of '%s' matches no profile (tried %s)\nDETAIL: no profile has any of its columns%s", file,
 			    names->str, hint->str);
 	else
 		g_set_error(error, PROFILE_ERROR, STATUS_DATAERR,
-			    "header of '%s' matches no profile (tried %s)\nclosest is '%s', which lacks %s%s", file,
+			    "header of '%s' matches no profile (tried %s)\nDETAIL: closest is '%s', which lacks %s%s", file,
 			    names->str, profile_set_nth(ps, closest)->name, (const char *)missing->pdata[closest],
 			    hint->str);
 }

@@ -1441,7 +1441,7 @@ Test(manifest, profile_header_in_another_encoding_says_so)
 	/* a UTF-8 file given to the GB18030 profile, chosen or detected */
 	const char *text = YTO_HEADER "YT1001,2022-01-03,2.40,,1,河北,\r\n";
 	g_autoptr(result) chosen = read_own(yto_profile, "UTF-8", text, "yto", yto_set);
-	assert_refused(chosen, "read as UTF-8 it would match profile 'yto', whose encoding is GB18030");
+	assert_refused(chosen, "\nHINT: read as UTF-8 it would match profile 'yto', whose encoding is GB18030");
 	g_autoptr(result) detected = read_own(yto_profile, "UTF-8", text, NULL, yto_set);
 	assert_refused(detected, "read as UTF-8 it would match profile 'yto', whose encoding is GB18030");
 }

@@ -462,7 +462,7 @@ Test(profile, header_matching_nothing_lists_profiles_and_the_closest)
 	cr_assert(strstr(error->message,
 			 "header of 'x.csv' matches no profile (tried cainiao, canonical, ems, zto)"),
 		  "%s", error->message);
-	cr_assert(strstr(error->message, "closest is 'zto', which lacks column '结算金额' (fee)"), "%s",
+	cr_assert(strstr(error->message, "(tried cainiao, canonical, ems, zto)\nDETAIL: closest is 'zto', which lacks column '结算金额' (fee)"), "%s",
 		  error->message);
 	g_error_free(error);
 }
@@ -474,7 +474,7 @@ Test(profile, header_of_nonsense_matches_nothing_and_says_so)
 	GError *error = NULL;
 	cr_assert_null(profile_set_detect(ps, header, strlen(header), NULL, "x.csv", &error));
 	cr_assert(strstr(error->message, "matches no profile (tried cainiao, canonical, ems, zto)\n"
-					 "no profile has any of its columns"),
+					 "DETAIL: no profile has any of its columns"),
 		  "%s", error->message);
 	g_error_free(error);
 }
@@ -490,7 +490,9 @@ Test(profile, header_matching_several_equally_names_them)
 	GError *error = NULL;
 	cr_assert_null(profile_set_detect(ps, header, strlen(header), NULL, "x.csv", &error));
 	cr_assert(g_error_matches(error, PROFILE_ERROR, STATUS_DATAERR));
-	cr_assert(strstr(error->message, "matches several profiles equally: 'canonical', 'canonical2'"), "%s",
+	cr_assert(strstr(error->message, "matches several profiles equally: 'canonical', 'canonical2'\n"
+					 "HINT: choose one with --profile"),
+		  "%s",
 		  error->message);
 	g_error_free(error);
 }
