@@ -6,6 +6,7 @@
 #include "harness.h"
 
 #include <criterion/criterion.h>
+#include <criterion/parameterized.h>
 #include <glib/gstdio.h>
 #include <libpq-fe.h>
 #include <stdlib.h>
@@ -376,25 +377,39 @@ static void assert_files_placed(const char *inbox, const char *where)
 	cr_assert_str_eq(left, "", "%s: left in the inbox: %s", where, left);
 }
 
-/* nightly killed (SIGKILL) at each step: after the lock, inside and after each file's ingest
- * transaction, before and after each file's move, between a refused file's reason and its move,
- * at every point of the settlement, after it, after the export. Rerun without the fault until it
- * exits 0, the ledger is the uninterrupted run's, entry for entry; every line is stored once,
- * nothing is paid twice, every file is archived or rejected exactly once, the export is there. */
-Test(nightly, killed_at_any_point_the_reruns_give_the_uninterrupted_result)
+/* The fault points of nightly: after the lock, inside and after each file's ingest transaction,
+ * before and after each file's move, between a refused file's reason and its move, at every point
+ * of the settlement, after it, after the export. */
+static const char *const kill_points[] = {
+	"nightly:locked",
+	"ingest:chunk@1", "ingest:chunk@2", "ingest:chunk@3",
+	"ingest:before-commit@1", "ingest:before-commit@2", "ingest:before-commit@3",
+	"ingest:committed@1", "ingest:committed@2", "ingest:committed@3",
+	"nightly:ingested@1", "nightly:ingested@2", "nightly:ingested@3", "nightly:ingested@4",
+	"nightly:ingested@5",
+	"nightly:reason-written",
+	"nightly:moved@1", "nightly:moved@2", "nightly:moved@3", "nightly:moved@4", "nightly:moved@5",
+	"settle:priced", "settle:funded", "settle:recorded", "settle:before-commit", "settle:committed",
+	"nightly:settled", "nightly:exported",
+};
+/* The points are dealt to this many tests, which the runner runs in parallel (point i to the test
+ * i % KILL_GROUPS): each computes the uninterrupted run once for its share. */
+#define KILL_GROUPS 4
+
+ParameterizedTestParameters(nightly, killed_at_any_point_the_reruns_give_the_uninterrupted_result)
 {
-	static const char *const points[] = {
-		"nightly:locked",
-		"ingest:chunk@1", "ingest:chunk@2", "ingest:chunk@3",
-		"ingest:before-commit@1", "ingest:before-commit@2", "ingest:before-commit@3",
-		"ingest:committed@1", "ingest:committed@2", "ingest:committed@3",
-		"nightly:ingested@1", "nightly:ingested@2", "nightly:ingested@3", "nightly:ingested@4",
-		"nightly:ingested@5",
-		"nightly:reason-written",
-		"nightly:moved@1", "nightly:moved@2", "nightly:moved@3", "nightly:moved@4", "nightly:moved@5",
-		"settle:priced", "settle:funded", "settle:recorded", "settle:before-commit", "settle:committed",
-		"nightly:settled", "nightly:exported",
-	};
+	static int groups[KILL_GROUPS];
+	for (int g = 0; g < KILL_GROUPS; g++)
+		groups[g] = g;
+	return cr_make_param_array(int, groups, KILL_GROUPS);
+}
+
+/* nightly killed (SIGKILL) at each of its share of kill_points, then rerun without the fault until
+ * it exits 0: the ledger is the uninterrupted run's, entry for entry; every line is stored once,
+ * nothing is paid twice, every file is archived or rejected exactly once, the export is there. */
+ParameterizedTest(int *group, nightly, killed_at_any_point_the_reruns_give_the_uninterrupted_result)
+{
+	cr_assert(*group >= 0 && *group < KILL_GROUPS);
 	const char *prepared = h_fresh_db();
 	h_load_registry(prepared, "fixtures/small");
 	g_autofree char *prepared_name = h_sql(prepared, "SELECT current_database()");
@@ -417,37 +432,41 @@ Test(nightly, killed_at_any_point_the_reruns_give_the_uninterrupted_result)
 	g_autofree char *want_totals = totals_row(export_path);
 	drop_db(ref);
 
-	for (size_t i = 0; i < G_N_ELEMENTS(points); i++) {
+	int tried = 0;
+	for (size_t i = (size_t)*group; i < G_N_ELEMENTS(kill_points); i += KILL_GROUPS, tried++) {
+		const char *point = kill_points[i];
 		g_free(new_inbox("kill-inbox"));
 		g_autofree char *db = clone_db(prepared_name, (int)i + 1);
 		fill_kill_inbox(inbox);
-		g_setenv("SUBSIDY_FAULT", points[i], TRUE);
+		g_setenv("SUBSIDY_FAULT", point, TRUE);
 		h_result r = nightly(db, inbox, FALSE);
 		g_unsetenv("SUBSIDY_FAULT");
-		cr_assert_eq(r.status, KILLED, "%s: exit %d, wanted SIGKILL\n%s", points[i], r.status, r.err);
+		cr_assert_eq(r.status, KILLED, "%s: exit %d, wanted SIGKILL\n%s", point, r.status, r.err);
 		h_result_clear(&r);
 		h_wait_sessions_gone(db);
 		/* Rerun until done: exit 1 while the refused file was still in the inbox, then 0. */
 		int attempts = 0;
 		do {
 			r = nightly(db, inbox, FALSE);
-			cr_assert(r.status == 0 || r.status == 1, "%s: rerun exit %d\n%s", points[i], r.status, r.err);
+			cr_assert(r.status == 0 || r.status == 1, "%s: rerun exit %d\n%s", point, r.status, r.err);
 			h_result_clear(&r);
 		} while (r.status != 0 && ++attempts < 3);
-		cr_assert_eq(r.status, 0, "%s: the reruns never exit 0", points[i]);
+		cr_assert_eq(r.status, 0, "%s: the reruns never exit 0", point);
 
 		g_autofree char *got = h_ledger_dump(db);
-		cr_assert_str_eq(got, want, "%s: the ledger after the reruns differs", points[i]);
-		cr_assert_eq(h_sql_int(db, "SELECT count(*) FROM lines"), want_lines, "%s: lines", points[i]);
+		cr_assert_str_eq(got, want, "%s: the ledger after the reruns differs", point);
+		cr_assert_eq(h_sql_int(db, "SELECT count(*) FROM lines"), want_lines, "%s: lines", point);
 		cr_assert_eq(h_sql_int(db, "SELECT count(*) FROM (SELECT name FROM files GROUP BY name"
-					   " HAVING count(*) > 1) t"), 0, "%s: a file stored twice", points[i]);
-		cr_assert_eq(posted(db), want_posted, "%s: paid", points[i]);
-		cr_assert_eq(h_sql_int(db, "SELECT count(*) FROM batches"), 1, "%s: batches", points[i]);
-		assert_files_placed(inbox, points[i]);
+					   " HAVING count(*) > 1) t"), 0, "%s: a file stored twice", point);
+		cr_assert_eq(posted(db), want_posted, "%s: paid", point);
+		cr_assert_eq(h_sql_int(db, "SELECT count(*) FROM batches"), 1, "%s: batches", point);
+		assert_files_placed(inbox, point);
 		g_autofree char *totals = totals_row(export_path);
-		cr_assert_str_eq(totals, want_totals, "%s: export", points[i]);
+		cr_assert_str_eq(totals, want_totals, "%s: export", point);
 		drop_db(db);
 	}
+	/* Every point is some test's: this one took its share, none more. */
+	cr_assert_eq(tried, (int)(G_N_ELEMENTS(kill_points) - (size_t)*group + KILL_GROUPS - 1) / KILL_GROUPS);
 }
 
 /* ------------------------------------------------------------------------------------------ */

@@ -4,6 +4,7 @@
 #include "harness.h"
 
 #include <criterion/criterion.h>
+#include <criterion/parameterized.h>
 #include <libpq-fe.h>
 #include <string.h>
 
@@ -241,12 +242,24 @@ Test(settle, two_settlements_started_together_do_the_work_once)
 	cr_assert_eq(h_sql_int(db, "SELECT sum(funded_fen) FROM postings"), 3000 * 600);
 }
 
-/* A settlement killed at each of its fault points leaves no trace (or, killed after its commit,
- * all of it); the rerun leaves a ledger identical, entry for entry, to an uninterrupted run. */
-Test(settle, killed_at_any_point_the_rerun_gives_the_uninterrupted_ledger)
+/* The fault points of a settlement, each a test of its own, run in parallel. */
+static const char *const settle_kill_points[] = { "settle:priced", "settle:funded", "settle:recorded",
+						  "settle:before-commit", "settle:committed" };
+
+ParameterizedTestParameters(settle, killed_at_any_point_the_rerun_gives_the_uninterrupted_ledger)
 {
-	static const char *const points[] = { "settle:priced", "settle:funded", "settle:recorded",
-					      "settle:before-commit", "settle:committed" };
+	static int points[G_N_ELEMENTS(settle_kill_points)];
+	for (size_t i = 0; i < G_N_ELEMENTS(points); i++)
+		points[i] = (int)i;
+	return cr_make_param_array(int, points, G_N_ELEMENTS(points));
+}
+
+/* A settlement killed at a fault point leaves no trace (or, killed after its commit, all of it);
+ * the rerun leaves a ledger identical, entry for entry, to an uninterrupted run. */
+ParameterizedTest(int *index, settle, killed_at_any_point_the_rerun_gives_the_uninterrupted_ledger)
+{
+	cr_assert(*index >= 0 && (size_t)*index < G_N_ELEMENTS(settle_kill_points));
+	const char *point = settle_kill_points[*index];
 	const char *night1 = HEADER "EMS,K1,K1,2018-06-05 10:00:00,C1,,1,12.00,,\nEMS,K2,K2,2018-06-05 10:01:00,C2,,1,30.00,,\n"
 				    "EMS,K3,K1,2018-06-05 10:02:00,C1,,1,12.00,,\n";
 	const char *night2 = HEADER "EMS,K4,K2,2018-06-06 10:00:00,C2,,1,1.00,,\nEMS,K5,K5,2018-06-06 10:01:00,C1,,1,3.00,,\n";
@@ -257,25 +270,21 @@ Test(settle, killed_at_any_point_the_rerun_gives_the_uninterrupted_ledger)
 	g_free(h_settle(ref));
 	g_autofree char *want = h_ledger_dump(ref);
 
-	for (size_t i = 0; i < G_N_ELEMENTS(points); i++) {
-		const char *db = h_fresh_db();
-		h_load_registry(db, "fixtures/small");
-		h_ingest_text(db, "n1.csv", night1, 0);
-		g_free(h_settle(db));
-		h_ingest_text(db, "n2.csv", night2, 0);
-		g_setenv("SUBSIDY_FAULT", points[i], TRUE);
-		h_result r = h_run(db, "settle", NULL);
-		g_unsetenv("SUBSIDY_FAULT");
-		cr_assert_eq(r.status, 128 + 9, "%s: exit %d, wanted SIGKILL\n%s", points[i], r.status, r.err);
-		h_result_clear(&r);
-		h_wait_sessions_gone(db);
-		int64_t batches = h_sql_int(db, "SELECT count(*) FROM batches");
-		cr_assert(batches == (strcmp(points[i], "settle:committed") == 0 ? 2 : 1), "%s: %ld batches", points[i],
-			  (long)batches);
-		g_free(h_settle(db));
-		g_autofree char *got = h_ledger_dump(db);
-		cr_assert_str_eq(got, want, "%s: the ledger after the rerun differs", points[i]);
-	}
+	const char *db = setup();
+	h_ingest_text(db, "n1.csv", night1, 0);
+	g_free(h_settle(db));
+	h_ingest_text(db, "n2.csv", night2, 0);
+	g_setenv("SUBSIDY_FAULT", point, TRUE);
+	h_result r = h_run(db, "settle", NULL);
+	g_unsetenv("SUBSIDY_FAULT");
+	cr_assert_eq(r.status, 128 + 9, "%s: exit %d, wanted SIGKILL\n%s", point, r.status, r.err);
+	h_result_clear(&r);
+	h_wait_sessions_gone(db);
+	int64_t batches = h_sql_int(db, "SELECT count(*) FROM batches");
+	cr_assert(batches == (strcmp(point, "settle:committed") == 0 ? 2 : 1), "%s: %ld batches", point, (long)batches);
+	g_free(h_settle(db));
+	g_autofree char *got = h_ledger_dump(db);
+	cr_assert_str_eq(got, want, "%s: the ledger after the rerun differs", point);
 }
 
 /* POLICY.md: reversals first, then new differences and retries together in funding-key order.
