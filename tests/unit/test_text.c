@@ -1,0 +1,45 @@
+/* test_text.c: names made fit for a person's screen, and key files checked to be UTF-8. */
+#include "text.h"
+
+#include <criterion/criterion.h>
+#include <glib.h>
+#include <string.h>
+
+Test(text, a_shown_name_keeps_its_letters_and_replaces_what_could_forge_a_line)
+{
+	g_autofree char *plain = text_shown("海南白沙 S1.csv");
+	cr_assert_str_eq(plain, "海南白沙 S1.csv");
+	/* LF, CR, ESC (a terminal's commands), DEL, a C1 control, U+2028 and U+2029: one U+FFFD each. */
+	g_autofree char *controls = text_shown("a\nb\rc\x1b[2Jd\x7f" "e\xc2\x85" "f\xe2\x80\xa8g\xe2\x80\xa9h");
+	cr_assert_str_eq(controls, "a\xef\xbf\xbd" "b\xef\xbf\xbd" "c\xef\xbf\xbd[2Jd\xef\xbf\xbd" "e\xef\xbf\xbd"
+				   "f\xef\xbf\xbdg\xef\xbf\xbdh");
+	cr_assert(g_utf8_validate(controls, -1, NULL));
+}
+
+Test(text, a_shown_name_that_is_not_utf8_comes_out_as_utf8)
+{
+	/* GB18030 bytes of 白沙 and a lone continuation byte. */
+	g_autofree char *shown = text_shown("\xb0\xd7\xc9\xb3-\x80.csv");
+	cr_assert(g_utf8_validate(shown, -1, NULL), "%s", shown);
+	cr_assert(g_str_has_suffix(shown, ".csv"), "%s", shown);
+	cr_assert(strstr(shown, "\xef\xbf\xbd"), "the bad bytes are marked: %s", shown);
+	g_autofree char *empty = text_shown("");
+	cr_assert_str_eq(empty, "");
+}
+
+Test(text, the_first_line_that_is_not_utf8_is_named_counting_from_one)
+{
+	cr_assert_eq(text_utf8_bad_line("", 0), 0);
+	cr_assert_eq(text_utf8_bad_line(NULL, 0), 0);
+	const char good[] = "[subsidy]\n# 白沙\ndb=dbname=x\n";
+	cr_assert_eq(text_utf8_bad_line(good, strlen(good)), 0);
+	const char first[] = "\xff[subsidy]\n";
+	cr_assert_eq(text_utf8_bad_line(first, strlen(first)), 1);
+	const char third[] = "[subsidy]\n\n# \xb0\xd7\xc9\xb3\n";
+	cr_assert_eq(text_utf8_bad_line(third, strlen(third)), 3);
+	/* A character cut at the end of the bytes is not UTF-8 either, nor a NUL byte (text, not binary). */
+	const char cut[] = "a\nb\n\xe7\x99";
+	cr_assert_eq(text_utf8_bad_line(cut, strlen(cut)), 3);
+	const char nul[] = { 'a', '\n', '\0', 'b' };
+	cr_assert_eq(text_utf8_bad_line(nul, sizeof nul), 2);
+}
