@@ -30,6 +30,7 @@
 #include "ident.h"
 #include "money.h"
 #include "status.h"
+#include "text.h"
 
 #include <csv.h>
 #include <errno.h>
@@ -123,6 +124,8 @@ struct manifest_reader {
 	GChecksum *sha256;
 	char *sha256_hex;        /* set at a clean end */
 	uint64_t size;
+	guint8 head[MANIFEST_HEAD_BYTES]; /* the file's first bytes, to name what kind of file it is */
+	gsize head_len;
 	/* The physical lines of the raw bytes, counted on their own (not with read_line): the check
 	 * that every line was read once. */
 	uint64_t raw_line_ends;
@@ -210,6 +213,10 @@ static gboolean read_chunk(manifest_reader *r, GError **error)
 		return TRUE;
 	}
 	g_checksum_update(r->sha256, r->chunk, r->chunk_len);
+	if (r->size == 0) {
+		r->head_len = MIN(r->chunk_len, sizeof r->head);
+		memcpy(r->head, r->chunk, r->head_len);
+	}
 	r->size += r->chunk_len;
 	count_line_ends(r, r->chunk, r->chunk_len);
 	return !r->raw_fn || r->raw_fn(r->chunk, r->chunk_len, r->raw_user_data, error);
@@ -1251,8 +1258,8 @@ static gboolean find_header_below(manifest_reader *r, const profile_set *ps, con
 			return FALSE;
 		}
 	}
-	char *message = g_strdup_printf("%s\n(no row of the first %d matches either)", first_error->message,
-					PROFILE_HEADER_ROWS_MAX);
+	g_autofree char *below = g_strdup_printf("no row of the first %d matches either", PROFILE_HEADER_ROWS_MAX);
+	char *message = text_message_add(first_error->message, "DETAIL", below);
 	g_free(first_error->message);
 	first_error->message = message;
 	g_propagate_error(error, first_error);
@@ -1281,6 +1288,48 @@ static gboolean choose_profile(const profile_set *ps, const char *profile_name, 
 	return TRUE;
 }
 
+/* What a file that is no CSV text looks like from its first bytes, for a person who saved the
+ * wrong thing (a workbook, "Unicode Text", a compressed or printed statement); NULL when it looks
+ * like text. */
+static const char *file_kind_hint(const guint8 *head, gsize len)
+{
+	static const struct {
+		const char *magic;
+		gsize len;
+		const char *hint;
+	} kinds[] = {
+		{ "PK\x03\x04", 4, "the file is a ZIP archive, as an Excel workbook (.xlsx) is: open it in Excel or WPS,"
+				   " save the sheet as CSV (UTF-8) and ingest the .csv" },
+		{ "\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1", 8, "the file is an Excel 97-2003 workbook (.xls): open it in"
+								" Excel or WPS, save the sheet as CSV (UTF-8) and ingest the .csv" },
+		{ "\xFF\xFE", 2, "the file is UTF-16 text (Excel's \"Unicode Text\"): save the sheet as CSV (UTF-8)"
+				 " and ingest that" },
+		{ "\xFE\xFF", 2, "the file is UTF-16 text: save it as CSV (UTF-8) and ingest that" },
+		{ "\x1F\x8B", 2, "the file is gzip-compressed: decompress it (gunzip) and ingest the .csv" },
+		{ "%PDF-", 5, "the file is a PDF document: ask the courier for the statement as CSV" },
+	};
+	for (size_t i = 0; i < G_N_ELEMENTS(kinds); i++)
+		if (len >= kinds[i].len && memcmp(head, kinds[i].magic, kinds[i].len) == 0)
+			return kinds[i].hint;
+	/* UTF-16 without a byte order mark: ASCII letters with a NUL beside each. */
+	if (len >= 4 && ((head[1] == 0 && head[3] == 0 && head[0] && head[2]) ||
+			 (head[0] == 0 && head[2] == 0 && head[1] && head[3])))
+		return "the file looks like UTF-16 text (a NUL beside each letter): save it as CSV (UTF-8) and"
+		       " ingest that";
+	return NULL;
+}
+
+/* A refusal of the header gains a hint when the file is no CSV text at all. */
+static void hint_file_kind(const manifest_reader *r, GError *error)
+{
+	const char *hint = error && error->code == STATUS_DATAERR ? file_kind_hint(r->head, r->head_len) : NULL;
+	if (!hint)
+		return;
+	char *message = text_message_add(error->message, "HINT", hint);
+	g_free(error->message);
+	error->message = message;
+}
+
 /* The header: the first line that is not blank, read as every line is (the same line ends),
  * mapped by the profile chosen or detected among ps's; or a row below it (find_header_below).
  * Sets r->map and where the lines after the header start. */
@@ -1306,8 +1355,10 @@ static gboolean read_header(manifest_reader *r, const profile_set *ps, const pro
 	GError *first_error = NULL;
 	r->map = chosen ? profile_map_header(chosen, raw, len, overrides, r->name, &first_error)
 			: profile_set_detect(ps, raw, len, overrides, r->name, &first_error);
-	if (!r->map && !find_header_below(r, ps, chosen, overrides, first_error, &pl, error))
+	if (!r->map && !find_header_below(r, ps, chosen, overrides, first_error, &pl, error)) {
+		hint_file_kind(r, error ? *error : NULL);
 		return FALSE;
+	}
 	r->header_lines = r->chain_line = r->physical_lines;
 	r->header_bytes = r->chain_offset = pl.offset + pl.len;
 	/* A header of the profile asked for, within the bytes read so far. */

@@ -2,6 +2,7 @@
 #include "text.h"
 
 #include <glib.h>
+#include <string.h>
 
 char *text_shown(const char *bytes)
 {
@@ -28,4 +29,39 @@ unsigned text_utf8_bad_line(const char *bytes, size_t len)
 	for (const char *c = bytes; c < end; c++)
 		line += *c == '\n';
 	return line;
+}
+
+/* The part of message that the line "\nLABEL: " starts, up to the next "\n" (the whole rest of
+ * the message for the last part); NULL when message has none. *start: where the "\n" is. */
+static char *message_part(const char *message, const char *label, const char **start)
+{
+	g_autofree char *marker = g_strdup_printf("\n%s: ", label);
+	const char *at = strstr(message, marker);
+	*start = at;
+	if (!at)
+		return NULL;
+	const char *text = at + strlen(marker);
+	const char *end = strchr(text, '\n');
+	return end ? g_strndup(text, (gsize)(end - text)) : g_strdup(text);
+}
+
+char *text_message_add(const char *message, const char *label, const char *addition)
+{
+	g_assert(message != NULL && addition != NULL && *addition);
+	g_assert(strcmp(label, "DETAIL") == 0 || strcmp(label, "HINT") == 0);
+	const char *detail_at = NULL, *hint_at = NULL;
+	g_autofree char *detail = message_part(message, "DETAIL", &detail_at);
+	g_autofree char *hint = message_part(message, "HINT", &hint_at);
+	const char *primary_end = detail_at ? detail_at : hint_at ? hint_at : message + strlen(message);
+	g_assert(!detail_at || !hint_at || detail_at < hint_at); /* the shape: DETAIL before HINT */
+	char **part = strcmp(label, "DETAIL") == 0 ? &detail : &hint;
+	char *joined = *part ? g_strconcat(*part, "; ", addition, NULL) : g_strdup(addition);
+	g_free(*part);
+	*part = joined;
+	GString *out = g_string_new_len(message, primary_end - message);
+	if (detail)
+		g_string_append_printf(out, "\nDETAIL: %s", detail);
+	if (hint)
+		g_string_append_printf(out, "\nHINT: %s", hint);
+	return g_string_free(out, FALSE);
 }

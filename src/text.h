@@ -20,4 +20,9 @@ char *text_shown(const char *bytes);
  * file (a profile, the config) is UTF-8 text: GKeyFile reads a value that is not as no value. */
 unsigned text_utf8_bad_line(const char *bytes, size_t len);
 
+/* An error message in PostgreSQL's shape: the primary line, then at most one "DETAIL: " line and
+ * one "HINT: " line, in that order. message with addition added to its part label ("DETAIL" or
+ * "HINT"): after what that part says ("; " between), or as a new line in its place. Caller frees. */
+char *text_message_add(const char *message, const char *label, const char *addition);
+
 #endif

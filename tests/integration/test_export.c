@@ -685,3 +685,23 @@ Test(export, the_csv_detail_keeps_courier_and_status_codes)
 			  strstr(bytes, ",c618,REVERSAL\r\n") && !strstr(bytes, "已拨付") && !strstr(bytes, "中通"),
 		  "%s", bytes);
 }
+
+/* The finance bureau's workbook given back to ingest by mistake (an office keeps both in one
+ * folder): refused whole, exit 65, saying it is a workbook and what to save instead; nothing is
+ * stored. */
+Test(export, the_workbook_given_to_ingest_is_refused_saying_what_it_is_and_nothing_is_stored)
+{
+	const char *db = seeded();
+	g_autofree char *xlsx = export_file(db, "batch-1.xlsx", "--format", "xlsx", NULL);
+	int64_t files = h_sql_int(db, "SELECT count(*) FROM files");
+	int64_t lines = h_sql_int(db, "SELECT count(*) FROM lines");
+	h_result r = h_run(db, "ingest", xlsx, NULL);
+	cr_assert_eq(r.status, 65, "exit %d\n%s%s", r.status, r.out, r.err);
+	cr_assert(strstr(r.err, "matches no profile"), "%s", r.err);
+	cr_assert(strstr(r.err, "\nHINT: the file is a ZIP archive, as an Excel workbook (.xlsx) is: open it in Excel or"
+				" WPS, save the sheet as CSV (UTF-8) and ingest the .csv"),
+		  "%s", r.err);
+	h_result_clear(&r);
+	cr_assert_eq(h_sql_int(db, "SELECT count(*) FROM files"), files);
+	cr_assert_eq(h_sql_int(db, "SELECT count(*) FROM lines"), lines);
+}

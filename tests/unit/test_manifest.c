@@ -1374,7 +1374,8 @@ Test(manifest, profile_no_header_within_the_first_rows_is_refused_saying_so)
 	g_string_append(text, YTO_HEADER "YT1001,2022-01-03,2.40,1.00,1,河北,\r\n");
 	g_autoptr(result) res = read_yto(text->str);
 	g_string_free(text, TRUE);
-	assert_refused(res, "no row of the first 20 matches either");
+	assert_refused(res, "\nDETAIL: ");
+	assert_refused(res, "; no row of the first 20 matches either");
 }
 
 Test(manifest, profile_fee_is_the_sum_of_its_columns_blank_as_zero)
@@ -1444,4 +1445,38 @@ Test(manifest, profile_header_in_another_encoding_says_so)
 	assert_refused(chosen, "\nHINT: read as UTF-8 it would match profile 'yto', whose encoding is GB18030");
 	g_autoptr(result) detected = read_own(yto_profile, "UTF-8", text, NULL, yto_set);
 	assert_refused(detected, "read as UTF-8 it would match profile 'yto', whose encoding is GB18030");
+}
+
+/* A file that is no CSV text (a workbook, "Unicode Text", a compressed or printed statement) is
+ * refused as every file whose header matches no profile is, with a hint saying what it is and
+ * what to save instead; a text file that matches nothing gets no such hint. */
+Test(manifest, a_file_that_is_no_csv_text_is_refused_with_a_hint_saying_what_it_is)
+{
+	static const struct {
+		const char *name;
+		const char *bytes;
+		gsize len;
+		const char *hint;
+	} files[] = {
+		{ "book.xlsx", "PK\x03\x04\x14\x00\x06\x00", 8, "\nHINT: the file is a ZIP archive, as an Excel workbook" },
+		{ "book.xls", "\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1\x00\x00", 10, "\nHINT: the file is an Excel 97-2003 workbook" },
+		{ "unicode.txt", "\xFF\xFE" "c\0o\0u\0r\0\n\0", 12, "\nHINT: the file is UTF-16 text (Excel's \"Unicode Text\")" },
+		{ "be.csv", "\xFE\xFF\0c\0o\0u\0r\0\n", 12, "\nHINT: the file is UTF-16 text" },
+		{ "nobom.csv", "c\0o\0u\0r\0\n\0", 10, "\nHINT: the file looks like UTF-16 text" },
+		{ "a.csv.gz", "\x1F\x8B\x08\x00\x00\x00\x00\x00", 8, "\nHINT: the file is gzip-compressed" },
+		{ "statement.pdf", "%PDF-1.4\n%\xE2\xE3\n", 14, "\nHINT: the file is a PDF document" },
+	};
+	for (size_t i = 0; i < G_N_ELEMENTS(files); i++) {
+		g_autofree char *path = write_bytes(files[i].name, files[i].bytes, (gssize)files[i].len);
+		g_autoptr(result) res = read_file(path);
+		assert_refused(res, "matches no profile");
+		assert_refused(res, files[i].hint);
+		/* PostgreSQL's shape: the hint is the last line, after the detail. */
+		cr_assert(strstr(res->error->message, "\nDETAIL: ") < strstr(res->error->message, "\nHINT: "), "%s",
+			  res->error->message);
+	}
+	g_autofree char *text = write_bytes("text.csv", "a,b,c\n1,2,3\n", -1);
+	g_autoptr(result) res = read_file(text);
+	assert_refused(res, "matches no profile");
+	cr_assert_null(strstr(res->error->message, "HINT"), "%s", res->error->message);
 }

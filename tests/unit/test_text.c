@@ -43,3 +43,18 @@ Test(text, the_first_line_that_is_not_utf8_is_named_counting_from_one)
 	const char nul[] = { 'a', '\n', '\0', 'b' };
 	cr_assert_eq(text_utf8_bad_line(nul, sizeof nul), 2);
 }
+
+Test(text, a_message_gains_a_detail_or_a_hint_in_postgresql_shape)
+{
+	g_autofree char *a = text_message_add("header of 'x.csv' matches no profile", "HINT", "save it as CSV");
+	cr_assert_str_eq(a, "header of 'x.csv' matches no profile\nHINT: save it as CSV");
+	g_autofree char *b = text_message_add(a, "DETAIL", "no profile has any of its columns");
+	cr_assert_str_eq(b, "header of 'x.csv' matches no profile\nDETAIL: no profile has any of its columns\n"
+			    "HINT: save it as CSV");
+	g_autofree char *c = text_message_add(b, "DETAIL", "no row of the first 20 matches either");
+	cr_assert_str_eq(c, "header of 'x.csv' matches no profile\nDETAIL: no profile has any of its columns; no row"
+			    " of the first 20 matches either\nHINT: save it as CSV");
+	g_autofree char *d = text_message_add(c, "HINT", "or choose one with --profile");
+	cr_assert(g_str_has_suffix(d, "\nHINT: save it as CSV; or choose one with --profile"), "%s", d);
+	cr_assert_eq(strstr(d, "DETAIL") - d, strstr(c, "DETAIL") - c);
+}
