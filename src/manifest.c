@@ -124,7 +124,7 @@ struct manifest_reader {
 	GChecksum *sha256;
 	char *sha256_hex;        /* set at a clean end */
 	uint64_t size;
-	guint8 head[MANIFEST_HEAD_BYTES]; /* the file's first bytes, to name what kind of file it is */
+	guint8 head[TEXT_FILE_KIND_BYTES]; /* the file's first bytes, to name what kind of file it is */
 	gsize head_len;
 	/* The physical lines of the raw bytes, counted on their own (not with read_line): the check
 	 * that every line was read once. */
@@ -1288,41 +1288,10 @@ static gboolean choose_profile(const profile_set *ps, const char *profile_name, 
 	return TRUE;
 }
 
-/* What a file that is no CSV text looks like from its first bytes, for a person who saved the
- * wrong thing (a workbook, "Unicode Text", a compressed or printed statement); NULL when it looks
- * like text. */
-static const char *file_kind_hint(const guint8 *head, gsize len)
-{
-	static const struct {
-		const char *magic;
-		gsize len;
-		const char *hint;
-	} kinds[] = {
-		{ "PK\x03\x04", 4, "the file is a ZIP archive, as an Excel workbook (.xlsx) is: open it in Excel or WPS,"
-				   " save the sheet as CSV (UTF-8) and ingest the .csv" },
-		{ "\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1", 8, "the file is an Excel 97-2003 workbook (.xls): open it in"
-								" Excel or WPS, save the sheet as CSV (UTF-8) and ingest the .csv" },
-		{ "\xFF\xFE", 2, "the file is UTF-16 text (Excel's \"Unicode Text\"): save the sheet as CSV (UTF-8)"
-				 " and ingest that" },
-		{ "\xFE\xFF", 2, "the file is UTF-16 text: save it as CSV (UTF-8) and ingest that" },
-		{ "\x1F\x8B", 2, "the file is gzip-compressed: decompress it (gunzip) and ingest the .csv" },
-		{ "%PDF-", 5, "the file is a PDF document: ask the courier for the statement as CSV" },
-	};
-	for (size_t i = 0; i < G_N_ELEMENTS(kinds); i++)
-		if (len >= kinds[i].len && memcmp(head, kinds[i].magic, kinds[i].len) == 0)
-			return kinds[i].hint;
-	/* UTF-16 without a byte order mark: ASCII letters with a NUL beside each. */
-	if (len >= 4 && ((head[1] == 0 && head[3] == 0 && head[0] && head[2]) ||
-			 (head[0] == 0 && head[2] == 0 && head[1] && head[3])))
-		return "the file looks like UTF-16 text (a NUL beside each letter): save it as CSV (UTF-8) and"
-		       " ingest that";
-	return NULL;
-}
-
 /* A refusal of the header gains a hint when the file is no CSV text at all. */
 static void hint_file_kind(const manifest_reader *r, GError *error)
 {
-	const char *hint = error && error->code == STATUS_DATAERR ? file_kind_hint(r->head, r->head_len) : NULL;
+	const char *hint = error && error->code == STATUS_DATAERR ? text_file_kind_hint(r->head, r->head_len) : NULL;
 	if (!hint)
 		return;
 	char *message = text_message_add(error->message, "HINT", hint);

@@ -25,8 +25,6 @@ GQuark manifest_error_quark(void);
 
 /* Bytes read from the file at a time, and handed to the raw callback at a time. The fuzz build
  * makes it smaller, so that small inputs cross chunks. */
-/* The first bytes of a file kept to say what kind of file it is when no header matches. */
-#define MANIFEST_HEAD_BYTES 8
 #ifndef MANIFEST_CHUNK_BYTES
 #define MANIFEST_CHUNK_BYTES (64 * 1024)
 #endif

@@ -20,6 +20,13 @@ char *text_shown(const char *bytes);
  * file (a profile, the config) is UTF-8 text: GKeyFile reads a value that is not as no value. */
 unsigned text_utf8_bad_line(const char *bytes, size_t len);
 
+/* The bytes text_file_kind_hint needs: a file's first bytes. */
+#define TEXT_FILE_KIND_BYTES 8
+/* What a file that is no CSV text is, from its first len bytes (up to TEXT_FILE_KIND_BYTES), as
+ * a hint for a person who saved the wrong thing (a workbook, Excel's "Unicode Text", a compressed
+ * or printed statement) and what to save instead; NULL when it may be text. */
+const char *text_file_kind_hint(const unsigned char *head, size_t len);
+
 /* An error message in PostgreSQL's shape: the primary line, then at most one "DETAIL: " line and
  * one "HINT: " line, in that order. message with addition added to its part label ("DETAIL" or
  * "HINT"): after what that part says ("; " between), or as a new line in its place. Caller frees. */

@@ -58,3 +58,16 @@ Test(text, a_message_gains_a_detail_or_a_hint_in_postgresql_shape)
 	cr_assert(g_str_has_suffix(d, "\nHINT: save it as CSV; or choose one with --profile"), "%s", d);
 	cr_assert_eq(strstr(d, "DETAIL") - d, strstr(c, "DETAIL") - c);
 }
+
+Test(text, a_file_kind_is_named_from_its_first_bytes_and_text_is_not)
+{
+	cr_assert(strstr(text_file_kind_hint((const unsigned char *)"PK\x03\x04....", 8), "Excel workbook (.xlsx)"));
+	cr_assert(strstr(text_file_kind_hint((const unsigned char *)"\xFF\xFE" "c\0o\0", 6), "UTF-16"));
+	cr_assert(strstr(text_file_kind_hint((const unsigned char *)"c\0o\0u\0", 6), "UTF-16"));
+	cr_assert(strstr(text_file_kind_hint((const unsigned char *)"\0c\0o\0u", 6), "UTF-16"));
+	/* Shorter than a signature, text, a UTF-8 BOM, GB18030, nothing: no hint. */
+	static const char *const texts[] = { "PK\x03", "courier,", TEXT_UTF8_BOM "运单号", "\xd4\xcb\xb5\xa5\xba\xc5", "" };
+	for (size_t i = 0; i < G_N_ELEMENTS(texts); i++)
+		cr_assert_null(text_file_kind_hint((const unsigned char *)texts[i], MIN(strlen(texts[i]), 8)), "%zu", i);
+	cr_assert_null(text_file_kind_hint(NULL, 0));
+}
