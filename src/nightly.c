@@ -11,11 +11,11 @@
 #include "export.h"
 #include "fault.h"
 #include "filehash.h"
-#include "fund.h"
 #include "inbox.h"
 #include "ledger.h"
 #include "money.h"
 #include "outfile.h"
+#include "pools.h"
 #include "registry.h"
 #include "report.h"
 #include "runlog.h"
@@ -463,37 +463,20 @@ static gboolean write_report(run_ctx *c, GError **error)
 	return TRUE;
 }
 
-/* The pools with what is left in them, in the order postings draw from them (fund_pools_sort). */
+/* The pools with what is left in them, in the order postings draw from them (pools_read). */
 static gboolean read_pools(run_ctx *c, GError **error)
 {
-	const char *p1[] = { db_programme(c->d) };
-	PGresult *res = db_query(c->d,
-				 "SELECT p.pool_id, b.amount_fen, b.amount_fen - b.drawn_fen, p.priority FROM pools p"
-				 " JOIN pool_balances b USING (programme, pool_id) WHERE p.programme = $1"
-				 " AND p.superseded_at IS NULL",
-				 1, p1, error);
-	if (!res)
+	g_assert(c->out->pools->len == 0);
+	g_autoptr(GArray) read = pools_new();
+	if (!pools_read(c->d, db_programme(c->d), read, error))
 		return FALSE;
-	int n = PQntuples(res);
-	g_autofree fund_pool *order = g_new0(fund_pool, (gsize)n + 1);
-	for (int i = 0; i < n; i++) {
-		order[i].pool_id = PQgetvalue(res, i, 0);
-		order[i].priority = atoi(PQgetvalue(res, i, 3));
-		order[i].left_fen = g_ascii_strtoll(PQgetvalue(res, i, 2), NULL, 10);
-	}
-	fund_pools_sort(order, (size_t)n);
-	for (int k = 0; k < n; k++) {
-		int i = 0;
-		while (i < n && PQgetvalue(res, i, 0) != order[k].pool_id) /* the row whose text it borrows */
-			i++;
-		g_assert(i < n);
-		nightly_pool p = { 0 };
-		p.pool_id = g_strdup(PQgetvalue(res, i, 0));
-		p.amount_fen = g_ascii_strtoll(PQgetvalue(res, i, 1), NULL, 10);
-		p.left_fen = g_ascii_strtoll(PQgetvalue(res, i, 2), NULL, 10);
+	for (guint i = 0; i < read->len; i++) {
+		const pools_balance *b = &g_array_index(read, pools_balance, i);
+		nightly_pool p = { g_strdup(b->pool_id), b->amount_fen, b->left_fen };
+		g_assert(p.left_fen >= 0 && p.left_fen <= p.amount_fen); /* pool_never_below_zero */
 		g_array_append_val(c->out->pools, p);
 	}
-	PQclear(res);
+	g_assert(c->out->pools->len == read->len);
 	return TRUE;
 }
 

@@ -24,6 +24,7 @@
 #include "money.h"
 #include "order.h"
 #include "policy.h"
+#include "pools.h"
 #include "registry.h"
 #include "status.h"
 
@@ -569,37 +570,27 @@ static gboolean price_orders(settle_ctx *c, GError **error)
 	return ok && flush_pricing(c, error) && db_exec(c->d, "CLOSE settle_lines", error) && record_held(c, error);
 }
 
-/* The pools as they stand, in the order postings draw from them. Pool ids are interned: a
- * programme has a handful, and the draw stacks and entries borrow them. */
+/* The pools as they stand (pools_read), in the order postings draw from them. Pool ids are
+ * interned: a programme has a handful, and the draw stacks and entries borrow them. */
 static gboolean load_pools(settle_ctx *c, GError **error)
 {
-	const char *p1[] = { c->programme };
-	PGresult *res = db_query(c->d,
-				 "SELECT p.pool_id, p.valid_from, p.valid_to, b.amount_fen - b.drawn_fen, p.priority FROM pools p"
-				 " JOIN pool_balances b ON b.programme = p.programme AND b.pool_id = p.pool_id"
-				 " WHERE p.programme = $1 AND p.superseded_at IS NULL",
-				 1, p1, error);
-	if (!res)
+	g_assert(c->pools->len == 0);
+	g_autoptr(GArray) read = pools_new();
+	if (!pools_read(c->d, c->programme, read, error))
 		return FALSE;
-	for (int i = 0; i < PQntuples(res); i++) {
-		fund_pool fp = { 0 };
-		fp.pool_id = g_intern_string(PQgetvalue(res, i, 0));
-		gboolean ok = chrono_parse_day(PQgetvalue(res, i, 1), &fp.valid_from, NULL);
-		if (PQgetisnull(res, i, 2))
-			fp.valid_to = POLICY_OPEN_END;
-		else
-			ok = ok && chrono_parse_day(PQgetvalue(res, i, 2), &fp.valid_to, NULL);
-		g_assert(ok); /* dates as the database prints them */
-		fp.left_fen = g_ascii_strtoll(PQgetvalue(res, i, 3), NULL, 10);
-		fp.priority = atoi(PQgetvalue(res, i, 4));
+	for (guint i = 0; i < read->len; i++) {
+		const pools_balance *b = &g_array_index(read, pools_balance, i);
+		fund_pool fp = { g_intern_string(b->pool_id), b->priority, b->valid_from, b->valid_to, b->left_fen };
 		g_assert(fp.left_fen >= 0); /* pool_never_below_zero */
 		g_array_append_val(c->pools, fp);
 	}
-	PQclear(res);
+	/* Already in this order (pools_read): sorting again asserts the ids are unique. */
 	fund_pools_sort((fund_pool *)(void *)c->pools->data, c->pools->len);
 	for (guint i = 0; i < c->pools->len; i++) {
 		int64_t left = g_array_index(c->pools, fund_pool, i).left_fen;
 		gboolean used = FALSE;
+		g_assert(strcmp(g_array_index(c->pools, fund_pool, i).pool_id,
+				g_array_index(read, pools_balance, i).pool_id) == 0);
 		g_array_append_val(c->pools_start, left);
 		g_array_append_val(c->pools_used, used);
 	}
