@@ -390,6 +390,8 @@ static gboolean export_for_people(run_ctx *c, int batch, const char *csv_path, G
 /* Exports every batch with no export recorded (the one just made, and any whose run stopped after
  * it settled) to the export dir, and writes again, where it was, the recorded file of any batch
  * that is missing; records each file written (sql/005_exports.sql). */
+enum { EXPORT_BATCH, EXPORT_PATH, EXPORT_SHA256, EXPORT_COLUMNS };
+
 static gboolean export_batches(run_ctx *c, GError **error)
 {
 	remove_stale_temps(c);
@@ -402,13 +404,15 @@ static gboolean export_batches(run_ctx *c, GError **error)
 				 1, p1, error);
 	if (!res)
 		return FALSE;
+	g_assert(PQnfields(res) == EXPORT_COLUMNS);
 	const export_options eo = EXPORT_OPTIONS_DEFAULT;
 	gboolean ok = TRUE;
 	for (int i = 0; ok && i < PQntuples(res); i++) {
-		int batch = atoi(PQgetvalue(res, i, 0));
-		gboolean recorded = !PQgetisnull(res, i, 1);
+		int batch = atoi(PQgetvalue(res, i, EXPORT_BATCH));
+		gboolean recorded = !PQgetisnull(res, i, EXPORT_PATH);
+		g_assert(batch > 0 && recorded == !PQgetisnull(res, i, EXPORT_SHA256));
 		g_autofree char *name = g_strdup_printf(NIGHTLY_EXPORT_NAME, batch);
-		g_autofree char *path = recorded ? g_strdup(PQgetvalue(res, i, 1))
+		g_autofree char *path = recorded ? g_strdup(PQgetvalue(res, i, EXPORT_PATH))
 						 : g_build_filename(c->export_dir, name, NULL);
 		g_autofree char *sha = g_strconcat(path, EXPORT_SHA256_SUFFIX, NULL);
 		g_autofree char *dir = g_path_get_dirname(path);
@@ -424,7 +428,7 @@ static gboolean export_batches(run_ctx *c, GError **error)
 					   : batch == c->out->settle.batch_id ? NIGHTLY_EXPORT_NEW
 									      : NIGHTLY_EXPORT_UNRECORDED;
 		ok = inbox_make_dir(dir, error) && export_batch(c->d, batch, &eo, path, error) &&
-		     record_export(c, batch, path, recorded, recorded ? PQgetvalue(res, i, 2) : NULL, error) &&
+		     record_export(c, batch, path, recorded, recorded ? PQgetvalue(res, i, EXPORT_SHA256) : NULL, error) &&
 		     export_for_people(c, batch, path, error);
 		if (!ok)
 			break;
