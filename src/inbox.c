@@ -168,11 +168,12 @@ char *inbox_reject(const char *from, const char *dir, const char *name, gboolean
 	for (int k = 0; k <= INBOX_SUFFIX_MAX; k++) {
 		g_autofree char *to = candidate(dir, name, k);
 		g_autofree char *why = g_strconcat(to, INBOX_REASON_SUFFIX, NULL);
-		if (inbox_exists(to))
+		/* A reason's name taken by what is not a file (a link, a folder) is never replaced. */
+		if (inbox_exists(to) || !outfile_check_target(why, NULL))
 			continue;
 		GError *e = NULL;
-		if (!g_file_set_contents_full(why, text, -1, G_FILE_SET_CONTENTS_CONSISTENT, OUTFILE_MODE, &e)) {
-			g_set_error(error, INBOX_ERROR, STATUS_SOFTWARE, "cannot write '%s': %s", why, e->message);
+		if (!outfile_write(why, text, strlen(text), &e)) {
+			g_set_error(error, INBOX_ERROR, STATUS_SOFTWARE, "%s", e->message); /* cannot write 'WHY': ... */
 			g_error_free(e);
 			return NULL;
 		}

@@ -64,9 +64,10 @@ char *inbox_archive(const char *from, const char *dir, const char *name, const c
 
 /* Moves a refused entry from (regular: a regular file, which may be copied to another filesystem;
  * anything else is only renamed) into dir (INBOX/rejected, made when missing) under the first of
- * NAME, NAME.1... that is free, its reason and a line break written first to NAME.reason (a reason
- * whose file is gone is stale and replaced): killed in between, the entry is still in the inbox,
- * and the next run refuses it again and rewrites the same reason. Returns the new path (caller
+ * NAME, NAME.1... that is free, its reason and a line break written first to NAME.reason whole
+ * (outfile_write; a reason whose file is gone is stale and replaced, a NAME.reason that is not a
+ * regular file is left and the next name taken): killed in between, the entry is still in the
+ * inbox, and the next run refuses it again and rewrites the same reason. Returns the new path (caller
  * frees), or NULL with an error, from left where it was. Kill point "nightly:reason-written". */
 char *inbox_reject(const char *from, const char *dir, const char *name, gboolean regular, const char *reason,
 		   GError **error);
