@@ -1,4 +1,5 @@
-/* nightly.c: the cron entry point's work; see nightly.h.
+/* nightly.c: the cron entry point's work, step by step; see nightly.h. Each inbox file's checks and
+ * moves are inbox.c's, the log runlog.c's.
  *
  * Kill points (fault.h), in the order a run meets them: "nightly:locked"; per inbox entry taken,
  * "nightly:ingested" (after its ingest committed or refused it, before it moves; entries refused
