@@ -15,11 +15,13 @@
  * bad usage or a database without the schema; 65 for a bad profile file; 66 when the inbox cannot
  * be read; 69 without a database; 70 otherwise. */
 #include "cli.h"
+#include "inbox.h"
 #include "ingest.h"
 #include "json.h"
 #include "money.h"
 #include "nightly.h"
 #include "profile.h"
+#include "runlog.h"
 #include "text.h"
 
 #include <stdio.h>
@@ -101,7 +103,7 @@ static void print_moves(const nightly_report *r)
 		if (!f->moved_to)
 			printf("not moved: %s stays in the inbox for the next run\n", f->ingest.name);
 		else if (f->ingest.status == INGEST_REFUSED)
-			printf("rejected: %s (why: %s" NIGHTLY_REASON_SUFFIX ")\n", moved_to, to);
+			printf("rejected: %s (why: %s" INBOX_REASON_SUFFIX ")\n", moved_to, to);
 		else if (archived++ == 0)
 			archive_dir = r->archive_day ? text_shown(r->archive_day) : g_path_get_dirname(moved_to);
 		if (f->moved_to && f->ingest.status != INGEST_REFUSED && strcmp(from, to) != 0)
@@ -173,7 +175,7 @@ static void print_text(const nightly_report *r)
 static int fail(GError *error)
 {
 	int code = cli_exit_status(error);
-	nightly_log(code == STATUS_TEMPFAIL ? LOG_NOTICE : LOG_ERR, "%s (exit %d)", error->message, code);
+	runlog(code == STATUS_TEMPFAIL ? LOG_NOTICE : LOG_ERR, "%s (exit %d)", error->message, code);
 	cli_note_error(code, error->message);
 	g_error_free(error);
 	return code;
@@ -274,7 +276,7 @@ static int night(cli_context *ctx, db *d, const nightly_args *a, const profile_s
 	}
 	int status = ok ? nightly_exit_status(&report) : fail(error);
 	if (ok)
-		nightly_log(status ? LOG_WARNING : LOG_INFO, "finished: exit %d%s", status,
+		runlog(status ? LOG_WARNING : LOG_INFO, "finished: exit %d%s", status,
 			    status ? (report.settle.held ? " (orders were held by settlement: see above)"
 							 : " (a file was refused as a whole: see the rejected folder)")
 			    : "");
@@ -288,7 +290,7 @@ static int run(cli_context *ctx, const cli_command *cmd, const nightly_args *a)
 {
 	g_assert(a->inbox != NULL);
 	g_assert(cmd != NULL);
-	nightly_log_open(a->use_syslog, ctx->log_level);
+	runlog_open(a->use_syslog, ctx->log_level);
 	GError *error = NULL;
 	profile_set *profiles = cli_profiles(ctx, a->profile_dirs, &error);
 	GArray *routes = NULL;
@@ -301,7 +303,7 @@ static int run(cli_context *ctx, const cli_command *cmd, const nightly_args *a)
 		d = routes ? cli_connect(ctx, &error) : NULL;
 		status = d ? night(ctx, d, a, profiles, routes) : fail(error);
 	}
-	nightly_log_close();
+	runlog_close();
 	db_close(d);
 	if (profiles)
 		profile_set_free(profiles);

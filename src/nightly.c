@@ -1,31 +1,31 @@
-/* nightly.c: the cron entry point's work; see nightly.h.
+/* nightly.c: the cron entry point's work, step by step; see nightly.h. Each inbox file's checks and
+ * moves are inbox.c's, the log runlog.c's.
  *
  * Kill points (fault.h), in the order a run meets them: "nightly:locked"; per inbox entry taken,
  * "nightly:ingested" (after its ingest committed or refused it, before it moves; entries refused
  * here count too), "nightly:reason-written" (a refused entry: its NAME.reason is written, the
  * entry not yet moved), "nightly:moved"; "nightly:settled"; "nightly:exported" after each file
  * exported. With ingest's and settle's own points and "NAME@N", a test reaches every step. */
-#define _GNU_SOURCE /* renameat2 and RENAME_NOREPLACE */
 #include "nightly.h"
 
 #include "chrono.h"
 #include "export.h"
 #include "fault.h"
-#include "fund.h"
-#include "ledger.h"
 #include "filehash.h"
+#include "inbox.h"
+#include "ledger.h"
 #include "money.h"
 #include "outfile.h"
+#include "pools.h"
 #include "registry.h"
 #include "report.h"
+#include "runlog.h"
 #include "status.h"
 #include "text.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <glib/gstdio.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,50 +35,8 @@
 
 G_DEFINE_QUARK(subsidy-nightly-error-quark, nightly_error)
 
-/* Suffixes tried for a name already taken in the archive or rejected/ (NAME.1 ... NAME.N). A file
- * re-sent under one name this many times a day is a fault upstream, not a manifest. */
-#define NIGHTLY_SUFFIX_MAX 999
-/* Bytes copied at a time when a file moves to another filesystem. */
-#define NIGHTLY_COPY_BYTES (256 * 1024)
-/* Folders the run makes: the exports hold bank accounts, the archive owners' phones. */
-#define NIGHTLY_DIR_MODE 0750
 /* The finance bureau's file of batch N in the export dir. */
 #define NIGHTLY_EXPORT_NAME "batch-%d.csv"
-
-static gboolean log_to_syslog;
-static int log_max_priority = LOG_INFO;
-
-void nightly_log_open(gboolean use_syslog, int max_priority)
-{
-	log_to_syslog = use_syslog;
-	log_max_priority = max_priority;
-	if (use_syslog)
-		openlog("subsidy", LOG_PID, LOG_USER);
-}
-
-void nightly_log_close(void)
-{
-	if (log_to_syslog)
-		closelog();
-	log_to_syslog = FALSE;
-}
-
-void nightly_log(int priority, const char *fmt, ...)
-{
-	if (priority > log_max_priority)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	g_autofree char *raw = g_strdup_vprintf(fmt, ap);
-	va_end(ap);
-	/* One line each, whatever a file name holds: a name with a line break cannot forge one. */
-	g_autofree char *msg = text_shown(raw);
-	char when[CHRONO_TIME_TEXT_MAX];
-	chrono_format_time(chrono_now(), when);
-	fprintf(stderr, "%s nightly: %s\n", when, msg);
-	if (log_to_syslog)
-		syslog(priority, "nightly: %s", msg);
-}
 
 static void nightly_file_clear(gpointer p)
 {
@@ -135,201 +93,6 @@ int nightly_exit_status(const nightly_report *r)
 }
 
 /* ------------------------------------------------------------------------------------------ */
-/* Moving files without ever overwriting one                                                   */
-
-static gboolean exists(const char *path)
-{
-	struct stat st;
-	return lstat(path, &st) == 0;
-}
-
-/* Renames from to to unless to exists: 0, or -1 with errno (EEXIST when to is taken). */
-static int rename_noreplace(const char *from, const char *to)
-{
-#ifdef RENAME_NOREPLACE
-	if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0)
-		return 0;
-	if (errno != EINVAL && errno != ENOSYS)
-		return -1;
-#endif
-	/* A filesystem without RENAME_NOREPLACE: look, then rename. Between the two, only a program
-	 * other than subsidy could take the name: every run works under the settlement lock. */
-	if (exists(to)) {
-		errno = EEXIST;
-		return -1;
-	}
-	return rename(from, to);
-}
-
-static void fsync_dir(const char *dir)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd >= 0) {
-		fsync(fd);
-		close(fd);
-	}
-}
-
-typedef enum {
-	MOVE_DONE,
-	MOVE_TAKEN, /* the target name exists: try the next one */
-	MOVE_FAILED,
-} move_result;
-
-/* Copies the regular file from to to (which must not exist), durably, then unlinks from: the
- * move across filesystems. Killed part way, from is still there and to is either absent or whole. */
-static move_result copy_across(const char *from, const char *to, GError **error)
-{
-	g_autofree char *dir = g_path_get_dirname(to);
-	g_autofree char *tmp = NULL;
-	g_autofree char *buf = g_malloc(NIGHTLY_COPY_BYTES);
-	int in = open(from, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	int out = in >= 0 ? outfile_open_beside(to, O_WRONLY, &tmp) : -1;
-	gboolean ok = in >= 0 && out >= 0;
-	ssize_t n = 0;
-	while (ok && (n = read(in, buf, NIGHTLY_COPY_BYTES)) > 0)
-		for (ssize_t done = 0, w; ok && done < n; done += w)
-			ok = (w = write(out, buf + done, (size_t)(n - done))) > 0;
-	ok = ok && n == 0 && fsync(out) == 0;
-	int e = errno;
-	if (in >= 0)
-		close(in);
-	if (out >= 0)
-		close(out);
-	if (ok && rename_noreplace(tmp, to) != 0) {
-		e = errno;
-		ok = FALSE;
-	}
-	if (!ok) {
-		if (out >= 0)
-			outfile_discard(tmp);
-		if (e == EEXIST)
-			return MOVE_TAKEN;
-		g_set_error(error, NIGHTLY_ERROR, STATUS_SOFTWARE, "cannot copy '%s' to '%s': %s", from, to,
-			    g_strerror(e));
-		return MOVE_FAILED;
-	}
-	outfile_forget(tmp);
-	fsync_dir(dir);
-	if (g_unlink(from) != 0) {
-		e = errno;
-		g_set_error(error, NIGHTLY_ERROR, STATUS_SOFTWARE, "copied '%s' to '%s' but cannot remove it: %s",
-			    from, to, g_strerror(e));
-		return MOVE_FAILED;
-	}
-	return MOVE_DONE;
-}
-
-/* Moves the inbox entry from to to, which must not exist. A regular file is copied when to is on
- * another filesystem; anything else must be renamed. */
-static move_result move_entry(const char *from, const char *to, gboolean regular, GError **error)
-{
-	if (rename_noreplace(from, to) == 0)
-		return MOVE_DONE;
-	int e = errno;
-	if (e == EEXIST)
-		return MOVE_TAKEN;
-	if (e == EXDEV && regular)
-		return copy_across(from, to, error);
-	g_set_error(error, NIGHTLY_ERROR, STATUS_SOFTWARE, "cannot move '%s' to '%s': %s", from, to, g_strerror(e));
-	return MOVE_FAILED;
-}
-
-/* DIR/NAME, or DIR/NAME.k for k > 0; caller frees. */
-static char *candidate(const char *dir, const char *name, int k)
-{
-	g_autofree char *numbered = k ? g_strdup_printf("%s.%d", name, k) : NULL;
-	return g_build_filename(dir, numbered ? numbered : name, NULL);
-}
-
-static gboolean make_dir(const char *dir, GError **error)
-{
-	if (g_mkdir_with_parents(dir, NIGHTLY_DIR_MODE) == 0)
-		return TRUE;
-	int e = errno;
-	g_set_error(error, NIGHTLY_ERROR, STATUS_SOFTWARE, "cannot make folder '%s': %s", dir, g_strerror(e));
-	return FALSE;
-}
-
-static gboolean same_bytes(const char *path, const char *sha256)
-{
-	char hex[FILEHASH_HEX_MAX];
-	return filehash_sha256(path, hex, NULL, NULL) && strcmp(hex, sha256) == 0;
-}
-
-/* Moves a stored or skipped file into dir (the run's archive folder) under its name, or the first
- * of NAME.1, NAME.2... that is free. A file whose identical copy (same name, same bytes) is
- * there already is only removed from the inbox: a copy to another filesystem killed before it
- * removed its source leaves exactly that. Returns the path in the archive (caller frees). */
-static char *archive_file(const char *from, const char *dir, const char *name, const char *sha256, GError **error)
-{
-	g_assert(sha256 != NULL);
-	if (!make_dir(dir, error))
-		return NULL;
-	for (int k = 0; k <= NIGHTLY_SUFFIX_MAX; k++) {
-		g_autofree char *to = candidate(dir, name, k);
-		if (exists(to) && same_bytes(to, sha256)) {
-			if (g_unlink(from) != 0) {
-				int e = errno;
-				g_set_error(error, NIGHTLY_ERROR, STATUS_SOFTWARE, "cannot remove '%s': %s", from,
-					    g_strerror(e));
-				return NULL;
-			}
-			nightly_log(LOG_INFO, "removed '%s' from the inbox: the same bytes are archived as '%s'", from,
-				    to);
-			return g_steal_pointer(&to);
-		}
-		switch (move_entry(from, to, TRUE, error)) {
-		case MOVE_DONE:
-			nightly_log(LOG_INFO, "archived '%s' as '%s'", from, to);
-			return g_steal_pointer(&to);
-		case MOVE_TAKEN: continue;
-		case MOVE_FAILED: return NULL;
-		}
-	}
-	g_set_error(error, NIGHTLY_ERROR, STATUS_SOFTWARE, "cannot archive '%s': '%s' to '%s.%d' are all taken", from,
-		    name, name, NIGHTLY_SUFFIX_MAX);
-	return NULL;
-}
-
-/* Moves a refused entry into dir (INBOX/rejected) under the first of NAME, NAME.1... that is free,
- * its reason written first to NAME.reason (a reason whose file is gone is stale and replaced):
- * killed in between, the entry is still in the inbox, and the next run refuses it again and
- * rewrites the same reason. Returns the new path (caller frees). */
-static char *reject_entry(const char *from, const char *dir, const char *name, gboolean regular, const char *reason,
-			  GError **error)
-{
-	if (!make_dir(dir, error))
-		return NULL;
-	g_autofree char *text = g_strconcat(reason, "\n", NULL);
-	for (int k = 0; k <= NIGHTLY_SUFFIX_MAX; k++) {
-		g_autofree char *to = candidate(dir, name, k);
-		g_autofree char *why = g_strconcat(to, NIGHTLY_REASON_SUFFIX, NULL);
-		if (exists(to))
-			continue;
-		GError *e = NULL;
-		if (!g_file_set_contents_full(why, text, -1, G_FILE_SET_CONTENTS_CONSISTENT, OUTFILE_MODE, &e)) {
-			g_set_error(error, NIGHTLY_ERROR, STATUS_SOFTWARE, "cannot write '%s': %s", why, e->message);
-			g_error_free(e);
-			return NULL;
-		}
-		fault_point("nightly:reason-written");
-		switch (move_entry(from, to, regular, error)) {
-		case MOVE_DONE: {
-			g_autofree char *from_shown = text_shown(from), *to_shown = text_shown(to);
-			nightly_log(LOG_INFO, "moved '%s' to '%s', the reason beside it", from_shown, to_shown);
-			return g_steal_pointer(&to);
-		}
-		case MOVE_TAKEN: g_unlink(why); continue;
-		case MOVE_FAILED: g_unlink(why); return NULL;
-		}
-	}
-	g_set_error(error, NIGHTLY_ERROR, STATUS_SOFTWARE, "cannot reject '%s': '%s' to '%s.%d' are all taken", from,
-		    name, name, NIGHTLY_SUFFIX_MAX);
-	return NULL;
-}
-
-/* ------------------------------------------------------------------------------------------ */
 /* The inbox                                                                                   */
 
 typedef struct {
@@ -346,53 +109,6 @@ typedef struct {
 	ingest_options io;
 } run_ctx;
 
-static gint by_bytes(gconstpointer a, gconstpointer b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* The names in the inbox, bytewise sorted ("." and ".." left out). */
-static GPtrArray *list_inbox(const char *inbox, GError **error)
-{
-	DIR *dir = opendir(inbox);
-	if (!dir) {
-		int e = errno;
-		g_set_error(error, NIGHTLY_ERROR, STATUS_NOINPUT, "cannot read inbox '%s': %s", inbox, g_strerror(e));
-		return NULL;
-	}
-	GPtrArray *names = g_ptr_array_new_with_free_func(g_free);
-	struct dirent *de;
-	errno = 0;
-	while ((de = readdir(dir)) != NULL) {
-		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
-			g_ptr_array_add(names, g_strdup(de->d_name));
-		errno = 0;
-	}
-	int e = errno;
-	closedir(dir);
-	if (e) {
-		g_set_error(error, NIGHTLY_ERROR, STATUS_NOINPUT, "cannot read inbox '%s': %s", inbox, g_strerror(e));
-		g_ptr_array_free(names, TRUE);
-		return NULL;
-	}
-	g_ptr_array_sort(names, by_bytes);
-	return names;
-}
-
-/* A name an upload in progress has: a dotfile (rsync, many SFTP servers, the export's own
- * temporary files) or a partial-download ending. */
-static gboolean in_progress(const char *name)
-{
-	static const char *const suffixes[] = NIGHTLY_PARTIAL_SUFFIXES;
-	if (name[0] == '.')
-		return TRUE;
-	g_autofree char *lower = g_ascii_strdown(name, -1);
-	for (const char *const *s = suffixes; *s; s++)
-		if (g_str_has_suffix(lower, *s))
-			return TRUE;
-	return FALSE;
-}
-
 /* A directory of ours inside the inbox (archive/, rejected/, exports/ or the dirs given)? */
 static gboolean own_dir(const run_ctx *c, const char *name, const struct stat *st)
 {
@@ -405,35 +121,14 @@ static gboolean own_dir(const run_ctx *c, const char *name, const struct stat *s
 	return FALSE;
 }
 
-/* Why an entry that is not a directory cannot be ingested; NULL when it is a plain file with a
- * usable name. shown is name as display_name gives it. Caller frees. */
-static char *refusal_of(const char *name, const char *shown, const struct stat *st)
-{
-	const char *kind = S_ISLNK(st->st_mode)    ? "a symbolic link"
-			   : S_ISFIFO(st->st_mode) ? "a fifo"
-			   : S_ISSOCK(st->st_mode) ? "a socket"
-			   : S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode) ? "a device"
-			   : !S_ISREG(st->st_mode) ? "not a plain file"
-						   : NULL;
-	if (kind)
-		return g_strdup_printf("'%s' is %s: refused, never opened or followed", shown, kind);
-	if (!g_utf8_validate(name, -1, NULL))
-		return g_strdup("the file name is not UTF-8: rename the file and put it in the inbox again");
-	for (const char *p = name; *p; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f)
-			return g_strdup("the file name holds a control character: rename the file and put it in"
-					" the inbox again");
-	return NULL;
-}
-
 static void log_ingested(const char *name, const ingest_file_result *r)
 {
 	if (r->status == INGEST_REFUSED) {
-		nightly_log(LOG_WARNING, "refused '%s': %s", name, r->reason);
+		runlog(LOG_WARNING, "refused '%s': %s", name, r->reason);
 		return;
 	}
 	if (r->status == INGEST_SKIPPED) {
-		nightly_log(LOG_INFO, "skipped '%s': %s", name, r->reason);
+		runlog(LOG_INFO, "skipped '%s': %s", name, r->reason);
 		return;
 	}
 	g_autoptr(GString) counts = g_string_new(NULL);
@@ -441,24 +136,8 @@ static void log_ingested(const char *name, const ingest_file_result *r)
 		if (r->outcomes[o])
 			g_string_append_printf(counts, "%s %s %" G_GINT64_FORMAT, counts->len ? "," : ":",
 					       policy_outcome_name(o), (gint64)r->outcomes[o]);
-	nightly_log(LOG_INFO, "stored '%s' (%s): %" G_GINT64_FORMAT " lines%s", name, r->profile, (gint64)r->lines,
+	runlog(LOG_INFO, "stored '%s' (%s): %" G_GINT64_FORMAT " lines%s", name, r->profile, (gint64)r->lines,
 		    counts->str);
-}
-
-/* What nightly offers where a refusal's reason advises ingest's --set or --profile (profile.c
- * speaks for ingest): NULL when it advises neither. Caller frees. */
-static char *reason_advice(const char *reason, const nightly_route *route)
-{
-	if (!strstr(reason, "--set") && !strstr(reason, "--profile"))
-		return NULL;
-	if (route)
-		return g_strdup_printf("HINT: this folder is the route '%s' (profile %s): fix its [route %s] in the"
-				       " config file (profile=NAME, set=FIELD=VALUE;FIELD=VALUE), then put the file back",
-				       route->name, route->profile, route->name);
-	return g_strdup("HINT: nightly takes a file directly in the inbox as 'nightly --profile NAME --set"
-			" FIELD=VALUE' says; for one account's statements, make a folder ROUTE in the inbox and a"
-			" [route ROUTE] group in the config file (profile=NAME, set=FIELD=VALUE;FIELD=VALUE), then put"
-			" the file there");
 }
 
 /* Ingests (or refuses) the inbox entry name and moves it out of the inbox. The working directory
@@ -472,7 +151,7 @@ static gboolean take_entry(run_ctx *c, const nightly_route *route, const char *n
 	g_autofree char *rel = route ? g_build_filename(route->name, name, NULL) : g_strdup(name);
 	g_autofree char *path = g_build_filename(c->inbox, rel, NULL);
 	g_autofree char *shown = text_shown(rel);
-	g_autofree char *refusal = refusal_of(name, shown, st);
+	g_autofree char *refusal = inbox_refusal(name, shown, st);
 	g_autofree char *rejected_dir = route ? g_build_filename(c->rejected_dir, route->name, NULL)
 					      : g_strdup(c->rejected_dir);
 	g_autofree char *archive_dir = route ? g_build_filename(c->archive_day, route->name, NULL)
@@ -489,13 +168,13 @@ static gboolean take_entry(run_ctx *c, const nightly_route *route, const char *n
 	} else if (!ingest_file(c->d, rel, &io, &f.ingest, error)) {
 		ingest_file_result_clear(&f.ingest);
 		return FALSE;
-	} else if (f.ingest.status == INGEST_REFUSED && f.ingest.exit_status == STATUS_NOINPUT && !exists(path)) {
-		nightly_log(LOG_WARNING, "'%s' went away while it was read: nothing of it is stored", shown);
+	} else if (f.ingest.status == INGEST_REFUSED && f.ingest.exit_status == STATUS_NOINPUT && !inbox_exists(path)) {
+		runlog(LOG_WARNING, "'%s' went away while it was read: nothing of it is stored", shown);
 		ingest_file_result_clear(&f.ingest);
 		return TRUE;
 	} else if (f.ingest.status == INGEST_REFUSED && f.ingest.retry) {
 		/* Nothing wrong in the file itself: refusing it for good would lose it. */
-		nightly_log(LOG_WARNING, "left '%s' in the inbox for the next run: %s", shown, f.ingest.reason);
+		runlog(LOG_WARNING, "left '%s' in the inbox for the next run: %s", shown, f.ingest.reason);
 		c->out->retry++;
 		ingest_file_result_clear(&f.ingest);
 		return TRUE;
@@ -504,15 +183,18 @@ static gboolean take_entry(run_ctx *c, const nightly_route *route, const char *n
 	fault_point("nightly:ingested");
 
 	GError *e = NULL;
-	g_autofree char *advice = f.ingest.status == INGEST_REFUSED ? reason_advice(f.ingest.reason, route) : NULL;
+	g_autofree char *advice = f.ingest.status == INGEST_REFUSED
+					  ? inbox_advice(f.ingest.reason, route ? route->name : NULL,
+							 route ? route->profile : NULL)
+					  : NULL;
 	g_autofree char *reason = advice ? g_strconcat(f.ingest.reason, "\n", advice, NULL) : NULL;
 	if (f.ingest.status == INGEST_REFUSED)
-		f.moved_to = reject_entry(path, rejected_dir, name, S_ISREG(st->st_mode),
+		f.moved_to = inbox_reject(path, rejected_dir, name, S_ISREG(st->st_mode),
 					  reason ? reason : f.ingest.reason, &e);
 	else
-		f.moved_to = archive_file(path, archive_dir, name, f.ingest.sha256, &e);
+		f.moved_to = inbox_archive(path, archive_dir, name, f.ingest.sha256, &e);
 	if (!f.moved_to) {
-		nightly_log(LOG_ERR, "%s; it stays in the inbox for the next run", e->message);
+		runlog(LOG_ERR, "%s; it stays in the inbox for the next run", e->message);
 		g_error_free(e);
 		c->out->move_failures++;
 	}
@@ -539,9 +221,9 @@ static gboolean take_names(run_ctx *c, const nightly_route *route, GPtrArray *na
 		const char *name = names->pdata[i];
 		g_autofree char *rel = route ? g_build_filename(route->name, name, NULL) : g_strdup(name);
 		g_autofree char *shown = text_shown(rel);
-		if (in_progress(name)) {
+		if (inbox_in_progress(name)) {
 			c->out->waiting++;
-			nightly_log(LOG_INFO, "left '%s' in the inbox: an upload in progress, by its name", shown);
+			runlog(LOG_INFO, "left '%s' in the inbox: an upload in progress, by its name", shown);
 			continue;
 		}
 		g_autofree char *path = g_build_filename(c->inbox, rel, NULL);
@@ -562,9 +244,9 @@ static gboolean take_names(run_ctx *c, const nightly_route *route, GPtrArray *na
 				if (!take_folder(c, folder, error))
 					return FALSE;
 			} else if (route) {
-				nightly_log(LOG_WARNING, "skipped folder '%s': a route folder holds files only, left alone", shown);
+				runlog(LOG_WARNING, "skipped folder '%s': a route folder holds files only, left alone", shown);
 			} else {
-				nightly_log(LOG_WARNING, "skipped folder '%s': no route names it, left alone (a [route %s]"
+				runlog(LOG_WARNING, "skipped folder '%s': no route names it, left alone (a [route %s]"
 					    " group in the config file would make it one)", shown, shown);
 				g_ptr_array_add(c->out->unrouted, g_strdup(shown));
 			}
@@ -582,9 +264,9 @@ static gboolean take_folder(run_ctx *c, const nightly_route *route, GError **err
 {
 	g_autofree char *dir = g_build_filename(c->inbox, route->name, NULL);
 	GError *why = NULL;
-	g_autoptr(GPtrArray) names = list_inbox(dir, &why);
+	g_autoptr(GPtrArray) names = inbox_list(dir, &why);
 	if (!names) {
-		nightly_log(LOG_WARNING, "left route folder '%s' for the next run: %s", route->name, why->message);
+		runlog(LOG_WARNING, "left route folder '%s' for the next run: %s", route->name, why->message);
 		g_error_free(why);
 		c->out->retry++;
 		return TRUE;
@@ -608,7 +290,7 @@ static gboolean take_inbox(run_ctx *c, GPtrArray *names, GError **error)
 	gboolean ok = take_names(c, NULL, names, error);
 	if (back >= 0) {
 		if (fchdir(back) != 0)
-			nightly_log(LOG_WARNING, "cannot return to the working directory: %s", g_strerror(errno));
+			runlog(LOG_WARNING, "cannot return to the working directory: %s", g_strerror(errno));
 		close(back);
 	}
 	return ok;
@@ -645,9 +327,9 @@ static void remove_stale_temps(run_ctx *c)
 		if (lstat(path, &st) != 0 || !S_ISREG(st.st_mode))
 			continue;
 		if (g_unlink(path) == 0)
-			nightly_log(LOG_INFO, "removed '%s': a temporary file of an export that was stopped", path);
+			runlog(LOG_INFO, "removed '%s': a temporary file of an export that was stopped", path);
 		else
-			nightly_log(LOG_WARNING, "cannot remove '%s': %s", path, g_strerror(errno));
+			runlog(LOG_WARNING, "cannot remove '%s': %s", path, g_strerror(errno));
 	}
 	g_dir_close(dir);
 }
@@ -702,13 +384,15 @@ static gboolean export_for_people(run_ctx *c, int batch, const char *csv_path, G
 	xo.format = EXPORT_FORMAT_XLSX;
 	if (!export_batch(c->d, batch, &xo, path, error))
 		return FALSE;
-	nightly_log(LOG_INFO, "wrote batch %d for finance to open to '%s'", batch, path);
+	runlog(LOG_INFO, "wrote batch %d for finance to open to '%s'", batch, path);
 	return TRUE;
 }
 
 /* Exports every batch with no export recorded (the one just made, and any whose run stopped after
  * it settled) to the export dir, and writes again, where it was, the recorded file of any batch
  * that is missing; records each file written (sql/005_exports.sql). */
+enum { EXPORT_BATCH, EXPORT_PATH, EXPORT_SHA256, EXPORT_COLUMNS };
+
 static gboolean export_batches(run_ctx *c, GError **error)
 {
 	remove_stale_temps(c);
@@ -721,40 +405,42 @@ static gboolean export_batches(run_ctx *c, GError **error)
 				 1, p1, error);
 	if (!res)
 		return FALSE;
+	g_assert(PQnfields(res) == EXPORT_COLUMNS);
 	const export_options eo = EXPORT_OPTIONS_DEFAULT;
 	gboolean ok = TRUE;
 	for (int i = 0; ok && i < PQntuples(res); i++) {
-		int batch = atoi(PQgetvalue(res, i, 0));
-		gboolean recorded = !PQgetisnull(res, i, 1);
+		int batch = atoi(PQgetvalue(res, i, EXPORT_BATCH));
+		gboolean recorded = !PQgetisnull(res, i, EXPORT_PATH);
+		g_assert(batch > 0 && recorded == !PQgetisnull(res, i, EXPORT_SHA256));
 		g_autofree char *name = g_strdup_printf(NIGHTLY_EXPORT_NAME, batch);
-		g_autofree char *path = recorded ? g_strdup(PQgetvalue(res, i, 1))
+		g_autofree char *path = recorded ? g_strdup(PQgetvalue(res, i, EXPORT_PATH))
 						 : g_build_filename(c->export_dir, name, NULL);
 		g_autofree char *sha = g_strconcat(path, EXPORT_SHA256_SUFFIX, NULL);
 		g_autofree char *dir = g_path_get_dirname(path);
-		if (recorded && exists(path) && exists(sha)) {
+		if (recorded && inbox_exists(path) && inbox_exists(sha)) {
 			/* A run stopped between the two files, or someone removed the XLSX. */
 			g_autofree char *xlsx = people_path(path);
 			g_autofree char *xlsx_sha = g_strconcat(xlsx, EXPORT_SHA256_SUFFIX, NULL);
-			if (!exists(xlsx) || !exists(xlsx_sha))
+			if (!inbox_exists(xlsx) || !inbox_exists(xlsx_sha))
 				ok = export_for_people(c, batch, path, error);
 			continue;
 		}
 		nightly_export_kind kind = recorded			   ? NIGHTLY_EXPORT_AGAIN
 					   : batch == c->out->settle.batch_id ? NIGHTLY_EXPORT_NEW
 									      : NIGHTLY_EXPORT_UNRECORDED;
-		ok = make_dir(dir, error) && export_batch(c->d, batch, &eo, path, error) &&
-		     record_export(c, batch, path, recorded, recorded ? PQgetvalue(res, i, 2) : NULL, error) &&
+		ok = inbox_make_dir(dir, error) && export_batch(c->d, batch, &eo, path, error) &&
+		     record_export(c, batch, path, recorded, recorded ? PQgetvalue(res, i, EXPORT_SHA256) : NULL, error) &&
 		     export_for_people(c, batch, path, error);
 		if (!ok)
 			break;
 		switch (kind) {
-		case NIGHTLY_EXPORT_NEW: nightly_log(LOG_INFO, "exported batch %d to '%s'", batch, path); break;
+		case NIGHTLY_EXPORT_NEW: runlog(LOG_INFO, "exported batch %d to '%s'", batch, path); break;
 		case NIGHTLY_EXPORT_UNRECORDED:
-			nightly_log(LOG_INFO, "exported batch %d to '%s': no export of it was recorded (a run stopped"
+			runlog(LOG_INFO, "exported batch %d to '%s': no export of it was recorded (a run stopped"
 				    " after it settled)", batch, path);
 			break;
 		case NIGHTLY_EXPORT_AGAIN:
-			nightly_log(LOG_WARNING, "wrote batch %d again to '%s', where it was exported: the file was"
+			runlog(LOG_WARNING, "wrote batch %d again to '%s', where it was exported: the file was"
 				    " missing", batch, path);
 			break;
 		}
@@ -774,45 +460,28 @@ static gboolean write_report(run_ctx *c, GError **error)
 {
 	g_autofree char *path = g_build_filename(c->export_dir, REPORT_NIGHTLY_NAME, NULL);
 	g_autoptr(report) r = report_compute(c->d, NULL, NULL, error);
-	if (!r || !make_dir(c->export_dir, error) || !report_write_html(r, path, error))
+	if (!r || !inbox_make_dir(c->export_dir, error) || !report_write_html(r, path, error))
 		return FALSE;
-	nightly_log(LOG_INFO, "wrote the programme report to '%s'", path);
+	runlog(LOG_INFO, "wrote the programme report to '%s'", path);
 	g_free(c->out->report_path);
 	c->out->report_path = g_strdup(path);
 	return TRUE;
 }
 
-/* The pools with what is left in them, in the order postings draw from them (fund_pools_sort). */
+/* The pools with what is left in them, in the order postings draw from them (pools_read). */
 static gboolean read_pools(run_ctx *c, GError **error)
 {
-	const char *p1[] = { db_programme(c->d) };
-	PGresult *res = db_query(c->d,
-				 "SELECT p.pool_id, b.amount_fen, b.amount_fen - b.drawn_fen, p.priority FROM pools p"
-				 " JOIN pool_balances b USING (programme, pool_id) WHERE p.programme = $1"
-				 " AND p.superseded_at IS NULL",
-				 1, p1, error);
-	if (!res)
+	g_assert(c->out->pools->len == 0);
+	g_autoptr(GArray) read = pools_new();
+	if (!pools_read(c->d, db_programme(c->d), read, error))
 		return FALSE;
-	int n = PQntuples(res);
-	g_autofree fund_pool *order = g_new0(fund_pool, (gsize)n + 1);
-	for (int i = 0; i < n; i++) {
-		order[i].pool_id = PQgetvalue(res, i, 0);
-		order[i].priority = atoi(PQgetvalue(res, i, 3));
-		order[i].left_fen = g_ascii_strtoll(PQgetvalue(res, i, 2), NULL, 10);
-	}
-	fund_pools_sort(order, (size_t)n);
-	for (int k = 0; k < n; k++) {
-		int i = 0;
-		while (i < n && PQgetvalue(res, i, 0) != order[k].pool_id) /* the row whose text it borrows */
-			i++;
-		g_assert(i < n);
-		nightly_pool p = { 0 };
-		p.pool_id = g_strdup(PQgetvalue(res, i, 0));
-		p.amount_fen = g_ascii_strtoll(PQgetvalue(res, i, 1), NULL, 10);
-		p.left_fen = g_ascii_strtoll(PQgetvalue(res, i, 2), NULL, 10);
+	for (guint i = 0; i < read->len; i++) {
+		const pools_balance *b = &g_array_index(read, pools_balance, i);
+		nightly_pool p = { g_strdup(b->pool_id), b->amount_fen, b->left_fen };
+		g_assert(p.left_fen >= 0 && p.left_fen <= p.amount_fen); /* pool_never_below_zero */
 		g_array_append_val(c->out->pools, p);
 	}
-	PQclear(res);
+	g_assert(c->out->pools->len == read->len);
 	return TRUE;
 }
 
@@ -892,12 +561,12 @@ static void note_own_dir(run_ctx *c, int i, const char *dir)
 static gboolean run_locked(run_ctx *c, GError **error)
 {
 	const nightly_options *o = c->o;
-	nightly_log(LOG_INFO, "started on inbox '%s' (archive '%s', exports '%s')", c->inbox, c->archive_root,
+	runlog(LOG_INFO, "started on inbox '%s' (archive '%s', exports '%s')", c->inbox, c->archive_root,
 		    c->export_dir);
 	c->io.profiles = o->profiles;
 	c->io.now = chrono_now();
 	c->io.progress = o->progress;
-	g_autoptr(GPtrArray) names = list_inbox(c->inbox, error);
+	g_autoptr(GPtrArray) names = inbox_list(c->inbox, error);
 	if (!names || !ingest_begin_run(c->d, "nightly", o->os_user, &c->io.run_id, error))
 		return FALSE;
 	if (!take_inbox(c, names, error))
@@ -909,12 +578,12 @@ static gboolean run_locked(run_ctx *c, GError **error)
 	const settle_result *s = &c->out->settle;
 	char posted[MONEY_TEXT_MAX], unfunded[MONEY_TEXT_MAX];
 	if (s->batch_id)
-		nightly_log(LOG_INFO,
+		runlog(LOG_INFO,
 			    "settled batch %d: %d postings for %d orders, %s yuan posted, %s yuan owed and not funded",
 			    s->batch_id, s->postings, s->orders, money_format(s->posted_fen, posted),
 			    money_format(s->unfunded_fen, unfunded));
 	else
-		nightly_log(LOG_INFO, "settled: nothing to record, no batch");
+		runlog(LOG_INFO, "settled: nothing to record, no batch");
 	fault_point("nightly:settled");
 
 	if (!export_batches(c, error) || !read_pools(c, error) || !write_report(c, error) ||

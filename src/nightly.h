@@ -18,7 +18,7 @@
  * What is not a plain file is never opened nor followed: a symbolic link, a fifo, a socket or a
  * device is refused (moved to rejected/ as it is, with its reason), a directory is left alone
  * (archive/, rejected/ and exports/ live there by default) unless it is a route (nightly_route). Names starting with '.' and names
- * ending in NIGHTLY_PARTIAL_SUFFIXES are uploads still in progress: left for a later run. A name
+ * ending in INBOX_PARTIAL_SUFFIXES (inbox.h) are uploads still in progress: left for a later run. A name
  * that is not UTF-8 or holds a control character is refused (the database keeps names as text).
  * A file that cannot be read, or changes while it is read (still being written), is left in the
  * inbox with a warning for the next run.
@@ -45,11 +45,6 @@ GQuark nightly_error_quark(void);
 #define NIGHTLY_ARCHIVE_NAME "archive"
 #define NIGHTLY_REJECTED_NAME "rejected"
 #define NIGHTLY_EXPORTS_NAME "exports"
-/* Beside a refused file, the reason it was refused. */
-#define NIGHTLY_REASON_SUFFIX ".reason"
-/* Name endings of partial uploads (browsers, WinSCP, many SFTP clients), NULL-terminated; in any
- * case (".TMP", ".Part"). */
-#define NIGHTLY_PARTIAL_SUFFIXES { ".part", ".filepart", ".tmp", NULL }
 
 /* A route (CLI.md, "The inbox of `nightly`"): the files of the inbox folder name are ingested
  * with profile and the fixed fields overrides, archived to ARCHIVE/YYYY-MM-DD/name/ and refused
@@ -135,13 +130,5 @@ gboolean nightly_run(db *d, const nightly_options *o, nightly_report *out, GErro
 
 /* STATUS_FINDINGS when a file was refused as a whole or settlement held an order, else STATUS_OK. */
 int nightly_exit_status(const nightly_report *r);
-
-/* The run's log: every line goes to stderr as "YYYY-MM-DD HH:MM:SS nightly: MESSAGE" (China time),
- * and after nightly_log_open(TRUE, ...) to syslog(3) as well (ident "subsidy", LOG_USER, the
- * priority given: LOG_INFO, LOG_WARNING, LOG_ERR). Lines less urgent than max_priority (the
- * config file's log_level) are not written. */
-void nightly_log_open(gboolean use_syslog, int max_priority);
-void nightly_log(int priority, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
-void nightly_log_close(void);
 
 #endif

@@ -1,4 +1,5 @@
 /* outfile.c: temporary files beside their target; see outfile.h. */
+#define _GNU_SOURCE /* renameat2 and RENAME_NOREPLACE */
 #include "outfile.h"
 
 #include "status.h"
@@ -7,6 +8,7 @@
 #include <fcntl.h>
 #include <glib/gstdio.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -150,6 +152,37 @@ gboolean outfile_commit(const char *tmp_path, const char *path, GError **error)
 		g_unlink(tmp_path);
 	outfile_forget(tmp_path);
 	return ok;
+}
+
+int outfile_rename_noreplace(const char *from, const char *to)
+{
+	g_assert(from != NULL && to != NULL);
+#ifdef RENAME_NOREPLACE
+	if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0)
+		return 0;
+	if (errno != EINVAL && errno != ENOSYS)
+		return -1;
+#endif
+	/* A filesystem without RENAME_NOREPLACE: look, then rename. */
+	struct stat st;
+	if (lstat(to, &st) == 0) {
+		errno = EEXIST;
+		return -1;
+	}
+	return rename(from, to);
+}
+
+int outfile_commit_noreplace(const char *tmp_path, const char *path)
+{
+	g_assert(tmp_path != NULL && path != NULL);
+	int rc = outfile_rename_noreplace(tmp_path, path);
+	int e = errno;
+	if (rc != 0)
+		g_unlink(tmp_path);
+	outfile_forget(tmp_path);
+	errno = e;
+	g_assert(rc == 0 || rc == -1);
+	return rc;
 }
 
 void outfile_discard(const char *tmp_path)

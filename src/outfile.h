@@ -45,6 +45,18 @@ int outfile_open_beside(const char *path, int flags, char **tmp_path);
  * fails), tmp_path then removed. Either way tmp_path is forgotten. */
 gboolean outfile_commit(const char *tmp_path, const char *path, GError **error);
 
+/* Renames from to to unless to exists, of any kind (a link, even one to nothing, is not followed
+ * and not replaced): 0, or -1 with errno set (EEXIST when to is taken). renameat2's
+ * RENAME_NOREPLACE; on a filesystem without it, looks then renames, so only another program taking
+ * the name in between could be replaced (nightly works under the settlement lock). */
+int outfile_rename_noreplace(const char *from, const char *to);
+
+/* outfile_commit for a copy that must never overwrite (nightly's archive): renames tmp_path to
+ * path with outfile_rename_noreplace: 0, or -1 with errno set (EEXIST when path is taken), tmp_path
+ * then removed. The target is not checked: nothing there is ever replaced. Either way tmp_path is
+ * forgotten. */
+int outfile_commit_noreplace(const char *tmp_path, const char *path);
+
 /* Removes tmp_path and forgets it. */
 void outfile_discard(const char *tmp_path);
 

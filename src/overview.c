@@ -1,11 +1,12 @@
 /* overview.c: the programme at a glance; see overview.h. */
 #include "overview.h"
 
+#include "pools.h"
+
 #include <stdlib.h>
 #include <string.h>
 
 /* The columns of each query, by name. */
-enum { POOL_ID, POOL_NAME, POOL_AMOUNT, POOL_LEFT, POOL_COLUMNS };
 enum { OUTCOME_NAME, OUTCOME_LINES, OUTCOME_COLUMNS };
 enum {
 	TOTAL_POSTED,
@@ -38,28 +39,20 @@ static void pool_clear(gpointer p)
 	g_free(pool->name);
 }
 
+/* The pools in force, with what is left of them, in funding order (pools_read). */
 static gboolean read_pools(db *d, const char *const *params, GArray *pools, GError **error)
 {
 	g_assert(pools->len == 0);
-	PGresult *res = db_query(d,
-				 "SELECT p.pool_id, p.name, b.amount_fen, b.amount_fen - b.drawn_fen FROM pools p"
-				 " JOIN pool_balances b USING (programme, pool_id) WHERE p.programme = $1"
-				 " AND p.superseded_at IS NULL ORDER BY p.priority, p.pool_id COLLATE \"C\"",
-				 1, params, error);
-	if (!res)
+	g_autoptr(GArray) read = pools_new();
+	if (!pools_read(d, params[0], read, error))
 		return FALSE;
-	g_assert(PQnfields(res) == POOL_COLUMNS);
-	for (int i = 0; i < PQntuples(res); i++) {
-		overview_pool p = { 0 };
-		p.pool_id = g_strdup(PQgetvalue(res, i, POOL_ID));
-		p.name = g_strdup(PQgetvalue(res, i, POOL_NAME));
-		p.amount_fen = int_at(res, i, POOL_AMOUNT);
-		p.left_fen = int_at(res, i, POOL_LEFT);
+	for (guint i = 0; i < read->len; i++) {
+		const pools_balance *b = &g_array_index(read, pools_balance, i);
+		overview_pool p = { g_strdup(b->pool_id), g_strdup(b->name), b->amount_fen, b->left_fen };
 		g_assert(p.left_fen >= 0 && p.left_fen <= p.amount_fen); /* pool_never_below_zero, drawn_fen >= 0 */
 		g_array_append_val(pools, p);
 	}
-	g_assert(pools->len == (guint)PQntuples(res));
-	PQclear(res);
+	g_assert(pools->len == read->len);
 	return TRUE;
 }
 

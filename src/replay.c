@@ -100,6 +100,9 @@ static void batch_clear(gpointer p)
 
 static const char *const registry_tables[] = { "policies", "shops", "senders", "households", "campaigns", "pools" };
 
+/* Columns of load_batches' query. */
+enum { BATCH_ID, BATCH_FILES_UPTO, BATCH_CREATED_AT, BATCH_REGISTRY_STATE, BATCH_COLUMNS };
+
 static gboolean load_batches(replay_ctx *c, GError **error)
 {
 	/* Every instant the registry changed: a version recorded or superseded. Two batches with
@@ -119,12 +122,15 @@ static gboolean load_batches(replay_ctx *c, GError **error)
 	g_string_free(sql, TRUE);
 	if (!res)
 		return FALSE;
+	g_assert(PQnfields(res) == BATCH_COLUMNS);
+	g_assert(PQntuples(res) <= 1); /* LIMIT 1 */
 	for (int i = 0; i < PQntuples(res); i++) {
 		replay_batch b = { 0 };
-		b.batch_id = atoi(PQgetvalue(res, i, 0));
-		b.files_upto = g_ascii_strtoll(PQgetvalue(res, i, 1), NULL, 10);
-		b.created_at = g_strdup(PQgetvalue(res, i, 2));
-		b.registry_state = g_strdup(PQgetvalue(res, i, 3));
+		b.batch_id = atoi(PQgetvalue(res, i, BATCH_ID));
+		b.files_upto = g_ascii_strtoll(PQgetvalue(res, i, BATCH_FILES_UPTO), NULL, 10);
+		b.created_at = g_strdup(PQgetvalue(res, i, BATCH_CREATED_AT));
+		b.registry_state = g_strdup(PQgetvalue(res, i, BATCH_REGISTRY_STATE));
+		g_assert(b.batch_id > 0 && b.files_upto >= 0);
 		g_array_append_val(c->batches, b);
 	}
 	PQclear(res);
@@ -200,7 +206,7 @@ static const char copy_changes[] =
 
 /* Columns of the replay_lines cursor. */
 enum { L_FILE, L_LINE, L_NAME, L_OUTCOME, L_SHOP, L_KEY, L_COURIER, L_WAYBILL, L_ORDER_NO, L_PICKUP, L_CODE,
-       L_PHONE, L_CATEGORY, L_FEE };
+       L_PHONE, L_CATEGORY, L_FEE, L_COLUMNS };
 
 static const char *value(const PGresult *res, int row, int col)
 {
@@ -303,6 +309,7 @@ static gboolean reclassify(replay_ctx *c, GError **error)
 		res = db_query(c->d, "FETCH " G_STRINGIFY(REPLAY_CHUNK_ROWS) " FROM replay_lines", 0, NULL, error);
 		if (!res)
 			return FALSE;
+		g_assert(PQnfields(res) == L_COLUMNS);
 		int n = PQntuples(res);
 		for (int i = 0; i < n; i++) {
 			reclassify_line(c, res, i, copy);
@@ -399,7 +406,7 @@ static const char compare_current[] = COMPARE(IN_RANGE(CURRENT_LINES) " UNION " 
 /* Columns of the replay_orders cursor. */
 enum { O_SHOP, O_KEY, O_ORDER_NO, O_STO_PICKUPS, O_HAS_REC, O_REC_FEES, O_REC_PICKUPS, O_REC_LAST, O_STO_LAST, O_HAS_LED,
        O_LED_FUNDED, O_LED_UNFUNDED, O_LED_ENT, O_LED_RULE, O_LED_RATE, O_LED_POLICY, O_LED_VERSION, O_LED_FEE,
-       O_LED_DATE, O_LED_BATCH, O_LED_SEQ, O_CHG_N, O_CHG_NOTES };
+       O_LED_DATE, O_LED_BATCH, O_LED_SEQ, O_CHG_N, O_CHG_NOTES, O_COLUMNS };
 
 static int64_t int_at(const PGresult *res, int row, int col)
 {
@@ -632,6 +639,7 @@ static gboolean compare(replay_ctx *c, chrono_day from, chrono_day to, replay_si
 		res = db_query(c->d, "FETCH " G_STRINGIFY(REPLAY_CHUNK_ROWS) " FROM replay_orders", 0, NULL, error);
 		if (!res)
 			return FALSE;
+		g_assert(PQnfields(res) == O_COLUMNS);
 		int n = PQntuples(res);
 		for (int i = 0; i < n; i++) {
 			if (!compare_order(c, res, i, sink, user_data, error)) {

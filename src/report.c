@@ -3,6 +3,7 @@
 
 #include "json.h"
 #include "outfile.h"
+#include "pools.h"
 #include "status.h"
 
 #include <stdlib.h>
@@ -66,24 +67,19 @@ static const char lines_sql[] =
 	"  AND pickup_time::date <= coalesce($3::date, 'infinity'::date)))"
 	" GROUP BY courier, outcome";
 
-/* Every pool now, with what the postings of in-scope orders drew from it, net of returns. Without
- * a range every posting's order is in scope, so the entries alone tell. */
-static const char pools_sql_all[] =
-	"WITH d AS (SELECT pool_id, -sum(amount_fen) AS drawn FROM entries WHERE programme = $1"
-	"  AND pool_id IS NOT NULL AND $2::date IS NULL AND $3::date IS NULL GROUP BY pool_id)"
-	" SELECT p.pool_id, p.name, b.amount_fen, coalesce(d.drawn, 0), b.amount_fen - b.drawn_fen FROM pools p"
-	" JOIN pool_balances b ON b.programme = p.programme AND b.pool_id = p.pool_id"
-	" LEFT JOIN d ON d.pool_id = p.pool_id WHERE p.programme = $1 AND p.superseded_at IS NULL"
-	" ORDER BY p.pool_id COLLATE \"C\"";
-static const char pools_sql_range[] =
-	"WITH d AS (SELECT e.pool_id, -sum(e.amount_fen) AS drawn FROM entries e"
-	"  JOIN postings ps ON ps.programme = e.programme AND ps.batch_id = e.batch_id AND ps.seq = e.posting_seq"
-	"  JOIN orders o ON o.programme = ps.programme AND o.shop_id = ps.shop_id AND o.order_key = ps.order_key"
-	"  WHERE e.programme = $1 AND e.pool_id IS NOT NULL AND " ORDER_IN_SCOPE("o") " GROUP BY e.pool_id)"
-	" SELECT p.pool_id, p.name, b.amount_fen, coalesce(d.drawn, 0), b.amount_fen - b.drawn_fen FROM pools p"
-	" JOIN pool_balances b ON b.programme = p.programme AND b.pool_id = p.pool_id"
-	" LEFT JOIN d ON d.pool_id = p.pool_id WHERE p.programme = $1 AND p.superseded_at IS NULL"
-	" ORDER BY p.pool_id COLLATE \"C\"";
+/* What the postings of in-scope orders drew from each pool, net of returns: a row per pool drawn
+ * from ($2, $3 the range, as ORDER_IN_SCOPE). Without a range every posting's order is in scope,
+ * so the entries alone tell. The pools themselves, with their amount and what is left, are
+ * pools_read's. */
+enum { DRAWN_POOL_ID, DRAWN_FEN, DRAWN_COLUMNS };
+static const char drawn_sql_all[] =
+	"SELECT pool_id, -sum(amount_fen) FROM entries WHERE programme = $1"
+	" AND pool_id IS NOT NULL AND $2::date IS NULL AND $3::date IS NULL GROUP BY pool_id";
+static const char drawn_sql_range[] =
+	"SELECT e.pool_id, -sum(e.amount_fen) FROM entries e"
+	" JOIN postings ps ON ps.programme = e.programme AND ps.batch_id = e.batch_id AND ps.seq = e.posting_seq"
+	" JOIN orders o ON o.programme = ps.programme AND o.shop_id = ps.shop_id AND o.order_key = ps.order_key"
+	" WHERE e.programme = $1 AND e.pool_id IS NOT NULL AND " ORDER_IN_SCOPE("o") " GROUP BY e.pool_id";
 
 /* One point per China-time day on which a batch was made (the session's time zone is China's,
  * db.h): the pools loaded by the moment of that day's last batch, at the amounts they had then,
@@ -295,13 +291,26 @@ static void name_campaigns(report *r, const PGresult *names)
 	}
 }
 
-/* Every pool now, by pool_id bytewise (pools_sql_*: one current row per pool). */
-static void take_pools(report *r, const PGresult *pools)
+static int compare_balances(gconstpointer a, gconstpointer b)
 {
-	g_assert(PQnfields(pools) == 5 && r->pools->len == 0);
-	for (int i = 0; i < PQntuples(pools); i++) {
-		report_pool p = { text_or_null(pools, i, 0), text_or_null(pools, i, 1), num(pools, i, 2),
-				  num(pools, i, 3), num(pools, i, 4) };
+	return strcmp(((const pools_balance *)a)->pool_id, ((const pools_balance *)b)->pool_id);
+}
+
+/* Every pool now (balances, pools_read's), by pool_id bytewise, with what in-scope orders drew
+ * from it (drawn, drawn_sql_*'s rows: 0 for a pool with none). */
+static void take_pools(report *r, GArray *balances, const PGresult *drawn)
+{
+	g_assert(PQnfields(drawn) == DRAWN_COLUMNS && r->pools->len == 0);
+	g_autoptr(GHashTable) drawn_by_pool = g_hash_table_new(g_str_hash, g_str_equal);
+	for (int i = 0; i < PQntuples(drawn); i++)
+		g_hash_table_insert(drawn_by_pool, PQgetvalue(drawn, i, DRAWN_POOL_ID), PQgetvalue(drawn, i, DRAWN_FEN));
+	g_assert(g_hash_table_size(drawn_by_pool) == (guint)PQntuples(drawn)); /* GROUP BY pool_id */
+	g_array_sort(balances, compare_balances);
+	for (guint i = 0; i < balances->len; i++) {
+		const pools_balance *b = &g_array_index(balances, pools_balance, i);
+		const char *d = g_hash_table_lookup(drawn_by_pool, b->pool_id);
+		report_pool p = { g_strdup(b->pool_id), g_strdup(b->name), b->amount_fen,
+				  d ? g_ascii_strtoll(d, NULL, 10) : 0, b->left_fen };
 		/* pool_never_below_zero: left within 0..amount. */
 		g_assert(p.left_fen >= 0 && p.left_fen <= p.amount_fen);
 		g_assert(i == 0 || compare_keys(g_array_index(r->pools, report_pool, i - 1).pool_id, p.pool_id) < 0);
@@ -331,6 +340,7 @@ report *report_compute(db *d, const char *from, const char *to, GError **error)
 	const char *params[] = { db_programme(d), from, to };
 	PGresult *head = NULL, *orders = NULL, *paid = NULL, *names = NULL, *lines = NULL, *pools = NULL,
 		 *burn = NULL;
+	g_autoptr(GArray) balances = pools_new();
 	/* Memory for the joins of a million orders in one report, this transaction only. */
 	gboolean ok = db_begin_read(d, error) &&
 		      db_exec(d, "SET LOCAL work_mem = '64MB'", error) &&
@@ -339,7 +349,8 @@ report *report_compute(db *d, const char *from, const char *to, GError **error)
 		      (paid = db_query(d, paid_sql, 3, params, error)) &&
 		      (names = db_query(d, campaigns_sql, 1, params, error)) &&
 		      (lines = db_query(d, lines_sql, 3, params, error)) &&
-		      (pools = db_query(d, from || to ? pools_sql_range : pools_sql_all, 3, params, error)) &&
+		      (pools = db_query(d, from || to ? drawn_sql_range : drawn_sql_all, 3, params, error)) &&
+		      pools_read(d, params[0], balances, error) &&
 		      (burn = db_query(d, burn_sql, 1, params, error));
 	db_rollback(d);
 	report *r = NULL;
@@ -359,7 +370,7 @@ report *report_compute(db *d, const char *from, const char *to, GError **error)
 		g_array_sort(r->by_village, compare_villages);
 		g_array_sort(r->by_campaign, compare_campaigns);
 		g_array_sort(r->by_courier, compare_couriers);
-		take_pools(r, pools);
+		take_pools(r, balances, pools);
 		take_burn_down(r, burn);
 	}
 	g_assert(ok == (r != NULL));

@@ -24,6 +24,7 @@
 #include "money.h"
 #include "order.h"
 #include "policy.h"
+#include "pools.h"
 #include "registry.h"
 #include "status.h"
 
@@ -162,6 +163,9 @@ static const char touch_changed_shops[] =
 static const char touch_changed_policies[] =
 	"SELECT valid_from::text, valid_to::text FROM policies WHERE programme = $1"
 	" AND (recorded_at > $2::timestamptz OR superseded_at > $2::timestamptz)";
+/* Their columns, by name. */
+enum { CHANGED_SHOP_ID, CHANGED_SHOP_COLUMNS };
+enum { CHANGED_FROM, CHANGED_TO, CHANGED_POLICY_COLUMNS };
 
 /* Runs an INSERT INTO settle_touched; adds the rows it inserted to *n. */
 static gboolean touch(settle_ctx *c, const char *sql, int n_params, const char *const *params, int64_t *n,
@@ -212,8 +216,9 @@ static gboolean touch_registry_changes(settle_ctx *c, int64_t *n, GError **error
 	PGresult *shops = db_query(c->d, touch_changed_shops, 2, p2, error);
 	PGresult *policies = shops ? db_query(c->d, touch_changed_policies, 2, p2, error) : NULL;
 	gboolean ok = policies != NULL;
+	g_assert(!ok || (PQnfields(shops) == CHANGED_SHOP_COLUMNS && PQnfields(policies) == CHANGED_POLICY_COLUMNS));
 	if (ok && PQntuples(shops) > 0) {
-		g_autofree char *ids = column_array(shops, 0);
+		g_autofree char *ids = column_array(shops, CHANGED_SHOP_ID);
 		const char *p[] = { c->programme, ids };
 		ok = touch(c,
 			   "INSERT INTO settle_touched SELECT shop_id, order_key FROM orders"
@@ -221,7 +226,7 @@ static gboolean touch_registry_changes(settle_ctx *c, int64_t *n, GError **error
 			   2, p, n, error);
 	}
 	if (ok && PQntuples(policies) > 0) {
-		g_autofree char *from = column_array(policies, 0), *to = column_array(policies, 1);
+		g_autofree char *from = column_array(policies, CHANGED_FROM), *to = column_array(policies, CHANGED_TO);
 		const char *p[] = { c->programme, from, to };
 		ok = touch(c,
 			   "INSERT INTO settle_touched SELECT o.shop_id, o.order_key FROM orders o"
@@ -428,7 +433,7 @@ static void price_order(settle_ctx *c, settle_order *o)
 
 /* Columns of the settle_lines cursor. */
 enum { L_SHOP, L_KEY, L_ORDER_NO, L_FEE, L_PICKUP, L_COURIER, L_WAYBILL, L_CAMPAIGN, L_OLD_FEN, L_OLD_FUNDED,
-       L_OLD_UNFUNDED };
+       L_OLD_UNFUNDED, L_COLUMNS };
 
 static int64_t int_or_zero(const PGresult *res, int row, int col)
 {
@@ -549,6 +554,7 @@ static gboolean price_orders(settle_ctx *c, GError **error)
 			ok = FALSE;
 			break;
 		}
+		g_assert(PQnfields(res) == L_COLUMNS);
 		int n = PQntuples(res);
 		for (int i = 0; i < n && ok; i++)
 			ok = fold_line(c, &cur, res, i, error);
@@ -569,37 +575,27 @@ static gboolean price_orders(settle_ctx *c, GError **error)
 	return ok && flush_pricing(c, error) && db_exec(c->d, "CLOSE settle_lines", error) && record_held(c, error);
 }
 
-/* The pools as they stand, in the order postings draw from them. Pool ids are interned: a
- * programme has a handful, and the draw stacks and entries borrow them. */
+/* The pools as they stand (pools_read), in the order postings draw from them. Pool ids are
+ * interned: a programme has a handful, and the draw stacks and entries borrow them. */
 static gboolean load_pools(settle_ctx *c, GError **error)
 {
-	const char *p1[] = { c->programme };
-	PGresult *res = db_query(c->d,
-				 "SELECT p.pool_id, p.valid_from, p.valid_to, b.amount_fen - b.drawn_fen, p.priority FROM pools p"
-				 " JOIN pool_balances b ON b.programme = p.programme AND b.pool_id = p.pool_id"
-				 " WHERE p.programme = $1 AND p.superseded_at IS NULL",
-				 1, p1, error);
-	if (!res)
+	g_assert(c->pools->len == 0);
+	g_autoptr(GArray) read = pools_new();
+	if (!pools_read(c->d, c->programme, read, error))
 		return FALSE;
-	for (int i = 0; i < PQntuples(res); i++) {
-		fund_pool fp = { 0 };
-		fp.pool_id = g_intern_string(PQgetvalue(res, i, 0));
-		gboolean ok = chrono_parse_day(PQgetvalue(res, i, 1), &fp.valid_from, NULL);
-		if (PQgetisnull(res, i, 2))
-			fp.valid_to = POLICY_OPEN_END;
-		else
-			ok = ok && chrono_parse_day(PQgetvalue(res, i, 2), &fp.valid_to, NULL);
-		g_assert(ok); /* dates as the database prints them */
-		fp.left_fen = g_ascii_strtoll(PQgetvalue(res, i, 3), NULL, 10);
-		fp.priority = atoi(PQgetvalue(res, i, 4));
+	for (guint i = 0; i < read->len; i++) {
+		const pools_balance *b = &g_array_index(read, pools_balance, i);
+		fund_pool fp = { g_intern_string(b->pool_id), b->priority, b->valid_from, b->valid_to, b->left_fen };
 		g_assert(fp.left_fen >= 0); /* pool_never_below_zero */
 		g_array_append_val(c->pools, fp);
 	}
-	PQclear(res);
+	/* Already in this order (pools_read): sorting again asserts the ids are unique. */
 	fund_pools_sort((fund_pool *)(void *)c->pools->data, c->pools->len);
 	for (guint i = 0; i < c->pools->len; i++) {
 		int64_t left = g_array_index(c->pools, fund_pool, i).left_fen;
 		gboolean used = FALSE;
+		g_assert(strcmp(g_array_index(c->pools, fund_pool, i).pool_id,
+				g_array_index(read, pools_balance, i).pool_id) == 0);
 		g_array_append_val(c->pools_start, left);
 		g_array_append_val(c->pools_used, used);
 	}
@@ -617,6 +613,8 @@ static char *draw_key(const char *shop_id, const char *order_key)
  * from the latest draws of its pool first, as fund_order returns. Grouping by pool alone would lose
  * the order of two pools drawn by one posting (by priority, not by pool_id) and of a pool drawn
  * again after another. */
+enum { DRAW_SHOP, DRAW_KEY, DRAW_POOL, DRAW_AMOUNT, DRAW_COLUMNS };
+
 static gboolean load_reversal_draws(settle_ctx *c, GError **error)
 {
 	const char *p1[] = { c->programme };
@@ -631,9 +629,10 @@ static gboolean load_reversal_draws(settle_ctx *c, GError **error)
 				 1, p1, error);
 	if (!res)
 		return FALSE;
+	g_assert(PQnfields(res) == DRAW_COLUMNS);
 	gboolean ok = TRUE;
 	for (int i = 0; i < PQntuples(res) && ok; i++) {
-		char *key = draw_key(PQgetvalue(res, i, 0), PQgetvalue(res, i, 1));
+		char *key = draw_key(PQgetvalue(res, i, DRAW_SHOP), PQgetvalue(res, i, DRAW_KEY));
 		GArray *a = g_hash_table_lookup(c->draws, key);
 		if (!a) {
 			a = g_array_new(FALSE, FALSE, sizeof(fund_draw));
@@ -641,13 +640,13 @@ static gboolean load_reversal_draws(settle_ctx *c, GError **error)
 		} else {
 			g_free(key);
 		}
-		const char *pool_id = g_intern_string(PQgetvalue(res, i, 2));
-		ok = fund_draws_replay(a, pool_id, g_ascii_strtoll(PQgetvalue(res, i, 3), NULL, 10));
+		const char *pool_id = g_intern_string(PQgetvalue(res, i, DRAW_POOL));
+		ok = fund_draws_replay(a, pool_id, g_ascii_strtoll(PQgetvalue(res, i, DRAW_AMOUNT), NULL, 10));
 		if (!ok)
 			g_set_error(error, SETTLE_ERROR, STATUS_SOFTWARE,
 				    "order '%s' of shop '%s' got more back from pool '%s' than it drew: the ledger does"
 				    " not add up (run 'subsidy verify')",
-				    PQgetvalue(res, i, 1), PQgetvalue(res, i, 0), pool_id);
+				    PQgetvalue(res, i, DRAW_KEY), PQgetvalue(res, i, DRAW_SHOP), pool_id);
 	}
 	PQclear(res);
 	return ok;
@@ -704,7 +703,16 @@ static void write_posting(settle_ctx *c, const settle_row *r, const fund_posting
 }
 
 /* Columns of the settle_funding cursor after the order's (SETTLE_ORDER_COLUMNS). */
-enum { F_NEW = R_COUNT, F_BEFORE_FEN, F_BEFORE_FUNDED, F_BEFORE_UNFUNDED, F_AFTER_REVERSAL, F_LAST, F_CORRECTION };
+enum {
+	F_NEW = R_COUNT,
+	F_BEFORE_FEN,
+	F_BEFORE_FUNDED,
+	F_BEFORE_UNFUNDED,
+	F_AFTER_REVERSAL,
+	F_LAST,
+	F_CORRECTION,
+	F_COLUMNS
+};
 
 
 /* Funds one attempt (a settle_fund row, in funding order); appends its posting, its entries and,
@@ -782,6 +790,7 @@ static gboolean fund_orders(settle_ctx *c, GError **error)
 					 error);
 		if (!res)
 			return FALSE;
+		g_assert(PQnfields(res) == F_COLUMNS);
 		int n = PQntuples(res);
 		for (int i = 0; i < n; i++)
 			fund_order(c, res, i);

@@ -658,6 +658,40 @@ Test(nightly, an_archive_on_another_filesystem_gets_a_copy_and_the_inbox_loses_t
 	cr_assert(system(cmd) == 0);
 }
 
+/* A refused entry whose NAME.reason is taken in rejected/ by something that is not a file (here a
+ * link to nothing, left by hand) never replaces it: the entry goes under the next free name,
+ * NAME.1, with its reason as NAME.1.reason, and no temporary file is left beside them. */
+Test(nightly, a_reason_name_taken_by_a_link_is_left_and_the_next_name_is_used)
+{
+	const char *db = h_fresh_db();
+	h_load_registry(db, "fixtures/small");
+	g_autofree char *inbox = new_inbox("inbox");
+	g_autofree char *rejected_dir = g_build_filename(inbox, "rejected", NULL);
+	cr_assert(g_mkdir(rejected_dir, 0755) == 0);
+	g_autofree char *stale = g_build_filename(rejected_dir, "link.csv.reason", NULL);
+	g_autofree char *link = g_build_filename(inbox, "link.csv", NULL);
+	cr_assert(symlink("nowhere", stale) == 0 && symlink("elsewhere", link) == 0);
+	h_result r = h_run(db, "nightly", "--inbox", inbox, NULL);
+	cr_assert_eq(r.status, 1, "exit %d\n%s%s", r.status, r.out, r.err);
+	h_result_clear(&r);
+	g_autofree char *kept = g_file_read_link(stale, NULL);
+	cr_assert_str_eq(kept, "nowhere");
+	g_autofree char *moved = g_build_filename(rejected_dir, "link.csv.1", NULL);
+	g_autofree char *points_to = g_file_read_link(moved, NULL);
+	cr_assert_str_eq(points_to, "elsewhere");
+	g_autofree char *reason_path = g_build_filename(rejected_dir, "link.csv.1.reason", NULL);
+	g_autofree char *reason = h_read(reason_path, NULL);
+	cr_assert(strstr(reason, "symbolic link"), "%s", reason);
+	GDir *d = g_dir_open(rejected_dir, 0, NULL);
+	cr_assert(d != NULL);
+	int n = 0;
+	for (const char *e; (e = g_dir_read_name(d)); n++)
+		cr_assert(e[0] != '.', "a temporary file left in rejected/: %s", e);
+	g_dir_close(d);
+	cr_assert_eq(n, 3);
+	assert_inbox_empty(inbox);
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* The demo inbox                                                                              */
 

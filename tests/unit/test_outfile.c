@@ -1,11 +1,13 @@
 /* test_outfile.c: files written whole or not at all (outfile.h): outfile_write puts every byte at
  * its target with the engine's mode and leaves no temporary file; a target that is not a regular
  * file is refused and left as it is; outfile_write_temp leaves its bytes under a temporary name
- * until committed or discarded; outfile_begin refuses before creating anything. */
+ * until committed or discarded; outfile_begin refuses before creating anything; the no-replace
+ * rename and commit (nightly's archive) never replace a name taken, a dangling link included. */
 #include "outfile.h"
 #include "status.h"
 
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <glib/gstdio.h>
 #include <string.h>
@@ -143,5 +145,85 @@ Test(outfile, begin_refuses_before_creating_anything)
 	outfile_discard(tmp);
 	g_autofree char *none = names_in(dir);
 	cr_assert_str_eq(none, "");
+	g_rmdir(dir);
+}
+
+/* A temporary file's bytes, written and closed. */
+static char *temp_with(const char *path, const char *bytes)
+{
+	char *tmp = NULL;
+	int fd = outfile_open_beside(path, O_WRONLY, &tmp);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(write(fd, bytes, strlen(bytes)), (ssize_t)strlen(bytes));
+	cr_assert_eq(close(fd), 0);
+	return tmp;
+}
+
+Test(outfile, commit_noreplace_never_replaces_what_is_there_and_leaves_no_temporary_file)
+{
+	g_autofree char *dir = scratch();
+	g_autofree char *taken = g_build_filename(dir, "a.csv", NULL);
+	g_autofree char *dangling = g_build_filename(dir, "b.csv", NULL);
+	g_autofree char *free_name = g_build_filename(dir, "c.csv", NULL);
+	cr_assert(g_file_set_contents(taken, "first", -1, NULL));
+	cr_assert_eq(symlink("nowhere", dangling), 0);
+	/* A regular file, and a link to nothing (not followed, not replaced): both taken. */
+	const char *targets[] = { taken, dangling };
+	for (size_t i = 0; i < G_N_ELEMENTS(targets); i++) {
+		g_autofree char *tmp = temp_with(targets[i], "second");
+		errno = 0;
+		cr_assert_eq(outfile_commit_noreplace(tmp, targets[i]), -1);
+		cr_assert_eq(errno, EEXIST, "%s", g_strerror(errno));
+		cr_assert_not(g_file_test(tmp, G_FILE_TEST_EXISTS)); /* removed */
+	}
+	g_autofree char *kept = NULL;
+	cr_assert(g_file_get_contents(taken, &kept, NULL, NULL));
+	cr_assert_str_eq(kept, "first");
+	struct stat st;
+	cr_assert_eq(lstat(dangling, &st), 0);
+	cr_assert(S_ISLNK(st.st_mode));
+	g_autofree char *nowhere = g_build_filename(dir, "nowhere", NULL);
+	cr_assert_not(g_file_test(nowhere, G_FILE_TEST_EXISTS));
+
+	g_autofree char *tmp = temp_with(free_name, "third");
+	cr_assert_eq(outfile_commit_noreplace(tmp, free_name), 0, "%s", g_strerror(errno));
+	g_autofree char *got = NULL;
+	cr_assert(g_file_get_contents(free_name, &got, NULL, NULL));
+	cr_assert_str_eq(got, "third");
+	g_autofree char *names = names_in(dir);
+	cr_assert_str_eq(names, "a.csv,b.csv,c.csv");
+
+	/* A failure that is not a taken name keeps its errno, the temporary file removed too. */
+	g_autofree char *missing = g_build_filename(dir, "no-such-dir", "d.csv", NULL);
+	g_autofree char *tmp2 = temp_with(free_name, "fourth");
+	errno = 0;
+	cr_assert_eq(outfile_commit_noreplace(tmp2, missing), -1);
+	cr_assert_eq(errno, ENOENT, "%s", g_strerror(errno));
+	g_autofree char *after = names_in(dir);
+	cr_assert_str_eq(after, "a.csv,b.csv,c.csv");
+	g_unlink(taken);
+	g_unlink(dangling);
+	g_unlink(free_name);
+	g_rmdir(dir);
+}
+
+Test(outfile, rename_noreplace_moves_to_a_free_name_only)
+{
+	g_autofree char *dir = scratch();
+	g_autofree char *from = g_build_filename(dir, "in.csv", NULL);
+	g_autofree char *to = g_build_filename(dir, "out.csv", NULL);
+	cr_assert(g_file_set_contents(from, "moved", -1, NULL));
+	cr_assert(g_file_set_contents(to, "there", -1, NULL));
+	errno = 0;
+	cr_assert_eq(outfile_rename_noreplace(from, to), -1);
+	cr_assert_eq(errno, EEXIST);
+	g_autofree char *there = NULL;
+	cr_assert(g_file_get_contents(to, &there, NULL, NULL));
+	cr_assert_str_eq(there, "there");
+	cr_assert_eq(g_unlink(to), 0);
+	cr_assert_eq(outfile_rename_noreplace(from, to), 0, "%s", g_strerror(errno));
+	g_autofree char *names = names_in(dir);
+	cr_assert_str_eq(names, "out.csv");
+	g_unlink(to);
 	g_rmdir(dir);
 }
