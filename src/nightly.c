@@ -348,8 +348,8 @@ static gboolean record_export(run_ctx *c, int batch, const char *path, gboolean 
 	/* An export is a function of its batch: written again, it must be the same bytes. */
 	if (first_sha && strcmp(hex, first_sha) != 0) {
 		g_set_error(error, NIGHTLY_ERROR, STATUS_SOFTWARE,
-			    "batch %d written again to '%s' is not the file exported first (SHA-256 %s, first %s):"
-			    " run 'subsidy verify'", batch, path, hex, first_sha);
+			    "batch %d written again to '%s' is not the file exported first\n"
+			    "DETAIL: SHA-256 %s, first %s\nHINT: run 'subsidy verify'", batch, path, hex, first_sha);
 		return FALSE;
 	}
 	char batch_text[16], run_text[24];

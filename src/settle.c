@@ -645,7 +645,7 @@ static gboolean load_reversal_draws(settle_ctx *c, GError **error)
 		if (!ok)
 			g_set_error(error, SETTLE_ERROR, STATUS_SOFTWARE,
 				    "order '%s' of shop '%s' got more back from pool '%s' than it drew: the ledger does"
-				    " not add up (run 'subsidy verify')",
+				    " not add up\nHINT: run 'subsidy verify'",
 				    PQgetvalue(res, i, DRAW_KEY), PQgetvalue(res, i, DRAW_SHOP), pool_id);
 	}
 	PQclear(res);
