@@ -48,10 +48,10 @@ static gboolean reason_ok(const char *reason, GError **error)
 
 /* Appends the act; *seq gets its place in the chain, out->ref its reference. Params after the
  * kind: file_id, courier, waybill_no, take_file_id, take_line_no, from_day, to_day (NULL: none). */
-enum { ACT_SEQ, ACT_REF, ACT_COLUMNS };
 static gboolean record_act(db *d, const char *kind, const char *os_user, const char *reason,
 			   const char *const fields[7], char **seq, acts_result *out, GError **error)
 {
+	enum { ACT_SEQ, ACT_REF, ACT_COLUMNS };
 	const char *params[] = { db_programme(d), kind, os_user, reason, fields[0], fields[1], fields[2],
 				 fields[3], fields[4], fields[5], fields[6] };
 	PGresult *res = db_query(
@@ -504,26 +504,26 @@ gboolean acts_reclassify(db *d, const char *os_user, const char *from, const cha
  * night nothing is analysed, the planner took the range's lines for 2 rows and joined each to
  * every line state (a reclassification of 100,000 lines after a withdrawal ran for minutes in
  * its first FETCH; scripts/bench-acts). By hash, one pass over each. */
-enum {
-	RANGE_FILE_ID,
-	RANGE_LINE_NO,
-	RANGE_OUTCOME,
-	RANGE_SHOP_ID,
-	RANGE_CAMPAIGN_ID,
-	RANGE_ORDER_KEY,
-	RANGE_COURIER,
-	RANGE_SENDER_CODE,
-	RANGE_SENDER_PHONE,
-	RANGE_CATEGORY,
-	RANGE_PICKUP,
-	RANGE_ORDER_NO,
-	RANGE_WAYBILL_NO,
-	RANGE_REASON,
-	RANGE_COLUMNS
-};
 static gboolean reclassify_range(db *d, const registry *reg, const char *seq, const char *from, const char *to,
 				 GError **error)
 {
+	enum {
+		RANGE_FILE_ID,
+		RANGE_LINE_NO,
+		RANGE_OUTCOME,
+		RANGE_SHOP_ID,
+		RANGE_CAMPAIGN_ID,
+		RANGE_ORDER_KEY,
+		RANGE_COURIER,
+		RANGE_SENDER_CODE,
+		RANGE_SENDER_PHONE,
+		RANGE_CATEGORY,
+		RANGE_PICKUP,
+		RANGE_ORDER_NO,
+		RANGE_WAYBILL_NO,
+		RANGE_REASON,
+		RANGE_COLUMNS
+	};
 	const char *p3[] = { db_programme(d), from, to };
 	g_autofree char *classified = policy_outcomes_sql(policy_outcome_is_classified);
 	g_autofree char *declare = g_strdup_printf(
