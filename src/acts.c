@@ -622,7 +622,7 @@ gboolean acts_settle_touch(db *d, const registry *reg, int64_t *n, GError **erro
 	PQclear(pending);
 	if (!ok || np == 0)
 		return ok;
-	int64_t added = 0;
+	int64_t added = 0, marked = 0;
 	ok = exec_params(d,
 			 "INSERT INTO settle_corrections SELECT DISTINCT ON (shop_id, order_key) shop_id, order_key, ref"
 			 " FROM (SELECT s.shop_id, s.order_key, s.act_seq, a.kind || a.act_no AS ref FROM ("
@@ -639,7 +639,9 @@ gboolean acts_settle_touch(db *d, const registry *reg, int64_t *n, GError **erro
 	     exec_params(d,
 			 "INSERT INTO settle_marks (programme, registry_seen_at, acts_seen) SELECT $1, now(), max(act_seq)"
 			 " FROM acts WHERE programme = $1 ON CONFLICT (programme) DO UPDATE SET acts_seen = EXCLUDED.acts_seen",
-			 1, p1, NULL, error);
+			 1, p1, &marked, error);
+	/* The mark moves past the acts taken: else the next settlement would take them again. */
+	g_assert(!ok || marked == 1);
 	*n = added;
 	return ok;
 }
