@@ -51,6 +51,7 @@ static gboolean reason_ok(const char *reason, GError **error)
 static gboolean record_act(db *d, const char *kind, const char *os_user, const char *reason,
 			   const char *const fields[7], char **seq, acts_result *out, GError **error)
 {
+	enum { ACT_SEQ, ACT_REF, ACT_COLUMNS };
 	const char *params[] = { db_programme(d), kind, os_user, reason, fields[0], fields[1], fields[2],
 				 fields[3], fields[4], fields[5], fields[6] };
 	PGresult *res = db_query(
@@ -69,9 +70,10 @@ static gboolean record_act(db *d, const char *kind, const char *os_user, const c
 		G_N_ELEMENTS(params), params, error);
 	if (!res)
 		return FALSE;
+	g_assert(PQnfields(res) == ACT_COLUMNS);
 	g_assert(PQntuples(res) == 1);
-	*seq = g_strdup(PQgetvalue(res, 0, 0));
-	out->ref = g_strdup(PQgetvalue(res, 0, 1));
+	*seq = g_strdup(PQgetvalue(res, 0, ACT_SEQ));
+	out->ref = g_strdup(PQgetvalue(res, 0, ACT_REF));
 	PQclear(res);
 	return TRUE;
 }
@@ -233,8 +235,9 @@ static gboolean parse_take(const char *take, int64_t *file, int *line, GError **
 	return TRUE;
 }
 
-/* The waybill's first line (columns 0, 1: the one an ingest claimed it with) and the line holding
- * its claim now (columns 2, 3). NULL with an error when there is no such waybill. */
+/* The waybill's first line (the one an ingest claimed it with) and the line holding its claim now
+ * (NULL after a withdrawal released it). NULL with an error when there is no such waybill. */
+enum { CLAIM_FIRST_FILE, CLAIM_FIRST_LINE, CLAIM_HOLDER_FILE, CLAIM_HOLDER_LINE, CLAIM_COLUMNS };
 static PGresult *query_claim(db *d, const char *courier, const char *waybill, GError **error)
 {
 	const char *p3[] = { db_programme(d), courier, waybill };
@@ -256,7 +259,7 @@ static PGresult *query_claim(db *d, const char *courier, const char *waybill, GE
 	if (!claim)
 		return NULL;
 	/* The waybills key is (programme, courier, waybill_no): one row or none. */
-	g_assert(PQnfields(claim) == 4);
+	g_assert(PQnfields(claim) == CLAIM_COLUMNS);
 	g_assert(PQntuples(claim) <= 1);
 	if (PQntuples(claim) == 0) {
 		g_set_error(error, ACTS_ERROR, STATUS_USAGE, "resolve refused: no waybill '%s' of courier '%s'", waybill,
@@ -266,9 +269,21 @@ static PGresult *query_claim(db *d, const char *courier, const char *waybill, GE
 	return claim;
 }
 
-/* The line to take, tf:tl, as classify reads it (columns 0-6), its outcome (7) and whether its
- * file is withdrawn (8). NULL with an error when it is not a line of the waybill, is of a
- * withdrawn file, or (chosen by --take FILE_ID:LINE) is not a CONFLICT line. */
+/* The line to take, tf:tl, as classify reads it, its outcome and whether its file is withdrawn.
+ * NULL with an error when it is not a line of the waybill, is of a withdrawn file, or (chosen by
+ * --take FILE_ID:LINE) is not a CONFLICT line. */
+enum {
+	TAKEN_COURIER,
+	TAKEN_SENDER_CODE,
+	TAKEN_SENDER_PHONE,
+	TAKEN_CATEGORY,
+	TAKEN_PICKUP,
+	TAKEN_ORDER_NO,
+	TAKEN_WAYBILL_NO,
+	TAKEN_OUTCOME,
+	TAKEN_WITHDRAWN,
+	TAKEN_COLUMNS
+};
 static PGresult *query_taken(db *d, const char *tf, const char *tl, const char *courier, const char *waybill,
 			     gboolean chosen, GError **error)
 {
@@ -284,15 +299,15 @@ static PGresult *query_taken(db *d, const char *tf, const char *tl, const char *
 	if (!line)
 		return NULL;
 	/* The lines key is (file_id, line_no): one row or none. */
-	g_assert(PQnfields(line) == 9);
+	g_assert(PQnfields(line) == TAKEN_COLUMNS);
 	g_assert(PQntuples(line) <= 1);
 	if (PQntuples(line) == 0)
 		g_set_error(error, ACTS_ERROR, STATUS_USAGE, "resolve refused: line %s:%s is not a line of waybill '%s'",
 			    tf, tl, waybill);
-	else if (chosen && strcmp(PQgetvalue(line, 0, 7), "CONFLICT") != 0)
+	else if (chosen && strcmp(PQgetvalue(line, 0, TAKEN_OUTCOME), "CONFLICT") != 0)
 		g_set_error(error, ACTS_ERROR, STATUS_USAGE, "resolve refused: line %s:%s is %s, not a CONFLICT line", tf,
-			    tl, PQgetvalue(line, 0, 7));
-	else if (PQgetvalue(line, 0, 8)[0] == 't')
+			    tl, PQgetvalue(line, 0, TAKEN_OUTCOME));
+	else if (PQgetvalue(line, 0, TAKEN_WITHDRAWN)[0] == 't')
 		g_set_error(error, ACTS_ERROR, STATUS_USAGE, "resolve refused: line %s:%s is of a withdrawn file", tf, tl);
 	else
 		return line;
@@ -300,14 +315,14 @@ static PGresult *query_taken(db *d, const char *tf, const char *tl, const char *
 	return NULL;
 }
 
-/* The holder of the claim (claim's columns 2, 3; none after a withdrawal released it) stops
- * counting, under act seq; *n gets the lines changed. */
+/* The holder of the claim (none after a withdrawal released it) stops counting, under act seq;
+ * *n gets the lines changed. */
 static gboolean release_holder(db *d, const char *seq, const PGresult *claim, int64_t *n, GError **error)
 {
 	g_assert(seq && PQntuples(claim) == 1);
 	*n = 0;
-	const char *holder_f = val(claim, 0, 2);
-	const char *holder_l = val(claim, 0, 3);
+	const char *holder_f = val(claim, 0, CLAIM_HOLDER_FILE);
+	const char *holder_l = val(claim, 0, CLAIM_HOLDER_LINE);
 	g_assert(!holder_f == !holder_l);
 	if (!holder_f)
 		return TRUE;
@@ -363,8 +378,10 @@ static gboolean move_claim(db *d, const char *seq, const char *courier, const ch
 	if (chosen) {
 		reg = registry_snapshot(d, NULL, error);
 		ok = reg != NULL;
-		classified = ok && classify(reg, val(line, 0, 0), val(line, 0, 1), val(line, 0, 2), val(line, 0, 3),
-					    val(line, 0, 4), val(line, 0, 5), val(line, 0, 6), &k);
+		classified = ok && classify(reg, val(line, 0, TAKEN_COURIER), val(line, 0, TAKEN_SENDER_CODE),
+					    val(line, 0, TAKEN_SENDER_PHONE), val(line, 0, TAKEN_CATEGORY),
+					    val(line, 0, TAKEN_PICKUP), val(line, 0, TAKEN_ORDER_NO),
+					    val(line, 0, TAKEN_WAYBILL_NO), &k);
 		out->note = g_strdup_printf("line %s:%s is now %s%s%s", tf, tl,
 					    classified ? policy_outcome_name(k.outcome) : "CONFLICT", k.reason ? ": " : "",
 					    k.reason ? k.reason : "");
@@ -413,16 +430,17 @@ gboolean acts_resolve(db *d, const char *os_user, const char *courier_text, cons
 	char tf[24], tl[16];
 	if (ok) {
 		if (take_file == 0) {
-			g_strlcpy(tf, PQgetvalue(claim, 0, 0), sizeof tf);
-			g_strlcpy(tl, PQgetvalue(claim, 0, 1), sizeof tl);
+			g_strlcpy(tf, PQgetvalue(claim, 0, CLAIM_FIRST_FILE), sizeof tf);
+			g_strlcpy(tl, PQgetvalue(claim, 0, CLAIM_FIRST_LINE), sizeof tl);
 		} else {
 			g_snprintf(tf, sizeof tf, "%" G_GINT64_FORMAT, (gint64)take_file);
 			g_snprintf(tl, sizeof tl, "%d", take_line);
 		}
 		ok = (line = query_taken(d, tf, tl, courier, waybill, take_file != 0, error)) != NULL;
 	}
-	gboolean moves = ok && (PQgetisnull(claim, 0, 2) || strcmp(PQgetvalue(claim, 0, 2), tf) != 0 ||
-				strcmp(PQgetvalue(claim, 0, 3), tl) != 0);
+	gboolean moves = ok && (PQgetisnull(claim, 0, CLAIM_HOLDER_FILE) ||
+				strcmp(PQgetvalue(claim, 0, CLAIM_HOLDER_FILE), tf) != 0 ||
+				strcmp(PQgetvalue(claim, 0, CLAIM_HOLDER_LINE), tl) != 0);
 	if (ok && take_file != 0 && !moves) {
 		g_set_error(error, ACTS_ERROR, STATUS_USAGE, "resolve refused: line %s:%s holds the claim already", tf,
 			    tl);
@@ -489,17 +507,33 @@ gboolean acts_reclassify(db *d, const char *os_user, const char *from, const cha
 static gboolean reclassify_range(db *d, const registry *reg, const char *seq, const char *from, const char *to,
 				 GError **error)
 {
+	enum {
+		RANGE_FILE_ID,
+		RANGE_LINE_NO,
+		RANGE_OUTCOME,
+		RANGE_SHOP_ID,
+		RANGE_CAMPAIGN_ID,
+		RANGE_ORDER_KEY,
+		RANGE_COURIER,
+		RANGE_SENDER_CODE,
+		RANGE_SENDER_PHONE,
+		RANGE_CATEGORY,
+		RANGE_PICKUP,
+		RANGE_ORDER_NO,
+		RANGE_WAYBILL_NO,
+		RANGE_REASON,
+		RANGE_COLUMNS
+	};
 	const char *p3[] = { db_programme(d), from, to };
-	if (!db_exec(d, "SET LOCAL enable_nestloop = off", error) ||
-	    !exec_params(d,
-			 "DECLARE acts_lines NO SCROLL CURSOR FOR SELECT n.file_id, n.line_no, n.outcome, n.shop_id,"
-			 " n.campaign_id, n.order_key, n.courier, n.sender_code, n.sender_phone, n.category,"
-			 " to_char(n.pickup_time, 'YYYY-MM-DD HH24:MI:SS'), n.order_no, n.waybill_no, n.reason"
-			 " FROM lines_now() n WHERE n.programme = $1 AND n.live AND n.outcome IN ('ELIGIBLE',"
-			 " 'UNREGISTERED_SHOP', 'AMBIGUOUS_SHOP', 'NOT_REGISTERED_ON_DATE', 'OUTSIDE_POLICY_PERIOD',"
-			 " 'NOT_IN_CAMPAIGN', 'INELIGIBLE_PRODUCT')"
-			 " AND n.pickup_time >= $2::date AND n.pickup_time < $3::date + 1",
-			 3, p3, NULL, error) ||
+	g_autofree char *classified = policy_outcomes_sql(policy_outcome_is_classified);
+	g_autofree char *declare = g_strdup_printf(
+		"DECLARE acts_lines NO SCROLL CURSOR FOR SELECT n.file_id, n.line_no, n.outcome, n.shop_id,"
+		" n.campaign_id, n.order_key, n.courier, n.sender_code, n.sender_phone, n.category,"
+		" to_char(n.pickup_time, 'YYYY-MM-DD HH24:MI:SS'), n.order_no, n.waybill_no, n.reason"
+		" FROM lines_now() n WHERE n.programme = $1 AND n.live AND n.outcome IN (%s)"
+		" AND n.pickup_time >= $2::date AND n.pickup_time < $3::date + 1",
+		classified);
+	if (!db_exec(d, "SET LOCAL enable_nestloop = off", error) || !exec_params(d, declare, 3, p3, NULL, error) ||
 	    !db_exec(d, "SET LOCAL enable_nestloop = on", error))
 		return FALSE;
 	g_autoptr(GString) copy = g_string_new(NULL);
@@ -507,31 +541,38 @@ static gboolean reclassify_range(db *d, const registry *reg, const char *seq, co
 		PGresult *res = db_query(d, "FETCH " G_STRINGIFY(SETTLE_CLASSIFY_CHUNK) " FROM acts_lines", 0, NULL, error);
 		if (!res)
 			return FALSE;
+		g_assert(PQnfields(res) == RANGE_COLUMNS);
 		int n = PQntuples(res);
 		for (int i = 0; i < n; i++) {
+			/* Only what checks 3-7 decided is decided again: never a line of checks 1-2, which
+			 * would count a duplicate or a rejected line toward an order. */
+			policy_outcome stored = OUTCOME_COUNT;
+			gboolean known = policy_outcome_parse(PQgetvalue(res, i, RANGE_OUTCOME), &stored);
+			g_assert(known && policy_outcome_is_classified(stored));
 			acts_class k;
-			if (!classify(reg, val(res, i, 6), val(res, i, 7), val(res, i, 8), val(res, i, 9), val(res, i, 10),
-				      val(res, i, 11), val(res, i, 12), &k))
+			if (!classify(reg, val(res, i, RANGE_COURIER), val(res, i, RANGE_SENDER_CODE),
+				      val(res, i, RANGE_SENDER_PHONE), val(res, i, RANGE_CATEGORY), val(res, i, RANGE_PICKUP),
+				      val(res, i, RANGE_ORDER_NO), val(res, i, RANGE_WAYBILL_NO), &k))
 				continue;
 			const char *outcome = policy_outcome_name(k.outcome);
-			gboolean was_eligible = strcmp(PQgetvalue(res, i, 2), "ELIGIBLE") == 0;
-			gboolean same = strcmp(outcome, PQgetvalue(res, i, 2)) == 0 &&
-					g_strcmp0(k.shop_id, val(res, i, 3)) == 0 &&
-					g_strcmp0(k.campaign_id, val(res, i, 4)) == 0 &&
-					g_strcmp0(k.order_key, val(res, i, 5)) == 0 && g_strcmp0(k.reason, val(res, i, 13)) == 0;
+			gboolean was_eligible = stored == OUTCOME_ELIGIBLE;
+			gboolean same = k.outcome == stored && g_strcmp0(k.shop_id, val(res, i, RANGE_SHOP_ID)) == 0 &&
+					g_strcmp0(k.campaign_id, val(res, i, RANGE_CAMPAIGN_ID)) == 0 &&
+					g_strcmp0(k.order_key, val(res, i, RANGE_ORDER_KEY)) == 0 &&
+					g_strcmp0(k.reason, val(res, i, RANGE_REASON)) == 0;
 			if (!same) {
 				db_copy_text(copy, db_programme(d));
 				db_copy_text(copy, seq);
-				db_copy_text(copy, PQgetvalue(res, i, 0));
-				db_copy_text(copy, PQgetvalue(res, i, 1));
+				db_copy_text(copy, PQgetvalue(res, i, RANGE_FILE_ID));
+				db_copy_text(copy, PQgetvalue(res, i, RANGE_LINE_NO));
 				db_copy_text(copy, outcome);
 				db_copy_text(copy, k.reason);
 				db_copy_text(copy, k.shop_id);
 				db_copy_text(copy, k.campaign_id);
 				db_copy_text(copy, k.order_key);
 				db_copy_bool(copy, TRUE);
-				db_copy_text(copy, was_eligible ? val(res, i, 3) : NULL);
-				db_copy_text(copy, was_eligible ? val(res, i, 5) : NULL);
+				db_copy_text(copy, was_eligible ? val(res, i, RANGE_SHOP_ID) : NULL);
+				db_copy_text(copy, was_eligible ? val(res, i, RANGE_ORDER_KEY) : NULL);
 				db_copy_row_end(copy);
 			}
 			g_free(k.reason);
@@ -562,22 +603,26 @@ gboolean acts_settle_touch(db *d, const registry *reg, int64_t *n, GError **erro
 		       &seen, error))
 		return FALSE;
 	const char *p2[] = { db_programme(d), seen };
+	enum { PENDING_SEQ, PENDING_KIND, PENDING_FROM, PENDING_TO, PENDING_COLUMNS };
 	PGresult *pending = db_query(d,
 				     "SELECT act_seq, kind, from_day::text, to_day::text FROM acts WHERE programme = $1"
 				     " AND act_seq > $2::int ORDER BY act_seq",
 				     2, p2, error);
 	if (!pending)
 		return FALSE;
+	g_assert(PQnfields(pending) == PENDING_COLUMNS);
 	int np = PQntuples(pending);
 	gboolean ok = TRUE;
-	for (int i = 0; i < np && ok; i++)
-		if (strcmp(PQgetvalue(pending, i, 1), "C") == 0)
-			ok = reclassify_range(d, reg, PQgetvalue(pending, i, 0), PQgetvalue(pending, i, 2),
-					      PQgetvalue(pending, i, 3), error);
+	for (int i = 0; i < np && ok; i++) {
+		if (strcmp(PQgetvalue(pending, i, PENDING_KIND), "C") != 0)
+			continue;
+		ok = reclassify_range(d, reg, PQgetvalue(pending, i, PENDING_SEQ), PQgetvalue(pending, i, PENDING_FROM),
+				      PQgetvalue(pending, i, PENDING_TO), error);
+	}
 	PQclear(pending);
 	if (!ok || np == 0)
 		return ok;
-	int64_t added = 0;
+	int64_t added = 0, marked = 0;
 	ok = exec_params(d,
 			 "INSERT INTO settle_corrections SELECT DISTINCT ON (shop_id, order_key) shop_id, order_key, ref"
 			 " FROM (SELECT s.shop_id, s.order_key, s.act_seq, a.kind || a.act_no AS ref FROM ("
@@ -594,7 +639,9 @@ gboolean acts_settle_touch(db *d, const registry *reg, int64_t *n, GError **erro
 	     exec_params(d,
 			 "INSERT INTO settle_marks (programme, registry_seen_at, acts_seen) SELECT $1, now(), max(act_seq)"
 			 " FROM acts WHERE programme = $1 ON CONFLICT (programme) DO UPDATE SET acts_seen = EXCLUDED.acts_seen",
-			 1, p1, NULL, error);
+			 1, p1, &marked, error);
+	/* The mark moves past the acts taken: else the next settlement would take them again. */
+	g_assert(!ok || marked == 1);
 	*n = added;
 	return ok;
 }

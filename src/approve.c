@@ -50,6 +50,7 @@ void approve_report_clear(approve_report *r)
  * APPROVE_ROLE_NOT. */
 static gboolean check_role(db *d, GError **error)
 {
+	enum { ROLE_NAME, ROLE_SUPER, ROLE_FINANCE, ROLE_ENGINE, ROLE_COLUMNS };
 	PGresult *res = db_query(d,
 				 "SELECT current_user, r.rolsuper, pg_has_role(current_user, '" APPROVE_ROLE "', 'USAGE'),"
 				 " pg_has_role(current_user, '" APPROVE_ROLE_NOT "', 'USAGE')"
@@ -57,21 +58,22 @@ static gboolean check_role(db *d, GError **error)
 				 0, NULL, error);
 	if (!res)
 		return FALSE;
+	g_assert(PQnfields(res) == ROLE_COLUMNS);
 	g_assert(PQntuples(res) == 1);
-	gboolean super = strcmp(PQgetvalue(res, 0, 1), "t") == 0;
-	gboolean finance = strcmp(PQgetvalue(res, 0, 2), "t") == 0;
-	gboolean engine = strcmp(PQgetvalue(res, 0, 3), "t") == 0;
+	gboolean super = strcmp(PQgetvalue(res, 0, ROLE_SUPER), "t") == 0;
+	gboolean finance = strcmp(PQgetvalue(res, 0, ROLE_FINANCE), "t") == 0;
+	gboolean engine = strcmp(PQgetvalue(res, 0, ROLE_ENGINE), "t") == 0;
 	gboolean may = super || (finance && !engine);
 	if (!may && !finance)
 		g_set_error(error, APPROVE_ERROR, STATUS_NOPERM,
 			    "permission denied: role '%s' may not approve a batch: it needs role " APPROVE_ROLE,
-			    PQgetvalue(res, 0, 0));
+			    PQgetvalue(res, 0, ROLE_NAME));
 	else if (!may)
 		g_set_error(error, APPROVE_ERROR, STATUS_NOPERM,
 			    "permission denied: role '%s' may not approve a batch: it is a member of " APPROVE_ROLE_NOT
 			    ", which settles; approving needs role " APPROVE_ROLE " without " APPROVE_ROLE_NOT
 			    " (four eyes)",
-			    PQgetvalue(res, 0, 0));
+			    PQgetvalue(res, 0, ROLE_NAME));
 	PQclear(res);
 	return may;
 }
@@ -82,6 +84,7 @@ static gboolean batch_to_approve(db *d, int batch_id, char digest[APPROVE_DIGEST
 	char batch[APPROVE_INT_TEXT_MAX];
 	g_snprintf(batch, sizeof batch, "%d", batch_id);
 	const char *params[] = { db_programme(d), batch };
+	enum { TO_DIGEST, TO_APPROVAL_ID, TO_DB_ROLE, TO_OS_USER, TO_APPROVED_AT, TO_LAST_BATCH, TO_COLUMNS };
 	PGresult *res = db_query(d,
 				 "SELECT b.digest, a.approval_id, a.db_role, a.os_user,"
 				 " to_char(a.approved_at, 'YYYY-MM-DD HH24:MI:SS'),"
@@ -92,23 +95,25 @@ static gboolean batch_to_approve(db *d, int batch_id, char digest[APPROVE_DIGEST
 				 2, params, error);
 	if (!res)
 		return FALSE;
+	g_assert(PQnfields(res) == TO_COLUMNS);
 	g_assert(PQntuples(res) == 1);
 	gboolean ok = FALSE;
-	if (PQgetisnull(res, 0, 0) && PQgetisnull(res, 0, 5))
+	if (PQgetisnull(res, 0, TO_DIGEST) && PQgetisnull(res, 0, TO_LAST_BATCH))
 		g_set_error(error, APPROVE_ERROR, STATUS_USAGE, "unknown batch %d: programme '%s' has no batches yet",
 			    batch_id, db_programme(d));
-	else if (PQgetisnull(res, 0, 0))
+	else if (PQgetisnull(res, 0, TO_DIGEST))
 		g_set_error(error, APPROVE_ERROR, STATUS_USAGE, "unknown batch %d: the last batch of programme '%s' is %s",
-			    batch_id, db_programme(d), PQgetvalue(res, 0, 5));
-	else if (!PQgetisnull(res, 0, 1))
+			    batch_id, db_programme(d), PQgetvalue(res, 0, TO_LAST_BATCH));
+	else if (!PQgetisnull(res, 0, TO_APPROVAL_ID))
 		g_set_error(error, APPROVE_ERROR, STATUS_USAGE,
 			    "cannot approve batch %d twice: approval %s by %s (%s) at %s approved it", batch_id,
-			    PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2), PQgetvalue(res, 0, 3), PQgetvalue(res, 0, 4));
+			    PQgetvalue(res, 0, TO_APPROVAL_ID), PQgetvalue(res, 0, TO_DB_ROLE),
+			    PQgetvalue(res, 0, TO_OS_USER), PQgetvalue(res, 0, TO_APPROVED_AT));
 	else
 		ok = TRUE;
 	if (ok) {
-		g_assert(strlen(PQgetvalue(res, 0, 0)) == APPROVE_DIGEST_HEX - 1); /* the schema's CHECK */
-		g_strlcpy(digest, PQgetvalue(res, 0, 0), APPROVE_DIGEST_HEX);
+		g_assert(strlen(PQgetvalue(res, 0, TO_DIGEST)) == APPROVE_DIGEST_HEX - 1); /* the schema's CHECK */
+		g_strlcpy(digest, PQgetvalue(res, 0, TO_DIGEST), APPROVE_DIGEST_HEX);
 	}
 	PQclear(res);
 	return ok;
@@ -119,6 +124,7 @@ static gboolean record(db *d, int batch_id, const char *reason, const char *os_u
 {
 	const char *p1[] = { db_programme(d) };
 	/* The chain's head and what the server fixes: its roles and its time. */
+	enum { HEAD_ID, HEAD_DIGEST, HEAD_DB_ROLE, HEAD_SESSION_ROLE, HEAD_APPROVED_AT, HEAD_SHOWN_AT, HEAD_COLUMNS };
 	PGresult *res = db_query(d,
 				 "SELECT (SELECT max(approval_id) FROM approvals WHERE programme = $1),"
 				 " (SELECT digest FROM approvals WHERE programme = $1 ORDER BY approval_id DESC LIMIT 1),"
@@ -127,16 +133,21 @@ static gboolean record(db *d, int batch_id, const char *reason, const char *os_u
 				 1, p1, error);
 	if (!res)
 		return FALSE;
-	int last = PQgetisnull(res, 0, 0) ? 0 : atoi(PQgetvalue(res, 0, 0));
+	g_assert(PQnfields(res) == HEAD_COLUMNS);
+	g_assert(PQntuples(res) == 1);
+	int last = PQgetisnull(res, 0, HEAD_ID) ? 0 : atoi(PQgetvalue(res, 0, HEAD_ID));
 	char prev[APPROVE_DIGEST_HEX];
-	g_strlcpy(prev, PQgetisnull(res, 0, 1) ? APPROVE_GENESIS : PQgetvalue(res, 0, 1), sizeof prev);
+	g_strlcpy(prev, PQgetisnull(res, 0, HEAD_DIGEST) ? APPROVE_GENESIS : PQgetvalue(res, 0, HEAD_DIGEST),
+		  sizeof prev);
 	approve_row row = { .approval_id = last + 1, .batch_id = batch_id, .batch_digest = out->batch_digest,
-			    .reason = reason ? reason : "", .os_user = os_user, .db_role = PQgetvalue(res, 0, 2),
-			    .session_role = PQgetvalue(res, 0, 3), .approved_at = PQgetvalue(res, 0, 4) };
+			    .reason = reason ? reason : "", .os_user = os_user,
+			    .db_role = PQgetvalue(res, 0, HEAD_DB_ROLE),
+			    .session_role = PQgetvalue(res, 0, HEAD_SESSION_ROLE),
+			    .approved_at = PQgetvalue(res, 0, HEAD_APPROVED_AT) };
 	approve_digest(db_programme(d), prev, &row, out->digest);
 	out->approval_id = row.approval_id;
 	out->db_role = g_strdup(row.db_role);
-	out->approved_at = g_strdup(PQgetvalue(res, 0, 5));
+	out->approved_at = g_strdup(PQgetvalue(res, 0, HEAD_SHOWN_AT));
 	PQclear(res);
 
 	char id[APPROVE_INT_TEXT_MAX], batch[APPROVE_INT_TEXT_MAX];
@@ -151,6 +162,9 @@ static gboolean record(db *d, int batch_id, const char *reason, const char *os_u
 		       G_N_ELEMENTS(params), params, error);
 	if (!res)
 		return FALSE;
+	/* The guard (sql/011) refuses a wrong row with an error: a row skipped in silence would be an
+	 * approval reported and not kept. */
+	g_assert(strcmp(PQcmdTuples(res), "1") == 0);
 	PQclear(res);
 	return TRUE;
 }
@@ -189,16 +203,19 @@ gboolean approve_lookup(db *d, int batch_id, gboolean *approved, char **who, cha
 	char batch[APPROVE_INT_TEXT_MAX];
 	g_snprintf(batch, sizeof batch, "%d", batch_id);
 	const char *params[] = { db_programme(d), batch };
+	enum { LOOKUP_WHO, LOOKUP_WHEN, LOOKUP_COLUMNS };
 	PGresult *res = db_query(d,
 				 "SELECT db_role || ' / ' || os_user, to_char(approved_at, 'YYYY-MM-DD HH24:MI:SS')"
 				 " FROM approvals WHERE programme = $1 AND batch_id = $2::int",
 				 2, params, error);
 	if (!res)
 		return FALSE;
+	g_assert(PQnfields(res) == LOOKUP_COLUMNS);
+	g_assert(PQntuples(res) <= 1); /* UNIQUE (programme, batch_id): a batch is approved once */
 	if (PQntuples(res) == 1) {
 		*approved = TRUE;
-		*who = g_strdup(PQgetvalue(res, 0, 0));
-		*when = g_strdup(PQgetvalue(res, 0, 1));
+		*who = g_strdup(PQgetvalue(res, 0, LOOKUP_WHO));
+		*when = g_strdup(PQgetvalue(res, 0, LOOKUP_WHEN));
 	}
 	PQclear(res);
 	return TRUE;

@@ -199,9 +199,11 @@ gboolean db_scalar(db *d, const char *sql, int n_params, const char *const *para
 	PGresult *res = db_query(d, sql, n_params, params, error);
 	if (!res)
 		return FALSE;
+	enum { SCALAR_VALUE, SCALAR_COLUMNS };
+	g_assert(PQnfields(res) == SCALAR_COLUMNS);
 	g_assert(PQntuples(res) <= 1);
-	if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 0))
-		*out = g_strdup(PQgetvalue(res, 0, 0));
+	if (PQntuples(res) == 1 && !PQgetisnull(res, 0, SCALAR_VALUE))
+		*out = g_strdup(PQgetvalue(res, 0, SCALAR_VALUE));
 	PQclear(res);
 	return TRUE;
 }

@@ -155,6 +155,7 @@ gboolean ledger_seal_new(db *d, int batch_id, GError **error)
 gboolean ledger_chain_heads(db *d, char **batch_head, char **payments_head, GError **error)
 {
 	const char *p1[] = { db_programme(d) };
+	enum { HEAD_BATCH, HEAD_PAYMENTS, HEAD_COLUMNS };
 	PGresult *res = db_query(d,
 				 "SELECT (SELECT 'B' || batch_id || ':' || digest FROM batches WHERE programme = $1"
 				 "  ORDER BY batch_id DESC LIMIT 1),"
@@ -163,9 +164,10 @@ gboolean ledger_chain_heads(db *d, char **batch_head, char **payments_head, GErr
 				 1, p1, error);
 	if (!res)
 		return FALSE;
+	g_assert(PQnfields(res) == HEAD_COLUMNS);
 	g_assert(PQntuples(res) == 1);
-	*batch_head = PQgetisnull(res, 0, 0) ? NULL : g_strdup(PQgetvalue(res, 0, 0));
-	*payments_head = PQgetisnull(res, 0, 1) ? NULL : g_strdup(PQgetvalue(res, 0, 1));
+	*batch_head = PQgetisnull(res, 0, HEAD_BATCH) ? NULL : g_strdup(PQgetvalue(res, 0, HEAD_BATCH));
+	*payments_head = PQgetisnull(res, 0, HEAD_PAYMENTS) ? NULL : g_strdup(PQgetvalue(res, 0, HEAD_PAYMENTS));
 	PQclear(res);
 	return TRUE;
 }
@@ -184,9 +186,13 @@ static gboolean digest_rows(db *d, GChecksum *sum, const char *query, const char
 			ok = FALSE;
 			break;
 		}
+		/* Each row is one line of the digested text. */
+		enum { DIGEST_LINE, DIGEST_COLUMNS };
+		g_assert(PQnfields(res) == DIGEST_COLUMNS);
 		int n = PQntuples(res);
 		for (int i = 0; i < n; i++) {
-			g_checksum_update(sum, (const guchar *)PQgetvalue(res, i, 0), PQgetlength(res, i, 0));
+			g_checksum_update(sum, (const guchar *)PQgetvalue(res, i, DIGEST_LINE),
+					  PQgetlength(res, i, DIGEST_LINE));
 			g_checksum_update(sum, (const guchar *)"\n", 1);
 		}
 		PQclear(res);

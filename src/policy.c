@@ -49,6 +49,46 @@ gboolean policy_outcome_parse(const char *name, policy_outcome *out)
 	return FALSE;
 }
 
+/* A switch without default: a new outcome does not compile (-Wswitch) until it is placed here. */
+gboolean policy_outcome_is_classified(policy_outcome o)
+{
+	switch (o) {
+	case OUTCOME_ELIGIBLE:
+	case OUTCOME_UNREGISTERED_SHOP:
+	case OUTCOME_AMBIGUOUS_SHOP:
+	case OUTCOME_NOT_REGISTERED_ON_DATE:
+	case OUTCOME_OUTSIDE_POLICY_PERIOD:
+	case OUTCOME_NOT_IN_CAMPAIGN:
+	case OUTCOME_INELIGIBLE_PRODUCT:
+		return TRUE;
+	case OUTCOME_REJECTED:
+	case OUTCOME_DUPLICATE:
+	case OUTCOME_CONFLICT:
+		return FALSE;
+	case OUTCOME_COUNT:
+		break;
+	}
+	g_assert_not_reached();
+}
+
+gboolean policy_outcome_is_ineligible(policy_outcome o)
+{
+	return o != OUTCOME_ELIGIBLE && policy_outcome_is_classified(o);
+}
+
+char *policy_outcomes_sql(gboolean (*pick)(policy_outcome o))
+{
+	GString *sql = g_string_new(NULL);
+	for (int o = 0; o < OUTCOME_COUNT; o++) {
+		if (pick != NULL && !pick((policy_outcome)o))
+			continue;
+		/* The names are upper-case letters and underscores: quoted as they are. */
+		g_string_append_printf(sql, "%s'%s'", sql->len > 0 ? ", " : "", policy_outcome_names[o]);
+	}
+	g_assert(sql->len > 0); /* an empty IN () is an SQL syntax error */
+	return g_string_free(sql, FALSE);
+}
+
 /* Inclusive [from, to], to == POLICY_OPEN_END being open (INT32_MAX holds every real day). */
 static gboolean day_within(chrono_day day, chrono_day from, chrono_day to)
 {
@@ -154,6 +194,7 @@ policy_outcome policy_classify(const policy_line_facts *facts, char **reason)
 
 out:
 	g_assert((outcome == OUTCOME_ELIGIBLE) == (why == NULL));
+	g_assert(policy_outcome_is_classified(outcome)); /* what a reclassification looks at again */
 	if (reason != NULL)
 		*reason = why;
 	else

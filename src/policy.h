@@ -32,6 +32,17 @@ const char *policy_outcome_name(policy_outcome o);
 /* FALSE for an unknown name. */
 gboolean policy_outcome_parse(const char *name, policy_outcome *out);
 
+/* TRUE for the outcomes checks 3-7 decide, the ones policy_classify returns: ELIGIBLE and the six
+ * registry outcomes. FALSE for REJECTED (check 1), DUPLICATE and CONFLICT (check 2). A
+ * reclassification (acts, replay) classifies again exactly the lines that hold one of these. */
+gboolean policy_outcome_is_classified(policy_outcome o);
+/* TRUE for the outcomes checks 3-7 decide other than ELIGIBLE: a file's `ineligible` count
+ * (FORMATS.md: lines = eligible + ineligible + duplicate + conflict + rejected). */
+gboolean policy_outcome_is_ineligible(policy_outcome o);
+/* The outcomes pick selects (NULL: every outcome), as SQL literals in the enum's order for
+ * `outcome IN (...)`: "'ELIGIBLE', 'UNREGISTERED_SHOP', ...". A new string; pick selects at least one. */
+char *policy_outcomes_sql(gboolean (*pick)(policy_outcome o));
+
 #define POLICY_NO_CAP (-1) /* a cap of -1 fen means "no cap" */
 #define POLICY_FEE_MAX_DEFAULT_FEN 200000 /* 2,000.00 yuan per waybill */
 /* The largest fee_max a policy may set: 100,000.00 yuan per waybill, fifty times the default. No

@@ -9,6 +9,7 @@
 #include "acts.h"
 #include "approve.h"
 #include "ledger.h"
+#include "policy.h"
 
 #include <stdarg.h>
 #include <stdlib.h>
@@ -69,20 +70,35 @@ static void add_finding(verify_ctx *c, const char *check, const char *fmt, ...)
 /* ------------------------------------------------------------------------------------------ */
 /* The batch chain */
 
-/* The header of the batch at row i as stored (columns as the verify_batches cursor selects). */
+/* The columns of the verify_batches cursor. */
+enum {
+	BATCH_ID,
+	BATCH_CREATED_AT,
+	BATCH_FILES_UPTO,
+	BATCH_ORDERS,
+	BATCH_POSTINGS,
+	BATCH_POSTED,
+	BATCH_UNFUNDED,
+	BATCH_PREV_DIGEST,
+	BATCH_DIGEST,
+	BATCH_VERSION,
+	BATCH_COLUMNS
+};
+
+/* The header of the batch at row i as stored (the verify_batches cursor's columns). */
 static void batch_header(const PGresult *res, int i, ledger_batch_header *h)
 {
 	memset(h, 0, sizeof *h);
-	h->batch_id = atoi(PQgetvalue(res, i, 0));
-	h->version = atoi(PQgetvalue(res, i, 9));
-	g_assert(strlen(PQgetvalue(res, i, 1)) < sizeof h->created_at); /* a timestamptz's text */
-	g_strlcpy(h->created_at, PQgetvalue(res, i, 1), sizeof h->created_at);
-	h->files_upto = g_ascii_strtoll(PQgetvalue(res, i, 2), NULL, 10);
-	h->orders = atoi(PQgetvalue(res, i, 3));
-	h->postings = atoi(PQgetvalue(res, i, 4));
-	h->posted_fen = g_ascii_strtoll(PQgetvalue(res, i, 5), NULL, 10);
-	h->unfunded_fen = g_ascii_strtoll(PQgetvalue(res, i, 6), NULL, 10);
-	g_strlcpy(h->prev_digest, PQgetvalue(res, i, 7), sizeof h->prev_digest);
+	h->batch_id = atoi(PQgetvalue(res, i, BATCH_ID));
+	h->version = atoi(PQgetvalue(res, i, BATCH_VERSION));
+	g_assert(strlen(PQgetvalue(res, i, BATCH_CREATED_AT)) < sizeof h->created_at); /* a timestamptz's text */
+	g_strlcpy(h->created_at, PQgetvalue(res, i, BATCH_CREATED_AT), sizeof h->created_at);
+	h->files_upto = g_ascii_strtoll(PQgetvalue(res, i, BATCH_FILES_UPTO), NULL, 10);
+	h->orders = atoi(PQgetvalue(res, i, BATCH_ORDERS));
+	h->postings = atoi(PQgetvalue(res, i, BATCH_POSTINGS));
+	h->posted_fen = g_ascii_strtoll(PQgetvalue(res, i, BATCH_POSTED), NULL, 10);
+	h->unfunded_fen = g_ascii_strtoll(PQgetvalue(res, i, BATCH_UNFUNDED), NULL, 10);
+	g_strlcpy(h->prev_digest, PQgetvalue(res, i, BATCH_PREV_DIGEST), sizeof h->prev_digest);
 }
 
 /* Findings of check so far. */
@@ -143,7 +159,7 @@ static gboolean check_batch(verify_ctx *c, chain_walk *w, const PGresult *res, i
 	int findings_before = findings_of(c, "chain");
 	ledger_batch_header h;
 	batch_header(res, i, &h);
-	const char *digest = PQgetvalue(res, i, 8);
+	const char *digest = PQgetvalue(res, i, BATCH_DIGEST);
 	gboolean broken = link_broken(c, w, &h);
 	g_strlcpy(w->prev, digest, sizeof w->prev);
 	char again[LEDGER_DIGEST_HEX];
@@ -188,6 +204,7 @@ static gboolean verify_chain(verify_ctx *c, GError **error)
 		res = db_query(c->d, "FETCH " G_STRINGIFY(VERIFY_FETCH_ROWS) " FROM verify_batches", 0, NULL, error);
 		if (!res)
 			return FALSE;
+		g_assert(PQnfields(res) == BATCH_COLUMNS);
 		int n = PQntuples(res);
 		for (int i = 0; i < n; i++, fetched++) {
 			if (!check_batch(c, &w, res, i, error)) {
@@ -209,6 +226,7 @@ static gboolean verify_chain(verify_ctx *c, GError **error)
 
 static gboolean verify_seals(verify_ctx *c, GError **error)
 {
+	enum { SEAL_ORDER, SEAL_KEY, SEAL_TEXT, SEAL_COLUMNS };
 	for (size_t i = 0; i < ledger_n_seal_kinds; i++) {
 		const ledger_seal_kind *k = &ledger_seal_kinds[i];
 		const char *params[] = { db_programme(c->d), k->tbl };
@@ -232,10 +250,11 @@ static gboolean verify_seals(verify_ctx *c, GError **error)
 			g_prefix_error(error, "check seals: ");
 			return FALSE;
 		}
+		g_assert(PQnfields(res) == SEAL_COLUMNS);
 		g_assert(PQntuples(res) >= 1);
-		c->r->unsealed += (int)g_ascii_strtoll(PQgetvalue(res, 0, 2), NULL, 10);
+		c->r->unsealed += (int)g_ascii_strtoll(PQgetvalue(res, 0, SEAL_TEXT), NULL, 10);
 		for (int r = 1; r < PQntuples(res); r++)
-			add_finding(c, "seals", "%s", PQgetvalue(res, r, 2));
+			add_finding(c, "seals", "%s", PQgetvalue(res, r, SEAL_TEXT));
 		PQclear(res);
 	}
 	return TRUE;
@@ -313,6 +332,7 @@ static gboolean verify_payment_load(verify_ctx *c, int load_id, const char *prev
 	char load[16];
 	g_snprintf(load, sizeof load, "%d", load_id);
 	const char *p2[] = { db_programme(c->d), load };
+	enum { PAY_LINE_NO, PAY_BATCH_ID, PAY_SHOP_ID, PAY_AMOUNT, PAY_STATUS, PAY_PAID_AT, PAY_SERIAL_NO, PAY_COLUMNS };
 	PGresult *res = db_query(c->d,
 				 "SELECT line_no, batch_id, shop_id, amount_fen, status,"
 				 " to_char(paid_at, 'YYYY-MM-DD HH24:MI:SS'), serial_no FROM payments"
@@ -320,17 +340,18 @@ static gboolean verify_payment_load(verify_ctx *c, int load_id, const char *prev
 				 2, p2, error);
 	if (!res)
 		return FALSE;
+	g_assert(PQnfields(res) == PAY_COLUMNS);
 	int n = PQntuples(res);
 	ledger_payment_row *rows = g_new0(ledger_payment_row, MAX(n, 1));
 	gboolean ordered = TRUE;
 	for (int i = 0; i < n; i++) {
-		rows[i].line_no = atoi(PQgetvalue(res, i, 0));
-		rows[i].batch_id = atoi(PQgetvalue(res, i, 1));
-		rows[i].shop_id = PQgetvalue(res, i, 2);
-		rows[i].amount_fen = g_ascii_strtoll(PQgetvalue(res, i, 3), NULL, 10);
-		rows[i].status = PQgetvalue(res, i, 4);
-		rows[i].paid_at = PQgetisnull(res, i, 5) ? NULL : PQgetvalue(res, i, 5);
-		rows[i].serial_no = PQgetisnull(res, i, 6) ? NULL : PQgetvalue(res, i, 6);
+		rows[i].line_no = atoi(PQgetvalue(res, i, PAY_LINE_NO));
+		rows[i].batch_id = atoi(PQgetvalue(res, i, PAY_BATCH_ID));
+		rows[i].shop_id = PQgetvalue(res, i, PAY_SHOP_ID);
+		rows[i].amount_fen = g_ascii_strtoll(PQgetvalue(res, i, PAY_AMOUNT), NULL, 10);
+		rows[i].status = PQgetvalue(res, i, PAY_STATUS);
+		rows[i].paid_at = PQgetisnull(res, i, PAY_PAID_AT) ? NULL : PQgetvalue(res, i, PAY_PAID_AT);
+		rows[i].serial_no = PQgetisnull(res, i, PAY_SERIAL_NO) ? NULL : PQgetvalue(res, i, PAY_SERIAL_NO);
 		ordered = ordered && (i == 0 || rows[i - 1].line_no < rows[i].line_no);
 	}
 	if (!ordered) {
@@ -353,20 +374,23 @@ static gboolean verify_payment_load(verify_ctx *c, int load_id, const char *prev
 
 static gboolean verify_payments_chain(verify_ctx *c, GError **error)
 {
+	g_assert(c->r->payment_loads == 0 && c->r->payments_head == NULL); /* walked once */
 	const char *p1[] = { db_programme(c->d) };
+	enum { LOAD_ID, LOAD_PREV_DIGEST, LOAD_DIGEST, LOAD_COLUMNS };
 	PGresult *res = db_query(c->d,
 				 "SELECT load_id, prev_digest, digest FROM payment_loads WHERE programme = $1"
 				 " ORDER BY load_id",
 				 1, p1, error);
 	if (!res)
 		return FALSE;
+	g_assert(PQnfields(res) == LOAD_COLUMNS);
 	char prev[LEDGER_DIGEST_HEX];
 	g_strlcpy(prev, LEDGER_GENESIS, sizeof prev);
 	int expected_id = 1;
 	gboolean ok = TRUE;
 	for (int i = 0; ok && i < PQntuples(res); i++) {
-		int load_id = atoi(PQgetvalue(res, i, 0));
-		const char *stored_prev = PQgetvalue(res, i, 1);
+		int load_id = atoi(PQgetvalue(res, i, LOAD_ID));
+		const char *stored_prev = PQgetvalue(res, i, LOAD_PREV_DIGEST);
 		if (load_id != expected_id)
 			add_finding(c, "payments_chain", "payment load %d follows load %d: a load is missing from the chain",
 				    load_id, expected_id - 1);
@@ -375,14 +399,17 @@ static gboolean verify_payments_chain(verify_ctx *c, GError **error)
 			add_finding(c, "payments_chain",
 				    "payment load %d: its prev_digest is not the digest of the load before it", load_id);
 		if (strlen(stored_prev) == LEDGER_DIGEST_HEX - 1)
-			ok = verify_payment_load(c, load_id, stored_prev, PQgetvalue(res, i, 2), error);
+			ok = verify_payment_load(c, load_id, stored_prev, PQgetvalue(res, i, LOAD_DIGEST), error);
 		else
 			add_finding(c, "payments_chain", "payment load %d: prev_digest is not a digest", load_id);
-		g_strlcpy(prev, PQgetvalue(res, i, 2), sizeof prev);
+		g_strlcpy(prev, PQgetvalue(res, i, LOAD_DIGEST), sizeof prev);
 		c->r->payment_loads++;
 		g_free(c->r->payments_head);
-		c->r->payments_head = g_strdup_printf("P%d:%s", load_id, PQgetvalue(res, i, 2));
+		c->r->payments_head = g_strdup_printf("P%d:%s", load_id, PQgetvalue(res, i, LOAD_DIGEST));
 	}
+	/* Every load counted once; the head is the last, none without a load. */
+	g_assert(!ok || (c->r->payment_loads == PQntuples(res) &&
+			 (PQntuples(res) == 0) == (c->r->payments_head == NULL)));
 	PQclear(res);
 	return ok;
 }
@@ -393,6 +420,19 @@ static gboolean verify_payments_chain(verify_ctx *c, GError **error)
 static gboolean verify_approvals_chain(verify_ctx *c, GError **error)
 {
 	const char *p1[] = { db_programme(c->d) };
+	enum {
+		APPROVAL_ID,
+		APPROVAL_BATCH_ID,
+		APPROVAL_BATCH_DIGEST,
+		APPROVAL_REASON,
+		APPROVAL_OS_USER,
+		APPROVAL_DB_ROLE,
+		APPROVAL_SESSION_ROLE,
+		APPROVAL_APPROVED_AT,
+		APPROVAL_PREV_DIGEST,
+		APPROVAL_DIGEST,
+		APPROVAL_COLUMNS
+	};
 	PGresult *res = db_query(c->d,
 				 "SELECT approval_id, batch_id, batch_digest, reason, os_user, db_role, session_role,"
 				 " " APPROVE_UTC_SQL("approved_at") ", prev_digest, digest FROM approvals"
@@ -400,15 +440,21 @@ static gboolean verify_approvals_chain(verify_ctx *c, GError **error)
 				 1, p1, error);
 	if (!res)
 		return FALSE;
+	g_assert(PQnfields(res) == APPROVAL_COLUMNS);
 	char prev[APPROVE_DIGEST_HEX];
 	g_strlcpy(prev, APPROVE_GENESIS, sizeof prev);
 	int expected_id = 1;
 	for (int i = 0; i < PQntuples(res); i++) {
-		approve_row row = { .approval_id = atoi(PQgetvalue(res, i, 0)), .batch_id = atoi(PQgetvalue(res, i, 1)),
-				    .batch_digest = PQgetvalue(res, i, 2), .reason = PQgetvalue(res, i, 3),
-				    .os_user = PQgetvalue(res, i, 4), .db_role = PQgetvalue(res, i, 5),
-				    .session_role = PQgetvalue(res, i, 6), .approved_at = PQgetvalue(res, i, 7) };
-		const char *stored_prev = PQgetvalue(res, i, 8), *digest = PQgetvalue(res, i, 9);
+		approve_row row = { .approval_id = atoi(PQgetvalue(res, i, APPROVAL_ID)),
+				    .batch_id = atoi(PQgetvalue(res, i, APPROVAL_BATCH_ID)),
+				    .batch_digest = PQgetvalue(res, i, APPROVAL_BATCH_DIGEST),
+				    .reason = PQgetvalue(res, i, APPROVAL_REASON),
+				    .os_user = PQgetvalue(res, i, APPROVAL_OS_USER),
+				    .db_role = PQgetvalue(res, i, APPROVAL_DB_ROLE),
+				    .session_role = PQgetvalue(res, i, APPROVAL_SESSION_ROLE),
+				    .approved_at = PQgetvalue(res, i, APPROVAL_APPROVED_AT) };
+		const char *stored_prev = PQgetvalue(res, i, APPROVAL_PREV_DIGEST);
+		const char *digest = PQgetvalue(res, i, APPROVAL_DIGEST);
 		if (row.approval_id != expected_id)
 			add_finding(c, "approvals", "approval %d follows approval %d: an approval is missing from the chain",
 				    row.approval_id, expected_id - 1);
@@ -440,10 +486,10 @@ typedef struct {
 	const char *sql;
 } invariant;
 
-#define REGISTRY_OUTCOMES                                                                                         \
-	"'UNREGISTERED_SHOP', 'AMBIGUOUS_SHOP', 'NOT_REGISTERED_ON_DATE', 'OUTSIDE_POLICY_PERIOD',"               \
-	" 'NOT_IN_CAMPAIGN', 'INELIGIBLE_PRODUCT'"
-#define ALL_OUTCOMES "'ELIGIBLE', 'DUPLICATE', 'CONFLICT', 'REJECTED', " REGISTRY_OUTCOMES
+/* Lists of outcomes, as policy spells them: each placeholder becomes its SQL list
+ * (policy_outcomes_sql) when the check runs. */
+#define ALL_OUTCOMES "{all outcomes}"
+#define INELIGIBLE_OUTCOMES "{ineligible outcomes}"
 
 /* A registry version is superseded exactly when the next version is recorded (registry.c), so
  * superseded_at, which seals cannot cover (it is set after the version is sealed), must be the
@@ -601,7 +647,7 @@ static const invariant invariants[] = {
 	  "  OR l.order_key IS NULL OR l.fee_fen IS NULL OR l.pickup_time IS NULL))) ORDER BY l.file_id, l.line_no" },
 	{ "files",
 	  "WITH c AS (SELECT file_id, count(*) AS n, count(*) FILTER (WHERE outcome = 'ELIGIBLE') AS e,"
-	  "  count(*) FILTER (WHERE outcome IN (" REGISTRY_OUTCOMES ")) AS i,"
+	  "  count(*) FILTER (WHERE outcome IN (" INELIGIBLE_OUTCOMES ")) AS i,"
 	  "  count(*) FILTER (WHERE outcome = 'DUPLICATE') AS d, count(*) FILTER (WHERE outcome = 'CONFLICT') AS c,"
 	  "  count(*) FILTER (WHERE outcome = 'REJECTED') AS r FROM lines WHERE programme = $1 GROUP BY file_id)"
 	  " SELECT CASE WHEN f.file_id IS NULL THEN format('file %s is not recorded, but %s of its lines are stored',"
@@ -644,23 +690,37 @@ static const invariant invariants[] = {
 	  " ORDER BY courier COLLATE \"C\", waybill_no COLLATE \"C\"" },
 };
 
+/* The invariant's query with its outcome lists filled in. */
+static char *invariant_sql(const invariant *inv)
+{
+	g_autofree char *all = policy_outcomes_sql(NULL);
+	g_autofree char *ineligible = policy_outcomes_sql(policy_outcome_is_ineligible);
+	GString *sql = g_string_new(inv->sql);
+	g_string_replace(sql, ALL_OUTCOMES, all, 0);
+	g_string_replace(sql, INELIGIBLE_OUTCOMES, ineligible, 0);
+	return g_string_free(sql, FALSE);
+}
+
 static gboolean check_invariant(verify_ctx *c, const invariant *inv, GError **error)
 {
 	g_autofree char *payable = ledger_payable_account("");
 	g_autofree char *pool = ledger_pool_account("");
 	const char *params[] = { db_programme(c->d), payable, pool, LEDGER_TREASURY };
+	g_autofree char *query = invariant_sql(inv);
 	/* Every parameter is typed by the one-row params, whether the check uses it or not:
 	 * PostgreSQL refuses a parameter it cannot type. */
 	g_autofree char *sql = g_strdup_printf("SELECT q.* FROM (%s) q, (SELECT $1::text, $2::text, $3::text, $4::text)"
 					       " params LIMIT %d",
-					       inv->sql, VERIFY_FINDINGS_PER_CHECK + 1);
+					       query, VERIFY_FINDINGS_PER_CHECK + 1);
 	PGresult *res = db_query(c->d, sql, G_N_ELEMENTS(params), params, error);
 	if (!res) {
 		g_prefix_error(error, "check %s: ", inv->check);
 		return FALSE;
 	}
+	enum { INVARIANT_FINDING, INVARIANT_COLUMNS }; /* each row is one finding's text */
+	g_assert(PQnfields(res) == INVARIANT_COLUMNS);
 	for (int i = 0; i < PQntuples(res); i++)
-		add_finding(c, inv->check, "%s", PQgetvalue(res, i, 0));
+		add_finding(c, inv->check, "%s", PQgetvalue(res, i, INVARIANT_FINDING));
 	PQclear(res);
 	return TRUE;
 }

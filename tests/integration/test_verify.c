@@ -204,6 +204,31 @@ Test(verify, file_counts_that_do_not_add_up_are_found)
 	assert_finding(db, "files", "night1.csv): its counts say 4 lines = 2 eligible + 0 ineligible + 2 duplicate");
 }
 
+/* The samples of fixtures/manifests hold a line of every outcome of POLICY.md, INELIGIBLE_PRODUCT
+ * under the policy version that lists categories: verify's lists of outcomes (every outcome, and
+ * the ones a file counts as ineligible) are policy's, so a sound ledger of them verifies. A list
+ * that missed one would find the line's outcome unknown, or its file's counts wrong. */
+Test(verify, a_ledger_holding_a_line_of_every_outcome_verifies_and_a_miscounted_ineligible_line_is_found)
+{
+	const char *db = h_fresh_db();
+	h_load_registry(db, "fixtures/small");
+	h_load_registry(db, "fixtures/manifests/registry");
+	g_autofree char *canonical = h_path("fixtures/manifests/canonical/canonical.csv");
+	H_RUN(db, 0, NULL, "ingest", canonical);
+	h_load_registry(db, "fixtures/manifests/categories");
+	g_autofree char *categories = h_path("fixtures/manifests/categories/canonical.csv");
+	H_RUN(db, 0, NULL, "ingest", categories);
+	g_free(h_settle(db));
+	cr_assert_eq(h_sql_int(db, "SELECT count(DISTINCT outcome) FROM lines"), 10, "a line of every outcome");
+	h_result r = verify(db);
+	cr_assert_eq(r.status, 0, "verify: exit %d\n%s%s", r.status, r.out, r.err);
+	cr_assert(strstr(r.out, "\"findings\":[]"), "%s", r.out);
+	h_result_clear(&r);
+	tamper(db, "UPDATE files SET ineligible = ineligible - 1, rejected = rejected + 1"
+		   " WHERE name LIKE '%categories/canonical.csv'");
+	assert_finding(db, "files", "canonical.csv): its counts say 6 lines = 4 eligible + 1 ineligible + 0 duplicate");
+}
+
 /* lines has no row-by-row foreign key to files (sql/001): a line whose file is not recorded is
  * verify's to find. */
 Test(verify, lines_whose_file_is_not_recorded_are_found)

@@ -555,3 +555,77 @@ Test(policy, classify_checks_run_in_order_first_failure_wins)
 	f.shop_match = POLICY_SHOP_UNREGISTERED;
 	expect_outcome(&f, OUTCOME_UNREGISTERED_SHOP, "no registered shop");    /* unregistered AND outside */
 }
+
+/* ---- The outcomes checks 3-7 decide: the one list reclassification, replay and verify use ---- */
+
+/* Every combination of the facts checks 3-7 read: the outcomes policy_classify returns over them
+ * are exactly the classified ones, each at least once. */
+Test(policy, classified_outcomes_are_exactly_those_checks_3_to_7_return)
+{
+	static const policy_shop_match matches[] = { POLICY_SHOP_FOUND, POLICY_SHOP_UNREGISTERED,
+						     POLICY_SHOP_AMBIGUOUS };
+	static const char *const categories[] = { "生鲜", "服装", "", NULL };
+	gboolean seen[OUTCOME_COUNT] = { FALSE };
+	int combinations = 0;
+	for (size_t m = 0; m < G_N_ELEMENTS(matches); m++)
+		for (int registered = 0; registered < 2; registered++)
+			for (int in_force = 0; in_force < 2; in_force++)
+				for (int campaign = 0; campaign < 2; campaign++)
+					for (size_t k = 0; k < G_N_ELEMENTS(categories); k++) {
+						policy_line_facts f = good_line();
+						classify_policy.eligible_categories = classify_categories;
+						f.shop_match = matches[m];
+						if (!registered)
+							f.registered_from = day_of(2018, 7, 1);
+						if (!in_force)
+							f.policy = NULL;
+						if (!campaign)
+							f.campaign_id = NULL;
+						f.category = categories[k];
+						seen[policy_classify(&f, NULL)] = TRUE;
+						combinations++;
+					}
+	cr_assert_eq(combinations, 3 * 2 * 2 * 2 * 4);
+	for (int o = 0; o < OUTCOME_COUNT; o++)
+		cr_assert_eq(seen[o], policy_outcome_is_classified((policy_outcome)o),
+			     "%s: policy_classify %s it, the list says it is %sclassified",
+			     policy_outcome_name((policy_outcome)o), seen[o] ? "returns" : "never returns",
+			     policy_outcome_is_classified((policy_outcome)o) ? "" : "not ");
+}
+
+Test(policy, checks_1_and_2_outcomes_are_not_classified)
+{
+	cr_assert_not(policy_outcome_is_classified(OUTCOME_REJECTED));
+	cr_assert_not(policy_outcome_is_classified(OUTCOME_DUPLICATE));
+	cr_assert_not(policy_outcome_is_classified(OUTCOME_CONFLICT));
+	cr_assert(policy_outcome_is_classified(OUTCOME_ELIGIBLE));
+}
+
+/* FORMATS.md: lines = eligible + ineligible + duplicate + conflict + rejected, each outcome in
+ * exactly one of the five. */
+Test(policy, every_outcome_is_in_exactly_one_of_a_files_five_counts)
+{
+	for (int o = 0; o < OUTCOME_COUNT; o++) {
+		policy_outcome x = (policy_outcome)o;
+		int counts = (x == OUTCOME_ELIGIBLE) + policy_outcome_is_ineligible(x) + (x == OUTCOME_DUPLICATE) +
+			     (x == OUTCOME_CONFLICT) + (x == OUTCOME_REJECTED);
+		cr_assert_eq(counts, 1, "%s is counted %d times", policy_outcome_name(x), counts);
+	}
+}
+
+Test(policy, outcomes_sql_lists_the_picked_names_in_order)
+{
+	char *classified = policy_outcomes_sql(policy_outcome_is_classified);
+	cr_assert_str_eq(classified, "'ELIGIBLE', 'UNREGISTERED_SHOP', 'AMBIGUOUS_SHOP', 'NOT_REGISTERED_ON_DATE',"
+				     " 'OUTSIDE_POLICY_PERIOD', 'NOT_IN_CAMPAIGN', 'INELIGIBLE_PRODUCT'");
+	char *ineligible = policy_outcomes_sql(policy_outcome_is_ineligible);
+	cr_assert_str_eq(ineligible, "'UNREGISTERED_SHOP', 'AMBIGUOUS_SHOP', 'NOT_REGISTERED_ON_DATE',"
+				     " 'OUTSIDE_POLICY_PERIOD', 'NOT_IN_CAMPAIGN', 'INELIGIBLE_PRODUCT'");
+	char *all = policy_outcomes_sql(NULL);
+	cr_assert_str_eq(all, "'ELIGIBLE', 'DUPLICATE', 'CONFLICT', 'REJECTED', 'UNREGISTERED_SHOP',"
+			      " 'AMBIGUOUS_SHOP', 'NOT_REGISTERED_ON_DATE', 'OUTSIDE_POLICY_PERIOD',"
+			      " 'NOT_IN_CAMPAIGN', 'INELIGIBLE_PRODUCT'");
+	g_free(classified);
+	g_free(ineligible);
+	g_free(all);
+}
