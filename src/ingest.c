@@ -632,9 +632,10 @@ static gboolean check_counts(ingest_ctx *c, GError **error)
 
 static gboolean record_file(ingest_ctx *c, manifest_reader *m, GError **error)
 {
-	int64_t ineligible = c->outcomes[OUTCOME_UNREGISTERED_SHOP] + c->outcomes[OUTCOME_AMBIGUOUS_SHOP] +
-			     c->outcomes[OUTCOME_NOT_REGISTERED_ON_DATE] + c->outcomes[OUTCOME_OUTSIDE_POLICY_PERIOD] +
-			     c->outcomes[OUTCOME_NOT_IN_CAMPAIGN] + c->outcomes[OUTCOME_INELIGIBLE_PRODUCT];
+	int64_t ineligible = 0;
+	for (int o = 0; o < OUTCOME_COUNT; o++)
+		if (policy_outcome_is_ineligible((policy_outcome)o))
+			ineligible += c->outcomes[o];
 	int64_t totals = 0, sum = 0;
 	gboolean has_totals = manifest_totals(m, &totals, &sum);
 	char v[10][24];

@@ -285,19 +285,15 @@ static gboolean flush_copy(replay_ctx *c, GString *copy, GError **error)
 
 static gboolean reclassify(replay_ctx *c, GError **error)
 {
-	/* The lines checks 3-7 decided: ELIGIBLE and the five registry outcomes. */
+	/* The lines checks 3-7 decided (policy_outcome_is_classified): ELIGIBLE and the six registry
+	 * outcomes. */
 	GString *sql = g_string_new(
 		"DECLARE replay_lines NO SCROLL CURSOR FOR SELECT l.file_id, l.line_no, f.name, l.outcome, l.shop_id,"
 		" l.order_key, l.courier, l.waybill_no, l.order_no, to_char(l.pickup_time, 'YYYY-MM-DD HH24:MI:SS'),"
 		" l.sender_code, l.sender_phone, l.category, l.fee_fen FROM lines_now() l JOIN files f USING (file_id)"
 		" WHERE l.programme = $1 AND l.live AND l.outcome IN (");
-	static const policy_outcome checked[] = { OUTCOME_ELIGIBLE,	  OUTCOME_UNREGISTERED_SHOP,
-						  OUTCOME_AMBIGUOUS_SHOP, OUTCOME_NOT_REGISTERED_ON_DATE,
-						  OUTCOME_OUTSIDE_POLICY_PERIOD, OUTCOME_NOT_IN_CAMPAIGN,
-						  OUTCOME_INELIGIBLE_PRODUCT };
-	for (size_t i = 0; i < G_N_ELEMENTS(checked); i++)
-		g_string_append_printf(sql, "%s'%s'", i ? ", " : "", policy_outcome_name(checked[i]));
-	g_string_append(sql, ")");
+	g_autofree char *classified = policy_outcomes_sql(policy_outcome_is_classified);
+	g_string_append_printf(sql, "%s)", classified);
 	const char *p1[] = { db_programme(c->d) };
 	PGresult *res = db_query(c->d, sql->str, 1, p1, error);
 	g_string_free(sql, TRUE);
