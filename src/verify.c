@@ -91,7 +91,6 @@ static void batch_header(const PGresult *res, int i, ledger_batch_header *h)
 	memset(h, 0, sizeof *h);
 	h->batch_id = atoi(PQgetvalue(res, i, BATCH_ID));
 	h->version = atoi(PQgetvalue(res, i, BATCH_VERSION));
-	g_assert(strlen(PQgetvalue(res, i, BATCH_CREATED_AT)) < sizeof h->created_at); /* a timestamptz's text */
 	g_strlcpy(h->created_at, PQgetvalue(res, i, BATCH_CREATED_AT), sizeof h->created_at);
 	h->files_upto = g_ascii_strtoll(PQgetvalue(res, i, BATCH_FILES_UPTO), NULL, 10);
 	h->orders = atoi(PQgetvalue(res, i, BATCH_ORDERS));
@@ -105,6 +104,26 @@ static void batch_header(const PGresult *res, int i, ledger_batch_header *h)
 static int findings_of(const verify_ctx *c, const char *check)
 {
 	return GPOINTER_TO_INT(g_hash_table_lookup(c->counts, check));
+}
+
+/* Batch i's header texts are ones a batch can have: its prev_digest LEDGER_DIGEST_HEX - 1
+ * characters (the schema's CHECK, which whoever holds the keys can drop: a longer one would be
+ * read as the digest it begins with) and its created_at within what a timestamp prints. TRUE when
+ * one is not, each a "chain" finding. */
+static gboolean header_malformed(verify_ctx *c, const PGresult *res, int i)
+{
+	int findings_before = findings_of(c, "chain");
+	const char *id = PQgetvalue(res, i, BATCH_ID);
+	size_t prev_len = strlen(PQgetvalue(res, i, BATCH_PREV_DIGEST));
+	if (prev_len != LEDGER_DIGEST_HEX - 1)
+		add_finding(c, "chain", "batch %s: its prev_digest is not a digest (%zu characters)", id, prev_len);
+	size_t created_len = strlen(PQgetvalue(res, i, BATCH_CREATED_AT));
+	if (created_len >= sizeof ((ledger_batch_header *)NULL)->created_at)
+		add_finding(c, "chain", "batch %s: its created_at is not a time (%zu characters)", id, created_len);
+	gboolean malformed = findings_of(c, "chain") > findings_before;
+	g_assert(malformed == (prev_len != LEDGER_DIGEST_HEX - 1 ||
+			       created_len >= sizeof ((ledger_batch_header *)NULL)->created_at));
+	return malformed;
 }
 
 /* Where the walk along the batch chain is. */
@@ -155,12 +174,14 @@ static gboolean link_broken(verify_ctx *c, chain_walk *w, const ledger_batch_hea
 static gboolean check_batch(verify_ctx *c, chain_walk *w, const PGresult *res, int i, GError **error)
 {
 	/* The link and the digest are checked apart, so a broken link does not hide a changed batch.
-	 * The schema's CHECKs keep both digests 64 hex digits. */
+	 * The schema's CHECKs keep both digests 64 hex digits; header_malformed finds a header without
+	 * them. */
 	int findings_before = findings_of(c, "chain");
+	gboolean malformed = header_malformed(c, res, i);
 	ledger_batch_header h;
 	batch_header(res, i, &h);
 	const char *digest = PQgetvalue(res, i, BATCH_DIGEST);
-	gboolean broken = link_broken(c, w, &h);
+	gboolean broken = link_broken(c, w, &h) || malformed;
 	g_strlcpy(w->prev, digest, sizeof w->prev);
 	char again[LEDGER_DIGEST_HEX];
 	if (!ledger_batch_digest(c->d, &h, again, error))

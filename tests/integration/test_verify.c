@@ -166,6 +166,20 @@ Test(verify, a_removed_batch_breaks_the_chain)
 	assert_finding(db, "chain", "batch 3: its prev_digest");
 }
 
+/* Someone with the database's keys drops the CHECKs and lengthens a batch's prev_digest by one
+ * character, or gives its created_at text a timestamp cannot have: each is a chain finding, not a
+ * crash, and not read as the digest it begins with. */
+Test(verify, a_batch_header_no_batch_could_have_is_a_finding)
+{
+	const char *db = ledger();
+	tamper(db, "ALTER TABLE batches DROP CONSTRAINT batches_prev_digest_check;"
+		   " UPDATE batches SET prev_digest = prev_digest || '0' WHERE batch_id = 2");
+	assert_finding(db, "chain", "batch 2: its prev_digest is not a digest (65 characters)");
+	h_result r = verify(db);
+	cr_assert(strstr(r.out, "\"first_broken_batch\":2,"), "%s", r.out);
+	h_result_clear(&r);
+}
+
 Test(verify, a_changed_payment_breaks_the_payments_chain)
 {
 	const char *db = ledger();
