@@ -498,6 +498,65 @@ gboolean acts_reclassify(db *d, const char *os_user, const char *from, const cha
 
 #define SETTLE_CLASSIFY_CHUNK 10000
 
+/* The columns of reclassify_range's cursor. */
+enum {
+	RANGE_FILE_ID,
+	RANGE_LINE_NO,
+	RANGE_OUTCOME,
+	RANGE_SHOP_ID,
+	RANGE_CAMPAIGN_ID,
+	RANGE_ORDER_KEY,
+	RANGE_COURIER,
+	RANGE_SENDER_CODE,
+	RANGE_SENDER_PHONE,
+	RANGE_CATEGORY,
+	RANGE_PICKUP,
+	RANGE_ORDER_NO,
+	RANGE_WAYBILL_NO,
+	RANGE_REASON,
+	RANGE_COLUMNS
+};
+
+/* Line i of the reclassification cursor (RANGE_ columns) classified again with reg; a new state
+ * for it (under act seq) added to copy when its outcome, shop, campaign, order or reason changed. */
+static void reclassify_row(db *d, const registry *reg, const char *seq, const PGresult *res, int i, GString *copy)
+{
+	/* Only what checks 3-7 decided is decided again: never a line of checks 1-2, which
+	 * would count a duplicate or a rejected line toward an order. */
+	policy_outcome stored = OUTCOME_COUNT;
+	gboolean known = policy_outcome_parse(PQgetvalue(res, i, RANGE_OUTCOME), &stored);
+	g_assert(known && policy_outcome_is_classified(stored));
+	acts_class k;
+	if (!classify(reg, val(res, i, RANGE_COURIER), val(res, i, RANGE_SENDER_CODE),
+		      val(res, i, RANGE_SENDER_PHONE), val(res, i, RANGE_CATEGORY), val(res, i, RANGE_PICKUP),
+		      val(res, i, RANGE_ORDER_NO), val(res, i, RANGE_WAYBILL_NO), &k))
+		return;
+	g_assert(policy_outcome_is_classified(k.outcome)); /* checks 3-7 decide it again, nothing else */
+	const char *outcome = policy_outcome_name(k.outcome);
+	gboolean was_eligible = stored == OUTCOME_ELIGIBLE;
+	gboolean same = k.outcome == stored && g_strcmp0(k.shop_id, val(res, i, RANGE_SHOP_ID)) == 0 &&
+			g_strcmp0(k.campaign_id, val(res, i, RANGE_CAMPAIGN_ID)) == 0 &&
+			g_strcmp0(k.order_key, val(res, i, RANGE_ORDER_KEY)) == 0 &&
+			g_strcmp0(k.reason, val(res, i, RANGE_REASON)) == 0;
+	if (!same) {
+		db_copy_text(copy, db_programme(d));
+		db_copy_text(copy, seq);
+		db_copy_text(copy, PQgetvalue(res, i, RANGE_FILE_ID));
+		db_copy_text(copy, PQgetvalue(res, i, RANGE_LINE_NO));
+		db_copy_text(copy, outcome);
+		db_copy_text(copy, k.reason);
+		db_copy_text(copy, k.shop_id);
+		db_copy_text(copy, k.campaign_id);
+		db_copy_text(copy, k.order_key);
+		db_copy_bool(copy, TRUE);
+		db_copy_text(copy, was_eligible ? val(res, i, RANGE_SHOP_ID) : NULL);
+		db_copy_text(copy, was_eligible ? val(res, i, RANGE_ORDER_KEY) : NULL);
+		db_copy_row_end(copy);
+	}
+	g_free(k.reason);
+	g_free(k.order_key);
+}
+
 /* A reclassification, carried out by the settlement: every live line of checks 3-7 picked up in
  * the range, classified with the registry as known now; the ones whose outcome, shop, campaign
  * or order changed get a new state. The cursor is planned without nested loops: right after a
@@ -507,23 +566,6 @@ gboolean acts_reclassify(db *d, const char *os_user, const char *from, const cha
 static gboolean reclassify_range(db *d, const registry *reg, const char *seq, const char *from, const char *to,
 				 GError **error)
 {
-	enum {
-		RANGE_FILE_ID,
-		RANGE_LINE_NO,
-		RANGE_OUTCOME,
-		RANGE_SHOP_ID,
-		RANGE_CAMPAIGN_ID,
-		RANGE_ORDER_KEY,
-		RANGE_COURIER,
-		RANGE_SENDER_CODE,
-		RANGE_SENDER_PHONE,
-		RANGE_CATEGORY,
-		RANGE_PICKUP,
-		RANGE_ORDER_NO,
-		RANGE_WAYBILL_NO,
-		RANGE_REASON,
-		RANGE_COLUMNS
-	};
 	const char *p3[] = { db_programme(d), from, to };
 	g_autofree char *classified = policy_outcomes_sql(policy_outcome_is_classified);
 	g_autofree char *declare = g_strdup_printf(
@@ -543,41 +585,8 @@ static gboolean reclassify_range(db *d, const registry *reg, const char *seq, co
 			return FALSE;
 		g_assert(PQnfields(res) == RANGE_COLUMNS);
 		int n = PQntuples(res);
-		for (int i = 0; i < n; i++) {
-			/* Only what checks 3-7 decided is decided again: never a line of checks 1-2, which
-			 * would count a duplicate or a rejected line toward an order. */
-			policy_outcome stored = OUTCOME_COUNT;
-			gboolean known = policy_outcome_parse(PQgetvalue(res, i, RANGE_OUTCOME), &stored);
-			g_assert(known && policy_outcome_is_classified(stored));
-			acts_class k;
-			if (!classify(reg, val(res, i, RANGE_COURIER), val(res, i, RANGE_SENDER_CODE),
-				      val(res, i, RANGE_SENDER_PHONE), val(res, i, RANGE_CATEGORY), val(res, i, RANGE_PICKUP),
-				      val(res, i, RANGE_ORDER_NO), val(res, i, RANGE_WAYBILL_NO), &k))
-				continue;
-			const char *outcome = policy_outcome_name(k.outcome);
-			gboolean was_eligible = stored == OUTCOME_ELIGIBLE;
-			gboolean same = k.outcome == stored && g_strcmp0(k.shop_id, val(res, i, RANGE_SHOP_ID)) == 0 &&
-					g_strcmp0(k.campaign_id, val(res, i, RANGE_CAMPAIGN_ID)) == 0 &&
-					g_strcmp0(k.order_key, val(res, i, RANGE_ORDER_KEY)) == 0 &&
-					g_strcmp0(k.reason, val(res, i, RANGE_REASON)) == 0;
-			if (!same) {
-				db_copy_text(copy, db_programme(d));
-				db_copy_text(copy, seq);
-				db_copy_text(copy, PQgetvalue(res, i, RANGE_FILE_ID));
-				db_copy_text(copy, PQgetvalue(res, i, RANGE_LINE_NO));
-				db_copy_text(copy, outcome);
-				db_copy_text(copy, k.reason);
-				db_copy_text(copy, k.shop_id);
-				db_copy_text(copy, k.campaign_id);
-				db_copy_text(copy, k.order_key);
-				db_copy_bool(copy, TRUE);
-				db_copy_text(copy, was_eligible ? val(res, i, RANGE_SHOP_ID) : NULL);
-				db_copy_text(copy, was_eligible ? val(res, i, RANGE_ORDER_KEY) : NULL);
-				db_copy_row_end(copy);
-			}
-			g_free(k.reason);
-			g_free(k.order_key);
-		}
+		for (int i = 0; i < n; i++)
+			reclassify_row(d, reg, seq, res, i, copy);
 		PQclear(res);
 		if (!db_copy_rows(d,
 				  "COPY line_acts (programme, act_seq, file_id, line_no, outcome, reason, shop_id,"
