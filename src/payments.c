@@ -9,6 +9,7 @@
 #include "payments.h"
 
 #include "chrono.h"
+#include "csvfile.h"
 #include "ledger.h"
 #include "money.h"
 #include "status.h"
@@ -63,9 +64,7 @@ static void result_line_clear(gpointer p)
 
 typedef struct {
 	const char *name;     /* the file, for messages */
-	GPtrArray *fields;    /* char *: the record being read */
-	int line;             /* the physical line being fed to the parser */
-	int record_line;      /* the line the record being read started on */
+	int record_line;      /* the line of the record being checked */
 	gboolean header_seen;
 	int errors;
 	GString *messages;    /* the first PAYMENTS_ERRORS_SHOWN_MAX errors, one a line */
@@ -82,20 +81,6 @@ static void reader_error(reader *r, int line, const char *fmt, ...)
 	g_autofree char *msg = g_strdup_vprintf(fmt, ap);
 	va_end(ap);
 	g_string_append_printf(r->messages, "\n%s:%d: %s", r->name, line, msg);
-}
-
-static void on_field(void *s, size_t len, void *data)
-{
-	reader *r = data;
-	const char *text = s ? s : "";
-	if (r->fields->len == 0) {
-		/* The field ends on the line being fed; it started as many lines before as it holds. */
-		int newlines = 0;
-		for (size_t i = 0; i < len; i++)
-			newlines += text[i] == '\n';
-		r->record_line = r->line - newlines;
-	}
-	g_ptr_array_add(r->fields, g_strndup(text, len));
 }
 
 static gboolean field_ok(reader *r, const char *value, const char *what)
@@ -193,39 +178,41 @@ static void take_record(reader *r, char **f)
 	g_array_append_val(r->lines, l);
 }
 
-static void on_record(int c, void *data)
+static void on_record(const csvfile_record *rec, void *data)
 {
 	reader *r = data;
-	GPtrArray *f = r->fields;
+	g_assert(rec->n_fields > 0 && rec->fields[rec->n_fields] == NULL);
+	/* As this reader always counted: a record of one field that ends the file without a line break,
+	 * one line further down than it starts. */
+	r->record_line = rec->line + (rec->at_end && rec->n_fields == 1);
 	if (!r->header_seen) {
 		r->header_seen = TRUE;
-		gboolean same = f->len == PAYMENTS_FIELDS;
+		gboolean same = rec->n_fields == PAYMENTS_FIELDS;
 		for (guint i = 0; same && i < PAYMENTS_FIELDS; i++)
-			same = strcmp(f->pdata[i], payments_header[i]) == 0;
+			same = strcmp(rec->fields[i], payments_header[i]) == 0;
 		if (!same) {
-			g_ptr_array_add(f, NULL);
-			g_autofree char *got = g_strjoinv(",", (char **)f->pdata);
+			g_autofree char *got = g_strjoinv(",", rec->fields);
 			g_autofree char *want = g_strjoinv(",", (char **)payments_header);
 			reader_error(r, r->record_line, "header is '%s', expected '%s'", got, want);
 		}
-	} else if (f->len != PAYMENTS_FIELDS) {
-		reader_error(r, r->record_line, "%u fields, expected %d", f->len, PAYMENTS_FIELDS);
+	} else if (rec->n_fields != PAYMENTS_FIELDS) {
+		reader_error(r, r->record_line, "%u fields, expected %d", rec->n_fields, PAYMENTS_FIELDS);
 	} else {
-		take_record(r, (char **)f->pdata);
+		take_record(r, rec->fields);
 	}
-	g_ptr_array_set_size(f, 0);
 }
 
-/* The file's text in UTF-8: UTF-8 (a BOM dropped) as it is, else read as GB18030. */
+/* The file's text in UTF-8: UTF-8 (one that starts with a BOM, even when it is not) as it is,
+ * else read as GB18030. A BOM first stays: csvfile_read skips it (a GB18030 file may begin with
+ * the byte order mark too, U+FEFF encoded in GB18030). */
 static char *decode(const char *name, const char *raw, gsize len, gsize *out_len, GError **error)
 {
 	gboolean bom = len >= TEXT_UTF8_BOM_LEN && memcmp(raw, TEXT_UTF8_BOM, TEXT_UTF8_BOM_LEN) == 0;
 	const char *end = NULL;
 	char *text;
 	if (bom || g_utf8_validate(raw, (gssize)len, NULL)) {
-		gsize skip = bom ? 3 : 0;
-		text = g_strndup(raw + skip, len - skip);
-		*out_len = len - skip;
+		text = g_strndup(raw, len);
+		*out_len = len;
 	} else {
 		g_autoptr(GError) conv = NULL;
 		text = g_convert(raw, (gssize)len, "UTF-8", "GB18030", NULL, out_len, &conv);
@@ -234,11 +221,6 @@ static char *decode(const char *name, const char *raw, gsize len, gsize *out_len
 				    "cannot load payments '%s': neither UTF-8 nor GB18030 (%s)", name, conv->message);
 			return NULL;
 		}
-	}
-	/* A GB18030 file may begin with the byte order mark too (U+FEFF, encoded in GB18030). */
-	if (!bom && *out_len >= TEXT_UTF8_BOM_LEN && memcmp(text, TEXT_UTF8_BOM, TEXT_UTF8_BOM_LEN) == 0) {
-		memmove(text, text + 3, *out_len - 3 + 1);
-		*out_len -= 3;
 	}
 	if (!g_utf8_validate(text, (gssize)*out_len, &end)) {
 		/* A line number for the bad byte (or the NUL) helps whoever fixes the file. */
@@ -268,26 +250,14 @@ static gboolean parse_bytes(const char *name, const char *raw, gsize raw_len, GA
 	if (!text)
 		return FALSE;
 
-	reader r = { .name = name, .fields = g_ptr_array_new_with_free_func(g_free), .line = 1,
-		     .messages = g_string_new(NULL), .lines = lines };
-	struct csv_parser p;
-	int rc = csv_init(&p, CSV_STRICT | CSV_STRICT_FINI | CSV_APPEND_NULL);
-	g_assert(rc == 0);
-	gboolean malformed = FALSE;
-	/* Fed a line at a time, so the callbacks know the line they are on. */
-	for (const char *at = text, *end = text + len; at < end && !malformed; r.line++) {
-		const char *nl = memchr(at, '\n', (size_t)(end - at));
-		size_t n = nl ? (size_t)(nl - at) + 1 : (size_t)(end - at);
-		if (csv_parse(&p, at, n, on_field, on_record, &r) != n) {
-			reader_error(&r, r.line, "%s (quotes must wrap a whole field; a quote inside one is doubled)",
-				     csv_strerror(csv_error(&p)));
-			malformed = TRUE;
-		}
-		at += n;
-	}
-	if (!malformed && csv_fini(&p, on_field, on_record, &r) != 0)
-		reader_error(&r, r.line - 1, "a quote is still open at the end of the file");
-	csv_free(&p);
+	reader r = { .name = name, .messages = g_string_new(NULL), .lines = lines };
+	csvfile_end end;
+	csvfile_read(text, len, on_record, &r, &end);
+	if (end.status == CSVFILE_MALFORMED)
+		reader_error(&r, end.line, "%s (quotes must wrap a whole field; a quote inside one is doubled)",
+			     csv_strerror(end.error));
+	else if (end.status == CSVFILE_QUOTE_OPEN) /* on the file's last line */
+		reader_error(&r, end.lines, "a quote is still open at the end of the file");
 	if (!r.header_seen)
 		reader_error(&r, 1, "no header (expected '%s,...')", payments_header[0]);
 	gboolean ok = r.errors == 0;
@@ -296,7 +266,6 @@ static gboolean parse_bytes(const char *name, const char *raw, gsize raw_len, GA
 			    "cannot load payments '%s': %d line%s refused, nothing stored%s%s", name, r.errors,
 			    r.errors == 1 ? "" : "s", r.messages->str, r.errors > PAYMENTS_ERRORS_SHOWN_MAX ? "\n..." : "");
 	}
-	g_ptr_array_free(r.fields, TRUE);
 	g_string_free(r.messages, TRUE);
 	return ok;
 }

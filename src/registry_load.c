@@ -8,11 +8,11 @@
 #include "registry_load.h"
 
 #include "chrono.h"
+#include "csvfile.h"
 #include "ident.h"
 #include "money.h"
 #include "policy.h"
 #include "status.h"
-#include "text.h"
 
 #include <csv.h>
 #include <errno.h>
@@ -344,7 +344,7 @@ static gboolean convert_identity(const col_spec *c, const char *text, char **out
 	case COL_CODE:
 		/* zto, ＺＴＯ, ZTO and 中通 are one courier (POLICY.md check 2): as lines name it. */
 		*out = ident_courier_code(text, NULL);
-		g_assert(*out != NULL); /* the file is UTF-8: parse_text checked every line */
+		g_assert(*out != NULL); /* the file is UTF-8: read_rows checked every line */
 		if (**out)
 			return TRUE;
 		g_clear_pointer(out, g_free);
@@ -441,10 +441,7 @@ typedef struct {
 	GArray *problems;       /* problem */
 	GPtrArray *warnings;    /* char * */
 	GHashTable *key_lines;  /* key -> first line (every keyed record, converted or not) */
-	/* The CSV reader. */
-	int line;               /* the physical line the parser is on */
-	int record_line;        /* where the record being read started */
-	GPtrArray *fields;      /* char *, of the record being read */
+	/* The records read (csvfile). */
 	gboolean header_seen;
 	gboolean header_bad;
 	int records;
@@ -498,9 +495,7 @@ static void loader_init(loader *l, const kind_spec *kind, const char *path)
 	g_array_set_clear_func(l->problems, problem_clear);
 	l->warnings = g_ptr_array_new_with_free_func(g_free);
 	l->key_lines = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-	l->fields = g_ptr_array_new_with_free_func(g_free);
 	l->current_rows = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-	l->line = 1;
 }
 
 static void loader_clear(loader *l)
@@ -510,7 +505,6 @@ static void loader_clear(loader *l)
 	if (l->warnings)
 		g_ptr_array_unref(l->warnings);
 	g_hash_table_unref(l->key_lines);
-	g_ptr_array_unref(l->fields);
 	g_hash_table_unref(l->current_rows);
 	PQclear(l->current);
 }
@@ -535,19 +529,19 @@ static char *key_text(const kind_spec *k, char *const *values)
 	return g_string_free(s, FALSE);
 }
 
-static void check_header(loader *l, int line, GPtrArray *fields)
+static void check_header(loader *l, int line, const csvfile_record *fields)
 {
 	const kind_spec *k = l->kind;
 	GString *want = g_string_new(NULL);
 	for (int i = 0; i < k->n_cols; i++)
 		g_string_append_printf(want, "%s%s", i ? "," : "", k->cols[i].name);
-	if ((int)fields->len != k->n_cols) {
-		add_problem(l, line, "the header has %u columns, a %s file has %d: %s", fields->len, k->name, k->n_cols,
+	if ((int)fields->n_fields != k->n_cols) {
+		add_problem(l, line, "the header has %u columns, a %s file has %d: %s", fields->n_fields, k->name, k->n_cols,
 			    want->str);
 		l->header_bad = TRUE;
 	} else {
 		for (int i = 0; i < k->n_cols; i++) {
-			const char *got = g_ptr_array_index(fields, i);
+			const char *got = fields->fields[i];
 			if (strcmp(got, k->cols[i].name) != 0) {
 				add_problem(l, line, "header column %d is '%s', expected '%s' (a %s file's header is %s)",
 					    i + 1, got, k->cols[i].name, k->name, want->str);
@@ -560,18 +554,18 @@ static void check_header(loader *l, int line, GPtrArray *fields)
 }
 
 /* Validates one data record and keeps it when every field converts. */
-static void take_record(loader *l, int line, GPtrArray *fields)
+static void take_record(loader *l, int line, const csvfile_record *fields)
 {
 	const kind_spec *k = l->kind;
-	if ((int)fields->len != k->n_cols) {
-		add_problem(l, line, "%u fields, the header has %d", fields->len, k->n_cols);
+	if ((int)fields->n_fields != k->n_cols) {
+		add_problem(l, line, "%u fields, the header has %d", fields->n_fields, k->n_cols);
 		return;
 	}
 	char **values = g_new0(char *, REGISTRY_COLUMNS_MAX);
 	gboolean ok = TRUE;
 	for (int i = 0; i < k->n_cols; i++) {
 		const col_spec *c = &k->cols[i];
-		const char *text = g_ptr_array_index(fields, i);
+		const char *text = fields->fields[i];
 		gboolean clean = TRUE;
 		for (const unsigned char *p = (const unsigned char *)text; *p && clean; p++)
 			clean = *p >= 0x20 && *p != 0x7f;
@@ -624,60 +618,35 @@ static void take_record(loader *l, int line, GPtrArray *fields)
 	g_ptr_array_add(l->rows, r);
 }
 
-static void on_field(void *data, size_t len, void *ctx)
-{
-	loader *l = ctx;
-	if (l->fields->len == 0)
-		l->record_line = l->line;
-	const char *text = data ? data : "";
-	g_ptr_array_add(l->fields, g_strndup(text, len));
-	/* A quoted field may hold line breaks: the next field is on a later line. */
-	for (size_t i = 0; i < len; i++)
-		l->line += text[i] == '\n';
-}
-
 /* TRUE when every field is empty: the ",,,," rows Excel writes below a table, which are blank lines,
  * not rows (libcsv has already dropped the spaces around unquoted fields). */
-static gboolean fields_blank(const GPtrArray *fields)
+static gboolean fields_blank(const csvfile_record *rec)
 {
-	for (guint i = 0; i < fields->len; i++)
-		if (*(const char *)g_ptr_array_index(fields, i) != '\0')
+	for (guint i = 0; i < rec->n_fields; i++)
+		if (rec->fields[i][0] != '\0')
 			return FALSE;
 	return TRUE;
 }
 
-static void on_record(int c, void *ctx)
+static void on_record(const csvfile_record *rec, void *ctx)
 {
 	loader *l = ctx;
-	if (l->fields->len > 0 && fields_blank(l->fields)) {
-		g_ptr_array_set_size(l->fields, 0);
-	} else if (l->fields->len > 0) {
-		if (!l->header_seen) {
-			l->header_seen = TRUE;
-			check_header(l, l->record_line, l->fields);
-		} else if (!l->header_bad && ++l->records <= REGISTRY_ROWS_MAX) {
-			take_record(l, l->record_line, l->fields);
-		} else if (!l->header_bad && l->records == REGISTRY_ROWS_MAX + 1) {
-			add_problem(l, l->record_line, "more than %d rows: not a registry file", REGISTRY_ROWS_MAX);
-		}
-		g_ptr_array_set_size(l->fields, 0);
+	g_assert(rec->n_fields > 0 && rec->line >= 1);
+	if (fields_blank(rec))
+		return;
+	if (!l->header_seen) {
+		l->header_seen = TRUE;
+		check_header(l, rec->line, rec);
+	} else if (!l->header_bad && ++l->records <= REGISTRY_ROWS_MAX) {
+		take_record(l, rec->line, rec);
+	} else if (!l->header_bad && l->records == REGISTRY_ROWS_MAX + 1) {
+		add_problem(l, rec->line, "more than %d rows: not a registry file", REGISTRY_ROWS_MAX);
 	}
-	/* Every unquoted line break is reported (CSV_REPALL_NL): CRLF counts once, by its LF. */
-	if (c == '\n')
-		l->line++;
 }
 
-/* The 1-based line of byte offset pos. */
-static int line_at(const char *text, size_t pos)
-{
-	int line = 1;
-	for (size_t i = 0; i < pos; i++)
-		line += text[i] == '\n';
-	return line;
-}
-
-/* Reads the file's text (a BOM dropped) into the loader's rows and problems. */
-static void parse_text(loader *l, const char *text, size_t len)
+/* The file's bytes (a BOM first is skipped) into the loader's rows and problems: what the load
+ * checks before it reads the database. */
+static void read_rows(loader *l, const char *text, size_t len)
 {
 	/* Every line must be UTF-8 (this also refuses NUL bytes). */
 	gboolean utf8 = TRUE;
@@ -695,18 +664,14 @@ static void parse_text(loader *l, const char *text, size_t len)
 	if (!utf8)
 		return;
 
-	struct csv_parser p;
-	int rc = csv_init(&p, CSV_STRICT | CSV_STRICT_FINI | CSV_REPALL_NL);
-	g_assert(rc == 0);
-	size_t done = csv_parse(&p, text, len, on_field, on_record, l);
-	if (done != len) {
-		add_problem(l, line_at(text, done), "malformed CSV: %s",
-			    csv_error(&p) == CSV_EPARSE ? "a quote inside an unquoted field, or text after a closing quote"
-							: csv_strerror(csv_error(&p)));
-	} else if (csv_fini(&p, on_field, on_record, l) != 0) {
-		add_problem(l, l->line, "malformed CSV: a quote is still open at the end of the file");
-	}
-	csv_free(&p);
+	csvfile_end end;
+	csvfile_read(text, len, on_record, l, &end);
+	if (end.status == CSVFILE_MALFORMED)
+		add_problem(l, end.line, "malformed CSV: %s",
+			    end.error == CSV_EPARSE ? "a quote inside an unquoted field, or text after a closing quote"
+						    : csv_strerror(end.error));
+	else if (end.status == CSVFILE_QUOTE_OPEN)
+		add_problem(l, end.line, "malformed CSV: a quote is still open at the end of the file");
 	if (!l->header_seen && l->problems->len == 0) {
 		GString *want = g_string_new(NULL);
 		for (int i = 0; i < l->kind->n_cols; i++)
@@ -1234,14 +1199,6 @@ void registry_counts_clear(registry_counts *counts)
 	if (counts->warnings)
 		g_ptr_array_unref(counts->warnings);
 	memset(counts, 0, sizeof *counts);
-}
-
-/* The file's bytes (a BOM dropped) into the loader's rows and problems: what the load checks before
- * it reads the database. */
-static void read_rows(loader *l, const char *bytes, size_t len)
-{
-	size_t skip = len >= TEXT_UTF8_BOM_LEN && memcmp(bytes, TEXT_UTF8_BOM, TEXT_UTF8_BOM_LEN) == 0 ? TEXT_UTF8_BOM_LEN : 0;
-	parse_text(l, bytes + skip, len - skip);
 }
 
 gboolean registry_check_bytes(const char *kind, const char *name, const char *bytes, size_t len, int *rows,
