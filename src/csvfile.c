@@ -26,6 +26,7 @@ static void on_field(void *data, size_t len, void *ctx)
 	/* A quoted field may hold line breaks: the next field is on a later line. */
 	for (size_t i = 0; i < len; i++)
 		r->line += text[i] == '\n';
+	g_assert(r->record_line >= 1 && r->record_line <= r->line);
 }
 
 /* libcsv reports every unquoted line break (CSV_REPALL_NL), so that each line feed is counted;
@@ -33,6 +34,7 @@ static void on_field(void *data, size_t len, void *ctx)
 static void on_row(int c, void *ctx)
 {
 	reader *r = ctx;
+	g_assert(c == '\n' || c == '\r' || c == -1); /* what ends a row: a line break, or the text */
 	guint n = r->fields->len;
 	if (n > 0) {
 		g_assert(r->record_line >= 1 && r->record_line <= r->line);
@@ -44,14 +46,17 @@ static void on_row(int c, void *ctx)
 	}
 	if (c == '\n')
 		r->line++;
+	g_assert(r->fields->len == 0);
 }
 
 /* The line of byte offset pos. */
 static int line_at(const char *text, size_t pos)
 {
+	g_assert(text != NULL || pos == 0);
 	int line = 1;
 	for (size_t i = 0; i < pos; i++)
 		line += text[i] == '\n';
+	g_assert(line >= 1 && (size_t)line <= pos + 1);
 	return line;
 }
 

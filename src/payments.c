@@ -182,6 +182,7 @@ static void on_record(const csvfile_record *rec, void *data)
 {
 	reader *r = data;
 	g_assert(rec->n_fields > 0 && rec->fields[rec->n_fields] == NULL);
+	g_assert(rec->line >= 1 && (r->header_seen || r->lines->len == 0));
 	/* As this reader always counted: a record of one field that ends the file without a line break,
 	 * one line further down than it starts. */
 	r->record_line = rec->line + (rec->at_end && rec->n_fields == 1);
@@ -207,6 +208,7 @@ static void on_record(const csvfile_record *rec, void *data)
  * the byte order mark too, U+FEFF encoded in GB18030). */
 static char *decode(const char *name, const char *raw, gsize len, gsize *out_len, GError **error)
 {
+	g_assert(raw != NULL && len > 0); /* an empty file is refused before */
 	gboolean bom = len >= TEXT_UTF8_BOM_LEN && memcmp(raw, TEXT_UTF8_BOM, TEXT_UTF8_BOM_LEN) == 0;
 	const char *end = NULL;
 	char *text;
@@ -233,6 +235,7 @@ static char *decode(const char *name, const char *raw, gsize len, gsize *out_len
 		g_free(text);
 		return NULL;
 	}
+	g_assert(text[*out_len] == '\0' && memchr(text, '\0', *out_len) == NULL);
 	return text;
 }
 
@@ -250,6 +253,7 @@ static gboolean parse_bytes(const char *name, const char *raw, gsize raw_len, GA
 	if (!text)
 		return FALSE;
 
+	g_assert(lines->len == 0);
 	reader r = { .name = name, .messages = g_string_new(NULL), .lines = lines };
 	csvfile_end end;
 	csvfile_read(text, len, on_record, &r, &end);
@@ -261,6 +265,8 @@ static gboolean parse_bytes(const char *name, const char *raw, gsize raw_len, GA
 	if (!r.header_seen)
 		reader_error(&r, 1, "no header (expected '%s,...')", payments_header[0]);
 	gboolean ok = r.errors == 0;
+	/* Accepted: every record after the header is a line. */
+	g_assert(!ok || (end.status == CSVFILE_OK && (int)lines->len == end.records - 1));
 	if (!ok) {
 		g_set_error(error, PAYMENTS_ERROR, STATUS_DATAERR,
 			    "cannot load payments '%s': %d line%s refused, nothing stored%s%s", name, r.errors,

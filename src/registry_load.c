@@ -532,6 +532,8 @@ static char *key_text(const kind_spec *k, char *const *values)
 static void check_header(loader *l, int line, const csvfile_record *fields)
 {
 	const kind_spec *k = l->kind;
+	g_assert(line >= 1 && fields->n_fields > 0);
+	g_assert(l->header_seen && !l->header_bad && l->rows->len == 0);
 	GString *want = g_string_new(NULL);
 	for (int i = 0; i < k->n_cols; i++)
 		g_string_append_printf(want, "%s%s", i ? "," : "", k->cols[i].name);
@@ -557,6 +559,8 @@ static void check_header(loader *l, int line, const csvfile_record *fields)
 static void take_record(loader *l, int line, const csvfile_record *fields)
 {
 	const kind_spec *k = l->kind;
+	g_assert(line >= 1 && fields->n_fields > 0);
+	g_assert(l->header_seen && !l->header_bad && l->records <= REGISTRY_ROWS_MAX);
 	if ((int)fields->n_fields != k->n_cols) {
 		add_problem(l, line, "%u fields, the header has %d", fields->n_fields, k->n_cols);
 		return;
@@ -632,6 +636,7 @@ static void on_record(const csvfile_record *rec, void *ctx)
 {
 	loader *l = ctx;
 	g_assert(rec->n_fields > 0 && rec->line >= 1);
+	g_assert(l->header_seen || (!l->header_bad && l->records == 0));
 	if (fields_blank(rec))
 		return;
 	if (!l->header_seen) {
@@ -648,6 +653,8 @@ static void on_record(const csvfile_record *rec, void *ctx)
  * checks before it reads the database. */
 static void read_rows(loader *l, const char *text, size_t len)
 {
+	g_assert(text != NULL || len == 0);
+	g_assert(l->problems->len == 0 && l->rows->len == 0 && !l->header_seen);
 	/* Every line must be UTF-8 (this also refuses NUL bytes). */
 	gboolean utf8 = TRUE;
 	int line = 1;
@@ -679,6 +686,8 @@ static void read_rows(loader *l, const char *text, size_t len)
 		add_problem(l, 1, "the file is empty: a %s file starts with the header %s", l->kind->name, want->str);
 		g_string_free(want, TRUE);
 	}
+	/* A file is refused, or its records are a header and at most REGISTRY_ROWS_MAX rows. */
+	g_assert(l->problems->len > 0 || (l->header_seen && !l->header_bad && l->rows->len <= REGISTRY_ROWS_MAX));
 }
 
 /* ------------------------------------------------------------------------------------------ */
