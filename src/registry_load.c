@@ -693,9 +693,14 @@ static void read_rows(loader *l, const char *text, size_t len)
 /* ------------------------------------------------------------------------------------------ */
 /* Checks against the rest of the file and the database */
 
+/* The columns of the current versions (read_current): the version, then the kind's columns. */
+enum { CURRENT_VERSION, CURRENT_VALUES };
+
 static const char *current_value(const loader *l, int row, int col)
 {
-	return PQgetisnull(l->current, row, col + 1) ? NULL : PQgetvalue(l->current, row, col + 1);
+	g_assert(col >= 0 && col < l->kind->n_cols && row < PQntuples(l->current));
+	return PQgetisnull(l->current, row, CURRENT_VALUES + col) ? NULL
+								   : PQgetvalue(l->current, row, CURRENT_VALUES + col);
 }
 
 /* A row of the set the registry will hold after the load: from the file (line > 0) or a
@@ -766,16 +771,19 @@ static void check_policy_overlaps(loader *l)
 	}
 }
 
-/* The first column of a query as a set of strings. */
+/* The one column of a query as a set of strings. */
 static GHashTable *query_set(db *d, const char *sql, GError **error)
 {
+	enum { SET_VALUE, SET_COLUMNS };
 	const char *params[] = { db_programme(d) };
 	PGresult *res = db_query(d, sql, 1, params, error);
 	if (!res)
 		return NULL;
+	g_assert(PQnfields(res) == SET_COLUMNS);
 	GHashTable *set = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	for (int i = 0; i < PQntuples(res); i++)
-		g_hash_table_add(set, g_strdup(PQgetvalue(res, i, 0)));
+		g_hash_table_add(set, g_strdup(PQgetvalue(res, i, SET_VALUE)));
+	g_assert(g_hash_table_size(set) <= (guint)PQntuples(res));
 	PQclear(res);
 	return set;
 }
@@ -877,14 +885,17 @@ static gboolean check_shops(loader *l, db *d, GError **error)
 /* A pool's amount may not fall below what has been drawn from it. */
 static gboolean check_budgets(loader *l, db *d, GError **error)
 {
+	enum { BALANCE_POOL_ID, BALANCE_DRAWN, BALANCE_COLUMNS };
+	g_assert(l->kind->id == KIND_BUDGETS); /* values[0] is the pool, values[2] its amount */
 	const char *params[] = { db_programme(d) };
 	PGresult *res = db_query(d, "SELECT pool_id, drawn_fen FROM pool_balances WHERE programme = $1 FOR UPDATE", 1,
 				 params, error);
 	if (!res)
 		return FALSE;
+	g_assert(PQnfields(res) == BALANCE_COLUMNS);
 	g_autoptr(GHashTable) drawn = g_hash_table_new(g_str_hash, g_str_equal);
 	for (int i = 0; i < PQntuples(res); i++)
-		g_hash_table_insert(drawn, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1));
+		g_hash_table_insert(drawn, PQgetvalue(res, i, BALANCE_POOL_ID), PQgetvalue(res, i, BALANCE_DRAWN));
 	for (guint i = 0; i < l->rows->len; i++) {
 		const load_row *r = g_ptr_array_index(l->rows, i);
 		const char *d_text = g_hash_table_lookup(drawn, r->values[0]);
@@ -905,6 +916,7 @@ static gboolean check_budgets(loader *l, db *d, GError **error)
 static gboolean read_current(loader *l, db *d, GError **error)
 {
 	const kind_spec *k = l->kind;
+	g_assert(l->current == NULL && g_hash_table_size(l->current_rows) == 0);
 	GString *sql = g_string_new("SELECT version");
 	for (int i = 0; i < k->n_cols; i++) {
 		g_autofree char *e = col_select(&k->cols[i]);
@@ -916,6 +928,7 @@ static gboolean read_current(loader *l, db *d, GError **error)
 	g_string_free(sql, TRUE);
 	if (!l->current)
 		return FALSE;
+	g_assert(PQnfields(l->current) == CURRENT_VALUES + k->n_cols);
 	for (int i = 0; i < PQntuples(l->current); i++) {
 		char *values[REGISTRY_COLUMNS_MAX];
 		for (int c = 0; c < k->n_keys; c++)
@@ -943,7 +956,7 @@ static void classify(loader *l, registry_counts *counts)
 			r->version = 0;
 			counts->unchanged_rows++;
 		} else {
-			r->version = atoi(PQgetvalue(l->current, at, 0)) + 1;
+			r->version = atoi(PQgetvalue(l->current, at, CURRENT_VERSION)) + 1;
 			g_assert(r->version > 1);
 			counts->changed_rows++;
 		}
