@@ -359,6 +359,13 @@ static void ledger_view_clear(ledger_view *v)
 
 static gboolean load_view(db *d, GArray *lines, ledger_view *v, GError **error)
 {
+	enum { BATCH_ID, BATCH_APPROVED, BATCH_COLUMNS };
+	enum { EXPORTED_BATCH_ID, EXPORTED_SHOP_ID, EXPORTED_AMOUNT_FEN, EXPORTED_COLUMNS };
+	enum {
+		APPLIED_BATCH_ID, APPLIED_SHOP_ID, APPLIED_AMOUNT_FEN, APPLIED_PAID, APPLIED_PAID_AT, APPLIED_SERIAL_NO,
+		APPLIED_LOAD_ID, APPLIED_LINE_NO, APPLIED_COLUMNS
+	};
+	g_assert(v->batches == NULL && v->applied == NULL); /* a view is loaded once */
 	v->batches = g_hash_table_new(g_direct_hash, g_direct_equal);
 	v->approved = g_hash_table_new(g_direct_hash, g_direct_equal);
 	v->exported = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
@@ -381,10 +388,11 @@ static gboolean load_view(db *d, GArray *lines, ledger_view *v, GError **error)
 				 2, params, error);
 	if (!res)
 		return FALSE;
+	g_assert(PQnfields(res) == BATCH_COLUMNS);
 	for (int i = 0; i < PQntuples(res); i++) {
-		gpointer b = GINT_TO_POINTER(atoi(PQgetvalue(res, i, 0)));
+		gpointer b = GINT_TO_POINTER(atoi(PQgetvalue(res, i, BATCH_ID)));
 		g_hash_table_add(v->batches, b);
-		if (strcmp(PQgetvalue(res, i, 1), "t") == 0)
+		if (strcmp(PQgetvalue(res, i, BATCH_APPROVED), "t") == 0)
 			g_hash_table_add(v->approved, b);
 	}
 	PQclear(res);
@@ -394,12 +402,15 @@ static gboolean load_view(db *d, GArray *lines, ledger_view *v, GError **error)
 		       2, params, error);
 	if (!res)
 		return FALSE;
+	g_assert(PQnfields(res) == EXPORTED_COLUMNS);
 	for (int i = 0; i < PQntuples(res); i++) {
 		int64_t *amount = g_new(int64_t, 1);
-		*amount = g_ascii_strtoll(PQgetvalue(res, i, 2), NULL, 10);
-		char *key = result_key(atoi(PQgetvalue(res, i, 0)), PQgetvalue(res, i, 1));
+		*amount = g_ascii_strtoll(PQgetvalue(res, i, EXPORTED_AMOUNT_FEN), NULL, 10);
+		g_assert(*amount > 0); /* the query's */
+		char *key = result_key(atoi(PQgetvalue(res, i, EXPORTED_BATCH_ID)), PQgetvalue(res, i, EXPORTED_SHOP_ID));
 		g_hash_table_insert(v->exported, key, amount);
 	}
+	g_assert(g_hash_table_size(v->exported) == (guint)PQntuples(res)); /* batch_shops' key */
 	PQclear(res);
 
 	res = db_query(d, "SELECT batch_id, shop_id, amount_fen, status = 'PAID',"
@@ -408,17 +419,24 @@ static gboolean load_view(db *d, GArray *lines, ledger_view *v, GError **error)
 		       2, params, error);
 	if (!res)
 		return FALSE;
+	g_assert(PQnfields(res) == APPLIED_COLUMNS);
 	for (int i = 0; i < PQntuples(res); i++) {
 		applied_result *a = g_new0(applied_result, 1);
-		a->amount_fen = g_ascii_strtoll(PQgetvalue(res, i, 2), NULL, 10);
-		a->paid = strcmp(PQgetvalue(res, i, 3), "t") == 0;
-		a->paid_at = PQgetisnull(res, i, 4) ? NULL : g_strdup(PQgetvalue(res, i, 4));
-		a->serial_no = PQgetisnull(res, i, 5) ? NULL : g_strdup(PQgetvalue(res, i, 5));
-		a->load_id = atoi(PQgetvalue(res, i, 6));
-		a->line_no = atoi(PQgetvalue(res, i, 7));
-		g_hash_table_insert(v->applied, result_key(atoi(PQgetvalue(res, i, 0)), PQgetvalue(res, i, 1)), a);
+		a->amount_fen = g_ascii_strtoll(PQgetvalue(res, i, APPLIED_AMOUNT_FEN), NULL, 10);
+		a->paid = strcmp(PQgetvalue(res, i, APPLIED_PAID), "t") == 0;
+		a->paid_at = PQgetisnull(res, i, APPLIED_PAID_AT) ? NULL : g_strdup(PQgetvalue(res, i, APPLIED_PAID_AT));
+		a->serial_no =
+			PQgetisnull(res, i, APPLIED_SERIAL_NO) ? NULL : g_strdup(PQgetvalue(res, i, APPLIED_SERIAL_NO));
+		a->load_id = atoi(PQgetvalue(res, i, APPLIED_LOAD_ID));
+		a->line_no = atoi(PQgetvalue(res, i, APPLIED_LINE_NO));
+		g_assert(a->amount_fen > 0 && a->load_id >= 1); /* the table's CHECK; loads count from 1 */
+		g_hash_table_insert(v->applied,
+				    result_key(atoi(PQgetvalue(res, i, APPLIED_BATCH_ID)), PQgetvalue(res, i, APPLIED_SHOP_ID)),
+				    a);
 	}
+	g_assert(g_hash_table_size(v->applied) == (guint)PQntuples(res)); /* payments' key */
 	PQclear(res);
+	g_assert(g_hash_table_size(v->approved) <= g_hash_table_size(v->batches));
 	return TRUE;
 }
 
@@ -620,20 +638,23 @@ static gboolean record(db *d, const char *path, const char *sha256, const char *
 /* The next load's number and the digest it chains to. */
 static gboolean chain_head(db *d, int *load_id, char prev[LEDGER_DIGEST_HEX], GError **error)
 {
+	enum { HEAD_LOAD_ID, HEAD_DIGEST, HEAD_COLUMNS };
 	const char *params[] = { db_programme(d) };
 	PGresult *res = db_query(d, "SELECT load_id, digest FROM payment_loads WHERE programme = $1"
 				    " ORDER BY load_id DESC LIMIT 1",
 				 1, params, error);
 	if (!res)
 		return FALSE;
+	g_assert(PQnfields(res) == HEAD_COLUMNS && PQntuples(res) <= 1);
 	if (PQntuples(res) == 0) {
 		*load_id = 1;
 		g_strlcpy(prev, LEDGER_GENESIS, LEDGER_DIGEST_HEX);
 	} else {
-		*load_id = atoi(PQgetvalue(res, 0, 0)) + 1;
-		g_strlcpy(prev, PQgetvalue(res, 0, 1), LEDGER_DIGEST_HEX);
+		*load_id = atoi(PQgetvalue(res, 0, HEAD_LOAD_ID)) + 1;
+		g_strlcpy(prev, PQgetvalue(res, 0, HEAD_DIGEST), LEDGER_DIGEST_HEX);
 	}
 	PQclear(res);
+	g_assert(*load_id >= 1);
 	g_assert(strlen(prev) == LEDGER_DIGEST_HEX - 1);
 	return TRUE;
 }
