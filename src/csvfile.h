@@ -10,7 +10,7 @@
 /* One record. A line is what a line feed ends: CRLF ends one line, and a file whose lines end
  * with CR alone is one line (as an editor counting line feeds shows it). */
 typedef struct {
-	char **fields;   /* n_fields of them and a NULL: without their quotes; the reader's until the callback returns */
+	char **fields;   /* n_fields and a NULL, unquoted: the reader's until the callback returns */
 	guint n_fields;  /* at least 1: a line with nothing on it is no record */
 	int line;        /* from 1: the line of the record's first byte (a quoted line break makes it span more) */
 	gboolean at_end; /* it ended with the text, not with a line break */
@@ -28,7 +28,7 @@ typedef enum {
 typedef struct {
 	csvfile_status status;
 	int error;   /* CSVFILE_MALFORMED: libcsv's code (CSV_EPARSE...), for csv_strerror */
-	int line;    /* CSVFILE_MALFORMED: the line of the refused byte; CSVFILE_QUOTE_OPEN: the line the open field starts on */
+	int line;    /* MALFORMED: the line of the refused byte; QUOTE_OPEN: the line the open field starts on */
 	int lines;   /* the lines the text spans: its line feeds, and one more when its last line has none */
 	int records; /* how many on_record was given */
 } csvfile_end;

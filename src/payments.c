@@ -407,7 +407,8 @@ static gboolean load_view(db *d, GArray *lines, ledger_view *v, GError **error)
 		int64_t *amount = g_new(int64_t, 1);
 		*amount = g_ascii_strtoll(PQgetvalue(res, i, EXPORTED_AMOUNT_FEN), NULL, 10);
 		g_assert(*amount > 0); /* the query's */
-		char *key = result_key(atoi(PQgetvalue(res, i, EXPORTED_BATCH_ID)), PQgetvalue(res, i, EXPORTED_SHOP_ID));
+		int batch_id = atoi(PQgetvalue(res, i, EXPORTED_BATCH_ID));
+		char *key = result_key(batch_id, PQgetvalue(res, i, EXPORTED_SHOP_ID));
 		g_hash_table_insert(v->exported, key, amount);
 	}
 	g_assert(g_hash_table_size(v->exported) == (guint)PQntuples(res)); /* batch_shops' key */
@@ -424,15 +425,15 @@ static gboolean load_view(db *d, GArray *lines, ledger_view *v, GError **error)
 		applied_result *a = g_new0(applied_result, 1);
 		a->amount_fen = g_ascii_strtoll(PQgetvalue(res, i, APPLIED_AMOUNT_FEN), NULL, 10);
 		a->paid = strcmp(PQgetvalue(res, i, APPLIED_PAID), "t") == 0;
-		a->paid_at = PQgetisnull(res, i, APPLIED_PAID_AT) ? NULL : g_strdup(PQgetvalue(res, i, APPLIED_PAID_AT));
+		a->paid_at =
+			PQgetisnull(res, i, APPLIED_PAID_AT) ? NULL : g_strdup(PQgetvalue(res, i, APPLIED_PAID_AT));
 		a->serial_no =
 			PQgetisnull(res, i, APPLIED_SERIAL_NO) ? NULL : g_strdup(PQgetvalue(res, i, APPLIED_SERIAL_NO));
 		a->load_id = atoi(PQgetvalue(res, i, APPLIED_LOAD_ID));
 		a->line_no = atoi(PQgetvalue(res, i, APPLIED_LINE_NO));
 		g_assert(a->amount_fen > 0 && a->load_id >= 1); /* the table's CHECK; loads count from 1 */
-		g_hash_table_insert(v->applied,
-				    result_key(atoi(PQgetvalue(res, i, APPLIED_BATCH_ID)), PQgetvalue(res, i, APPLIED_SHOP_ID)),
-				    a);
+		int batch_id = atoi(PQgetvalue(res, i, APPLIED_BATCH_ID));
+		g_hash_table_insert(v->applied, result_key(batch_id, PQgetvalue(res, i, APPLIED_SHOP_ID)), a);
 	}
 	g_assert(g_hash_table_size(v->applied) == (guint)PQntuples(res)); /* payments' key */
 	PQclear(res);

@@ -189,7 +189,8 @@ static gboolean snap_senders(registry *r, db *d, const char *as_of, GError **err
 		 * (ｙｔｏ, 圆通) still names its courier's code. */
 		g_autofree char *folded = ident_courier_code(PQgetvalue(res, i, SENDER_COURIER), NULL);
 		g_assert(folded != NULL); /* the database's text is UTF-8 */
-		const char *courier = g_string_chunk_insert_const(r->strings, folded), *code = snap_text(r, res, i, SENDER_CODE);
+		const char *courier = g_string_chunk_insert_const(r->strings, folded),
+			   *code = snap_text(r, res, i, SENDER_CODE);
 		GHashTable *codes = g_hash_table_lookup(r->senders, courier);
 		if (!codes) {
 			codes = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify)g_array_unref);
@@ -295,7 +296,10 @@ static gboolean snap_campaigns(registry *r, db *d, const char *as_of, GError **e
 
 static gboolean snap_pools(registry *r, db *d, const char *as_of, GError **error)
 {
-	enum { POOL_ID, POOL_VERSION, POOL_NAME, POOL_AMOUNT, POOL_VALID_FROM, POOL_VALID_TO, POOL_PRIORITY, POOL_COLUMNS };
+	enum {
+		POOL_ID, POOL_VERSION, POOL_NAME, POOL_AMOUNT, POOL_VALID_FROM, POOL_VALID_TO, POOL_PRIORITY,
+		POOL_COLUMNS
+	};
 	PGresult *res = snap_query(d, as_of,
 				   "pool_id, version, name, amount_fen, to_char(valid_from, 'YYYY-MM-DD'),"
 				   " to_char(valid_to, 'YYYY-MM-DD'), priority",
@@ -314,7 +318,8 @@ static gboolean snap_pools(registry *r, db *d, const char *as_of, GError **error
 		p->valid_from = snap_day(res, i, POOL_VALID_FROM);
 		p->valid_to = snap_day(res, i, POOL_VALID_TO);
 		p->priority = snap_int(res, i, POOL_PRIORITY);
-		g_assert(p->version >= 1 && p->amount_fen >= 0 && p->valid_from <= p->valid_to); /* the table's CHECKs */
+		/* The table's CHECKs. */
+		g_assert(p->version >= 1 && p->amount_fen >= 0 && p->valid_from <= p->valid_to);
 	}
 	PQclear(res);
 	return TRUE;

@@ -538,8 +538,8 @@ static void check_header(loader *l, int line, const csvfile_record *fields)
 	for (int i = 0; i < k->n_cols; i++)
 		g_string_append_printf(want, "%s%s", i ? "," : "", k->cols[i].name);
 	if ((int)fields->n_fields != k->n_cols) {
-		add_problem(l, line, "the header has %u columns, a %s file has %d: %s", fields->n_fields, k->name, k->n_cols,
-			    want->str);
+		add_problem(l, line, "the header has %u columns, a %s file has %d: %s", fields->n_fields, k->name,
+			    k->n_cols, want->str);
 		l->header_bad = TRUE;
 	} else {
 		for (int i = 0; i < k->n_cols; i++) {

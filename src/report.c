@@ -265,9 +265,8 @@ static void take_lines(report *r, const PGresult *res, GArray *couriers, GHashTa
 		g_assert(known); /* the lines table's CHECK allows these only */
 		int64_t n = num(res, i, LINES_COUNT);
 		g_assert(n > 0); /* a group has its lines */
-		report_courier *c = courier_entry(couriers, index,
-						  PQgetisnull(res, i, LINES_COURIER) ? NULL
-										     : PQgetvalue(res, i, LINES_COURIER));
+		const char *courier = PQgetisnull(res, i, LINES_COURIER) ? NULL : PQgetvalue(res, i, LINES_COURIER);
+		report_courier *c = courier_entry(couriers, index, courier);
 		c->lines += n;
 		c->outcomes[o] += n;
 		if (o == OUTCOME_ELIGIBLE)
@@ -308,7 +307,8 @@ static void name_campaigns(report *r, const PGresult *names)
 	g_assert(PQnfields(names) == CAMPAIGN_COLUMNS);
 	g_autoptr(GHashTable) campaign_names = g_hash_table_new(g_str_hash, g_str_equal);
 	for (int i = 0; i < PQntuples(names); i++)
-		g_hash_table_insert(campaign_names, PQgetvalue(names, i, CAMPAIGN_ID), PQgetvalue(names, i, CAMPAIGN_NAME));
+		g_hash_table_insert(campaign_names, PQgetvalue(names, i, CAMPAIGN_ID),
+				    PQgetvalue(names, i, CAMPAIGN_NAME));
 	/* One current row per campaign. */
 	g_assert(g_hash_table_size(campaign_names) == (guint)PQntuples(names));
 	for (guint i = 0; i < r->by_campaign->len; i++) {
