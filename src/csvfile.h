@@ -7,8 +7,8 @@
 #include <glib.h>
 #include <stddef.h>
 
-/* One record. A line is what a line feed ends: CRLF ends one line, and a file whose lines end
- * with CR alone is one line (as an editor counting line feeds shows it). */
+/* One record. A line is what a line feed ends, as both readers before this module counted: CRLF
+ * ends one line, and a file whose lines end with CR alone is one line, its records all on line 1. */
 typedef struct {
 	char **fields;   /* n_fields and a NULL, unquoted: the reader's until the callback returns */
 	guint n_fields;  /* at least 1: a line with nothing on it is no record */
