@@ -626,6 +626,7 @@ static void take_record(loader *l, int line, const csvfile_record *fields)
  * not rows (libcsv has already dropped the spaces around unquoted fields). */
 static gboolean fields_blank(const csvfile_record *rec)
 {
+	g_assert(rec->n_fields > 0 && rec->fields[rec->n_fields] == NULL);
 	for (guint i = 0; i < rec->n_fields; i++)
 		if (rec->fields[i][0] != '\0')
 			return FALSE;
@@ -698,7 +699,8 @@ enum { CURRENT_VERSION, CURRENT_VALUES };
 
 static const char *current_value(const loader *l, int row, int col)
 {
-	g_assert(col >= 0 && col < l->kind->n_cols && row < PQntuples(l->current));
+	g_assert(l->current != NULL && row >= 0 && row < PQntuples(l->current));
+	g_assert(col >= 0 && col < l->kind->n_cols);
 	return PQgetisnull(l->current, row, CURRENT_VALUES + col) ? NULL
 								   : PQgetvalue(l->current, row, CURRENT_VALUES + col);
 }
