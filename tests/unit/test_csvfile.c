@@ -38,10 +38,12 @@ static void reading_free(reading *r)
 static void expect(const char *text, const char *want, csvfile_status status, int lines)
 {
 	reading *r = read_text(text, strlen(text));
-	cr_assert_str_eq(r->got->str, want, "reading '%s'", g_strescape(text, NULL));
-	cr_assert_eq(r->end.status, status, "reading '%s'", g_strescape(text, NULL));
-	cr_assert_eq(r->end.lines, lines, "reading '%s'", g_strescape(text, NULL));
-	cr_assert_eq(r->end.records, (int)(*want ? g_strv_length(g_strsplit(want, " ", -1)) : 0));
+	g_autofree char *shown = g_strescape(text, NULL);
+	cr_assert_str_eq(r->got->str, want, "reading '%s'", shown);
+	cr_assert_eq(r->end.status, status, "reading '%s'", shown);
+	cr_assert_eq(r->end.lines, lines, "reading '%s'", shown);
+	g_auto(GStrv) records = g_strsplit(want, " ", -1);
+	cr_assert_eq(r->end.records, (int)(*want ? g_strv_length(records) : 0), "reading '%s'", shown);
 	reading_free(r);
 }
 
