@@ -357,32 +357,10 @@ static void ledger_view_clear(ledger_view *v)
 	g_clear_pointer(&v->applied, g_hash_table_unref);
 }
 
-static gboolean load_view(db *d, GArray *lines, ledger_view *v, GError **error)
+/* The batches named (params: the programme, the batches' ids) and which of them are approved. */
+static gboolean view_batches(db *d, const char *const *params, ledger_view *v, GError **error)
 {
 	enum { BATCH_ID, BATCH_APPROVED, BATCH_COLUMNS };
-	enum { EXPORTED_BATCH_ID, EXPORTED_SHOP_ID, EXPORTED_AMOUNT_FEN, EXPORTED_COLUMNS };
-	enum {
-		APPLIED_BATCH_ID, APPLIED_SHOP_ID, APPLIED_AMOUNT_FEN, APPLIED_PAID, APPLIED_PAID_AT, APPLIED_SERIAL_NO,
-		APPLIED_LOAD_ID, APPLIED_LINE_NO, APPLIED_COLUMNS
-	};
-	g_assert(v->batches == NULL && v->applied == NULL); /* a view is loaded once */
-	v->batches = g_hash_table_new(g_direct_hash, g_direct_equal);
-	v->approved = g_hash_table_new(g_direct_hash, g_direct_equal);
-	v->exported = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
-	v->applied = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, applied_result_free);
-	/* The batches named, as a PostgreSQL array literal: {1,2,3}. */
-	GString *ids = g_string_new("{");
-	GHashTable *seen = g_hash_table_new(g_direct_hash, g_direct_equal);
-	for (guint i = 0; i < lines->len; i++) {
-		int b = g_array_index(lines, result_line, i).batch_id;
-		if (g_hash_table_add(seen, GINT_TO_POINTER(b)))
-			g_string_append_printf(ids, "%s%d", ids->len > 1 ? "," : "", b);
-	}
-	g_string_append_c(ids, '}');
-	g_hash_table_unref(seen);
-	g_autofree char *id_list = g_string_free(ids, FALSE);
-	const char *params[] = { db_programme(d), id_list };
-
 	PGresult *res = db_query(d, "SELECT b.batch_id, a.batch_id IS NOT NULL FROM batches b LEFT JOIN approvals a"
 				    " USING (programme, batch_id) WHERE b.programme = $1 AND b.batch_id = ANY($2::int[])",
 				 2, params, error);
@@ -395,11 +373,18 @@ static gboolean load_view(db *d, GArray *lines, ledger_view *v, GError **error)
 		if (strcmp(PQgetvalue(res, i, BATCH_APPROVED), "t") == 0)
 			g_hash_table_add(v->approved, b);
 	}
+	g_assert(g_hash_table_size(v->approved) <= g_hash_table_size(v->batches));
 	PQclear(res);
+	return TRUE;
+}
 
-	res = db_query(d, "SELECT batch_id, shop_id, amount_fen FROM batch_shops"
-			  " WHERE programme = $1 AND batch_id = ANY($2::int[]) AND amount_fen > 0",
-		       2, params, error);
+/* Their export rows: what each (batch, shop) was paid. */
+static gboolean view_exported(db *d, const char *const *params, ledger_view *v, GError **error)
+{
+	enum { EXPORTED_BATCH_ID, EXPORTED_SHOP_ID, EXPORTED_AMOUNT_FEN, EXPORTED_COLUMNS };
+	PGresult *res = db_query(d, "SELECT batch_id, shop_id, amount_fen FROM batch_shops"
+				    " WHERE programme = $1 AND batch_id = ANY($2::int[]) AND amount_fen > 0",
+				 2, params, error);
 	if (!res)
 		return FALSE;
 	g_assert(PQnfields(res) == EXPORTED_COLUMNS);
@@ -413,11 +398,20 @@ static gboolean load_view(db *d, GArray *lines, ledger_view *v, GError **error)
 	}
 	g_assert(g_hash_table_size(v->exported) == (guint)PQntuples(res)); /* batch_shops' key */
 	PQclear(res);
+	return TRUE;
+}
 
-	res = db_query(d, "SELECT batch_id, shop_id, amount_fen, status = 'PAID',"
-			  " to_char(paid_at, 'YYYY-MM-DD HH24:MI:SS'), serial_no, load_id, line_no"
-			  " FROM payments WHERE programme = $1 AND batch_id = ANY($2::int[])",
-		       2, params, error);
+/* The results already applied for them. */
+static gboolean view_applied(db *d, const char *const *params, ledger_view *v, GError **error)
+{
+	enum {
+		APPLIED_BATCH_ID, APPLIED_SHOP_ID, APPLIED_AMOUNT_FEN, APPLIED_PAID, APPLIED_PAID_AT, APPLIED_SERIAL_NO,
+		APPLIED_LOAD_ID, APPLIED_LINE_NO, APPLIED_COLUMNS
+	};
+	PGresult *res = db_query(d, "SELECT batch_id, shop_id, amount_fen, status = 'PAID',"
+				    " to_char(paid_at, 'YYYY-MM-DD HH24:MI:SS'), serial_no, load_id, line_no"
+				    " FROM payments WHERE programme = $1 AND batch_id = ANY($2::int[])",
+				 2, params, error);
 	if (!res)
 		return FALSE;
 	g_assert(PQnfields(res) == APPLIED_COLUMNS);
@@ -437,8 +431,31 @@ static gboolean load_view(db *d, GArray *lines, ledger_view *v, GError **error)
 	}
 	g_assert(g_hash_table_size(v->applied) == (guint)PQntuples(res)); /* payments' key */
 	PQclear(res);
-	g_assert(g_hash_table_size(v->approved) <= g_hash_table_size(v->batches));
 	return TRUE;
+}
+
+static gboolean load_view(db *d, GArray *lines, ledger_view *v, GError **error)
+{
+	g_assert(v->batches == NULL && v->applied == NULL); /* a view is loaded once */
+	v->batches = g_hash_table_new(g_direct_hash, g_direct_equal);
+	v->approved = g_hash_table_new(g_direct_hash, g_direct_equal);
+	v->exported = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+	v->applied = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, applied_result_free);
+	/* The batches named, as a PostgreSQL array literal: {1,2,3}. */
+	GString *ids = g_string_new("{");
+	GHashTable *seen = g_hash_table_new(g_direct_hash, g_direct_equal);
+	for (guint i = 0; i < lines->len; i++) {
+		int b = g_array_index(lines, result_line, i).batch_id;
+		if (g_hash_table_add(seen, GINT_TO_POINTER(b)))
+			g_string_append_printf(ids, "%s%d", ids->len > 1 ? "," : "", b);
+	}
+	g_string_append_c(ids, '}');
+	g_assert(g_hash_table_size(seen) <= lines->len);
+	g_hash_table_unref(seen);
+	g_autofree char *id_list = g_string_free(ids, FALSE);
+	const char *params[] = { db_programme(d), id_list };
+	return view_batches(d, params, v, error) && view_exported(d, params, v, error) &&
+	       view_applied(d, params, v, error);
 }
 
 static const char *status_text(gboolean paid)
