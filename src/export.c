@@ -860,6 +860,10 @@ static const char *const control_items[CTL_ROWS] = {
  * state is the same bytes. */
 static gboolean write_control_sheet(db *d, int batch_id, sink *s, GError **error)
 {
+	enum {
+		CONTROL_BATCH, CONTROL_MADE, CONTROL_DIGEST, CONTROL_PREV, CONTROL_SHOPS, CONTROL_ORDERS,
+		CONTROL_AMOUNT_FEN, CONTROL_APPROVER, CONTROL_APPROVED_AT, CONTROL_COLUMNS
+	};
 	char batch[EXPORT_INT_TEXT_MAX];
 	g_snprintf(batch, sizeof batch, "%d", batch_id);
 	const char *params[] = { db_programme(d), batch };
@@ -875,22 +879,27 @@ static gboolean write_control_sheet(db *d, int batch_id, sink *s, GError **error
 				 2, params, error);
 	if (!res)
 		return FALSE;
+	g_assert(PQnfields(res) == CONTROL_COLUMNS);
 	g_assert(PQntuples(res) == 1); /* batch_created found the batch in this snapshot */
-	gboolean approved = !PQgetisnull(res, 0, 7);
-	int64_t amount = parse_int(PQgetvalue(res, 0, 6));
+	gboolean approved = !PQgetisnull(res, 0, CONTROL_APPROVER);
+	int64_t amount = parse_int(PQgetvalue(res, 0, CONTROL_AMOUNT_FEN));
+	g_assert(amount >= 0); /* the shops' amounts above zero */
+	const char *number = PQgetvalue(res, 0, CONTROL_BATCH), *shops = PQgetvalue(res, 0, CONTROL_SHOPS),
+		   *orders = PQgetvalue(res, 0, CONTROL_ORDERS);
+	g_assert(parse_int(number) == batch_id);
 	char capitals[CAPITALS_TEXT_MAX];
 	cell values[CTL_ROWS] = {
-		[CTL_BATCH] = { COL_COUNT, PQgetvalue(res, 0, 0), parse_int(PQgetvalue(res, 0, 0)), FALSE },
-		[CTL_MADE] = { COL_TEXT, PQgetvalue(res, 0, 1), 0, FALSE },
-		[CTL_DIGEST] = { COL_TEXT, PQgetvalue(res, 0, 2), 0, FALSE },
-		[CTL_PREV] = { COL_TEXT, PQgetvalue(res, 0, 3), 0, FALSE },
-		[CTL_SHOPS] = { COL_COUNT, PQgetvalue(res, 0, 4), parse_int(PQgetvalue(res, 0, 4)), FALSE },
-		[CTL_ORDERS] = { COL_COUNT, PQgetvalue(res, 0, 5), parse_int(PQgetvalue(res, 0, 5)), FALSE },
+		[CTL_BATCH] = { COL_COUNT, number, parse_int(number), FALSE },
+		[CTL_MADE] = { COL_TEXT, PQgetvalue(res, 0, CONTROL_MADE), 0, FALSE },
+		[CTL_DIGEST] = { COL_TEXT, PQgetvalue(res, 0, CONTROL_DIGEST), 0, FALSE },
+		[CTL_PREV] = { COL_TEXT, PQgetvalue(res, 0, CONTROL_PREV), 0, FALSE },
+		[CTL_SHOPS] = { COL_COUNT, shops, parse_int(shops), FALSE },
+		[CTL_ORDERS] = { COL_COUNT, orders, parse_int(orders), FALSE },
 		[CTL_AMOUNT] = { COL_FEN, "", amount, FALSE },
 		[CTL_CAPITALS] = { COL_TEXT, capitals_format(amount, capitals), 0, FALSE },
 		[CTL_APPROVED] = { COL_TEXT, approved ? "已审核" : "未审核", 0, FALSE },
-		[CTL_APPROVER] = { COL_TEXT, approved ? PQgetvalue(res, 0, 7) : "", 0, !approved },
-		[CTL_APPROVED_AT] = { COL_TEXT, approved ? PQgetvalue(res, 0, 8) : "", 0, !approved },
+		[CTL_APPROVER] = { COL_TEXT, approved ? PQgetvalue(res, 0, CONTROL_APPROVER) : "", 0, !approved },
+		[CTL_APPROVED_AT] = { COL_TEXT, approved ? PQgetvalue(res, 0, CONTROL_APPROVED_AT) : "", 0, !approved },
 	};
 	lxw_worksheet *ws = workbook_add_worksheet(s->wb, EXPORT_CONTROL_SHEET);
 	g_assert(ws != NULL);

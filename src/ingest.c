@@ -275,6 +275,8 @@ static void chunk_keys_clear(chunk_keys *k)
 static gboolean probe_claims(ingest_ctx *c, const char *couriers, const char *waybills, guint n_keys,
 			     GHashTable *claimed, GError **error)
 {
+	enum { CLAIM_COURIER, CLAIM_WAYBILL_NO, CLAIM_COLUMNS }; /* both queries' */
+	g_assert(n_keys > 0 && g_hash_table_size(claimed) == 0);
 	char cap[24];
 	g_snprintf(cap, sizeof cap, "%u", n_keys * INGEST_PROBE_ROWS_PER_KEY + 1);
 	const char *p4[] = { db_programme(c->d), couriers, waybills, cap };
@@ -287,14 +289,15 @@ static gboolean probe_claims(ingest_ctx *c, const char *couriers, const char *wa
 				 4, p4, error);
 	if (!res)
 		return FALSE;
+	g_assert(PQnfields(res) == CLAIM_COLUMNS);
 	g_autoptr(GHashTable) per_courier = g_hash_table_new(g_str_hash, g_str_equal);
 	gboolean scattered = FALSE;
 	for (int i = 0; i < PQntuples(res) && !scattered; i++) {
-		const char *courier = PQgetvalue(res, i, 0);
+		const char *courier = PQgetvalue(res, i, CLAIM_COURIER);
 		guint n = GPOINTER_TO_UINT(g_hash_table_lookup(per_courier, courier)) + 1;
 		g_hash_table_insert(per_courier, (gpointer)courier, GUINT_TO_POINTER(n));
 		scattered = n > n_keys * INGEST_PROBE_ROWS_PER_KEY;
-		g_hash_table_add(claimed, waybill_key(courier, PQgetvalue(res, i, 1)));
+		g_hash_table_add(claimed, waybill_key(courier, PQgetvalue(res, i, CLAIM_WAYBILL_NO)));
 	}
 	g_hash_table_remove_all(per_courier);
 	PQclear(res);
@@ -308,8 +311,12 @@ static gboolean probe_claims(ingest_ctx *c, const char *couriers, const char *wa
 		       3, p3, error);
 	if (!res)
 		return FALSE;
+	g_assert(PQnfields(res) == CLAIM_COLUMNS);
 	for (int i = 0; i < PQntuples(res); i++)
-		g_hash_table_add(claimed, waybill_key(PQgetvalue(res, i, 0), PQgetvalue(res, i, 1)));
+		g_hash_table_add(claimed,
+				 waybill_key(PQgetvalue(res, i, CLAIM_COURIER), PQgetvalue(res, i, CLAIM_WAYBILL_NO)));
+	/* Each of the chunk's keys (distinct) is claimed once at most (waybills' key). */
+	g_assert(g_hash_table_size(claimed) == (guint)PQntuples(res) && g_hash_table_size(claimed) <= n_keys);
 	PQclear(res);
 	return TRUE;
 }
@@ -385,9 +392,13 @@ static gboolean retake_released(ingest_ctx *c, old_claims *old, GHashTable *fres
 		       5, p5, error);
 	if (!res)
 		return FALSE;
+	enum { RETAKEN_COURIER, RETAKEN_WAYBILL_NO, RETAKEN_COLUMNS };
+	g_assert(PQnfields(res) == RETAKEN_COLUMNS);
 	int retaken = PQntuples(res);
+	g_assert((guint)retaken <= old->courier->len); /* one move at most for each old claim */
 	for (int i = 0; i < retaken; i++)
-		g_hash_table_add(fresh, waybill_key(PQgetvalue(res, i, 0), PQgetvalue(res, i, 1)));
+		g_hash_table_add(fresh, waybill_key(PQgetvalue(res, i, RETAKEN_COURIER),
+						    PQgetvalue(res, i, RETAKEN_WAYBILL_NO)));
 	PQclear(res);
 	guint kept = 0;
 	for (guint i = 0; retaken > 0 && i < old->courier->len; i++) {
@@ -408,6 +419,10 @@ static gboolean retake_released(ingest_ctx *c, old_claims *old, GHashTable *fres
 /* What did the line holding each of the *old claims say? Into c->firsts. */
 static gboolean learn_firsts(ingest_ctx *c, const old_claims *old, GError **error)
 {
+	enum {
+		FIRST_COURIER, FIRST_WAYBILL_NO, FIRST_ORDER_NO, FIRST_PICKUP, FIRST_PICKUP_HAS_SECONDS, FIRST_FEE_FEN,
+		FIRST_SENDER_CODE, FIRST_SENDER_PHONE, FIRST_CATEGORY, FIRST_FILE_NAME, FIRST_LINE_NO, FIRST_COLUMNS
+	};
 	g_autofree char *couriers = db_text_array((const char *const *)old->courier->pdata, old->courier->len);
 	g_autofree char *waybills = db_text_array((const char *const *)old->waybill_no->pdata, old->waybill_no->len);
 	const char *p3[] = { db_programme(c->d), couriers, waybills };
@@ -423,22 +438,25 @@ static gboolean learn_firsts(ingest_ctx *c, const old_claims *old, GError **erro
 		       3, p3, error);
 	if (!res)
 		return FALSE;
+	g_assert(PQnfields(res) == FIRST_COLUMNS);
 	for (int i = 0; i < PQntuples(res); i++) {
 		first_line *f = g_new0(first_line, 1);
 #define TEXT(col) (PQgetisnull(res, i, col) ? NULL : g_string_chunk_insert(c->arena, PQgetvalue(res, i, col)))
-		f->order_no = TEXT(2);
-		gboolean parsed = chrono_parse_time(PQgetvalue(res, i, 3), &f->pickup, NULL);
+		f->order_no = TEXT(FIRST_ORDER_NO);
+		gboolean parsed = chrono_parse_time(PQgetvalue(res, i, FIRST_PICKUP), &f->pickup, NULL);
 		g_assert(parsed);
-		f->pickup_has_seconds = strcmp(PQgetvalue(res, i, 4), "t") == 0;
-		f->fee_fen = g_ascii_strtoll(PQgetvalue(res, i, 5), NULL, 10);
-		f->sender_code = TEXT(6);
-		f->sender_phone = TEXT(7);
-		f->category = TEXT(8);
+		f->pickup_has_seconds = strcmp(PQgetvalue(res, i, FIRST_PICKUP_HAS_SECONDS), "t") == 0;
+		f->fee_fen = g_ascii_strtoll(PQgetvalue(res, i, FIRST_FEE_FEN), NULL, 10);
+		f->sender_code = TEXT(FIRST_SENDER_CODE);
+		f->sender_phone = TEXT(FIRST_SENDER_PHONE);
+		f->category = TEXT(FIRST_CATEGORY);
 #undef TEXT
-		const char *fname = *PQgetvalue(res, i, 9) ? PQgetvalue(res, i, 9) : c->base;
+		const char *name = PQgetvalue(res, i, FIRST_FILE_NAME), *fname = *name ? name : c->base;
 		f->file = g_string_chunk_insert(c->arena, fname);
-		f->line_no = g_ascii_strtoull(PQgetvalue(res, i, 10), NULL, 10);
-		g_hash_table_insert(c->firsts, waybill_key(PQgetvalue(res, i, 0), PQgetvalue(res, i, 1)), f);
+		f->line_no = g_ascii_strtoull(PQgetvalue(res, i, FIRST_LINE_NO), NULL, 10);
+		g_assert(f->line_no >= 2); /* the lines table's CHECK: line 1 is a header */
+		const char *courier = PQgetvalue(res, i, FIRST_COURIER);
+		g_hash_table_insert(c->firsts, waybill_key(courier, PQgetvalue(res, i, FIRST_WAYBILL_NO)), f);
 	}
 	/* Every claim held is held by a stored line. */
 	g_assert(PQntuples(res) == (int)old->courier->len);
@@ -812,6 +830,7 @@ static gboolean seen_before(db *d, const char *sha, ingest_file_result *out, gbo
 	out->status = INGEST_SKIPPED;
 	out->file_id = g_ascii_strtoll(v, NULL, 10);
 	g_assert(out->file_id >= 1);
+	enum { FILE_PROFILE, FILE_NAME, FILE_INGESTED_AT, FILE_COLUMNS };
 	const char *p1[] = { v };
 	PGresult *res = db_query(d,
 				 "SELECT profile, name, to_char(ingested_at, 'YYYY-MM-DD HH24:MI:SS')"
@@ -819,10 +838,11 @@ static gboolean seen_before(db *d, const char *sha, ingest_file_result *out, gbo
 				 1, p1, error);
 	if (!res)
 		return FALSE;
+	g_assert(PQnfields(res) == FILE_COLUMNS);
 	g_assert(PQntuples(res) == 1);
-	out->reason = g_strdup_printf("already ingested as file %s ('%s', on %s)", v, PQgetvalue(res, 0, 1),
-				      PQgetvalue(res, 0, 2));
-	out->profile = g_strdup(PQgetvalue(res, 0, 0));
+	out->reason = g_strdup_printf("already ingested as file %s ('%s', on %s)", v, PQgetvalue(res, 0, FILE_NAME),
+				      PQgetvalue(res, 0, FILE_INGESTED_AT));
+	out->profile = g_strdup(PQgetvalue(res, 0, FILE_PROFILE));
 	PQclear(res);
 	db_rollback(d);
 	return TRUE;

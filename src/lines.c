@@ -120,6 +120,7 @@ GPtrArray *lines_top_reasons(db *d, int64_t file_id, guint per_outcome, GError *
 	g_snprintf(id, sizeof id, "%" G_GINT64_FORMAT, (gint64)file_id);
 	g_snprintf(top, sizeof top, "%u", per_outcome);
 	const char *params[] = { db_programme(d), id, top };
+	enum { REASON_OUTCOME, REASON_LINES, REASON_FIRST_LINE, REASON_TEXT, REASON_COLUMNS };
 	/* A kind of reason: the reason with what it quotes and the places it names (file:line) taken
 	 * out, so that 500 lines whose pickup does not match the format are one kind. */
 	PGresult *res = db_query(d,
@@ -134,13 +135,15 @@ GPtrArray *lines_top_reasons(db *d, int64_t file_id, guint per_outcome, GError *
 				 3, params, error);
 	if (!res)
 		return NULL;
+	g_assert(PQnfields(res) == REASON_COLUMNS);
 	GPtrArray *out = g_ptr_array_new_with_free_func((GDestroyNotify)lines_reason_free);
 	for (int i = 0; i < PQntuples(res); i++) {
 		lines_reason *r = g_new0(lines_reason, 1);
-		r->outcome = g_strdup(PQgetvalue(res, i, 0));
-		r->lines = g_ascii_strtoll(PQgetvalue(res, i, 1), NULL, 10);
-		r->first_line = g_ascii_strtoll(PQgetvalue(res, i, 2), NULL, 10);
-		r->reason = g_strdup(PQgetvalue(res, i, 3));
+		r->outcome = g_strdup(PQgetvalue(res, i, REASON_OUTCOME));
+		r->lines = g_ascii_strtoll(PQgetvalue(res, i, REASON_LINES), NULL, 10);
+		r->first_line = g_ascii_strtoll(PQgetvalue(res, i, REASON_FIRST_LINE), NULL, 10);
+		r->reason = g_strdup(PQgetvalue(res, i, REASON_TEXT));
+		g_assert(r->lines >= 1 && r->first_line >= 1); /* a kind counts its lines, from the first */
 		g_ptr_array_add(out, r);
 	}
 	PQclear(res);

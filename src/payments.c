@@ -9,6 +9,7 @@
 #include "payments.h"
 
 #include "chrono.h"
+#include "csvfile.h"
 #include "ledger.h"
 #include "money.h"
 #include "status.h"
@@ -63,9 +64,7 @@ static void result_line_clear(gpointer p)
 
 typedef struct {
 	const char *name;     /* the file, for messages */
-	GPtrArray *fields;    /* char *: the record being read */
-	int line;             /* the physical line being fed to the parser */
-	int record_line;      /* the line the record being read started on */
+	int record_line;      /* the line of the record being checked */
 	gboolean header_seen;
 	int errors;
 	GString *messages;    /* the first PAYMENTS_ERRORS_SHOWN_MAX errors, one a line */
@@ -82,20 +81,6 @@ static void reader_error(reader *r, int line, const char *fmt, ...)
 	g_autofree char *msg = g_strdup_vprintf(fmt, ap);
 	va_end(ap);
 	g_string_append_printf(r->messages, "\n%s:%d: %s", r->name, line, msg);
-}
-
-static void on_field(void *s, size_t len, void *data)
-{
-	reader *r = data;
-	const char *text = s ? s : "";
-	if (r->fields->len == 0) {
-		/* The field ends on the line being fed; it started as many lines before as it holds. */
-		int newlines = 0;
-		for (size_t i = 0; i < len; i++)
-			newlines += text[i] == '\n';
-		r->record_line = r->line - newlines;
-	}
-	g_ptr_array_add(r->fields, g_strndup(text, len));
 }
 
 static gboolean field_ok(reader *r, const char *value, const char *what)
@@ -193,39 +178,43 @@ static void take_record(reader *r, char **f)
 	g_array_append_val(r->lines, l);
 }
 
-static void on_record(int c, void *data)
+static void on_record(const csvfile_record *rec, void *data)
 {
 	reader *r = data;
-	GPtrArray *f = r->fields;
+	g_assert(rec->n_fields > 0 && rec->fields[rec->n_fields] == NULL);
+	g_assert(rec->line >= 1 && (r->header_seen || r->lines->len == 0));
+	/* As this reader always counted: a record of one field that ends the file without a line break,
+	 * one line further down than it starts. */
+	r->record_line = rec->line + (rec->at_end && rec->n_fields == 1);
 	if (!r->header_seen) {
 		r->header_seen = TRUE;
-		gboolean same = f->len == PAYMENTS_FIELDS;
+		gboolean same = rec->n_fields == PAYMENTS_FIELDS;
 		for (guint i = 0; same && i < PAYMENTS_FIELDS; i++)
-			same = strcmp(f->pdata[i], payments_header[i]) == 0;
+			same = strcmp(rec->fields[i], payments_header[i]) == 0;
 		if (!same) {
-			g_ptr_array_add(f, NULL);
-			g_autofree char *got = g_strjoinv(",", (char **)f->pdata);
+			g_autofree char *got = g_strjoinv(",", rec->fields);
 			g_autofree char *want = g_strjoinv(",", (char **)payments_header);
 			reader_error(r, r->record_line, "header is '%s', expected '%s'", got, want);
 		}
-	} else if (f->len != PAYMENTS_FIELDS) {
-		reader_error(r, r->record_line, "%u fields, expected %d", f->len, PAYMENTS_FIELDS);
+	} else if (rec->n_fields != PAYMENTS_FIELDS) {
+		reader_error(r, r->record_line, "%u fields, expected %d", rec->n_fields, PAYMENTS_FIELDS);
 	} else {
-		take_record(r, (char **)f->pdata);
+		take_record(r, rec->fields);
 	}
-	g_ptr_array_set_size(f, 0);
 }
 
-/* The file's text in UTF-8: UTF-8 (a BOM dropped) as it is, else read as GB18030. */
+/* The file's text in UTF-8: UTF-8 (one that starts with a BOM, even when it is not) as it is,
+ * else read as GB18030. A BOM first stays: csvfile_read skips it (a GB18030 file may begin with
+ * the byte order mark too, U+FEFF encoded in GB18030). */
 static char *decode(const char *name, const char *raw, gsize len, gsize *out_len, GError **error)
 {
+	g_assert(raw != NULL && len > 0); /* an empty file is refused before */
 	gboolean bom = len >= TEXT_UTF8_BOM_LEN && memcmp(raw, TEXT_UTF8_BOM, TEXT_UTF8_BOM_LEN) == 0;
 	const char *end = NULL;
 	char *text;
 	if (bom || g_utf8_validate(raw, (gssize)len, NULL)) {
-		gsize skip = bom ? 3 : 0;
-		text = g_strndup(raw + skip, len - skip);
-		*out_len = len - skip;
+		text = g_strndup(raw, len);
+		*out_len = len;
 	} else {
 		g_autoptr(GError) conv = NULL;
 		text = g_convert(raw, (gssize)len, "UTF-8", "GB18030", NULL, out_len, &conv);
@@ -234,11 +223,6 @@ static char *decode(const char *name, const char *raw, gsize len, gsize *out_len
 				    "cannot load payments '%s': neither UTF-8 nor GB18030 (%s)", name, conv->message);
 			return NULL;
 		}
-	}
-	/* A GB18030 file may begin with the byte order mark too (U+FEFF, encoded in GB18030). */
-	if (!bom && *out_len >= TEXT_UTF8_BOM_LEN && memcmp(text, TEXT_UTF8_BOM, TEXT_UTF8_BOM_LEN) == 0) {
-		memmove(text, text + 3, *out_len - 3 + 1);
-		*out_len -= 3;
 	}
 	if (!g_utf8_validate(text, (gssize)*out_len, &end)) {
 		/* A line number for the bad byte (or the NUL) helps whoever fixes the file. */
@@ -251,6 +235,7 @@ static char *decode(const char *name, const char *raw, gsize len, gsize *out_len
 		g_free(text);
 		return NULL;
 	}
+	g_assert(text[*out_len] == '\0' && memchr(text, '\0', *out_len) == NULL);
 	return text;
 }
 
@@ -268,35 +253,25 @@ static gboolean parse_bytes(const char *name, const char *raw, gsize raw_len, GA
 	if (!text)
 		return FALSE;
 
-	reader r = { .name = name, .fields = g_ptr_array_new_with_free_func(g_free), .line = 1,
-		     .messages = g_string_new(NULL), .lines = lines };
-	struct csv_parser p;
-	int rc = csv_init(&p, CSV_STRICT | CSV_STRICT_FINI | CSV_APPEND_NULL);
-	g_assert(rc == 0);
-	gboolean malformed = FALSE;
-	/* Fed a line at a time, so the callbacks know the line they are on. */
-	for (const char *at = text, *end = text + len; at < end && !malformed; r.line++) {
-		const char *nl = memchr(at, '\n', (size_t)(end - at));
-		size_t n = nl ? (size_t)(nl - at) + 1 : (size_t)(end - at);
-		if (csv_parse(&p, at, n, on_field, on_record, &r) != n) {
-			reader_error(&r, r.line, "%s (quotes must wrap a whole field; a quote inside one is doubled)",
-				     csv_strerror(csv_error(&p)));
-			malformed = TRUE;
-		}
-		at += n;
-	}
-	if (!malformed && csv_fini(&p, on_field, on_record, &r) != 0)
-		reader_error(&r, r.line - 1, "a quote is still open at the end of the file");
-	csv_free(&p);
+	g_assert(lines->len == 0);
+	reader r = { .name = name, .messages = g_string_new(NULL), .lines = lines };
+	csvfile_end end;
+	csvfile_read(text, len, on_record, &r, &end);
+	if (end.status == CSVFILE_MALFORMED)
+		reader_error(&r, end.line, "%s (quotes must wrap a whole field; a quote inside one is doubled)",
+			     csv_strerror(end.error));
+	else if (end.status == CSVFILE_QUOTE_OPEN) /* on the file's last line */
+		reader_error(&r, end.lines, "a quote is still open at the end of the file");
 	if (!r.header_seen)
 		reader_error(&r, 1, "no header (expected '%s,...')", payments_header[0]);
 	gboolean ok = r.errors == 0;
+	/* Accepted: every record after the header is a line. */
+	g_assert(!ok || (end.status == CSVFILE_OK && (int)lines->len == end.records - 1));
 	if (!ok) {
 		g_set_error(error, PAYMENTS_ERROR, STATUS_DATAERR,
 			    "cannot load payments '%s': %d line%s refused, nothing stored%s%s", name, r.errors,
 			    r.errors == 1 ? "" : "s", r.messages->str, r.errors > PAYMENTS_ERRORS_SHOWN_MAX ? "\n..." : "");
 	}
-	g_ptr_array_free(r.fields, TRUE);
 	g_string_free(r.messages, TRUE);
 	return ok;
 }
@@ -382,8 +357,86 @@ static void ledger_view_clear(ledger_view *v)
 	g_clear_pointer(&v->applied, g_hash_table_unref);
 }
 
+/* The batches named (params: the programme, the batches' ids) and which of them are approved. */
+static gboolean view_batches(db *d, const char *const *params, ledger_view *v, GError **error)
+{
+	enum { BATCH_ID, BATCH_APPROVED, BATCH_COLUMNS };
+	PGresult *res = db_query(d, "SELECT b.batch_id, a.batch_id IS NOT NULL FROM batches b LEFT JOIN approvals a"
+				    " USING (programme, batch_id) WHERE b.programme = $1 AND b.batch_id = ANY($2::int[])",
+				 2, params, error);
+	if (!res)
+		return FALSE;
+	g_assert(PQnfields(res) == BATCH_COLUMNS);
+	for (int i = 0; i < PQntuples(res); i++) {
+		gpointer b = GINT_TO_POINTER(atoi(PQgetvalue(res, i, BATCH_ID)));
+		g_hash_table_add(v->batches, b);
+		if (strcmp(PQgetvalue(res, i, BATCH_APPROVED), "t") == 0)
+			g_hash_table_add(v->approved, b);
+	}
+	g_assert(g_hash_table_size(v->approved) <= g_hash_table_size(v->batches));
+	PQclear(res);
+	return TRUE;
+}
+
+/* Their export rows: what each (batch, shop) was paid. */
+static gboolean view_exported(db *d, const char *const *params, ledger_view *v, GError **error)
+{
+	enum { EXPORTED_BATCH_ID, EXPORTED_SHOP_ID, EXPORTED_AMOUNT_FEN, EXPORTED_COLUMNS };
+	PGresult *res = db_query(d, "SELECT batch_id, shop_id, amount_fen FROM batch_shops"
+				    " WHERE programme = $1 AND batch_id = ANY($2::int[]) AND amount_fen > 0",
+				 2, params, error);
+	if (!res)
+		return FALSE;
+	g_assert(PQnfields(res) == EXPORTED_COLUMNS);
+	for (int i = 0; i < PQntuples(res); i++) {
+		int64_t *amount = g_new(int64_t, 1);
+		*amount = g_ascii_strtoll(PQgetvalue(res, i, EXPORTED_AMOUNT_FEN), NULL, 10);
+		g_assert(*amount > 0); /* the query's */
+		int batch_id = atoi(PQgetvalue(res, i, EXPORTED_BATCH_ID));
+		char *key = result_key(batch_id, PQgetvalue(res, i, EXPORTED_SHOP_ID));
+		g_hash_table_insert(v->exported, key, amount);
+	}
+	g_assert(g_hash_table_size(v->exported) == (guint)PQntuples(res)); /* batch_shops' key */
+	PQclear(res);
+	return TRUE;
+}
+
+/* The results already applied for them. */
+static gboolean view_applied(db *d, const char *const *params, ledger_view *v, GError **error)
+{
+	enum {
+		APPLIED_BATCH_ID, APPLIED_SHOP_ID, APPLIED_AMOUNT_FEN, APPLIED_PAID, APPLIED_PAID_AT, APPLIED_SERIAL_NO,
+		APPLIED_LOAD_ID, APPLIED_LINE_NO, APPLIED_COLUMNS
+	};
+	PGresult *res = db_query(d, "SELECT batch_id, shop_id, amount_fen, status = 'PAID',"
+				    " to_char(paid_at, 'YYYY-MM-DD HH24:MI:SS'), serial_no, load_id, line_no"
+				    " FROM payments WHERE programme = $1 AND batch_id = ANY($2::int[])",
+				 2, params, error);
+	if (!res)
+		return FALSE;
+	g_assert(PQnfields(res) == APPLIED_COLUMNS);
+	for (int i = 0; i < PQntuples(res); i++) {
+		applied_result *a = g_new0(applied_result, 1);
+		a->amount_fen = g_ascii_strtoll(PQgetvalue(res, i, APPLIED_AMOUNT_FEN), NULL, 10);
+		a->paid = strcmp(PQgetvalue(res, i, APPLIED_PAID), "t") == 0;
+		a->paid_at =
+			PQgetisnull(res, i, APPLIED_PAID_AT) ? NULL : g_strdup(PQgetvalue(res, i, APPLIED_PAID_AT));
+		a->serial_no =
+			PQgetisnull(res, i, APPLIED_SERIAL_NO) ? NULL : g_strdup(PQgetvalue(res, i, APPLIED_SERIAL_NO));
+		a->load_id = atoi(PQgetvalue(res, i, APPLIED_LOAD_ID));
+		a->line_no = atoi(PQgetvalue(res, i, APPLIED_LINE_NO));
+		g_assert(a->amount_fen > 0 && a->load_id >= 1); /* the table's CHECK; loads count from 1 */
+		int batch_id = atoi(PQgetvalue(res, i, APPLIED_BATCH_ID));
+		g_hash_table_insert(v->applied, result_key(batch_id, PQgetvalue(res, i, APPLIED_SHOP_ID)), a);
+	}
+	g_assert(g_hash_table_size(v->applied) == (guint)PQntuples(res)); /* payments' key */
+	PQclear(res);
+	return TRUE;
+}
+
 static gboolean load_view(db *d, GArray *lines, ledger_view *v, GError **error)
 {
+	g_assert(v->batches == NULL && v->applied == NULL); /* a view is loaded once */
 	v->batches = g_hash_table_new(g_direct_hash, g_direct_equal);
 	v->approved = g_hash_table_new(g_direct_hash, g_direct_equal);
 	v->exported = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
@@ -397,54 +450,12 @@ static gboolean load_view(db *d, GArray *lines, ledger_view *v, GError **error)
 			g_string_append_printf(ids, "%s%d", ids->len > 1 ? "," : "", b);
 	}
 	g_string_append_c(ids, '}');
+	g_assert(g_hash_table_size(seen) <= lines->len);
 	g_hash_table_unref(seen);
 	g_autofree char *id_list = g_string_free(ids, FALSE);
 	const char *params[] = { db_programme(d), id_list };
-
-	PGresult *res = db_query(d, "SELECT b.batch_id, a.batch_id IS NOT NULL FROM batches b LEFT JOIN approvals a"
-				    " USING (programme, batch_id) WHERE b.programme = $1 AND b.batch_id = ANY($2::int[])",
-				 2, params, error);
-	if (!res)
-		return FALSE;
-	for (int i = 0; i < PQntuples(res); i++) {
-		gpointer b = GINT_TO_POINTER(atoi(PQgetvalue(res, i, 0)));
-		g_hash_table_add(v->batches, b);
-		if (strcmp(PQgetvalue(res, i, 1), "t") == 0)
-			g_hash_table_add(v->approved, b);
-	}
-	PQclear(res);
-
-	res = db_query(d, "SELECT batch_id, shop_id, amount_fen FROM batch_shops"
-			  " WHERE programme = $1 AND batch_id = ANY($2::int[]) AND amount_fen > 0",
-		       2, params, error);
-	if (!res)
-		return FALSE;
-	for (int i = 0; i < PQntuples(res); i++) {
-		int64_t *amount = g_new(int64_t, 1);
-		*amount = g_ascii_strtoll(PQgetvalue(res, i, 2), NULL, 10);
-		char *key = result_key(atoi(PQgetvalue(res, i, 0)), PQgetvalue(res, i, 1));
-		g_hash_table_insert(v->exported, key, amount);
-	}
-	PQclear(res);
-
-	res = db_query(d, "SELECT batch_id, shop_id, amount_fen, status = 'PAID',"
-			  " to_char(paid_at, 'YYYY-MM-DD HH24:MI:SS'), serial_no, load_id, line_no"
-			  " FROM payments WHERE programme = $1 AND batch_id = ANY($2::int[])",
-		       2, params, error);
-	if (!res)
-		return FALSE;
-	for (int i = 0; i < PQntuples(res); i++) {
-		applied_result *a = g_new0(applied_result, 1);
-		a->amount_fen = g_ascii_strtoll(PQgetvalue(res, i, 2), NULL, 10);
-		a->paid = strcmp(PQgetvalue(res, i, 3), "t") == 0;
-		a->paid_at = PQgetisnull(res, i, 4) ? NULL : g_strdup(PQgetvalue(res, i, 4));
-		a->serial_no = PQgetisnull(res, i, 5) ? NULL : g_strdup(PQgetvalue(res, i, 5));
-		a->load_id = atoi(PQgetvalue(res, i, 6));
-		a->line_no = atoi(PQgetvalue(res, i, 7));
-		g_hash_table_insert(v->applied, result_key(atoi(PQgetvalue(res, i, 0)), PQgetvalue(res, i, 1)), a);
-	}
-	PQclear(res);
-	return TRUE;
+	return view_batches(d, params, v, error) && view_exported(d, params, v, error) &&
+	       view_applied(d, params, v, error);
 }
 
 static const char *status_text(gboolean paid)
@@ -645,20 +656,23 @@ static gboolean record(db *d, const char *path, const char *sha256, const char *
 /* The next load's number and the digest it chains to. */
 static gboolean chain_head(db *d, int *load_id, char prev[LEDGER_DIGEST_HEX], GError **error)
 {
+	enum { HEAD_LOAD_ID, HEAD_DIGEST, HEAD_COLUMNS };
 	const char *params[] = { db_programme(d) };
 	PGresult *res = db_query(d, "SELECT load_id, digest FROM payment_loads WHERE programme = $1"
 				    " ORDER BY load_id DESC LIMIT 1",
 				 1, params, error);
 	if (!res)
 		return FALSE;
+	g_assert(PQnfields(res) == HEAD_COLUMNS && PQntuples(res) <= 1);
 	if (PQntuples(res) == 0) {
 		*load_id = 1;
 		g_strlcpy(prev, LEDGER_GENESIS, LEDGER_DIGEST_HEX);
 	} else {
-		*load_id = atoi(PQgetvalue(res, 0, 0)) + 1;
-		g_strlcpy(prev, PQgetvalue(res, 0, 1), LEDGER_DIGEST_HEX);
+		*load_id = atoi(PQgetvalue(res, 0, HEAD_LOAD_ID)) + 1;
+		g_strlcpy(prev, PQgetvalue(res, 0, HEAD_DIGEST), LEDGER_DIGEST_HEX);
 	}
 	PQclear(res);
+	g_assert(*load_id >= 1);
 	g_assert(strlen(prev) == LEDGER_DIGEST_HEX - 1);
 	return TRUE;
 }

@@ -131,27 +131,34 @@ static gboolean snap_shops(registry *r, db *d, const char *as_of, GError **error
 		"shop_id, version, shop_name, platform, owner_name, %s, phone, household_id, village, bank_name, %s,"
 		" account_name, to_char(registered_from, 'YYYY-MM-DD'), to_char(registered_to, 'YYYY-MM-DD')",
 		secret ? "owner_id_no" : "NULL::text", secret ? "bank_account" : "NULL::text");
+	enum {
+		SHOP_ID, SHOP_VERSION, SHOP_NAME, SHOP_PLATFORM, SHOP_OWNER_NAME, SHOP_OWNER_ID_NO, SHOP_PHONE,
+		SHOP_HOUSEHOLD_ID, SHOP_VILLAGE, SHOP_BANK_NAME, SHOP_BANK_ACCOUNT, SHOP_ACCOUNT_NAME,
+		SHOP_REGISTERED_FROM, SHOP_REGISTERED_TO, SHOP_COLUMNS
+	};
 	PGresult *res = snap_query(d, as_of, cols, "shops", "shop_id COLLATE \"C\"", error);
 	if (!res)
 		return FALSE;
+	g_assert(PQnfields(res) == SHOP_COLUMNS);
 	r->n_shops = (size_t)PQntuples(res);
 	r->shops = g_new0(registry_shop, r->n_shops + 1);
 	for (int i = 0; i < PQntuples(res); i++) {
 		registry_shop *s = &r->shops[i];
-		s->shop_id = snap_text(r, res, i, 0);
-		s->version = snap_int(res, i, 1);
-		s->shop_name = snap_text(r, res, i, 2);
-		s->platform = snap_text(r, res, i, 3);
-		s->owner_name = snap_text(r, res, i, 4);
-		s->owner_id_no = snap_text(r, res, i, 5);
-		s->phone = snap_text(r, res, i, 6);
-		s->household_id = snap_text(r, res, i, 7);
-		s->village = snap_text(r, res, i, 8);
-		s->bank_name = snap_text(r, res, i, 9);
-		s->bank_account = snap_text(r, res, i, 10);
-		s->account_name = snap_text(r, res, i, 11);
-		s->registered_from = snap_day(res, i, 12);
-		s->registered_to = snap_day(res, i, 13);
+		s->shop_id = snap_text(r, res, i, SHOP_ID);
+		s->version = snap_int(res, i, SHOP_VERSION);
+		s->shop_name = snap_text(r, res, i, SHOP_NAME);
+		s->platform = snap_text(r, res, i, SHOP_PLATFORM);
+		s->owner_name = snap_text(r, res, i, SHOP_OWNER_NAME);
+		s->owner_id_no = snap_text(r, res, i, SHOP_OWNER_ID_NO);
+		s->phone = snap_text(r, res, i, SHOP_PHONE);
+		s->household_id = snap_text(r, res, i, SHOP_HOUSEHOLD_ID);
+		s->village = snap_text(r, res, i, SHOP_VILLAGE);
+		s->bank_name = snap_text(r, res, i, SHOP_BANK_NAME);
+		s->bank_account = snap_text(r, res, i, SHOP_BANK_ACCOUNT);
+		s->account_name = snap_text(r, res, i, SHOP_ACCOUNT_NAME);
+		s->registered_from = snap_day(res, i, SHOP_REGISTERED_FROM);
+		s->registered_to = snap_day(res, i, SHOP_REGISTERED_TO);
+		g_assert(s->version >= 1 && s->registered_from <= s->registered_to); /* the table's CHECKs */
 		g_hash_table_insert(r->shop_by_id, (gpointer)s->shop_id, s);
 		char phone[IDENT_PHONE_DIGITS_MAX + 1];
 		if (!ident_phone_digits(s->phone, phone, sizeof phone) || phone[0] == '\0')
@@ -166,21 +173,24 @@ static gboolean snap_shops(registry *r, db *d, const char *as_of, GError **error
 
 static gboolean snap_senders(registry *r, db *d, const char *as_of, GError **error)
 {
+	enum { SENDER_COURIER, SENDER_CODE, SENDER_SHOP_ID, SENDER_VALID_FROM, SENDER_VALID_TO, SENDER_COLUMNS };
 	PGresult *res = snap_query(d, as_of,
 				   "courier, sender_code, shop_id, to_char(valid_from, 'YYYY-MM-DD'),"
 				   " to_char(valid_to, 'YYYY-MM-DD')",
 				   "senders", "courier, sender_code, valid_from, shop_id COLLATE \"C\"", error);
 	if (!res)
 		return FALSE;
+	g_assert(PQnfields(res) == SENDER_COLUMNS);
 	for (int i = 0; i < PQntuples(res); i++) {
-		const registry_shop *shop = registry_shop_by_id(r, PQgetvalue(res, i, 2));
+		const registry_shop *shop = registry_shop_by_id(r, PQgetvalue(res, i, SENDER_SHOP_ID));
 		if (!shop)
 			continue; /* the loader refuses this; a hand-made row cannot match */
 		/* Rows are stored as the loader folds them; a row stored before it folded as lines do
 		 * (ｙｔｏ, 圆通) still names its courier's code. */
-		g_autofree char *folded = ident_courier_code(PQgetvalue(res, i, 0), NULL);
+		g_autofree char *folded = ident_courier_code(PQgetvalue(res, i, SENDER_COURIER), NULL);
 		g_assert(folded != NULL); /* the database's text is UTF-8 */
-		const char *courier = g_string_chunk_insert_const(r->strings, folded), *code = snap_text(r, res, i, 1);
+		const char *courier = g_string_chunk_insert_const(r->strings, folded),
+			   *code = snap_text(r, res, i, SENDER_CODE);
 		GHashTable *codes = g_hash_table_lookup(r->senders, courier);
 		if (!codes) {
 			codes = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify)g_array_unref);
@@ -191,7 +201,8 @@ static gboolean snap_senders(registry *r, db *d, const char *as_of, GError **err
 			spans = g_array_new(FALSE, FALSE, sizeof(sender_span));
 			g_hash_table_insert(codes, (gpointer)code, spans);
 		}
-		sender_span s = { snap_day(res, i, 3), snap_day(res, i, 4), shop };
+		sender_span s = { snap_day(res, i, SENDER_VALID_FROM), snap_day(res, i, SENDER_VALID_TO), shop };
+		g_assert(s.valid_from <= s.valid_to); /* the table's CHECK */
 		g_array_append_val(spans, s);
 	}
 	PQclear(res);
@@ -200,17 +211,20 @@ static gboolean snap_senders(registry *r, db *d, const char *as_of, GError **err
 
 static gboolean snap_households(registry *r, db *d, const char *as_of, GError **error)
 {
+	enum { HOUSEHOLD_ID, HOUSEHOLD_POOR_FROM, HOUSEHOLD_POOR_TO, HOUSEHOLD_COLUMNS };
 	PGresult *res = snap_query(d, as_of,
 				   "household_id, to_char(poor_from, 'YYYY-MM-DD'), to_char(poor_to, 'YYYY-MM-DD')",
 				   "households", "household_id COLLATE \"C\"", error);
 	if (!res)
 		return FALSE;
+	g_assert(PQnfields(res) == HOUSEHOLD_COLUMNS);
 	r->households = g_new0(household_span, PQntuples(res) + 1);
 	for (int i = 0; i < PQntuples(res); i++) {
 		household_span *h = &r->households[i];
-		h->poor_from = snap_day(res, i, 1);
-		h->poor_to = snap_day(res, i, 2);
-		g_hash_table_insert(r->household_by_id, (gpointer)snap_text(r, res, i, 0), h);
+		h->poor_from = snap_day(res, i, HOUSEHOLD_POOR_FROM);
+		h->poor_to = snap_day(res, i, HOUSEHOLD_POOR_TO);
+		g_assert(h->poor_from <= h->poor_to); /* the table's CHECK */
+		g_hash_table_insert(r->household_by_id, (gpointer)snap_text(r, res, i, HOUSEHOLD_ID), h);
 	}
 	PQclear(res);
 	return TRUE;
@@ -218,6 +232,12 @@ static gboolean snap_households(registry *r, db *d, const char *as_of, GError **
 
 static gboolean snap_policies(registry *r, db *d, const char *as_of, GError **error)
 {
+	enum {
+		POLICY_COL_ID, POLICY_COL_VERSION, POLICY_COL_VALID_FROM, POLICY_COL_VALID_TO,
+		POLICY_COL_STANDARD_RATE, POLICY_COL_STANDARD_CAP, POLICY_COL_POVERTY_RATE, POLICY_COL_POVERTY_CAP,
+		POLICY_COL_ROUNDING, POLICY_COL_REQUIRE_CAMPAIGN, POLICY_COL_CATEGORIES, POLICY_COL_FEE_MAX,
+		POLICY_COL_COLUMNS
+	};
 	PGresult *res = snap_query(d, as_of,
 				   "policy_id, version, to_char(valid_from, 'YYYY-MM-DD'),"
 				   " to_char(valid_to, 'YYYY-MM-DD'),"
@@ -226,24 +246,26 @@ static gboolean snap_policies(registry *r, db *d, const char *as_of, GError **er
 				   "policies", "valid_from, policy_id COLLATE \"C\"", error);
 	if (!res)
 		return FALSE;
+	g_assert(PQnfields(res) == POLICY_COL_COLUMNS);
 	r->n_policies = (size_t)PQntuples(res);
 	r->policies = g_new0(policy_version, r->n_policies + 1);
 	for (int i = 0; i < PQntuples(res); i++) {
 		policy_version *p = &r->policies[i];
-		p->policy_id = g_strdup(PQgetvalue(res, i, 0));
-		p->version = snap_int(res, i, 1);
-		p->valid_from = snap_day(res, i, 2);
-		p->valid_to = snap_day(res, i, 3);
-		p->standard_rate_bp = snap_int(res, i, 4);
-		p->standard_cap_fen = snap_fen(res, i, 5, POLICY_NO_CAP);
-		p->poverty_rate_bp = snap_int(res, i, 6);
-		p->poverty_cap_fen = snap_fen(res, i, 7, POLICY_NO_CAP);
-		gboolean known = money_rounding_parse(PQgetvalue(res, i, 8), &p->rounding);
+		p->policy_id = g_strdup(PQgetvalue(res, i, POLICY_COL_ID));
+		p->version = snap_int(res, i, POLICY_COL_VERSION);
+		p->valid_from = snap_day(res, i, POLICY_COL_VALID_FROM);
+		p->valid_to = snap_day(res, i, POLICY_COL_VALID_TO);
+		p->standard_rate_bp = snap_int(res, i, POLICY_COL_STANDARD_RATE);
+		p->standard_cap_fen = snap_fen(res, i, POLICY_COL_STANDARD_CAP, POLICY_NO_CAP);
+		p->poverty_rate_bp = snap_int(res, i, POLICY_COL_POVERTY_RATE);
+		p->poverty_cap_fen = snap_fen(res, i, POLICY_COL_POVERTY_CAP, POLICY_NO_CAP);
+		gboolean known = money_rounding_parse(PQgetvalue(res, i, POLICY_COL_ROUNDING), &p->rounding);
 		g_assert(known); /* the table's CHECK */
-		p->require_campaign = strcmp(PQgetvalue(res, i, 9), "t") == 0;
-		const char *cats = PQgetvalue(res, i, 10);
+		p->require_campaign = strcmp(PQgetvalue(res, i, POLICY_COL_REQUIRE_CAMPAIGN), "t") == 0;
+		const char *cats = PQgetvalue(res, i, POLICY_COL_CATEGORIES);
 		p->eligible_categories = *cats ? g_strsplit(cats, ";", -1) : NULL;
-		p->fee_max_fen = snap_fen(res, i, 11, POLICY_FEE_MAX_DEFAULT_FEN);
+		p->fee_max_fen = snap_fen(res, i, POLICY_COL_FEE_MAX, POLICY_FEE_MAX_DEFAULT_FEN);
+		g_assert(p->version >= 1 && p->valid_from <= p->valid_to); /* the table's CHECKs */
 	}
 	PQclear(res);
 	return TRUE;
@@ -251,19 +273,22 @@ static gboolean snap_policies(registry *r, db *d, const char *as_of, GError **er
 
 static gboolean snap_campaigns(registry *r, db *d, const char *as_of, GError **error)
 {
+	enum { CAMPAIGN_ID, CAMPAIGN_STARTS_AT, CAMPAIGN_ENDS_AT, CAMPAIGN_COLUMNS };
 	PGresult *res = snap_query(d, as_of,
 				   "campaign_id, to_char(starts_at, 'YYYY-MM-DD HH24:MI:SS'),"
 				   " to_char(ends_at, 'YYYY-MM-DD HH24:MI:SS')",
 				   "campaigns", "campaign_id COLLATE \"C\"", error);
 	if (!res)
 		return FALSE;
+	g_assert(PQnfields(res) == CAMPAIGN_COLUMNS);
 	r->n_campaigns = (size_t)PQntuples(res);
 	r->campaigns = g_new0(campaign_window, r->n_campaigns + 1);
 	for (int i = 0; i < PQntuples(res); i++) {
 		campaign_window *c = &r->campaigns[i];
-		c->campaign_id = snap_text(r, res, i, 0);
-		c->starts_at = snap_time(res, i, 1);
-		c->ends_at = snap_time(res, i, 2);
+		c->campaign_id = snap_text(r, res, i, CAMPAIGN_ID);
+		c->starts_at = snap_time(res, i, CAMPAIGN_STARTS_AT);
+		c->ends_at = snap_time(res, i, CAMPAIGN_ENDS_AT);
+		g_assert(c->starts_at < c->ends_at); /* the table's CHECK */
 	}
 	PQclear(res);
 	return TRUE;
@@ -271,23 +296,30 @@ static gboolean snap_campaigns(registry *r, db *d, const char *as_of, GError **e
 
 static gboolean snap_pools(registry *r, db *d, const char *as_of, GError **error)
 {
+	enum {
+		POOL_ID, POOL_VERSION, POOL_NAME, POOL_AMOUNT, POOL_VALID_FROM, POOL_VALID_TO, POOL_PRIORITY,
+		POOL_COLUMNS
+	};
 	PGresult *res = snap_query(d, as_of,
 				   "pool_id, version, name, amount_fen, to_char(valid_from, 'YYYY-MM-DD'),"
 				   " to_char(valid_to, 'YYYY-MM-DD'), priority",
 				   "pools", "priority, pool_id COLLATE \"C\"", error);
 	if (!res)
 		return FALSE;
+	g_assert(PQnfields(res) == POOL_COLUMNS);
 	r->n_pools = (size_t)PQntuples(res);
 	r->pools = g_new0(registry_pool, r->n_pools + 1);
 	for (int i = 0; i < PQntuples(res); i++) {
 		registry_pool *p = &r->pools[i];
-		p->pool_id = snap_text(r, res, i, 0);
-		p->version = snap_int(res, i, 1);
-		p->name = snap_text(r, res, i, 2);
-		p->amount_fen = snap_fen(res, i, 3, 0);
-		p->valid_from = snap_day(res, i, 4);
-		p->valid_to = snap_day(res, i, 5);
-		p->priority = snap_int(res, i, 6);
+		p->pool_id = snap_text(r, res, i, POOL_ID);
+		p->version = snap_int(res, i, POOL_VERSION);
+		p->name = snap_text(r, res, i, POOL_NAME);
+		p->amount_fen = snap_fen(res, i, POOL_AMOUNT, 0);
+		p->valid_from = snap_day(res, i, POOL_VALID_FROM);
+		p->valid_to = snap_day(res, i, POOL_VALID_TO);
+		p->priority = snap_int(res, i, POOL_PRIORITY);
+		/* The table's CHECKs. */
+		g_assert(p->version >= 1 && p->amount_fen >= 0 && p->valid_from <= p->valid_to);
 	}
 	PQclear(res);
 	return TRUE;

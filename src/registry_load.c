@@ -8,11 +8,11 @@
 #include "registry_load.h"
 
 #include "chrono.h"
+#include "csvfile.h"
 #include "ident.h"
 #include "money.h"
 #include "policy.h"
 #include "status.h"
-#include "text.h"
 
 #include <csv.h>
 #include <errno.h>
@@ -344,7 +344,7 @@ static gboolean convert_identity(const col_spec *c, const char *text, char **out
 	case COL_CODE:
 		/* zto, ＺＴＯ, ZTO and 中通 are one courier (POLICY.md check 2): as lines name it. */
 		*out = ident_courier_code(text, NULL);
-		g_assert(*out != NULL); /* the file is UTF-8: parse_text checked every line */
+		g_assert(*out != NULL); /* the file is UTF-8: read_rows checked every line */
 		if (**out)
 			return TRUE;
 		g_clear_pointer(out, g_free);
@@ -441,10 +441,7 @@ typedef struct {
 	GArray *problems;       /* problem */
 	GPtrArray *warnings;    /* char * */
 	GHashTable *key_lines;  /* key -> first line (every keyed record, converted or not) */
-	/* The CSV reader. */
-	int line;               /* the physical line the parser is on */
-	int record_line;        /* where the record being read started */
-	GPtrArray *fields;      /* char *, of the record being read */
+	/* The records read (csvfile). */
 	gboolean header_seen;
 	gboolean header_bad;
 	int records;
@@ -498,9 +495,7 @@ static void loader_init(loader *l, const kind_spec *kind, const char *path)
 	g_array_set_clear_func(l->problems, problem_clear);
 	l->warnings = g_ptr_array_new_with_free_func(g_free);
 	l->key_lines = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-	l->fields = g_ptr_array_new_with_free_func(g_free);
 	l->current_rows = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-	l->line = 1;
 }
 
 static void loader_clear(loader *l)
@@ -510,7 +505,6 @@ static void loader_clear(loader *l)
 	if (l->warnings)
 		g_ptr_array_unref(l->warnings);
 	g_hash_table_unref(l->key_lines);
-	g_ptr_array_unref(l->fields);
 	g_hash_table_unref(l->current_rows);
 	PQclear(l->current);
 }
@@ -535,19 +529,21 @@ static char *key_text(const kind_spec *k, char *const *values)
 	return g_string_free(s, FALSE);
 }
 
-static void check_header(loader *l, int line, GPtrArray *fields)
+static void check_header(loader *l, int line, const csvfile_record *fields)
 {
 	const kind_spec *k = l->kind;
+	g_assert(line >= 1 && fields->n_fields > 0);
+	g_assert(l->header_seen && !l->header_bad && l->rows->len == 0);
 	GString *want = g_string_new(NULL);
 	for (int i = 0; i < k->n_cols; i++)
 		g_string_append_printf(want, "%s%s", i ? "," : "", k->cols[i].name);
-	if ((int)fields->len != k->n_cols) {
-		add_problem(l, line, "the header has %u columns, a %s file has %d: %s", fields->len, k->name, k->n_cols,
-			    want->str);
+	if ((int)fields->n_fields != k->n_cols) {
+		add_problem(l, line, "the header has %u columns, a %s file has %d: %s", fields->n_fields, k->name,
+			    k->n_cols, want->str);
 		l->header_bad = TRUE;
 	} else {
 		for (int i = 0; i < k->n_cols; i++) {
-			const char *got = g_ptr_array_index(fields, i);
+			const char *got = fields->fields[i];
 			if (strcmp(got, k->cols[i].name) != 0) {
 				add_problem(l, line, "header column %d is '%s', expected '%s' (a %s file's header is %s)",
 					    i + 1, got, k->cols[i].name, k->name, want->str);
@@ -560,18 +556,20 @@ static void check_header(loader *l, int line, GPtrArray *fields)
 }
 
 /* Validates one data record and keeps it when every field converts. */
-static void take_record(loader *l, int line, GPtrArray *fields)
+static void take_record(loader *l, int line, const csvfile_record *fields)
 {
 	const kind_spec *k = l->kind;
-	if ((int)fields->len != k->n_cols) {
-		add_problem(l, line, "%u fields, the header has %d", fields->len, k->n_cols);
+	g_assert(line >= 1 && fields->n_fields > 0);
+	g_assert(l->header_seen && !l->header_bad && l->records <= REGISTRY_ROWS_MAX);
+	if ((int)fields->n_fields != k->n_cols) {
+		add_problem(l, line, "%u fields, the header has %d", fields->n_fields, k->n_cols);
 		return;
 	}
 	char **values = g_new0(char *, REGISTRY_COLUMNS_MAX);
 	gboolean ok = TRUE;
 	for (int i = 0; i < k->n_cols; i++) {
 		const col_spec *c = &k->cols[i];
-		const char *text = g_ptr_array_index(fields, i);
+		const char *text = fields->fields[i];
 		gboolean clean = TRUE;
 		for (const unsigned char *p = (const unsigned char *)text; *p && clean; p++)
 			clean = *p >= 0x20 && *p != 0x7f;
@@ -624,61 +622,40 @@ static void take_record(loader *l, int line, GPtrArray *fields)
 	g_ptr_array_add(l->rows, r);
 }
 
-static void on_field(void *data, size_t len, void *ctx)
-{
-	loader *l = ctx;
-	if (l->fields->len == 0)
-		l->record_line = l->line;
-	const char *text = data ? data : "";
-	g_ptr_array_add(l->fields, g_strndup(text, len));
-	/* A quoted field may hold line breaks: the next field is on a later line. */
-	for (size_t i = 0; i < len; i++)
-		l->line += text[i] == '\n';
-}
-
 /* TRUE when every field is empty: the ",,,," rows Excel writes below a table, which are blank lines,
  * not rows (libcsv has already dropped the spaces around unquoted fields). */
-static gboolean fields_blank(const GPtrArray *fields)
+static gboolean fields_blank(const csvfile_record *rec)
 {
-	for (guint i = 0; i < fields->len; i++)
-		if (*(const char *)g_ptr_array_index(fields, i) != '\0')
+	g_assert(rec->n_fields > 0 && rec->fields[rec->n_fields] == NULL);
+	for (guint i = 0; i < rec->n_fields; i++)
+		if (rec->fields[i][0] != '\0')
 			return FALSE;
 	return TRUE;
 }
 
-static void on_record(int c, void *ctx)
+static void on_record(const csvfile_record *rec, void *ctx)
 {
 	loader *l = ctx;
-	if (l->fields->len > 0 && fields_blank(l->fields)) {
-		g_ptr_array_set_size(l->fields, 0);
-	} else if (l->fields->len > 0) {
-		if (!l->header_seen) {
-			l->header_seen = TRUE;
-			check_header(l, l->record_line, l->fields);
-		} else if (!l->header_bad && ++l->records <= REGISTRY_ROWS_MAX) {
-			take_record(l, l->record_line, l->fields);
-		} else if (!l->header_bad && l->records == REGISTRY_ROWS_MAX + 1) {
-			add_problem(l, l->record_line, "more than %d rows: not a registry file", REGISTRY_ROWS_MAX);
-		}
-		g_ptr_array_set_size(l->fields, 0);
+	g_assert(rec->n_fields > 0 && rec->line >= 1);
+	g_assert(l->header_seen || (!l->header_bad && l->records == 0));
+	if (fields_blank(rec))
+		return;
+	if (!l->header_seen) {
+		l->header_seen = TRUE;
+		check_header(l, rec->line, rec);
+	} else if (!l->header_bad && ++l->records <= REGISTRY_ROWS_MAX) {
+		take_record(l, rec->line, rec);
+	} else if (!l->header_bad && l->records == REGISTRY_ROWS_MAX + 1) {
+		add_problem(l, rec->line, "more than %d rows: not a registry file", REGISTRY_ROWS_MAX);
 	}
-	/* Every unquoted line break is reported (CSV_REPALL_NL): CRLF counts once, by its LF. */
-	if (c == '\n')
-		l->line++;
 }
 
-/* The 1-based line of byte offset pos. */
-static int line_at(const char *text, size_t pos)
+/* The file's bytes (a BOM first is skipped) into the loader's rows and problems: what the load
+ * checks before it reads the database. */
+static void read_rows(loader *l, const char *text, size_t len)
 {
-	int line = 1;
-	for (size_t i = 0; i < pos; i++)
-		line += text[i] == '\n';
-	return line;
-}
-
-/* Reads the file's text (a BOM dropped) into the loader's rows and problems. */
-static void parse_text(loader *l, const char *text, size_t len)
-{
+	g_assert(text != NULL || len == 0);
+	g_assert(l->problems->len == 0 && l->rows->len == 0 && !l->header_seen);
 	/* Every line must be UTF-8 (this also refuses NUL bytes). */
 	gboolean utf8 = TRUE;
 	int line = 1;
@@ -695,18 +672,14 @@ static void parse_text(loader *l, const char *text, size_t len)
 	if (!utf8)
 		return;
 
-	struct csv_parser p;
-	int rc = csv_init(&p, CSV_STRICT | CSV_STRICT_FINI | CSV_REPALL_NL);
-	g_assert(rc == 0);
-	size_t done = csv_parse(&p, text, len, on_field, on_record, l);
-	if (done != len) {
-		add_problem(l, line_at(text, done), "malformed CSV: %s",
-			    csv_error(&p) == CSV_EPARSE ? "a quote inside an unquoted field, or text after a closing quote"
-							: csv_strerror(csv_error(&p)));
-	} else if (csv_fini(&p, on_field, on_record, l) != 0) {
-		add_problem(l, l->line, "malformed CSV: a quote is still open at the end of the file");
-	}
-	csv_free(&p);
+	csvfile_end end;
+	csvfile_read(text, len, on_record, l, &end);
+	if (end.status == CSVFILE_MALFORMED)
+		add_problem(l, end.line, "malformed CSV: %s",
+			    end.error == CSV_EPARSE ? "a quote inside an unquoted field, or text after a closing quote"
+						    : csv_strerror(end.error));
+	else if (end.status == CSVFILE_QUOTE_OPEN)
+		add_problem(l, end.line, "malformed CSV: a quote is still open at the end of the file");
 	if (!l->header_seen && l->problems->len == 0) {
 		GString *want = g_string_new(NULL);
 		for (int i = 0; i < l->kind->n_cols; i++)
@@ -714,14 +687,22 @@ static void parse_text(loader *l, const char *text, size_t len)
 		add_problem(l, 1, "the file is empty: a %s file starts with the header %s", l->kind->name, want->str);
 		g_string_free(want, TRUE);
 	}
+	/* A file is refused, or its records are a header and at most REGISTRY_ROWS_MAX rows. */
+	g_assert(l->problems->len > 0 || (l->header_seen && !l->header_bad && l->rows->len <= REGISTRY_ROWS_MAX));
 }
 
 /* ------------------------------------------------------------------------------------------ */
 /* Checks against the rest of the file and the database */
 
+/* The columns of the current versions (read_current): the version, then the kind's columns. */
+enum { CURRENT_VERSION, CURRENT_VALUES };
+
 static const char *current_value(const loader *l, int row, int col)
 {
-	return PQgetisnull(l->current, row, col + 1) ? NULL : PQgetvalue(l->current, row, col + 1);
+	g_assert(l->current != NULL && row >= 0 && row < PQntuples(l->current));
+	g_assert(col >= 0 && col < l->kind->n_cols);
+	return PQgetisnull(l->current, row, CURRENT_VALUES + col) ? NULL
+								   : PQgetvalue(l->current, row, CURRENT_VALUES + col);
 }
 
 /* A row of the set the registry will hold after the load: from the file (line > 0) or a
@@ -792,16 +773,19 @@ static void check_policy_overlaps(loader *l)
 	}
 }
 
-/* The first column of a query as a set of strings. */
+/* The one column of a query as a set of strings. */
 static GHashTable *query_set(db *d, const char *sql, GError **error)
 {
+	enum { SET_VALUE, SET_COLUMNS };
 	const char *params[] = { db_programme(d) };
 	PGresult *res = db_query(d, sql, 1, params, error);
 	if (!res)
 		return NULL;
+	g_assert(PQnfields(res) == SET_COLUMNS);
 	GHashTable *set = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	for (int i = 0; i < PQntuples(res); i++)
-		g_hash_table_add(set, g_strdup(PQgetvalue(res, i, 0)));
+		g_hash_table_add(set, g_strdup(PQgetvalue(res, i, SET_VALUE)));
+	g_assert(g_hash_table_size(set) <= (guint)PQntuples(res));
 	PQclear(res);
 	return set;
 }
@@ -903,14 +887,17 @@ static gboolean check_shops(loader *l, db *d, GError **error)
 /* A pool's amount may not fall below what has been drawn from it. */
 static gboolean check_budgets(loader *l, db *d, GError **error)
 {
+	enum { BALANCE_POOL_ID, BALANCE_DRAWN, BALANCE_COLUMNS };
+	g_assert(l->kind->id == KIND_BUDGETS); /* values[0] is the pool, values[2] its amount */
 	const char *params[] = { db_programme(d) };
 	PGresult *res = db_query(d, "SELECT pool_id, drawn_fen FROM pool_balances WHERE programme = $1 FOR UPDATE", 1,
 				 params, error);
 	if (!res)
 		return FALSE;
+	g_assert(PQnfields(res) == BALANCE_COLUMNS);
 	g_autoptr(GHashTable) drawn = g_hash_table_new(g_str_hash, g_str_equal);
 	for (int i = 0; i < PQntuples(res); i++)
-		g_hash_table_insert(drawn, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1));
+		g_hash_table_insert(drawn, PQgetvalue(res, i, BALANCE_POOL_ID), PQgetvalue(res, i, BALANCE_DRAWN));
 	for (guint i = 0; i < l->rows->len; i++) {
 		const load_row *r = g_ptr_array_index(l->rows, i);
 		const char *d_text = g_hash_table_lookup(drawn, r->values[0]);
@@ -931,6 +918,7 @@ static gboolean check_budgets(loader *l, db *d, GError **error)
 static gboolean read_current(loader *l, db *d, GError **error)
 {
 	const kind_spec *k = l->kind;
+	g_assert(l->current == NULL && g_hash_table_size(l->current_rows) == 0);
 	GString *sql = g_string_new("SELECT version");
 	for (int i = 0; i < k->n_cols; i++) {
 		g_autofree char *e = col_select(&k->cols[i]);
@@ -942,6 +930,7 @@ static gboolean read_current(loader *l, db *d, GError **error)
 	g_string_free(sql, TRUE);
 	if (!l->current)
 		return FALSE;
+	g_assert(PQnfields(l->current) == CURRENT_VALUES + k->n_cols);
 	for (int i = 0; i < PQntuples(l->current); i++) {
 		char *values[REGISTRY_COLUMNS_MAX];
 		for (int c = 0; c < k->n_keys; c++)
@@ -969,7 +958,7 @@ static void classify(loader *l, registry_counts *counts)
 			r->version = 0;
 			counts->unchanged_rows++;
 		} else {
-			r->version = atoi(PQgetvalue(l->current, at, 0)) + 1;
+			r->version = atoi(PQgetvalue(l->current, at, CURRENT_VERSION)) + 1;
 			g_assert(r->version > 1);
 			counts->changed_rows++;
 		}
@@ -1234,14 +1223,6 @@ void registry_counts_clear(registry_counts *counts)
 	if (counts->warnings)
 		g_ptr_array_unref(counts->warnings);
 	memset(counts, 0, sizeof *counts);
-}
-
-/* The file's bytes (a BOM dropped) into the loader's rows and problems: what the load checks before
- * it reads the database. */
-static void read_rows(loader *l, const char *bytes, size_t len)
-{
-	size_t skip = len >= TEXT_UTF8_BOM_LEN && memcmp(bytes, TEXT_UTF8_BOM, TEXT_UTF8_BOM_LEN) == 0 ? TEXT_UTF8_BOM_LEN : 0;
-	parse_text(l, bytes + skip, len - skip);
 }
 
 gboolean registry_check_bytes(const char *kind, const char *name, const char *bytes, size_t len, int *rows,

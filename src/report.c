@@ -205,17 +205,26 @@ void report_free(report *r)
 	g_free(r);
 }
 
+/* orders_sql's columns. */
+enum {
+	ORDERS_KIND, ORDERS_KEY, ORDERS_COUNT, ORDERS_FEN, ORDERS_POOR_COUNT, ORDERS_POOR_FEN, ORDERS_UNFUNDED_FEN,
+	ORDERS_REACH, ORDERS_COLUMNS
+};
+
 static void take_orders(report *r, const PGresult *res, GArray *couriers, GHashTable *index)
 {
+	g_assert(PQnfields(res) == ORDERS_COLUMNS);
+	g_assert(r->by_village->len == 0 && r->by_campaign->len == 0 && r->orders == 0);
 	for (int i = 0; i < PQntuples(res); i++) {
-		const char *kind = PQgetvalue(res, i, 0);
-		char *key = text_or_null(res, i, 1);
-		int64_t orders = num(res, i, 2), money = num(res, i, 3), poor_orders = num(res, i, 4),
-			poor_money = num(res, i, 5), reach = num(res, i, 7);
+		const char *kind = PQgetvalue(res, i, ORDERS_KIND);
+		char *key = text_or_null(res, i, ORDERS_KEY);
+		int64_t orders = num(res, i, ORDERS_COUNT), money = num(res, i, ORDERS_FEN),
+			poor_orders = num(res, i, ORDERS_POOR_COUNT), poor_money = num(res, i, ORDERS_POOR_FEN),
+			reach = num(res, i, ORDERS_REACH);
 		if (strcmp(kind, "total") == 0) {
 			r->orders = orders;
 			r->posted_fen = money;
-			r->unfunded_fen = num(res, i, 6);
+			r->unfunded_fen = num(res, i, ORDERS_UNFUNDED_FEN);
 			r->poverty.orders = poor_orders;
 			r->poverty.posted_fen = poor_money;
 		} else if (strcmp(kind, "village") == 0) {
@@ -240,14 +249,20 @@ static void take_orders(report *r, const PGresult *res, GArray *couriers, GHashT
 	}
 }
 
+/* lines_sql's columns. */
+enum { LINES_COURIER, LINES_OUTCOME, LINES_COUNT, LINES_COLUMNS };
+
 static void take_lines(report *r, const PGresult *res, GArray *couriers, GHashTable *index)
 {
+	g_assert(PQnfields(res) == LINES_COLUMNS);
 	for (int i = 0; i < PQntuples(res); i++) {
 		policy_outcome o;
-		gboolean known = policy_outcome_parse(PQgetvalue(res, i, 1), &o);
+		gboolean known = policy_outcome_parse(PQgetvalue(res, i, LINES_OUTCOME), &o);
 		g_assert(known); /* the lines table's CHECK allows these only */
-		int64_t n = num(res, i, 2);
-		report_courier *c = courier_entry(couriers, index, PQgetisnull(res, i, 0) ? NULL : PQgetvalue(res, i, 0));
+		int64_t n = num(res, i, LINES_COUNT);
+		g_assert(n > 0); /* a group has its lines */
+		const char *courier = PQgetisnull(res, i, LINES_COURIER) ? NULL : PQgetvalue(res, i, LINES_COURIER);
+		report_courier *c = courier_entry(couriers, index, courier);
 		c->lines += n;
 		c->outcomes[o] += n;
 		if (o == OUTCOME_ELIGIBLE)
@@ -256,19 +271,26 @@ static void take_lines(report *r, const PGresult *res, GArray *couriers, GHashTa
 	}
 }
 
+/* head_sql's columns, and paid_sql's. */
+enum {
+	HEAD_MADE_AT, HEAD_BATCH, HEAD_DIGEST, HEAD_BATCH_AT, HEAD_POOLS_AMOUNT_FEN, HEAD_POOLS_LEFT_FEN,
+	HEAD_VILLAGES, HEAD_COLUMNS
+};
+enum { PAID_FEN, PAID_COLUMNS };
+
 /* Where the figures come from (head_sql's one row) and the money paid (paid_sql's one row). */
 static void take_head(report *r, const PGresult *head, const PGresult *paid)
 {
-	g_assert(PQntuples(head) == 1 && PQnfields(head) == 7);
-	g_assert(PQntuples(paid) == 1 && PQnfields(paid) == 1);
-	g_strlcpy(r->made_at, PQgetvalue(head, 0, 0), sizeof r->made_at);
-	r->last_batch = (int)num(head, 0, 1);
-	r->last_digest = text_or_null(head, 0, 2);
-	g_strlcpy(r->last_batch_at, PQgetvalue(head, 0, 3), sizeof r->last_batch_at);
-	r->pools_amount_fen = num(head, 0, 4);
-	r->pools_left_fen = num(head, 0, 5);
-	r->poverty.villages_total = num(head, 0, 6);
-	r->paid_fen = num(paid, 0, 0);
+	g_assert(PQntuples(head) == 1 && PQnfields(head) == HEAD_COLUMNS);
+	g_assert(PQntuples(paid) == 1 && PQnfields(paid) == PAID_COLUMNS);
+	g_strlcpy(r->made_at, PQgetvalue(head, 0, HEAD_MADE_AT), sizeof r->made_at);
+	r->last_batch = (int)num(head, 0, HEAD_BATCH);
+	r->last_digest = text_or_null(head, 0, HEAD_DIGEST);
+	g_strlcpy(r->last_batch_at, PQgetvalue(head, 0, HEAD_BATCH_AT), sizeof r->last_batch_at);
+	r->pools_amount_fen = num(head, 0, HEAD_POOLS_AMOUNT_FEN);
+	r->pools_left_fen = num(head, 0, HEAD_POOLS_LEFT_FEN);
+	r->poverty.villages_total = num(head, 0, HEAD_VILLAGES);
+	r->paid_fen = num(paid, 0, PAID_FEN);
 	/* Every pool's left is within 0..amount (pool_balances' CHECKs), so is their sum. */
 	g_assert(r->pools_left_fen >= 0 && r->pools_left_fen <= r->pools_amount_fen);
 	g_assert((r->last_batch == 0) == (r->last_digest == NULL));
@@ -277,10 +299,12 @@ static void take_head(report *r, const PGresult *head, const PGresult *paid)
 /* Each campaign of the report takes its name in the registry now (NULL when none). */
 static void name_campaigns(report *r, const PGresult *names)
 {
-	g_assert(PQnfields(names) == 2);
+	enum { CAMPAIGN_ID, CAMPAIGN_NAME, CAMPAIGN_COLUMNS }; /* campaigns_sql's */
+	g_assert(PQnfields(names) == CAMPAIGN_COLUMNS);
 	g_autoptr(GHashTable) campaign_names = g_hash_table_new(g_str_hash, g_str_equal);
 	for (int i = 0; i < PQntuples(names); i++)
-		g_hash_table_insert(campaign_names, PQgetvalue(names, i, 0), PQgetvalue(names, i, 1));
+		g_hash_table_insert(campaign_names, PQgetvalue(names, i, CAMPAIGN_ID),
+				    PQgetvalue(names, i, CAMPAIGN_NAME));
 	/* One current row per campaign. */
 	g_assert(g_hash_table_size(campaign_names) == (guint)PQntuples(names));
 	for (guint i = 0; i < r->by_campaign->len; i++) {
@@ -321,12 +345,13 @@ static void take_pools(report *r, GArray *balances, const PGresult *drawn)
 /* REPORT.md's burn-down: one point per day a batch was made, by day. */
 static void take_burn_down(report *r, const PGresult *burn)
 {
-	g_assert(PQnfields(burn) == 3 && r->burn_down->len == 0);
+	enum { BURN_DAY, BURN_TOTAL_FEN, BURN_DRAWN_FEN, BURN_COLUMNS }; /* burn_sql's */
+	g_assert(PQnfields(burn) == BURN_COLUMNS && r->burn_down->len == 0);
 	for (int i = 0; i < PQntuples(burn); i++) {
 		report_point p = { 0 };
-		g_strlcpy(p.date, PQgetvalue(burn, i, 0), sizeof p.date);
-		p.total_fen = num(burn, i, 1);
-		p.left_fen = p.total_fen - num(burn, i, 2);
+		g_strlcpy(p.date, PQgetvalue(burn, i, BURN_DAY), sizeof p.date);
+		p.total_fen = num(burn, i, BURN_TOTAL_FEN);
+		p.left_fen = p.total_fen - num(burn, i, BURN_DRAWN_FEN);
 		/* The days only move forward, each once. */
 		g_assert(i == 0 || strcmp(g_array_index(r->burn_down, report_point, i - 1).date, p.date) < 0);
 		g_array_append_val(r->burn_down, p);

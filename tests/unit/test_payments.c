@@ -67,3 +67,54 @@ Test(payments_unit, the_payment_time_forms)
 		cr_assert_str_eq(buf, cases[i].want, "'%s'", cases[i].text);
 	}
 }
+
+/* The line each refusal names, as this reader has always counted (csvfile.h): lines end with LF
+ * (a CR-only file is one line), a record is on its first line, a quote left open is named on the
+ * file's last line, and a one-field record that ends the file without a line break one line
+ * further down. Whole messages, so that a change of reader cannot move one. */
+Test(payments_unit, the_line_each_refusal_names)
+{
+#define PH "批次号,店铺编号,金额(元),状态,支付时间,流水号"
+#define REFUSED(n) "cannot load payments 'p.csv': " n " refused, nothing stored\np.csv:"
+#define NOT_A_BATCH(x) " batch number '" x "' is not a whole number from 1"
+	static const struct {
+		const char *text;
+		size_t len; /* 0: strlen */
+		const char *want;
+	} cases[] = {
+		{ PH "\n\"1\n2\",S1,13.00,失败,,\nx,S1,13.00,失败,,\n", 0,
+		  REFUSED("2 lines") "2:" NOT_A_BATCH("1\n2") "\np.csv:4:" NOT_A_BATCH("x") },
+		{ PH "\r\nx,S1,13.00,失败,,\r\n\r\ny,S1,13.00,失败,,\r\n", 0,
+		  REFUSED("2 lines") "2:" NOT_A_BATCH("x") "\np.csv:4:" NOT_A_BATCH("y") },
+		{ PH "\rx,S1,13.00,失败,,\ry,S1,13.00,失败,,\r", 0,
+		  REFUSED("2 lines") "1:" NOT_A_BATCH("x") "\np.csv:1:" NOT_A_BATCH("y") },
+		{ "\xEF\xBB\xBF" PH "\nx,S1,13.00,失败,,", 0, REFUSED("1 line") "2:" NOT_A_BATCH("x") },
+		{ PH "\n1,S1,13.00,失败,,\"T\n\nx\n", 0, REFUSED("1 line") "4: a quote is still open at the end of the file" },
+		{ PH "\n1,S1,13.00,失败,,\"T\n\nx", 0, REFUSED("1 line") "4: a quote is still open at the end of the file" },
+		{ PH "\nx\n", 0, REFUSED("1 line") "2: 1 fields, expected 6" },
+		{ PH "\nx", 0, REFUSED("1 line") "3: 1 fields, expected 6" },
+		{ PH "\n\"x\ny\"", 0, REFUSED("1 line") "3: 1 fields, expected 6" },
+		{ PH "\nx,y", 0, REFUSED("1 line") "2: 2 fields, expected 6" },
+		{ "批次号", 0, REFUSED("1 line") "2: header is '批次号', expected '" PH "'" },
+		{ PH "\n1,S\"1,13.00,失败,,\n", 0,
+		  REFUSED("1 line") "2: error parsing data while strict checking enabled (quotes must wrap a whole field;"
+				    " a quote inside one is doubled)" },
+		{ "\n\r\n", 0, REFUSED("1 line") "1: no header (expected '批次号,...')" },
+		{ "\xEF\xBB\xBF\xEF\xBB\xBF" PH "\n", 0,
+		  REFUSED("1 line") "1: header is '\xEF\xBB\xBF" PH "', expected '" PH "'" },
+		/* A NUL in a file that says it is UTF-8 (without the BOM it would be read as GB18030). */
+		{ "\xEF\xBB\xBF" PH "\n1,S1,1\0003,失败,,\n", sizeof("\xEF\xBB\xBF" PH "\n1,S1,1\0003,失败,,\n") - 1,
+		  "cannot load payments 'p.csv': line 2 holds bytes that are not text (invalid UTF-8 or NUL)" },
+	};
+	for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+		size_t len = cases[i].len ? cases[i].len : strlen(cases[i].text);
+		GError *e = NULL;
+		cr_assert_not(payments_check_bytes("p.csv", cases[i].text, len, NULL, &e), "case %zu", i);
+		cr_assert(g_error_matches(e, PAYMENTS_ERROR, STATUS_DATAERR), "case %zu", i);
+		cr_assert_str_eq(e->message, cases[i].want, "case %zu", i);
+		g_error_free(e);
+	}
+#undef NOT_A_BATCH
+#undef REFUSED
+#undef PH
+}

@@ -91,3 +91,55 @@ Test(registry_unit, check_bytes_names_the_reason_for_each_kind_of_value)
 	cr_assert_null(strstr(e->message, "p.csv:2:"), "line 2 is good: %s", e->message);
 	g_error_free(e);
 }
+
+/* The line each refusal names, as this reader has always counted (csvfile.h): lines end with LF
+ * (a CR-only file is one line), a record is on its first line, blank lines count, and a quote left
+ * open is named on the line it opens. Whole messages, so that a change of reader cannot move one. */
+Test(registry_unit, the_line_each_refusal_names)
+{
+#define HH "household_id,head_name,village,poor_from,poor_to"
+#define REFUSED(n) "registry file 'h.csv' refused, nothing stored (" n "):\nh.csv:"
+	static const struct {
+		const char *text;
+		size_t len; /* 0: strlen */
+		const char *want;
+	} cases[] = {
+		{ HH "\nH1,\"符\n二\",村,2015-01-01,\nH1,符,村,2015-01-01,\n", 0,
+		  REFUSED("2 problems") "2: head_name contains a control character (a line break, a tab...)"
+					"\nh.csv:4: duplicate household_id 'H1' (first at line 2)" },
+		{ HH "\r\n\r\nH1,符,村,2015-01-01,\r\n,,,,\r\nH1,符,村,2015-01-01,\r\n", 0,
+		  REFUSED("1 problem") "5: duplicate household_id 'H1' (first at line 3)" },
+		{ HH "\rH1,符,村,2015-01-01,\rH1,符,村,2015-01-01,\r", 0,
+		  REFUSED("1 problem") "1: duplicate household_id 'H1' (first at line 1)" },
+		{ "\xEF\xBB\xBF" HH "\nH1,符,村,2015-01-01,\nH1,符,村,2015-01-01,", 0,
+		  REFUSED("1 problem") "3: duplicate household_id 'H1' (first at line 2)" },
+		{ HH "\nH1,符,村,2015-01-01,\n\"H2,符\n\n", 0,
+		  REFUSED("1 problem") "3: malformed CSV: a quote is still open at the end of the file" },
+		{ HH "\nH1,\"a\nb\",村,\"2015\n-01-01\",\n\"H2\n", 0,
+		  REFUSED("3 problems") "2: head_name contains a control character (a line break, a tab...)"
+					"\nh.csv:2: poor_from contains a control character (a line break, a tab...)"
+					"\nh.csv:5: malformed CSV: a quote is still open at the end of the file" },
+		{ HH "\nH1,符,村,2015-01-01,\nH\"2,符,村,2015-01-01,\n", 0,
+		  REFUSED("1 problem") "3: malformed CSV: a quote inside an unquoted field, or text after a closing quote" },
+		{ HH "\nx", 0, REFUSED("1 problem") "2: 1 fields, the header has 5" },
+		{ "\xEF\xBB\xBF\n\r\n,,\n", 0,
+		  REFUSED("1 problem") "1: the file is empty: a households file starts with the header " HH },
+		{ "\xEF\xBB\xBF\xEF\xBB\xBF" HH "\n", 0,
+		  REFUSED("1 problem") "1: header column 1 is '\xEF\xBB\xBFhousehold_id', expected 'household_id'"
+				       " (a households file's header is " HH ")" },
+		{ HH "\nH1,符,村,2015-01-01,\nH2,\xff,村,2015-01-01,\nH3,\0,村,2015-01-01,\n",
+		  sizeof(HH "\nH1,符,村,2015-01-01,\nH2,\xff,村,2015-01-01,\nH3,\0,村,2015-01-01,\n") - 1,
+		  REFUSED("2 problems") "3: bytes that are not UTF-8 (save the file as UTF-8)"
+					"\nh.csv:4: bytes that are not UTF-8 (save the file as UTF-8)" },
+	};
+	for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+		size_t len = cases[i].len ? cases[i].len : strlen(cases[i].text);
+		GError *e = NULL;
+		cr_assert_not(registry_check_bytes("households", "h.csv", cases[i].text, len, NULL, &e), "case %zu", i);
+		cr_assert(g_error_matches(e, REGISTRY_ERROR, STATUS_DATAERR), "case %zu", i);
+		cr_assert_str_eq(e->message, cases[i].want, "case %zu", i);
+		g_error_free(e);
+	}
+#undef REFUSED
+#undef HH
+}
