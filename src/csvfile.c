@@ -12,6 +12,7 @@ typedef struct {
 	GPtrArray *fields; /* char *: the record being read */
 	int line;          /* the line the parser is on */
 	int record_line;   /* the line the record being read started on */
+	gboolean after_cr; /* the last thing read was a CR ending a row: a LF now is the same line end */
 	int records;
 } reader;
 
@@ -23,14 +24,16 @@ static void on_field(void *data, size_t len, void *ctx)
 	if (r->fields->len == 0)
 		r->record_line = r->line;
 	g_ptr_array_add(r->fields, g_strndup(text, len));
+	r->after_cr = FALSE;
 	/* A quoted field may hold line breaks: the next field is on a later line. */
 	for (size_t i = 0; i < len; i++)
-		r->line += text[i] == '\n';
+		r->line += TEXT_ENDS_LINE(text, i, len);
 	g_assert(r->record_line >= 1 && r->record_line <= r->line);
 }
 
-/* libcsv reports every unquoted line break (CSV_REPALL_NL), so that each line feed is counted;
- * a line break that ends nothing (a blank line, the LF of a CRLF) ends a record of no fields. */
+/* libcsv reports every unquoted line break (CSV_REPALL_NL), CR and LF apart, so that each line end
+ * is counted (a CR, a LF, a CRLF once); a line break that ends nothing (a blank line, the LF of a
+ * CRLF) ends a record of no fields. */
 static void on_row(int c, void *ctx)
 {
 	reader *r = ctx;
@@ -44,20 +47,10 @@ static void on_row(int c, void *ctx)
 		r->records++;
 		g_ptr_array_set_size(r->fields, 0);
 	}
-	if (c == '\n')
+	if (c == '\r' || (c == '\n' && !r->after_cr))
 		r->line++;
+	r->after_cr = c == '\r';
 	g_assert(r->fields->len == 0);
-}
-
-/* The line of byte offset pos. */
-static int line_at(const char *text, size_t pos)
-{
-	g_assert(text != NULL || pos == 0);
-	int line = 1;
-	for (size_t i = 0; i < pos; i++)
-		line += text[i] == '\n';
-	g_assert(line >= 1 && (size_t)line <= pos + 1);
-	return line;
 }
 
 void csvfile_read(const char *text, size_t len, csvfile_record_fn on_record, void *ctx, csvfile_end *end)
@@ -68,9 +61,9 @@ void csvfile_read(const char *text, size_t len, csvfile_record_fn on_record, voi
 		len -= TEXT_UTF8_BOM_LEN;
 	}
 	memset(end, 0, sizeof *end);
-	end->lines = len == 0 ? 0 : line_at(text, len) - (text[len - 1] == '\n');
+	end->lines = len == 0 ? 0 : (int)text_line_of(text, len, len) - (text[len - 1] == '\n' || text[len - 1] == '\r');
 
-	reader r = { on_record, ctx, g_ptr_array_new_with_free_func(g_free), 1, 1, 0 };
+	reader r = { on_record, ctx, g_ptr_array_new_with_free_func(g_free), 1, 1, FALSE, 0 };
 	struct csv_parser p;
 	int rc = csv_init(&p, CSV_STRICT | CSV_STRICT_FINI | CSV_REPALL_NL);
 	g_assert(rc == 0);
@@ -78,7 +71,7 @@ void csvfile_read(const char *text, size_t len, csvfile_record_fn on_record, voi
 	if (done != len) {
 		end->status = CSVFILE_MALFORMED;
 		end->error = csv_error(&p);
-		end->line = line_at(text, done);
+		end->line = (int)text_line_of(text, done, len);
 	} else if (csv_fini(&p, on_field, on_row, &r) != 0) {
 		end->status = CSVFILE_QUOTE_OPEN;
 		end->line = r.line;

@@ -7,8 +7,8 @@
 #include <glib.h>
 #include <stddef.h>
 
-/* One record. A line is what a line feed ends, as both readers before this module counted: CRLF
- * ends one line, and a file whose lines end with CR alone is one line, its records all on line 1. */
+/* One record. Lines end with LF, CRLF or CR alone (TEXT_ENDS_LINE), as a manifest's do: a file saved
+ * with CR line ends has its records on lines 1, 2, 3... */
 typedef struct {
 	char **fields;   /* n_fields and a NULL, unquoted: the reader's until the callback returns */
 	guint n_fields;  /* at least 1: a line with nothing on it is no record */
@@ -29,7 +29,7 @@ typedef struct {
 	csvfile_status status;
 	int error;   /* CSVFILE_MALFORMED: libcsv's code (CSV_EPARSE...), for csv_strerror */
 	int line;    /* MALFORMED: the line of the refused byte; QUOTE_OPEN: the line the open field starts on */
-	int lines;   /* the lines the text spans: its line feeds, and one more when its last line has none */
+	int lines;   /* the lines the text spans: its line ends, and one more when its last line has none */
 	int records; /* how many on_record was given */
 } csvfile_end;
 

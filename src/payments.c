@@ -183,9 +183,7 @@ static void on_record(const csvfile_record *rec, void *data)
 	reader *r = data;
 	g_assert(rec->n_fields > 0 && rec->fields[rec->n_fields] == NULL);
 	g_assert(rec->line >= 1 && (r->header_seen || r->lines->len == 0));
-	/* As this reader always counted: a record of one field that ends the file without a line break,
-	 * one line further down than it starts. */
-	r->record_line = rec->line + (rec->at_end && rec->n_fields == 1);
+	r->record_line = rec->line;
 	if (!r->header_seen) {
 		r->header_seen = TRUE;
 		gboolean same = rec->n_fields == PAYMENTS_FIELDS;
@@ -226,11 +224,9 @@ static char *decode(const char *name, const char *raw, gsize len, gsize *out_len
 	}
 	if (!g_utf8_validate(text, (gssize)*out_len, &end)) {
 		/* A line number for the bad byte (or the NUL) helps whoever fixes the file. */
-		int line = 1;
-		for (const char *p = text; p < end; p++)
-			line += *p == '\n';
+		unsigned line = text_line_of(text, (size_t)(end - text), *out_len);
 		g_set_error(error, PAYMENTS_ERROR, STATUS_DATAERR,
-			    "cannot load payments '%s': line %d holds bytes that are not text (invalid UTF-8 or NUL)",
+			    "cannot load payments '%s': line %u holds bytes that are not text (invalid UTF-8 or NUL)",
 			    name, line);
 		g_free(text);
 		return NULL;
@@ -261,7 +257,7 @@ static gboolean parse_bytes(const char *name, const char *raw, gsize raw_len, GA
 		reader_error(&r, end.line, "%s (quotes must wrap a whole field; a quote inside one is doubled)",
 			     csv_strerror(end.error));
 	else if (end.status == CSVFILE_QUOTE_OPEN) /* on the file's last line */
-		reader_error(&r, end.lines, "a quote is still open at the end of the file");
+		reader_error(&r, end.line, "a quote is still open at the end of the file");
 	if (!r.header_seen)
 		reader_error(&r, 1, "no header (expected '%s,...')", payments_header[0]);
 	gboolean ok = r.errors == 0;

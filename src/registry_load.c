@@ -13,6 +13,7 @@
 #include "money.h"
 #include "policy.h"
 #include "status.h"
+#include "text.h"
 
 #include <csv.h>
 #include <errno.h>
@@ -660,8 +661,9 @@ static void read_rows(loader *l, const char *text, size_t len)
 	gboolean utf8 = TRUE;
 	int line = 1;
 	for (size_t start = 0; start < len;) {
-		const char *nl = memchr(text + start, '\n', len - start);
-		size_t end = nl ? (size_t)(nl - text) : len;
+		size_t end = start;
+		while (end < len && !TEXT_ENDS_LINE(text, end, len))
+			end++;
 		if (!g_utf8_validate(text + start, (gssize)(end - start), NULL)) {
 			add_problem(l, line, "bytes that are not UTF-8 (save the file as UTF-8)");
 			utf8 = FALSE;

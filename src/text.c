@@ -94,3 +94,13 @@ const char *text_file_kind_hint(const unsigned char *head, size_t len)
 		       " ingest that";
 	return NULL;
 }
+
+unsigned text_line_of(const char *bytes, size_t pos, size_t len)
+{
+	g_assert((bytes != NULL || len == 0) && pos <= len);
+	unsigned line = 1;
+	for (size_t i = 0; i < pos; i++)
+		line += TEXT_ENDS_LINE(bytes, i, len);
+	g_assert(line >= 1 && line <= pos + 1);
+	return line;
+}

@@ -20,6 +20,14 @@ char *text_shown(const char *bytes);
  * file (a profile, the config) is UTF-8 text: GKeyFile reads a value that is not as no value. */
 unsigned text_utf8_bad_line(const char *bytes, size_t len);
 
+/* Line ends in files people hand in: LF, CRLF, or CR alone (an old Mac's or a spreadsheet's), each
+ * one line end. TRUE when bytes[i] (of len) ends a line: a LF, or a CR not followed by a LF. */
+#define TEXT_ENDS_LINE(bytes, i, len)                                                                 \
+	((bytes)[i] == '\n' || ((bytes)[i] == '\r' && ((i) + 1 >= (len) || (bytes)[(i) + 1] != '\n')))
+
+/* The line (from 1) of byte offset pos of the len bytes (pos <= len), line ends as TEXT_ENDS_LINE. */
+unsigned text_line_of(const char *bytes, size_t pos, size_t len);
+
 /* The bytes text_file_kind_hint needs: a file's first bytes. */
 #define TEXT_FILE_KIND_BYTES 8
 /* What a file that is no CSV text is, from its first len bytes (up to TEXT_FILE_KIND_BYTES), as

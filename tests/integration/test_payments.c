@@ -169,6 +169,28 @@ Test(payments, unknown_batches_and_shops_not_exported_are_findings)
 	cr_assert_eq(count(db, "payment_findings"), 3);
 }
 
+/* A results file saved with CR line ends (as some spreadsheets save CSV) is read line by line like
+ * any other: each finding names its own line (the reader once counted every record on line 1, and
+ * a finding on it aborted the load), and the good lines apply. */
+Test(payments, a_file_with_cr_line_ends_names_each_finding_on_its_own_line)
+{
+	const char *db = seeded();
+	h_result r = load(db, "cr.csv",
+			  "批次号,店铺编号,金额(元),状态,支付时间,流水号\r"
+			  "7,S1,13.00,成功,2018-06-22 10:00:00,T7\r"
+			  "1,S9,13.00,成功,2018-06-22 10:00:00,T9\r"
+			  "1,S2,25.00,成功,2018-06-22 10:00:01,T002\r",
+			  -1);
+	cr_assert_eq(r.status, 1, "exit %d: %s%s", r.status, r.out, r.err);
+	assert_json_has(&r, "\"applied\":1");
+	assert_json_has(&r, "\"line\":2,\"batch\":7,\"shop_id\":\"S1\",\"reason\":\"batch 7 does not exist\"");
+	assert_json_has(&r, "\"line\":3,\"batch\":1,\"shop_id\":\"S9\"");
+	h_result_clear(&r);
+	cr_assert_eq(count(db, "payments"), 1);
+	cr_assert_eq(count(db, "payment_findings"), 2);
+	cr_assert_eq(h_sql_int(db, "SELECT line_no FROM payments"), 4);
+}
+
 Test(payments, the_same_file_twice_applies_nothing_the_second_time)
 {
 	const char *db = seeded();

@@ -57,12 +57,15 @@ Test(csvfile, crlf_line_ends_count_once)
 	expect("h1,h2\r\na,b\r\n\r\nc,d\r\n", "1:h1|h2 2:a|b 4:c|d", CSVFILE_OK, 4);
 }
 
-/* Lines are what line feeds end: a file whose lines end with CR alone is one line, its records all
- * on line 1 (as both readers before this module counted). */
-Test(csvfile, cr_only_line_ends_are_one_line)
+/* A CR alone ends a line as a LF or a CRLF does (a file saved with CR line ends, or with them
+ * mixed): each record on its own line, a CRLF one line end, and CR CR LF two. */
+Test(csvfile, cr_only_line_ends_are_lines)
 {
-	expect("h1,h2\ra,b\rc,d\r", "1:h1|h2 1:a|b 1:c|d", CSVFILE_OK, 1);
-	expect("h1,h2\ra,b\nc,d\n", "1:h1|h2 1:a|b 2:c|d", CSVFILE_OK, 2);
+	expect("h1,h2\ra,b\rc,d\r", "1:h1|h2 2:a|b 3:c|d", CSVFILE_OK, 3);
+	expect("h1,h2\ra,b\nc,d\n", "1:h1|h2 2:a|b 3:c|d", CSVFILE_OK, 3);
+	expect("h1,h2\r\r\na,b\r\n\rc,d", "1:h1|h2 3:a|b 5:c|d$", CSVFILE_OK, 5);
+	/* Inside quotes too: the record after a quoted CR is a line further down. */
+	expect("h\r\"a\rb\"\rc\r", "1:h 2:a\rb 4:c", CSVFILE_OK, 4);
 }
 
 Test(csvfile, a_quoted_line_break_keeps_the_record_on_its_first_line)

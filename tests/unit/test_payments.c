@@ -68,10 +68,9 @@ Test(payments_unit, the_payment_time_forms)
 	}
 }
 
-/* The line each refusal names, as this reader has always counted (csvfile.h): lines end with LF
- * (a CR-only file is one line), a record is on its first line, a quote left open is named on the
- * file's last line, and a one-field record that ends the file without a line break one line
- * further down. Whole messages, so that a change of reader cannot move one. */
+/* The line each refusal names (csvfile.h): lines end with LF, CRLF or CR alone, a record is on its
+ * first line, a quote left open is named on the line it opens (as the registry's reader names it).
+ * Whole messages, so that a change of reader cannot move one. */
 Test(payments_unit, the_line_each_refusal_names)
 {
 #define PH "批次号,店铺编号,金额(元),状态,支付时间,流水号"
@@ -87,15 +86,15 @@ Test(payments_unit, the_line_each_refusal_names)
 		{ PH "\r\nx,S1,13.00,失败,,\r\n\r\ny,S1,13.00,失败,,\r\n", 0,
 		  REFUSED("2 lines") "2:" NOT_A_BATCH("x") "\np.csv:4:" NOT_A_BATCH("y") },
 		{ PH "\rx,S1,13.00,失败,,\ry,S1,13.00,失败,,\r", 0,
-		  REFUSED("2 lines") "1:" NOT_A_BATCH("x") "\np.csv:1:" NOT_A_BATCH("y") },
+		  REFUSED("2 lines") "2:" NOT_A_BATCH("x") "\np.csv:3:" NOT_A_BATCH("y") },
 		{ "\xEF\xBB\xBF" PH "\nx,S1,13.00,失败,,", 0, REFUSED("1 line") "2:" NOT_A_BATCH("x") },
-		{ PH "\n1,S1,13.00,失败,,\"T\n\nx\n", 0, REFUSED("1 line") "4: a quote is still open at the end of the file" },
-		{ PH "\n1,S1,13.00,失败,,\"T\n\nx", 0, REFUSED("1 line") "4: a quote is still open at the end of the file" },
+		{ PH "\n1,S1,13.00,失败,,\"T\n\nx\n", 0, REFUSED("1 line") "2: a quote is still open at the end of the file" },
+		{ PH "\n1,S1,13.00,失败,,\"T\n\nx", 0, REFUSED("1 line") "2: a quote is still open at the end of the file" },
 		{ PH "\nx\n", 0, REFUSED("1 line") "2: 1 fields, expected 6" },
-		{ PH "\nx", 0, REFUSED("1 line") "3: 1 fields, expected 6" },
-		{ PH "\n\"x\ny\"", 0, REFUSED("1 line") "3: 1 fields, expected 6" },
+		{ PH "\nx", 0, REFUSED("1 line") "2: 1 fields, expected 6" },
+		{ PH "\n\"x\ny\"", 0, REFUSED("1 line") "2: 1 fields, expected 6" },
 		{ PH "\nx,y", 0, REFUSED("1 line") "2: 2 fields, expected 6" },
-		{ "批次号", 0, REFUSED("1 line") "2: header is '批次号', expected '" PH "'" },
+		{ "批次号", 0, REFUSED("1 line") "1: header is '批次号', expected '" PH "'" },
 		{ PH "\n1,S\"1,13.00,失败,,\n", 0,
 		  REFUSED("1 line") "2: error parsing data while strict checking enabled (quotes must wrap a whole field;"
 				    " a quote inside one is doubled)" },

@@ -92,9 +92,8 @@ Test(registry_unit, check_bytes_names_the_reason_for_each_kind_of_value)
 	g_error_free(e);
 }
 
-/* The line each refusal names, as this reader has always counted (csvfile.h): lines end with LF
- * (a CR-only file is one line), a record is on its first line, blank lines count, and a quote left
- * open is named on the line it opens. Whole messages, so that a change of reader cannot move one. */
+/* The line each refusal names (csvfile.h): lines end with LF, CRLF or CR alone, a record is on its
+ * first line, blank lines count, and a quote left open is named on the line it opens. Whole messages, so that a change of reader cannot move one. */
 Test(registry_unit, the_line_each_refusal_names)
 {
 #define HH "household_id,head_name,village,poor_from,poor_to"
@@ -110,7 +109,7 @@ Test(registry_unit, the_line_each_refusal_names)
 		{ HH "\r\n\r\nH1,符,村,2015-01-01,\r\n,,,,\r\nH1,符,村,2015-01-01,\r\n", 0,
 		  REFUSED("1 problem") "5: duplicate household_id 'H1' (first at line 3)" },
 		{ HH "\rH1,符,村,2015-01-01,\rH1,符,村,2015-01-01,\r", 0,
-		  REFUSED("1 problem") "1: duplicate household_id 'H1' (first at line 1)" },
+		  REFUSED("1 problem") "3: duplicate household_id 'H1' (first at line 2)" },
 		{ "\xEF\xBB\xBF" HH "\nH1,符,村,2015-01-01,\nH1,符,村,2015-01-01,", 0,
 		  REFUSED("1 problem") "3: duplicate household_id 'H1' (first at line 2)" },
 		{ HH "\nH1,符,村,2015-01-01,\n\"H2,符\n\n", 0,

@@ -71,3 +71,19 @@ Test(text, a_file_kind_is_named_from_its_first_bytes_and_text_is_not)
 		cr_assert_null(text_file_kind_hint((const unsigned char *)texts[i], MIN(strlen(texts[i]), 8)), "%zu", i);
 	cr_assert_null(text_file_kind_hint(NULL, 0));
 }
+
+Test(text, a_line_ends_with_lf_crlf_or_cr_alone)
+{
+	const char t[] = "a\nb\r\nc\rd\r\re";
+	size_t len = strlen(t);
+	cr_assert_eq(text_line_of(t, 0, len), 1);
+	cr_assert_eq(text_line_of(t, 2, len), 2);  /* b */
+	cr_assert_eq(text_line_of(t, 4, len), 2);  /* the LF of b's CRLF: still b's line */
+	cr_assert_eq(text_line_of(t, 5, len), 3);  /* c */
+	cr_assert_eq(text_line_of(t, 7, len), 4);  /* d */
+	cr_assert_eq(text_line_of(t, 10, len), 6); /* e, after two CRs */
+	cr_assert_eq(text_line_of(t, len, len), 6);
+	const char cr_last[] = "x\r";
+	cr_assert_eq(text_line_of(cr_last, 2, 2), 2); /* a CR at the very end ends its line */
+	cr_assert_eq(text_line_of(NULL, 0, 0), 1);
+}
