@@ -207,6 +207,12 @@ static void on_record(const csvfile_record *rec, void *data)
 static char *decode(const char *name, const char *raw, gsize len, gsize *out_len, GError **error)
 {
 	g_assert(raw != NULL && len > 0); /* an empty file is refused before */
+	const char *kind = text_file_kind_hint((const unsigned char *)raw, MIN(len, TEXT_FILE_KIND_BYTES));
+	if (kind) {
+		g_set_error(error, PAYMENTS_ERROR, STATUS_DATAERR, "cannot load payments '%s': it is no CSV text\nHINT: %s",
+			    name, kind);
+		return NULL;
+	}
 	gboolean bom = len >= TEXT_UTF8_BOM_LEN && memcmp(raw, TEXT_UTF8_BOM, TEXT_UTF8_BOM_LEN) == 0;
 	const char *end = NULL;
 	char *text;

@@ -74,15 +74,14 @@ const char *text_file_kind_hint(const unsigned char *head, size_t len)
 		size_t len;
 		const char *hint;
 	} kinds[] = {
-		{ "PK\x03\x04", 4, "the file is a ZIP archive, as an Excel workbook (.xlsx) is: open it in Excel or WPS,"
-				   " save the sheet as CSV (UTF-8) and ingest the .csv" },
-		{ "\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1", 8, "the file is an Excel 97-2003 workbook (.xls): open it in"
-								" Excel or WPS, save the sheet as CSV (UTF-8) and ingest the .csv" },
-		{ "\xFF\xFE", 2, "the file is UTF-16 text (Excel's \"Unicode Text\"): save the sheet as CSV (UTF-8)"
-				 " and ingest that" },
-		{ "\xFE\xFF", 2, "the file is UTF-16 text: save it as CSV (UTF-8) and ingest that" },
-		{ "\x1F\x8B", 2, "the file is gzip-compressed: decompress it (gunzip) and ingest the .csv" },
-		{ "%PDF-", 5, "the file is a PDF document: ask the courier for the statement as CSV" },
+		{ "PK\x03\x04", 4, "the file is a ZIP archive, as an Excel workbook (.xlsx) is: open it in Excel or WPS"
+				   " and save the sheet as CSV (UTF-8)" },
+		{ "\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1", 8,
+		  "the file is an Excel 97-2003 workbook (.xls): open it in Excel or WPS and save the sheet as CSV (UTF-8)" },
+		{ "\xFF\xFE", 2, "the file is UTF-16 text (Excel's \"Unicode Text\"): save the sheet as CSV (UTF-8)" },
+		{ "\xFE\xFF", 2, "the file is UTF-16 text: save it as CSV (UTF-8)" },
+		{ "\x1F\x8B", 2, "the file is gzip-compressed: decompress it (gunzip) first" },
+		{ "%PDF-", 5, "the file is a PDF document: ask for the CSV file it was printed from" },
 	};
 	for (size_t i = 0; i < G_N_ELEMENTS(kinds); i++)
 		if (len >= kinds[i].len && memcmp(head, kinds[i].magic, kinds[i].len) == 0)
@@ -90,8 +89,7 @@ const char *text_file_kind_hint(const unsigned char *head, size_t len)
 	/* UTF-16 without a byte order mark: ASCII letters with a NUL beside each. */
 	if (len >= 4 && ((head[1] == 0 && head[3] == 0 && head[0] && head[2]) ||
 			 (head[0] == 0 && head[2] == 0 && head[1] && head[3])))
-		return "the file looks like UTF-16 text (a NUL beside each letter): save it as CSV (UTF-8) and"
-		       " ingest that";
+		return "the file looks like UTF-16 text (a NUL beside each letter): save it as CSV (UTF-8)";
 	return NULL;
 }
 

@@ -699,7 +699,7 @@ Test(export, the_workbook_given_to_ingest_is_refused_saying_what_it_is_and_nothi
 	cr_assert_eq(r.status, 65, "exit %d\n%s%s", r.status, r.out, r.err);
 	cr_assert(strstr(r.err, "matches no profile"), "%s", r.err);
 	cr_assert(strstr(r.err, "\nHINT: the file is a ZIP archive, as an Excel workbook (.xlsx) is: open it in Excel or"
-				" WPS, save the sheet as CSV (UTF-8) and ingest the .csv"),
+				" WPS and save the sheet as CSV (UTF-8)"),
 		  "%s", r.err);
 	h_result_clear(&r);
 	cr_assert_eq(h_sql_int(db, "SELECT count(*) FROM files"), files);

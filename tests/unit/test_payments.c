@@ -117,3 +117,24 @@ Test(payments_unit, the_line_each_refusal_names)
 #undef REFUSED
 #undef PH
 }
+
+/* A workbook or UTF-16 text given as the results file is refused saying what it is. */
+Test(payments_unit, a_file_that_is_no_csv_text_is_refused_saying_what_it_is)
+{
+	static const struct {
+		const char *bytes;
+		size_t len;
+		const char *hint;
+	} files[] = {
+		{ "PK\x03\x04\x14\x00\x06\x00", 8, "HINT: the file is a ZIP archive, as an Excel workbook (.xlsx) is" },
+		{ "\xFF\xFE\x79\x62\x21\x6b", 6, "HINT: the file is UTF-16 text (Excel's \"Unicode Text\")" },
+	};
+	for (size_t i = 0; i < G_N_ELEMENTS(files); i++) {
+		GError *e = NULL;
+		cr_assert_not(payments_check_bytes("p.xlsx", files[i].bytes, files[i].len, NULL, &e), "case %zu", i);
+		cr_assert(g_error_matches(e, PAYMENTS_ERROR, STATUS_DATAERR), "case %zu", i);
+		cr_assert(g_str_has_prefix(e->message, "cannot load payments 'p.xlsx': it is no CSV text\n"), "%s", e->message);
+		cr_assert(strstr(e->message, files[i].hint), "%s", e->message);
+		g_error_free(e);
+	}
+}

@@ -142,3 +142,15 @@ Test(registry_unit, the_line_each_refusal_names)
 #undef REFUSED
 #undef HH
 }
+
+/* A workbook given as a registry file is refused with one problem saying what it is. */
+Test(registry_unit, a_file_that_is_no_csv_text_is_refused_saying_what_it_is)
+{
+	GError *e = NULL;
+	cr_assert_not(registry_check_bytes("shops", "shops.xlsx", "PK\x03\x04\x14\x00\x06\x00", 8, NULL, &e));
+	cr_assert(g_error_matches(e, REGISTRY_ERROR, STATUS_DATAERR));
+	cr_assert_str_eq(e->message, "registry file 'shops.xlsx' refused, nothing stored (1 problem):\nshops.xlsx:1: it is"
+				     " no CSV text: the file is a ZIP archive, as an Excel workbook (.xlsx) is: open it in"
+				     " Excel or WPS and save the sheet as CSV (UTF-8)");
+	g_error_free(e);
+}
