@@ -9,10 +9,10 @@
 #include "json.h"
 #include "lines.h"
 #include "policy.h"
+#include "text.h"
 
 #include <stdio.h>
 
-#define UTF8_BOM "\xEF\xBB\xBF"
 
 typedef enum { SHOW_TEXT, SHOW_CSV, SHOW_JSON } show_mode;
 
@@ -83,7 +83,7 @@ static void print_head(show *s, int64_t file_id, const lines_file *f)
 	g_assert(file_id > 0 && f->name != NULL);
 	g_assert(s->shown == 0);
 	if (s->mode == SHOW_CSV) {
-		g_autoptr(GString) head = g_string_new(UTF8_BOM);
+		g_autoptr(GString) head = g_string_new(TEXT_UTF8_BOM);
 		for (int c = 0; c < LINES_COLUMNS; c++)
 			g_string_append_printf(head, "%s%s", c ? "," : "", lines_column_names[c]);
 		g_string_append(head, "\r\n");

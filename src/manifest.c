@@ -980,11 +980,9 @@ static void check_values(manifest_reader *r, manifest_line *line)
 	const profile_map *m = r->map;
 	if (m->profile->field[PROFILE_FEE].sum && !m->field[PROFILE_FEE].fixed)
 		sum_fee(r, line);
-	const profile_field required[] = { PROFILE_COURIER, PROFILE_WAYBILL_NO, PROFILE_PICKUP_TIME,
-					   PROFILE_FEE };
-	for (size_t i = 0; i < G_N_ELEMENTS(required); i++)
-		if (!line->field[required[i]])
-			reject_missing(r, required[i]);
+	for (size_t i = 0; i < PROFILE_REQUIRED_COUNT; i++)
+		if (!line->field[profile_required[i]])
+			reject_missing(r, profile_required[i]);
 	if (!line->sender_code && !line->sender_phone)
 		reject(r, "missing sender_code and sender_phone (both empty)");
 

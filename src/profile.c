@@ -31,9 +31,8 @@ static const char *const field_names[PROFILE_FIELD_COUNT + 1] = {
 	[PROFILE_FIELD_COUNT] = NULL,
 };
 
-/* Every line needs these from a column or a constant (plus sender_code or sender_phone). */
-static const profile_field required_fields[] = { PROFILE_COURIER, PROFILE_WAYBILL_NO, PROFILE_PICKUP_TIME,
-						  PROFILE_FEE };
+const profile_field profile_required[PROFILE_REQUIRED_COUNT] = { PROFILE_COURIER, PROFILE_WAYBILL_NO,
+								   PROFILE_PICKUP_TIME, PROFILE_FEE };
 
 /* The keys a profile may have, so that a typing slip is an error rather than a silent default. */
 static const char *const profile_keys[] = { "name", "description", "encoding", "header", "ignore",
@@ -638,9 +637,9 @@ static profile_map *map_build(const profile *p, char **header, char *overrides[P
 	}
 
 	*n_missing = 0;
-	for (size_t i = 0; i < G_N_ELEMENTS(required_fields); i++)
-		if (!available[required_fields[i]])
-			*n_missing += describe_missing(m, required_fields[i], missing);
+	for (size_t i = 0; i < PROFILE_REQUIRED_COUNT; i++)
+		if (!available[profile_required[i]])
+			*n_missing += describe_missing(m, profile_required[i], missing);
 	if (!available[PROFILE_SENDER_CODE] && !available[PROFILE_SENDER_PHONE]) {
 		g_autoptr(GString) code_text = g_string_new(NULL);
 		g_autoptr(GString) phone_text = g_string_new(NULL);

@@ -30,6 +30,12 @@ typedef enum {
 	PROFILE_FIELD_COUNT
 } profile_field;
 
+/* The fields every line needs, from a column or a constant (FORMATS.md: courier, waybill_no,
+ * pickup_time, fee; and sender_code or sender_phone, which is checked apart): a profile that cannot
+ * give one matches no header, a line without one is rejected. */
+#define PROFILE_REQUIRED_COUNT 4
+extern const profile_field profile_required[PROFILE_REQUIRED_COUNT];
+
 /* Columns of a header row, the file's or a profile's. Courier exports have about ten; a header
  * with more than this is not a manifest, and the bound keeps a record's stored fields bounded. */
 #define PROFILE_COLUMNS_MAX 256
