@@ -6,6 +6,7 @@
 #include "harness.h"
 
 #include <criterion/criterion.h>
+#include <criterion/parameterized.h>
 #include <string.h>
 
 #define HEADER "courier,waybill_no,order_no,pickup_time,sender_code,sender_phone,weight_kg,fee,category,destination\n"
@@ -199,45 +200,56 @@ Test(acts, finance_and_the_auditor_may_not_record_an_act)
 	cr_assert_eq(h_sql_int(db, "SELECT count(*) FROM line_acts"), 2);
 }
 
-/* Killed at any point of an act, nothing is half recorded: the act with all it did, or nothing. */
-Test(acts, killed_at_any_point_an_act_is_whole_or_absent)
+/* The fault points of the three acts, with how many acts a kill there leaves recorded. */
+static const struct {
+	const char *point;
+	int acts;
+} act_kill_points[] = {
+	{ "withdraw:lines", 0 },   { "withdraw:recorded", 0 }, { "withdraw:committed", 1 },
+	{ "resolve:released", 0 }, { "resolve:recorded", 0 },  { "resolve:committed", 1 },
+	{ "reclassify:recorded", 0 }, { "reclassify:committed", 1 },
+};
+
+ParameterizedTestParameters(acts, killed_at_any_point_an_act_is_whole_or_absent)
 {
-	static const struct {
-		const char *point;
-		int acts;
-	} points[] = {
-		{ "withdraw:lines", 0 },   { "withdraw:recorded", 0 }, { "withdraw:committed", 1 },
-		{ "resolve:released", 0 }, { "resolve:recorded", 0 },  { "resolve:committed", 1 },
-		{ "reclassify:recorded", 0 }, { "reclassify:committed", 1 },
-	};
-	for (size_t i = 0; i < G_N_ELEMENTS(points); i++) {
-		const char *db = setup();
-		h_ingest_text(db, "n1.csv", HEADER "EMS,R1,O1,2018-06-05 10:00:00,C1,,1,12.00,,\n", 0);
-		h_ingest_text(db, "n2.csv", HEADER "EMS,R1,O1,2018-06-05 10:00:00,C1,,1,30.00,,\n", 0);
-		g_setenv("SUBSIDY_FAULT", points[i].point, TRUE);
-		h_result r = strncmp(points[i].point, "withdraw", 8) == 0
-				     ? h_run(db, "withdraw", "--file", "1", "--reason", "sent by mistake", NULL)
-			     : strncmp(points[i].point, "resolve", 7) == 0
-				     ? h_run(db, "resolve", "--courier", "EMS", "--waybill", "R1", "--take", "2:2", "--reason",
-					     "second is right", NULL)
-				     : h_run(db, "reclassify", "--from", "2018-06-01", "--to", "2018-06-30", "--reason",
-					     "window corrected", NULL);
-		g_unsetenv("SUBSIDY_FAULT");
-		cr_assert_eq(r.status, 128 + 9, "%s: exit %d, wanted SIGKILL\n%s", points[i].point, r.status, r.err);
-		h_result_clear(&r);
-		h_wait_sessions_gone(db);
-		cr_assert_eq(h_sql_int(db, "SELECT count(*) FROM acts"), points[i].acts, "%s", points[i].point);
-		int64_t lines = h_sql_int(db, "SELECT count(*) FROM line_acts");
-		int64_t claims = h_sql_int(db, "SELECT count(*) FROM claim_moves");
-		if (points[i].acts == 0)
-			cr_assert(lines == 0 && claims == 0, "%s: %ld line states, %ld claims without an act",
-				  points[i].point, (long)lines, (long)claims);
-		else
-			cr_assert(lines == (points[i].point[0] == 'w' ? 1 : points[i].point[2] == 's' ? 2 : 0) &&
-					  claims == (points[i].point[2] == 'c' ? 0 : 1),
-				  "%s: %ld line states, %ld claims", points[i].point, (long)lines, (long)claims);
-		H_RUN(db, 0, NULL, "verify");
-	}
+	static int points[G_N_ELEMENTS(act_kill_points)];
+	for (size_t i = 0; i < G_N_ELEMENTS(points); i++)
+		points[i] = (int)i;
+	return cr_make_param_array(int, points, G_N_ELEMENTS(points));
+}
+
+/* Killed at a point of an act (each point a test of its own, run in parallel), nothing is half
+ * recorded: the act with all it did, or nothing. */
+ParameterizedTest(int *index, acts, killed_at_any_point_an_act_is_whole_or_absent)
+{
+	cr_assert(*index >= 0 && (size_t)*index < G_N_ELEMENTS(act_kill_points));
+	const char *point = act_kill_points[*index].point;
+	int acts = act_kill_points[*index].acts;
+	const char *db = setup();
+	h_ingest_text(db, "n1.csv", HEADER "EMS,R1,O1,2018-06-05 10:00:00,C1,,1,12.00,,\n", 0);
+	h_ingest_text(db, "n2.csv", HEADER "EMS,R1,O1,2018-06-05 10:00:00,C1,,1,30.00,,\n", 0);
+	g_setenv("SUBSIDY_FAULT", point, TRUE);
+	h_result r = strncmp(point, "withdraw", 8) == 0
+			     ? h_run(db, "withdraw", "--file", "1", "--reason", "sent by mistake", NULL)
+		     : strncmp(point, "resolve", 7) == 0
+			     ? h_run(db, "resolve", "--courier", "EMS", "--waybill", "R1", "--take", "2:2", "--reason",
+				     "second is right", NULL)
+			     : h_run(db, "reclassify", "--from", "2018-06-01", "--to", "2018-06-30", "--reason",
+				     "window corrected", NULL);
+	g_unsetenv("SUBSIDY_FAULT");
+	cr_assert_eq(r.status, 128 + 9, "%s: exit %d, wanted SIGKILL\n%s", point, r.status, r.err);
+	h_result_clear(&r);
+	h_wait_sessions_gone(db);
+	cr_assert_eq(h_sql_int(db, "SELECT count(*) FROM acts"), acts, "%s", point);
+	int64_t lines = h_sql_int(db, "SELECT count(*) FROM line_acts");
+	int64_t claims = h_sql_int(db, "SELECT count(*) FROM claim_moves");
+	if (acts == 0)
+		cr_assert(lines == 0 && claims == 0, "%s: %ld line states, %ld claims without an act", point, (long)lines,
+			  (long)claims);
+	else
+		cr_assert(lines == (point[0] == 'w' ? 1 : point[2] == 's' ? 2 : 0) && claims == (point[2] == 'c' ? 0 : 1),
+			  "%s: %ld line states, %ld claims", point, (long)lines, (long)claims);
+	H_RUN(db, 0, NULL, "verify");
 }
 
 /* Issue 16, point 3: a statement exported per customer account (no sender in it) ingested with the
