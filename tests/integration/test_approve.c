@@ -10,6 +10,7 @@
 #include "harness.h"
 
 #include <criterion/criterion.h>
+#include <criterion/parameterized.h>
 #include <string.h>
 
 #define HEADER "courier,waybill_no,order_no,pickup_time,sender_code,sender_phone,weight_kg,fee,category,destination\n"
@@ -365,26 +366,35 @@ Test(approve, each_digest_recomputes_from_the_stored_row)
 /* An approval is a whole act or none (CONTROL.md: four acts, each append-only): killed before its
  * commit nothing is recorded and approving again works; killed after it the approval stands and
  * approving again exits 64. verify is clean either way. */
-Test(approve, killed_at_any_point_an_approval_is_whole_or_absent)
+static const struct {
+	const char *point;
+	int approvals, rerun_status;
+} approve_kill_points[] = { { "approve:recorded", 0, 0 }, { "approve:committed", 1, 64 } };
+
+ParameterizedTestParameters(approve, killed_at_any_point_an_approval_is_whole_or_absent)
 {
-	static const struct {
-		const char *point;
-		int approvals, rerun_status;
-	} points[] = { { "approve:recorded", 0, 0 }, { "approve:committed", 1, 64 } };
-	for (size_t i = 0; i < G_N_ELEMENTS(points); i++) {
-		const char *db = settled();
-		g_setenv("SUBSIDY_FAULT", points[i].point, TRUE);
-		h_result r = approve(db, "1");
-		g_unsetenv("SUBSIDY_FAULT");
-		cr_assert_eq(r.status, 128 + 9, "%s: exit %d, wanted SIGKILL\n%s", points[i].point, r.status, r.err);
-		h_result_clear(&r);
-		h_wait_sessions_gone(db);
-		cr_assert_eq(h_sql_int(db, "SELECT count(*) FROM approvals"), points[i].approvals, "%s", points[i].point);
-		r = approve(db, "1");
-		cr_assert_eq(r.status, points[i].rerun_status, "%s: approving again exits %d\n%s%s", points[i].point,
-			     r.status, r.out, r.err);
-		h_result_clear(&r);
-		cr_assert_eq(h_sql_int(db, "SELECT count(*) FROM approvals"), 1, "%s", points[i].point);
-		assert_verify_clean(db);
-	}
+	static int points[G_N_ELEMENTS(approve_kill_points)];
+	for (size_t i = 0; i < G_N_ELEMENTS(points); i++)
+		points[i] = (int)i;
+	return cr_make_param_array(int, points, G_N_ELEMENTS(points));
+}
+
+ParameterizedTest(int *index, approve, killed_at_any_point_an_approval_is_whole_or_absent)
+{
+	cr_assert(*index >= 0 && (size_t)*index < G_N_ELEMENTS(approve_kill_points));
+	const char *point = approve_kill_points[*index].point;
+	const char *db = settled();
+	g_setenv("SUBSIDY_FAULT", point, TRUE);
+	h_result r = approve(db, "1");
+	g_unsetenv("SUBSIDY_FAULT");
+	cr_assert_eq(r.status, 128 + 9, "%s: exit %d, wanted SIGKILL\n%s", point, r.status, r.err);
+	h_result_clear(&r);
+	h_wait_sessions_gone(db);
+	cr_assert_eq(h_sql_int(db, "SELECT count(*) FROM approvals"), approve_kill_points[*index].approvals, "%s", point);
+	r = approve(db, "1");
+	cr_assert_eq(r.status, approve_kill_points[*index].rerun_status, "%s: approving again exits %d\n%s%s", point,
+		     r.status, r.out, r.err);
+	h_result_clear(&r);
+	cr_assert_eq(h_sql_int(db, "SELECT count(*) FROM approvals"), 1, "%s", point);
+	assert_verify_clean(db);
 }
