@@ -270,8 +270,10 @@ static void chunk_keys_clear(chunk_keys *k)
  * plain insert) is needed only when the keys are scattered: waybill numbers run in sequence per
  * courier, so first the claims between each courier's smallest and largest key in the chunk are
  * read (one descent per courier, and nothing to read for a new range); the exact probe runs only
- * when such a range holds more claims than INGEST_PROBE_ROWS_PER_KEY per key. The keys' order is
- * the database's (min and max are taken there), so the range is the index's own. */
+ * when such a range holds more claims than INGEST_PROBE_ROWS_PER_KEY per key. The range is the
+ * index's own: min and max are taken bytewise (COLLATE "C"), as waybills.waybill_no compares since
+ * migration 014, whatever the server's locale (under en-US, 'A_1' < 'AB', bytewise 'AB' < 'A_1',
+ * and a range taken one way and read the other missed the claims in it). */
 static gboolean probe_claims(ingest_ctx *c, const char *couriers, const char *waybills, guint n_keys,
 			     GHashTable *claimed, GError **error)
 {
@@ -281,7 +283,7 @@ static gboolean probe_claims(ingest_ctx *c, const char *couriers, const char *wa
 	g_snprintf(cap, sizeof cap, "%u", n_keys * INGEST_PROBE_ROWS_PER_KEY + 1);
 	const char *p4[] = { db_programme(c->d), couriers, waybills, cap };
 	PGresult *res = db_query(c->d,
-				 "WITH r AS (SELECT courier, min(waybill_no) AS lo, max(waybill_no) AS hi"
+				 "WITH r AS (SELECT courier, min(waybill_no COLLATE \"C\") AS lo, max(waybill_no COLLATE \"C\") AS hi"
 				 "  FROM unnest($2::text[], $3::text[]) AS k (courier, waybill_no) GROUP BY courier)"
 				 " SELECT r.courier, w.waybill_no FROM r CROSS JOIN LATERAL (SELECT w.waybill_no FROM waybills w"
 				 "  WHERE w.programme = $1 AND w.courier = r.courier AND w.waybill_no >= r.lo"

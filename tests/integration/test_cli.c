@@ -260,3 +260,36 @@ Test(cli, the_keys_of_the_growing_tables_compare_bytewise_and_the_upgrade_keeps_
 	cr_assert(strstr(two, "\"batch\":2,\"orders\":1,"), "%s", two);
 	h_assert_replay_and_verify_clean(db, "as-recorded");
 }
+
+/* On a server whose collation is not bytewise (an ICU en-US database here: 'A_1' sorts before 'AB',
+ * bytewise after), the keys of 014 still compare bytewise, and every query that reads them takes
+ * its ranges bytewise too: a waybill claimed on the first night is found again among a chunk's
+ * keys on the second (here a CONFLICT: another order), not missed and then refused by the claims'
+ * primary key. */
+Test(cli, on_a_server_with_a_locale_collation_a_claimed_waybill_is_found_again)
+{
+	const char *db = h_fresh_db();
+	g_autofree char *name = h_sql(db, "SELECT current_database() || '_icu'");
+	g_autofree char *create =
+		g_strdup_printf("CREATE DATABASE %s LOCALE_PROVIDER icu ICU_LOCALE 'en-US' TEMPLATE template0", name);
+	cr_assert(h_exec(db, create, NULL));
+	g_autofree char *icu = g_strdup_printf("%s dbname=%s", g_getenv("SUBSIDY_TEST_ADMIN"), name);
+	cr_assert_eq(h_sql_int(icu, "SELECT ('A_1' < 'AB')::int"), 1, "the database's own order is not bytewise");
+	h_result r = h_run(icu, "init", NULL);
+	cr_assert_eq(r.status, 0, "init: exit %d: %s", r.status, r.err);
+	h_result_clear(&r);
+	h_load_registry(icu, "fixtures/small");
+	const char *header = "courier,waybill_no,order_no,pickup_time,sender_code,sender_phone,weight_kg,fee,category,"
+			     "destination\n";
+	g_autofree char *n1 = g_strconcat(header, "EMS,AB,O1,2018-06-05 10:00:00,C1,,1,12.00,,\n", NULL);
+	g_autofree char *n2 = g_strconcat(header, "EMS,A_1,O2,2018-06-05 10:00:00,C1,,1,12.00,,\n"
+						  "EMS,AB,O3,2018-06-05 11:00:00,C1,,1,12.00,,\n", NULL);
+	h_ingest_text(icu, "n1.csv", n1, 0);
+	h_ingest_text(icu, "n2.csv", n2, 0);
+	g_autofree char *outcomes = h_sql(icu, "SELECT string_agg(waybill_no || ':' || outcome, ',' ORDER BY file_id,"
+					       " line_no) FROM lines");
+	cr_assert_str_eq(outcomes, "AB:ELIGIBLE,A_1:ELIGIBLE,AB:CONFLICT");
+	h_disconnect(icu);
+	g_autofree char *drop = g_strdup_printf("DROP DATABASE %s WITH (FORCE)", name);
+	cr_assert(h_exec(db, drop, NULL));
+}
