@@ -267,10 +267,10 @@ char *inbox_advice(const char *reason, const char *route_name, const char *route
 	if (!strstr(reason, "--set") && !strstr(reason, "--profile"))
 		return NULL;
 	if (route_name)
-		return g_strdup_printf("HINT: this folder is the route '%s' (profile %s): fix its [route %s] in the"
+		return g_strdup_printf("this folder is the route '%s' (profile %s): fix its [route %s] in the"
 				       " config file (profile=NAME, set=FIELD=VALUE;FIELD=VALUE), then put the file back",
 				       route_name, route_profile, route_name);
-	return g_strdup("HINT: nightly takes a file directly in the inbox as 'nightly --profile NAME --set"
+	return g_strdup("nightly takes a file directly in the inbox as 'nightly --profile NAME --set"
 			" FIELD=VALUE' says; for one account's statements, make a folder ROUTE in the inbox and a"
 			" [route ROUTE] group in the config file (profile=NAME, set=FIELD=VALUE;FIELD=VALUE), then put"
 			" the file there");

@@ -43,9 +43,9 @@ gboolean inbox_in_progress(const char *name);
 char *inbox_refusal(const char *name, const char *shown, const struct stat *st);
 
 /* What nightly offers where a refusal's reason advises ingest's --set or --profile (profile.c
- * speaks for ingest): a HINT line for the route route_name (profile route_profile), or for a file
- * directly in the inbox when route_name is NULL; NULL when the reason advises neither. Caller
- * frees. */
+ * speaks for ingest), for the reason's HINT: for the route route_name (profile route_profile), or
+ * for a file directly in the inbox when route_name is NULL; NULL when the reason advises neither.
+ * Caller frees. */
 char *inbox_advice(const char *reason, const char *route_name, const char *route_profile);
 
 /* Makes the folder dir and its parents (INBOX_DIR_MODE) unless they exist; FALSE with an error

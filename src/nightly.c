@@ -187,7 +187,7 @@ static gboolean take_entry(run_ctx *c, const nightly_route *route, const char *n
 					  ? inbox_advice(f.ingest.reason, route ? route->name : NULL,
 							 route ? route->profile : NULL)
 					  : NULL;
-	g_autofree char *reason = advice ? g_strconcat(f.ingest.reason, "\n", advice, NULL) : NULL;
+	g_autofree char *reason = advice ? text_message_add(f.ingest.reason, "HINT", advice) : NULL;
 	if (f.ingest.status == INGEST_REFUSED)
 		f.moved_to = inbox_reject(path, rejected_dir, name, S_ISREG(st->st_mode),
 					  reason ? reason : f.ingest.reason, &e);

@@ -262,7 +262,7 @@ static gboolean parse_bytes(const char *name, const char *raw, gsize raw_len, GA
 	if (end.status == CSVFILE_MALFORMED)
 		reader_error(&r, end.line, "%s (quotes must wrap a whole field; a quote inside one is doubled)",
 			     csv_strerror(end.error));
-	else if (end.status == CSVFILE_QUOTE_OPEN) /* on the file's last line */
+	else if (end.status == CSVFILE_QUOTE_OPEN) /* on the line the open field starts on */
 		reader_error(&r, end.line, "a quote is still open at the end of the file");
 	if (!r.header_seen)
 		reader_error(&r, 1, "no header (expected '%s,...')", payments_header[0]);

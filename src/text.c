@@ -31,8 +31,9 @@ unsigned text_utf8_bad_line(const char *bytes, size_t len)
 	return line;
 }
 
-/* The part of message that the line "\nLABEL: " starts, up to the next "\n" (the whole rest of
- * the message for the last part); NULL when message has none. *start: where the "\n" is. */
+/* The part of message that the line "\nLABEL: " starts, up to the next part's line ("\nHINT: "
+ * after a DETAIL) or the end: a part may run over several lines. NULL when message has none.
+ * *start: where its "\n" is. */
 static char *message_part(const char *message, const char *label, const char **start)
 {
 	g_autofree char *marker = g_strdup_printf("\n%s: ", label);
@@ -41,7 +42,7 @@ static char *message_part(const char *message, const char *label, const char **s
 	if (!at)
 		return NULL;
 	const char *text = at + strlen(marker);
-	const char *end = strchr(text, '\n');
+	const char *end = strcmp(label, "DETAIL") == 0 ? strstr(text, "\nHINT: ") : NULL;
 	return end ? g_strndup(text, (gsize)(end - text)) : g_strdup(text);
 }
 

@@ -143,6 +143,21 @@ Test(routes, files_directly_in_the_inbox_take_nightlys_own_profile_and_set)
 	g_autofree char *reason_path = g_build_filename(inbox, "rejected", "yto.csv.reason", NULL);
 	g_autofree char *reason = h_read(reason_path, NULL);
 	cr_assert(strstr(reason, "nightly --profile") && strstr(reason, "[route "), "%s", reason);
+	/* PostgreSQL's shape: ingest's advice and nightly's on one HINT line, after the primary one. */
+	const char *hint = strstr(reason, "\nHINT: ");
+	cr_assert(hint && !strstr(hint + 1, "\nHINT: ") && strstr(hint, "nightly --profile"), "%s", reason);
+
+	/* With the sender set, both profiles match equally: ingest's hint (choose one with --profile)
+	 * and nightly's advice share the one HINT line. */
+	g_free(h_write(inbox, "yto.csv", text, -1));
+	r = h_run(db, "nightly", "--inbox", inbox, "--config", config, "--set", "sender_code=YT0001", NULL);
+	cr_assert_eq(r.status, 1, "exit %d\n%s%s", r.status, r.out, r.err);
+	h_result_clear(&r);
+	g_autofree char *reason_path2 = g_build_filename(inbox, "rejected", "yto.csv.1.reason", NULL);
+	g_autofree char *reason2 = h_read(reason_path2, NULL);
+	const char *hint2 = strstr(reason2, "\nHINT: ");
+	cr_assert(hint2 && !strstr(hint2 + 1, "\nHINT: ") && strstr(hint2, "choose one with --profile; nightly takes"),
+		  "%s", reason2);
 
 	g_free(h_write(inbox, "yto.csv", text, -1));
 	r = h_run(db, "nightly", "--inbox", inbox, "--config", config, "--profile", "yto-a", "--set",

@@ -49,7 +49,7 @@ Test(inbox, advice_names_the_route_or_the_inbox_only_where_the_reason_advises_se
 {
 	cr_assert_null(inbox_advice("line 3: fee is not a number", NULL, NULL));
 	g_autofree char *direct = inbox_advice("no shop column: give --set shop_id=...", NULL, NULL);
-	cr_assert(g_str_has_prefix(direct, "HINT: nightly takes a file directly in the inbox"), "%s", direct);
+	cr_assert(g_str_has_prefix(direct, "nightly takes a file directly in the inbox"), "%s", direct);
 	g_autofree char *route = inbox_advice("which profile? give --profile NAME", "yto-acct", "yto");
 	cr_assert(strstr(route, "the route 'yto-acct' (profile yto): fix its [route yto-acct]"), "%s", route);
 }

@@ -57,6 +57,11 @@ Test(text, a_message_gains_a_detail_or_a_hint_in_postgresql_shape)
 	g_autofree char *d = text_message_add(c, "HINT", "or choose one with --profile");
 	cr_assert(g_str_has_suffix(d, "\nHINT: save it as CSV; or choose one with --profile"), "%s", d);
 	cr_assert_eq(strstr(d, "DETAIL") - d, strstr(c, "DETAIL") - c);
+	/* A part over several lines is kept whole. */
+	g_autofree char *e = text_message_add("refused\nDETAIL: one\ntwo\nHINT: three\nfour", "HINT", "five");
+	cr_assert_str_eq(e, "refused\nDETAIL: one\ntwo\nHINT: three\nfour; five");
+	g_autofree char *f = text_message_add("refused\nDETAIL: one\ntwo", "DETAIL", "three");
+	cr_assert_str_eq(f, "refused\nDETAIL: one\ntwo; three");
 }
 
 Test(text, a_file_kind_is_named_from_its_first_bytes_and_text_is_not)
