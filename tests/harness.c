@@ -436,3 +436,13 @@ void h_assert_replay_and_verify_clean(const char *db, const char *registry)
 	H_RUN(db, 0, NULL, "replay", "--from", "2018-01-01", "--to", "2018-12-31", "--registry", registry);
 	H_RUN(db, 0, NULL, "verify");
 }
+
+void h_run_killed(const char *db, const char *point, const char *const *args)
+{
+	g_setenv("SUBSIDY_FAULT", point, TRUE);
+	h_result r = h_runv(db, args);
+	g_unsetenv("SUBSIDY_FAULT");
+	cr_assert_eq(r.status, 128 + 9, "%s: exit %d, wanted SIGKILL\n%s%s", point, r.status, r.out, r.err);
+	h_result_clear(&r);
+	h_wait_sessions_gone(db);
+}

@@ -64,6 +64,27 @@ struct pg_conn *h_hold_settlement_lock(const char *db);
  * would rightly exit 75. */
 void h_wait_sessions_gone(const char *db);
 
+/* Runs the binary on db with args (NULL-terminated) and SUBSIDY_FAULT=point: it must die of
+ * SIGKILL there (the fault points of src/fault.h); then waits until its session is gone. */
+void h_run_killed(const char *db, const char *point, const char *const *args);
+#define H_RUN_KILLED(db, point, ...)                                                                           \
+	do {                                                                                                      \
+		const char *args_[] = { __VA_ARGS__, NULL };                                                      \
+		h_run_killed(db, point, args_);                                                                   \
+	} while (0)
+
+/* The parameters of a test run once per index 0..n-1 (n at most H_INDEX_MAX): each index a test of
+ * its own, which the runner runs in parallel (the kill points). */
+#define H_INDEX_MAX 64
+#define H_INDEX_PARAMETERS(n)                                                                                  \
+	do {                                                                                                      \
+		static int indices_[H_INDEX_MAX];                                                                 \
+		_Static_assert((n) <= H_INDEX_MAX, "too many indices");                                          \
+		for (int i_ = 0; i_ < (int)(n); i_++)                                                             \
+			indices_[i_] = i_;                                                                        \
+		return cr_make_param_array(int, indices_, (n));                                                   \
+	} while (0)
+
 /* A dump of the ledger's content (postings, entries, what batches pay, orders, pool balances,
  * payments) and of the files and lines ingested, every column but the times and digests of record,
  * one line per row in a fixed order: two databases with the same dump hold the same ledger entry

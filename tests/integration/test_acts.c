@@ -212,10 +212,7 @@ static const struct {
 
 ParameterizedTestParameters(acts, killed_at_any_point_an_act_is_whole_or_absent)
 {
-	static int points[G_N_ELEMENTS(act_kill_points)];
-	for (size_t i = 0; i < G_N_ELEMENTS(points); i++)
-		points[i] = (int)i;
-	return cr_make_param_array(int, points, G_N_ELEMENTS(points));
+	H_INDEX_PARAMETERS(G_N_ELEMENTS(act_kill_points));
 }
 
 /* Killed at a point of an act (each point a test of its own, run in parallel), nothing is half
@@ -228,18 +225,14 @@ ParameterizedTest(int *index, acts, killed_at_any_point_an_act_is_whole_or_absen
 	const char *db = setup();
 	h_ingest_text(db, "n1.csv", HEADER "EMS,R1,O1,2018-06-05 10:00:00,C1,,1,12.00,,\n", 0);
 	h_ingest_text(db, "n2.csv", HEADER "EMS,R1,O1,2018-06-05 10:00:00,C1,,1,30.00,,\n", 0);
-	g_setenv("SUBSIDY_FAULT", point, TRUE);
-	h_result r = strncmp(point, "withdraw", 8) == 0
-			     ? h_run(db, "withdraw", "--file", "1", "--reason", "sent by mistake", NULL)
-		     : strncmp(point, "resolve", 7) == 0
-			     ? h_run(db, "resolve", "--courier", "EMS", "--waybill", "R1", "--take", "2:2", "--reason",
-				     "second is right", NULL)
-			     : h_run(db, "reclassify", "--from", "2018-06-01", "--to", "2018-06-30", "--reason",
-				     "window corrected", NULL);
-	g_unsetenv("SUBSIDY_FAULT");
-	cr_assert_eq(r.status, 128 + 9, "%s: exit %d, wanted SIGKILL\n%s", point, r.status, r.err);
-	h_result_clear(&r);
-	h_wait_sessions_gone(db);
+	if (strncmp(point, "withdraw", 8) == 0)
+		H_RUN_KILLED(db, point, "withdraw", "--file", "1", "--reason", "sent by mistake");
+	else if (strncmp(point, "resolve", 7) == 0)
+		H_RUN_KILLED(db, point, "resolve", "--courier", "EMS", "--waybill", "R1", "--take", "2:2", "--reason",
+			     "second is right");
+	else
+		H_RUN_KILLED(db, point, "reclassify", "--from", "2018-06-01", "--to", "2018-06-30", "--reason",
+			     "window corrected");
 	cr_assert_eq(h_sql_int(db, "SELECT count(*) FROM acts"), acts, "%s", point);
 	int64_t lines = h_sql_int(db, "SELECT count(*) FROM line_acts");
 	int64_t claims = h_sql_int(db, "SELECT count(*) FROM claim_moves");

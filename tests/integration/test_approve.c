@@ -373,10 +373,7 @@ static const struct {
 
 ParameterizedTestParameters(approve, killed_at_any_point_an_approval_is_whole_or_absent)
 {
-	static int points[G_N_ELEMENTS(approve_kill_points)];
-	for (size_t i = 0; i < G_N_ELEMENTS(points); i++)
-		points[i] = (int)i;
-	return cr_make_param_array(int, points, G_N_ELEMENTS(points));
+	H_INDEX_PARAMETERS(G_N_ELEMENTS(approve_kill_points));
 }
 
 ParameterizedTest(int *index, approve, killed_at_any_point_an_approval_is_whole_or_absent)
@@ -384,14 +381,9 @@ ParameterizedTest(int *index, approve, killed_at_any_point_an_approval_is_whole_
 	cr_assert(*index >= 0 && (size_t)*index < G_N_ELEMENTS(approve_kill_points));
 	const char *point = approve_kill_points[*index].point;
 	const char *db = settled();
-	g_setenv("SUBSIDY_FAULT", point, TRUE);
-	h_result r = approve(db, "1");
-	g_unsetenv("SUBSIDY_FAULT");
-	cr_assert_eq(r.status, 128 + 9, "%s: exit %d, wanted SIGKILL\n%s", point, r.status, r.err);
-	h_result_clear(&r);
-	h_wait_sessions_gone(db);
+	H_RUN_KILLED(db, point, "approve", "--batch", "1", "--json");
 	cr_assert_eq(h_sql_int(db, "SELECT count(*) FROM approvals"), approve_kill_points[*index].approvals, "%s", point);
-	r = approve(db, "1");
+	h_result r = approve(db, "1");
 	cr_assert_eq(r.status, approve_kill_points[*index].rerun_status, "%s: approving again exits %d\n%s%s", point,
 		     r.status, r.out, r.err);
 	h_result_clear(&r);

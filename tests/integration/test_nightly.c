@@ -398,10 +398,7 @@ static const char *const kill_points[] = {
 
 ParameterizedTestParameters(nightly, killed_at_any_point_the_reruns_give_the_uninterrupted_result)
 {
-	static int groups[KILL_GROUPS];
-	for (int g = 0; g < KILL_GROUPS; g++)
-		groups[g] = g;
-	return cr_make_param_array(int, groups, KILL_GROUPS);
+	H_INDEX_PARAMETERS(KILL_GROUPS);
 }
 
 /* nightly killed (SIGKILL) at each of its share of kill_points, then rerun without the fault until

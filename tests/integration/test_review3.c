@@ -284,14 +284,8 @@ static void acts_story(const char *db, const char *fault)
 	H_RUN(db, 0, "R1", "resolve", "--courier", "EMS", "--waybill", "R1", "--take", "2:2", "--reason", "second is right");
 	H_RUN(db, 0, "W1", "withdraw", "--file", "2", "--reason", "sent by mistake");
 	H_RUN(db, 0, "C1", "reclassify", "--from", "2018-06-20", "--to", "2018-06-20", "--reason", "window corrected");
-	if (fault) {
-		g_setenv("SUBSIDY_FAULT", fault, TRUE);
-		h_result r = h_run(db, "settle", NULL);
-		g_unsetenv("SUBSIDY_FAULT");
-		cr_assert_eq(r.status, 128 + 9, "%s: exit %d, wanted SIGKILL\n%s", fault, r.status, r.err);
-		h_result_clear(&r);
-		h_wait_sessions_gone(db);
-	}
+	if (fault)
+		H_RUN_KILLED(db, fault, "settle");
 	g_free(h_settle(db));
 	h_assert_replay_and_verify_clean(db, "as-recorded");
 }
@@ -302,10 +296,7 @@ static const char *const review3_kill_points[] = { "settle:priced", "settle:fund
 
 ParameterizedTestParameters(review3, a_settlement_after_acts_killed_anywhere_reruns_to_the_uninterrupted_ledger)
 {
-	static int points[G_N_ELEMENTS(review3_kill_points)];
-	for (size_t i = 0; i < G_N_ELEMENTS(points); i++)
-		points[i] = (int)i;
-	return cr_make_param_array(int, points, G_N_ELEMENTS(points));
+	H_INDEX_PARAMETERS(G_N_ELEMENTS(review3_kill_points));
 }
 
 ParameterizedTest(int *index, review3, a_settlement_after_acts_killed_anywhere_reruns_to_the_uninterrupted_ledger,

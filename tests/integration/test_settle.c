@@ -248,10 +248,7 @@ static const char *const settle_kill_points[] = { "settle:priced", "settle:funde
 
 ParameterizedTestParameters(settle, killed_at_any_point_the_rerun_gives_the_uninterrupted_ledger)
 {
-	static int points[G_N_ELEMENTS(settle_kill_points)];
-	for (size_t i = 0; i < G_N_ELEMENTS(points); i++)
-		points[i] = (int)i;
-	return cr_make_param_array(int, points, G_N_ELEMENTS(points));
+	H_INDEX_PARAMETERS(G_N_ELEMENTS(settle_kill_points));
 }
 
 /* A settlement killed at a fault point leaves no trace (or, killed after its commit, all of it);
@@ -274,12 +271,7 @@ ParameterizedTest(int *index, settle, killed_at_any_point_the_rerun_gives_the_un
 	h_ingest_text(db, "n1.csv", night1, 0);
 	g_free(h_settle(db));
 	h_ingest_text(db, "n2.csv", night2, 0);
-	g_setenv("SUBSIDY_FAULT", point, TRUE);
-	h_result r = h_run(db, "settle", NULL);
-	g_unsetenv("SUBSIDY_FAULT");
-	cr_assert_eq(r.status, 128 + 9, "%s: exit %d, wanted SIGKILL\n%s", point, r.status, r.err);
-	h_result_clear(&r);
-	h_wait_sessions_gone(db);
+	H_RUN_KILLED(db, point, "settle");
 	int64_t batches = h_sql_int(db, "SELECT count(*) FROM batches");
 	cr_assert(batches == (strcmp(point, "settle:committed") == 0 ? 2 : 1), "%s: %ld batches", point, (long)batches);
 	g_free(h_settle(db));
