@@ -207,7 +207,7 @@ static void on_record(const csvfile_record *rec, void *data)
 static char *decode(const char *name, const char *raw, gsize len, gsize *out_len, GError **error)
 {
 	g_assert(raw != NULL && len > 0); /* an empty file is refused before */
-	const char *kind = text_file_kind_hint((const unsigned char *)raw, MIN(len, TEXT_FILE_KIND_BYTES));
+	const char *kind = text_file_kind_hint((const unsigned char *)raw, len);
 	if (kind) {
 		g_set_error(error, PAYMENTS_ERROR, STATUS_DATAERR, "cannot load payments '%s': it is no CSV text\nHINT: %s",
 			    name, kind);

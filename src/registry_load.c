@@ -657,7 +657,7 @@ static void read_rows(loader *l, const char *text, size_t len)
 {
 	g_assert(text != NULL || len == 0);
 	g_assert(l->problems->len == 0 && l->rows->len == 0 && !l->header_seen);
-	const char *kind = text_file_kind_hint((const unsigned char *)text, MIN(len, TEXT_FILE_KIND_BYTES));
+	const char *kind = text_file_kind_hint((const unsigned char *)text, len);
 	if (kind) {
 		add_problem(l, 1, "it is no CSV text: %s", kind);
 		return;

@@ -30,7 +30,8 @@ unsigned text_line_of(const char *bytes, size_t pos, size_t len);
 
 /* The bytes text_file_kind_hint needs: a file's first bytes. */
 #define TEXT_FILE_KIND_BYTES 8
-/* What a file that is no CSV text is, from its first len bytes (up to TEXT_FILE_KIND_BYTES), as
+/* What a file that is no CSV text is, from the len bytes at head (only the first
+ * TEXT_FILE_KIND_BYTES are looked at, so a whole file or just its start will do), as
  * a hint for a person who saved the wrong thing (a workbook, Excel's "Unicode Text", a compressed
  * or printed statement) and what to save instead; NULL when it may be text. */
 const char *text_file_kind_hint(const unsigned char *head, size_t len);

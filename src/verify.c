@@ -115,15 +115,15 @@ static gboolean header_malformed(verify_ctx *c, const PGresult *res, int i)
 	int findings_before = findings_of(c, "chain");
 	const char *id = PQgetvalue(res, i, BATCH_ID);
 	size_t prev_len = strlen(PQgetvalue(res, i, BATCH_PREV_DIGEST));
-	if (prev_len != LEDGER_DIGEST_HEX - 1)
+	gboolean bad_prev = prev_len != LEDGER_DIGEST_HEX - 1;
+	if (bad_prev)
 		add_finding(c, "chain", "batch %s: its prev_digest is not a digest (%zu characters)", id, prev_len);
 	size_t created_len = strlen(PQgetvalue(res, i, BATCH_CREATED_AT));
-	if (created_len >= sizeof ((ledger_batch_header *)NULL)->created_at)
+	gboolean bad_created = created_len >= sizeof ((ledger_batch_header){ 0 }).created_at;
+	if (bad_created)
 		add_finding(c, "chain", "batch %s: its created_at is not a time (%zu characters)", id, created_len);
-	gboolean malformed = findings_of(c, "chain") > findings_before;
-	g_assert(malformed == (prev_len != LEDGER_DIGEST_HEX - 1 ||
-			       created_len >= sizeof ((ledger_batch_header *)NULL)->created_at));
-	return malformed;
+	g_assert((bad_prev || bad_created) == (findings_of(c, "chain") > findings_before));
+	return bad_prev || bad_created;
 }
 
 /* Where the walk along the batch chain is. */
