@@ -2,6 +2,7 @@
 #include "db.h"
 
 #include "status.h"
+#include "text.h"
 
 #include <string.h>
 
@@ -71,9 +72,11 @@ static void set_pg_error(db *d, const PGresult *res, const char *what, GError **
 	else
 		g_set_error(error, DB_ERROR, code, "%s: %s", what, trimmed);
 	/* PostgreSQL's own shape: the primary line, then DETAIL: and HINT: lines as the server gave them. */
-	if (error && *error && (detail || hint)) {
-		char *with = g_strdup_printf("%s%s%s%s%s", (*error)->message, detail ? "\nDETAIL: " : "",
-					     detail ? detail : "", hint ? "\nHINT: " : "", hint ? hint : "");
+	const char *const parts[][2] = { { "DETAIL", detail }, { "HINT", hint } };
+	for (size_t i = 0; i < G_N_ELEMENTS(parts) && error && *error; i++) {
+		if (!parts[i][1] || !*parts[i][1])
+			continue;
+		char *with = text_message_add((*error)->message, parts[i][0], parts[i][1]);
 		g_free((*error)->message);
 		(*error)->message = with;
 	}
