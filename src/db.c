@@ -48,6 +48,7 @@ struct db {
 	char sqlstate[6];
 	PGconn *lock_conn;          /* holds the settlement lock in its open transaction, or NULL */
 	gboolean settlement_locked; /* this run holds the settlement lock (lock_conn) */
+	gboolean copy_pending;      /* a COPY sent whole whose result is unread (db_copy_rows_deferred) */
 };
 
 static void set_pg_error(db *d, const PGresult *res, const char *what, GError **error)
@@ -174,6 +175,8 @@ const char *db_last_sqlstate(const db *d)
 
 PGresult *db_query(db *d, const char *sql, int n_params, const char *const *params, GError **error)
 {
+	if (!db_copy_wait(d, error))
+		return NULL;
 	PGresult *res = n_params > 0 ? PQexecParams(d->conn, sql, n_params, NULL, params, NULL, NULL, 0)
 				     : PQexec(d->conn, sql);
 	ExecStatusType st = PQresultStatus(res);
@@ -230,6 +233,7 @@ gboolean db_commit(db *d, GError **error)
 
 void db_rollback(db *d)
 {
+	d->copy_pending = FALSE; /* its result, whatever it was, is drained by the ROLLBACK's PQexec */
 	if (PQtransactionStatus(d->conn) != PQTRANS_IDLE) {
 		PGresult *res = PQexec(d->conn, "ROLLBACK");
 		PQclear(res);
@@ -238,6 +242,8 @@ void db_rollback(db *d)
 
 gboolean db_copy_begin(db *d, const char *copy_sql, GError **error)
 {
+	if (!db_copy_wait(d, error))
+		return FALSE;
 	PGresult *res = PQexec(d->conn, copy_sql);
 	if (PQresultStatus(res) != PGRES_COPY_IN) {
 		set_pg_error(d, res, "cannot start COPY", error);
@@ -260,12 +266,9 @@ gboolean db_copy_put(db *d, const char *buf, size_t len, GError **error)
 	return TRUE;
 }
 
-gboolean db_copy_end(db *d, GError **error)
+/* The result of the COPY just ended: FALSE with the server's error if it failed. */
+static gboolean copy_result(db *d, GError **error)
 {
-	if (PQputCopyEnd(d->conn, NULL) != 1) {
-		set_pg_error(d, NULL, "COPY failed", error);
-		return FALSE;
-	}
 	gboolean ok = TRUE;
 	PGresult *res;
 	while ((res = PQgetResult(d->conn)) != NULL) {
@@ -278,6 +281,16 @@ gboolean db_copy_end(db *d, GError **error)
 	return ok;
 }
 
+gboolean db_copy_end(db *d, GError **error)
+{
+	g_assert(!d->copy_pending);
+	if (PQputCopyEnd(d->conn, NULL) != 1) {
+		set_pg_error(d, NULL, "COPY failed", error);
+		return FALSE;
+	}
+	return copy_result(d, error);
+}
+
 gboolean db_copy_rows(db *d, const char *copy_sql, GString *rows, GError **error)
 {
 	g_assert(d != NULL && copy_sql != NULL && rows != NULL);
@@ -288,6 +301,34 @@ gboolean db_copy_rows(db *d, const char *copy_sql, GString *rows, GError **error
 		      db_copy_end(d, error);
 	g_string_truncate(rows, 0);
 	return ok;
+}
+
+gboolean db_copy_rows_deferred(db *d, const char *copy_sql, GString *rows, GError **error)
+{
+	g_assert(d != NULL && copy_sql != NULL && rows != NULL);
+	g_assert(rows->len == 0 || rows->str[rows->len - 1] == '\n');
+	if (rows->len == 0)
+		return TRUE;
+	gboolean ok = db_copy_begin(d, copy_sql, error) && db_copy_put(d, rows->str, rows->len, error);
+	g_string_truncate(rows, 0);
+	if (!ok)
+		return FALSE;
+	/* Blocking mode: PQputCopyEnd returns once every byte is sent, not once the server is done. */
+	if (PQputCopyEnd(d->conn, NULL) != 1) {
+		set_pg_error(d, NULL, "COPY failed", error);
+		copy_result(d, NULL);
+		return FALSE;
+	}
+	d->copy_pending = TRUE;
+	return TRUE;
+}
+
+gboolean db_copy_wait(db *d, GError **error)
+{
+	if (!d->copy_pending)
+		return TRUE;
+	d->copy_pending = FALSE;
+	return copy_result(d, error);
 }
 
 static void copy_sep(GString *row)
@@ -399,6 +440,8 @@ char *db_text_array(const char *const *items, size_t n)
  * that may not lock mean. */
 static gboolean lock_statement(db *d, PGconn *conn, const char *sql, GError **error)
 {
+	if (conn == d->conn && !db_copy_wait(d, error))
+		return FALSE;
 	const char *params[] = { d->programme };
 	PGresult *res = PQexecParams(conn, sql, 1, NULL, params, NULL, NULL, 0);
 	ExecStatusType st = PQresultStatus(res);

@@ -54,6 +54,15 @@ gboolean db_copy_end(db *d, GError **error);
 /* One COPY of the rows in rows (text format, each ended by db_copy_row_end), then rows emptied for
  * the next chunk; nothing is sent when rows is empty. */
 gboolean db_copy_rows(db *d, const char *copy_sql, GString *rows, GError **error);
+/* db_copy_rows, but it returns once the rows are sent, not once the server has stored them, so
+ * that the caller prepares its next rows while the server works (ingest: the next chunk is read and
+ * parsed while the last one is stored). The COPY's result is read by db_copy_wait, which every
+ * later statement on the connection calls first: its error, if any, is that statement's, and
+ * nothing is ever sent after a failed COPY. A transaction's COMMIT is such a statement, so it can
+ * never commit what a failed COPY left out. */
+gboolean db_copy_rows_deferred(db *d, const char *copy_sql, GString *rows, GError **error);
+/* Reads the result of the deferred COPY, if one is unread: FALSE with its error if it failed. */
+gboolean db_copy_wait(db *d, GError **error);
 
 /* Appending one field of a COPY text row. Each appends its separator first unless the row is
  * empty; db_copy_row_end appends the newline. NULL text is \N. */

@@ -124,7 +124,8 @@ static gboolean store_raw(ingest_ctx *c, gboolean final, GError **error)
 	db_copy_row_end(row);
 	c->raw_offset += (int64_t)c->raw->len;
 	g_string_truncate(c->raw, 0);
-	return db_copy_rows(c->d, "COPY file_chunks (file_id, seq, offset_bytes, bytes) FROM STDIN", row, error);
+	return db_copy_rows_deferred(c->d, "COPY file_chunks (file_id, seq, offset_bytes, bytes) FROM STDIN", row,
+				     error);
 }
 
 /* The manifest reader hands us the file's bytes; they are stored in pieces. COPY cannot run
@@ -371,7 +372,8 @@ static gboolean claim_new(ingest_ctx *c, const chunk_keys *k, GHashTable *claime
 		db_copy_row_end(rows);
 	}
 	g_assert(g_hash_table_size(fresh) + old->courier->len == k->courier->len);
-	return db_copy_rows(c->d, "COPY waybills (programme, courier, waybill_no, file_id, line_no) FROM STDIN", rows, error);
+	return db_copy_rows_deferred(c->d, "COPY waybills (programme, courier, waybill_no, file_id, line_no) FROM STDIN",
+				     rows, error);
 }
 
 /* A claim a withdrawal released (acts.h) is taken by this chunk's first line of the waybill, as a
@@ -601,7 +603,7 @@ static gboolean flush_chunk(ingest_ctx *c, GError **error)
 	}
 	/* Every line of the chunk has its one outcome. */
 	g_assert(c->lines_total - before == (int64_t)c->lines->len);
-	if (!db_copy_rows(c->d, copy_lines, c->copy, error))
+	if (!db_copy_rows_deferred(c->d, copy_lines, c->copy, error))
 		return FALSE;
 	g_array_set_size(c->lines, 0);
 	g_hash_table_remove_all(c->firsts);
@@ -866,6 +868,9 @@ static gboolean store_lines(ingest_ctx *c, manifest_reader *m, const char *sha, 
 		if (!store_raw(c, FALSE, error))
 			return FALSE;
 	}
+	/* A store that failed is the run's error, before anything the reader found after it. */
+	if (!db_copy_wait(c->d, error))
+		return FALSE;
 	if (*why)
 		return TRUE;
 	/* The bytes read must be the ones whose digest was checked for "seen before": a file still

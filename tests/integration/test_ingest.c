@@ -941,6 +941,43 @@ Test(ingest, a_time_of_24_00_00_is_rejected)
 	h_result_clear(&r);
 }
 
+/* Ingest sends a chunk's rows and reads the next chunk while the server stores them (src/db.h,
+ * db_copy_rows_deferred). A store that fails is still the file's error, whichever table it is, and
+ * it is reported before what the reader found after it: here the file also ends in an open quote,
+ * which alone refuses it 65 (checked last, once the trigger is gone). Nothing of it stays. */
+Test(ingest, a_store_that_fails_early_fails_the_file_with_the_servers_error_before_a_later_refusal)
+{
+	static const char *const tables[] = { "lines", "waybills", "file_chunks" };
+	GString *text = g_string_new(CANONICAL_HEADER);
+	/* The lines of the first chunk are the last rows sent before the open quote is read. */
+	for (int i = 0; i < ENGINE_CHUNK_LINES + 5; i++)
+		g_string_append_printf(text, "EMS,DF%08d,DO%08d,2018-06-05 10:00:00,C1,,1,12.00,水果,广东\n", i, i);
+	g_string_append(text, "EMS,QUOTE,O,2018-06-05 10:00:00,C1,,1,12.00,水果,\"广东\n");
+	g_autofree char *path = write_tmp("deferred.csv", text->str, (gssize)text->len);
+	g_string_free(text, TRUE);
+	for (size_t t = 0; t < G_N_ELEMENTS(tables); t++) {
+		const char *db = setup();
+		g_autofree char *trigger = g_strdup_printf(
+			"CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+			" RAISE EXCEPTION 'no room in %s'; END $$;"
+			" CREATE TRIGGER refuse BEFORE INSERT ON %s FOR EACH ROW EXECUTE FUNCTION refuse()",
+			tables[t], tables[t]);
+		cr_assert(h_exec(db, trigger, NULL));
+		h_result r = INGEST(db, path);
+		cr_assert(r.status != 0 && r.status != 65, "%s: %d %s", tables[t], r.status, r.err);
+		g_autofree char *message = g_strdup_printf("no room in %s", tables[t]);
+		cr_assert(strstr(r.err, message), "%s: %s", tables[t], r.err);
+		h_result_clear(&r);
+		cr_assert_eq(h_sql_int(db, "SELECT (SELECT count(*) FROM files) + (SELECT count(*) FROM lines)"
+					   " + (SELECT count(*) FROM waybills) + (SELECT count(*) FROM file_chunks)"),
+			     0, "%s", tables[t]);
+		cr_assert(h_exec(db, "DROP FUNCTION refuse() CASCADE", NULL));
+		r = INGEST(db, path);
+		assert_exit(&r, 65);
+		h_result_clear(&r);
+	}
+}
+
 Test(ingest, a_quote_still_open_at_the_end_refuses_the_file_65)
 {
 	/* Longer than a chunk: its first lines were sent to the database before the end was read. */
