@@ -160,6 +160,9 @@ void db_close(db *d)
 
 PGconn *db_conn(db *d)
 {
+	/* Its state (PQtransactionStatus) is ACTIVE, not what the caller asks about, until a deferred
+	 * COPY's result is read. */
+	g_assert(!d->copy_pending);
 	return d->conn;
 }
 
@@ -504,6 +507,8 @@ gboolean db_lock_settlement(db *d, GError **error)
 
 gboolean db_try_settlement_xact(db *d, GError **error)
 {
+	if (!db_copy_wait(d, error))
+		return FALSE;
 	g_assert(PQtransactionStatus(d->conn) == PQTRANS_INTRANS);
 	return d->settlement_locked ||
 	       (lock_statement(d, d->conn, DB_LOCK_ROW_SQL, error) &&
@@ -512,6 +517,8 @@ gboolean db_try_settlement_xact(db *d, GError **error)
 
 gboolean db_wait_settlement_xact(db *d, GError **error)
 {
+	if (!db_copy_wait(d, error))
+		return FALSE;
 	g_assert(PQtransactionStatus(d->conn) == PQTRANS_INTRANS);
 	/* This run's own lock: its other connection holds the row, and waiting for it would wait
 	 * forever. */

@@ -882,7 +882,10 @@ static gboolean store_lines(ingest_ctx *c, manifest_reader *m, const char *sha, 
 		return TRUE;
 	}
 	g_assert(c->lines_read == manifest_lines(m));
-	return flush_chunk(c, error) && check_counts(c, error) && manifest_tally_check(&tally, m, error);
+	/* The last chunk's store is read before the counts are checked: a store that failed is the
+	 * run's error, not a count it left short. */
+	return flush_chunk(c, error) && db_copy_wait(c->d, error) && check_counts(c, error) &&
+	       manifest_tally_check(&tally, m, error);
 }
 
 /* Every line stored and counted: the file's record and the commit (a dry run: its report, and

@@ -854,6 +854,10 @@ static gboolean record_orders(settle_ctx *c, GError **error)
 {
 	const char *p1[] = { c->programme };
 	g_assert(c->states <= c->priced);
+	/* The UPDATE joins settle_state with orders: by the key's index for a few known orders among
+	 * many, by hash for many (analyse_work). */
+	if (!analyse_work(c, "settle_state (shop_id, order_key, known)", error))
+		return FALSE;
 	PGresult *res = db_query(c->d,
 				 "UPDATE orders AS o SET order_no = s.order_no, fee_fen = s.fee_fen, order_date = s.order_date,"
 				 "  entitlement_fen = s.entitlement_fen, funded_fen = s.funded_fen,"
