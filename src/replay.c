@@ -202,7 +202,8 @@ static const char create_changes[] =
 	"CREATE TEMP TABLE replay_changes (file_id bigint, line_no integer, old_eligible boolean, old_shop text,"
 	" old_key text, new_eligible boolean, new_shop text, new_key text, order_no text, fee_fen bigint,"
 	" pickup_time timestamp, note_out text, note_in text, PRIMARY KEY (file_id, line_no))";
-static const char create_cand[] = "CREATE TEMP TABLE replay_cand (shop_id text COLLATE \"C\", order_key text COLLATE \"C\")";
+static const char create_cand[] =
+	"CREATE TEMP TABLE replay_cand (shop_id text COLLATE \"C\", order_key text COLLATE \"C\")";
 static const char copy_changes[] =
 	"COPY replay_changes (file_id, line_no, old_eligible, old_shop, old_key, new_eligible, new_shop, new_key,"
 	" order_no, fee_fen, pickup_time, note_out, note_in) FROM STDIN";
@@ -375,12 +376,13 @@ static gboolean reclassify(replay_ctx *c, GError **error)
  * (order_date) and keeps it when in the range.
  *
  * The candidates are a table, not a CTE, so that the planner knows how many there are: as a CTE
- * it took a month's 514,263 orders (1,000,000 lines) for a few thousand and grouped their lines by
- * a hash that spilled to disk in 641 batches; replay of the month took 9.4 s, and 6.9 s with the
- * table analysed (EXPLAIN ANALYZE, same database). The fill's UNION is the one step that gains from
- * memory (1.8 s in 4 MB, 1.1 s in 64 MB); the comparison does not (5.8 s against 6.2 s). led's
- * window is ordered as its DISTINCT ON is, over the whole partition, so the postings are sorted
- * once, not twice (514,263 postings: 0.87 s, then 0.64 s). */
+ * it took a month's 514,263 orders (1,000,000 lines) for a few thousand and, once autovacuum had
+ * analysed `lines`, grouped their lines by a hash that spilled to disk in 641 batches: the month's
+ * replay took 9.9 s, and 8.3 s with the table (right after a settlement, before any statistics,
+ * both about 8.4 s: the plan no longer depends on them). The fill's UNION is the one step that
+ * gains from memory (1.8 s in 4 MB, 1.1 s in 64 MB); the comparison does not (5.8 s against
+ * 6.2 s). led's window is ordered as its DISTINCT ON is, over the whole partition, so the postings
+ * are sorted once, not twice (514,263 postings: 0.87 s, then 0.64 s). */
 #define FILL_CAND(cand)                                                                                           \
 	"INSERT INTO replay_cand " cand " UNION SELECT shop_id, order_key FROM postings WHERE programme = $1"       \
 	" AND order_date BETWEEN $2::date AND $3::date"
