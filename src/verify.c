@@ -629,11 +629,14 @@ static const invariant invariants[] = {
 	  " ORDER BY coalesce(o.shop_id, p.shop_id) COLLATE \"C\", coalesce(o.order_key, p.order_key) COLLATE \"C\"" },
 	{ "batches",
 	  /* A batch's unfunded_fen is what every order is owed after it: the sum, over postings up to
-	   * it, of how much each posting changed its order's unfunded amount. */
+	   * it, of how much each posting changed its order's unfunded amount. Its orders are those
+	   * with a posting in it, each counted at its first there (the window that orders an order's
+	   * postings already puts a batch's together; count(DISTINCT) sorted them all again: 1.07 s
+	   * against 0.81 s for 514,263 postings, EXPLAIN ANALYZE). */
 	  "WITH d AS (SELECT batch_id, shop_id, order_key, funded_fen, unfunded_fen - coalesce(lag(unfunded_fen)"
-	  "  OVER (PARTITION BY shop_id, order_key ORDER BY batch_id, seq), 0) AS du FROM postings"
-	  "  WHERE programme = $1),"
-	  " per AS (SELECT batch_id, count(*) AS n, count(DISTINCT (shop_id, order_key)) AS o,"
+	  "  OVER w, 0) AS du, lag(batch_id) OVER w IS DISTINCT FROM batch_id AS first_in_batch FROM postings"
+	  "  WHERE programme = $1 WINDOW w AS (PARTITION BY shop_id, order_key ORDER BY batch_id, seq)),"
+	  " per AS (SELECT batch_id, count(*) AS n, count(*) FILTER (WHERE first_in_batch) AS o,"
 	  "  sum(funded_fen) AS f, sum(du) AS du FROM d GROUP BY batch_id),"
 	  " b AS (SELECT b.batch_id, b.postings, b.orders, b.posted_fen, b.unfunded_fen, coalesce(per.n, 0) AS n,"
 	  "  coalesce(per.o, 0) AS o, coalesce(per.f, 0) AS f,"

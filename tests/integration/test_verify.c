@@ -147,6 +147,15 @@ Test(verify, a_changed_batch_header_is_found)
 	assert_finding(db, "batches", "batch 1: its header says");
 }
 
+Test(verify, a_batch_header_counting_one_order_more_or_less_is_found)
+{
+	const char *db = ledger();
+	tamper(db, "UPDATE batches SET orders = orders + 1 WHERE batch_id = 1");
+	assert_finding(db, "batches", "batch 1: its header says");
+	tamper(db, "UPDATE batches SET orders = orders - 2 WHERE batch_id = 1");
+	assert_finding(db, "batches", "batch 1: its header says");
+}
+
 Test(verify, a_changed_payee_bank_account_is_found)
 {
 	const char *db = ledger();
