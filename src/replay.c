@@ -1,6 +1,7 @@
 /* replay.c: the auditor's recomputation; see replay.h.
  *
- * One query does the comparing, server-side, and streams its rows through a cursor in
+ * One query does the comparing, server-side, over the range's candidate orders (put first in a
+ * scratch table, replay_cand), and streams its rows through a cursor in
  * (shop_id, order_key) order: per order, its recomputed side (the lines grouped into orders),
  * its stored side (the lines as stored: for the date of an order that lost every line, and for
  * pending), and its ledger side (its postings: what they funded, the latest one's entitlement,
@@ -377,12 +378,14 @@ static gboolean reclassify(replay_ctx *c, GError **error)
  *
  * The candidates are a table, not a CTE, so that the planner knows how many there are: as a CTE
  * it took a month's 514,263 orders (1,000,000 lines) for a few thousand and, once autovacuum had
- * analysed `lines`, grouped their lines by a hash that spilled to disk in 641 batches: the month's
- * replay took 9.9 s, and 8.3 s with the table (right after a settlement, before any statistics,
- * both about 8.4 s: the plan no longer depends on them). The fill's UNION is the one step that
- * gains from memory (1.8 s in 4 MB, 1.1 s in 64 MB); the comparison does not (5.8 s against
- * 6.2 s). led's window is ordered as its DISTINCT ON is, over the whole partition, so the postings
- * are sorted once, not twice (514,263 postings: 0.87 s, then 0.64 s). */
+ * analysed `lines`, grouped their lines by a hash that spilled to disk in 641 batches. The
+ * month's `subsidy replay` took 9.9-10.0 s there, and 8.2-8.3 s with the table; right after a
+ * settlement, before any statistics, both take 8.3-8.8 s (make bench): the plan no longer depends
+ * on them. Of the statements (EXPLAIN ANALYZE), the fill's UNION is the one that gains from memory
+ * (1.8 s in 4 MB, 1.1 s in 64 MB); the comparison does not (5.8 s in 4 MB, 6.2 s in 64 MB), so
+ * the fill alone has more. led's window is ordered as its DISTINCT ON is, over the whole
+ * partition, so the postings are sorted once, not twice (514,263 postings: 0.87 s, then 0.64 s,
+ * EXPLAIN ANALYZE). */
 #define FILL_CAND(cand)                                                                                           \
 	"INSERT INTO replay_cand " cand " UNION SELECT shop_id, order_key FROM postings WHERE programme = $1"       \
 	" AND order_date BETWEEN $2::date AND $3::date"
@@ -705,8 +708,8 @@ static gboolean replay_in_txn(replay_ctx *c, chrono_day from, chrono_day to, rep
  * settlement (a first night, a go-live) nothing the settlement wrote has statistics yet: the
  * planner takes each side for a row or two and nests loops, which made a replay of 20,000 orders
  * take 219 s against 0.9 s once analysed, and 50,000 never end. Replay runs under the auditor in a
- * read-only transaction, so it can neither ANALYZE the tables nor wait for autovacuum: its plan
- * must not depend on their statistics. Without nested loops every join is a hash or merge join,
+ * read-only transaction, so it can neither ANALYZE the ledger's tables (only its own scratch
+ * table, replay_cand) nor wait for autovacuum: its plan must not depend on their statistics. Without nested loops every join is a hash or merge join,
  * linear in what it reads whatever the estimates; a replay of a short range over a long history
  * then reads the history once instead of probing it by index, which is the price of never being
  * quadratic. */
