@@ -145,12 +145,8 @@ Test(verify, a_changed_batch_header_is_found)
 	tamper(db, "UPDATE batches SET posted_fen = posted_fen - 1 WHERE batch_id = 1");
 	assert_finding(db, "chain", "batch 1: its digest does not match");
 	assert_finding(db, "batches", "batch 1: its header says");
-}
-
-Test(verify, a_batch_header_counting_one_order_more_or_less_is_found)
-{
-	const char *db = ledger();
-	tamper(db, "UPDATE batches SET orders = orders + 1 WHERE batch_id = 1");
+	/* The money as it was, the count of its orders one more, then one fewer. */
+	tamper(db, "UPDATE batches SET posted_fen = posted_fen + 1, orders = orders + 1 WHERE batch_id = 1");
 	assert_finding(db, "batches", "batch 1: its header says");
 	tamper(db, "UPDATE batches SET orders = orders - 2 WHERE batch_id = 1");
 	assert_finding(db, "batches", "batch 1: its header says");
