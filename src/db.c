@@ -284,26 +284,26 @@ static gboolean copy_result(db *d, GError **error)
 	return ok;
 }
 
-gboolean db_copy_end(db *d, GError **error)
+/* Sends the end of the COPY in progress; in blocking mode this returns once every byte is sent,
+ * not once the server is done. */
+static gboolean send_copy_end(db *d, GError **error)
 {
-	g_assert(!d->copy_pending);
 	if (PQputCopyEnd(d->conn, NULL) != 1) {
 		set_pg_error(d, NULL, "COPY failed", error);
 		return FALSE;
 	}
-	return copy_result(d, error);
+	return TRUE;
+}
+
+gboolean db_copy_end(db *d, GError **error)
+{
+	g_assert(!d->copy_pending);
+	return send_copy_end(d, error) && copy_result(d, error);
 }
 
 gboolean db_copy_rows(db *d, const char *copy_sql, GString *rows, GError **error)
 {
-	g_assert(d != NULL && copy_sql != NULL && rows != NULL);
-	g_assert(rows->len == 0 || rows->str[rows->len - 1] == '\n');
-	if (rows->len == 0)
-		return TRUE;
-	gboolean ok = db_copy_begin(d, copy_sql, error) && db_copy_put(d, rows->str, rows->len, error) &&
-		      db_copy_end(d, error);
-	g_string_truncate(rows, 0);
-	return ok;
+	return db_copy_rows_deferred(d, copy_sql, rows, error) && db_copy_wait(d, error);
 }
 
 gboolean db_copy_rows_deferred(db *d, const char *copy_sql, GString *rows, GError **error)
@@ -316,9 +316,7 @@ gboolean db_copy_rows_deferred(db *d, const char *copy_sql, GString *rows, GErro
 	g_string_truncate(rows, 0);
 	if (!ok)
 		return FALSE;
-	/* Blocking mode: PQputCopyEnd returns once every byte is sent, not once the server is done. */
-	if (PQputCopyEnd(d->conn, NULL) != 1) {
-		set_pg_error(d, NULL, "COPY failed", error);
+	if (!send_copy_end(d, error)) {
 		copy_result(d, NULL);
 		return FALSE;
 	}

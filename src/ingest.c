@@ -372,8 +372,8 @@ static gboolean claim_new(ingest_ctx *c, const chunk_keys *k, GHashTable *claime
 		db_copy_row_end(rows);
 	}
 	g_assert(g_hash_table_size(fresh) + old->courier->len == k->courier->len);
-	return db_copy_rows_deferred(c->d, "COPY waybills (programme, courier, waybill_no, file_id, line_no) FROM STDIN",
-				     rows, error);
+	return db_copy_rows_deferred(c->d, "COPY waybills (programme, courier, waybill_no, file_id, line_no)"
+				     " FROM STDIN", rows, error);
 }
 
 /* A claim a withdrawal released (acts.h) is taken by this chunk's first line of the waybill, as a

@@ -709,10 +709,10 @@ static gboolean replay_in_txn(replay_ctx *c, chrono_day from, chrono_day to, rep
  * planner takes each side for a row or two and nests loops, which made a replay of 20,000 orders
  * take 219 s against 0.9 s once analysed, and 50,000 never end. Replay runs under the auditor in a
  * read-only transaction, so it can neither ANALYZE the ledger's tables (only its own scratch
- * table, replay_cand) nor wait for autovacuum: its plan must not depend on their statistics. Without nested loops every join is a hash or merge join,
- * linear in what it reads whatever the estimates; a replay of a short range over a long history
- * then reads the history once instead of probing it by index, which is the price of never being
- * quadratic. */
+ * table, replay_cand) nor wait for autovacuum: its plan must not depend on their statistics.
+ * Without nested loops every join is a hash or merge join, linear in what it reads whatever the
+ * estimates; a replay of a short range over a long history then reads the history once instead of
+ * probing it by index, which is the price of never being quadratic. */
 static const char replay_plan_settings[] = "SET LOCAL enable_nestloop = off";
 
 gboolean replay_run(db *d, chrono_day from, chrono_day to, replay_registry mode, gboolean progress,

@@ -123,7 +123,8 @@ static const char create_work[] =
 	"CREATE TEMP TABLE settle_fund (fund_order bytea, shop_id text, order_key text, order_no text, fee_fen bigint,"
 	" order_date date, fund_pickup timestamp, fund_courier text, fund_waybill text, campaign_id text, rule text,"
 	" rate_bp integer, policy_id text, policy_version integer, new_fen bigint, before_fen bigint,"
-	" before_funded_fen bigint, before_unfunded_fen bigint, after_reversal boolean, last boolean, known boolean) ON COMMIT DROP;"
+	" before_funded_fen bigint, before_unfunded_fen bigint, after_reversal boolean, last boolean, known boolean)"
+	" ON COMMIT DROP;"
 	"CREATE TEMP TABLE settle_state (shop_id text, order_key text, order_no text, fee_fen bigint, order_date date,"
 	" fund_pickup timestamp, fund_courier text, fund_waybill text, campaign_id text, rule text, rate_bp integer,"
 	" policy_id text, policy_version integer, entitlement_fen bigint, funded_fen bigint, unfunded_fen bigint,"
@@ -132,7 +133,8 @@ static const char copy_fund[] =
 	"COPY settle_fund (fund_order, " SETTLE_ORDER_COLUMNS ", new_fen, before_fen, before_funded_fen,"
 	" before_unfunded_fen, after_reversal, last, known) FROM STDIN";
 static const char copy_state[] =
-	"COPY settle_state (" SETTLE_ORDER_COLUMNS ", entitlement_fen, funded_fen, unfunded_fen, last_batch, known) FROM STDIN";
+	"COPY settle_state (" SETTLE_ORDER_COLUMNS ", entitlement_fen, funded_fen, unfunded_fen, last_batch, known)"
+	" FROM STDIN";
 
 /* The work tables are filled in this transaction and autovacuum never sees a temporary table:
  * without statistics the planner takes each for a handful of rows and joins them by nested loops,
@@ -859,9 +861,9 @@ static gboolean record_orders(settle_ctx *c, GError **error)
 	if (!analyse_work(c, "settle_state (shop_id, order_key, known)", error))
 		return FALSE;
 	PGresult *res = db_query(c->d,
-				 "UPDATE orders AS o SET order_no = s.order_no, fee_fen = s.fee_fen, order_date = s.order_date,"
-				 "  entitlement_fen = s.entitlement_fen, funded_fen = s.funded_fen,"
-				 "  unfunded_fen = s.unfunded_fen, fund_pickup = s.fund_pickup,"
+				 "UPDATE orders AS o SET order_no = s.order_no, fee_fen = s.fee_fen,"
+				 "  order_date = s.order_date, entitlement_fen = s.entitlement_fen,"
+				 "  funded_fen = s.funded_fen, unfunded_fen = s.unfunded_fen, fund_pickup = s.fund_pickup,"
 				 "  fund_courier = s.fund_courier, fund_waybill = s.fund_waybill,"
 				 "  campaign_id = s.campaign_id, rule = s.rule, rate_bp = s.rate_bp,"
 				 "  policy_id = s.policy_id, policy_version = s.policy_version,"
@@ -877,7 +879,8 @@ static gboolean record_orders(settle_ctx *c, GError **error)
 		       "INSERT INTO orders (programme, " SETTLE_ORDER_COLUMNS ", entitlement_fen, funded_fen,"
 		       " unfunded_fen, last_batch)"
 		       " SELECT $1, " SETTLE_ORDER_COLUMNS ", entitlement_fen, funded_fen, unfunded_fen, last_batch"
-		       " FROM settle_state s WHERE NOT s.known ORDER BY s.shop_id COLLATE \"C\", s.order_key COLLATE \"C\"",
+		       " FROM settle_state s WHERE NOT s.known"
+		       " ORDER BY s.shop_id COLLATE \"C\", s.order_key COLLATE \"C\"",
 		       1, p1, error);
 	if (!res)
 		return FALSE;
