@@ -1,12 +1,13 @@
 /* replay.c: the auditor's recomputation; see replay.h.
  *
- * One query does the comparing, server-side, over the range's candidate orders (put first in a
- * scratch table, replay_cand), and streams its rows through a cursor in
- * (shop_id, order_key) order: per order, its recomputed side (the lines grouped into orders),
- * its stored side (the lines as stored: for the date of an order that lost every line, and for
- * pending), and its ledger side (its postings: what they funded, the latest one's entitlement,
- * unfunded amount, rule and policy). The client prices the recomputed side with the policy
- * functions and reports what differs.
+ * The range's candidate orders go first to a scratch table, replay_cand. Each side of the
+ * comparison is then a cursor over the candidates' rows, sorted bytewise by (shop_id, order_key):
+ * the recomputed side (the lines as recomputation has them), the stored side (the lines as stored:
+ * for the date of an order that lost every line, and for pending; current only, as recorded it is
+ * the recomputed side), the ledger side (per order its latest posting and what its postings
+ * funded) and, current, the changed lines. The client merges them by order, folds an order's
+ * lines with the order module (its fee, date and number, as settlement folds them), prices it
+ * with the policy functions, and reports what differs. The database only selects and sorts rows.
  *
  * as-recorded: the recomputed side is the stored lines; each order is priced with the registry
  * as known when the last batch was made. Every settlement prices again every order whose
@@ -35,7 +36,8 @@
 #define REPLAY_ERROR replay_error_quark()
 G_DEFINE_QUARK(subsidy-replay-error-quark, replay_error)
 
-/* Orders (and lines, when reclassifying) fetched per round: the memory bound of a replay. */
+/* Rows fetched per round from each cursor (the lines, the postings, the changes): the memory
+ * bound of a replay. */
 #define REPLAY_CHUNK_ROWS 10000
 /* The server's work_mem for the candidates' UNION (see FILL_CAND's comment). */
 #define REPLAY_CAND_WORK_MEM "64MB"
@@ -200,8 +202,9 @@ static gboolean price(const registry *r, const char *shop_id, chrono_day day, in
 /* current: the lines classified again with today's registry */
 
 static const char create_changes[] =
-	"CREATE TEMP TABLE replay_changes (file_id bigint, line_no integer, old_eligible boolean, old_shop text,"
-	" old_key text, new_eligible boolean, new_shop text, new_key text, order_no text, fee_fen bigint,"
+	"CREATE TEMP TABLE replay_changes (file_id bigint, line_no integer, old_eligible boolean,"
+	" old_shop text COLLATE \"C\", old_key text COLLATE \"C\", new_eligible boolean, new_shop text COLLATE \"C\","
+	" new_key text COLLATE \"C\", order_no text COLLATE \"C\", fee_fen bigint,"
 	" pickup_time timestamp, note_out text, note_in text, PRIMARY KEY (file_id, line_no))";
 static const char create_cand[] =
 	"CREATE TEMP TABLE replay_cand (shop_id text COLLATE \"C\", order_key text COLLATE \"C\")";
@@ -329,24 +332,9 @@ static gboolean reclassify(replay_ctx *c, GError **error)
 }
 
 /* ------------------------------------------------------------------------------------------ */
-/* The comparison */
+/* The comparison: each candidate order's sides, merged by order from sorted cursors */
 
-/* The lines grouped into orders, for the candidate orders only: each order's lines' fees and
- * pickup times as lists (the order module sums and dates them, as settlement does), and its
- * newest file. */
-#define ORDERS_OF(lines)                                                                                          \
-	"SELECT s.shop_id, s.order_key, min(s.order_no) AS order_no, string_agg(s.fee_fen::text, ',') AS fees,"    \
-	" string_agg(to_char(s.pickup_time, 'YYYY-MM-DD HH24:MI:SS'), ',') AS pickups,"                           \
-	" max(s.file_id) AS last_file FROM (" lines ") s"                                                         \
-	" JOIN replay_cand cand ON cand.shop_id = s.shop_id AND cand.order_key = s.order_key"                      \
-	" GROUP BY s.shop_id, s.order_key"
-
-/* The orders with a line picked up in the range. An order dated in the range has one (its
- * earliest), so every order that can be in the range is a candidate, and only candidates are
- * aggregated: a day's replay does not group the whole history. */
-#define IN_RANGE(lines)                                                                                           \
-	"SELECT shop_id, order_key FROM (" lines ") i WHERE pickup_time >= $2::date AND pickup_time < $3::date + 1"
-
+/* The recomputed side's lines (else the stored ones) and, with replay_changes, what changed. */
 #define STORED_LINES                                                                                              \
 	"SELECT shop_id, order_key, order_no, fee_fen, pickup_time, file_id FROM lines_counted()"                   \
 	" WHERE programme = $1"
@@ -358,82 +346,209 @@ static gboolean reclassify(replay_ctx *c, GError **error)
 	" UNION ALL SELECT new_shop, new_key, order_no, fee_fen, pickup_time, file_id FROM replay_changes"        \
 	" WHERE new_eligible"
 
-/* The changed lines, named per order they left (note_out) or joined (note_in). */
-#define CURRENT_CHANGES                                                                                           \
-	"SELECT shop_id, order_key, count(*) AS n, array_to_string((array_agg(note ORDER BY file_id, line_no))"   \
-	"[1:" G_STRINGIFY(REPLAY_NOTES_MAX) "], '; ') AS notes FROM ("                                            \
-	" SELECT old_shop AS shop_id, old_key AS order_key, file_id, line_no, note_out AS note FROM replay_changes" \
-	"  WHERE old_eligible"                                                                                    \
-	" UNION ALL SELECT new_shop, new_key, file_id, line_no, note_in FROM replay_changes WHERE new_eligible"    \
-	") x GROUP BY shop_id, order_key"
-
-#define NO_CHANGES                                                                                                \
-	"SELECT NULL::text AS shop_id, NULL::text AS order_key, 0::bigint AS n, NULL::text AS notes WHERE false"
+/* The orders with a line picked up in the range. An order dated in the range has one (its
+ * earliest), so every order that can be in the range is a candidate, and only candidates are
+ * read: a day's replay does not read the whole history. */
+#define IN_RANGE(lines)                                                                                           \
+	"SELECT shop_id, order_key FROM (" lines ") i WHERE pickup_time >= $2::date AND pickup_time < $3::date + 1"
 
 /* replay_cand: the candidate orders (with a line, stored or recomputed, or a posting dated in the
- * range), filled first (FILL_CAND) and analysed; rec: the recomputed side; sto: the stored side;
- * led: the ledger side; chg: changed lines. An order's date is its recomputed one, else (no
- * eligible line now) its stored one, else its latest posting's: compare_order dates it
- * (order_date) and keeps it when in the range.
- *
- * The candidates are a table, not a CTE, so that the planner knows how many there are: as a CTE
- * it took a month's 514,263 orders (1,000,000 lines) for a few thousand and, once autovacuum had
- * analysed `lines`, grouped their lines by a hash that spilled to disk in 641 batches. The
- * month's `subsidy replay` took 9.9-10.0 s there, and 8.2-8.3 s with the table; right after a
- * settlement, before any statistics, both take 8.3-8.8 s (make bench): the plan no longer depends
- * on them. Of the statements (EXPLAIN ANALYZE), the fill's UNION is the one that gains from memory
- * (1.8 s in 4 MB, 1.1 s in 64 MB); the comparison does not (5.8 s in 4 MB, 6.2 s in 64 MB), so
- * the fill alone has more. led's window is ordered as its DISTINCT ON is, over the whole
- * partition, so the postings are sorted once, not twice (514,263 postings: 0.87 s, then 0.64 s,
- * EXPLAIN ANALYZE). */
+ * range), filled first and analysed. An order's date is its recomputed one, else (no eligible
+ * line now) its stored one, else its latest posting's: compare_order dates it and keeps it when
+ * in the range. The candidates are a table, not a CTE, so that the planner knows how many there
+ * are: as a CTE it took a month's 514,263 orders (1,000,000 lines) for a few thousand and, once
+ * autovacuum had analysed `lines`, grouped their lines by a hash that spilled to disk in 641
+ * batches. The fill's UNION gains from memory (1.8 s in 4 MB, 1.1 s in 64 MB, EXPLAIN ANALYZE);
+ * the cursors' sorts do not (the month's lines: 2.3 s in 4 MB, 2.7 s in 64 MB), so the fill alone
+ * has more. */
 #define FILL_CAND(cand)                                                                                           \
 	"INSERT INTO replay_cand " cand " UNION SELECT shop_id, order_key FROM postings WHERE programme = $1"       \
 	" AND order_date BETWEEN $2::date AND $3::date"
-#define COMPARE(rec, sto, chg)                                                                                    \
-	"DECLARE replay_orders NO SCROLL CURSOR FOR"                                                              \
-	" WITH rec AS (" rec "), sto AS (" sto "),"                                                              \
-	" led AS (SELECT DISTINCT ON (p.shop_id, p.order_key) p.shop_id, p.order_key, p.order_no, p.batch_id,"    \
-	"  p.seq, p.fee_fen, p.order_date, p.rule, p.rate_bp, p.policy_id, p.policy_version, p.entitlement_fen,"   \
-	"  p.unfunded_fen, sum(p.funded_fen) OVER (PARTITION BY p.shop_id, p.order_key"                           \
-	"  ORDER BY p.batch_id DESC, p.seq DESC ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)"         \
-	"  AS funded_sum"                                                                                         \
-	"  FROM postings p JOIN replay_cand cand ON cand.shop_id = p.shop_id AND cand.order_key = p.order_key"    \
-	"  WHERE p.programme = $1 ORDER BY p.shop_id, p.order_key, p.batch_id DESC, p.seq DESC),"                 \
-	" chg AS (" chg "),"                                                                                      \
-	" j AS (SELECT k.shop_id, k.order_key, coalesce(r.order_no, s.order_no, l.order_no, '') AS order_no,"     \
-	"  s.pickups AS sto_pickups, r.shop_id IS NOT NULL AS has_rec, r.fees AS rec_fees,"                       \
-	"  r.pickups AS rec_pickups, r.last_file AS rec_last,"                                                   \
-	"  s.last_file AS sto_last, l.shop_id IS NOT NULL AS has_led, l.funded_sum, l.unfunded_fen,"              \
-	"  l.entitlement_fen, l.rule, l.rate_bp, l.policy_id, l.policy_version, l.fee_fen AS led_fee,"            \
-	"  to_char(l.order_date, 'YYYY-MM-DD') AS led_date, l.batch_id, l.seq, coalesce(c.n, 0) AS chg_n, c.notes" \
-	"  FROM replay_cand k LEFT JOIN rec r ON r.shop_id = k.shop_id AND r.order_key = k.order_key"            \
-	"  LEFT JOIN sto s ON s.shop_id = k.shop_id AND s.order_key = k.order_key"                               \
-	"  LEFT JOIN led l ON l.shop_id = k.shop_id AND l.order_key = k.order_key"                               \
-	"  LEFT JOIN chg c ON c.shop_id = k.shop_id AND c.order_key = k.order_key)"                              \
-	" SELECT shop_id, order_key, order_no, sto_pickups, has_rec, rec_fees, rec_pickups,"                      \
-	"  rec_last, sto_last, has_led, funded_sum, unfunded_fen, entitlement_fen, rule, rate_bp, policy_id,"      \
-	"  policy_version, led_fee, led_date, batch_id, seq, chg_n, notes"                                        \
-	" FROM j ORDER BY shop_id COLLATE \"C\", order_key COLLATE \"C\""
 
 static const char fill_cand_as_recorded[] = FILL_CAND(IN_RANGE(STORED_LINES));
 static const char fill_cand_current[] = FILL_CAND(IN_RANGE(CURRENT_LINES) " UNION " IN_RANGE(STORED_LINES));
-static const char compare_as_recorded[] = COMPARE(ORDERS_OF(STORED_LINES), "SELECT * FROM rec", NO_CHANGES);
-static const char compare_current[] =
-	COMPARE(ORDERS_OF(CURRENT_LINES), ORDERS_OF(STORED_LINES), CURRENT_CHANGES);
 
-/* Columns of the replay_orders cursor. */
-enum { O_SHOP, O_KEY, O_ORDER_NO, O_STO_PICKUPS, O_HAS_REC, O_REC_FEES, O_REC_PICKUPS, O_REC_LAST, O_STO_LAST, O_HAS_LED,
-       O_LED_FUNDED, O_LED_UNFUNDED, O_LED_ENT, O_LED_RULE, O_LED_RATE, O_LED_POLICY, O_LED_VERSION, O_LED_FEE,
-       O_LED_DATE, O_LED_BATCH, O_LED_SEQ, O_CHG_N, O_CHG_NOTES, O_COLUMNS };
+/* Every cursor of the comparison is one side of it, sorted bytewise by (shop_id, order_key), its
+ * first two columns, and holds only candidates. The client merges them by order, as settlement
+ * reads its lines: the database sorts, and the order module folds an order's lines. */
 
-static int64_t int_at(const PGresult *res, int row, int col)
+/* A side's lines, each once: the recomputed side (replay_rec) and, current, the stored one
+ * (replay_sto; as recorded it is the recomputed one). */
+#define LINES_CURSOR(name, lines)                                                                                 \
+	"DECLARE " name " NO SCROLL CURSOR FOR SELECT s.shop_id, s.order_key, s.order_no, s.fee_fen, s.pickup_time," \
+	" s.file_id FROM (" lines ") s JOIN replay_cand cand ON cand.shop_id = s.shop_id"                         \
+	" AND cand.order_key = s.order_key ORDER BY s.shop_id COLLATE \"C\", s.order_key COLLATE \"C\""
+enum { LN_SHOP, LN_KEY, LN_ORDER_NO, LN_FEE, LN_PICKUP, LN_FILE, LN_COLUMNS };
+
+/* The ledger side, one row per order: its latest posting (by batch, then seq), and the sum its
+ * postings funded. postings' keys are bytewise (COLLATE "C"). The window is ordered as the
+ * DISTINCT ON is, over the whole partition, so the postings are sorted once, not twice (514,263
+ * postings: 0.87 s, then 0.64 s, EXPLAIN ANALYZE). */
+#define LEDGER_CURSOR                                                                                             \
+	"DECLARE replay_led NO SCROLL CURSOR FOR SELECT DISTINCT ON (p.shop_id, p.order_key) p.shop_id,"          \
+	" p.order_key, p.order_no, p.batch_id, p.seq, p.fee_fen, to_char(p.order_date, 'YYYY-MM-DD'), p.rule,"    \
+	" p.rate_bp, p.policy_id, p.policy_version, p.entitlement_fen, p.unfunded_fen,"                          \
+	" sum(p.funded_fen) OVER (PARTITION BY p.shop_id, p.order_key ORDER BY p.batch_id DESC, p.seq DESC"      \
+	"  ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)"                                             \
+	" FROM postings p JOIN replay_cand cand ON cand.shop_id = p.shop_id AND cand.order_key = p.order_key"     \
+	" WHERE p.programme = $1 ORDER BY p.shop_id, p.order_key, p.batch_id DESC, p.seq DESC"
+enum { P_SHOP, P_KEY, P_ORDER_NO, P_BATCH, P_SEQ, P_FEE, P_DATE, P_RULE, P_RATE, P_POLICY, P_VERSION, P_ENT,
+       P_UNFUNDED, P_FUNDED, P_COLUMNS };
+
+/* current: the changed lines, named per order they left (note_out) or joined (note_in). */
+#define CHANGES_CURSOR                                                                                            \
+	"DECLARE replay_chg NO SCROLL CURSOR FOR SELECT x.shop_id, x.order_key, count(*), array_to_string("       \
+	"(array_agg(x.note ORDER BY x.file_id, x.line_no))[1:" G_STRINGIFY(REPLAY_NOTES_MAX) "], '; ') FROM ("    \
+	" SELECT old_shop AS shop_id, old_key AS order_key, file_id, line_no, note_out AS note FROM replay_changes" \
+	"  WHERE old_eligible"                                                                                    \
+	" UNION ALL SELECT new_shop, new_key, file_id, line_no, note_in FROM replay_changes WHERE new_eligible"    \
+	") x JOIN replay_cand cand ON cand.shop_id = x.shop_id AND cand.order_key = x.order_key"                  \
+	" GROUP BY x.shop_id, x.order_key ORDER BY x.shop_id COLLATE \"C\", x.order_key COLLATE \"C\""
+enum { CH_SHOP, CH_KEY, CH_N, CH_NOTES, CH_COLUMNS };
+
+static const char lines_rec_as_recorded[] = LINES_CURSOR("replay_rec", STORED_LINES);
+static const char lines_rec_current[] = LINES_CURSOR("replay_rec", CURRENT_LINES);
+static const char lines_sto_current[] = LINES_CURSOR("replay_sto", STORED_LINES);
+static const char ledger_cursor[] = LEDGER_CURSOR;
+static const char changes_cursor[] = CHANGES_CURSOR;
+
+/* One side: a cursor read a chunk at a time. */
+typedef struct {
+	const char *fetch;  /* the FETCH of a chunk */
+	int columns;
+	PGresult *res;      /* the chunk being read; NULL once the cursor is done (or never opened) */
+	int row;            /* res's row the side is at */
+	gboolean last;      /* no chunk after res */
+} side;
+
+/* Reads the side's next chunk; one with no rows ends the side. */
+static gboolean side_next_chunk(replay_ctx *c, side *s, GError **error)
 {
-	return PQgetisnull(res, row, col) ? 0 : g_ascii_strtoll(PQgetvalue(res, row, col), NULL, 10);
+	PQclear(s->res);
+	s->res = NULL;
+	s->row = 0;
+	if (s->last)
+		return TRUE;
+	PGresult *res = db_query(c->d, s->fetch, 0, NULL, error);
+	if (!res)
+		return FALSE;
+	g_assert(PQnfields(res) == s->columns);
+	s->last = PQntuples(res) < REPLAY_CHUNK_ROWS;
+	if (PQntuples(res) > 0)
+		s->res = res;
+	else
+		PQclear(res);
+	return TRUE;
 }
 
-static gboolean bool_at(const PGresult *res, int row, int col)
+/* Declares the side's cursor, which takes the programme as $1 unless by_programme is FALSE, and
+ * reads its first chunk. */
+static gboolean side_open(replay_ctx *c, side *s, const char *declare, gboolean by_programme, const char *fetch,
+			  int columns, GError **error)
 {
-	return !PQgetisnull(res, row, col) && PQgetvalue(res, row, col)[0] == 't';
+	memset(s, 0, sizeof *s);
+	s->fetch = fetch;
+	s->columns = columns;
+	const char *p1[] = { db_programme(c->d) };
+	PGresult *res = db_query(c->d, declare, by_programme ? 1 : 0, p1, error);
+	if (!res)
+		return FALSE;
+	PQclear(res);
+	return side_next_chunk(c, s, error);
+}
+
+/* A side that is not read (as recorded: the stored lines and the changes). */
+static void side_none(side *s)
+{
+	memset(s, 0, sizeof *s);
+	s->last = TRUE;
+}
+
+static gboolean side_advance(replay_ctx *c, side *s, GError **error)
+{
+	g_assert(s->res != NULL);
+	if (++s->row < PQntuples(s->res))
+		return TRUE;
+	return side_next_chunk(c, s, error);
+}
+
+static const char *side_text(const side *s, int col)
+{
+	g_assert(s->res != NULL && col < s->columns);
+	return PQgetisnull(s->res, s->row, col) ? NULL : PQgetvalue(s->res, s->row, col);
+}
+
+static int64_t side_int(const side *s, int col)
+{
+	const char *t = side_text(s, col);
+	return t ? g_ascii_strtoll(t, NULL, 10) : 0;
+}
+
+/* Orders compare by shop, then key, bytewise: the cursors' order. */
+static int key_cmp(const char *shop_a, const char *key_a, const char *shop_b, const char *key_b)
+{
+	int by_shop = strcmp(shop_a, shop_b);
+	return by_shop != 0 ? by_shop : strcmp(key_a, key_b);
+}
+
+/* Is the side at a row of the order (shop, key)? */
+static gboolean side_at(const side *s, const char *shop, const char *key)
+{
+	return s->res && key_cmp(side_text(s, 0), side_text(s, 1), shop, key) == 0;
+}
+
+/* One candidate order as the comparison sees it. has_rec is rec.lines > 0, has_sto likewise. */
+typedef struct {
+	const char *shop_id, *order_key;
+	order_acc rec;          /* the recomputed side's lines: none when no line of the order is eligible now */
+	int64_t rec_last;       /* the newest file of those lines, 0 for none */
+	order_acc sto;          /* current: the stored lines (as recorded, rec is) */
+	int64_t sto_last;
+	const side *led;        /* at the order's latest posting; NULL: the order has none */
+	const side *chg;        /* at the order's changed lines (current); NULL: none */
+} replay_order;
+
+/* Folds the line the side is at into acc. Replay prices, it does not fund: a line's courier and
+ * waybill, which only the funding key reads, are not fetched, and every line gets the same. */
+static gboolean fold_line(const side *s, const replay_order *o, order_acc *acc, int64_t *last_file, GError **error)
+{
+	order_line l = { 0 };
+	l.order_no = side_text(s, LN_ORDER_NO);
+	l.fee_fen = side_int(s, LN_FEE);
+	l.courier = l.waybill_no = "";
+	const char *pickup = side_text(s, LN_PICKUP);
+	GError *perr = NULL;
+	/* lines_counted() holds ELIGIBLE lines, which have a fee and a pickup time (lines' CHECK). */
+	if (!pickup || !chrono_parse_time(pickup, &l.pickup, &perr)) {
+		g_set_error(error, REPLAY_ERROR, STATUS_SOFTWARE, "order '%s' of shop '%s': a line's pickup time cannot be read: %s",
+			    o->order_key, o->shop_id, perr ? perr->message : "none");
+		g_clear_error(&perr);
+		return FALSE;
+	}
+	order_acc_add(acc, &l);
+	*last_file = MAX(*last_file, side_int(s, LN_FILE));
+	return TRUE;
+}
+
+/* Folds every line of the order the side is at, and moves the side past them. */
+static gboolean fold_lines(replay_ctx *c, side *s, const replay_order *o, order_acc *acc, int64_t *last_file,
+			   GError **error)
+{
+	while (side_at(s, o->shop_id, o->order_key))
+		if (!fold_line(s, o, acc, last_file, error) || !side_advance(c, s, error))
+			return FALSE;
+	return TRUE;
+}
+
+static const char *led_text(const replay_order *o, int col)
+{
+	g_assert(o->led != NULL);
+	return side_text(o->led, col);
+}
+
+static int64_t led_int(const replay_order *o, int col)
+{
+	return o->led ? side_int(o->led, col) : 0;
 }
 
 static void cause_part(GString *cause, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
@@ -447,14 +562,14 @@ static void cause_part(GString *cause, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* Why the ledger and the recomputation differ for the order at row i: each rule or registry
- * fact that is not the same on both sides. now names the registry the recomputation used. */
-static char *cause_of(const PGresult *res, int i, const pricing *pr, chrono_day day, int64_t fee,
-		      int64_t ledger_fen, const char *now)
+/* Why the ledger and the recomputation differ for order o: each rule or registry fact that is not
+ * the same on both sides. now names the registry the recomputation used. */
+static char *cause_of(const replay_order *o, const pricing *pr, chrono_day day, int64_t fee, int64_t ledger_fen,
+		      const char *now)
 {
 	GString *cause = g_string_new(NULL);
-	gboolean has_rec = bool_at(res, i, O_HAS_REC), has_led = bool_at(res, i, O_HAS_LED);
-	int64_t led_ent = int_at(res, i, O_LED_ENT);
+	gboolean has_rec = o->rec.lines > 0, has_led = o->led != NULL;
+	int64_t led_ent = led_int(o, P_ENT);
 	char a[MONEY_TEXT_MAX], b[MONEY_TEXT_MAX], e[MONEY_TEXT_MAX];
 	char day_text[CHRONO_DAY_TEXT_MAX];
 	chrono_format_day(day, day_text);
@@ -463,11 +578,11 @@ static char *cause_of(const PGresult *res, int i, const pricing *pr, chrono_day 
 		cause_part(cause,
 			   "the ledger does not add up: batch %s posting %s records an entitlement of %s yuan, the"
 			   " order's postings funded %s and left %s unfunded",
-			   PQgetvalue(res, i, O_LED_BATCH), PQgetvalue(res, i, O_LED_SEQ), money_format(led_ent, e),
-			   money_format(int_at(res, i, O_LED_FUNDED), a), money_format(int_at(res, i, O_LED_UNFUNDED), b));
-	int64_t changed = int_at(res, i, O_CHG_N);
+			   led_text(o, P_BATCH), led_text(o, P_SEQ), money_format(led_ent, e),
+			   money_format(led_int(o, P_FUNDED), a), money_format(led_int(o, P_UNFUNDED), b));
+	int64_t changed = o->chg ? side_int(o->chg, CH_N) : 0;
 	if (changed > 0) {
-		cause_part(cause, "%s", PQgetvalue(res, i, O_CHG_NOTES));
+		cause_part(cause, "%s", side_text(o->chg, CH_NOTES));
 		if (changed > REPLAY_NOTES_MAX)
 			cause_part(cause, "and %" G_GINT64_FORMAT " more lines", (gint64)(changed - REPLAY_NOTES_MAX));
 	}
@@ -476,32 +591,30 @@ static char *cause_of(const PGresult *res, int i, const pricing *pr, chrono_day 
 	if (has_rec && !has_led && pr->ent.amount_fen != 0 && changed == 0)
 		cause_part(cause, "no posting for the order");
 	if (has_rec && has_led) {
-		const char *led_rule = PQgetvalue(res, i, O_LED_RULE);
+		const char *led_rule = led_text(o, P_RULE);
 		const char *rule = policy_rule_name(pr->ent.rule);
 		const char *household = pr->shop && pr->shop->household_id ? pr->shop->household_id : NULL;
 		if (!pr->shop)
-			cause_part(cause, "shop %s is not in the registry %s", PQgetvalue(res, i, O_SHOP), now);
+			cause_part(cause, "shop %s is not in the registry %s", o->shop_id, now);
 		else if (!pr->pv)
 			cause_part(cause, "policy version: %s v%s in the ledger, none in force on %s %s",
-				   PQgetvalue(res, i, O_LED_POLICY), PQgetvalue(res, i, O_LED_VERSION), day_text, now);
+				   led_text(o, P_POLICY), led_text(o, P_VERSION), day_text, now);
 		else if (strcmp(led_rule, rule) != 0)
 			cause_part(cause, "poverty status on %s: %s in the ledger, %s %s (%s%s)", day_text,
 				   strcmp(led_rule, policy_rule_name(POLICY_RULE_POVERTY)) == 0 ? "poor" : "not poor",
 				   pr->poor ? "poor" : "not poor", now, household ? "household " : "no household",
 				   household ? household : "");
-		if (pr->pv && (strcmp(PQgetvalue(res, i, O_LED_POLICY), pr->pv->policy_id) != 0 ||
-			       int_at(res, i, O_LED_VERSION) != pr->pv->version))
-			cause_part(cause, "policy version: %s v%s in the ledger, %s v%d %s",
-				   PQgetvalue(res, i, O_LED_POLICY), PQgetvalue(res, i, O_LED_VERSION), pr->pv->policy_id,
-				   pr->pv->version, now);
-		else if (pr->pv && strcmp(led_rule, rule) == 0 && int_at(res, i, O_LED_RATE) != pr->ent.rate_bp)
-			cause_part(cause, "rate: %s bp in the ledger, %d bp by policy %s v%d", PQgetvalue(res, i, O_LED_RATE),
+		if (pr->pv && (strcmp(led_text(o, P_POLICY), pr->pv->policy_id) != 0 ||
+			       led_int(o, P_VERSION) != pr->pv->version))
+			cause_part(cause, "policy version: %s v%s in the ledger, %s v%d %s", led_text(o, P_POLICY),
+				   led_text(o, P_VERSION), pr->pv->policy_id, pr->pv->version, now);
+		else if (pr->pv && strcmp(led_rule, rule) == 0 && led_int(o, P_RATE) != pr->ent.rate_bp)
+			cause_part(cause, "rate: %s bp in the ledger, %d bp by policy %s v%d", led_text(o, P_RATE),
 				   pr->ent.rate_bp, pr->pv->policy_id, pr->pv->version);
 		/* Changed lines explain a changed date and fee; otherwise they are causes themselves. */
-		if (changed == 0 && strcmp(PQgetvalue(res, i, O_LED_DATE), day_text) != 0)
-			cause_part(cause, "order date: %s in the ledger, %s from the lines", PQgetvalue(res, i, O_LED_DATE),
-				   day_text);
-		int64_t led_fee = int_at(res, i, O_LED_FEE);
+		if (changed == 0 && strcmp(led_text(o, P_DATE), day_text) != 0)
+			cause_part(cause, "order date: %s in the ledger, %s from the lines", led_text(o, P_DATE), day_text);
+		int64_t led_fee = led_int(o, P_FEE);
 		if (changed == 0 && fee != led_fee)
 			cause_part(cause, "fee: %s yuan in the ledger, %s from the lines", money_format(led_fee, a),
 				   money_format(fee, b));
@@ -511,64 +624,14 @@ static char *cause_of(const PGresult *res, int i, const pricing *pr, chrono_day 
 	return g_string_free(cause, FALSE);
 }
 
-/* An order's lines from the comparison's lists (string_agg of the fees and of the pickup times,
- * which hold no comma): fees may be NULL (only the dates are needed), pickups NULL for no line.
- * FALSE when a list does not read. Lines get no courier or waybill: only the fee and date
- * functions see them. */
-static gboolean lines_of(const char *fees, const char *pickups, GArray *lines)
-{
-	if (!pickups)
-		return fees == NULL;
-	g_auto(GStrv) times = g_strsplit(pickups, ",", -1);
-	g_auto(GStrv) amounts = fees ? g_strsplit(fees, ",", -1) : NULL;
-	guint n = g_strv_length(times);
-	if (n == 0 || (amounts && g_strv_length(amounts) != n))
-		return FALSE;
-	for (guint k = 0; k < n; k++) {
-		order_line l = { 0 };
-		if (!chrono_parse_time(times[k], &l.pickup, NULL))
-			return FALSE;
-		if (amounts && !g_ascii_string_to_signed(amounts[k], 10, 0, INT64_MAX, &l.fee_fen, NULL))
-			return FALSE;
-		g_array_append_val(lines, l);
-	}
-	return TRUE;
-}
-
-/* The order at row i: its lines, as the recomputation has them (else, none eligible now, as
- * stored), and its date: its lines', or with none, its posting's. */
-static gboolean order_lines_and_day(const PGresult *res, int i, GArray *lines, chrono_day *day, GError **error)
-{
-	g_assert(lines->len == 0);
-	gboolean has_rec = bool_at(res, i, O_HAS_REC);
-	const char *pickups = has_rec ? PQgetvalue(res, i, O_REC_PICKUPS) : value(res, i, O_STO_PICKUPS);
-	if (!lines_of(has_rec ? PQgetvalue(res, i, O_REC_FEES) : NULL, pickups, lines)) {
-		g_set_error(error, REPLAY_ERROR, STATUS_SOFTWARE,
-			    "order '%s' of shop '%s': its lines' fees or pickup times cannot be read: '%s'",
-			    PQgetvalue(res, i, O_KEY), PQgetvalue(res, i, O_SHOP), pickups ? pickups : "");
-		return FALSE;
-	}
-	/* Recomputed lines are never an empty list: lines_of refuses one. */
-	g_assert(!has_rec || lines->len > 0);
-	if (lines->len > 0) {
-		*day = order_date((const order_line *)(const void *)lines->data, lines->len);
-	} else {
-		g_assert(bool_at(res, i, O_HAS_LED)); /* a candidate without lines has a posting */
-		gboolean ok = chrono_parse_day(PQgetvalue(res, i, O_LED_DATE), day, NULL);
-		g_assert(ok); /* to_char of a date */
-	}
-	return TRUE;
-}
-
-/* What the order at row i is entitled to (*pr; zero when none of its lines is eligible now) with
- * the registry the mode says, and *now how that registry is named in a cause (caller frees). */
-static gboolean recompute(replay_ctx *c, const PGresult *res, int i, chrono_day day, int64_t fee, pricing *pr,
+/* What order o is entitled to (*pr; zero when none of its lines is eligible now) with the registry
+ * the mode says, and *now how that registry is named in a cause (caller frees). */
+static gboolean recompute(replay_ctx *c, const replay_order *o, chrono_day day, int64_t fee, pricing *pr,
 			  char **now, GError **error)
 {
 	g_assert(*now == NULL);
 	memset(pr, 0, sizeof *pr);
-	const char *shop_id = PQgetvalue(res, i, O_SHOP);
-	if (bool_at(res, i, O_HAS_REC)) {
+	if (o->rec.lines > 0) {
 		const registry *r = c->current;
 		if (c->mode == REPLAY_AS_RECORDED) {
 			g_assert(c->batches->len > 0); /* not pending: the last batch took in its newest line */
@@ -577,8 +640,8 @@ static gboolean recompute(replay_ctx *c, const PGresult *res, int i, chrono_day 
 				return FALSE;
 			*now = g_strdup_printf("as known at batch %d", b->batch_id);
 		}
-		if (!price(r, shop_id, day, fee, pr, error)) {
-			g_prefix_error(error, "order '%s' of shop '%s': ", PQgetvalue(res, i, O_KEY), shop_id);
+		if (!price(r, o->shop_id, day, fee, pr, error)) {
+			g_prefix_error(error, "order '%s' of shop '%s': ", o->order_key, o->shop_id);
 			return FALSE;
 		}
 	}
@@ -589,26 +652,32 @@ static gboolean recompute(replay_ctx *c, const PGresult *res, int i, chrono_day 
 	return TRUE;
 }
 
-/* Compares the order at row i; a difference goes to the sink. */
-static gboolean compare_order(replay_ctx *c, const PGresult *res, int i, replay_sink sink, gpointer user_data,
+/* Compares order o; a difference goes to the sink. */
+static gboolean compare_order(replay_ctx *c, const replay_order *o, replay_sink sink, gpointer user_data,
 			      GError **error)
 {
-	g_assert(i >= 0 && i < PQntuples(res));
-	const char *shop_id = PQgetvalue(res, i, O_SHOP);
-	g_autoptr(GArray) lines = g_array_new(FALSE, TRUE, sizeof(order_line));
+	gboolean has_rec = o->rec.lines > 0;
+	/* Dated by its lines as recomputed, else as stored, else by its latest posting. */
 	chrono_day day;
-	if (!order_lines_and_day(res, i, lines, &day, error))
-		return FALSE;
+	if (has_rec) {
+		day = order_acc_date(&o->rec);
+	} else if (o->sto.lines > 0) {
+		day = order_acc_date(&o->sto);
+	} else {
+		g_assert(o->led != NULL); /* a candidate without lines has a posting */
+		gboolean ok = chrono_parse_day(led_text(o, P_DATE), &day, NULL);
+		g_assert(ok); /* to_char of a date */
+	}
 	if (day < c->from || day > c->to)
 		return TRUE; /* a line in the range, but the order is dated before it */
 	int64_t fee = 0;
-	if (bool_at(res, i, O_HAS_REC) && !order_fee_sum((const order_line *)(const void *)lines->data, lines->len, &fee)) {
+	if (has_rec && !order_acc_fee(&o->rec, &fee)) {
 		g_set_error(error, REPLAY_ERROR, STATUS_SOFTWARE,
-			    "order '%s' of shop '%s': its fees add up to more than 64-bit arithmetic holds",
-			    PQgetvalue(res, i, O_KEY), shop_id);
+			    "order '%s' of shop '%s': its fees add up to more than 64-bit arithmetic holds", o->order_key,
+			    o->shop_id);
 		return FALSE;
 	}
-	int64_t newest = MAX(int_at(res, i, O_REC_LAST), int_at(res, i, O_STO_LAST));
+	int64_t newest = MAX(o->rec_last, o->sto_last);
 	if (c->sum.last_batch == 0 || newest > c->sum.files_upto) {
 		c->sum.pending++;
 		return TRUE;
@@ -616,19 +685,22 @@ static gboolean compare_order(replay_ctx *c, const PGresult *res, int i, replay_
 	c->sum.orders++;
 	pricing pr;
 	g_autofree char *now = NULL;
-	if (!recompute(c, res, i, day, fee, &pr, &now, error))
+	if (!recompute(c, o, day, fee, &pr, &now, error))
 		return FALSE;
-	int64_t ledger_fen = bool_at(res, i, O_HAS_LED) ? int_at(res, i, O_LED_FUNDED) + int_at(res, i, O_LED_UNFUNDED)
-							 : 0;
-	int64_t led_ent = bool_at(res, i, O_HAS_LED) ? int_at(res, i, O_LED_ENT) : 0;
+	int64_t ledger_fen = led_int(o, P_FUNDED) + led_int(o, P_UNFUNDED);
+	int64_t led_ent = led_int(o, P_ENT);
 	if (ledger_fen == pr.ent.amount_fen && led_ent == ledger_fen)
 		return TRUE;
 
-	g_autofree char *cause = cause_of(res, i, &pr, day, fee, ledger_fen, now);
+	/* The order's number: its lines' smallest (order_acc), else its posting's. */
+	const char *order_no = o->rec.order_no ? o->rec.order_no : o->sto.order_no;
+	if (!order_no && o->led)
+		order_no = led_text(o, P_ORDER_NO);
+	g_autofree char *cause = cause_of(o, &pr, day, fee, ledger_fen, now);
 	replay_difference diff = {
-		.shop_id = shop_id,
-		.order_key = PQgetvalue(res, i, O_KEY),
-		.order_no = PQgetvalue(res, i, O_ORDER_NO),
+		.shop_id = o->shop_id,
+		.order_key = o->order_key,
+		.order_no = order_no ? order_no : "",
 		.order_date = day,
 		.ledger_fen = ledger_fen,
 		.recomputed_fen = pr.ent.amount_fen,
@@ -642,6 +714,56 @@ static gboolean compare_order(replay_ctx *c, const PGresult *res, int i, replay_
 	return sink(&diff, user_data, error);
 }
 
+/* The sides, in the order merge_orders reads them. */
+enum { SIDE_REC, SIDE_STO, SIDE_LED, SIDE_CHG, SIDES };
+
+/* Merges the sides by order and compares each order. */
+static gboolean merge_orders(replay_ctx *c, side *sides, replay_sink sink, gpointer user_data, GError **error)
+{
+	g_autoptr(GString) shop = g_string_new(NULL);
+	g_autoptr(GString) key = g_string_new(NULL);
+	gboolean ok = TRUE, first = TRUE;
+	int64_t merged = 0;
+	while (ok) {
+		/* The next order: the smallest at the head of any side. */
+		const side *head = NULL;
+		for (int k = 0; k < SIDES; k++)
+			if (sides[k].res && (!head || key_cmp(side_text(&sides[k], 0), side_text(&sides[k], 1),
+							      side_text(head, 0), side_text(head, 1)) < 0))
+				head = &sides[k];
+		if (!head)
+			break;
+		/* Each side is sorted: an order's rows come together, once. */
+		g_assert(first || key_cmp(shop->str, key->str, side_text(head, 0), side_text(head, 1)) < 0);
+		first = FALSE;
+		g_string_assign(shop, side_text(head, 0));
+		g_string_assign(key, side_text(head, 1));
+
+		replay_order o = { .shop_id = shop->str, .order_key = key->str };
+		order_acc_init(&o.rec);
+		order_acc_init(&o.sto);
+		ok = fold_lines(c, &sides[SIDE_REC], &o, &o.rec, &o.rec_last, error) &&
+		     fold_lines(c, &sides[SIDE_STO], &o, &o.sto, &o.sto_last, error);
+		if (ok) {
+			o.led = side_at(&sides[SIDE_LED], shop->str, key->str) ? &sides[SIDE_LED] : NULL;
+			o.chg = side_at(&sides[SIDE_CHG], shop->str, key->str) ? &sides[SIDE_CHG] : NULL;
+			/* An order is a candidate: it has lines or a posting. */
+			g_assert(o.rec.lines > 0 || o.sto.lines > 0 || o.led != NULL);
+			ok = compare_order(c, &o, sink, user_data, error) &&
+			     (!o.led || side_advance(c, &sides[SIDE_LED], error)) &&
+			     (!o.chg || side_advance(c, &sides[SIDE_CHG], error));
+		}
+		order_acc_clear(&o.rec);
+		order_acc_clear(&o.sto);
+		if (c->progress && ++merged % REPLAY_CHUNK_ROWS == 0)
+			fprintf(stderr, "\rreplay: %" G_GINT64_FORMAT " orders compared, %" G_GINT64_FORMAT " pending",
+				(gint64)c->sum.orders, (gint64)c->sum.pending);
+	}
+	if (c->progress)
+		fprintf(stderr, "\n");
+	return ok;
+}
+
 static gboolean compare(replay_ctx *c, chrono_day from, chrono_day to, replay_sink sink, gpointer user_data,
 			GError **error)
 {
@@ -649,41 +771,33 @@ static gboolean compare(replay_ctx *c, chrono_day from, chrono_day to, replay_si
 	chrono_format_day(from, from_text);
 	chrono_format_day(to, to_text);
 	const char *p3[] = { db_programme(c->d), from_text, to_text };
+	gboolean current = c->mode == REPLAY_CURRENT;
 	PGresult *res = NULL;
 	if (!db_exec(c->d, "SET LOCAL work_mem = '" REPLAY_CAND_WORK_MEM "'", error) ||
-	    !(res = db_query(c->d, c->mode == REPLAY_CURRENT ? fill_cand_current : fill_cand_as_recorded, 3, p3,
-			     error)))
+	    !(res = db_query(c->d, current ? fill_cand_current : fill_cand_as_recorded, 3, p3, error)))
 		return FALSE;
 	PQclear(res);
 	if (!db_exec(c->d, "SET LOCAL work_mem TO DEFAULT", error) || !db_exec(c->d, "ANALYZE replay_cand", error))
 		return FALSE;
-	/* The range is in the candidates now: the comparison takes the programme alone. */
-	res = db_query(c->d, c->mode == REPLAY_CURRENT ? compare_current : compare_as_recorded, 1, p3, error);
-	if (!res)
-		return FALSE;
-	PQclear(res);
-	for (;;) {
-		res = db_query(c->d, "FETCH " G_STRINGIFY(REPLAY_CHUNK_ROWS) " FROM replay_orders", 0, NULL, error);
-		if (!res)
-			return FALSE;
-		g_assert(PQnfields(res) == O_COLUMNS);
-		int n = PQntuples(res);
-		for (int i = 0; i < n; i++) {
-			if (!compare_order(c, res, i, sink, user_data, error)) {
-				PQclear(res);
-				return FALSE;
-			}
-		}
-		PQclear(res);
-		if (c->progress)
-			fprintf(stderr, "\rreplay: %" G_GINT64_FORMAT " orders compared, %" G_GINT64_FORMAT " pending",
-				(gint64)c->sum.orders, (gint64)c->sum.pending);
-		if (n < REPLAY_CHUNK_ROWS)
-			break;
-	}
-	if (c->progress)
-		fprintf(stderr, "\n");
-	return db_exec(c->d, "CLOSE replay_orders", error);
+
+	/* The range is in the candidates now: the cursors take the programme alone. */
+	side sides[SIDES];
+	for (int k = 0; k < SIDES; k++)
+		side_none(&sides[k]);
+#define FETCH_FROM(cursor) "FETCH " G_STRINGIFY(REPLAY_CHUNK_ROWS) " FROM " cursor
+	gboolean ok = side_open(c, &sides[SIDE_REC], current ? lines_rec_current : lines_rec_as_recorded, TRUE,
+				FETCH_FROM("replay_rec"), LN_COLUMNS, error) &&
+		      (!current || side_open(c, &sides[SIDE_STO], lines_sto_current, TRUE, FETCH_FROM("replay_sto"),
+					     LN_COLUMNS, error)) &&
+		      side_open(c, &sides[SIDE_LED], ledger_cursor, TRUE, FETCH_FROM("replay_led"), P_COLUMNS, error) &&
+		      (!current || side_open(c, &sides[SIDE_CHG], changes_cursor, FALSE, FETCH_FROM("replay_chg"), CH_COLUMNS,
+					     error)) &&
+		      merge_orders(c, sides, sink, user_data, error);
+#undef FETCH_FROM
+	/* The cursors end with the read-only transaction. */
+	for (int k = 0; k < SIDES; k++)
+		PQclear(sides[k].res);
+	return ok;
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -704,7 +818,7 @@ static gboolean replay_in_txn(replay_ctx *c, chrono_day from, chrono_day to, rep
 	return compare(c, from, to, sink, user_data, error);
 }
 
-/* The comparison joins the lines, the postings and the candidates of a range. Right after a
+/* Each side of the comparison joins the candidates with the lines or the postings. Right after a
  * settlement (a first night, a go-live) nothing the settlement wrote has statistics yet: the
  * planner takes each side for a row or two and nests loops, which made a replay of 20,000 orders
  * take 219 s against 0.9 s once analysed, and 50,000 never end. Replay runs under the auditor in a

@@ -347,3 +347,51 @@ Test(replay, a_reversal_after_a_correction_agrees_as_recorded_and_now)
 	assert_no_difference(db, "as-recorded", 0);
 	assert_no_difference(db, "current", 0);
 }
+
+/* Replay reads each side of the comparison (lines, postings) in chunks of 10,000 rows and merges
+ * them by order. 10,002 orders of S1: O00000 and O00001 of one line each, the rest of three, so
+ * that the lines of O03334 are rows 9,998 to 10,000 of the lines sorted by order (a chunk ends
+ * inside them) and the postings of O09999 and O10000 fall on either side of the ledger's first
+ * chunk. One line of O03334, its last, is stored with a fee 4.00 more, and O10000's posting pays
+ * 1 fen more: each is one difference, of its own order, in both modes. */
+Test(replay, an_order_whose_rows_cross_a_chunk_is_compared_once_and_whole)
+{
+	const char *db = h_fresh_db();
+	h_load_registry(db, "fixtures/small");
+	enum { ORDERS = 10002 };
+	GString *csv = g_string_new(HEADER);
+	int waybill = 0;
+	for (int o = 0; o < ORDERS; o++)
+		for (int k = 0; k < (o < 2 ? 1 : 3); k++)
+			g_string_append_printf(csv, "EMS,W%06d,O%05d,2018-06-05 10:00:00,C1,,1,1.00,,\n", ++waybill, o);
+	h_ingest_text(db, "many.csv", csv->str, 0);
+	g_string_free(csv, TRUE);
+	g_free(h_settle(db));
+	cr_assert_eq(h_sql_int(db, "SELECT count(*) FROM postings"), ORDERS);
+	assert_no_difference(db, "as-recorded", 0);
+	/* The 10,001st line in order: O03334's last (rows 0 and 1 are O00000 and O00001). */
+	cr_assert_eq(h_sql_int(db, "SELECT count(*) FROM lines WHERE order_no < 'O03334'"), 9998);
+	cr_assert(h_exec(db,
+			 "SET session_replication_role = replica;"
+			 " UPDATE lines SET fee_fen = 500 WHERE waybill_no = (SELECT max(waybill_no) FROM lines"
+			 "  WHERE order_no = 'O03334');"
+			 " UPDATE postings SET funded_fen = funded_fen + 1 WHERE order_no = 'O10000'",
+			 NULL));
+	const char *const modes[] = { "as-recorded", "current" };
+	for (size_t m = 0; m < G_N_ELEMENTS(modes); m++) {
+		h_result r = replay(db, "2018-06-01", "2018-06-30", modes[m]);
+		cr_assert_eq(r.status, 1, "%s: exit %d\n%s", modes[m], r.status, r.err);
+		/* 1.00 + 1.00 + 5.00 = 7.00 at 50%: 3.50, where the ledger holds 1.50. */
+		cr_assert(strstr(r.out, "{\"shop_id\":\"S1\",\"order_no\":\"O03334\",\"ledger_fen\":150,"
+					"\"recomputed_fen\":350,\"cause\":\"fee: 3.00 yuan in the ledger, 7.00 from the lines\"}"),
+			  "%s: %.2000s", modes[m], r.out);
+		cr_assert(strstr(r.out, "{\"shop_id\":\"S1\",\"order_no\":\"O10000\",\"ledger_fen\":151,"
+					"\"recomputed_fen\":150,\"cause\":\"the ledger does not add up"),
+			  "%s: %.2000s", modes[m], r.out);
+		/* Those two only, and every order compared once. */
+		const char *second = strstr(r.out, "},{");
+		cr_assert(second && !strstr(second + 1, "},{"), "%s: %.2000s", modes[m], r.out);
+		cr_assert(strstr(r.out, "\"pending\":0,\"orders\":10002,"), "%s: %.2000s", modes[m], r.out);
+		h_result_clear(&r);
+	}
+}
