@@ -550,35 +550,46 @@ static gboolean fold_line(settle_ctx *c, settle_order *cur, const PGresult *res,
 	return TRUE;
 }
 
+/* The next chunk of a cursor of this settlement: a result of n columns, or NULL with *error. */
+static PGresult *fetch_chunk(settle_ctx *c, const char *fetch, int n, GError **error)
+{
+	PGresult *res = db_query(c->d, fetch, 0, NULL, error);
+	g_assert(!res || PQnfields(res) == n);
+	return res;
+}
+
+/* Steps 2 and 3 read a cursor a chunk at a time and write what each chunk gives by COPY. The
+ * next chunk is fetched before the last one's rows are sent, and the larger COPY is sent
+ * deferred (db_copy_rows_deferred): the server stores those rows while the client works through
+ * the next chunk, instead of each waiting for the other. */
+static gboolean flush_pricing_deferred(settle_ctx *c, GError **error)
+{
+	return flush(c, c->state, copy_state, error) && db_copy_rows_deferred(c->d, copy_fund, c->fund, error);
+}
+
 /* Step 2: price every touched order, in one pass over their eligible lines, which the database
  * groups by sorting them by order. */
 static gboolean price_orders(settle_ctx *c, GError **error)
 {
+	static const char fetch[] = "FETCH " G_STRINGIFY(SETTLE_CHUNK_ROWS) " FROM settle_lines";
 	if (!open_lines(c, error))
 		return FALSE;
 	settle_order cur = { 0 };
-	gboolean ok = TRUE;
 	int64_t rows = 0;
-	for (;;) {
-		PGresult *res = db_query(c->d, "FETCH " G_STRINGIFY(SETTLE_CHUNK_ROWS) " FROM settle_lines", 0, NULL,
-					 error);
-		if (!res) {
-			ok = FALSE;
-			break;
-		}
-		g_assert(PQnfields(res) == L_COLUMNS);
+	PGresult *res = fetch_chunk(c, fetch, L_COLUMNS, error);
+	gboolean ok = res != NULL;
+	while (ok) {
 		int n = PQntuples(res);
 		for (int i = 0; i < n && ok; i++)
 			ok = fold_line(c, &cur, res, i, error);
 		rows += n;
 		PQclear(res);
-		if (!ok || !flush_pricing(c, error)) {
-			ok = FALSE;
+		res = NULL;
+		if (!ok || n < SETTLE_CHUNK_ROWS)
 			break;
-		}
-		if (n < SETTLE_CHUNK_ROWS)
-			break;
+		ok = (res = fetch_chunk(c, fetch, L_COLUMNS, error)) != NULL && flush_pricing_deferred(c, error);
 	}
+	PQclear(res);
 	/* Only touched orders are read, each once (settle_touched's key). */
 	g_assert(!ok || (c->priced <= c->touched && c->priced <= rows));
 	if (ok && cur.shop_id)
@@ -787,10 +798,17 @@ static gboolean flush_all(settle_ctx *c, GError **error)
 	return ledger_writer_flush(c->ledger, error) && flush(c, c->state, copy_state, error);
 }
 
+/* flush_all, the postings deferred (see flush_pricing_deferred). */
+static gboolean flush_all_deferred(settle_ctx *c, GError **error)
+{
+	return flush(c, c->state, copy_state, error) && ledger_writer_flush_deferred(c->ledger, error);
+}
+
 /* Step 3: fund, in the order of the bytes price_order gave each attempt: reversals first, then by
  * funding key. */
 static gboolean fund_orders(settle_ctx *c, GError **error)
 {
+	static const char fetch[] = "FETCH " G_STRINGIFY(SETTLE_CHUNK_ROWS) " FROM settle_funding";
 	if (!load_pools(c, error) || !load_reversal_draws(c, error))
 		return FALSE;
 	if (!db_exec(c->d,
@@ -799,22 +817,20 @@ static gboolean fund_orders(settle_ctx *c, GError **error)
 		     " FROM settle_fund LEFT JOIN settle_corrections k USING (shop_id, order_key) ORDER BY fund_order",
 		     error))
 		return FALSE;
-	for (;;) {
-		PGresult *res = db_query(c->d, "FETCH " G_STRINGIFY(SETTLE_CHUNK_ROWS) " FROM settle_funding", 0, NULL,
-					 error);
-		if (!res)
-			return FALSE;
-		g_assert(PQnfields(res) == F_COLUMNS);
+	PGresult *res = fetch_chunk(c, fetch, F_COLUMNS, error);
+	gboolean ok = res != NULL;
+	while (ok) {
 		int n = PQntuples(res);
 		for (int i = 0; i < n; i++)
 			fund_order(c, res, i);
 		PQclear(res);
-		if (!flush_all(c, error))
-			return FALSE;
+		res = NULL;
 		if (n < SETTLE_CHUNK_ROWS)
 			break;
+		ok = (res = fetch_chunk(c, fetch, F_COLUMNS, error)) != NULL && flush_all_deferred(c, error);
 	}
-	return db_exec(c->d, "CLOSE settle_funding", error);
+	PQclear(res);
+	return ok && flush_all(c, error) && db_exec(c->d, "CLOSE settle_funding", error);
 }
 
 /* What the batch took from each pool and gave back, net, as fund_post left the pools: the pools
