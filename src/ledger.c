@@ -389,8 +389,10 @@ gboolean ledger_writer_flush(ledger_writer *w, GError **error)
 
 gboolean ledger_writer_flush_deferred(ledger_writer *w, GError **error)
 {
-	if (w->entries->len > 0)
-		return ledger_writer_flush(w, error);
 	g_assert(w->batch_id >= 1 || w->postings_n == 0);
-	return db_copy_rows_deferred(w->d, copy_postings, w->postings, error);
+	g_assert(w->postings_n >= 0 && w->entries_n >= 0);
+	if (w->entries->len == 0)
+		return db_copy_rows_deferred(w->d, copy_postings, w->postings, error);
+	return db_copy_rows(w->d, copy_postings, w->postings, error) &&
+	       db_copy_rows_deferred(w->d, copy_entries, w->entries, error);
 }

@@ -122,8 +122,8 @@ void ledger_write_posting(ledger_writer *w, const ledger_posting *p);
 void ledger_write_txn(ledger_writer *w, const char *txn, int posting_seq, const ledger_leg *legs, size_t n);
 /* Sends what is buffered (postings, then entries). */
 gboolean ledger_writer_flush(ledger_writer *w, GError **error);
-/* The same, but when only postings are buffered their COPY is deferred (db_copy_rows_deferred):
- * the next statement on the connection reads its result. */
+/* The same, but the last COPY it sends (the entries', else the postings') is deferred
+ * (db_copy_rows_deferred): the next statement on the connection reads its result. */
 gboolean ledger_writer_flush_deferred(ledger_writer *w, GError **error);
 
 /* Account names of the double-entry ledger. */

@@ -69,7 +69,8 @@ gboolean order_acc_fee(const order_acc *a, int64_t *fee_fen);
 /* The order date: the day of the earliest pickup. At least one line. */
 chrono_day order_acc_date(const order_acc *a);
 
-/* The same over an array of lines (n >= 1), for callers that hold them all. */
+/* The same over an array of lines (n >= 1), for callers that hold them all: `subsidy why` (the
+ * fee), and the unit tests, which check order_acc against them. */
 gboolean order_fee_sum(const order_line *lines, size_t n, int64_t *fee_fen);
 chrono_day order_date(const order_line *lines, size_t n);
 /* The line whose (pickup, courier, waybill_no) is the order's funding key. */

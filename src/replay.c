@@ -334,7 +334,8 @@ static gboolean reclassify(replay_ctx *c, GError **error)
 /* ------------------------------------------------------------------------------------------ */
 /* The comparison: each candidate order's sides, merged by order from sorted cursors */
 
-/* The recomputed side's lines (else the stored ones) and, with replay_changes, what changed. */
+/* STORED_LINES: the lines as stored; CURRENT_LINES: the same with replay_changes' reclassified
+ * lines in place of the stored ones. */
 #define STORED_LINES                                                                                              \
 	"SELECT shop_id, order_key, order_no, fee_fen, pickup_time, file_id FROM lines_counted()"                   \
 	" WHERE programme = $1"

@@ -559,7 +559,7 @@ static PGresult *fetch_chunk(settle_ctx *c, const char *fetch, int n, GError **e
 }
 
 /* Steps 2 and 3 read a cursor a chunk at a time and write what each chunk gives by COPY. The
- * next chunk is fetched before the last one's rows are sent, and the larger COPY is sent
+ * next chunk is fetched before the last one's rows are sent, and the last COPY of a round is sent
  * deferred (db_copy_rows_deferred): the server stores those rows while the client works through
  * the next chunk, instead of each waiting for the other. */
 static gboolean flush_pricing_deferred(settle_ctx *c, GError **error)
@@ -791,14 +791,16 @@ static void fund_order(settle_ctx *c, PGresult *res, int i)
 		write_order_state(c, &r, post.after, posted || after_reversal, known);
 }
 
+/* The round's postings, entries and order states. Their order does not matter: settle_state is
+ * a work table, and orders are written from it by one statement after every posting (the orders
+ * guard checks one against the other then, record_orders). */
 static gboolean flush_all(settle_ctx *c, GError **error)
 {
-	/* Postings before the orders' state: the orders guard checks one against the other, but
-	 * orders are written from settle_state by one statement, after every posting. */
 	return ledger_writer_flush(c->ledger, error) && flush(c, c->state, copy_state, error);
 }
 
-/* flush_all, the postings deferred (see flush_pricing_deferred). */
+/* flush_all, the order states first so that the ledger's last COPY can be deferred (see
+ * flush_pricing_deferred). */
 static gboolean flush_all_deferred(settle_ctx *c, GError **error)
 {
 	return flush(c, c->state, copy_state, error) && ledger_writer_flush_deferred(c->ledger, error);

@@ -324,3 +324,42 @@ Test(settle, a_reversed_order_still_owed_money_is_retried_in_funding_key_order)
 	cr_assert_eq(r.status, 0, "replay: %s%s", r.out, r.err);
 	h_result_clear(&r);
 }
+
+/* Funding reads the attempts 10,000 at a time and writes each round's postings and entries while
+ * it funds the next (the last COPY of a round deferred; the last round's are not). 35,000 orders
+ * of 6.00 each, picked up a second apart (the funding key), and a pool of 74,073.00: the first
+ * 12,345 in funding order are FUNDED, the next PARTIAL with 3.00, every later one
+ * BUDGET_EXHAUSTED. The budget runs out in the second round, so a deferred round with entries (the
+ * first two) and one with postings only (the third) are both written. */
+Test(settle, a_budget_that_runs_out_mid_round_funds_in_funding_order_across_rounds)
+{
+	const char *db = h_fresh_db();
+	h_load_registry(db, "fixtures/small");
+	h_load_text(db, "budgets",
+		    "pool_id,name,amount,valid_from,valid_to,priority\n"
+		    "big,大池,74073.00,2016-01-01,2018-12-31,1\n");
+	enum { ORDERS = 35000, FUNDED = 12345 };
+	GString *csv = g_string_new(HEADER);
+	/* Listed in reverse: the file's order is not the funding order. */
+	for (int i = ORDERS - 1; i >= 0; i--)
+		g_string_append_printf(csv, "EMS,W%05d,O%05d,2018-06-05 %02d:%02d:%02d,C1,,1,12.00,,\n", i, i, i / 3600,
+				       i / 60 % 60, i % 60);
+	h_ingest_text(db, "many.csv", csv->str, 0);
+	g_string_free(csv, TRUE);
+	g_autofree char *out = h_settle(db);
+	cr_assert_str_eq(out, "{\"batch\":1,\"orders\":35000,\"postings\":35000,\"posted_fen\":7407300,"
+			      "\"unfunded_fen\":13592700}");
+	cr_assert_eq(h_sql_int(db, "SELECT count(*) FROM postings WHERE status = 'FUNDED' AND funded_fen = 600"
+				   " AND order_no < 'O12345'"), FUNDED);
+	assert_funded(db, "O12345", "300:PARTIAL");
+	cr_assert_eq(h_sql_int(db, "SELECT count(*) FROM postings WHERE status = 'BUDGET_EXHAUSTED'"
+				   " AND funded_fen = 0 AND order_no > 'O12345'"), ORDERS - FUNDED - 1);
+	/* In funding order: the posting's seq is the order's place. */
+	cr_assert_eq(h_sql_int(db, "SELECT count(*) FROM postings WHERE seq <> substr(order_no, 2)::int + 1"), 0);
+	/* Two legs for every posting that moved money, and nothing else. */
+	cr_assert_eq(h_sql_int(db, "SELECT count(*) FROM entries WHERE batch_id = 1"), 2 * (FUNDED + 1));
+	cr_assert_eq(h_sql_int(db, "SELECT count(DISTINCT posting_seq) FROM entries WHERE batch_id = 1"), FUNDED + 1);
+	h_result r = h_run(db, "verify", NULL);
+	cr_assert_eq(r.status, 0, "verify: exit %d\n%s%s", r.status, r.out, r.err);
+	h_result_clear(&r);
+}
