@@ -872,7 +872,9 @@ static gboolean record_pools(settle_ctx *c, GError **error)
  * (settle_order.known). The new orders go in as settle_state holds them (mostly in funding
  * order), not sorted by key first: sorting the wide rows costs more than the key's random inserts
  * save (INSERT of 514,263 orders with their indexes: 2.46-2.51 s sorted, 1.64-1.65 s not; of
- * 5,142,630: 27.7 s sorted, 19.7 s not). */
+ * 5,142,630: 27.7 s sorted, 19.7 s not). The price is a less dense key: orders_pkey takes 38 MB
+ * for those 514,263 orders, against 24 MB filled in key order (the database, 724 MiB against
+ * 711 MiB after 1,000,000 lines). */
 static gboolean record_orders(settle_ctx *c, GError **error)
 {
 	const char *p1[] = { c->programme };
