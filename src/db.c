@@ -441,8 +441,8 @@ char *db_text_array(const char *const *items, size_t n)
  * that may not lock mean. */
 static gboolean lock_statement(db *d, PGconn *conn, const char *sql, GError **error)
 {
-	if (conn == d->conn && !db_copy_wait(d, error))
-		return FALSE;
+	/* On the run's own connection, its callers have read any deferred COPY's result first. */
+	g_assert(conn != d->conn || !d->copy_pending);
 	const char *params[] = { d->programme };
 	PGresult *res = PQexecParams(conn, sql, 1, NULL, params, NULL, NULL, 0);
 	ExecStatusType st = PQresultStatus(res);

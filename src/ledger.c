@@ -380,15 +380,12 @@ void ledger_write_txn(ledger_writer *w, const char *txn, int posting_seq, const 
 
 gboolean ledger_writer_flush(ledger_writer *w, GError **error)
 {
-	/* Entries of no batch come alone; a batch's entries are each for a posting of it. */
-	g_assert(w->batch_id >= 1 || w->postings_n == 0);
-	g_assert(w->postings_n >= 0 && w->entries_n >= 0);
-	return db_copy_rows(w->d, copy_postings, w->postings, error) &&
-	       db_copy_rows(w->d, copy_entries, w->entries, error);
+	return ledger_writer_flush_deferred(w, error) && db_copy_wait(w->d, error);
 }
 
 gboolean ledger_writer_flush_deferred(ledger_writer *w, GError **error)
 {
+	/* Entries of no batch come alone; a batch's entries are each for a posting of it. */
 	g_assert(w->batch_id >= 1 || w->postings_n == 0);
 	g_assert(w->postings_n >= 0 && w->entries_n >= 0);
 	if (w->entries->len == 0)

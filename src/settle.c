@@ -455,11 +455,6 @@ static const char *text_or_null(const PGresult *res, int row, int col)
 	return PQgetisnull(res, row, col) ? NULL : PQgetvalue(res, row, col);
 }
 
-static gboolean flush_pricing(settle_ctx *c, GError **error)
-{
-	return flush(c, c->fund, copy_fund, error) && flush(c, c->state, copy_state, error);
-}
-
 /* How the touched orders' lines are read. `lines` has no statistics the planner can trust (see
  * analyse_work), so it probes the lines index once per touched order (nested loops): right for a
  * night that touches a few orders of a long history, and twice as slow as reading the programme's
@@ -561,8 +556,9 @@ static PGresult *fetch_chunk(settle_ctx *c, const char *fetch, int n, GError **e
 /* Steps 2 and 3 read a cursor a chunk at a time and write what each chunk gives by COPY. The
  * next chunk is fetched before the last one's rows are sent, and the last COPY of a round is sent
  * deferred (db_copy_rows_deferred): the server stores those rows while the client works through
- * the next chunk, instead of each waiting for the other. */
-static gboolean flush_pricing_deferred(settle_ctx *c, GError **error)
+ * the next chunk, instead of each waiting for the other. The next statement (the FETCH, or the
+ * CLOSE after the last round) reads its result first. */
+static gboolean flush_pricing(settle_ctx *c, GError **error)
 {
 	return flush(c, c->state, copy_state, error) && db_copy_rows_deferred(c->d, copy_fund, c->fund, error);
 }
@@ -587,7 +583,7 @@ static gboolean price_orders(settle_ctx *c, GError **error)
 		res = NULL;
 		if (!ok || n < SETTLE_CHUNK_ROWS)
 			break;
-		ok = (res = fetch_chunk(c, fetch, L_COLUMNS, error)) != NULL && flush_pricing_deferred(c, error);
+		ok = (res = fetch_chunk(c, fetch, L_COLUMNS, error)) != NULL && flush_pricing(c, error);
 	}
 	PQclear(res);
 	/* Only touched orders are read, each once (settle_touched's key). */
@@ -791,17 +787,11 @@ static void fund_order(settle_ctx *c, PGresult *res, int i)
 		write_order_state(c, &r, post.after, posted || after_reversal, known);
 }
 
-/* The round's postings, entries and order states. Their order does not matter: settle_state is
- * a work table, and orders are written from it by one statement after every posting (the orders
- * guard checks one against the other then, record_orders). */
+/* The round's order states, postings and entries, the ledger's last COPY deferred (see
+ * flush_pricing). Their order does not matter: settle_state is a work table, and orders are
+ * written from it by one statement after every posting (the orders guard checks one against the
+ * other then, record_orders). */
 static gboolean flush_all(settle_ctx *c, GError **error)
-{
-	return ledger_writer_flush(c->ledger, error) && flush(c, c->state, copy_state, error);
-}
-
-/* flush_all, the order states first so that the ledger's last COPY can be deferred (see
- * flush_pricing_deferred). */
-static gboolean flush_all_deferred(settle_ctx *c, GError **error)
 {
 	return flush(c, c->state, copy_state, error) && ledger_writer_flush_deferred(c->ledger, error);
 }
@@ -829,7 +819,7 @@ static gboolean fund_orders(settle_ctx *c, GError **error)
 		res = NULL;
 		if (n < SETTLE_CHUNK_ROWS)
 			break;
-		ok = (res = fetch_chunk(c, fetch, F_COLUMNS, error)) != NULL && flush_all_deferred(c, error);
+		ok = (res = fetch_chunk(c, fetch, F_COLUMNS, error)) != NULL && flush_all(c, error);
 	}
 	PQclear(res);
 	return ok && flush_all(c, error) && db_exec(c->d, "CLOSE settle_funding", error);
