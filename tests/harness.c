@@ -435,6 +435,42 @@ void h_assert_replay_and_verify_clean(const char *db, const char *registry)
 {
 	H_RUN(db, 0, NULL, "replay", "--from", "2018-01-01", "--to", "2018-12-31", "--registry", registry);
 	H_RUN(db, 0, NULL, "verify");
+	h_assert_lines_counted_keyed(db);
+}
+
+void h_assert_lines_counted_keyed(const char *db)
+{
+	static const char differ[] =
+		"WITH k AS (SELECT programme, shop_id, order_key FROM lines WHERE order_key IS NOT NULL"
+		"  UNION SELECT programme, shop_id, order_key FROM line_acts WHERE order_key IS NOT NULL),"
+		" whole AS (SELECT * FROM lines_counted()),"
+		" keyed AS (SELECT l.* FROM k CROSS JOIN LATERAL order_lines_counted(k.programme, k.shop_id, k.order_key) l)"
+		" SELECT (SELECT count(*) FROM (TABLE whole EXCEPT ALL TABLE keyed) x)"
+		"  + (SELECT count(*) FROM (TABLE keyed EXCEPT ALL TABLE whole) y)";
+	cr_assert_eq(h_sql_int(db, differ), 0, "order_lines_counted() and lines_counted() differ on %" G_GINT64_FORMAT
+		     " rows", (gint64)h_sql_int(db, differ));
+}
+
+int64_t h_index_scans(const char *db, const char *name)
+{
+	/* The test's own sessions report their counts when they next go idle, 1 s apart at most: made
+	 * to report them now (before the server answers), so that a count that grows later is the
+	 * run's, not theirs. */
+	cr_assert(h_exec(db, "SELECT pg_stat_force_next_flush()", NULL));
+	g_free(h_sql(db, "SELECT pg_stat_force_next_flush()::text"));
+	g_autofree char *sql = g_strdup_printf("SELECT idx_scan FROM pg_stat_user_indexes WHERE indexrelname = '%s'", name);
+	return h_sql_int(db, sql);
+}
+
+int64_t h_wait_index_scans_above(const char *db, const char *name, int64_t before)
+{
+	int64_t now = h_index_scans(db, name);
+	for (int attempt = 0; attempt < 100 && now <= before; attempt++) {
+		g_usleep(50 * 1000);
+		now = h_index_scans(db, name);
+	}
+	cr_assert_gt(now, before, "index %s: %" G_GINT64_FORMAT " scans, none since the run", name, (gint64)now);
+	return now;
 }
 
 void h_run_killed(const char *db, const char *point, const char *const *args)

@@ -123,7 +123,16 @@ void h_assert_run(const char *db, int want, const char *must_have, const char *c
 		const char *args_[] = { __VA_ARGS__, NULL };                                                      \
 		h_assert_run(db, want, must_have, args_);                                                         \
 	} while (0)
-/* replay of 2018 with --registry registry, then verify: both exit 0. */
+/* replay of 2018 with --registry registry, then verify: both exit 0; and h_assert_lines_counted_keyed. */
 void h_assert_replay_and_verify_clean(const char *db, const char *registry);
+/* order_lines_counted(programme, shop, key) (sql/017, what a small night's settlement reads) holds,
+ * for every order any line or line act names, the rows lines_counted() holds for it: no more, no
+ * fewer, none changed. */
+void h_assert_lines_counted_keyed(const char *db);
+/* The scans of index `name` the server has counted (pg_stat_user_indexes). */
+int64_t h_index_scans(const char *db, const char *name);
+/* Waits (5 s at most) until the scans of index `name` exceed `before`; returns them. A finished
+ * run's backend reports its counts as it exits, after it has left pg_stat_activity. */
+int64_t h_wait_index_scans_above(const char *db, const char *name, int64_t before);
 
 #endif

@@ -293,7 +293,8 @@ Test(acts, a_correction_reference_changed_in_a_posting_is_found_by_verify)
 }
 
 /* Which state of a line is in force is the order its states were written (sql/013): that order is
- * sealed with them, so a superuser who renumbers it to bring an older state back is found. */
+ * sealed with them, so a superuser who renumbers it to bring an older state back is found; one who
+ * gives two states the same place is refused. */
 Test(acts, the_order_of_a_lines_states_is_sealed)
 {
 	const char *db = setup();
@@ -302,7 +303,100 @@ Test(acts, the_order_of_a_lines_states_is_sealed)
 	H_RUN(db, 0, "W1", "withdraw", "--file", "1", "--reason", "sent by mistake");
 	g_free(h_settle(db)); /* the batch seals the act and its line states */
 	H_RUN(db, 0, NULL, "verify");
+	/* Two states may not share a place in that order (sql/017): "the one written last" is one. */
+	g_autofree char *tie = NULL;
+	cr_assert(!h_exec(db, "SET session_replication_role = replica; UPDATE line_acts"
+			      " SET written = (SELECT min(written) FROM line_acts) WHERE line_no = 3", &tie));
+	cr_assert(tie && strstr(tie, "line_acts_written"), "%s", tie ? tie : "(no error)");
 	cr_assert(h_exec(db, "SET session_replication_role = replica;"
 			     " UPDATE line_acts SET written = written + 1000 WHERE line_no = 2", NULL));
 	H_RUN(db, 1, "line_acts", "verify");
+}
+
+/* The orders a settlement probed since `before`: order_lines_counted() looks up each one's line
+ * acts in line_acts_order, which nothing else reads (a settlement that reads every line takes their
+ * states from line_states(), whole). */
+static int64_t probed_since(const char *db, int64_t before)
+{
+	return h_wait_index_scans_above(db, "line_acts_order", before) - before;
+}
+
+/* A night that touches a few orders of a long history reads only their lines, through the orders'
+ * keys (settle.c's choose_lines_plan, sql/017), and every act still moves exactly the money the
+ * whole history says. History: 100 orders of two lines of 5.00 (S1 standard on odd orders, S2 poor
+ * on even ones), then nights of one or two orders each: a new line on an old order and a new order,
+ * a conflict resolved for the other statement (and back and forth), the first of those files
+ * withdrawn (one order keeps its history, one loses every line), a line outside the window
+ * reclassified in. After each night:
+ * the postings to the fen, the orders' lines probed, and replay, verify and the keyed lines equal to
+ * the whole (h_assert_replay_and_verify_clean). */
+Test(acts, a_small_night_of_a_long_history_probes_its_orders_and_each_act_moves_what_it_should)
+{
+	const char *db = setup();
+	g_autoptr(GString) history = g_string_new(HEADER);
+	for (int i = 1; i <= 100; i++)
+		g_string_append_printf(history,
+				       "EMS,HW%dA,H%d,2018-06-05 10:00:00,C%d,,1,5.00,,\n"
+				       "EMS,HW%dB,H%d,2018-06-06 10:00:00,C%d,,1,5.00,,\n",
+				       i, i, 2 - i % 2, i, i, 2 - i % 2);
+	h_ingest_text(db, "history.csv", history->str, 0);
+	g_free(h_settle(db));
+	h_assert_postings(db, "H1", "500:FUNDED:-");
+	h_assert_postings(db, "H2", "800:FUNDED:-");
+	h_assert_replay_and_verify_clean(db, "as-recorded");
+
+	/* File 2: a line for H1 (14.00 in all: 7.00), a new order X1 of S2 (80% of 10.00). */
+	h_ingest_text(db, "n2.csv", HEADER "EMS,N1,H1,2018-06-07 10:00:00,C1,,1,4.00,,\n"
+					   "EMS,N2,X1,2018-06-07 11:00:00,C2,,1,10.00,,\n", 0);
+	int64_t scans = h_index_scans(db, "line_acts_order");
+	g_free(h_settle(db));
+	cr_assert_geq(probed_since(db, scans), 2);
+	h_assert_postings(db, "H1", "500:FUNDED:-,200:FUNDED:-");
+	h_assert_postings(db, "X1", "800:FUNDED:-");
+	h_assert_replay_and_verify_clean(db, "as-recorded");
+
+	/* File 3 states H2's first parcel at 30.00: a conflict, and nothing to pay until resolved for
+	 * it (35.00 in all, 80%, no cap for the poor: 28.00). */
+	h_ingest_text(db, "n3.csv", HEADER "EMS,HW2A,H2,2018-06-05 10:00:00,C2,,1,30.00,,\n", 0);
+	cr_assert_eq(h_sql_int(db, "SELECT count(*) FROM lines WHERE file_id = 3 AND outcome = 'CONFLICT'"), 1);
+	H_RUN(db, 0, "R1", "resolve", "--courier", "EMS", "--waybill", "HW2A", "--take", "3:2", "--reason",
+	    "the later statement is right");
+	scans = h_index_scans(db, "line_acts_order");
+	g_free(h_settle(db));
+	cr_assert_geq(probed_since(db, scans), 1);
+	h_assert_postings(db, "H2", "800:FUNDED:-,2000:FUNDED:R1");
+	h_assert_replay_and_verify_clean(db, "as-recorded");
+
+	/* File 2 withdrawn: H1 back to its history (10.00), X1 holds no line any more. H2's conflict is
+	 * resolved for the first statement and back again before the same settlement: each of its two
+	 * lines has three states now, the one written last in force, and H2 is priced as it was. */
+	H_RUN(db, 0, "R2", "resolve", "--courier", "EMS", "--waybill", "HW2A", "--take", "first", "--reason",
+	    "the first statement after all");
+	H_RUN(db, 0, "R3", "resolve", "--courier", "EMS", "--waybill", "HW2A", "--take", "3:2", "--reason",
+	    "the later statement, finally");
+	H_RUN(db, 0, "W1", "withdraw", "--file", "2", "--reason", "sent twice by the courier");
+	scans = h_index_scans(db, "line_acts_order");
+	g_free(h_settle(db));
+	cr_assert_geq(probed_since(db, scans), 3);
+	h_assert_postings(db, "H1", "500:FUNDED:-,200:FUNDED:-,-200:REVERSAL:W1");
+	h_assert_postings(db, "X1", "800:FUNDED:-,-800:REVERSAL:W1");
+	h_assert_postings(db, "H2", "800:FUNDED:-,2000:FUNDED:R1");
+	h_assert_replay_and_verify_clean(db, "as-recorded");
+
+	/* File 4: a parcel of H3 on 06-20, after the window; the window corrected, then reclassified
+	 * (16.00 in all: 8.00). */
+	h_ingest_text(db, "n4.csv", HEADER "EMS,N3,H3,2018-06-20 10:00:00,C1,,1,6.00,,\n", 0);
+	cr_assert_eq(h_sql_int(db, "SELECT count(*) FROM lines WHERE file_id = 4 AND outcome = 'NOT_IN_CAMPAIGN'"), 1);
+	h_load_text(db, "campaigns",
+		    "campaign_id,name,starts_at,ends_at\n"
+		    "c618,618,2018-06-01 00:00:00,2018-06-25 00:00:00\n"
+		    "d11,双十一,2018-11-01 00:00:00,2018-11-12 00:00:00\n");
+	H_RUN(db, 0, "C1", "reclassify", "--from", "2018-06-20", "--to", "2018-06-20", "--reason", "window corrected");
+	scans = h_index_scans(db, "line_acts_order");
+	g_free(h_settle(db));
+	cr_assert_geq(probed_since(db, scans), 1);
+	h_assert_postings(db, "H3", "500:FUNDED:-,300:FUNDED:C1");
+	cr_assert_eq(h_sql_int(db, "SELECT count(*) FROM postings WHERE batch_id = 5"), 1, "only H3 moved");
+	h_assert_replay_and_verify_clean(db, "as-recorded");
+	H_RUN(db, 0, NULL, "replay", "--from", "2018-06-01", "--to", "2018-06-30", "--registry", "current");
 }

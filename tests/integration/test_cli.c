@@ -226,7 +226,8 @@ Test(cli, a_double_dash_ends_the_options_and_is_no_operand)
 /* Migration 014: identifiers compare byte by byte whatever the server's locale, and upgrading a
  * database that already has a ledger (the columns as 013 left them) keeps every digest: verify and
  * replay find nothing, and the next nights settle as before. The later migrations are applied on
- * the way: 015 and 016 narrow the keys of orders_unfunded and lines_order. */
+ * the way: 015 and 016 narrow the keys of orders_unfunded and lines_order, 017 adds
+ * order_lines_counted() and its indexes. */
 Test(cli, the_keys_of_the_growing_tables_compare_bytewise_and_the_upgrade_keeps_every_digest)
 {
 	const char *db = h_fresh_db();
@@ -250,6 +251,7 @@ Test(cli, the_keys_of_the_growing_tables_compare_bytewise_and_the_upgrade_keeps_
 			     " (programme, fund_pickup, fund_courier, fund_waybill) WHERE unfunded_fen > 0;"
 			     " DROP INDEX lines_order; CREATE INDEX lines_order ON lines (programme, shop_id, order_key)"
 			     " WHERE outcome = 'ELIGIBLE';"
+			     " DROP FUNCTION order_lines_counted; DROP INDEX line_acts_order, line_acts_written;"
 			     " DELETE FROM schema_version WHERE version >= 14", NULL));
 	h_disconnect(db);
 
@@ -262,6 +264,7 @@ Test(cli, the_keys_of_the_growing_tables_compare_bytewise_and_the_upgrade_keeps_
 	cr_assert(strstr(unfunded, "(programme) WHERE (unfunded_fen > 0)"), "015: %s", unfunded);
 	g_autofree char *by_order = h_sql(db, "SELECT pg_get_indexdef('lines_order'::regclass)");
 	cr_assert(strstr(by_order, "(shop_id, order_key) WHERE (outcome = 'ELIGIBLE'::text)"), "016: %s", by_order);
+	cr_assert_eq(h_sql_int(db, "SELECT count(*) FROM pg_proc WHERE proname = 'order_lines_counted'"), 1, "017");
 	h_assert_replay_and_verify_clean(db, "as-recorded");
 	g_autofree char *n2 = g_strconcat(header, "EMS,W3,O1,2018-06-06 10:00:00,C1,,1,2.00,,\n", NULL);
 	h_ingest_text(db, "n2.csv", n2, 0);

@@ -468,6 +468,7 @@ static void check_ledger(model *m)
 		     0, "seed %u night %d: a transaction's entries do not sum to zero", m->seed, m->night);
 	cr_assert_eq(h_sql_int(db, "SELECT count(*) FROM orders WHERE funded_fen + unfunded_fen <> entitlement_fen"), 0);
 
+	h_assert_lines_counted_keyed(db);
 	h_result r = h_run(db, "verify", NULL);
 	cr_assert_eq(r.status, 0, "seed %u night %d: verify: %s%s", m->seed, m->night, r.out, r.err);
 	h_result_clear(&r);
