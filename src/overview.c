@@ -91,7 +91,8 @@ static void unapproved_of(const char *list, GArray *out)
 /* What was posted, owed and paid, the last batch, the corrections, the batches not approved. */
 #define TOTALS_SQL                                                                                         \
 	"SELECT (SELECT coalesce(sum(posted_fen), 0) FROM batches WHERE programme = $1),"                   \
-	" (SELECT coalesce(sum(unfunded_fen), 0) FROM orders WHERE programme = $1),"                        \
+	" (SELECT coalesce(sum(unfunded_fen), 0) FROM orders WHERE programme = $1"                          \
+	"  AND unfunded_fen > 0),"                                                                          \
 	" (SELECT coalesce(sum(amount_fen), 0) FROM payments WHERE programme = $1 AND status = 'PAID'),"    \
 	" (SELECT max(batch_id) FROM batches WHERE programme = $1),"                                        \
 	" (SELECT max(created_at)::text FROM batches WHERE programme = $1),"                                \
