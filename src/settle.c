@@ -200,14 +200,16 @@ static char *column_array(const PGresult *res, int col)
  * their time once they hold it, so every change committed after the last settlement has a later
  * time than its mark (sql/007_settle_marks.sql). Only the changed registry rows are read, then
  * the orders they name through the orders' key (or one pass over orders when a policy version
- * changed, which is rare). The mark moves to this settlement's time. */
-static gboolean touch_registry_changes(settle_ctx *c, int64_t *n, GError **error)
+ * changed, which is rare). The mark moves to this settlement's time. *changed: whether any such
+ * change was found (its orders may have been touched already, by lines). */
+static gboolean touch_registry_changes(settle_ctx *c, int64_t *n, gboolean *changed, GError **error)
 {
 	const char *p1[] = { c->programme };
 	char *since = NULL;
 	if (!db_scalar(c->d, "SELECT registry_seen_at::text FROM settle_marks WHERE programme = $1", 1, p1, &since,
 		       error))
 		return FALSE;
+	*changed = since == NULL;
 	if (!since)
 		return touch(c,
 			     "INSERT INTO settle_touched SELECT shop_id, order_key FROM orders WHERE programme = $1"
@@ -220,6 +222,7 @@ static gboolean touch_registry_changes(settle_ctx *c, int64_t *n, GError **error
 	PGresult *policies = shops ? db_query(c->d, touch_changed_policies, 2, p2, error) : NULL;
 	gboolean ok = policies != NULL;
 	g_assert(!ok || (PQnfields(shops) == CHANGED_SHOP_COLUMNS && PQnfields(policies) == CHANGED_POLICY_COLUMNS));
+	*changed = ok && (PQntuples(shops) > 0 || PQntuples(policies) > 0);
 	if (ok && PQntuples(shops) > 0) {
 		g_autofree char *ids = column_array(shops, CHANGED_SHOP_ID);
 		const char *p[] = { c->programme, ids };
@@ -247,11 +250,53 @@ static gboolean touch_registry_changes(settle_ctx *c, int64_t *n, GError **error
 				 1, p1, error);
 }
 
+/* Whether this settlement's retries of unfunded amounts may fund anything. A retry funds only
+ * from money left in a pool (POLICY.md), and a retry that funds nothing posts nothing ("a
+ * settlement records a posting only where an entitlement changed or money was funded"), so when
+ * every pool is empty and nothing tonight can give money back, pricing every waiting order again
+ * changes nothing, and costs as much as the whole history of waiting orders (every night after the
+ * fund ran out: 504,000 of them after the bench's first night, 12 s). Money comes back only from a
+ * reversal of funded money, and an entitlement can only fall through a registry change, an act,
+ * an order held before, or a new line earlier than its order's date (a later line only adds its
+ * fee on the same order date, and the rate's rounding and the cap never fall as the fee grows).
+ * Any of those (for a new line: of an order funded something), or a pool with money left, and
+ * every waiting order is retried. */
+static gboolean retries_may_fund(settle_ctx *c, gboolean registry_changed, gboolean *may, GError **error)
+{
+	*may = TRUE;
+	if (registry_changed)
+		return TRUE;
+	g_autoptr(GArray) pools = pools_new();
+	if (!pools_read(c->d, c->programme, pools, error))
+		return FALSE;
+	for (guint i = 0; i < pools->len; i++)
+		if (g_array_index(pools, pools_balance, i).left_fen > 0)
+			return TRUE;
+	char prev[24], upto[24];
+	g_snprintf(prev, sizeof prev, "%" G_GINT64_FORMAT, (gint64)c->files_prev);
+	g_snprintf(upto, sizeof upto, "%" G_GINT64_FORMAT, (gint64)c->files_upto);
+	const char *p3[] = { c->programme, prev, upto };
+	char *v = NULL;
+	if (!db_scalar(c->d,
+		       "SELECT EXISTS (SELECT 1 FROM settle_corrections) OR EXISTS (SELECT 1 FROM settle_held"
+		       "  WHERE programme = $1)"
+		       " OR EXISTS (SELECT 1 FROM lines l JOIN orders o ON o.programme = $1 AND o.shop_id = l.shop_id"
+		       "  AND o.order_key = l.order_key WHERE l.programme = $1 AND l.outcome = 'ELIGIBLE'"
+		       "  AND l.file_id > $2::bigint AND l.file_id <= $3::bigint AND l.pickup_time < o.order_date"
+		       "  AND o.funded_fen > 0)",
+		       3, p3, &v, error))
+		return FALSE;
+	*may = strcmp(v, "t") == 0;
+	g_free(v);
+	return TRUE;
+}
+
 /* Step 1, the one place that decides which orders this settlement prices (settle_touched):
- * those with eligible lines newer than the last batch, those still owed unfunded money (a retry
- * funds the entitlement as it stands now, POLICY.md), those held by an earlier settlement
- * (sql/009_settle_held.sql), and those a registry change since the last settlement may move.
- * Another cause of re-pricing adds its INSERT INTO settle_touched here. */
+ * those with eligible lines newer than the last batch, those held by an earlier settlement
+ * (sql/009_settle_held.sql), those a registry change since the last settlement may move, those
+ * an act moved, and those still owed unfunded money when a retry may fund them (a retry funds the
+ * entitlement as it stands now, POLICY.md; retries_may_fund). Another cause of re-pricing adds
+ * its INSERT INTO settle_touched here, and to retries_may_fund when it may lower an entitlement. */
 static gboolean touch_orders(settle_ctx *c, GError **error)
 {
 	char prev[24], upto[24];
@@ -259,7 +304,8 @@ static gboolean touch_orders(settle_ctx *c, GError **error)
 	g_snprintf(upto, sizeof upto, "%" G_GINT64_FORMAT, (gint64)c->files_upto);
 	const char *p3[] = { c->programme, prev, upto };
 	const char *p1[] = { c->programme };
-	int64_t by_lines = 0, retried = 0, by_registry = 0, by_acts = 0;
+	int64_t by_lines = 0, held = 0, by_registry = 0, by_acts = 0, retried = 0;
+	gboolean registry_changed = FALSE, retry = TRUE;
 	/* The night's orders by hash, into a table with no index yet; its key is built once, after
 	 * (the later causes need it: each skips an order touched already). Sorting the lines by
 	 * order and inserting each order into the key as it comes took 8.2 s of a first night of
@@ -274,16 +320,19 @@ static gboolean touch_orders(settle_ctx *c, GError **error)
 		      db_exec(c->d, "SET LOCAL enable_sort = on", error) &&
 		      db_exec(c->d, "ALTER TABLE settle_touched ADD PRIMARY KEY (shop_id, order_key)", error) &&
 		      touch(c,
-			    "INSERT INTO settle_touched SELECT shop_id, order_key FROM orders"
-			    " WHERE programme = $1 AND unfunded_fen > 0 ON CONFLICT DO NOTHING",
-			    1, p1, &retried, error) &&
-		      touch(c,
 			    "INSERT INTO settle_touched SELECT shop_id, order_key FROM settle_held"
 			    " WHERE programme = $1 ON CONFLICT DO NOTHING",
-			    1, p1, &retried, error) &&
-		      touch_registry_changes(c, &by_registry, error) && acts_settle_touch(c->d, c->reg, &by_acts, error);
-	g_assert(!ok || (by_lines >= 0 && retried >= 0 && by_registry >= 0 && by_acts >= 0));
-	c->touched = by_lines + retried + by_registry + by_acts;
+			    1, p1, &held, error) &&
+		      touch_registry_changes(c, &by_registry, &registry_changed, error) &&
+		      acts_settle_touch(c->d, c->reg, &by_acts, error) &&
+		      retries_may_fund(c, registry_changed, &retry, error);
+	if (ok && retry)
+		ok = touch(c,
+			   "INSERT INTO settle_touched SELECT shop_id, order_key FROM orders"
+			   " WHERE programme = $1 AND unfunded_fen > 0 ON CONFLICT DO NOTHING",
+			   1, p1, &retried, error);
+	g_assert(!ok || (by_lines >= 0 && held >= 0 && by_registry >= 0 && by_acts >= 0 && retried >= 0));
+	c->touched = by_lines + held + by_registry + by_acts + retried;
 	return ok;
 }
 

@@ -246,7 +246,9 @@ static void add_pool(model *m)
 	p->from = rnd(m, 0, 1) ? 0 : rnd(m, 0, 200);
 	p->to = rnd(m, 0, 1) ? YEAR_DAYS - 1 : rnd(m, p->from, YEAR_DAYS - 1);
 	p->priority = rnd(m, 1, 3);
-	p->amount = rnd(m, 0, 40000);
+	/* Small, and topped up one night in four: nights with every pool empty are common, so that
+	 * money a reversal gives back must reach the waiting orders in the same settlement. */
+	p->amount = rnd(m, 0, 15000);
 	m->n_pools++;
 }
 
@@ -279,7 +281,7 @@ static void correct_registry(model *m)
 	}
 	if (rnd(m, 0, 2) == 0)
 		draw_policies(m);
-	if (rnd(m, 0, 1)) {
+	if (rnd(m, 0, 3) == 0) {
 		for (int i = 0; i < m->n_pools; i++)
 			m->pools[i].amount += rnd(m, 0, 1) ? rnd(m, 0, 20000) : 0;
 		if (m->n_pools < (int)G_N_ELEMENTS(m->pools) && rnd(m, 0, 1))

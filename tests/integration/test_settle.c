@@ -325,6 +325,65 @@ Test(settle, a_reversed_order_still_owed_money_is_retried_in_funding_key_order)
 	h_result_clear(&r);
 }
 
+/* After the fund ran out, a night whose orders cannot give money back does not price the waiting
+ * orders again (settle.c, retries_may_fund): it would fund nothing and post nothing. A night that
+ * can, does, and the money comes back to the waiting orders in funding-key order in the same
+ * settlement: through a parcel earlier than its order's date (a lower rate), and through a registry
+ * change of another shop, even when the changed order was touched by a parcel first. */
+Test(settle, after_the_fund_ran_out_waiting_orders_get_money_given_back_the_same_night)
+{
+	const char *db = setup();
+	h_load_text(db, "budgets",
+		    "pool_id,name,amount,valid_from,valid_to,priority\n"
+		    "big,大池,37.00,2016-01-01,2018-12-31,1\n");
+	/* P1: S2, poor: 80% of 20.00. REV1: S4, poor from 06-12: 80% of 20.00. W1, W2: S1, capped. */
+	h_ingest_text(db, "n1.csv", HEADER "EMS,F1,P1,2018-06-05 09:00:00,C2,,1,20.00,,\n"
+					   "EMS,F2,REV1,2018-06-13 10:00:00,C4,,1,20.00,,\n"
+					   "EMS,F3,W1,2018-06-14 10:00:00,C1,,1,25.00,,\n"
+					   "EMS,F4,W2,2018-06-15 10:00:00,C1,,1,25.00,,\n", 0);
+	g_free(h_settle(db));
+	assert_funded(db, "P1", "1600:FUNDED");
+	assert_funded(db, "REV1", "1600:FUNDED");
+	assert_funded(db, "W1", "500:PARTIAL");
+	assert_funded(db, "W2", "0:BUDGET_EXHAUSTED");
+
+	/* Nothing can come back: a new order, and a later parcel of W1 (still capped). */
+	h_ingest_text(db, "n2.csv", HEADER "EMS,F5,N1,2018-06-16 10:00:00,C1,,1,4.00,,\n"
+					   "EMS,F6,W1,2018-06-17 10:00:00,C1,,1,1.00,,\n", 0);
+	g_autofree char *two = h_settle(db);
+	cr_assert_str_eq(two, "{\"batch\":2,\"orders\":1,\"postings\":1,\"posted_fen\":0,\"unfunded_fen\":1700}");
+	assert_funded(db, "N1", "0:BUDGET_EXHAUSTED");
+	assert_funded(db, "W1", "500:PARTIAL");
+	assert_funded(db, "W2", "0:BUDGET_EXHAUSTED");
+
+	/* A parcel of REV1 on 06-11, before S4's household was poor: 50% of 25.00, capped at 10.00.
+	 * The 6.00 it gives back goes to W1 (its 5.00), then W2 (1.00); N1 comes later. */
+	h_ingest_text(db, "n3.csv", HEADER "EMS,F7,REV1,2018-06-11 10:00:00,C4,,1,5.00,,\n", 0);
+	g_autofree char *three = h_settle(db);
+	cr_assert_str_eq(three,
+			 "{\"batch\":3,\"orders\":3,\"postings\":3,\"posted_fen\":0,\"unfunded_fen\":1100}");
+	assert_funded(db, "REV1", "1600:FUNDED,-600:REVERSAL");
+	assert_funded(db, "W1", "500:PARTIAL,500:FUNDED");
+	assert_funded(db, "W2", "0:BUDGET_EXHAUSTED,100:PARTIAL");
+	assert_funded(db, "N1", "0:BUDGET_EXHAUSTED");
+
+	/* S2's household is poor only from July now: P1 falls to 50% of 20.00 and gives 6.00 back, to
+	 * W2. P1 also has a parcel tonight (a fee of 0), so the registry change touches no order of
+	 * its own: it still counts as one that can give money back. */
+	h_load_text(db, "households",
+		    "household_id,head_name,village,poor_from,poor_to\n"
+		    "H2,符春花,村二,2018-07-01,\n"
+		    "H4,欧阳小锋,村四,2018-06-12,\n");
+	h_ingest_text(db, "n4.csv", HEADER "EMS,F8,P1,2018-06-18 10:00:00,C2,,1,0.00,,\n", 0);
+	g_autofree char *four = h_settle(db);
+	cr_assert_str_eq(four, "{\"batch\":4,\"orders\":2,\"postings\":2,\"posted_fen\":0,\"unfunded_fen\":500}");
+	assert_funded(db, "P1", "1600:FUNDED,-600:REVERSAL");
+	assert_funded(db, "W2", "0:BUDGET_EXHAUSTED,100:PARTIAL,600:PARTIAL");
+	assert_funded(db, "N1", "0:BUDGET_EXHAUSTED");
+	cr_assert_eq(h_sql_int(db, "SELECT amount_fen - drawn_fen FROM pool_balances WHERE pool_id = 'big'"), 0);
+	h_assert_replay_and_verify_clean(db, "as-recorded");
+}
+
 /* Funding reads the attempts 10,000 at a time and writes each round's postings and entries while
  * it funds the next (the last COPY of a round deferred; the last round's are not). 35,000 orders
  * of 6.00 each, picked up a second apart (the funding key), and a pool of 74,073.00: the first
