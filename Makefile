@@ -26,6 +26,11 @@ UNIT     := $(sort $(wildcard tests/unit/*.c))
 INTEG    := $(sort $(wildcard tests/integration/*.c))
 HARNESS  := tests/harness.c
 RESOURCES := $(sort $(wildcard sql/*.sql profiles/*.profile))
+# Their names, rewritten only when the list changes: a file removed changes no file's time, and
+# the embedded resources must lose it too.
+RESOURCES_LIST := build/resources.list
+$(shell mkdir -p build && l='$(RESOURCES)' && \
+	{ [ "$$(cat $(RESOURCES_LIST) 2>/dev/null)" = "$$l" ] || printf '%s\n' "$$l" >$(RESOURCES_LIST); })
 
 # Two build flavours share one set of rules: build/ (plain) and build/asan/ (sanitizers).
 define flavour
@@ -35,7 +40,7 @@ $(1)/obj/%.o: src/%.c $$(wildcard src/*.h) | $(1)/obj
 $(1)/obj/resources.o: $(1)/resources.c | $(1)/obj
 	@echo "  CC      $$@"
 	@$$(CC) $$(BASE_CFLAGS) $(2) -Wno-overlength-strings -c $$< -o $$@
-$(1)/resources.c: $$(RESOURCES) scripts/resources | $(1)/obj
+$(1)/resources.c: $$(RESOURCES) $$(RESOURCES_LIST) scripts/resources | $(1)/obj
 	@echo "  GEN     $$@"
 	@scripts/resources $(1) $$(RESOURCES)
 $(1)/libsubsidy.a: $$(patsubst src/%.c,$(1)/obj/%.o,$$(LIBSRC)) $(1)/obj/resources.o
@@ -76,7 +81,7 @@ build/fuzz/obj/%.o: src/%.c $(wildcard src/*.h) | build/fuzz/obj
 build/fuzz/obj/resources.o: build/fuzz/resources.c | build/fuzz/obj
 	@echo "  CC      $@"
 	@$(FUZZ_CC) $(BASE_CFLAGS) $(FUZZ_WARN) -O1 -Wno-overlength-strings -c $< -o $@
-build/fuzz/resources.c: $(RESOURCES) scripts/resources | build/fuzz/obj
+build/fuzz/resources.c: $(RESOURCES) $(RESOURCES_LIST) scripts/resources | build/fuzz/obj
 	@echo "  GEN     $@"
 	@scripts/resources build/fuzz $(RESOURCES)
 build/fuzz/libsubsidy.a: $(patsubst src/%.c,build/fuzz/obj/%.o,$(LIBSRC)) build/fuzz/obj/resources.o
