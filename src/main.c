@@ -109,6 +109,9 @@ static int finish(int argc, char **argv, int status)
 int main(int argc, char **argv)
 {
 	setlocale(LC_ALL, "C.UTF-8");
+	/* Diagnostics (G_MESSAGES_DEBUG=all: how settle read the night) on stderr, never mixed into
+	 * the --json on stdout. */
+	g_log_writer_default_set_use_stderr(TRUE);
 	int first = 1;
 	while (first < argc && argv[first][0] == '-') {
 		const char *a = argv[first];

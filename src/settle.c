@@ -326,6 +326,9 @@ static gboolean touch_orders(settle_ctx *c, GError **error)
 		      touch_registry_changes(c, &by_registry, &registry_changed, error) &&
 		      acts_settle_touch(c->d, c->reg, &by_acts, error) &&
 		      retries_may_fund(c, registry_changed, &retry, error);
+	if (ok)
+		g_debug("settle: the orders waiting for money %s",
+			retry ? "retried" : "not retried: no pool has money left and none can come back");
 	if (ok && retry)
 		ok = touch(c,
 			   "INSERT INTO settle_touched SELECT shop_id, order_key FROM orders"
@@ -542,6 +545,9 @@ static gboolean choose_lines_plan(settle_ctx *c, gboolean *scan, GError **error)
 	g_free(v);
 	g_assert(c->touched >= 0 && eligible >= 0);
 	*scan = c->touched * SETTLE_SCAN_SHARE >= eligible;
+	g_debug("settle: the lines of %" G_GINT64_FORMAT " touched orders read %s (%" G_GINT64_FORMAT
+		" eligible lines stored)", (gint64)c->touched, *scan ? "in one pass" : "by probing each order",
+		(gint64)eligible);
 	return db_exec(c->d, *scan ? "SET LOCAL enable_nestloop = off" : "SET LOCAL enable_nestloop = on", error);
 }
 

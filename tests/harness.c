@@ -407,6 +407,16 @@ char *h_settle(const char *db)
 	return out;
 }
 
+char *h_settle_said(const char *db, char **said)
+{
+	g_setenv("G_MESSAGES_DEBUG", "all", TRUE);
+	h_result r = h_run(db, "settle", "--json", NULL);
+	g_unsetenv("G_MESSAGES_DEBUG");
+	cr_assert_eq(r.status, 0, "settle: exit %d\n%s%s", r.status, r.out, r.err);
+	*said = r.err;
+	return g_strstrip(r.out);
+}
+
 char *h_postings_of(const char *db, const char *order_no)
 {
 	return h_sqlf(db,
@@ -449,28 +459,6 @@ void h_assert_lines_counted_keyed(const char *db)
 		"  + (SELECT count(*) FROM (TABLE keyed EXCEPT ALL TABLE whole) y)";
 	cr_assert_eq(h_sql_int(db, differ), 0, "order_lines_counted() and lines_counted() differ on %" G_GINT64_FORMAT
 		     " rows", (gint64)h_sql_int(db, differ));
-}
-
-int64_t h_index_scans(const char *db, const char *name)
-{
-	/* The test's own sessions report their counts when they next go idle, 1 s apart at most: made
-	 * to report them now (before the server answers), so that a count that grows later is the
-	 * run's, not theirs. */
-	cr_assert(h_exec(db, "SELECT pg_stat_force_next_flush()", NULL));
-	g_free(h_sql(db, "SELECT pg_stat_force_next_flush()::text"));
-	g_autofree char *sql = g_strdup_printf("SELECT idx_scan FROM pg_stat_user_indexes WHERE indexrelname = '%s'", name);
-	return h_sql_int(db, sql);
-}
-
-int64_t h_wait_index_scans_above(const char *db, const char *name, int64_t before)
-{
-	int64_t now = h_index_scans(db, name);
-	for (int attempt = 0; attempt < 100 && now <= before; attempt++) {
-		g_usleep(50 * 1000);
-		now = h_index_scans(db, name);
-	}
-	cr_assert_gt(now, before, "index %s: %" G_GINT64_FORMAT " scans, none since the run", name, (gint64)now);
-	return now;
 }
 
 void h_run_killed(const char *db, const char *point, const char *const *args)

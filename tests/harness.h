@@ -101,6 +101,8 @@ void h_ingest_text(const char *db, const char *name, const char *text, int want_
 
 /* Runs settle --json; asserts exit 0; returns stdout, trimmed (caller frees). */
 char *h_settle(const char *db);
+/* h_settle with settle's diagnostics on (G_MESSAGES_DEBUG=all): *said gets them (stderr, to free). */
+char *h_settle_said(const char *db, char **said);
 
 /* Loads every fixture registry file of dir (policies, shops, senders, households, campaigns,
  * budgets, those present) into db; asserts each load exits 0. */
@@ -129,10 +131,5 @@ void h_assert_replay_and_verify_clean(const char *db, const char *registry);
  * for every order any line or line act names, the rows lines_counted() holds for it: no more, no
  * fewer, none changed. */
 void h_assert_lines_counted_keyed(const char *db);
-/* The scans of index `name` the server has counted (pg_stat_user_indexes). */
-int64_t h_index_scans(const char *db, const char *name);
-/* Waits (5 s at most) until the scans of index `name` exceed `before`; returns them. A finished
- * run's backend reports its counts as it exits, after it has left pg_stat_activity. */
-int64_t h_wait_index_scans_above(const char *db, const char *name, int64_t before);
 
 #endif

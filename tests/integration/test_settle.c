@@ -326,7 +326,8 @@ Test(settle, a_reversed_order_still_owed_money_is_retried_in_funding_key_order)
 }
 
 /* After the fund ran out, a night whose orders cannot give money back does not price the waiting
- * orders again (settle.c, retries_may_fund): it would fund nothing and post nothing. A night that
+ * orders again (settle.c, retries_may_fund; its diagnostics say so): it would fund nothing and
+ * post nothing. A night that
  * can, does, and the money comes back to the waiting orders in funding-key order in the same
  * settlement: through a parcel earlier than its order's date (a lower rate), and through a registry
  * change of another shop, even when the changed order was touched by a parcel first. */
@@ -350,7 +351,9 @@ Test(settle, after_the_fund_ran_out_waiting_orders_get_money_given_back_the_same
 	/* Nothing can come back: a new order, and a later parcel of W1 (still capped). */
 	h_ingest_text(db, "n2.csv", HEADER "EMS,F5,N1,2018-06-16 10:00:00,C1,,1,4.00,,\n"
 					   "EMS,F6,W1,2018-06-17 10:00:00,C1,,1,1.00,,\n", 0);
-	g_autofree char *two = h_settle(db);
+	g_autofree char *said = NULL;
+	g_autofree char *two = h_settle_said(db, &said);
+	cr_assert(strstr(said, "waiting for money not retried"), "%s", said);
 	cr_assert_str_eq(two, "{\"batch\":2,\"orders\":1,\"postings\":1,\"posted_fen\":0,\"unfunded_fen\":1700}");
 	assert_funded(db, "N1", "0:BUDGET_EXHAUSTED");
 	assert_funded(db, "W1", "500:PARTIAL");
@@ -359,7 +362,9 @@ Test(settle, after_the_fund_ran_out_waiting_orders_get_money_given_back_the_same
 	/* A parcel of REV1 on 06-11, before S4's household was poor: 50% of 25.00, capped at 10.00.
 	 * The 6.00 it gives back goes to W1 (its 5.00), then W2 (1.00); N1 comes later. */
 	h_ingest_text(db, "n3.csv", HEADER "EMS,F7,REV1,2018-06-11 10:00:00,C4,,1,5.00,,\n", 0);
-	g_autofree char *three = h_settle(db);
+	g_clear_pointer(&said, g_free);
+	g_autofree char *three = h_settle_said(db, &said);
+	cr_assert(strstr(said, "waiting for money retried"), "%s", said);
 	cr_assert_str_eq(three,
 			 "{\"batch\":3,\"orders\":3,\"postings\":3,\"posted_fen\":0,\"unfunded_fen\":1100}");
 	assert_funded(db, "REV1", "1600:FUNDED,-600:REVERSAL");
@@ -375,7 +380,9 @@ Test(settle, after_the_fund_ran_out_waiting_orders_get_money_given_back_the_same
 		    "H2,符春花,村二,2018-07-01,\n"
 		    "H4,欧阳小锋,村四,2018-06-12,\n");
 	h_ingest_text(db, "n4.csv", HEADER "EMS,F8,P1,2018-06-18 10:00:00,C2,,1,0.00,,\n", 0);
-	g_autofree char *four = h_settle(db);
+	g_clear_pointer(&said, g_free);
+	g_autofree char *four = h_settle_said(db, &said);
+	cr_assert(strstr(said, "waiting for money retried"), "%s", said);
 	cr_assert_str_eq(four, "{\"batch\":4,\"orders\":2,\"postings\":2,\"posted_fen\":0,\"unfunded_fen\":500}");
 	assert_funded(db, "P1", "1600:FUNDED,-600:REVERSAL");
 	assert_funded(db, "W2", "0:BUDGET_EXHAUSTED,100:PARTIAL,600:PARTIAL");
