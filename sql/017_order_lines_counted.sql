@@ -12,6 +12,10 @@
 --   2. the line acts that leave a line live and eligible in the order (line_acts_order), each
 --      the state written last for its line (no later row: line_states() keeps the row with the
 --      highest `written`, 013), joined with its line.
+-- line_acts_order holds every state, not only the live eligible ones: as a partial index it
+-- matched the settlement's search for the states of the acts not yet taken in (acts.c, by
+-- act_seq, live and eligible) better than line_acts_act on an unanalysed line_acts, and read every
+-- live state of the programme's history for it.
 -- Called LATERAL with a touched order's columns, the planner inlines it and probes both indexes
 -- per order. The integration tests check that it returns what lines_counted() returns for the
 -- same order, on every order, after withdrawals, resolutions and reclassifications.
@@ -22,7 +26,7 @@
 -- what both functions assume.
 
 CREATE UNIQUE INDEX line_acts_written ON line_acts (written);
-CREATE INDEX line_acts_order ON line_acts (programme, shop_id, order_key) WHERE live AND outcome = 'ELIGIBLE';
+CREATE INDEX line_acts_order ON line_acts (programme, shop_id, order_key);
 
 CREATE FUNCTION order_lines_counted(text, text, text) RETURNS TABLE (programme text, file_id bigint, line_no integer,
 	courier text, waybill_no text, order_no text, pickup_time timestamp, fee_fen bigint, shop_id text,

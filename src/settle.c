@@ -548,7 +548,11 @@ static gboolean choose_lines_plan(settle_ctx *c, gboolean *scan, GError **error)
 	g_debug("settle: the lines of %" G_GINT64_FORMAT " touched orders read %s (%" G_GINT64_FORMAT
 		" eligible lines stored)", (gint64)c->touched, *scan ? "in one pass" : "by probing each order",
 		(gint64)eligible);
-	return db_exec(c->d, *scan ? "SET LOCAL enable_nestloop = off" : "SET LOCAL enable_nestloop = on", error);
+	/* Probing: every relation through an index on the order's key. `lines` may have been
+	 * analysed long ago, when a handful of orders held all its lines; the planner would then
+	 * expect an order to hold half of them and read the whole table once per touched order. */
+	return db_exec(c->d, *scan ? "SET LOCAL enable_nestloop = off" : "SET LOCAL enable_nestloop = on", error) &&
+	       db_exec(c->d, *scan ? "SET LOCAL enable_seqscan = on" : "SET LOCAL enable_seqscan = off", error);
 }
 
 /* The cursor settle_lines over the touched orders' eligible lines, grouped by order (sorted
@@ -576,7 +580,8 @@ static gboolean open_lines(settle_ctx *c, GError **error)
 		"  AND o.order_key = k.order_key",
 		scan ? none_counted_scan : none_counted_probe,
 		") u ORDER BY u.shop_id COLLATE \"C\", u.order_key COLLATE \"C\"", NULL);
-	return exec_params(c->d, sql, 2, p2, error) && db_exec(c->d, "SET LOCAL enable_nestloop = on", error);
+	return exec_params(c->d, sql, 2, p2, error) && db_exec(c->d, "SET LOCAL enable_nestloop = on", error) &&
+	       db_exec(c->d, "SET LOCAL enable_seqscan = on", error);
 }
 
 /* Folds row i of settle_lines into cur, pricing the order before it when row i starts another. */
