@@ -511,7 +511,7 @@ static const char *text_or_null(const PGresult *res, int row, int col)
  * analyse_work), so the plan is chosen here, from a share that is known (the programme's eligible
  * lines are counted in files):
  * - a night that touches a few orders of a long history probes each touched order's lines
- *   through order_lines_counted() (sql/017), LATERAL, by nested loops: 20 orders of 1,000,000
+ *   through order_lines_counted() (sql/017, 018), LATERAL, by nested loops: 20 orders of 1,000,000
  *   stored lines in milliseconds, where a join with lines_counted() read every eligible line
  *   (0.36 s, growing with the history);
  * - a night that touches most of them reads the programme's lines once and joins them by hash,
@@ -548,11 +548,24 @@ static gboolean choose_lines_plan(settle_ctx *c, gboolean *scan, GError **error)
 	g_debug("settle: the lines of %" G_GINT64_FORMAT " touched orders read %s (%" G_GINT64_FORMAT
 		" eligible lines stored)", (gint64)c->touched, *scan ? "in one pass" : "by probing each order",
 		(gint64)eligible);
-	/* Probing: every relation through an index on the order's key. `lines` may have been
-	 * analysed long ago, when a handful of orders held all its lines; the planner would then
-	 * expect an order to hold half of them and read the whole table once per touched order. */
-	return db_exec(c->d, *scan ? "SET LOCAL enable_nestloop = off" : "SET LOCAL enable_nestloop = on", error) &&
-	       db_exec(c->d, *scan ? "SET LOCAL enable_seqscan = on" : "SET LOCAL enable_seqscan = off", error);
+	if (*scan)
+		return db_exec(c->d, "SET LOCAL enable_nestloop = off", error);
+	/* Probing: nested loops, each inner side an index scan keyed by the order (lines_order,
+	 * line_acts_order) or by the line (lines_pkey, line_acts_line, sql/018). The statistics may
+	 * be stale: `lines` analysed when a handful of orders held all its lines (an order would then
+	 * look like half the table), `line_acts` while it was empty. The planner would then read a
+	 * whole table once per touched order, or hash it whole for a handful of lines. */
+	return db_exec(c->d, "SET LOCAL enable_seqscan = off", error) &&
+	       db_exec(c->d, "SET LOCAL enable_hashjoin = off", error) &&
+	       db_exec(c->d, "SET LOCAL enable_mergejoin = off", error);
+}
+
+/* Gives the planner back the settings choose_lines_plan took from it: the session's own (RESET),
+ * which are the server's unless the operator set them for the connection (PGOPTIONS). */
+static gboolean restore_plan_settings(settle_ctx *c, GError **error)
+{
+	return db_exec(c->d, "RESET enable_nestloop", error) && db_exec(c->d, "RESET enable_seqscan", error) &&
+	       db_exec(c->d, "RESET enable_hashjoin", error) && db_exec(c->d, "RESET enable_mergejoin", error);
 }
 
 /* The cursor settle_lines over the touched orders' eligible lines, grouped by order (sorted
@@ -580,8 +593,7 @@ static gboolean open_lines(settle_ctx *c, GError **error)
 		"  AND o.order_key = k.order_key",
 		scan ? none_counted_scan : none_counted_probe,
 		") u ORDER BY u.shop_id COLLATE \"C\", u.order_key COLLATE \"C\"", NULL);
-	return exec_params(c->d, sql, 2, p2, error) && db_exec(c->d, "SET LOCAL enable_nestloop = on", error) &&
-	       db_exec(c->d, "SET LOCAL enable_seqscan = on", error);
+	return exec_params(c->d, sql, 2, p2, error) && restore_plan_settings(c, error);
 }
 
 /* Folds row i of settle_lines into cur, pricing the order before it when row i starts another. */

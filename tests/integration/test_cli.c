@@ -214,6 +214,52 @@ Test(cli, a_double_dash_ends_the_options_and_is_no_operand)
 	h_result_clear(&r);
 }
 
+/* Migration 018: line_acts is searched by the line and by the order, through keys that do not
+ * start with the programme, and order_lines_counted() names no programme of a line act. */
+static void assert_line_acts_keys_018(const char *db)
+{
+	g_autofree char *by_order = h_sql(db, "SELECT pg_get_indexdef('line_acts_order'::regclass)");
+	cr_assert(g_str_has_suffix(by_order, "USING btree (shop_id, order_key)"), "018: %s", by_order);
+	g_autofree char *by_line = h_sql(db, "SELECT pg_get_indexdef('line_acts_line'::regclass)");
+	cr_assert(g_str_has_suffix(by_line, "USING btree (file_id, line_no, written)"), "018: %s", by_line);
+	cr_assert_eq(h_sql_int(db, "SELECT count(*) FROM pg_proc WHERE proname = 'order_lines_counted'"
+				   " AND prosrc ~ '(a|s|n)\\.programme'"), 0, "018: order_lines_counted()");
+}
+
+/* A database that took 017 as it first landed, with line_acts_order partial (live eligible
+ * states only) and led by the programme, and has line acts: init gives it 018's keys, and its
+ * orders are counted as before (the keyed lines equal the whole, replay and verify clean). */
+Test(cli, a_database_with_the_first_017_takes_018)
+{
+	const char *db = h_fresh_db();
+	h_load_registry(db, "fixtures/small");
+	const char *header = "courier,waybill_no,order_no,pickup_time,sender_code,sender_phone,weight_kg,fee,category,"
+			     "destination\n";
+	g_autofree char *n1 = g_strconcat(header, "EMS,W1,O1,2018-06-05 10:00:00,C1,,1,12.35,,\n"
+						  "EMS,W2,O2,2018-06-05 10:00:00,C2,,1,30.00,,\n", NULL);
+	h_ingest_text(db, "n1.csv", n1, 0);
+	g_autofree char *n2 = g_strconcat(header, "EMS,W3,O1,2018-06-06 10:00:00,C1,,1,2.00,,\n", NULL);
+	h_ingest_text(db, "n2.csv", n2, 0);
+	g_free(h_settle(db));
+	H_RUN(db, 0, NULL, "withdraw", "--file", "2", "--reason", "sent twice");
+	g_free(h_settle(db));
+	cr_assert(h_exec(db, "DROP INDEX line_acts_order, line_acts_line;"
+			     " CREATE INDEX line_acts_order ON line_acts (programme, shop_id, order_key)"
+			     "  WHERE live AND outcome = 'ELIGIBLE';"
+			     " DELETE FROM schema_version WHERE version >= 18", NULL));
+	h_disconnect(db);
+	h_result r = h_run(db, "init", NULL);
+	cr_assert_eq(r.status, 0, "init: exit %d: %s", r.status, r.err);
+	h_result_clear(&r);
+	assert_line_acts_keys_018(db);
+	h_assert_replay_and_verify_clean(db, "as-recorded");
+	g_autofree char *n3 = g_strconcat(header, "EMS,W4,O1,2018-06-07 10:00:00,C1,,1,3.00,,\n", NULL);
+	h_ingest_text(db, "n3.csv", n3, 0);
+	g_autofree char *three = h_settle(db);
+	cr_assert(strstr(three, "\"batch\":3,\"orders\":1,"), "%s", three);
+	h_assert_replay_and_verify_clean(db, "as-recorded");
+}
+
 /* The key columns of the tables that grow with every line (migration 014), with their count. */
 #define KEYS_OF_GROWING_TABLES                                                                             \
 	" FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_collation k ON k.oid = a.attcollation" \
@@ -251,7 +297,8 @@ Test(cli, the_keys_of_the_growing_tables_compare_bytewise_and_the_upgrade_keeps_
 			     " (programme, fund_pickup, fund_courier, fund_waybill) WHERE unfunded_fen > 0;"
 			     " DROP INDEX lines_order; CREATE INDEX lines_order ON lines (programme, shop_id, order_key)"
 			     " WHERE outcome = 'ELIGIBLE';"
-			     " DROP FUNCTION order_lines_counted; DROP INDEX line_acts_order, line_acts_written;"
+			     " DROP FUNCTION order_lines_counted;"
+			     " DROP INDEX line_acts_order, line_acts_written, line_acts_line;"
 			     " DELETE FROM schema_version WHERE version >= 14", NULL));
 	h_disconnect(db);
 
@@ -265,6 +312,7 @@ Test(cli, the_keys_of_the_growing_tables_compare_bytewise_and_the_upgrade_keeps_
 	g_autofree char *by_order = h_sql(db, "SELECT pg_get_indexdef('lines_order'::regclass)");
 	cr_assert(strstr(by_order, "(shop_id, order_key) WHERE (outcome = 'ELIGIBLE'::text)"), "016: %s", by_order);
 	cr_assert_eq(h_sql_int(db, "SELECT count(*) FROM pg_proc WHERE proname = 'order_lines_counted'"), 1, "017");
+	assert_line_acts_keys_018(db);
 	h_assert_replay_and_verify_clean(db, "as-recorded");
 	g_autofree char *n2 = g_strconcat(header, "EMS,W3,O1,2018-06-06 10:00:00,C1,,1,2.00,,\n", NULL);
 	h_ingest_text(db, "n2.csv", n2, 0);
