@@ -551,11 +551,15 @@ static gboolean choose_lines_plan(settle_ctx *c, gboolean *scan, GError **error)
 	if (*scan)
 		return db_exec(c->d, "SET LOCAL enable_nestloop = off", error);
 	/* Probing: nested loops, each inner side an index scan keyed by the order (lines_order,
-	 * line_acts_order) or by the line (lines_pkey, line_acts_line, sql/018). The statistics may
-	 * be stale: `lines` analysed when a handful of orders held all its lines (an order would then
-	 * look like half the table), `line_acts` while it was empty. The planner would then read a
-	 * whole table once per touched order, or hash it whole for a handful of lines. */
+	 * line_acts_order, orders_pkey) or by the line (lines_pkey, line_acts_line, sql/018). The
+	 * statistics may be stale: `lines` analysed when a handful of orders held all its lines (an
+	 * order would then look like half the table), `line_acts` while it was empty. The planner
+	 * would then read a whole table once per touched order, or hash it whole for a handful of
+	 * lines. The touched orders are read in key order (settle_touched_pkey, not a bitmap), so
+	 * that the probes walk each index forwards: 90,172 orders of 514,263, 1.35 s against 2.6 s
+	 * (EXPLAIN ANALYZE). */
 	return db_exec(c->d, "SET LOCAL enable_seqscan = off", error) &&
+	       db_exec(c->d, "SET LOCAL enable_bitmapscan = off", error) &&
 	       db_exec(c->d, "SET LOCAL enable_hashjoin = off", error) &&
 	       db_exec(c->d, "SET LOCAL enable_mergejoin = off", error);
 }
@@ -565,7 +569,8 @@ static gboolean choose_lines_plan(settle_ctx *c, gboolean *scan, GError **error)
 static gboolean restore_plan_settings(settle_ctx *c, GError **error)
 {
 	return db_exec(c->d, "RESET enable_nestloop", error) && db_exec(c->d, "RESET enable_seqscan", error) &&
-	       db_exec(c->d, "RESET enable_hashjoin", error) && db_exec(c->d, "RESET enable_mergejoin", error);
+	       db_exec(c->d, "RESET enable_bitmapscan", error) && db_exec(c->d, "RESET enable_hashjoin", error) &&
+	       db_exec(c->d, "RESET enable_mergejoin", error);
 }
 
 /* The cursor settle_lines over the touched orders' eligible lines, grouped by order (sorted
