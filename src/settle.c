@@ -326,14 +326,18 @@ static gboolean touch_orders(settle_ctx *c, GError **error)
 		      touch_registry_changes(c, &by_registry, &registry_changed, error) &&
 		      acts_settle_touch(c->d, c->reg, &by_acts, error) &&
 		      retries_may_fund(c, registry_changed, &retry, error);
-	if (ok)
-		g_debug("settle: the orders waiting for money %s",
-			retry ? "retried" : "not retried: no pool has money left and none can come back");
-	if (ok && retry)
+	if (ok && !retry)
+		g_debug("settle: the orders waiting for money not retried: no pool has money left and none can"
+			" come back");
+	if (ok && retry) {
 		ok = touch(c,
 			   "INSERT INTO settle_touched SELECT shop_id, order_key FROM orders"
 			   " WHERE programme = $1 AND unfunded_fen > 0 ON CONFLICT DO NOTHING",
 			   1, p1, &retried, error);
+		if (ok)
+			g_debug("settle: the orders waiting for money retried: %" G_GINT64_FORMAT
+				" not touched otherwise", (gint64)retried);
+	}
 	g_assert(!ok || (by_lines >= 0 && held >= 0 && by_registry >= 0 && by_acts >= 0 && retried >= 0));
 	c->touched = by_lines + held + by_registry + by_acts + retried;
 	return ok;
@@ -545,9 +549,12 @@ static gboolean choose_lines_plan(settle_ctx *c, gboolean *scan, GError **error)
 	g_free(v);
 	g_assert(c->touched >= 0 && eligible >= 0);
 	*scan = c->touched * SETTLE_SCAN_SHARE >= eligible;
-	g_debug("settle: the lines of %" G_GINT64_FORMAT " touched orders read %s (%" G_GINT64_FORMAT
-		" eligible lines stored)", (gint64)c->touched, *scan ? "in one pass" : "by probing each order",
-		(gint64)eligible);
+	if (c->touched == 0)
+		g_debug("settle: no order touched (%" G_GINT64_FORMAT " eligible lines stored)", (gint64)eligible);
+	else
+		g_debug("settle: the lines of %" G_GINT64_FORMAT " touched orders read %s (%" G_GINT64_FORMAT
+			" eligible lines stored)", (gint64)c->touched, *scan ? "in one pass" : "by probing each order",
+			(gint64)eligible);
 	if (*scan)
 		return db_exec(c->d, "SET LOCAL enable_nestloop = off", error);
 	/* Probing: nested loops, each inner side an index scan keyed by the order (lines_order,

@@ -364,7 +364,7 @@ Test(settle, after_the_fund_ran_out_waiting_orders_get_money_given_back_the_same
 	h_ingest_text(db, "n3.csv", HEADER "EMS,F7,REV1,2018-06-11 10:00:00,C4,,1,5.00,,\n", 0);
 	g_clear_pointer(&said, g_free);
 	g_autofree char *three = h_settle_said(db, &said);
-	cr_assert(strstr(said, "waiting for money retried"), "%s", said);
+	cr_assert(strstr(said, "waiting for money retried: 3 not touched otherwise"), "W1, W2, N1: %s", said);
 	cr_assert_str_eq(three,
 			 "{\"batch\":3,\"orders\":3,\"postings\":3,\"posted_fen\":0,\"unfunded_fen\":1100}");
 	assert_funded(db, "REV1", "1600:FUNDED,-600:REVERSAL");
@@ -382,13 +382,19 @@ Test(settle, after_the_fund_ran_out_waiting_orders_get_money_given_back_the_same
 	h_ingest_text(db, "n4.csv", HEADER "EMS,F8,P1,2018-06-18 10:00:00,C2,,1,0.00,,\n", 0);
 	g_clear_pointer(&said, g_free);
 	g_autofree char *four = h_settle_said(db, &said);
-	cr_assert(strstr(said, "waiting for money retried"), "%s", said);
+	cr_assert(strstr(said, "waiting for money retried: 2 not touched otherwise"), "W2, N1: %s", said);
 	cr_assert_str_eq(four, "{\"batch\":4,\"orders\":2,\"postings\":2,\"posted_fen\":0,\"unfunded_fen\":500}");
 	assert_funded(db, "P1", "1600:FUNDED,-600:REVERSAL");
 	assert_funded(db, "W2", "0:BUDGET_EXHAUSTED,100:PARTIAL,600:PARTIAL");
 	assert_funded(db, "N1", "0:BUDGET_EXHAUSTED");
 	cr_assert_eq(h_sql_int(db, "SELECT amount_fen - drawn_fen FROM pool_balances WHERE pool_id = 'big'"), 0);
 	h_assert_replay_and_verify_clean(db, "as-recorded");
+
+	/* A night with nothing in it: the pool is empty, so nothing at all is touched. */
+	g_clear_pointer(&said, g_free);
+	g_free(h_settle_said(db, &said));
+	cr_assert(strstr(said, "waiting for money not retried"), "%s", said);
+	cr_assert(strstr(said, "settle: no order touched"), "%s", said);
 }
 
 /* Funding reads the attempts 10,000 at a time and writes each round's postings and entries while
