@@ -229,6 +229,91 @@ gboolean db_begin_read(db *d, GError **error)
 	return db_exec(d, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", error);
 }
 
+db *db_twin_read(db *d, GError **error)
+{
+	g_assert(d != NULL && !d->copy_pending);
+	g_assert(PQtransactionStatus(d->conn) == PQTRANS_INTRANS);
+	/* Connected first: a session that cannot be had (a connection limit) leaves d's transaction
+	 * as it was, and its caller can go on alone. */
+	db *twin = db_connect(d->conninfo, d->programme, error);
+	char *id = NULL;
+	if (!twin || !db_scalar(d, "SELECT pg_export_snapshot()", 0, NULL, &id, error)) {
+		db_close(twin);
+		return NULL;
+	}
+	/* The server names snapshots in hexadecimal digits and dashes (0000000A-0000001B-1); SET
+	 * TRANSACTION SNAPSHOT takes no parameter, so the name is checked before it is quoted. */
+	g_assert(id && *id && strspn(id, "0123456789ABCDEF-") == strlen(id));
+	g_autofree char *import = g_strdup_printf("SET TRANSACTION SNAPSHOT '%s'", id);
+	g_free(id);
+	if (db_begin_read(twin, error) && db_exec(twin, import, error))
+		return twin;
+	db_close(twin);
+	return NULL;
+}
+
+gboolean db_queue_send(db *d, const char *sql, int n_params, const char *const *params, GError **error)
+{
+	g_assert(!d->copy_pending);
+	if (PQpipelineStatus(d->conn) == PQ_PIPELINE_OFF && !PQenterPipelineMode(d->conn)) {
+		set_pg_error(d, NULL, "cannot queue statements", error);
+		return FALSE;
+	}
+	if (!PQsendQueryParams(d->conn, sql, n_params, NULL, params, NULL, NULL, 0)) {
+		set_pg_error(d, NULL, "cannot queue a statement", error);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+gboolean db_queue_flush(db *d, GError **error)
+{
+	g_assert(PQpipelineStatus(d->conn) != PQ_PIPELINE_OFF);
+	if (!PQpipelineSync(d->conn) || PQflush(d->conn) != 0) {
+		set_pg_error(d, NULL, "cannot send the queued statements", error);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+PGresult *db_queue_result(db *d, GError **error)
+{
+	g_assert(PQpipelineStatus(d->conn) != PQ_PIPELINE_OFF);
+	PGresult *res = PQgetResult(d->conn);
+	ExecStatusType st = PQresultStatus(res);
+	gboolean ok = st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK;
+	if (ok)
+		d->sqlstate[0] = '\0';
+	else if (st == PGRES_PIPELINE_ABORTED)
+		g_set_error(error, DB_ERROR, STATUS_SOFTWARE, "database error: a statement queued before it failed");
+	else
+		set_pg_error(d, res, "database error", error);
+	/* Each statement's results end with NULL (unless the session itself has gone). */
+	if (res && st != PGRES_PIPELINE_SYNC) {
+		PGresult *end = PQgetResult(d->conn);
+		g_assert(end == NULL || !ok);
+		PQclear(end);
+	}
+	if (ok)
+		return res;
+	PQclear(res);
+	return NULL;
+}
+
+gboolean db_queue_end(db *d, GError **error)
+{
+	/* Every statement's result was read: the sync's is next; then the session is an ordinary
+	 * one again. */
+	PGresult *res = PQgetResult(d->conn);
+	gboolean synced = PQresultStatus(res) == PGRES_PIPELINE_SYNC;
+	PQclear(res);
+	if (!synced || !PQexitPipelineMode(d->conn)) {
+		set_pg_error(d, NULL, "cannot end the queue", error);
+		return FALSE;
+	}
+	return TRUE;
+}
+
 gboolean db_commit(db *d, GError **error)
 {
 	return db_exec(d, "COMMIT", error);

@@ -47,6 +47,22 @@ gboolean db_begin_read(db *d, GError **error);
 gboolean db_commit(db *d, GError **error);
 void db_rollback(db *d);
 
+/* A second session of d's database, as d's user, in a read-only transaction that sees exactly
+ * what d's open one (db_begin_read) sees: d's snapshot, exported and imported (SET TRANSACTION
+ * SNAPSHOT). A command that reads one instant can then read it on two server processes at once.
+ * Close it (db_close) before d's transaction ends. NULL with the error when the second session
+ * cannot be had; d's transaction is then as it was, unless the export itself failed. */
+db *db_twin_read(db *d, GError **error);
+
+/* Statements queued on a session (libpq's pipeline mode): the server runs them one after the
+ * other, without waiting for the client, while the client does other work. db_queue_send each,
+ * db_queue_flush once, then db_queue_result for each in the order sent (a new result, or NULL
+ * with the error of the statement, or of the one before it that failed), and db_queue_end. */
+gboolean db_queue_send(db *d, const char *sql, int n_params, const char *const *params, GError **error);
+gboolean db_queue_flush(db *d, GError **error);
+PGresult *db_queue_result(db *d, GError **error);
+gboolean db_queue_end(db *d, GError **error);
+
 /* COPY ... FROM STDIN in text format: begin, put any number of buffers, end. */
 gboolean db_copy_begin(db *d, const char *copy_sql, GError **error);
 gboolean db_copy_put(db *d, const char *buf, size_t len, GError **error);
