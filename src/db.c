@@ -229,7 +229,7 @@ gboolean db_begin_read(db *d, GError **error)
 	return db_exec(d, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", error);
 }
 
-db *db_twin_read(db *d, GError **error)
+db *db_twin_read(db *d, const char *before, GError **error)
 {
 	g_assert(d != NULL && !d->copy_pending);
 	g_assert(PQtransactionStatus(d->conn) == PQTRANS_INTRANS);
@@ -237,7 +237,8 @@ db *db_twin_read(db *d, GError **error)
 	 * as it was, and its caller can go on alone. */
 	db *twin = db_connect(d->conninfo, d->programme, error);
 	char *id = NULL;
-	if (!twin || !db_scalar(d, "SELECT pg_export_snapshot()", 0, NULL, &id, error)) {
+	if (!twin || (before && !db_exec(twin, before, error)) ||
+	    !db_scalar(d, "SELECT pg_export_snapshot()", 0, NULL, &id, error)) {
 		db_close(twin);
 		return NULL;
 	}
@@ -269,7 +270,9 @@ gboolean db_queue_send(db *d, const char *sql, int n_params, const char *const *
 gboolean db_queue_flush(db *d, GError **error)
 {
 	g_assert(PQpipelineStatus(d->conn) != PQ_PIPELINE_OFF);
-	if (!PQpipelineSync(d->conn) || PQflush(d->conn) != 0) {
+	/* A flush request, not a sync: the queue stays one run of statements (inside the caller's
+	 * transaction) however often more is queued; db_queue_end syncs. */
+	if (!PQsendFlushRequest(d->conn) || PQflush(d->conn) != 0) {
 		set_pg_error(d, NULL, "cannot send the queued statements", error);
 		return FALSE;
 	}
@@ -289,7 +292,7 @@ PGresult *db_queue_result(db *d, GError **error)
 	else
 		set_pg_error(d, res, "database error", error);
 	/* Each statement's results end with NULL (unless the session itself has gone). */
-	if (res && st != PGRES_PIPELINE_SYNC) {
+	if (res) {
 		PGresult *end = PQgetResult(d->conn);
 		g_assert(end == NULL || !ok);
 		PQclear(end);
@@ -302,17 +305,32 @@ PGresult *db_queue_result(db *d, GError **error)
 
 gboolean db_queue_end(db *d, GError **error)
 {
-	/* Every statement's result was read: the sync's is next; then the session is an ordinary
-	 * one again. */
-	PGresult *res = PQgetResult(d->conn);
-	gboolean synced = PQresultStatus(res) == PGRES_PIPELINE_SYNC;
-	PQclear(res);
-	if (!synced || !PQexitPipelineMode(d->conn)) {
+	g_assert(PQpipelineStatus(d->conn) != PQ_PIPELINE_OFF);
+	/* The results not read (a caller that stopped early) are dropped, up to the sync's; then the
+	 * session is an ordinary one again. */
+	if (!PQpipelineSync(d->conn)) {
+		set_pg_error(d, NULL, "cannot end the queue", error);
+		return FALSE;
+	}
+	gboolean ok = TRUE;
+	for (;;) {
+		PGresult *res = PQgetResult(d->conn);
+		ExecStatusType st = PQresultStatus(res);
+		PQclear(res);
+		if (st == PGRES_PIPELINE_SYNC)
+			break;
+		if (!res && PQstatus(d->conn) != CONNECTION_OK) {
+			ok = FALSE;
+			break;
+		}
+	}
+	if (!ok || !PQexitPipelineMode(d->conn)) {
 		set_pg_error(d, NULL, "cannot end the queue", error);
 		return FALSE;
 	}
 	return TRUE;
 }
+
 
 gboolean db_commit(db *d, GError **error)
 {
@@ -384,6 +402,36 @@ gboolean db_copy_end(db *d, GError **error)
 {
 	g_assert(!d->copy_pending);
 	return send_copy_end(d, error) && copy_result(d, error);
+}
+
+gboolean db_copy_between(db *from, const char *copy_out, db *to, const char *copy_in, GError **error)
+{
+	if (!db_copy_wait(from, error) || !db_copy_begin(to, copy_in, error))
+		return FALSE;
+	PGresult *res = PQexec(from->conn, copy_out);
+	gboolean out = PQresultStatus(res) == PGRES_COPY_OUT, ok = out;
+	if (!out)
+		set_pg_error(from, res, "cannot start COPY", error);
+	PQclear(res);
+	int n = -1;
+	char *buf = NULL;
+	/* Read to the end even after a failed put, so that from can go on. */
+	while (out && (n = PQgetCopyData(from->conn, &buf, 0)) > 0) {
+		ok = ok && db_copy_put(to, buf, (size_t)n, error);
+		PQfreemem(buf);
+	}
+	if (ok && n == -2) {
+		set_pg_error(from, NULL, "COPY failed", error);
+		ok = FALSE;
+	}
+	if (n == -1)
+		ok = copy_result(from, ok ? error : NULL) && ok;
+	if (ok)
+		return db_copy_end(to, error);
+	/* The COPY into to ends refused, and nothing of it stays. */
+	if (PQputCopyEnd(to->conn, "the rows to copy could not be read") == 1)
+		copy_result(to, NULL);
+	return FALSE;
 }
 
 gboolean db_copy_rows(db *d, const char *copy_sql, GString *rows, GError **error)

@@ -49,19 +49,26 @@ void db_rollback(db *d);
 
 /* A second session of d's database, as d's user, in a read-only transaction that sees exactly
  * what d's open one (db_begin_read) sees: d's snapshot, exported and imported (SET TRANSACTION
- * SNAPSHOT). A command that reads one instant can then read it on two server processes at once.
+ * SNAPSHOT), after the statement before (NULL: none), which it runs first outside any transaction
+ * (a temporary table the transaction, read only, may not create). A command that reads one
+ * instant can then read it on two server processes at once.
  * Close it (db_close) before d's transaction ends. NULL with the error when the second session
  * cannot be had; d's transaction is then as it was, unless the export itself failed. */
-db *db_twin_read(db *d, GError **error);
+db *db_twin_read(db *d, const char *before, GError **error);
 
 /* Statements queued on a session (libpq's pipeline mode): the server runs them one after the
  * other, without waiting for the client, while the client does other work. db_queue_send each,
  * db_queue_flush once, then db_queue_result for each in the order sent (a new result, or NULL
- * with the error of the statement, or of the one before it that failed), and db_queue_end. */
+ * with the error of the statement, or of the one before it that failed), and db_queue_end. More
+ * may be queued and flushed after results are read. */
 gboolean db_queue_send(db *d, const char *sql, int n_params, const char *const *params, GError **error);
 gboolean db_queue_flush(db *d, GError **error);
 PGresult *db_queue_result(db *d, GError **error);
 gboolean db_queue_end(db *d, GError **error);
+
+/* Copies rows from one session to another: copy_out (COPY ... TO STDOUT) on from, streamed into
+ * copy_in (COPY ... FROM STDIN) on to, a buffer at a time. */
+gboolean db_copy_between(db *from, const char *copy_out, db *to, const char *copy_in, GError **error);
 
 /* COPY ... FROM STDIN in text format: begin, put any number of buffers, end. */
 gboolean db_copy_begin(db *d, const char *copy_sql, GError **error);

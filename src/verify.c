@@ -830,7 +830,7 @@ gboolean verify_run(db *d, const verify_options *o, verify_report *out, GError *
 		/* A second session, for the heaviest invariants (checks_apart). Without one (a
 		 * connection limit, say), this session runs them all. */
 		GError *alone = NULL;
-		twin = db_twin_read(d, &alone);
+		twin = db_twin_read(d, NULL, &alone);
 		if (!twin) {
 			g_debug("verify: one session: %s", alone->message);
 			g_clear_error(&alone);
