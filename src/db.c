@@ -27,7 +27,9 @@ G_DEFINE_QUARK(subsidy-db-error-quark, db_error)
  *   statements it only prices or formats one chunk of 10,000 orders, reads one chunk of a manifest
  *   or moves one file (milliseconds to seconds on a loaded machine), so 10 minutes is a margin of
  *   two orders of magnitude. (The settlement lock's own session is set up apart: see
- *   db_lock_settlement.)
+ *   db_lock_settlement.) A session that reads beside another (db_twin_read) may wait for the
+ *   other's statement: that wait is as long as one statement, which on the data this runs on is
+ *   seconds.
  * No statement_timeout is set: a legitimate statement's time grows with the data (a go-live night
  * of a million lines, a verify over years of ledger), so no fixed bound both stops a runaway and
  * never cuts a night short; a statement whose client is gone is ended by the check above, and one
@@ -61,7 +63,11 @@ static void set_pg_error(db *d, const PGresult *res, const char *what, GError **
 	if (!msg)
 		msg = PQerrorMessage(d->conn);
 	int code = STATUS_SOFTWARE;
-	if (PQstatus(d->conn) != CONNECTION_OK || g_str_has_prefix(d->sqlstate, "08"))
+	/* A FATAL error ends the session (the server shut down, an administrator ended it, a timeout):
+	 * the database is gone for this run, even before libpq has seen the socket close. */
+	const char *severity = res ? PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED) : NULL;
+	gboolean ended = severity && (strcmp(severity, "FATAL") == 0 || strcmp(severity, "PANIC") == 0);
+	if (PQstatus(d->conn) != CONNECTION_OK || g_str_has_prefix(d->sqlstate, "08") || ended)
 		code = STATUS_UNAVAILABLE;
 	else if (strcmp(d->sqlstate, "55P03") == 0)
 		code = STATUS_TEMPFAIL;
@@ -270,9 +276,11 @@ gboolean db_queue_send(db *d, const char *sql, int n_params, const char *const *
 gboolean db_queue_flush(db *d, GError **error)
 {
 	g_assert(PQpipelineStatus(d->conn) != PQ_PIPELINE_OFF);
-	/* A flush request, not a sync: the queue stays one run of statements (inside the caller's
-	 * transaction) however often more is queued; db_queue_end syncs. */
-	if (!PQsendFlushRequest(d->conn) || PQflush(d->conn) != 0) {
+	/* A sync, which inside the caller's transaction ends no transaction: once the server has run
+	 * what is queued it waits for the client as after any statement, so the session's idle
+	 * timeout applies (after a mere flush request it would stay "active", holding its snapshot
+	 * for as long as the client lives). */
+	if (!PQpipelineSync(d->conn) || PQflush(d->conn) != 0) {
 		set_pg_error(d, NULL, "cannot send the queued statements", error);
 		return FALSE;
 	}
@@ -282,14 +290,18 @@ gboolean db_queue_flush(db *d, GError **error)
 PGresult *db_queue_result(db *d, GError **error)
 {
 	g_assert(PQpipelineStatus(d->conn) != PQ_PIPELINE_OFF);
-	PGresult *res = PQgetResult(d->conn);
+	/* The syncs' own results (db_queue_flush) come between the statements'. */
+	PGresult *res;
+	while (PQresultStatus(res = PQgetResult(d->conn)) == PGRES_PIPELINE_SYNC)
+		PQclear(res);
 	ExecStatusType st = PQresultStatus(res);
 	gboolean ok = st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK;
-	if (ok)
-		d->sqlstate[0] = '\0';
+	d->sqlstate[0] = '\0';
+	if (!res)
+		set_pg_error(d, NULL, "database error", error); /* nothing queued, or the session has gone */
 	else if (st == PGRES_PIPELINE_ABORTED)
 		g_set_error(error, DB_ERROR, STATUS_SOFTWARE, "database error: a statement queued before it failed");
-	else
+	else if (!ok)
 		set_pg_error(d, res, "database error", error);
 	/* Each statement's results end with NULL (unless the session itself has gone). */
 	if (res) {
@@ -302,35 +314,6 @@ PGresult *db_queue_result(db *d, GError **error)
 	PQclear(res);
 	return NULL;
 }
-
-gboolean db_queue_end(db *d, GError **error)
-{
-	g_assert(PQpipelineStatus(d->conn) != PQ_PIPELINE_OFF);
-	/* The results not read (a caller that stopped early) are dropped, up to the sync's; then the
-	 * session is an ordinary one again. */
-	if (!PQpipelineSync(d->conn)) {
-		set_pg_error(d, NULL, "cannot end the queue", error);
-		return FALSE;
-	}
-	gboolean ok = TRUE;
-	for (;;) {
-		PGresult *res = PQgetResult(d->conn);
-		ExecStatusType st = PQresultStatus(res);
-		PQclear(res);
-		if (st == PGRES_PIPELINE_SYNC)
-			break;
-		if (!res && PQstatus(d->conn) != CONNECTION_OK) {
-			ok = FALSE;
-			break;
-		}
-	}
-	if (!ok || !PQexitPipelineMode(d->conn)) {
-		set_pg_error(d, NULL, "cannot end the queue", error);
-		return FALSE;
-	}
-	return TRUE;
-}
-
 
 gboolean db_commit(db *d, GError **error)
 {

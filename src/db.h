@@ -58,13 +58,12 @@ db *db_twin_read(db *d, const char *before, GError **error);
 
 /* Statements queued on a session (libpq's pipeline mode): the server runs them one after the
  * other, without waiting for the client, while the client does other work. db_queue_send each,
- * db_queue_flush once, then db_queue_result for each in the order sent (a new result, or NULL
- * with the error of the statement, or of the one before it that failed), and db_queue_end. More
- * may be queued and flushed after results are read. */
+ * db_queue_flush, then db_queue_result for each in the order sent (a new result, or NULL with the
+ * error of the statement, or of the one before it that failed); more may be queued and flushed
+ * after results are read. A session that queued stays in pipeline mode: close it after. */
 gboolean db_queue_send(db *d, const char *sql, int n_params, const char *const *params, GError **error);
 gboolean db_queue_flush(db *d, GError **error);
 PGresult *db_queue_result(db *d, GError **error);
-gboolean db_queue_end(db *d, GError **error);
 
 /* Copies rows from one session to another: copy_out (COPY ... TO STDOUT) on from, streamed into
  * copy_in (COPY ... FROM STDIN) on to, a buffer at a time. */
