@@ -297,7 +297,7 @@ Test(verify, one_session_or_two_find_the_same_in_the_same_order)
 	cr_assert_null(strstr(two.err, "verify: one session"), "%s", two.err);
 	cr_assert_eq(one.status, 1, "verify: exit %d\n%s%s", one.status, one.out, one.err);
 	cr_assert(strstr(one.err, "verify: one session") && strstr(one.err, "too many connections"), "%s", one.err);
-	/* Findings of checks run on each session (the second's: waybills, orders, lines). */
+	/* Findings of checks run on each session (the second's: waybills, orders). */
 	const char *const checks[] = { "\"check\":\"pools\"", "\"check\":\"orders\"", "\"check\":\"files\"",
 				       "\"check\":\"waybills\"" };
 	for (size_t i = 0; i < G_N_ELEMENTS(checks); i++)
