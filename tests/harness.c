@@ -125,6 +125,21 @@ char *h_as_role(const char *db, const char *role)
 	return g_strdup_printf("%s user=%s", db, role);
 }
 
+char *h_lone_auditor(const char *db)
+{
+	char *role = g_strdup_printf("t_%d_lone", (int)getpid());
+	g_autofree char *make = g_strdup_printf("DROP ROLE IF EXISTS %s; CREATE ROLE %s LOGIN CONNECTION LIMIT 1"
+						" IN ROLE subsidy_auditor", role, role);
+	cr_assert(h_exec(db, make, NULL), "cannot create role %s", role);
+	return role;
+}
+
+void h_drop_role(const char *db, const char *role)
+{
+	g_autofree char *drop = g_strdup_printf("DROP ROLE %s", role);
+	cr_assert(h_exec(db, drop, NULL), "cannot drop role %s", role);
+}
+
 h_result h_runv(const char *db, const char *const *args)
 {
 	GPtrArray *argv = g_ptr_array_new();

@@ -22,6 +22,12 @@ const char *h_fresh_db(void);
 /* The connection string of db as another role (e.g. "subsidy_auditor"); caller frees. */
 char *h_as_role(const char *db, const char *role);
 
+/* A login role with the auditor's rights that may open one connection only (CONNECTION LIMIT 1),
+ * named for this test process; returns its name (caller frees). Roles are the cluster's: drop it
+ * with h_drop_role before any assertion that may fail. */
+char *h_lone_auditor(const char *db);
+void h_drop_role(const char *db, const char *role);
+
 /* Runs the binary with --db db (NULL: no --db) and the NULL-terminated arguments. */
 h_result h_run(const char *db, ...) G_GNUC_NULL_TERMINATED;
 h_result h_runv(const char *db, const char *const *args);

@@ -7,7 +7,6 @@
 
 #include <criterion/criterion.h>
 #include <string.h>
-#include <unistd.h>
 
 #define HEADER "courier,waybill_no,order_no,pickup_time,sender_code,sender_phone,weight_kg,fee,category,destination\n"
 
@@ -116,10 +115,7 @@ Test(replay, one_session_or_two_give_the_same_report)
 	     "shop_id,shop_name,platform,owner_name,owner_id_no,phone,household_id,village,bank_name,bank_account,"
 	     "account_name,registered_from,registered_to\n"
 	     "S1,标准店,淘宝,王小明,11010519491231002X,13800000001,,村一,农信,6221000000000018,王小明,2018-06-10,\n");
-	g_autofree char *lone = g_strdup_printf("t_%d_lone", (int)getpid());
-	g_autofree char *make = g_strdup_printf("DROP ROLE IF EXISTS %s; CREATE ROLE %s LOGIN CONNECTION LIMIT 1"
-						" IN ROLE subsidy_auditor", lone, lone);
-	cr_assert(h_exec(db, make, NULL));
+	g_autofree char *lone = h_lone_auditor(db);
 	g_autofree char *as_auditor = h_as_role(db, "subsidy_auditor");
 	g_autofree char *as_lone = h_as_role(db, lone);
 	const char *const modes[] = { "as-recorded", "current" };
@@ -130,8 +126,7 @@ Test(replay, one_session_or_two_give_the_same_report)
 		one[i] = replay(as_lone, "2018-06-01", "2018-06-30", modes[i]);
 	}
 	g_unsetenv("G_MESSAGES_DEBUG");
-	g_autofree char *drop = g_strdup_printf("DROP ROLE %s", lone);
-	cr_assert(h_exec(db, drop, NULL));
+	h_drop_role(db, lone);
 	for (size_t i = 0; i < G_N_ELEMENTS(modes); i++) {
 		cr_assert_eq(two[i].status, 1, "%s: exit %d\n%s%s", modes[i], two[i].status, two[i].out, two[i].err);
 		cr_assert_null(strstr(two[i].err, "replay: one session"), "%s", two[i].err);

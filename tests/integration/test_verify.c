@@ -7,7 +7,6 @@
 #include <criterion/criterion.h>
 #include <glib/gstdio.h>
 #include <string.h>
-#include <unistd.h>
 
 #define HEADER "courier,waybill_no,order_no,pickup_time,sender_code,sender_phone,weight_kg,fee,category,destination\n"
 #define REPLICA "SET session_replication_role = replica; "
@@ -281,18 +280,14 @@ Test(verify, one_session_or_two_find_the_same_in_the_same_order)
 		   " WHERE outcome = 'DUPLICATE'");
 	tamper(db, "UPDATE orders SET funded_fen = funded_fen - 1, unfunded_fen = unfunded_fen + 1 WHERE order_no = 'O2'");
 	tamper(db, "UPDATE pool_balances SET drawn_fen = drawn_fen + 1");
-	g_autofree char *lone = g_strdup_printf("t_%d_lone", (int)getpid());
-	g_autofree char *make = g_strdup_printf("DROP ROLE IF EXISTS %s; CREATE ROLE %s LOGIN CONNECTION LIMIT 1"
-						" IN ROLE subsidy_auditor", lone, lone);
-	cr_assert(h_exec(db, make, NULL));
+	g_autofree char *lone = h_lone_auditor(db);
 	g_autofree char *as_auditor = h_as_role(db, "subsidy_auditor");
 	g_autofree char *as_lone = h_as_role(db, lone);
 	g_setenv("G_MESSAGES_DEBUG", "all", TRUE);
 	h_result two = h_run(as_auditor, "verify", "--json", NULL);
 	h_result one = h_run(as_lone, "verify", "--json", NULL);
 	g_unsetenv("G_MESSAGES_DEBUG");
-	g_autofree char *drop = g_strdup_printf("DROP ROLE %s", lone);
-	cr_assert(h_exec(db, drop, NULL));
+	h_drop_role(db, lone);
 	cr_assert_eq(two.status, 1, "verify: exit %d\n%s%s", two.status, two.out, two.err);
 	cr_assert_null(strstr(two.err, "verify: one session"), "%s", two.err);
 	cr_assert_eq(one.status, 1, "verify: exit %d\n%s%s", one.status, one.out, one.err);
