@@ -235,16 +235,27 @@ gboolean db_begin_read(db *d, GError **error)
 	return db_exec(d, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", error);
 }
 
+/* No second session: why is logged (G_MESSAGES_DEBUG) and freed, and the caller reads alone. */
+static db *twin_not_had(db *twin, GError *why)
+{
+	db_close(twin);
+	g_debug("a second session on this snapshot cannot be had, one reads alone: %s", why->message);
+	g_error_free(why);
+	return NULL;
+}
+
 db *db_twin_read(db *d, const char *before, GError **error)
 {
 	g_assert(d != NULL && !d->copy_pending);
 	g_assert(PQtransactionStatus(d->conn) == PQTRANS_INTRANS);
 	/* Connected first: a session that cannot be had (a connection limit) leaves d's transaction
-	 * as it was, and its caller can go on alone. */
-	db *twin = db_connect(d->conninfo, d->programme, error);
+	 * as it was. */
+	GError *why = NULL;
+	db *twin = db_connect(d->conninfo, d->programme, &why);
+	if (!twin || (before && !db_exec(twin, before, &why)))
+		return twin_not_had(twin, why);
 	char *id = NULL;
-	if (!twin || (before && !db_exec(twin, before, error)) ||
-	    !db_scalar(d, "SELECT pg_export_snapshot()", 0, NULL, &id, error)) {
+	if (!db_scalar(d, "SELECT pg_export_snapshot()", 0, NULL, &id, error)) {
 		db_close(twin);
 		return NULL;
 	}
@@ -253,10 +264,9 @@ db *db_twin_read(db *d, const char *before, GError **error)
 	g_assert(id && *id && strspn(id, "0123456789ABCDEF-") == strlen(id));
 	g_autofree char *import = g_strdup_printf("SET TRANSACTION SNAPSHOT '%s'", id);
 	g_free(id);
-	if (db_begin_read(twin, error) && db_exec(twin, import, error))
+	if (db_begin_read(twin, &why) && db_exec(twin, import, &why))
 		return twin;
-	db_close(twin);
-	return NULL;
+	return twin_not_had(twin, why);
 }
 
 gboolean db_queue_send(db *d, const char *sql, int n_params, const char *const *params, GError **error)

@@ -52,8 +52,9 @@ void db_rollback(db *d);
  * SNAPSHOT), after the statement before (NULL: none), which it runs first outside any transaction
  * (a temporary table the transaction, read only, may not create). A command that reads one
  * instant can then read it on two server processes at once.
- * Close it (db_close) before d's transaction ends. NULL with the error when the second session
- * cannot be had; d's transaction is then as it was, unless the export itself failed. */
+ * Close it (db_close) before d's transaction ends. NULL without an error when no second session
+ * can be had (a connection limit): d's transaction is as it was, the reason is logged
+ * (G_MESSAGES_DEBUG), and the caller reads alone. NULL with the error when d's export failed. */
 db *db_twin_read(db *d, const char *before, GError **error);
 
 /* Statements queued on a session (libpq's pipeline mode): the server runs them one after the

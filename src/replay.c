@@ -817,20 +817,15 @@ static const char replay_plan_settings[] = "SET LOCAL enable_nestloop = off";
  * every side. */
 static gboolean open_twin(replay_ctx *c, GError **error)
 {
-	GError *alone = NULL;
-	c->twin = db_twin_read(c->d, create_cand, &alone);
-	if (!c->twin && PQtransactionStatus(db_conn(c->d)) != PQTRANS_INTRANS) {
-		g_propagate_error(error, alone); /* the export itself failed */
+	GError *failed = NULL;
+	c->twin = db_twin_read(c->d, create_cand, &failed);
+	if (failed) {
+		g_propagate_error(error, failed);
 		return FALSE;
 	}
-	if (!c->twin) {
-		g_debug("replay: one session: %s", alone->message);
-		g_clear_error(&alone);
-		return TRUE;
-	}
-	return db_exec(c->twin, replay_plan_settings, error) &&
+	return !c->twin || (db_exec(c->twin, replay_plan_settings, error) &&
 	       db_copy_between(c->d, "COPY replay_cand TO STDOUT", c->twin, "COPY replay_cand FROM STDIN", error) &&
-	       db_exec(c->twin, "ANALYZE replay_cand", error);
+	       db_exec(c->twin, "ANALYZE replay_cand", error));
 }
 
 static gboolean compare(replay_ctx *c, chrono_day from, chrono_day to, replay_sink sink, gpointer user_data,

@@ -10,7 +10,6 @@
 #include "approve.h"
 #include "ledger.h"
 #include "policy.h"
-#include "status.h"
 
 #include <stdarg.h>
 #include <stdlib.h>
@@ -832,23 +831,15 @@ gboolean verify_run(db *d, const verify_options *o, verify_report *out, GError *
 	if (ok) {
 		/* A second session, for the heaviest invariants (checks_apart). Without one (a
 		 * connection limit, say), this session runs them all. */
-		GError *alone = NULL;
-		twin = db_twin_read(d, NULL, &alone);
-		if (twin)
-			ok = db_exec(twin, work_mem, error);
-		else if (PQtransactionStatus(db_conn(d)) == PQTRANS_INTRANS)
-			g_debug("verify: one session: %s", alone->message);
-		else
-			ok = FALSE; /* the export itself failed: its error is verify's */
-		if (alone && !ok)
-			g_propagate_error(error, alone);
-		else
-			g_clear_error(&alone);
+		GError *failed = NULL;
+		twin = db_twin_read(d, NULL, &failed);
+		ok = !failed && (!twin || db_exec(twin, work_mem, error));
+		if (failed)
+			g_propagate_error(error, failed);
 	}
 	ok = ok && verify_in_txn(&c, o, twin, error);
 	db_close(twin);
 	db_rollback(d); /* read only: nothing to keep */
-
 	g_hash_table_destroy(c.counts);
 	if (!ok)
 		verify_report_clear(out);

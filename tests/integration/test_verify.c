@@ -289,9 +289,9 @@ Test(verify, one_session_or_two_find_the_same_in_the_same_order)
 	g_unsetenv("G_MESSAGES_DEBUG");
 	h_drop_role(db, lone);
 	cr_assert_eq(two.status, 1, "verify: exit %d\n%s%s", two.status, two.out, two.err);
-	cr_assert_null(strstr(two.err, "verify: one session"), "%s", two.err);
+	cr_assert_null(strstr(two.err, "one reads alone"), "%s", two.err);
 	cr_assert_eq(one.status, 1, "verify: exit %d\n%s%s", one.status, one.out, one.err);
-	cr_assert(strstr(one.err, "verify: one session") && strstr(one.err, "too many connections"), "%s", one.err);
+	cr_assert(strstr(one.err, "one reads alone") && strstr(one.err, "too many connections"), "%s", one.err);
 	/* Findings of checks run on each session (the second's: waybills, orders). */
 	const char *const checks[] = { "\"check\":\"pools\"", "\"check\":\"orders\"", "\"check\":\"files\"",
 				       "\"check\":\"waybills\"" };
