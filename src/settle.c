@@ -118,8 +118,12 @@ typedef struct {
 	const char *col[R_COUNT];
 } settle_row;
 
+/* settle_touched's key compares bytewise, as the keys of lines and orders do (sql/014): its index
+ * is built by one sort, which under the server's collation (C.UTF-8 here, compared by strcoll) took
+ * 0.94 s for a first night's 514,263 orders, and 0.70-0.81 s bytewise; and a probing settlement
+ * then reads the touched orders in the order of the indexes it probes. */
 static const char create_work[] =
-	"CREATE TEMP TABLE settle_touched (shop_id text, order_key text) ON COMMIT DROP;"
+	"CREATE TEMP TABLE settle_touched (shop_id text COLLATE \"C\", order_key text COLLATE \"C\") ON COMMIT DROP;"
 	"CREATE TEMP TABLE settle_fund (fund_order bytea, shop_id text, order_key text, order_no text, fee_fen bigint,"
 	" order_date date, fund_pickup timestamp, fund_courier text, fund_waybill text, campaign_id text, rule text,"
 	" rate_bp integer, policy_id text, policy_version integer, new_fen bigint, before_fen bigint,"
